@@ -1,0 +1,463 @@
+"""The core checker: validate, pick the evaluator, difference, build the result.
+
+Public entry points: :func:`numerical_gradient`, :func:`check_gradient`,
+:func:`check_directional`.  Built-in models reuse :func:`run_check` with
+their own structure-aware evaluator.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from . import config
+from .evaluate import as_scalar, make_evaluator
+from .layout import Layout
+from .result import CheckResult, block_table, check_thresholds, relative_difference, verdict
+from .steps import absolute_steps, check_eps, get_scheme
+
+
+class NonFiniteCostError(FloatingPointError, ValueError):
+    """The cost was NaN or inf at some perturbed points."""
+
+    def __init__(self, message, coords):
+        super().__init__(message)
+        self.coords = np.asarray(coords, np.int64)
+
+
+class NondeterministicCostWarning(RuntimeWarning):
+    """Two evaluations of the cost at the same θ differed."""
+
+
+class PrecisionWarning(RuntimeWarning):
+    """θ is in a precision too low for a reliable check."""
+
+
+# -- validation ---------------------------------------------------------------
+def as_theta(theta, name: str = "theta") -> np.ndarray:
+    """θ as a 1-D float array (no copy when it already is one; never modified)."""
+    if isinstance(theta, dict):
+        raise TypeError(f"{name} must be a 1-D array; flatten a dict of arrays with fastcheck.Layout.from_arrays(d).flatten(d)")
+    arr = np.asarray(theta)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}; flatten your parameters with fastcheck.Layout")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty")
+    if arr.dtype not in (np.float64, np.float32):
+        kind = "floating" if np.issubdtype(arr.dtype, np.floating) else "a floating array"
+        raise TypeError(f"{name} must be float64 (or float32), got dtype {arr.dtype}" + ("" if kind == "floating" else f"; {name} must be {kind}"))
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if len(bad):
+        raise ValueError(f"{name} contains NaN or inf at {len(bad)} coordinate(s), first {bad[:5].tolist()}")
+    if arr.dtype == np.float32:
+        warnings.warn(
+            "theta is float32: differences of float32 costs lose about half the digits; float64 is advised",
+            PrecisionWarning,
+            stacklevel=3,
+        )
+    return np.ascontiguousarray(arr)
+
+
+def _layout_for(theta, layout) -> Layout:
+    if layout is None:
+        return Layout.single(len(theta))
+    if not isinstance(layout, Layout):
+        layout = Layout.from_arrays(layout)
+    if layout.size != len(theta):
+        raise ValueError(f"layout has {layout.size} parameters but theta has {len(theta)}")
+    return layout
+
+
+def select_coords(n: int, layout: Layout, coords=None, sample=None, seed=0) -> np.ndarray:
+    """The flat coordinates to check.
+
+    ``sample=k`` draws k coordinates (or all, if fewer) from every block,
+    without replacement, reproducibly from ``seed``, so a small bias vector is
+    never left out next to a big weight matrix.
+    """
+    if coords is not None and sample is not None:
+        raise ValueError("give coords or sample, not both")
+    if coords is not None:
+        c = np.asarray(coords)
+        if c.ndim != 1 or (c.size and not np.issubdtype(c.dtype, np.integer)):
+            raise ValueError(f"coords must be a 1-D array of integer indices, got {c.dtype} of shape {c.shape}")
+        if c.size == 0:
+            raise ValueError("coords is empty")
+        out = c.astype(np.int64)
+        bad = out[(out < 0) | (out >= n)]
+        if len(bad):
+            raise IndexError(f"coords {bad[:5].tolist()} are outside theta of length {n}")
+        return out
+    if sample is not None:
+        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 1:
+            raise ValueError(f"sample must be a positive integer (coordinates per block), got {sample!r}")
+        rng = np.random.default_rng(seed)
+        picks = []
+        for a, b in zip(layout.offsets[:-1], layout.offsets[1:]):
+            size = b - a
+            k = min(int(sample), size)
+            picks.append(a + np.sort(rng.choice(size, size=k, replace=False)))
+        return np.concatenate(picks).astype(np.int64)
+    return np.arange(n, dtype=np.int64)
+
+
+def analytic_gradient(grad, theta, args, layout: Layout, user_layout: bool) -> np.ndarray:
+    """The analytic gradient as a flat float64 vector of len(θ)."""
+    if callable(grad):
+        grad = grad(theta.copy(), *args)
+    if isinstance(grad, dict):
+        if not user_layout:
+            raise TypeError("grad is a dict; pass layout= so its blocks can be placed in theta")
+        grad = layout.flatten(grad)
+    g = np.asarray(grad)
+    if not (np.issubdtype(g.dtype, np.floating) or np.issubdtype(g.dtype, np.integer)):
+        raise TypeError(f"grad must be a float array, got dtype {g.dtype}")
+    if g.shape != theta.shape:
+        if g.size == theta.size and g.ndim != 1:
+            g = g.reshape(-1)
+        else:
+            raise ValueError(f"grad has shape {g.shape} but theta has shape {theta.shape}; they must match")
+    g = g.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(g))
+    if len(bad):
+        raise ValueError(f"the analytic gradient is NaN or inf at {len(bad)} coordinate(s), first {bad[:5].tolist()}")
+    return g
+
+
+def _base_value(ev, theta) -> float:
+    f0 = ev.value(theta)
+    if not np.isfinite(f0):
+        raise ValueError(f"the cost is {f0} at theta itself; nothing can be checked")
+    if ev.value(theta) != f0:
+        warnings.warn(
+            "the cost gave two different values at the same theta: it is not deterministic"
+            " (dropout? fix its mask or seed for the check, as the seeds advise)",
+            NondeterministicCostWarning,
+            stacklevel=4,
+        )
+    return f0
+
+
+# -- differencing ---------------------------------------------------------------
+def differences(ev, theta, coords, scheme, eps, f0):
+    """Numerical gradient at ``coords`` with the evaluator ``ev``.
+
+    Returns ``(g, steps, noise, finite, n_evals)``: ``noise`` is the
+    round-off level of each entry (4·eps_mach·Σ|w_k·J_k| / h: what rounding
+    the costs alone can do to the quotient), ``finite`` marks coordinates
+    whose perturbed costs were all finite.
+    """
+    steps = absolute_steps(theta, coords, scheme, eps)
+    mach = float(np.finfo(theta.dtype).eps)
+    if scheme.complex:
+        vals = ev.complex_step(theta, coords, steps)
+        finite = np.isfinite(vals)
+        g = vals / steps
+        noise = 4 * mach * np.abs(g)
+        return g, steps, noise, finite, len(coords)
+    offsets = np.asarray(scheme.offsets)
+    moved = offsets != 0
+    costs = np.empty((len(coords), len(offsets)))
+    costs[:, ~moved] = f0
+    costs[:, moved] = ev.stencil(theta, coords, steps, offsets[moved])
+    finite = np.isfinite(costs).all(axis=1)
+    acc = np.zeros(len(coords))
+    mag = np.zeros(len(coords))
+    for k, w in enumerate(scheme.weights):  # fixed order: same rounding on every path
+        acc += w * costs[:, k]
+        mag += np.abs(w * costs[:, k])
+    g = acc / steps
+    noise = 4 * mach * np.where(finite, mag, 0.0) / steps
+    return g, steps, noise, finite, int(moved.sum()) * len(coords)
+
+
+def numerical_gradient(cost, theta, *, args=(), eps=None, scheme="central", coords=None, threads=None) -> np.ndarray:
+    """Finite-difference gradient of ``cost(theta, *args)``.
+
+    Parameters
+    ----------
+    cost : callable
+        ``cost(theta, *args) -> float``.  A Numba ``@njit`` function is
+        evaluated on all cores by the parallel kernel; anything else in a
+        plain loop that takes the same points.
+    theta : 1-D float array
+    eps : None, float or array
+        ``None``: the scheme's optimal relative step times max(1, |θ_i|);
+        a number: an absolute step.
+    scheme : {"forward", "backward", "central", "central4", "complex"}
+    coords : int array, optional
+        Only these coordinates; the result then has ``len(coords)`` entries.
+
+    Raises
+    ------
+    NonFiniteCostError
+        When the cost is NaN or inf at a perturbed point; ``.coords`` names them.
+    """
+    scheme = get_scheme(scheme)
+    theta = as_theta(theta)
+    eps = check_eps(eps)
+    coords = select_coords(len(theta), Layout.single(len(theta)), coords)
+    eps = _eps_for(eps, theta, coords)
+    ev = make_evaluator(cost, args, threads=threads, theta=theta)
+    f0 = _base_value(ev, theta)
+    g, _, _, finite, _ = differences(ev, theta, coords, scheme, eps, f0)
+    if not finite.all():
+        bad = coords[~finite]
+        raise NonFiniteCostError(
+            f"the cost is NaN or inf at perturbed points of {len(bad)} coordinate(s), first {bad[:10].tolist()}", bad
+        )
+    return g
+
+
+def _eps_for(eps, theta, coords):
+    """Per-checked-coordinate eps: a full-length array is indexed by coords."""
+    if eps is None or eps.ndim == 0:
+        return eps
+    if len(eps) == len(theta):
+        return eps[coords]
+    if len(eps) == len(coords):
+        return eps
+    raise ValueError(f"eps has length {len(eps)}; expected a scalar, len(theta)={len(theta)} or len(coords)={len(coords)}")
+
+
+# -- checks ---------------------------------------------------------------------
+def run_check(
+    ev,
+    theta,
+    grad,
+    *,
+    args=(),
+    eps=None,
+    scheme="central",
+    coords=None,
+    sample=None,
+    seed=0,
+    layout=None,
+    thresholds=None,
+) -> CheckResult:
+    """A per-coordinate check with a ready evaluator (shared by every entry point)."""
+    scheme = get_scheme(scheme)
+    thresholds = check_thresholds(thresholds)
+    eps = check_eps(eps)
+    user_layout = layout is not None
+    layout = _layout_for(theta, layout)
+    coords = select_coords(len(theta), layout, coords, sample, seed)
+    eps = _eps_for(eps, theta, coords)
+    f0 = _base_value(ev, theta)
+    t0 = time.perf_counter()
+    g_full = analytic_gradient(grad, theta, args, layout, user_layout)
+    num, steps, noise, finite, n_evals = differences(ev, theta, coords, scheme, eps, f0)
+    kink = ev.kinks(theta, coords, steps) if hasattr(ev, "kinks") else np.zeros(len(coords), bool)
+    seconds = time.perf_counter() - t0
+    ana = g_full[coords]
+    keep = finite & ~kink
+    difference = relative_difference(ana[keep], num[keep])
+    err = np.abs(ana[keep] - num[keep])
+    overall = verdict(difference, thresholds, at_noise=bool(np.all(err <= noise[keep])))
+    blocks = block_table(layout, layout.block_ids(coords), _LazyLabels(layout, coords), ana, num, noise, thresholds, exclude=~keep)
+    passed = overall in config.PASSING and bool(blocks["verdict"].isin(config.PASSING).all()) and bool(finite.all())
+    kinks = _kink_frame(layout, coords[kink & finite], ana[kink & finite], num[kink & finite])
+    return CheckResult(
+        difference=difference,
+        verdict=overall,
+        passed=passed,
+        numerical=np.where(finite, num, np.nan),
+        analytic=ana,
+        coords=coords,
+        eps=steps,
+        scheme=scheme.name,
+        n_evals=n_evals,
+        seconds=seconds,
+        threads=ev.threads,
+        blocks=blocks,
+        layout=layout,
+        path=ev.path,
+        kind="coordinates",
+        n_params=len(theta),
+        thresholds=thresholds,
+        kinks=kinks,
+        nonfinite=coords[~finite],
+    )
+
+
+class _LazyLabels:
+    """Index labels of checked coordinates, computed only when looked up
+    (a full check of a big model needs just one label per block)."""
+
+    def __init__(self, layout, coords):
+        self.layout, self.coords = layout, coords
+
+    def __getitem__(self, j):
+        return "[" + ",".join(map(str, self.layout.locate(self.coords[j])[1])) + "]"
+
+
+def _kink_frame(layout, coords, ana, num):
+    located = [layout.locate(c) for c in coords]
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "block": [b for b, _ in located],
+            "index": ["[" + ",".join(map(str, i)) + "]" for _, i in located],
+            "coord": coords,
+            "analytic": ana,
+            "numerical": num,
+        }
+    )
+
+
+def check_gradient(
+    cost,
+    theta,
+    grad,
+    *,
+    args=(),
+    eps=None,
+    scheme="central",
+    coords=None,
+    sample=None,
+    seed=0,
+    layout=None,
+    thresholds=None,
+    threads=None,
+) -> CheckResult:
+    """Compare an analytic gradient with the numerical gradient of ``cost``.
+
+    Parameters
+    ----------
+    cost : callable
+        ``cost(theta, *args) -> float``; Numba-jitted costs run on all cores.
+    theta : 1-D float array
+        The flattened parameters (see :class:`fastcheck.Layout`); not modified.
+    grad : array, dict or callable
+        The analytic gradient: a vector like θ, a dict of arrays matching
+        ``layout``, or ``grad(theta, *args)`` returning either.
+    eps, scheme, coords
+        As in :func:`numerical_gradient`.
+    sample : int, optional
+        Check this many coordinates from *every* block (stratified, drawn
+        from ``seed``): a first answer for a huge model in seconds.
+    layout : Layout or dict of arrays, optional
+        Names the blocks of θ, so the report says which layer is wrong.
+    thresholds : dict, optional
+        Override the verdict bands ``{"great": 1e-6, "ok": 1e-4, "suspect": 1e-2}``.
+    threads : int, optional
+        Numba threads for the parallel kernel (default: all).
+
+    Returns
+    -------
+    CheckResult
+    """
+    theta = as_theta(theta)
+    get_scheme(scheme)
+    ev = make_evaluator(cost, args, threads=threads, theta=theta)
+    return run_check(
+        ev, theta, grad, args=args, eps=eps, scheme=scheme, coords=coords, sample=sample,
+        seed=seed, layout=layout, thresholds=thresholds,
+    )
+
+
+def random_directions(layout: Layout, n_dirs: int, seed: int, per_block: bool):
+    """Unit directions, ragged: ``(lo, start, values, block_of_direction)``.
+
+    ``per_block`` draws ``n_dirs`` directions inside every block (so a wrong
+    block can be named); otherwise ``n_dirs`` directions over all of θ.
+    """
+    rng = np.random.default_rng(seed)
+    if per_block:
+        spans = [(a, b - a, i) for i, (a, b) in enumerate(zip(layout.offsets[:-1], layout.offsets[1:])) if b > a]
+    else:
+        spans = [(0, layout.size, 0)]
+    lo, lengths, block, values = [], [], [], []
+    for a, length, b in spans:
+        for _ in range(n_dirs):
+            u = rng.standard_normal(length)
+            u /= np.linalg.norm(u)
+            lo.append(a)
+            lengths.append(length)
+            block.append(b)
+            values.append(u)
+    start = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return np.asarray(lo, np.int64), start, np.concatenate(values), np.asarray(block, np.int64)
+
+
+def check_directional(
+    cost,
+    theta,
+    grad,
+    *,
+    args=(),
+    n_dirs=config.N_DIRS,
+    eps=None,
+    seed=0,
+    layout=None,
+    per_block=None,
+    thresholds=None,
+    threads=None,
+) -> CheckResult:
+    """Compare u·g with the central difference of the cost along random unit u.
+
+    Two cost evaluations per direction, whatever the size of θ: a first
+    answer for any model.  With a ``layout`` (and ``per_block`` left on),
+    ``n_dirs`` directions are drawn inside every block so the report can name
+    the wrong one; the step is ``eps`` or eps_mach^(1/3)·max(1, rms θ_block).
+    """
+    theta = as_theta(theta)
+    if isinstance(n_dirs, bool) or not isinstance(n_dirs, (int, np.integer)) or n_dirs < 1:
+        raise ValueError(f"n_dirs must be a positive integer, got {n_dirs!r}")
+    eps = check_eps(eps)
+    if eps is not None and eps.ndim != 0:
+        raise ValueError("eps for a directional check must be a single number")
+    thresholds = check_thresholds(thresholds)
+    user_layout = layout is not None
+    layout = _layout_for(theta, layout)
+    per_block = user_layout if per_block is None else bool(per_block)
+    scheme = get_scheme("central")
+    ev = make_evaluator(cost, args, threads=threads, theta=theta)
+    f0 = _base_value(ev, theta)
+    t0 = time.perf_counter()
+    g = analytic_gradient(grad, theta, args, layout, user_layout)
+    lo, start, dirvals, dblock = random_directions(layout, int(n_dirs), seed, per_block)
+    lengths = np.diff(start)
+    x = theta.astype(np.float64)
+    if eps is None:
+        rms = np.array([np.sqrt(np.mean(x[a : a + n] ** 2)) for a, n in zip(lo, lengths)])
+        steps = scheme.relative_step(theta.dtype) * np.maximum(1.0, rms)
+    else:
+        steps = np.full(len(lo), float(eps))
+    costs = ev.directions(theta, lo, start, dirvals, steps, np.asarray(scheme.offsets))
+    finite = np.isfinite(costs).all(axis=1)
+    num = (0.5 * costs[:, 1] - 0.5 * costs[:, 0]) / steps
+    ana = np.array([g[a : a + n] @ dirvals[s : s + n] for a, n, s in zip(lo, lengths, start[:-1])])
+    seconds = time.perf_counter() - t0
+    mach = float(np.finfo(theta.dtype).eps)
+    noise = 4 * mach * np.abs(costs).sum(axis=1) / steps
+    keep = finite
+    difference = relative_difference(ana[keep], num[keep])
+    err = np.abs(ana[keep] - num[keep])
+    overall = verdict(difference, thresholds, at_noise=bool(np.all(err <= noise[keep])))
+    labels = [f"u{d}" for d in range(len(lo))]
+    blocks = block_table(layout, dblock, labels, ana, num, noise, thresholds, exclude=~keep)
+    passed = overall in config.PASSING and bool(blocks["verdict"].isin(config.PASSING).all()) and bool(finite.all())
+    return CheckResult(
+        difference=difference,
+        verdict=overall,
+        passed=passed,
+        numerical=np.where(finite, num, np.nan),
+        analytic=ana,
+        coords=np.arange(len(lo), dtype=np.int64),
+        eps=steps,
+        scheme="central",
+        n_evals=2 * len(lo),
+        seconds=seconds,
+        threads=ev.threads,
+        blocks=blocks,
+        layout=layout,
+        path=ev.path,
+        kind="directional",
+        n_params=len(theta),
+        thresholds=thresholds,
+        nonfinite=np.flatnonzero(~finite),
+        direction_blocks=dblock,
+    )

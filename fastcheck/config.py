@@ -1,0 +1,73 @@
+"""Defaults, verdict bands and Numba flags, read once.
+
+Every ``@njit`` in fastcheck takes its flags from here, so the choice of
+parallel target, caching and fastmath is made in one place.  fastmath stays
+off: reassociation changes the rounding of ``f(θ+h) − f(θ−h)``, which is the
+very quantity a gradient check measures.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numba
+
+#: Flags for the serial kernels.
+NJIT = dict(cache=os.environ.get("FASTCHECK_CACHE", "1") != "0", fastmath=False, nogil=True)
+#: Flags for the parallel (``prange``) kernels.  Kernels that take a cost
+#: function as an argument are specialised per cost and cannot be cached.
+PARALLEL = dict(parallel=True, fastmath=False, nogil=True)
+
+#: Verdict bands on the normalised difference ||g − ĝ|| / (||g|| + ||ĝ||),
+#: centred (one decade wide) on the seeds' 1e-7 / 1e-5 / 1e-3 reading table.
+#: A difference below ``great`` is "great", below ``ok`` "ok", below
+#: ``suspect`` "suspect", otherwise "wrong".
+THRESHOLDS = {"great": 1e-6, "ok": 1e-4, "suspect": 1e-2}
+VERDICTS = ("great", "ok", "suspect", "wrong")
+PASSING = ("great", "ok")
+
+#: Default number of random directions for :func:`fastcheck.check_directional`.
+N_DIRS = 8
+
+
+def num_threads() -> int:
+    """Number of threads Numba's parallel kernels use right now."""
+    return numba.get_num_threads()
+
+
+@contextlib.contextmanager
+def threads(n: int | None):
+    """Run the block with ``n`` Numba threads (``None``: leave as is).
+
+    The previous setting is restored on exit, also when the block raises.
+    """
+    if n is None:
+        yield numba.get_num_threads()
+        return
+    n = int(n)
+    limit = numba.config.NUMBA_NUM_THREADS
+    if not 1 <= n <= limit:
+        raise ValueError(f"threads must be between 1 and {limit} (NUMBA_NUM_THREADS), got {n}")
+    old = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        numba.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Limit BLAS libraries to one thread while a parallel kernel runs.
+
+    A cost that calls ``@``/``np.dot`` inside a ``prange`` body would otherwise
+    start a BLAS thread pool per Numba thread and oversubscribe the cores
+    (with OpenMP and OpenBLAS it also floods stderr with warnings).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

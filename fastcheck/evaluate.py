@@ -1,0 +1,156 @@
+"""Evaluators: how the perturbed costs of a check get computed.
+
+An evaluator turns (θ, coordinates, steps, stencil offsets) into a matrix of
+costs.  The core checker never cares which one runs:
+
+* :class:`JitEvaluator` hands a Numba-jitted cost to the parallel kernels
+  of :mod:`fastcheck.kernels.stencil`;
+* :class:`LoopEvaluator` runs any Python callable in a plain loop that
+  computes the same points, so a user's NumPy network just works;
+* model-specific evaluators (the structure-aware kernel of the built-in
+  networks) implement the same methods.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numba
+import numpy as np
+
+from . import config
+from .kernels import stencil
+
+
+class CostError(ValueError):
+    """The cost function returned something that is not a finite scalar."""
+
+
+def as_scalar(value, *, where: str = "at theta", complex_ok: bool = False):
+    """The cost's value as a Python scalar; a clear error if it is not one."""
+    arr = np.asarray(value)
+    if arr.size != 1:
+        raise CostError(f"cost must return a scalar, but {where} it returned an array of shape {arr.shape}")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise CostError(f"cost must return a number, but {where} it returned {type(value).__name__}")
+    if np.iscomplexobj(arr) and not complex_ok:
+        raise CostError(f"cost returned a complex value {where}; pass a real cost, or use scheme='complex'")
+    return arr.reshape(()).item()
+
+
+class LoopEvaluator:
+    """Evaluates a Python callable point by point (one thread)."""
+
+    path = "loop"
+
+    def __init__(self, cost, args=()):
+        self.cost = cost
+        self.args = tuple(args)
+
+    @property
+    def threads(self) -> int:
+        return 1
+
+    def value(self, theta) -> float:
+        return as_scalar(self.cost(theta.copy(), *self.args))
+
+    def stencil(self, theta, coords, steps, offsets) -> np.ndarray:
+        out = np.empty((len(coords), len(offsets)))
+        work = theta.copy()
+        for j, i in enumerate(coords):
+            x = theta[i]
+            for k, c in enumerate(offsets):
+                work[i] = x + c * steps[j]
+                out[j, k] = as_scalar(self.cost(work, *self.args), where=f"theta[{i}] {c:+g}·h")
+            work[i] = x
+        return out
+
+    def complex_step(self, theta, coords, steps) -> np.ndarray:
+        out = np.empty(len(coords))
+        work = theta.astype(np.complex128)
+        for j, i in enumerate(coords):
+            x = work[i]
+            work[i] = x + 1j * steps[j]
+            v = self.cost(work, *self.args)
+            out[j] = np.imag(as_scalar(v, where=f"theta[{i}] + i·h", complex_ok=True))
+            work[i] = x
+        return out
+
+    def directions(self, theta, lo, start, dirvals, steps, offsets) -> np.ndarray:
+        """Costs along directions stored ragged (see ``kernels.stencil.direction_costs``)."""
+        out = np.empty((len(lo), len(offsets)))
+        work = theta.copy()
+        for d in range(len(lo)):
+            a, u = lo[d], dirvals[start[d] : start[d + 1]]
+            for k, c in enumerate(offsets):
+                work[a : a + len(u)] = theta[a : a + len(u)] + (c * steps[d]) * u
+                out[d, k] = as_scalar(self.cost(work, *self.args), where=f"direction {d}")
+            work[a : a + len(u)] = theta[a : a + len(u)]
+        return out
+
+
+class JitEvaluator(LoopEvaluator):
+    """Evaluates a Numba-jitted cost on the parallel kernels, all cores.
+
+    BLAS is held to one thread while a kernel runs, so that a cost calling
+    ``@``/``np.dot`` does not start a BLAS pool inside every Numba thread.
+    """
+
+    path = "parallel"
+
+    def __init__(self, cost, args=(), threads=None):
+        super().__init__(cost, args)
+        self._threads = threads
+
+    @property
+    def threads(self) -> int:
+        return self._threads or config.num_threads()
+
+    def _run(self, kernel, *arrays):
+        with config.threads(self._threads), config.single_threaded_blas():
+            kernel(self.cost, *arrays)
+
+    def stencil(self, theta, coords, steps, offsets):
+        out = np.empty((len(coords), len(offsets)))
+        self._run(stencil.stencil_costs, theta, coords, steps, np.asarray(offsets, np.float64), self.args, out)
+        return out
+
+    def complex_step(self, theta, coords, steps):
+        out = np.empty(len(coords))
+        self._run(stencil.complex_step_costs, theta.astype(np.complex128), coords, steps, self.args, out)
+        return out
+
+    def directions(self, theta, lo, start, dirvals, steps, offsets):
+        out = np.empty((len(lo), len(offsets)))
+        offsets = np.asarray(offsets, np.float64)
+        self._run(stencil.direction_costs, theta, lo, start, dirvals, steps, offsets, self.args, out)
+        return out
+
+
+def is_jitted(cost) -> bool:
+    return numba.extending.is_jitted(cost)
+
+
+def make_evaluator(cost, args=(), *, threads=None, theta=None):
+    """The fastest evaluator that can run ``cost``.
+
+    A Numba dispatcher goes to the parallel kernels; if Numba cannot compile
+    the kernel for it (say, an argument it cannot type), a warning says so and
+    the plain loop runs instead.  Anything else runs in the loop.
+    """
+    if not callable(cost):
+        raise TypeError(f"cost must be callable, got {type(cost).__name__}")
+    if is_jitted(cost):
+        ev = JitEvaluator(cost, args, threads)
+        if theta is not None:
+            try:  # compile (or find) the kernel for this cost on a 1-coordinate problem
+                ev.stencil(theta, np.zeros(1, np.int64), np.ones(1), np.ones(1))
+            except (numba.core.errors.TypingError, numba.core.errors.UnsupportedError) as exc:
+                first = str(exc).strip().splitlines()[0]
+                warnings.warn(
+                    f"the jitted cost could not run in the parallel kernel ({first}); using the plain loop",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                return LoopEvaluator(cost, args)
+        return ev
+    return LoopEvaluator(cost, args)

@@ -1,0 +1,1 @@
+"""Pure ``@njit`` kernels over flat arrays: no Python objects, no pandas."""
