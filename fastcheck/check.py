@@ -172,7 +172,9 @@ def differences(ev, theta, coords, scheme, eps, f0):
     return g, steps, noise, finite, int(moved.sum()) * len(coords)
 
 
-def numerical_gradient(cost, theta, *, args=(), eps=None, scheme="central", coords=None, threads=None) -> np.ndarray:
+def numerical_gradient(
+    cost, theta, *, args=(), eps=None, scheme="central", coords=None, threads=None, jit="auto"
+) -> np.ndarray:
     """Finite-difference gradient of ``cost(theta, *args)``.
 
     Parameters
@@ -199,7 +201,7 @@ def numerical_gradient(cost, theta, *, args=(), eps=None, scheme="central", coor
     eps = check_eps(eps)
     coords = select_coords(len(theta), Layout.single(len(theta)), coords)
     eps = _eps_for(eps, theta, coords)
-    ev = make_evaluator(cost, args, threads=threads, theta=theta)
+    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords))
     f0 = _base_value(ev, theta)
     g, _, _, finite, _ = differences(ev, theta, coords, scheme, eps, f0)
     if not finite.all():
@@ -278,6 +280,7 @@ def run_check(
         thresholds=thresholds,
         kinks=kinks,
         nonfinite=coords[~finite],
+        note=getattr(ev, "note", ""),
     )
 
 
@@ -321,6 +324,7 @@ def check_gradient(
     layout=None,
     thresholds=None,
     threads=None,
+    jit="auto",
 ) -> CheckResult:
     """Compare an analytic gradient with the numerical gradient of ``cost``.
 
@@ -344,6 +348,11 @@ def check_gradient(
         Override the verdict bands ``{"great": 1e-6, "ok": 1e-4, "suspect": 1e-2}``.
     threads : int, optional
         Numba threads for the parallel kernel (default: all).
+    jit : {"auto", True, False}
+        Compile a plain Python cost with ``numba.njit`` to run it on the
+        parallel kernel: always (True), never (False), or when enough
+        coordinates are checked for it to pay ("auto"); a cost that does not
+        compile runs in the loop.  ``CheckResult.path`` says which ran.
 
     Returns
     -------
@@ -351,11 +360,20 @@ def check_gradient(
     """
     theta = as_theta(theta)
     get_scheme(scheme)
-    ev = make_evaluator(cost, args, threads=threads, theta=theta)
+    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=_n_coords(theta, coords, sample, layout))
     return run_check(
         ev, theta, grad, args=args, eps=eps, scheme=scheme, coords=coords, sample=sample,
         seed=seed, layout=layout, thresholds=thresholds,
     )
+
+
+def _n_coords(theta, coords, sample, layout):
+    if coords is not None:
+        return int(np.size(coords))
+    if sample is not None and isinstance(sample, (int, np.integer)) and sample > 0:
+        n_blocks = 1 if layout is None else len(getattr(layout, "names", layout))
+        return min(len(theta), int(sample) * n_blocks)
+    return len(theta)
 
 
 def random_directions(layout: Layout, n_dirs: int, seed: int, per_block: bool):
@@ -395,6 +413,7 @@ def check_directional(
     per_block=None,
     thresholds=None,
     threads=None,
+    jit="auto",
 ) -> CheckResult:
     """Compare u·g with the central difference of the cost along random unit u.
 
@@ -414,7 +433,7 @@ def check_directional(
     layout = _layout_for(theta, layout)
     per_block = user_layout if per_block is None else bool(per_block)
     scheme = get_scheme("central")
-    ev = make_evaluator(cost, args, threads=threads, theta=theta)
+    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=0)
     f0 = _base_value(ev, theta)
     t0 = time.perf_counter()
     g = analytic_gradient(grad, theta, args, layout, user_layout)
@@ -460,4 +479,5 @@ def check_directional(
         thresholds=thresholds,
         nonfinite=np.flatnonzero(~finite),
         direction_blocks=dblock,
+        note=getattr(ev, "note", ""),
     )

@@ -12,6 +12,7 @@ costs.  The core checker never cares which one runs:
 """
 from __future__ import annotations
 
+import types
 import warnings
 
 import numba
@@ -41,6 +42,7 @@ class LoopEvaluator:
     """Evaluates a Python callable point by point (one thread)."""
 
     path = "loop"
+    note = ""
 
     def __init__(self, cost, args=()):
         self.cost = cost
@@ -130,27 +132,78 @@ def is_jitted(cost) -> bool:
     return numba.extending.is_jitted(cost)
 
 
-def make_evaluator(cost, args=(), *, threads=None, theta=None):
+#: ``jit="auto"`` compiles a plain Python cost only when at least this many
+#: coordinates are checked: below it the loop finishes before Numba would.
+AUTO_JIT_MIN_COORDS = 200
+
+
+def try_jit(cost, theta, args):
+    """``numba.njit(cost)`` if it compiles for these arguments and agrees with
+    the Python cost at θ (to 1e-12 relative), else ``None`` and the reason."""
+    if not isinstance(cost, types.FunctionType):
+        return None, "not a plain Python function"
+    try:
+        jitted = numba.njit(cost)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = as_scalar(jitted(theta.copy(), *args))
+    except Exception as exc:  # any failure to compile or run means: use the loop
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return None, f"Numba cannot compile it ({first[:120]})"
+    want = as_scalar(cost(theta.copy(), *args))
+    if not np.isclose(got, want, rtol=1e-12, atol=0.0):
+        return None, f"its compiled value {got!r} differs from the Python value {want!r}"
+    return jitted, ""
+
+
+def make_evaluator(cost, args=(), *, threads=None, theta=None, jit="auto", n_coords=None):
     """The fastest evaluator that can run ``cost``.
 
     A Numba dispatcher goes to the parallel kernels; if Numba cannot compile
     the kernel for it (say, an argument it cannot type), a warning says so and
-    the plain loop runs instead.  Anything else runs in the loop.
+    the plain loop runs instead.  A plain Python function is compiled with
+    ``numba.njit`` when ``jit`` is True, or when ``jit="auto"`` and at least
+    :data:`AUTO_JIT_MIN_COORDS` coordinates are checked; if it does not
+    compile (or disagrees with itself once compiled) the loop runs it, and
+    the evaluator's ``note`` says why.  ``jit=False`` always loops.
     """
     if not callable(cost):
         raise TypeError(f"cost must be callable, got {type(cost).__name__}")
-    if is_jitted(cost):
-        ev = JitEvaluator(cost, args, threads)
-        if theta is not None:
-            try:  # compile (or find) the kernel for this cost on a 1-coordinate problem
-                ev.stencil(theta, np.zeros(1, np.int64), np.ones(1), np.ones(1))
-            except (numba.core.errors.TypingError, numba.core.errors.UnsupportedError) as exc:
-                first = str(exc).strip().splitlines()[0]
-                warnings.warn(
-                    f"the jitted cost could not run in the parallel kernel ({first}); using the plain loop",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-                return LoopEvaluator(cost, args)
-        return ev
-    return LoopEvaluator(cost, args)
+    if jit not in ("auto", True, False):
+        raise ValueError(f"jit must be 'auto', True or False, got {jit!r}")
+    note = ""
+    if not is_jitted(cost) and theta is not None:
+        wanted = jit is True or (jit == "auto" and (len(theta) if n_coords is None else n_coords) >= AUTO_JIT_MIN_COORDS)
+        if wanted:
+            jitted, why = try_jit(cost, theta, tuple(args))
+            if jitted is None:
+                note = f"plain loop: {why}"
+            else:
+                ev = _jit_evaluator(jitted, args, threads, theta)
+                if ev.path == "parallel":
+                    ev.path = "parallel (auto-jit)"
+                    ev.note = "compiled with numba.njit automatically"
+                return ev
+    if is_jitted(cost) and jit is not False:
+        return _jit_evaluator(cost, args, threads, theta)
+    ev = LoopEvaluator(cost, args)
+    ev.note = note
+    return ev
+
+
+def _jit_evaluator(cost, args, threads, theta):
+    ev = JitEvaluator(cost, args, threads)
+    if theta is not None:
+        try:  # compile (or find) the kernel for this cost on a 1-coordinate problem
+            ev.stencil(theta, np.zeros(1, np.int64), np.ones(1), np.ones(1))
+        except (numba.core.errors.TypingError, numba.core.errors.UnsupportedError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            warnings.warn(
+                f"the jitted cost could not run in the parallel kernel ({first}); using the plain loop",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            loop = LoopEvaluator(cost, args)
+            loop.note = f"plain loop: the parallel kernel did not compile ({first[:120]})"
+            return loop
+    return ev

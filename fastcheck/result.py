@@ -106,6 +106,7 @@ class CheckResult:
     kinks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["block", "index", "coord"]))
     nonfinite: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     direction_blocks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    note: str = ""
 
     # -- views ----------------------------------------------------------------
     def worst(self, k: int = 10) -> pd.DataFrame:
@@ -162,20 +163,21 @@ class CheckResult:
         )
 
     def __str__(self) -> str:
-        what = "directions" if self.kind == "directional" else "coordinates"
+        what = "random directions" if self.kind == "directional" else "coordinates"
         head = (
             f"gradient check: {'PASSED' if self.passed else 'FAILED'} — {self.verdict} "
             f"(difference {self.difference:.3e})\n"
-            f"  {len(self.coords)} of {self.n_params} {what if self.kind == 'coordinates' else 'directions'}"
-            f" checked, scheme {self.scheme}, {self.n_evals} cost evaluations,"
+            f"  {len(self.coords)} {what} checked ({self.n_params} parameters), scheme {self.scheme}, {self.n_evals} cost evaluations,"
             f" {self.seconds:.3g} s on {self.threads} thread(s) [{self.path}]"
         )
-        lines = [head, "", "per block:"]
+        lines = [head] + ([f"  ({self.note})"] if self.note else []) + ["", "per block:"]
         table = self.blocks.copy()
         table["difference"] = table["difference"].map(lambda v: f"{v:.2e}")
         table["max_abs_err"] = table["max_abs_err"].map(lambda v: f"{v:.2e}")
         lines += ["  " + ln for ln in table.to_string(index=False).splitlines()]
-        if len(self.nonfinite):
+        if len(self.nonfinite) and self.kind == "directional":
+            lines += ["", f"non-finite cost along {len(self.nonfinite)} direction(s): {self.nonfinite[:10].tolist()}"]
+        elif len(self.nonfinite):
             shown = ", ".join(f"{b}{_index_str(i)}" for b, i in (self.layout.locate(c) for c in self.nonfinite[:10]))
             lines += ["", f"non-finite cost at {len(self.nonfinite)} perturbed coordinate(s): {shown}"]
         if len(self.kinks):

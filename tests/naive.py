@@ -87,3 +87,58 @@ class SeedNetwork:
             return self.computeGradients(X, y)
         finally:
             self.setParams(saved)
+
+
+# -- the dictionary style of the deep-learning course (column-major) ------------------
+def course_parameters(seed=0, sizes=(4, 5, 3, 1)):
+    """``{"W1": (n1, n0), "b1": (n1, 1), …}``: W is (n_out, n_in), X is (n_in, m)."""
+    rng = np.random.default_rng(seed)
+    params = {}
+    for l in range(1, len(sizes)):
+        params[f"W{l}"] = rng.standard_normal((sizes[l], sizes[l - 1])) * 0.5
+        params[f"b{l}"] = rng.standard_normal((sizes[l], 1)) * 0.1
+    return params
+
+
+def course_data(seed=0, n_in=4, m=6):
+    rng = np.random.default_rng(seed + 1)
+    X = rng.standard_normal((n_in, m))
+    Y = (rng.random((1, m)) > 0.5).astype(np.float64)
+    return X, Y
+
+
+def course_forward(X, Y, parameters):
+    """LINEAR -> TANH -> LINEAR -> TANH -> LINEAR -> SIGMOID, mean cross-entropy."""
+    cache = {"A0": X}
+    A = X
+    L = len(parameters) // 2
+    for l in range(1, L + 1):
+        Z = parameters[f"W{l}"] @ A + parameters[f"b{l}"]
+        A = 1 / (1 + np.exp(-Z)) if l == L else np.tanh(Z)
+        cache[f"Z{l}"], cache[f"A{l}"], cache[f"W{l}"] = Z, A, parameters[f"W{l}"]
+    m = X.shape[1]
+    cost = -np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A)) / m
+    return cost, cache
+
+
+def make_course_backward(bug=None):
+    """Backward pass; ``bug="db2_axis"`` sums b2's gradient over the wrong axis."""
+
+    def backward(X, Y, cache):
+        m = X.shape[1]
+        L = sum(1 for k in cache if k.startswith("W"))
+        grads = {}
+        dZ = cache[f"A{L}"] - Y
+        for l in range(L, 0, -1):
+            grads[f"dW{l}"] = dZ @ cache[f"A{l - 1}"].T / m
+            if bug == "db2_axis" and l == 2:
+                grads[f"db{l}"] = np.sum(dZ, axis=0, keepdims=True)[:, :1].repeat(dZ.shape[0], 0) / m
+            else:
+                grads[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True) / m
+            grads[f"dZ{l}"] = dZ
+            if l > 1:
+                dA = cache[f"W{l}"].T @ dZ
+                dZ = dA * (1 - cache[f"A{l - 1}"] ** 2)
+        return grads
+
+    return backward

@@ -1,0 +1,188 @@
+"""Adapters for the ways people write networks by hand.
+
+* the object style of the seeds: ``getParams()``, ``setParams(theta)``,
+  ``costFunction(X, y)``, ``computeGradients(X, y)`` (or the snake_case
+  spellings) — :func:`check_object`;
+* the dictionary style of the well-known deep-learning course:
+  ``parameters = {"W1": …, "b1": …}``, ``forward(X, Y, parameters) ->
+  (cost, cache)``, ``backward(X, Y, cache) -> {"dW1": …, "db1": …}`` —
+  :func:`check_functions`.
+
+Both flatten the user's parameters with a :class:`~fastcheck.Layout` taken
+from the arrays themselves, so column-major (W of shape (n_out, n_in)) and
+row-major code both work, and the report names blocks by the user's keys.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .check import check_directional, check_gradient
+from .layout import Layout
+
+_SPELLINGS = {
+    "get": ("getParams", "get_params"),
+    "set": ("setParams", "set_params"),
+    "cost": ("costFunction", "cost_function"),
+    "grad": ("computeGradients", "compute_gradients"),
+}
+
+
+def _method(net, role):
+    for name in _SPELLINGS[role]:
+        m = getattr(net, name, None)
+        if callable(m):
+            return m
+    return None
+
+
+def is_object_style(net) -> bool:
+    """True when ``net`` has the four methods of the seeds' network class."""
+    return all(_method(net, role) is not None for role in _SPELLINGS)
+
+
+def check_data(X, y, names=("X", "y")):
+    """Inputs and targets must be numeric and finite (never modified)."""
+    for arr, name in zip((X, y), names):
+        a = np.asarray(arr)
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+            raise TypeError(f"{name} must be a numeric array, got dtype {a.dtype}")
+        if np.issubdtype(a.dtype, np.inexact) and not np.all(np.isfinite(a)):
+            bad = np.argwhere(~np.isfinite(a))[:3].tolist()
+            raise ValueError(f"{name} contains NaN or inf (first at {bad})")
+
+
+def _infer_object_layout(net, theta) -> Layout:
+    """Blocks named after the network's array attributes, when they line up.
+
+    The seeds' ``getParams`` concatenates ``W1`` and ``W2``: if some of the
+    object's float array attributes, in definition order, concatenate to
+    exactly θ, they name the blocks; otherwise θ is one block.
+    """
+    names, arrays, pos = [], [], 0
+    for name, value in vars(net).items():
+        if pos == len(theta):
+            break
+        if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating) and value.size:
+            chunk = theta[pos : pos + value.size]
+            if value.size <= len(theta) - pos and np.array_equal(value.ravel(), chunk):
+                names.append(name)
+                arrays.append(value)
+                pos += value.size
+    if pos == len(theta) and names:
+        return Layout(tuple(names), tuple(a.shape for a in arrays))
+    return Layout.single(len(theta))
+
+
+def check_object(net, X, y, *, layout=None, directional=None, **options):
+    """Check a network object in the seeds' style.
+
+    Parameters
+    ----------
+    net : object
+        With ``getParams()``, ``setParams(theta)``, ``costFunction(X, y)`` and
+        ``computeGradients(X, y)`` (or ``get_params``, ``set_params``,
+        ``cost_function``, ``compute_gradients``).
+    X, y : arrays
+        The data the cost is evaluated on.
+    layout : Layout, optional
+        Names the blocks; by default taken from the object's array attributes
+        when they concatenate to ``getParams()``.
+    directional : int, optional
+        Run :func:`~fastcheck.check_directional` with this many directions
+        instead of a per-coordinate check.
+    **options
+        As for :func:`~fastcheck.check_gradient`.
+
+    The network's parameters (and every attribute it had) are restored
+    afterwards, also when its cost raises.
+    """
+    if not is_object_style(net):
+        missing = [_SPELLINGS[r][0] for r in _SPELLINGS if _method(net, r) is None]
+        raise TypeError(f"{type(net).__name__} is not a network object: it lacks {', '.join(missing)}")
+    check_data(X, y)
+    get, set_, cost_fn, grad_fn = (_method(net, r) for r in ("get", "set", "cost", "grad"))
+    theta0 = np.array(get(), dtype=np.float64, copy=True).ravel()
+    snapshot = dict(vars(net))
+    if layout is None:
+        layout = _infer_object_layout(net, theta0)
+
+    def cost(theta):
+        set_(theta.copy())
+        return cost_fn(X, y)
+
+    def grad(theta):
+        set_(theta.copy())
+        return np.asarray(grad_fn(X, y), dtype=np.float64).ravel()
+
+    jit = options.pop("jit", False)  # methods of a Python object do not compile
+    try:
+        if directional:
+            return check_directional(cost, theta0, grad, layout=layout, n_dirs=int(directional), jit=jit, **options)
+        return check_gradient(cost, theta0, grad, layout=layout, jit=jit, **options)
+    finally:
+        set_(theta0.copy())
+        vars(net).update(snapshot)
+
+
+def _param_layout(parameters) -> Layout:
+    if not isinstance(parameters, Mapping) or not parameters:
+        raise TypeError(f"parameters must be a non-empty dict of arrays, got {type(parameters).__name__}")
+    for key, value in parameters.items():
+        a = np.asarray(value)
+        if not np.issubdtype(a.dtype, np.floating):
+            raise TypeError(f"parameter {key!r} must be a float array, got dtype {a.dtype}")
+    return Layout.from_arrays(parameters)
+
+
+def gradients_to_vector(grads, layout: Layout, prefix: str = "d") -> np.ndarray:
+    """Flatten ``{"dW1": …}`` in the layout's order; extra keys (dZ1, dA1…) are ignored."""
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"backward must return a dict of gradients, got {type(grads).__name__}")
+    out = np.empty(layout.size)
+    for name, shape, a, b in zip(layout.names, layout.shapes, layout.offsets[:-1], layout.offsets[1:]):
+        key = prefix + name
+        if key not in grads:
+            raise KeyError(f"the gradients have no {key!r} for parameter {name!r} (keys: {sorted(grads)})")
+        g = np.asarray(grads[key])
+        if g.shape != shape:
+            raise ValueError(f"gradient {key!r} has shape {g.shape} but parameter {name!r} has shape {shape}")
+        out[a:b] = g.ravel()
+    return out
+
+
+def check_functions(forward, backward, parameters, X, Y, *, directional=None, **options):
+    """Check a network written as ``forward``/``backward`` over a parameter dict.
+
+    Parameters
+    ----------
+    forward : callable
+        ``forward(X, Y, parameters) -> (cost, cache)``.
+    backward : callable
+        ``backward(X, Y, cache) -> grads`` with a key ``"d" + name`` for every
+        parameter (other keys are ignored).
+    parameters : dict of float arrays
+        ``{"W1": …, "b1": …}``; not modified.
+    X, Y : arrays
+    directional : int, optional
+        Run a directional check with this many directions per block.
+    **options
+        As for :func:`~fastcheck.check_gradient`.
+    """
+    layout = _param_layout(parameters)
+    check_data(X, Y, names=("X", "Y"))
+    theta0 = layout.flatten(parameters)
+
+    def cost(theta):
+        value = forward(X, Y, {k: v.copy() for k, v in layout.unflatten(theta).items()})
+        return value[0] if isinstance(value, tuple) else value
+
+    def grad(theta):
+        _, cache = forward(X, Y, {k: v.copy() for k, v in layout.unflatten(theta).items()})
+        return gradients_to_vector(backward(X, Y, cache), layout)
+
+    jit = options.pop("jit", False)  # a closure over the user's forward does not compile
+    if directional:
+        return check_directional(cost, theta0, grad, layout=layout, n_dirs=int(directional), jit=jit, **options)
+    return check_gradient(cost, theta0, grad, layout=layout, jit=jit, **options)
