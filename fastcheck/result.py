@@ -50,6 +50,13 @@ def verdict(difference: float, thresholds=None, *, at_noise: bool = False) -> st
     return "wrong"
 
 
+def _plain(v):
+    """numpy scalars to Python scalars (for JSON)."""
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
 def _index_str(index) -> str:
     return "[" + ",".join(str(i) for i in index) + "]"
 
@@ -161,6 +168,19 @@ class CheckResult:
                 }
             ]
         )
+
+    def to_dict(self, worst: int = 10) -> dict:
+        """Everything a report needs, as plain JSON-serialisable values."""
+        summary = {k: _plain(v) for k, v in self.to_frame().iloc[0].items()}
+        return {
+            **summary,
+            "thresholds": dict(self.thresholds),
+            "note": self.note,
+            "blocks": [{k: _plain(v) for k, v in row.items()} for row in self.blocks.to_dict("records")],
+            "worst": [{k: _plain(v) for k, v in row.items()} for row in self.worst(worst).to_dict("records")],
+            "kinks": [{k: _plain(v) for k, v in row.items()} for row in self.kinks.to_dict("records")],
+            "nonfinite": [int(c) for c in self.nonfinite],
+        }
 
     def __str__(self) -> str:
         what = "random directions" if self.kind == "directional" else "coordinates"

@@ -14,7 +14,7 @@ import sys
 from .. import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("demo",)
+COMMANDS = ("demo", "check")
 
 
 class UsageError(Exception):
@@ -44,10 +44,13 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (UsageError, ValueError, TypeError, KeyError, IndexError, FileNotFoundError, ImportError) as exc:
+    except Exception as exc:  # one clear line, exit 2; --debug shows the traceback
         if args.debug:
             raise
-        print(f"fastcheck {args.command}: error: {exc}", file=sys.stderr)
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, KeyError) and msg.startswith(("'", '"')):
+            msg = msg[1:-1]
+        print(f"fastcheck {args.command}: error: {msg}", file=sys.stderr)
         return 2
 
 

@@ -1,0 +1,47 @@
+"""``fastcheck demo``: the seeds' network checked, correct and with a planted bug."""
+from __future__ import annotations
+
+DEMO_MUTANT = "activation_derivative"
+
+
+def register(sub) -> None:
+    import argparse
+
+    p = sub.add_parser(
+        "demo",
+        help="check the seeds' 2-3-1 network, correct and with a wrong sigmoid derivative",
+        description="Check the seeds' 2-3-1 sigmoid network (inputs [[3,5],[5,1],[10,2]] scaled by column max, "
+        "targets [75,82,93]/100, cost 0.5·Σ(y−ŷ)²) with its correct backprop and with a planted bug, "
+        "and print both reports.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the network's initial weights")
+    p.add_argument("--mutant", default=DEMO_MUTANT, help="the planted bug (see fastcheck.models.MUTANTS)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    from ..models import MUTANTS, seed_network
+    from ..structured import check_model
+    from .render import print_result
+
+    console = Console()
+    model, theta, X, y = seed_network(seed=args.seed)
+    console.rule("the seeds' 2-3-1 network, correct backprop")
+    good = check_model(model, theta, X, y)
+    print_result(good, title="correct", console=console)
+    if args.mutant not in MUTANTS:
+        raise ValueError(f"unknown mutant {args.mutant!r}; choose one of {sorted(MUTANTS)}")
+    console.rule(f"the same network with a planted bug: {args.mutant}")
+    console.print(f"[dim]{MUTANTS[args.mutant]}[/]")
+    bad = check_model(model.mutant(args.mutant), theta, X, y)
+    print_result(bad, title="broken", console=console)
+    ok = good.passed and not bad.passed
+    console.rule()
+    console.print(
+        "demo: the check "
+        + ("[green]passes the correct network and catches the bug[/]" if ok else "[red]did not behave as expected[/]")
+    )
+    return 0 if ok else 1

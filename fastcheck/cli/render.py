@@ -1,0 +1,59 @@
+"""Terminal rendering of check results (rich tables)."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+_STYLE = {"great": "green", "ok": "green", "suspect": "yellow", "wrong": "bold red"}
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3e}"
+    return str(v)
+
+
+def table_of(frame, title: str | None = None, verdict_col: str | None = "verdict") -> Table:
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for col in frame.columns:
+        table.add_column(str(col), justify="right" if frame[col].dtype.kind in "if" else "left")
+    for row in frame.itertuples(index=False):
+        cells = []
+        for col, v in zip(frame.columns, row):
+            text = _fmt(v)
+            if col == verdict_col and v in _STYLE:
+                text = f"[{_STYLE[v]}]{text}[/]"
+            cells.append(text)
+        table.add_row(*cells)
+    return table
+
+
+def print_result(result, title: str = "", console: Console | None = None, worst: int = 5) -> None:
+    """Verdict line, per-block table, kinks and worst coordinates."""
+    console = console or Console()
+    mark = "[bold green]PASSED[/]" if result.passed else "[bold red]FAILED[/]"
+    style = _STYLE.get(result.verdict, "")
+    what = "random directions" if result.kind == "directional" else "coordinates"
+    console.print(
+        f"{title + ': ' if title else ''}{mark} [{style}]{result.verdict}[/]  difference "
+        f"[bold]{result.difference:.3e}[/]"
+    )
+    console.print(
+        f"  {len(result.coords)} {what} of {result.n_params} parameters, scheme {result.scheme}, "
+        f"{result.n_evals} cost evaluations, {result.seconds:.3g} s on {result.threads} thread(s) [{result.path}]",
+        highlight=False,
+    )
+    if result.note:
+        console.print(f"  ({result.note})", highlight=False)
+    console.print(table_of(result.blocks, "per block"))
+    if len(result.nonfinite):
+        console.print(f"[red]non-finite cost at {len(result.nonfinite)} perturbed point(s)[/]: {result.nonfinite[:10].tolist()}")
+    if len(result.kinks):
+        console.print(
+            f"[yellow]{len(result.kinks)} coordinate(s) at a kink[/] (a ±eps step crosses a ReLU's corner): "
+            "excluded from the verdict"
+        )
+    if not result.passed and len(result.coords):
+        console.print(table_of(result.worst(worst), "worst coordinates", verdict_col=None))
+        if result.failing_blocks:
+            console.print(f"look at the backprop of: [bold]{', '.join(result.failing_blocks)}[/]")

@@ -1,0 +1,90 @@
+"""The command line, in process (fast) and once as the installed console script."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fastcheck.cli import build_parser, main
+
+DATA = Path(__file__).parent / "data"
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_object_style_file_passes(capsys):
+    code, out, err = run(capsys, "check", f"{DATA / 'seed_object.py'}:make")
+    assert code == 0, err
+    assert "PASSED" in out and "W1" in out and "W2" in out
+
+
+def test_object_style_bug_fails_with_exit_1_and_names_the_block(capsys):
+    code, out, _ = run(capsys, "check", f"{DATA / 'seed_object.py'}:make_broken")
+    assert code == 1
+    assert "FAILED" in out and "worst coordinates" in out and "look at the backprop of" in out
+    assert "W1" in out.split("look at the backprop of:")[1]
+
+
+def test_dictionary_style_json(capsys):
+    code, out, _ = run(capsys, "check", f"{DATA / 'course_dict.py'}:make", "--json")
+    assert code == 1
+    result = json.loads(out)
+    assert result["passed"] is False
+    assert result["failing_blocks"] == "b1"
+    assert [b["block"] for b in result["blocks"]] == ["W1", "b1", "W2", "b2"]
+    assert result["worst"][0]["block"] == "b1"
+
+
+def test_plain_cost_with_options(capsys):
+    code, out, _ = run(capsys, "check", f"{DATA / 'plain_cost.py'}:make", "--scheme", "central4", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["scheme"] == "central4" and result["checked"] == 6
+    code, out, _ = run(capsys, "check", f"{DATA / 'plain_cost.py'}:make", "--directional", "3", "--json")
+    assert code == 0 and json.loads(out)["kind"] == "directional"
+    code, out, _ = run(capsys, "check", f"{DATA / 'plain_cost.py'}:make", "--sample", "2", "--seed", "4", "--json")
+    assert code == 0 and json.loads(out)["checked"] == 2
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["check", "no/such/file.py:make"], "no such file: no/such/file.py"),
+        (["check", f"{DATA / 'does_not_import.py'}:make"], "does not import: ModuleNotFoundError"),
+        (["check", f"{DATA / 'plain_cost.py'}:nope"], "has no function 'nope'"),
+        (["check", f"{DATA / 'plain_cost.py'}:make_raises"], "raised RuntimeError: the user's make() failed"),
+        (["check", f"{DATA / 'seed_object.py'}:make_nonsense"], "does not recognise"),
+        (["check", f"{DATA / 'seed_object.py'}:make_nan"], "X contains NaN"),
+        (["check", f"{DATA / 'plain_cost.py'}:make", "--eps", "-1"], "--eps must be positive"),
+        (["check", f"{DATA / 'plain_cost.py'}:make", "--sample", "2", "--directional", "2"], "not both"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_help_lists_every_option_with_its_default(capsys):
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        text = p.format_help()
+        for action in p._actions:
+            if action.option_strings and action.dest != "help" and action.default not in (None, False):
+                assert f"(default: {action.default})" in " ".join(text.split()), (name, action.dest)
+
+
+def test_console_script_version_and_exit_code(tmp_path):
+    exe = shutil.which("fastcheck") or str(Path(sys.executable).parent / "fastcheck")
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("fastcheck ")
+    bad = subprocess.run([exe, "check", "missing.py:make"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "no such file" in bad.stderr
