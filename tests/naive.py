@@ -142,3 +142,76 @@ def make_course_backward(bug=None):
         return grads
 
     return backward
+
+
+# -- built-in dense networks (fastcheck.models) ----------------------------------------
+def _naive_act(name, z):
+    if name == "identity":
+        return z
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-z))
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.where(z > 0, z, 0.0)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, 0.01 * z)
+    if name == "softplus":
+        return np.log(1 + np.exp(z))
+    raise ValueError(name)
+
+
+def mlp_cost(theta, X, y, sizes, activations, loss, l2=0.0, bias=True, masks=None):
+    """A plain NumPy forward pass and cost of a dense network, written from the definitions.
+
+    θ holds W1 (n0×n1, C order), b1, W2, b2, … ; ``masks[l]`` multiplies the
+    activations of hidden layer l+1 (dropout factors); losses: sse ½Σ(y−ŷ)²,
+    mse mean (y−ŷ)², bce −mean(y log p + (1−y) log(1−p)) with p = σ(ŷ),
+    softmax_ce −mean_b Σ_k y log softmax(ŷ); plus ½·l2·ΣW².
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    L = len(sizes) - 1
+    if isinstance(activations, str):
+        activations = [activations] * L
+    a = np.asarray(X, dtype=np.float64)
+    pos, reg = 0, 0.0
+    for l in range(L):
+        n_in, n_out = sizes[l], sizes[l + 1]
+        W = theta[pos : pos + n_in * n_out].reshape(n_in, n_out)
+        pos += n_in * n_out
+        z = a @ W
+        if bias:
+            z = z + theta[pos : pos + n_out]
+            pos += n_out
+        a = _naive_act(activations[l], z)
+        if masks is not None and l < L - 1:
+            a = a * masks[l]
+        reg += np.sum(W * W)
+    assert pos == len(theta)
+    y = np.asarray(y, dtype=np.float64).reshape(a.shape)
+    if loss == "sse":
+        data = 0.5 * np.sum((y - a) ** 2)
+    elif loss == "mse":
+        data = np.mean((y - a) ** 2)
+    elif loss == "bce":
+        p = 1 / (1 + np.exp(-a))
+        data = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    elif loss == "softmax_ce":
+        shifted = a - a.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        data = -np.mean(np.sum(y * logp, axis=1))
+    else:
+        raise ValueError(loss)
+    return data + 0.5 * l2 * reg
+
+
+def mlp_numerical_gradient(model, theta, X, y, eps=1e-6):
+    """The seeds' loop over :func:`mlp_cost` for a ``fastcheck.models.MLP`` (its options and dropout masks)."""
+    mask = model.dropout_mask(len(X))
+    cols = np.cumsum([0] + list(model.sizes))
+    masks = [mask[:, cols[l + 1] : cols[l + 2]] for l in range(model.depth - 1)]
+
+    def f(t):
+        return mlp_cost(t, X, y, model.sizes, list(model.activation_names), model.loss, model.l2, model.bias, masks)
+
+    return central_difference(f, theta, eps), f

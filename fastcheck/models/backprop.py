@@ -1,0 +1,244 @@
+"""Forward pass, cost and hand-written backprop of the built-in dense networks.
+
+Pure ``@njit`` code over flat arrays.  A network of ``L`` dense layers is
+described by an int64 table ``arch`` of shape ``(L, 7)``, one row per layer
+with the columns below, so every depth, width, activation and loss runs
+through the same compiled functions (the codes are run-time values).
+
+Storage conventions (row-major, batch first):
+
+* θ holds ``W_l`` (``n_in × n_out``, C order) at ``arch[l, W_OFF]`` and
+  ``b_l`` at ``arch[l, B_OFF]`` (``-1``: no bias);
+* the activations of all layers sit side by side in one ``(B, T)`` array,
+  ``T = n_0 + Σ n_l``: the input ``X`` in columns ``0 … n_0 − 1``, layer l's
+  units in columns ``arch[l, OUT_OFF] …``; layer l reads its input from
+  columns ``arch[l, IN_OFF] …``.  Pre-activations ``Z``, activations before
+  dropout ``H`` and dropout factors ``mask`` use the same columns;
+* ``mask[b, u]`` is 0 or 1/keep_prob for hidden units and 1 for input and
+  output columns, so dropout is the exact product ``A = H·mask``.
+
+The layer recurrence and the cost are
+
+    Z_l = A_{l−1}·W_l + b_l,   H_l = act_l(Z_l),   A_l = H_l ⊙ M_l,
+    J   = scale · Σ_b row_loss(A_L[b], y_b) + ½·l2·Σ_l ‖W_l‖².
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..config import NJIT
+from . import mutants as mu
+from .functions import SSE, activate, activate_prime, loss_scale, row_loss, row_loss_grad
+
+N_IN, N_OUT, ACT, W_OFF, B_OFF, IN_OFF, OUT_OFF = range(7)
+
+
+@njit(**NJIT)
+def total_columns(arch):
+    """T = n_0 + Σ n_l: the width of the side-by-side activation arrays."""
+    L = arch.shape[0]
+    return arch[L - 1, OUT_OFF] + arch[L - 1, N_OUT]
+
+
+@njit(**NJIT)
+def l2_penalty(theta, arch, l2):
+    """½·l2·Σ_l Σ_ij W_l[i, j]²."""
+    if l2 == 0.0:
+        return 0.0
+    s = 0.0
+    for l in range(arch.shape[0]):
+        a = arch[l, W_OFF]
+        for t in range(a, a + arch[l, N_IN] * arch[l, N_OUT]):
+            s += theta[t] * theta[t]
+    return 0.5 * l2 * s
+
+
+# -- one dense layer: forward beside backward ------------------------------------------
+@njit(**NJIT)
+def dense_forward(theta, arch, l, A, Z, H, mask):
+    """Layer ``l`` on every sample: Z = A_in·W + b, H = act(Z), A_out = H ⊙ mask.
+
+    ``z_j = b_j + Σ_i x_i·W_ij``, summed in increasing ``i`` (the order every
+    fastcheck kernel uses, so they all round alike).
+    """
+    n_in, n_out, act = arch[l, N_IN], arch[l, N_OUT], arch[l, ACT]
+    w0, b0, i0, o0 = arch[l, W_OFF], arch[l, B_OFF], arch[l, IN_OFF], arch[l, OUT_OFF]
+    for b in range(A.shape[0]):
+        for j in range(n_out):
+            Z[b, o0 + j] = theta[b0 + j] if b0 >= 0 else 0.0
+        for i in range(n_in):
+            x = A[b, i0 + i]
+            row = w0 + i * n_out
+            for j in range(n_out):
+                Z[b, o0 + j] += x * theta[row + j]
+        for j in range(n_out):
+            h = activate(Z[b, o0 + j], act)
+            H[b, o0 + j] = h
+            A[b, o0 + j] = h * mask[b, o0 + j]
+
+
+@njit(**NJIT)
+def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, bug, grad):
+    """Backprop through layer ``l``, given ``dA = ∂J/∂A_out`` in the layer's columns.
+
+        dH = dA ⊙ mask,  dZ = dH ⊙ act'(Z),
+        ∂J/∂W = A_inᵀ·dZ + l2·W,  ∂J/∂b = Σ_b dZ,  ∂J/∂A_in = dZ·Wᵀ.
+
+    ``dZ`` overwrites ``dA``'s columns; ``∂J/∂A_in`` is written into ``dA``'s
+    input columns (except for the first layer, whose input is the data).
+    ``bug`` plants the mutant of that code where it lives (see
+    :mod:`fastcheck.models.mutants`); 0 is the correct gradient.
+    """
+    L = arch.shape[0]
+    n_in, n_out, act = arch[l, N_IN], arch[l, N_OUT], arch[l, ACT]
+    w0, b0, i0, o0 = arch[l, W_OFF], arch[l, B_OFF], arch[l, IN_OFF], arch[l, OUT_OFF]
+    B = A.shape[0]
+    hidden = l < L - 1
+    for b in range(B):
+        for j in range(n_out):
+            u = o0 + j
+            dh = dA[b, u] if (bug == mu.DROPOUT_BACKWARD and hidden) else dA[b, u] * mask[b, u]
+            if l == 0 and bug == mu.ACTIVATION_DERIVATIVE:
+                z = H[b, u]
+                d = activate_prime(z, activate(z, act), act)
+            elif l == 0 and bug == mu.OFF_BY_ONE_LAYER and L > 1:
+                z = Z[b, arch[1, OUT_OFF] + j % arch[1, N_OUT]]
+                d = activate_prime(z, activate(z, act), act)
+            else:
+                d = activate_prime(Z[b, u], H[b, u], act)
+            dA[b, u] = dh * d
+    # weights: ∂J/∂W_ij = Σ_b x_bi·dz_bj + l2·W_ij
+    l2w = l2
+    if bug == mu.NO_L2_GRAD:
+        l2w = 0.0
+    elif bug == mu.L2_DOUBLED:
+        l2w = 2.0 * l2
+    factor = 2.0 if (bug == mu.SCALED_GRAD and l == L - 1) else 1.0
+    transposed = bug == mu.TRANSPOSED_WEIGHT and l == 0
+    for i in range(n_in):
+        for j in range(n_out):
+            s = 0.0
+            for b in range(B):
+                s += A[b, i0 + i] * dA[b, o0 + j]
+            t = w0 + i * n_out + j
+            v = factor * (s + l2w * theta[t])
+            if transposed:
+                grad[w0 + j * n_in + i] = v
+            else:
+                grad[t] = v
+    # biases: ∂J/∂b_j = Σ_b dz_bj
+    if b0 >= 0:
+        for j in range(n_out):
+            s = 0.0
+            if bug == mu.BIAS_AXIS and l == L - 1:
+                r = j % B
+                for k in range(n_out):
+                    s += dA[r, o0 + k]
+            else:
+                for b in range(B):
+                    s += dA[b, o0 + j]
+            if bug == mu.BIAS_REGULARIZED:
+                s += l2 * theta[b0 + j]
+            grad[b0 + j] = s
+    # input: ∂J/∂A_in = dZ·Wᵀ
+    if l > 0:
+        for b in range(B):
+            for i in range(n_in):
+                s = 0.0
+                row = w0 + i * n_out
+                for j in range(n_out):
+                    s += dA[b, o0 + j] * theta[row + j]
+                dA[b, i0 + i] = s
+
+
+# -- whole network ------------------------------------------------------------------
+@njit(**NJIT)
+def forward(theta, X, arch, mask):
+    """The forward pass, kept: ``(Z, H, A)``, each ``(B, T)`` (see the module doc)."""
+    B = X.shape[0]
+    T = total_columns(arch)
+    Z = np.zeros((B, T))
+    H = np.zeros((B, T))
+    A = np.zeros((B, T))
+    n0 = arch[0, N_IN]
+    for b in range(B):
+        for i in range(n0):
+            A[b, i] = X[b, i]
+            H[b, i] = X[b, i]
+    for l in range(arch.shape[0]):
+        dense_forward(theta, arch, l, A, Z, H, mask)
+    return Z, H, A
+
+
+@njit(**NJIT)
+def data_loss(A, Y, arch, loss):
+    """scale · Σ_b row_loss(A_L[b], y_b), from the kept activations."""
+    L = arch.shape[0]
+    o0, K = arch[L - 1, OUT_OFF], arch[L - 1, N_OUT]
+    B = A.shape[0]
+    s = 0.0
+    for b in range(B):
+        s += row_loss(A[b, o0 : o0 + K], Y[b], loss)
+    return loss_scale(loss, B, K) * s
+
+
+@njit(**NJIT)
+def mlp_cost(theta, X, Y, arch, loss, l2, mask):
+    """J(θ) = scale·Σ_b row_loss(A_L[b], y_b) + ½·l2·Σ‖W_l‖² (black-box form).
+
+    One sample at a time through two row buffers, so it allocates O(width)
+    and can run inside a parallel kernel; it rounds exactly as
+    :func:`forward` followed by :func:`data_loss`.
+    """
+    L = arch.shape[0]
+    B = X.shape[0]
+    width = 0
+    for l in range(L):
+        width = max(width, arch[l, N_OUT])
+    cur = np.empty(max(width, arch[0, N_IN]))
+    nxt = np.empty(width)
+    s = 0.0
+    for b in range(B):
+        n0 = arch[0, N_IN]
+        for i in range(n0):
+            cur[i] = X[b, i]
+        for l in range(L):
+            n_in, n_out, act = arch[l, N_IN], arch[l, N_OUT], arch[l, ACT]
+            w0, b0, o0 = arch[l, W_OFF], arch[l, B_OFF], arch[l, OUT_OFF]
+            for j in range(n_out):
+                nxt[j] = theta[b0 + j] if b0 >= 0 else 0.0
+            for i in range(n_in):
+                x = cur[i]
+                row = w0 + i * n_out
+                for j in range(n_out):
+                    nxt[j] += x * theta[row + j]
+            for j in range(n_out):
+                cur[j] = activate(nxt[j], act) * mask[b, o0 + j]
+        K = arch[L - 1, N_OUT]
+        s += row_loss(cur[:K], Y[b], loss)
+    return loss_scale(loss, B, arch[L - 1, N_OUT]) * s + l2_penalty(theta, arch, l2)
+
+
+@njit(**NJIT)
+def mlp_grad(theta, X, Y, arch, loss, l2, mask, bug, grad):
+    """``grad = ∂J/∂θ`` by backprop (``bug`` plants a mutant; 0: correct).
+
+    ∂J/∂A_L[b] = scale·row_loss_grad(A_L[b], y_b), then each layer's
+    :func:`dense_backward` from the last to the first.  Returns J as well.
+    """
+    L = arch.shape[0]
+    B = X.shape[0]
+    Z, H, A = forward(theta, X, arch, mask)
+    o0, K = arch[L - 1, OUT_OFF], arch[L - 1, N_OUT]
+    scale = loss_scale(loss, B, K)
+    if bug == mu.NO_MEAN and loss != SSE:
+        scale *= B
+    dA = np.zeros_like(A)
+    for b in range(B):
+        row_loss_grad(A[b, o0 : o0 + K], Y[b], loss, dA[b, o0 : o0 + K])
+        for k in range(K):
+            dA[b, o0 + k] *= scale
+    for l in range(L - 1, -1, -1):
+        dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, bug, grad)
+    return data_loss(A, Y, arch, loss) + l2_penalty(theta, arch, l2)

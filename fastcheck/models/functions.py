@@ -1,0 +1,169 @@
+"""Activations and losses of the built-in networks, each beside its derivative.
+
+Pure ``@njit`` scalar and row functions, selected by integer codes at run
+time (not compile time), so one compiled kernel serves every configuration.
+The string registries :data:`ACTIVATIONS` and :data:`LOSSES` map the public
+names to these codes.
+
+Conventions
+-----------
+* ``activate(z, code)`` is the activation; ``activate_prime(z, a, code)`` its
+  derivative at ``z``, given ``a = activate(z, code)`` (sigmoid and tanh read
+  it from ``a``).  At a ReLU kink (``z == 0``) the derivative taken is 0.
+* A loss is ``J_data = scale · Σ_b row_loss(a_b, y_b)`` over the rows of the
+  output ``a`` (batch ``B``, ``K`` outputs) with ``scale`` from
+  :func:`loss_scale`; ``row_loss_grad`` writes ∂row_loss/∂a_b.
+* ``"bce"`` and ``"softmax_ce"`` read the network's output as *logits*
+  (sigmoid resp. softmax applied inside the loss, in a numerically stable
+  form), so every output activation gives a finite, smooth cost.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..config import NJIT
+
+IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTPLUS = range(6)
+
+#: Activation name -> code.
+ACTIVATIONS = {
+    "identity": IDENTITY,
+    "sigmoid": SIGMOID,
+    "tanh": TANH,
+    "relu": RELU,
+    "leaky_relu": LEAKY_RELU,
+    "softplus": SOFTPLUS,
+}
+#: Activations with a kink at z = 0 (their derivative jumps there).
+KINKED = frozenset({"relu", "leaky_relu"})
+#: Slope of leaky_relu for z < 0.
+LEAKY_SLOPE = 0.01
+
+SSE, MSE, BCE, SOFTMAX_CE = range(4)
+
+#: Loss name -> code.
+LOSSES = {"sse": SSE, "mse": MSE, "bce": BCE, "softmax_ce": SOFTMAX_CE}
+
+#: One-line definitions, for help texts and reports.
+LOSS_FORMULAS = {
+    "sse": "0.5·Σ(y − ŷ)²  (the seeds' cost)",
+    "mse": "mean over batch and outputs of (y − ŷ)²",
+    "bce": "mean over batch and outputs of softplus(ŷ) − y·ŷ  (binary cross-entropy of σ(ŷ), targets in {0,1})",
+    "softmax_ce": "mean over the batch of −Σ_k y_k·log softmax(ŷ)_k  (one-hot targets)",
+}
+
+
+# -- activations: forward beside derivative --------------------------------------
+@njit(**NJIT)
+def sigmoid(z):
+    """σ(z) = 1 / (1 + e^(−z)) (exp overflow gives exactly 0, as it should)."""
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@njit(**NJIT)
+def softplus(z):
+    """log(1 + e^z), computed as max(z, 0) + log1p(e^(−|z|)) to avoid overflow."""
+    return max(z, 0.0) + np.log1p(np.exp(-abs(z)))
+
+
+@njit(**NJIT)
+def activate(z, code):
+    """a = act(z) for activation ``code``."""
+    if code == SIGMOID:
+        return sigmoid(z)
+    if code == TANH:
+        return np.tanh(z)
+    if code == RELU:
+        return z if z > 0.0 else 0.0
+    if code == LEAKY_RELU:
+        return z if z > 0.0 else LEAKY_SLOPE * z
+    if code == SOFTPLUS:
+        return softplus(z)
+    return z
+
+
+@njit(**NJIT)
+def activate_prime(z, a, code):
+    """act'(z), given ``a = act(z)``: σ' = a(1 − a), tanh' = 1 − a², relu' = [z > 0],
+    leaky' = 1 or 0.01, softplus' = σ(z), identity' = 1."""
+    if code == SIGMOID:
+        return a * (1.0 - a)
+    if code == TANH:
+        return 1.0 - a * a
+    if code == RELU:
+        return 1.0 if z > 0.0 else 0.0
+    if code == LEAKY_RELU:
+        return 1.0 if z > 0.0 else LEAKY_SLOPE
+    if code == SOFTPLUS:
+        return sigmoid(z)
+    return 1.0
+
+
+# -- losses: row loss beside its gradient ---------------------------------------
+@njit(**NJIT)
+def loss_scale(code, batch, outputs):
+    """The normalisation in front of Σ_b row_loss: 1 (sse), 1/(B·K) (mse, bce), 1/B (softmax_ce)."""
+    if code == MSE or code == BCE:
+        return 1.0 / (batch * outputs)
+    if code == SOFTMAX_CE:
+        return 1.0 / batch
+    return 1.0
+
+
+@njit(**NJIT)
+def logsumexp(a):
+    """log Σ_k e^(a_k), shifted by max a."""
+    m = a[0]
+    for k in range(1, a.shape[0]):
+        if a[k] > m:
+            m = a[k]
+    s = 0.0
+    for k in range(a.shape[0]):
+        s += np.exp(a[k] - m)
+    return m + np.log(s)
+
+
+@njit(**NJIT)
+def row_loss(a, y, code):
+    """Unnormalised loss of one sample: output row ``a``, target row ``y``.
+
+    sse: ½Σ(y − a)²; mse: Σ(y − a)²; bce: Σ softplus(a) − y·a;
+    softmax_ce: Σ_k y_k·(logsumexp(a) − a_k).
+    """
+    s = 0.0
+    if code == SOFTMAX_CE:
+        lse = logsumexp(a)
+        for k in range(a.shape[0]):
+            s += y[k] * (lse - a[k])
+        return s
+    for k in range(a.shape[0]):
+        if code == BCE:
+            s += softplus(a[k]) - y[k] * a[k]
+        else:
+            r = y[k] - a[k]
+            s += r * r
+    if code == SSE:
+        s *= 0.5
+    return s
+
+
+@njit(**NJIT)
+def row_loss_grad(a, y, code, out):
+    """``out = ∂row_loss/∂a``: a − y (sse), 2(a − y) (mse), σ(a) − y (bce),
+    softmax(a)·Σy − y (softmax_ce)."""
+    if code == SOFTMAX_CE:
+        lse = logsumexp(a)
+        ysum = 0.0
+        for k in range(a.shape[0]):
+            ysum += y[k]
+        for k in range(a.shape[0]):
+            out[k] = np.exp(a[k] - lse) * ysum - y[k]
+        return
+    for k in range(a.shape[0]):
+        if code == BCE:
+            out[k] = sigmoid(a[k]) - y[k]
+        elif code == MSE:
+            out[k] = 2.0 * (a[k] - y[k])
+        else:
+            out[k] = a[k] - y[k]
