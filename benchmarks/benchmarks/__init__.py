@@ -1,0 +1,1 @@
+"""asv benchmark suite of fastcheck (see ../README.md for the commands)."""

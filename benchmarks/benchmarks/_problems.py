@@ -1,0 +1,62 @@
+"""Problems the benchmarks run on, built on demand (never at import time).
+
+The core benchmarks use a black-box logistic-regression cost written here as
+a plain ``@njit`` function, so they depend on nothing but fastcheck's core
+API.  The model benchmarks build fastcheck's own networks through
+:func:`network`, which raises ``NotImplementedError`` (asv's way of skipping
+a benchmark) when ``fastcheck.models`` is not importable in the benchmarked
+commit.
+"""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, fastmath=False)
+def logistic_cost(theta, X, y):
+    """Mean logistic loss J = (1/m) Σ_i softplus(−y_i (x_i·w + b)).
+
+    θ = [w (n), b]; softplus(t) = max(t, 0) + log1p(exp(−|t|)), stable for
+    any t.
+    """
+    m, n = X.shape
+    b = theta[n]
+    total = 0.0
+    for i in range(m):
+        z = b
+        for j in range(n):
+            z += X[i, j] * theta[j]
+        t = -y[i] * z
+        total += max(t, 0.0) + np.log1p(np.exp(-abs(t)))
+    return total / m
+
+
+def logistic_grad(theta, X, y):
+    """∂J/∂w = −(1/m) Xᵀ (y σ(−y z)), ∂J/∂b = −(1/m) Σ y σ(−y z)."""
+    m, n = X.shape
+    z = X @ theta[:n] + theta[n]
+    s = -y / (1.0 + np.exp(y * z)) / m
+    return np.concatenate([X.T @ s, [s.sum()]])
+
+
+def logistic_problem(n, batch=16, seed=0):
+    """``(cost, theta, grad, args, layout)`` for a logistic regression of n features."""
+    import fastcheck
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((batch, n)) / np.sqrt(n)
+    y = np.where(rng.random(batch) < 0.5, -1.0, 1.0)
+    theta = 0.5 * rng.standard_normal(n + 1)
+    layout = fastcheck.Layout(("w", "b"), ((n,), (1,)))
+    return logistic_cost, theta, logistic_grad(theta, X, y), (X, y), layout
+
+
+def optional(module):
+    """Import ``module`` or skip the benchmark (asv skips on NotImplementedError)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise NotImplementedError(f"{module} is not available in this commit: {exc}") from exc
