@@ -7,6 +7,7 @@ from .check import (
     check_gradient,
     numerical_gradient,
 )
+from .adapters import check_functions, check_object
 from .layout import Layout
 from .result import CheckResult, relative_difference
 from .steps import SCHEMES
@@ -21,6 +22,8 @@ __all__ = [
     "PrecisionWarning",
     "SCHEMES",
     "check_directional",
+    "check_functions",
+    "check_object",
     "check_gradient",
     "numerical_gradient",
     "relative_difference",

@@ -8,6 +8,7 @@ very quantity a gradient check measures.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 import numba
@@ -25,6 +26,10 @@ PARALLEL = dict(parallel=True, fastmath=False, nogil=True)
 THRESHOLDS = {"great": 1e-6, "ok": 1e-4, "suspect": 1e-2}
 VERDICTS = ("great", "ok", "suspect", "wrong")
 PASSING = ("great", "ok")
+
+#: Hold BLAS to one thread while a parallel kernel runs (see
+#: :func:`single_threaded_blas`); a switch so benchmarks can measure both.
+LIMIT_BLAS = os.environ.get("FASTCHECK_LIMIT_BLAS", "1") != "0"
 
 #: Default number of random directions for :func:`fastcheck.check_directional`.
 N_DIRS = 8
@@ -64,10 +69,18 @@ def single_threaded_blas():
     start a BLAS thread pool per Numba thread and oversubscribe the cores
     (with OpenMP and OpenBLAS it also floods stderr with warnings).
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+    if not LIMIT_BLAS:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         yield
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    # Load the BLAS that Numba calls (SciPy's) before looking for libraries,
+    # then keep the controller: building one costs ~1 ms, using it ~40 µs.
+    import scipy.linalg.cython_blas  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
