@@ -55,6 +55,10 @@ class LoopEvaluator:
     def value(self, theta) -> float:
         return as_scalar(self.cost(theta.copy(), *self.args))
 
+    def prepare(self, theta, kind: str) -> None:
+        """Compile whatever ``kind`` ("stencil", "complex", "directions") needs,
+        so that compilation stays out of a check's timing.  Nothing to do here."""
+
     def stencil(self, theta, coords, steps, offsets) -> np.ndarray:
         out = np.empty((len(coords), len(offsets)))
         work = theta.copy()
@@ -106,6 +110,17 @@ class JitEvaluator(LoopEvaluator):
     @property
     def threads(self) -> int:
         return self._threads or config.num_threads()
+
+    def prepare(self, theta, kind: str) -> None:
+        # One coordinate / one length-1 direction: compiles the kernel for this
+        # cost and signature (a no-op once compiled).
+        one, idx = np.ones(1), np.zeros(1, np.int64)
+        if kind == "complex":
+            self.complex_step(theta, idx, one)
+        elif kind == "directions":
+            self.directions(theta, idx, np.array([0, 1], np.int64), one, one, one)
+        else:
+            self.stencil(theta, idx, one, one)
 
     def _run(self, kernel, *arrays):
         with config.threads(self._threads), config.single_threaded_blas():
@@ -195,7 +210,7 @@ def _jit_evaluator(cost, args, threads, theta):
     ev = JitEvaluator(cost, args, threads)
     if theta is not None:
         try:  # compile (or find) the kernel for this cost on a 1-coordinate problem
-            ev.stencil(theta, np.zeros(1, np.int64), np.ones(1), np.ones(1))
+            ev.prepare(theta, "stencil")
         except (numba.core.errors.TypingError, numba.core.errors.UnsupportedError) as exc:
             first = str(exc).strip().splitlines()[0]
             warnings.warn(
