@@ -326,3 +326,25 @@ def test_verdict_bands(diff, expected):
 
     assert verdict(diff) == expected
     assert verdict(diff, {"great": 1.0, "ok": 1.0, "suspect": 1.0}) == "great"
+
+
+# -- known truncation error, any coefficients --------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+_coef = arrays(np.float64, st.integers(1, 6), elements=st.floats(-3, 3, allow_nan=False))
+
+
+@settings(max_examples=40, deadline=None)
+@given(_coef, st.floats(1e-3, 1e-1), st.integers(0, 2**16))
+def test_central_error_on_cubics_is_exactly_c_h_squared(c, h, seed):
+    """For J = Σ cᵢθᵢ³ the central quotient is 3cᵢθᵢ² + cᵢh² exactly (up to rounding);
+    the fourth-order rule is exact on cubics."""
+    theta = np.random.default_rng(seed).uniform(-2, 2, len(c))
+    f = lambda t: float(np.sum(c * t**3))  # noqa: E731
+    res = fc.check_gradient(f, theta, 3 * c * theta**2, eps=h, jit=False)
+    hs = res.eps  # the effective steps
+    np.testing.assert_allclose(res.numerical, 3 * c * theta**2 + c * hs**2, rtol=1e-9, atol=1e-9)
+    g4 = fc.numerical_gradient(f, theta, eps=h, scheme="central4", jit=False)
+    np.testing.assert_allclose(g4, 3 * c * theta**2, rtol=1e-9, atol=1e-8)
