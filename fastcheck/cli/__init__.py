@@ -14,7 +14,7 @@ import sys
 from .. import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("demo", "check")
+COMMANDS = ("demo", "check", "sweep", "report")
 
 
 class UsageError(Exception):

@@ -1,0 +1,180 @@
+"""``fastcheck sweep eps|size``: run a sweep into reports/<name>/ and write its report."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from . import UsageError
+
+
+def _csv(text: str) -> tuple:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def _ints(text: str) -> tuple:
+    try:
+        return tuple(int(v) for v in _csv(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _common(p) -> None:
+    p.add_argument("--name", help="report name: results go to OUT/NAME/ (default: from the first problem)")
+    p.add_argument("--out", default="reports", help="parent directory of the report")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted sweep: compute only missing points")
+    p.add_argument("--force", action="store_true", help="start over even if the report directory holds results")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.add_argument("--no-report", action="store_true", help="only results.csv; skip parquet, plots and README")
+    dist = p.add_mutually_exclusive_group()
+    dist.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N workers (127.0.0.1)")
+    dist.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on an existing Dask cluster")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="error vs eps / time vs size sweeps, written to reports/<name>/",
+        description="Run a sweep; every finished point is appended to OUT/NAME/results.csv at once, "
+        "--resume continues an interrupted run, and the report (parquet, plots, README) is written at the end.",
+    )
+    kinds = p.add_subparsers(dest="kind", metavar="KIND")
+    kinds.required = True
+
+    e = kinds.add_parser(
+        "eps", help="error of the numerical gradient vs eps, per scheme and dtype",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Error of the numerical gradient against the step eps for each scheme and precision. "
+        "PROBLEM is a registry name (seed, mlp:784-128-10,batch=64, smooth:n=20, cube, square) or FILE.py:FUNCTION.",
+    )
+    e.add_argument("problems", nargs="+", metavar="PROBLEM")
+    e.add_argument("--eps", default="1e0:1e-14:29", help="START:STOP:NUM (log-spaced) or a comma list")
+    e.add_argument("--schemes", type=_csv, default=("forward", "central", "central4", "complex"),
+                   help="comma list of schemes")
+    e.add_argument("--dtypes", type=_csv, default=("float64", "float32"), help="comma list of dtypes")
+    e.add_argument("--sample", type=int, help="check this many coordinates per block (default: all)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the sampled coordinates")
+    e.add_argument("--threads", type=int, help="Numba threads (default: all)")
+    e.add_argument("--blackbox", action="store_true", help="use the black-box kernel even for built-in models")
+    _common(e)
+    e.set_defaults(func=run_eps)
+
+    s = kinds.add_parser(
+        "size", help="check time vs model size, mode and threads (also: batch check of many networks)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Time every way of checking against model size and Numba threads. SIZE is layer sizes "
+        "such as 784-128-10 (an MLP) or any problem spec.",
+    )
+    s.add_argument("sizes", nargs="+", metavar="SIZE")
+    s.add_argument("--modes", type=_csv, default=("structured", "blackbox", "directional", "sampled"),
+                   help="comma list of modes")
+    s.add_argument("--threads", type=_ints, default=(1, 2), help="comma list of Numba thread counts")
+    s.add_argument("--batch", type=int, default=64, help="batch size of MLPs given by layer sizes")
+    s.add_argument("--activation", default="sigmoid", help="activation of MLPs given by layer sizes")
+    s.add_argument("--loss", default="sse", help="loss of MLPs given by layer sizes")
+    s.add_argument("--sample", type=int, default=8, help="coordinates per block in the sampled mode")
+    s.add_argument("--n-dirs", type=int, default=8, help="directions per block in the directional mode")
+    s.add_argument("--repeat", type=int, default=3, help="timed runs per point (median kept)")
+    s.add_argument("--budget", type=float, default=60.0, help="skip full checks estimated to take longer (seconds)")
+    s.add_argument("--seed", type=int, default=0, help="seed of weights, data, samples and directions")
+    _common(s)
+    s.set_defaults(func=run_size)
+
+
+def _default_name(kind: str, first: str) -> str:
+    stem = Path(first.rsplit(":", 1)[0]).stem if ".py:" in first else first
+    return f"{kind}-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-")
+
+
+@contextlib.contextmanager
+def _client(args):
+    """The Dask client the options ask for (None: run in-process)."""
+    from ..sweep import dask as dask_support
+
+    if args.workers is not None:
+        if args.workers < 1:
+            raise UsageError(f"--workers must be a positive integer, got {args.workers}")
+        client = dask_support.local_client(args.workers)
+    elif args.scheduler:
+        client = dask_support.connect(args.scheduler)
+    else:
+        yield None
+        return
+    try:
+        yield client
+    finally:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None and args.workers is not None:
+            cluster.close()
+
+
+def _directory(args, kind, first) -> Path:
+    name = args.name or _default_name(kind, first)
+    if not name or "/" in name or name in (".", ".."):
+        raise UsageError(f"--name must be a plain directory name, got {name!r}")
+    return Path(args.out) / name
+
+
+def _command() -> str:
+    return "fastcheck " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def run_eps(args) -> int:
+    from ..problems import get_problem
+    from ..sweep import eps_sweep, fit_orders, parse_eps
+
+    eps = parse_eps(args.eps)
+    problems = [get_problem(p) for p in args.problems]  # unloadable files fail here, before any work
+    directory = _directory(args, "eps", args.problems[0])
+    with _client(args) as client:
+        df = eps_sweep(
+            problems, eps=eps, schemes=args.schemes, dtypes=args.dtypes, sample=args.sample, seed=args.seed,
+            threads=args.threads, structured=not args.blackbox, out=directory, resume=args.resume,
+            overwrite=args.force, progress=False if args.quiet else None, client=client,
+        )
+    _report(args, directory, df)
+    if not args.quiet:
+        fits = fit_orders(df)
+        cols = ["problem", "scheme", "dtype", "order", "truncation_slope", "roundoff_slope", "best_eps", "floor"]
+        print(fits[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        print(f"\nreport: {directory}/")
+    return 0
+
+
+def run_size(args) -> int:
+    from ..sweep import size_sweep
+
+    directory = _directory(args, "size", args.sizes[0])
+    with _client(args) as client:
+        df = size_sweep(
+            args.sizes, modes=args.modes, threads=args.threads, batch=args.batch, activation=args.activation,
+            loss=args.loss, sample=args.sample, n_dirs=args.n_dirs, repeat=args.repeat, budget=args.budget,
+            seed=args.seed, out=directory, resume=args.resume, overwrite=args.force,
+            progress=False if args.quiet else None, client=client,
+        )
+    _report(args, directory, df)
+    if not args.quiet:
+        cols = ["problem", "n_params", "mode", "threads", "seconds", "evals_per_s", "peak_mem_mb", "verdict", "note"]
+        print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        print(f"\nreport: {directory}/")
+    ran = df[df["verdict"] != ""]
+    return 0 if ran["passed"].all() else 1
+
+
+def _report(args, directory, df) -> None:
+    import json
+
+    from ..sweep.store import META_JSON
+
+    meta_path = directory / META_JSON
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    meta["command"] = _command()
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    if not args.no_report:
+        from ..report import write_report
+
+        write_report(directory)

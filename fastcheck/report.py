@@ -1,0 +1,340 @@
+"""Report files of a sweep: results.parquet/.csv, PNG plots and a README.md.
+
+``write_report(directory)`` reads what a sweep left in ``directory``
+(``results.csv`` and ``sweep.json``) and writes
+
+* eps sweeps: ``eps_error.png`` (log-log error against ε, one panel per
+  problem and dtype, one curve per scheme, the fitted truncation and
+  round-off lines dashed, the best ε starred: the classic V) and
+  ``fits.csv`` (:func:`fastcheck.sweep.fit_orders`);
+* size sweeps: ``time_vs_params.png`` (seconds against n_params per mode,
+  with O(n) and O(n²) guides) and ``speedup_vs_threads.png``;
+* ``README.md`` with the tables and the plots embedded.
+
+Needs the ``report`` extra (matplotlib, pyarrow).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .sweep.fit import fit_orders
+from .sweep.runner import EPS_SCHEMA, SIZE_SCHEMA
+from .sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore
+
+__all__ = ["load_results", "markdown_table", "plot_eps", "plot_size_time", "plot_speedup", "write_report"]
+
+#: One colour per scheme / mode, stable across plots.
+COLORS = {
+    "forward": "#1f77b4", "backward": "#17becf", "central": "#d62728", "central4": "#2ca02c", "complex": "#9467bd",
+    "structured": "#d62728", "blackbox": "#1f77b4", "directional": "#2ca02c", "sampled": "#ff7f0e",
+}
+
+
+class ReportError(ValueError):
+    """A directory that holds no sweep results."""
+
+
+# -- loading ---------------------------------------------------------------------------
+def load_results(directory):
+    """``(table, meta)`` of a sweep directory (parquet if present and newer, else CSV)."""
+    directory = Path(directory)
+    meta_path = directory / META_JSON
+    if not directory.is_dir():
+        raise ReportError(f"{directory} is not a directory")
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    csv = directory / RESULTS_CSV
+    kind = meta.get("kind")
+    if not csv.exists() and not (directory / RESULTS_PARQUET).exists():
+        raise ReportError(f"{directory} holds no {RESULTS_CSV}; run `fastcheck sweep` with this directory first")
+    if csv.exists():
+        header = csv.read_text().split("\n", 1)[0].split(",")
+        if kind is None:
+            kind = "eps" if "eps" in header else "size" if "mode" in header else None
+        schema = EPS_SCHEMA if kind == "eps" else SIZE_SCHEMA
+        df = ResultStore(directory, schema).read()
+    else:
+        df = pd.read_parquet(directory / RESULTS_PARQUET)
+        kind = kind or ("eps" if "eps" in df.columns else "size")
+    if kind not in ("eps", "size"):
+        raise ReportError(f"cannot tell what kind of sweep {directory} holds")
+    meta["kind"] = kind
+    return df, meta
+
+
+# -- tables ----------------------------------------------------------------------------
+def _fmt(v, spec):
+    if isinstance(v, (float, np.floating)):
+        if not np.isfinite(v):
+            return "–"
+        return format(v, spec)
+    return str(v)
+
+
+def markdown_table(df: pd.DataFrame, formats: dict | None = None) -> str:
+    """A GitHub-flavoured Markdown table (``formats``: column -> format spec)."""
+    formats = formats or {}
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, r in df.iterrows():
+        cells = [_fmt(r[c], formats.get(c, ".3g")).replace("|", "\\|") for c in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# -- plots -------------------------------------------------------------------------------
+def _figure(nrows, ncols, w=5.2, h=4.0):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w * ncols, h * nrows), dpi=110)
+    FigureCanvasAgg(fig)
+    axes = np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False))
+    return fig, axes
+
+
+def plot_eps(df: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
+    """The V: error against ε per scheme, one panel per (problem, dtype)."""
+    problems = list(dict.fromkeys(df["problem"]))
+    dtypes = list(dict.fromkeys(df["dtype"]))
+    fig, axes = _figure(len(problems), len(dtypes))
+    metric = fits["metric"].iloc[0] if len(fits) else "max_abs_err"
+    for i, prob in enumerate(problems):
+        for j, dt in enumerate(dtypes):
+            ax = axes[i, j]
+            sub = df[(df["problem"] == prob) & (df["dtype"] == dt)]
+            for scheme in dict.fromkeys(sub["scheme"]):
+                g = sub[sub["scheme"] == scheme].sort_values("eps")
+                ok = np.isfinite(g[metric]) & (g[metric] > 0)
+                if not ok.any():
+                    continue
+                color = COLORS.get(scheme, None)
+                f = fits[(fits["problem"] == prob) & (fits["dtype"] == dt) & (fits["scheme"] == scheme)]
+                label = scheme
+                if len(f):
+                    f = f.iloc[0]
+                    ts, rs = f["truncation_slope"], f["roundoff_slope"]
+                    parts = [f"{ts:+.2f}" if np.isfinite(ts) else "–", f"{rs:+.2f}" if np.isfinite(rs) else "–"]
+                    label = f"{scheme}: slopes {parts[0]} / {parts[1]}"
+                ax.loglog(g["eps"][ok], g[metric][ok], "o-", ms=3, lw=1.2, color=color, label=label)
+                if len(f):
+                    for branch in ("truncation", "roundoff"):
+                        s, b = f[f"{branch}_slope"], f[f"{branch}_intercept"]
+                        lo, hi = f[f"{branch}_eps_min"], f[f"{branch}_eps_max"]
+                        if np.isfinite(s):
+                            x = np.array([lo, hi])
+                            ax.loglog(x, 10 ** (b + s * np.log10(x)), "--", lw=2.2, color=color, alpha=0.55)
+                    if np.isfinite(f["best_eps"]) and f["floor"] > 0:
+                        ax.loglog([f["best_eps"]], [f["floor"]], "*", ms=13, color=color, mec="black", mew=0.6)
+            ax.set_title(f"{prob} — {dt}", fontsize=10)
+            ax.set_xlabel("ε (absolute step)")
+            ax.set_ylabel(f"{metric} of the numerical gradient")
+            ax.grid(True, which="major", alpha=0.3)
+            if ax.has_data():
+                ax.legend(fontsize=7, loc="best")
+    fig.suptitle("error vs ε: dashed = fitted truncation / round-off lines, ★ = best ε", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path)
+    return Path(path)
+
+
+def plot_size_time(df: pd.DataFrame, path) -> Path:
+    """Seconds per check against n_params, per mode, at the largest thread count."""
+    fig, axes = _figure(1, 1, 6.4, 4.6)
+    ax = axes[0, 0]
+    t_max = int(df["threads"].max())
+    sub = df[(df["threads"] == t_max) & np.isfinite(df["seconds"])]
+    for mode in dict.fromkeys(sub["mode"]):
+        g = sub[sub["mode"] == mode].sort_values("n_params")
+        ax.loglog(g["n_params"], g["seconds"], "o-", color=COLORS.get(mode), label=mode)
+    if len(sub):
+        n = np.array([sub["n_params"].min(), sub["n_params"].max()], dtype=float)
+        if n[1] > n[0]:
+            anchor = sub.sort_values("n_params").iloc[0]
+            t0 = anchor["seconds"]
+            ax.loglog(n, t0 * n / n[0], ":", color="gray", label="O(n) guide")
+            ax.loglog(n, t0 * (n / n[0]) ** 2, "-.", color="gray", label="O(n²) guide")
+    ax.set_xlabel("n_params")
+    ax.set_ylabel(f"seconds per check ({t_max} thread{'s' if t_max > 1 else ''})")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("time vs model size", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path)
+    return Path(path)
+
+
+def plot_speedup(df: pd.DataFrame, path) -> Path:
+    """Speed-up t(1 thread) / t(k threads) per mode, for the largest problem each mode ran."""
+    fig, axes = _figure(1, 1, 6.4, 4.6)
+    ax = axes[0, 0]
+    ok = df[np.isfinite(df["seconds"])]
+    threads = sorted(ok["threads"].unique())
+    for mode in dict.fromkeys(ok["mode"]):
+        g = ok[ok["mode"] == mode]
+        if g.empty:
+            continue
+        biggest = g.sort_values("n_params").iloc[-1]["problem"]
+        g = g[g["problem"] == biggest].sort_values("threads")
+        if len(g) < 2 or 1 not in set(g["threads"]):
+            continue
+        t1 = float(g.loc[g["threads"] == 1, "seconds"].iloc[0])
+        ax.plot(g["threads"], t1 / g["seconds"], "o-", color=COLORS.get(mode), label=f"{mode} ({biggest})")
+    if threads:
+        ax.plot(threads, threads, ":", color="gray", label="ideal")
+    ax.set_xlabel("Numba threads")
+    ax.set_ylabel("speed-up over 1 thread")
+    ax.set_xticks(threads)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("speed-up vs threads", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path)
+    return Path(path)
+
+
+# -- the report ----------------------------------------------------------------------------
+def _environment() -> str:
+    import numba
+
+    from . import __version__
+    from .sweep.dask import usable_cores
+
+    return (f"fastcheck {__version__}, numba {numba.__version__}, numpy {np.__version__}, "
+            f"Python {platform.python_version()}, {usable_cores()} core(s), {platform.machine()}")
+
+
+def write_report(directory, df: pd.DataFrame | None = None, meta: dict | None = None, *, title: str | None = None) -> list:
+    """Write the report files of a sweep into ``directory``.
+
+    Parameters
+    ----------
+    directory : path
+        A sweep's output directory (``results.csv`` + ``sweep.json``), or
+        any directory when ``df`` is given.
+    df : DataFrame, optional
+        The sweep table (default: read from ``directory``).
+    meta : dict, optional
+        ``kind`` ("eps" or "size") and the sweep's settings (default: from
+        ``sweep.json`` or ``df.attrs``).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    directory = Path(directory)
+    if df is None:
+        df, meta0 = load_results(directory)
+        meta = {**meta0, **(meta or {})}
+    else:
+        meta = {**dict(df.attrs), **(meta or {})}
+        meta.setdefault("kind", "eps" if "eps" in df.columns else "size")
+        directory.mkdir(parents=True, exist_ok=True)
+    if df.empty:
+        raise ReportError(f"{directory}: the sweep has no finished points yet")
+    kind = meta["kind"]
+    written = []
+    df = df.copy()  # never touch the caller's table
+    df.attrs = {}
+    df.to_parquet(directory / RESULTS_PARQUET, index=False)
+    df.to_csv(directory / RESULTS_CSV, index=False)
+    written += [directory / RESULTS_PARQUET, directory / RESULTS_CSV]
+    if kind == "eps":
+        fits = fit_orders(df)
+        fits.to_csv(directory / "fits.csv", index=False)
+        written.append(directory / "fits.csv")
+        written.append(plot_eps(df, fits, directory / "eps_error.png"))
+        text = _eps_readme(df, fits, meta, title)
+    else:
+        written.append(plot_size_time(df, directory / "time_vs_params.png"))
+        written.append(plot_speedup(df, directory / "speedup_vs_threads.png"))
+        text = _size_readme(df, meta, title)
+    (directory / "README.md").write_text(text)
+    written.append(directory / "README.md")
+    return written
+
+
+def _header(title, meta) -> list:
+    lines = [f"# {title}", ""]
+    if meta.get("command"):
+        lines += ["Made with", "", "```", meta["command"], "```", ""]
+    lines += [f"Environment: {_environment()}. Written {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.", ""]
+    return lines
+
+
+def _eps_readme(df, fits, meta, title) -> str:
+    problems = ", ".join(dict.fromkeys(df["problem"]))
+    lines = _header(title or f"Error vs ε: {problems}", meta)
+    eps = np.sort(df["eps"].unique())
+    lines += [
+        f"{len(df)} grid points: {df['problem'].nunique()} problem(s) × {df['scheme'].nunique()} scheme(s) × "
+        f"{df['dtype'].nunique()} dtype(s) × {len(eps)} ε from {eps.max():.0e} to {eps.min():.0e}. "
+        f"Each point is a full per-coordinate check ({int(df['checked'].max())} coordinate(s)) against the float64 "
+        "analytic gradient at the same (rounded) point; the error plotted is the largest absolute error over the "
+        f"checked coordinates. Total compute {df['seconds'].sum():.1f} s.",
+        "",
+        "![error vs eps](eps_error.png)",
+        "",
+        "## Fitted orders",
+        "",
+        "Slopes of log error against log ε (Theil–Sen) on the truncation branch (right of the best ε; theory: "
+        "the scheme's order) and the round-off branch (left; theory: −1, none for the complex step), over points "
+        "at least 10× above the floor. `predicted eps` is the textbook optimum u^(1/(p+1)) for a unit-scale cost.",
+        "",
+    ]
+    table = fits[["problem", "scheme", "dtype", "order", "truncation_slope", "truncation_points", "roundoff_slope",
+                  "roundoff_points", "best_eps", "floor", "predicted_eps"]].rename(columns={
+                      "truncation_slope": "truncation slope", "truncation_points": "pts",
+                      "roundoff_slope": "round-off slope", "roundoff_points": "pts ", "best_eps": "best eps",
+                      "predicted_eps": "predicted eps", "floor": "error floor"})
+    lines += [markdown_table(table, {"truncation slope": "+.2f", "round-off slope": "+.2f", "best eps": ".1e",
+                                     "error floor": ".2e", "predicted eps": ".1e"}), ""]
+    notes = df.loc[df["note"] != "", ["scheme", "dtype", "note"]]
+    if len(notes):
+        counts = notes.groupby(["scheme", "dtype", "note"], sort=False).size().reset_index(name="points")
+        lines += ["## Points without a result, and remarks", "", markdown_table(counts), ""]
+    best = df.loc[df.groupby(["problem", "scheme", "dtype"], sort=False)["max_abs_err"].idxmin().dropna()]
+    lines += ["## At the best ε", "",
+              markdown_table(best[["problem", "scheme", "dtype", "eps", "difference", "max_abs_err", "median_rel_err",
+                                   "n_evals", "seconds", "threads", "path"]],
+                             {"eps": ".1e", "difference": ".2e", "max_abs_err": ".2e", "median_rel_err": ".2e",
+                              "seconds": ".3f"}), ""]
+    lines += ["All points: [results.csv](results.csv) / `results.parquet`; fits: [fits.csv](fits.csv).", ""]
+    return "\n".join(lines)
+
+
+def _size_readme(df, meta, title) -> str:
+    lines = _header(title or "Check time vs model size, mode and threads", meta)
+    opts = meta.get("options", {})
+    lines += [
+        "Each row is the median wall time of "
+        f"{opts.get('repeat', 'several')} check call(s) after a compiling warm-up. Modes: structured = every "
+        "coordinate with the structure-aware kernel, blackbox = every coordinate with the black-box kernel, "
+        f"directional = {opts.get('n_dirs', '?')} random directions per block, sampled = {opts.get('sample', '?')} "
+        "coordinates per block. peak_mem_mb is the resident memory above the level before the call.",
+        "",
+        "![time vs n_params](time_vs_params.png) ![speed-up vs threads](speedup_vs_threads.png)",
+        "",
+        "## Results",
+        "",
+        markdown_table(df[["problem", "n_params", "mode", "threads", "checked", "n_evals", "seconds", "evals_per_s",
+                           "peak_mem_mb", "difference", "verdict", "note"]],
+                       {"seconds": ".4g", "evals_per_s": ".3g", "peak_mem_mb": ".1f", "difference": ".2e"}),
+        "",
+    ]
+    ok = df[np.isfinite(df["seconds"])]
+    if len(ok) and ok["threads"].nunique() > 1 and 1 in set(ok["threads"]):
+        piv = ok.pivot_table(index=["problem", "mode"], columns="threads", values="seconds", sort=False)
+        t_hi = max(piv.columns)
+        sp = (piv[1] / piv[t_hi]).rename(f"speed-up 1→{t_hi} threads").reset_index()
+        lines += ["## Speed-up", "", markdown_table(sp, {sp.columns[-1]: ".2f"}), ""]
+    failed = df[(df["verdict"] != "") & ~df["passed"]]
+    lines += [f"Checks that did not pass: {len(failed)}." if len(failed) else "Every check that ran passed.", ""]
+    lines += ["All rows: [results.csv](results.csv) / `results.parquet`.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,34 @@
+"""Sweeps: error versus ε, scheme and precision; time versus size, mode and threads.
+
+* :func:`eps_sweep` measures the seeds' picture (central O(ε²), one-sided
+  O(ε), round-off below the best ε) for any problem, in float64 and float32;
+* :func:`fit_orders` reads the slopes, the best ε and the error floor off it;
+* :func:`size_sweep` times every way of checking against model size and
+  Numba threads (with many models it is the batch check).
+
+Results can be appended to a directory point by point (``out=``), resumed
+(``resume=True``) and computed on a Dask cluster (``client=``);
+:mod:`fastcheck.report` turns a directory into tables, plots and a README.
+"""
+from .fit import fit_curve, fit_orders
+from .grid import DEFAULT_DTYPES, DEFAULT_EPS, DEFAULT_MODES, DEFAULT_SCHEMES, MODES, GridError, parse_eps
+from .runner import EPS_SCHEMA, SIZE_SCHEMA, TIMING_COLUMNS, eps_point, eps_sweep, size_point, size_sweep
+
+__all__ = [
+    "DEFAULT_DTYPES",
+    "DEFAULT_EPS",
+    "DEFAULT_MODES",
+    "DEFAULT_SCHEMES",
+    "EPS_SCHEMA",
+    "GridError",
+    "MODES",
+    "SIZE_SCHEMA",
+    "TIMING_COLUMNS",
+    "eps_point",
+    "eps_sweep",
+    "fit_curve",
+    "fit_orders",
+    "parse_eps",
+    "size_point",
+    "size_sweep",
+]
