@@ -14,7 +14,7 @@ import sys
 from .. import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("demo", "check", "sweep", "report")
+COMMANDS = ("demo", "check", "sweep", "report", "bench")
 
 
 class UsageError(Exception):
