@@ -268,10 +268,13 @@ def torch_cost(model, X, y):
 @dataclass(frozen=True)
 class Outcome:
     """What one checker returned: its numerical values at the checked
-    coordinates (``None`` for a pass/fail-only checker), its own verdict."""
+    coordinates (``None`` for a pass/fail-only checker), its own verdict
+    (``None`` if it gives none) and how many coordinates, directions or
+    projections it checked."""
 
     numerical: np.ndarray | None
     passed: bool | None
+    checked: int
     analytic: np.ndarray | None = None
 
 
@@ -293,7 +296,6 @@ class Peer:
     prepare: Callable | None = None
     note: str = ""
     available: Callable = lambda: True  # noqa: E731 - a plain default
-    checked: Callable | None = None
 
 
 def _restricted(f, theta, coords):
@@ -315,7 +317,8 @@ def _seeds_loop(p: Problem, coords):
     net = SeedsNetwork.like(p.model)
     net.setParams(p.theta.copy())
     g = seeds_numerical_gradient(net, p.X, p.y, coords)
-    return Outcome(g if coords is None else g[coords], None)
+    g = g if coords is None else g[coords]
+    return Outcome(g, None, len(g))
 
 
 def _numpy_cost(p: Problem):
@@ -327,14 +330,16 @@ def _approx_fprime(p: Problem, coords):
     from scipy.optimize import approx_fprime
 
     f, x0 = _restricted(_numpy_cost(p), p.theta, coords)
-    return Outcome(np.asarray(approx_fprime(x0, f)).ravel(), None)
+    g = np.asarray(approx_fprime(x0, f)).ravel()
+    return Outcome(g, None, len(g))
 
 
 def _approx_derivative(p: Problem, coords):
     from scipy.optimize._numdiff import approx_derivative
 
     f, x0 = _restricted(_numpy_cost(p), p.theta, coords)
-    return Outcome(np.asarray(approx_derivative(f, x0, method="3-point")).ravel(), None)
+    g = np.asarray(approx_derivative(f, x0, method="3-point")).ravel()
+    return Outcome(g, None, len(g))
 
 
 def _gradcheck(fast: bool):
@@ -354,7 +359,7 @@ def _gradcheck(fast: bool):
                 return f(base.index_put((idx,), sub))
 
         ok = torch.autograd.gradcheck(fn, (x,), fast_mode=fast, raise_exception=False)
-        return Outcome(None, bool(ok))
+        return Outcome(None, bool(ok), 1 if fast else int(x.numel()))
 
     return run
 
@@ -388,12 +393,12 @@ def _blackbox(p: Problem, coords):
 
         cost, args = _fastcheck_args(p)
         res = fastcheck.check_gradient(cost, p.theta, p.model.grad, args=args, coords=coords, layout=p.model.layout)
-    return Outcome(res.numerical, res.passed, res.analytic)
+    return Outcome(res.numerical, res.passed, len(res.coords), res.analytic)
 
 
 def _structured(p: Problem, coords):
     res = _check_model()(p.model, p.theta, p.X, p.y, mode="structured", coords=coords)
-    return Outcome(res.numerical, res.passed, res.analytic)
+    return Outcome(res.numerical, res.passed, len(res.coords), res.analytic)
 
 
 def _sampled(p: Problem, coords):
@@ -405,11 +410,7 @@ def _sampled(p: Problem, coords):
 
         cost, args = _fastcheck_args(p)
         res = fastcheck.check_gradient(cost, p.theta, p.model.grad, args=args, sample=SAMPLE, layout=p.model.layout)
-    return Outcome(res.numerical, res.passed, res.analytic)
-
-
-def _sampled_checked(p: Problem) -> int:
-    return int(sum(min(SAMPLE, s) for s in p.model.layout.sizes))
+    return Outcome(res.numerical, res.passed, len(res.coords), res.analytic)
 
 
 def _directional(p: Problem, coords):
@@ -417,7 +418,7 @@ def _directional(p: Problem, coords):
 
     cost, args = _fastcheck_args(p)
     res = fastcheck.check_directional(cost, p.theta, p.model.grad, args=args, layout=p.model.layout)
-    return Outcome(res.numerical, res.passed, res.analytic)
+    return Outcome(res.numerical, res.passed, len(res.coords), res.analytic)
 
 
 def _warm(run, coords=(0,)):
@@ -471,7 +472,6 @@ PEERS = {
             note="fast_mode=True: one random projection; pass/fail only",
             available=torch_available,
             prepare=_warm_whole(_gradcheck(True)),
-            checked=lambda p: 1,
         ),
         Peer(
             "fastcheck blackbox",
@@ -492,7 +492,6 @@ PEERS = {
             subset=False,
             note=f"check_model(mode='structured', sample={SAMPLE}): {SAMPLE} coordinates per block",
             prepare=_warm_sampled,
-            checked=_sampled_checked,
         ),
         Peer(
             "fastcheck directional",
@@ -501,7 +500,6 @@ PEERS = {
             unit="directions",
             note="8 random directions per block",
             prepare=_warm_directional,
-            checked=lambda p: 8 * len(p.model.layout.names),
         ),
     )
 }
@@ -661,10 +659,6 @@ def _row(peer: Peer, p: Problem, t: Timing, threads: int) -> dict:
         difference = relative_difference(out.analytic, out.numerical)
     else:
         difference = relative_difference(p.grad[coords], out.numerical)
-    if peer.checked is not None:
-        checked = peer.checked(p)
-    else:
-        checked = len(coords)
     return dict(
         peer=peer.name,
         problem=p.name,
@@ -672,7 +666,7 @@ def _row(peer: Peer, p: Problem, t: Timing, threads: int) -> dict:
         seconds=t.seconds,
         ratio=np.nan,
         difference=difference,
-        checked=checked,
+        checked=out.checked,
         unit=peer.unit,
         passed=out.passed,
         extrapolated=t.extrapolated,
