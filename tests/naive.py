@@ -215,3 +215,36 @@ def mlp_numerical_gradient(model, theta, X, y, eps=1e-6):
         return mlp_cost(t, X, y, model.sizes, list(model.activation_names), model.loss, model.l2, model.bias, masks)
 
     return central_difference(f, theta, eps), f
+
+
+def mlp_preactivations(model, theta, X):
+    """Every layer's pre-activations Z_l of a ``fastcheck.models.MLP``, by plain NumPy (with its dropout masks)."""
+    mask = model.dropout_mask(len(X))
+    cols = np.cumsum([0] + list(model.sizes))
+    a = np.asarray(X, dtype=np.float64)
+    blocks = model.layout.unflatten(np.asarray(theta, dtype=np.float64))
+    out = []
+    for l in range(model.depth):
+        z = a @ blocks[f"W{l + 1}"]
+        if model.bias:
+            z = z + blocks[f"b{l + 1}"]
+        out.append(z)
+        a = _naive_act(model.activation_names[l], z) * mask[:, cols[l + 1] : cols[l + 2]]
+    return out
+
+
+def mlp_kinks(model, theta, X, coords, steps, offsets=(-1.0, 1.0)):
+    """Brute force: does moving θ_c to fl(θ_c + o·h) put any relu/leaky_relu pre-activation
+    on the other side of 0 (z > 0 versus z <= 0)?"""
+    theta = np.asarray(theta, dtype=np.float64)
+    kinked = [a in ("relu", "leaky_relu") for a in model.activation_names]
+    base = mlp_preactivations(model, theta, X)
+    flags = np.zeros(len(coords), bool)
+    for j, (c, h) in enumerate(zip(coords, steps)):
+        for o in offsets:
+            t = theta.copy()
+            t[c] = theta[c] + o * h
+            for z0, z1, k in zip(base, mlp_preactivations(model, t, X), kinked):
+                if k and np.any((z0 > 0) != (z1 > 0)):
+                    flags[j] = True
+    return flags

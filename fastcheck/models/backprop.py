@@ -27,21 +27,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..config import NJIT
 from . import mutants as mu
-from .functions import SSE, activate, activate_prime, loss_scale, row_loss, row_loss_grad
+from .functions import NET, SSE, activate, activate_prime, loss_scale, row_loss, row_loss_grad
 
 N_IN, N_OUT, ACT, W_OFF, B_OFF, IN_OFF, OUT_OFF = range(7)
 
 
-@njit(**NJIT)
+@njit(**NET)
 def total_columns(arch):
     """T = n_0 + Σ n_l: the width of the side-by-side activation arrays."""
     L = arch.shape[0]
     return arch[L - 1, OUT_OFF] + arch[L - 1, N_OUT]
 
 
-@njit(**NJIT)
+@njit(**NET)
 def l2_penalty(theta, arch, l2):
     """½·l2·Σ_l Σ_ij W_l[i, j]²."""
     if l2 == 0.0:
@@ -55,7 +54,7 @@ def l2_penalty(theta, arch, l2):
 
 
 # -- one dense layer: forward beside backward ------------------------------------------
-@njit(**NJIT)
+@njit(**NET)
 def dense_forward(theta, arch, l, A, Z, H, mask):
     """Layer ``l`` on every sample: Z = A_in·W + b, H = act(Z), A_out = H ⊙ mask.
 
@@ -78,7 +77,7 @@ def dense_forward(theta, arch, l, A, Z, H, mask):
             A[b, o0 + j] = h * mask[b, o0 + j]
 
 
-@njit(**NJIT)
+@njit(**NET)
 def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, bug, grad):
     """Backprop through layer ``l``, given ``dA = ∂J/∂A_out`` in the layer's columns.
 
@@ -108,7 +107,14 @@ def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, bug, grad):
             else:
                 d = activate_prime(Z[b, u], H[b, u], act)
             dA[b, u] = dh * d
-    # weights: ∂J/∂W_ij = Σ_b x_bi·dz_bj + l2·W_ij
+    # weights: ∂J/∂W_ij = Σ_b x_bi·dz_bj + l2·W_ij, each sum taken in increasing b
+    # (sample-major loops, contiguous over j)
+    G = np.zeros((n_in, n_out))
+    for b in range(B):
+        for i in range(n_in):
+            x = A[b, i0 + i]
+            for j in range(n_out):
+                G[i, j] += x * dA[b, o0 + j]
     l2w = l2
     if bug == mu.NO_L2_GRAD:
         l2w = 0.0
@@ -118,11 +124,8 @@ def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, bug, grad):
     transposed = bug == mu.TRANSPOSED_WEIGHT and l == 0
     for i in range(n_in):
         for j in range(n_out):
-            s = 0.0
-            for b in range(B):
-                s += A[b, i0 + i] * dA[b, o0 + j]
             t = w0 + i * n_out + j
-            v = factor * (s + l2w * theta[t])
+            v = factor * (G[i, j] + l2w * theta[t])
             if transposed:
                 grad[w0 + j * n_in + i] = v
             else:
@@ -153,7 +156,7 @@ def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, bug, grad):
 
 
 # -- whole network ------------------------------------------------------------------
-@njit(**NJIT)
+@njit(**NET)
 def forward(theta, X, arch, mask):
     """The forward pass, kept: ``(Z, H, A)``, each ``(B, T)`` (see the module doc)."""
     B = X.shape[0]
@@ -171,7 +174,7 @@ def forward(theta, X, arch, mask):
     return Z, H, A
 
 
-@njit(**NJIT)
+@njit(**NET)
 def data_loss(A, Y, arch, loss):
     """scale · Σ_b row_loss(A_L[b], y_b), from the kept activations."""
     L = arch.shape[0]
@@ -183,7 +186,7 @@ def data_loss(A, Y, arch, loss):
     return loss_scale(loss, B, K) * s
 
 
-@njit(**NJIT)
+@njit(**NET)
 def mlp_cost(theta, X, Y, arch, loss, l2, mask):
     """J(θ) = scale·Σ_b row_loss(A_L[b], y_b) + ½·l2·Σ‖W_l‖² (black-box form).
 
@@ -220,7 +223,7 @@ def mlp_cost(theta, X, Y, arch, loss, l2, mask):
     return loss_scale(loss, B, arch[L - 1, N_OUT]) * s + l2_penalty(theta, arch, l2)
 
 
-@njit(**NJIT)
+@njit(**NET)
 def mlp_grad(theta, X, Y, arch, loss, l2, mask, bug, grad):
     """``grad = ∂J/∂θ`` by backprop (``bug`` plants a mutant; 0: correct).
 

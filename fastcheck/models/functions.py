@@ -22,7 +22,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..config import NJIT
+from ..config import NJIT, PARALLEL
+
+#: Numba flags of the network code: the config's, with NumPy's error model
+#: (x/0 gives inf or nan instead of raising ZeroDivisionError).  Without the
+#: per-division check LLVM can vectorise the loops that divide, which makes
+#: the structure-aware kernel about 3× faster; no division here can be by 0.
+NET = dict(NJIT, error_model="numpy")
+#: The same for the parallel kernel (it takes no function argument, so it can be cached).
+NET_PARALLEL = dict(PARALLEL, error_model="numpy", cache=NJIT["cache"])
 
 IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTPLUS = range(6)
 
@@ -55,19 +63,19 @@ LOSS_FORMULAS = {
 
 
 # -- activations: forward beside derivative --------------------------------------
-@njit(**NJIT)
+@njit(**NET)
 def sigmoid(z):
     """σ(z) = 1 / (1 + e^(−z)) (exp overflow gives exactly 0, as it should)."""
     return 1.0 / (1.0 + np.exp(-z))
 
 
-@njit(**NJIT)
+@njit(**NET)
 def softplus(z):
     """log(1 + e^z), computed as max(z, 0) + log1p(e^(−|z|)) to avoid overflow."""
     return max(z, 0.0) + np.log1p(np.exp(-abs(z)))
 
 
-@njit(**NJIT)
+@njit(**NET)
 def activate(z, code):
     """a = act(z) for activation ``code``."""
     if code == SIGMOID:
@@ -83,7 +91,7 @@ def activate(z, code):
     return z
 
 
-@njit(**NJIT)
+@njit(**NET)
 def activate_prime(z, a, code):
     """act'(z), given ``a = act(z)``: σ' = a(1 − a), tanh' = 1 − a², relu' = [z > 0],
     leaky' = 1 or 0.01, softplus' = σ(z), identity' = 1."""
@@ -101,7 +109,7 @@ def activate_prime(z, a, code):
 
 
 # -- losses: row loss beside its gradient ---------------------------------------
-@njit(**NJIT)
+@njit(**NET)
 def loss_scale(code, batch, outputs):
     """The normalisation in front of Σ_b row_loss: 1 (sse), 1/(B·K) (mse, bce), 1/B (softmax_ce)."""
     if code == MSE or code == BCE:
@@ -111,7 +119,7 @@ def loss_scale(code, batch, outputs):
     return 1.0
 
 
-@njit(**NJIT)
+@njit(**NET)
 def logsumexp(a):
     """log Σ_k e^(a_k), shifted by max a."""
     m = a[0]
@@ -124,7 +132,7 @@ def logsumexp(a):
     return m + np.log(s)
 
 
-@njit(**NJIT)
+@njit(**NET)
 def row_loss(a, y, code):
     """Unnormalised loss of one sample: output row ``a``, target row ``y``.
 
@@ -148,7 +156,7 @@ def row_loss(a, y, code):
     return s
 
 
-@njit(**NJIT)
+@njit(**NET)
 def row_loss_grad(a, y, code, out):
     """``out = ∂row_loss/∂a``: a − y (sse), 2(a − y) (mse), σ(a) − y (bce),
     softmax(a)·Σy − y (softmax_ce)."""

@@ -1,0 +1,325 @@
+"""Structure-aware perturbed costs of the built-in dense networks.
+
+The black-box kernel pays a full forward pass for every J(θ ± h·e_i).  For a
+dense network most of that pass is the unperturbed one: moving ``W_l[i, j]``
+(or ``b_l[j]``) by ``s`` changes only column ``j`` of layer l's
+pre-activations, by ``s·A_{l−1}[:, i]`` (``s`` for a bias).  So, with the
+unperturbed forward pass cached, each perturbed cost is recomputed exactly as
+
+1. column ``j`` of layer l:  ``z'_b = Z_l[b, j] + s·x_b``, ``a'_b = act(z'_b)·M[b, j]``,
+   ``d_b = a'_b − A_l[b, j]``  (B activations);
+2. a rank-1 update into layer l+1: ``Z'_{l+1}[b, :] = Z_{l+1}[b, :] + d_b·W_{l+1}[j, :]``
+   for the samples with ``d_b ≠ 0``, and its activations;
+3. the remaining layers of those samples, densely;
+4. the loss by difference, ``J' = J + scale·Σ_b (ℓ'_b − ℓ_b) + ½·l2·s·(2w + s)``,
+   with the exact identity ``(y − a')² − (y − a)² = (a' − a)(a' + a − 2y)`` for
+   sse and mse.
+
+Every J(θ + s·e_i) is the cost at the perturbed point, recomputed to
+rounding: nothing is linearised.  The perturbation applied is the one the
+black-box kernel applies, ``s = fl(θ_i + c·h) − θ_i``.
+
+Sigmoid layers take a faster exact route: with ``E = e^(−Z)`` cached,
+``σ(z + δ) = 1 / (1 + E·e^(−δ))``, and for ``|δ| ≤ 2⁻¹⁰`` the factor
+``e^(−δ)`` is its Taylor polynomial of degree 4, whose truncation error
+``|δ|⁵/120 < 7.5e-18`` is below double rounding: the value is the same to
+within an ulp or two, without a call to ``exp``.  The bound is tested once
+per coordinate and offset (``max_b |δ_b|``); above it the plain formula runs.
+
+Kinks: for relu and leaky_relu layers, a coordinate is flagged when some
+pre-activation changes side of 0 between θ and any perturbed point.
+
+Parallel over coordinates, interleaved (chunk ``c`` takes coordinates
+``c, c + n_chunks, …``, which balances the costlier first-layer
+coordinates); each chunk owns its scratch rows (O(batch + width)), and
+every coordinate runs the same operations whatever the thread count, so the
+results are identical for any number of threads.  Products are plain loops
+(no BLAS inside the parallel region).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..models.backprop import (
+    ACT,
+    B_OFF,
+    IN_OFF,
+    N_IN,
+    N_OUT,
+    OUT_OFF,
+    W_OFF,
+    data_loss,
+    forward,
+    l2_penalty,
+)
+from ..models.functions import (
+    BCE,
+    LEAKY_RELU,
+    MSE,
+    NET,
+    NET_PARALLEL,
+    RELU,
+    SIGMOID,
+    SOFTMAX_CE,
+    SSE,
+    activate,
+    loss_scale,
+    row_loss,
+    softplus,
+)
+
+#: Largest |δ| for which e^(−δ) is taken from its degree-4 Taylor polynomial.
+SMALL = 2.0**-10
+
+
+@njit(**NET)
+def _exp_small(x):
+    """e^x for |x| ≤ 2⁻¹⁰: 1 + x + x²/2 + x³/6 + x⁴/24 (truncation < 7.5e-18 relative)."""
+    return 1.0 + x * (1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0))))
+
+
+@njit(**NET)
+def _kinked(code):
+    return code == RELU or code == LEAKY_RELU
+
+
+@njit(**NET)
+def forward_cache(theta, X, Y, arch, loss, l2, mask):
+    """The unperturbed pass, kept in the forms the kernel reads.
+
+    Returns ``(Z, A, E, ZT, AT, ET, MT, YT, rowloss, colmax, J0)``: row-major
+    ``(B, T)`` pre-activations, activations (after dropout) and
+    ``E = e^(−Z)``; their unit-major transposes ``(T, B)`` (``AT`` starts with
+    Xᵀ), the mask's and the targets' (``(K, B)``); the unnormalised loss of each sample; ``colmax[u] =
+    max_b |AT[u, b]|``; and J(θ), rounded exactly as the black-box cost.
+    """
+    Z, H, A = forward(theta, X, arch, mask)
+    B, T = A.shape
+    E = np.exp(-Z)
+    ZT = np.ascontiguousarray(Z.T)
+    AT = np.ascontiguousarray(A.T)
+    ET = np.ascontiguousarray(E.T)
+    MT = np.ascontiguousarray(mask.T)
+    YT = np.ascontiguousarray(Y.T)
+    L = arch.shape[0]
+    o0, K = arch[L - 1, OUT_OFF], arch[L - 1, N_OUT]
+    rowloss = np.empty(B)
+    for b in range(B):
+        rowloss[b] = row_loss(A[b, o0 : o0 + K], Y[b], loss)
+    colmax = np.zeros(T)
+    for u in range(T):
+        m = 0.0
+        for b in range(B):
+            m = max(m, abs(AT[u, b]))
+        colmax[u] = m
+    J0 = data_loss(A, Y, arch, loss) + l2_penalty(theta, arch, l2)
+    return Z, A, E, ZT, AT, ET, MT, YT, rowloss, colmax, J0
+
+
+@njit(**NET)
+def locate(arch, c):
+    """``(layer, is_bias, i, j)`` of flat coordinate ``c`` (``i = -1`` for a bias)."""
+    for l in range(arch.shape[0]):
+        n_in, n_out = arch[l, N_IN], arch[l, N_OUT]
+        w0, b0 = arch[l, W_OFF], arch[l, B_OFF]
+        if w0 <= c < w0 + n_in * n_out:
+            return l, False, (c - w0) // n_out, (c - w0) % n_out
+        if b0 >= 0 and b0 <= c < b0 + n_out:
+            return l, True, -1, c - b0
+    return -1, False, -1, -1
+
+
+@njit(**NET)
+def _column(arch, l, i, j, s, ZT, AT, ET, MT, colmax, znew, anew, dvec):
+    """Step 1: column j of layer l after the move ``s`` of W_l[i, j] (``i < 0``: b_l[j]).
+
+    Writes ``znew``, ``anew`` and ``dvec = anew − A_l[:, j]``; returns whether
+    a pre-activation changed side of a kink.
+    """
+    act = arch[l, ACT]
+    u = arch[l, OUT_OFF] + j
+    xu = arch[l, IN_OFF] + i
+    B = ZT.shape[1]
+    xm = 1.0 if i < 0 else colmax[xu]
+    kink = False
+    if act == SIGMOID and abs(s) * xm <= SMALL:
+        for b in range(B):
+            x = 1.0 if i < 0 else AT[xu, b]
+            delta = s * x
+            znew[b] = ZT[u, b] + delta
+            anew[b] = MT[u, b] / (1.0 + ET[u, b] * _exp_small(-delta))
+            dvec[b] = anew[b] - AT[u, b]
+        return kink
+    for b in range(B):
+        x = 1.0 if i < 0 else AT[xu, b]
+        z = ZT[u, b] + s * x
+        znew[b] = z
+        anew[b] = activate(z, act) * MT[u, b]
+        dvec[b] = anew[b] - AT[u, b]
+    if _kinked(act):
+        for b in range(B):
+            if (znew[b] > 0.0) != (ZT[u, b] > 0.0):
+                kink = True
+    return kink
+
+
+@njit(**NET)
+def _output_diff(a_new, a_old, y, loss):
+    """Unnormalised loss change of one output entry for the separable losses."""
+    if loss == BCE:
+        return softplus(a_new) - softplus(a_old) - y * (a_new - a_old)
+    d = (a_new - a_old) * (a_new + a_old - 2.0 * y)
+    return 0.5 * d if loss == SSE else d
+
+
+@njit(**NET)
+def _row_diff(row, b, A, Y, arch, loss, rowloss):
+    """Unnormalised loss change of sample b whose output row became ``row``."""
+    L = arch.shape[0]
+    o0, K = arch[L - 1, OUT_OFF], arch[L - 1, N_OUT]
+    if loss == SOFTMAX_CE:
+        return row_loss(row[:K], Y[b], loss) - rowloss[b]
+    s = 0.0
+    for k in range(K):
+        s += _output_diff(row[k], A[b, o0 + k], Y[b, k], loss)
+    return s
+
+
+@njit(**NET)
+def perturbed_delta(theta, Y, arch, loss, l2, mask, Z, A, E, ZT, AT, ET, MT, YT, rowloss, colmax,
+                    l, i, j, s, znew, anew, dvec, acc, cur, nxt):
+    """J(θ + s·e_c) − J(θ) for the coordinate ``(l, i, j)`` (see the module doc).
+
+    Returns ``(ΔJ, kink)``.  ``cur`` and ``nxt`` are scratch rows of the
+    widest layer; ``znew``, ``anew``, ``dvec``, ``acc`` scratch of the batch size.
+    """
+    L = arch.shape[0]
+    B = Z.shape[0]
+    K = arch[L - 1, N_OUT]
+    oL = arch[L - 1, OUT_OFF]
+    kink = _column(arch, l, i, j, s, ZT, AT, ET, MT, colmax, znew, anew, dvec)
+    total = 0.0
+    if l == L - 1:
+        # the output column itself moved
+        for b in range(B):
+            if dvec[b] == 0.0:
+                continue
+            if loss == SOFTMAX_CE:
+                for k in range(K):
+                    cur[k] = A[b, oL + k]
+                cur[j] = anew[b]
+                total += row_loss(cur[:K], Y[b], loss) - rowloss[b]
+            else:
+                total += _output_diff(anew[b], AT[oL + j, b], Y[b, j], loss)
+    else:
+        m = l + 1
+        n1, act1 = arch[m, N_OUT], arch[m, ACT]
+        o1, wrow = arch[m, OUT_OFF], arch[m, W_OFF] + j * n1
+        dmax = 0.0
+        wmax = 0.0
+        for b in range(B):
+            dmax = max(dmax, abs(dvec[b]))
+        for k in range(n1):
+            wmax = max(wmax, abs(theta[wrow + k]))
+        if m == L - 1 and act1 == SIGMOID and (loss == SSE or loss == MSE) and dmax * wmax <= SMALL:
+            # sigmoid output, squared loss: the rank-1 update and the loss difference in one
+            # pass, unit by unit over the batch (contiguous, so it vectorises); acc[b] holds
+            # sample b's sum over the units
+            for b in range(B):
+                acc[b] = 0.0
+            for k in range(n1):
+                w = theta[wrow + k]
+                u = o1 + k
+                for b in range(B):
+                    a_new = 1.0 / (1.0 + ET[u, b] * _exp_small(-dvec[b] * w))
+                    a_old = AT[u, b]
+                    acc[b] += (a_new - a_old) * (a_new + a_old - 2.0 * YT[k, b])
+            for b in range(B):
+                total += acc[b]
+            if loss == SSE:
+                total *= 0.5
+        else:
+            for b in range(B):
+                d = dvec[b]
+                if d == 0.0:
+                    continue
+                # step 2: rank-1 update of sample b's row of layer m
+                for k in range(n1):
+                    z = Z[b, o1 + k] + d * theta[wrow + k]
+                    if _kinked(act1) and (z > 0.0) != (Z[b, o1 + k] > 0.0):
+                        kink = True
+                    cur[k] = activate(z, act1) * mask[b, o1 + k]
+                # step 3: the remaining layers, densely, for this sample
+                for q in range(m + 1, L):
+                    n_in, n_out, aq = arch[q, N_IN], arch[q, N_OUT], arch[q, ACT]
+                    w0, b0, oq = arch[q, W_OFF], arch[q, B_OFF], arch[q, OUT_OFF]
+                    for k in range(n_out):
+                        nxt[k] = theta[b0 + k] if b0 >= 0 else 0.0
+                    for r in range(n_in):
+                        x = cur[r]
+                        row = w0 + r * n_out
+                        for k in range(n_out):
+                            nxt[k] += x * theta[row + k]
+                    for k in range(n_out):
+                        z = nxt[k]
+                        if _kinked(aq) and (z > 0.0) != (Z[b, oq + k] > 0.0):
+                            kink = True
+                        cur[k] = activate(z, aq) * mask[b, oq + k]
+                # step 4: the loss, by difference
+                total += _row_diff(cur, b, A, Y, arch, loss, rowloss)
+    dJ = loss_scale(loss, B, K) * total
+    if i >= 0 and l2 != 0.0:
+        w = theta[arch[l, W_OFF] + i * arch[l, N_OUT] + j]
+        dJ += 0.5 * l2 * s * (2.0 * w + s)
+    return dJ, kink
+
+
+@njit(**NET_PARALLEL)
+def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_chunks, out, kinks):
+    """``out[j, k] = J(θ + s_jk·e_{coords[j]})`` with ``s_jk = fl(θ_c + offsets[k]·steps[j]) − θ_c``,
+    and ``kinks[j]`` = some relu/leaky_relu pre-activation changes side at one of those points.
+
+    Parameters
+    ----------
+    theta, X, Y, arch, loss, l2, mask
+        The network, as :func:`fastcheck.models.backprop.mlp_cost` takes it.
+    coords : int64 array
+    steps : float64 array, one step per coordinate
+    offsets : float64 array of stencil offsets (no zero)
+    n_chunks : int
+        Number of interleaved chunks (the thread count; any value gives the same results).
+    out : float64 array ``(len(coords), len(offsets))``
+    kinks : bool array ``(len(coords),)``
+    """
+    Z, A, E, ZT, AT, ET, MT, YT, rowloss, colmax, J0 = forward_cache(theta, X, Y, arch, loss, l2, mask)
+    B = X.shape[0]
+    width = 1
+    for l in range(arch.shape[0]):
+        width = max(width, arch[l, N_OUT])
+    nc = coords.shape[0]
+    n_chunks = max(1, min(nc, n_chunks))
+    for c in prange(n_chunks):
+        znew = np.empty(B)
+        anew = np.empty(B)
+        dvec = np.empty(B)
+        acc = np.empty(B)
+        cur = np.empty(width)
+        nxt = np.empty(width)
+        for t in range(c, nc, n_chunks):
+            l, is_bias, i, j = locate(arch, coords[t])
+            x = theta[coords[t]]
+            flag = False
+            for k in range(offsets.shape[0]):
+                s = (x + offsets[k] * steps[t]) - x
+                dJ, kink = perturbed_delta(theta, Y, arch, loss, l2, mask, Z, A, E, ZT, AT, ET, MT, YT, rowloss,
+                                           colmax, l, i, j, s, znew, anew, dvec, acc, cur, nxt)
+                out[t, k] = J0 + dJ
+                flag = flag or kink
+            kinks[t] = flag
+
+
+@njit(**NET)
+def base_cost(theta, X, Y, arch, loss, l2, mask):
+    """J(θ) from the cached pass (equal, bit for bit, to the black-box cost)."""
+    return forward_cache(theta, X, Y, arch, loss, l2, mask)[-1]

@@ -1,0 +1,183 @@
+"""Checking the built-in networks: the structure-aware evaluator and :func:`check_model`.
+
+:class:`LayeredEvaluator` computes the perturbed costs of a
+:class:`fastcheck.models.MLP` with :mod:`fastcheck.kernels.layered`, which
+recomputes only what a coordinate's perturbation changes;
+:class:`BlackBoxModelEvaluator` runs the same model's jitted cost through the
+generic parallel kernel.  Both plug into :func:`fastcheck.check.run_check`
+and flag ReLU kinks, which the result lists apart from the verdict.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import config
+from .check import as_theta, run_check
+from .evaluate import JitEvaluator
+from .kernels import layered
+from .models import MLP
+
+MODES = ("structured", "blackbox")
+
+
+class _KinkCache:
+    """Kink flags of the last stencil run, reused when the same points are asked for."""
+
+    def __init__(self):
+        self._key = None
+        self._flags = None
+
+    def store(self, theta, coords, steps, flags):
+        self._key = (theta.tobytes(), coords.tobytes(), np.asarray(steps, np.float64).tobytes())
+        self._flags = flags
+
+    def get(self, theta, coords, steps):
+        key = (theta.tobytes(), coords.tobytes(), np.asarray(steps, np.float64).tobytes())
+        return self._flags if key == self._key else None
+
+
+class LayeredEvaluator:
+    """Perturbed costs of a built-in network by the structure-aware kernel.
+
+    Parameters
+    ----------
+    model : fastcheck.models.MLP
+    X, Y : arrays
+        The batch, already checked by ``model.check_data``.
+    threads : int, optional
+        Numba threads (default: all).
+    """
+
+    path = "structured"
+
+    def __init__(self, model: MLP, X, Y, threads=None):
+        self.model = model
+        self.args = model.cost_args(X, Y)
+        self._threads = threads
+        self._kinks = _KinkCache()
+
+    @property
+    def threads(self) -> int:
+        return self._threads or config.num_threads()
+
+    def value(self, theta) -> float:
+        return float(self.model.jit_cost(theta, *self.args))
+
+    def prepare(self, theta, kind: str) -> None:
+        """Compile the kernel (a no-op once compiled or loaded from the cache),
+        so compilation stays out of a check's timing."""
+        if kind == "complex":
+            self.complex_step(theta, None, None)
+        elif kind == "directions":
+            JitEvaluator(self.model.jit_cost, self.args, self._threads).prepare(theta, kind)
+        elif not layered.layered_costs.signatures:
+            self._run(theta, np.zeros(1, np.int64), np.full(1, 1e-3), np.ones(1))
+
+    def _run(self, theta, coords, steps, offsets):
+        coords = np.ascontiguousarray(coords, np.int64)
+        steps = np.ascontiguousarray(steps, np.float64)
+        offsets = np.ascontiguousarray(offsets, np.float64)
+        out = np.empty((len(coords), len(offsets)))
+        flags = np.zeros(len(coords), np.bool_)
+        with config.threads(self._threads) as n:
+            layered.layered_costs(theta, *self.args, coords, steps, offsets, np.int64(n), out, flags)
+        self._kinks.store(theta, coords, steps, flags)
+        return out, flags
+
+    def stencil(self, theta, coords, steps, offsets) -> np.ndarray:
+        return self._run(theta, coords, steps, offsets)[0]
+
+    def kinks(self, theta, coords, steps) -> np.ndarray:
+        """Coordinates whose perturbed points put a relu/leaky_relu pre-activation
+        on the other side of 0 (from the last stencil run when it covered them)."""
+        flags = self._kinks.get(theta, np.ascontiguousarray(coords, np.int64), steps)
+        if flags is None:
+            flags = self._run(theta, coords, steps, np.array([-1.0, 1.0]))[1]
+        return flags
+
+    def complex_step(self, theta, coords, steps):
+        raise ValueError(
+            "scheme='complex' is not available for the built-in networks (relu, leaky_relu and the stable"
+            " softplus are not complex-analytic); use 'central' or 'central4'"
+        )
+
+    def directions(self, theta, lo, start, dirvals, steps, offsets):
+        return JitEvaluator(self.model.jit_cost, self.args, self._threads).directions(
+            theta, lo, start, dirvals, steps, offsets
+        )
+
+
+class BlackBoxModelEvaluator(JitEvaluator):
+    """The model's jitted cost through the generic parallel kernel (2 full passes per
+    coordinate); kinks are still flagged by the structure-aware kernel."""
+
+    def __init__(self, model: MLP, X, Y, threads=None):
+        super().__init__(model.jit_cost, model.cost_args(X, Y), threads)
+        self._layered = LayeredEvaluator(model, X, Y, threads)
+
+    def prepare(self, theta, kind: str) -> None:
+        if kind == "complex":
+            self._layered.complex_step(theta, None, None)
+        super().prepare(theta, kind)
+        self._layered.prepare(theta, kind)
+
+    def kinks(self, theta, coords, steps):
+        return self._layered.kinks(theta, coords, steps)
+
+
+def check_model(
+    model,
+    theta,
+    X,
+    y,
+    *,
+    eps=None,
+    scheme="central",
+    coords=None,
+    sample=None,
+    seed=0,
+    thresholds=None,
+    threads=None,
+    mode="structured",
+):
+    """Check a built-in network's backprop against finite differences of its cost.
+
+    Parameters
+    ----------
+    model : fastcheck.models.MLP
+        The network (or one of its mutants); its ``grad`` is what is checked.
+    theta : 1-D float64 array
+        Parameters in ``model.layout``; not modified.
+    X, y : arrays
+        The batch, ``(B, n_0)`` and ``(B, n_L)``.
+    eps, scheme, coords, sample, seed, thresholds, threads
+        As in :func:`fastcheck.check_gradient` (scheme ``"complex"`` is not
+        available for these networks).
+    mode : {"structured", "blackbox"}
+        ``"structured"`` (default): the structure-aware kernel, which
+        recomputes only what each perturbation changes; ``"blackbox"``: the
+        model's jitted cost through the generic parallel kernel.
+
+    Returns
+    -------
+    CheckResult
+        Per-block verdicts on ``model.layout``; coordinates whose ±eps steps
+        cross a relu/leaky_relu kink are listed in ``result.kinks`` and left
+        out of the verdict.
+    """
+    if not isinstance(model, MLP):
+        raise TypeError(f"check_model takes a fastcheck.models.MLP, got {type(model).__name__}; "
+                        "for your own network use fastcheck.check_gradient")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {list(MODES)}")
+    if np.asarray(theta).dtype != np.float64:
+        raise TypeError(f"the built-in networks compute in float64; theta has dtype {np.asarray(theta).dtype}")
+    theta = as_theta(theta)
+    theta = model.check_theta(theta)
+    X, Y = model.check_data(X, y)
+    cls = LayeredEvaluator if mode == "structured" else BlackBoxModelEvaluator
+    ev = cls(model, X, Y, threads)
+    return run_check(
+        ev, theta, model.grad, args=(X, Y), eps=eps, scheme=scheme, coords=coords, sample=sample,
+        seed=seed, layout=model.layout, thresholds=thresholds,
+    )
