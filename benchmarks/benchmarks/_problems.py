@@ -60,3 +60,32 @@ def optional(module):
         return importlib.import_module(module)
     except ImportError as exc:
         raise NotImplementedError(f"{module} is not available in this commit: {exc}") from exc
+
+
+#: The networks of the model benchmarks (and of ``fastcheck bench peers``).
+NETWORKS = {
+    "seed": None,
+    "64-32-10": (64, 32, 10),
+    "256-64-10": (256, 64, 10),
+    "784-128-10": (784, 128, 10),
+}
+
+
+def network(name, batch=64, seed=0):
+    """``(model, theta, X, y)`` of a sigmoid MLP on a random batch, or the seeds' network."""
+    models = optional("fastcheck.models")
+    sizes = NETWORKS[name]
+    if sizes is None:
+        return models.seed_network(seed)
+    model = models.MLP(list(sizes), activations="sigmoid", loss="sse")
+    X, y = model.sample_data(batch, seed=seed)
+    return model, model.init(seed), X, y
+
+
+def check_model():
+    """``fastcheck.check_model``, or skip when this commit has none."""
+    import fastcheck
+
+    if hasattr(fastcheck, "check_model"):
+        return fastcheck.check_model
+    return optional("fastcheck.structured").check_model

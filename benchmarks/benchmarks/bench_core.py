@@ -14,7 +14,7 @@ from ._problems import logistic_problem
 class CheckGradient:
     """A full per-coordinate check, O(n) perturbed costs of O(batch·n) each."""
 
-    params = ([1_000, 10_000], ["forward", "central", "central4"])
+    params = ([1_000, 4_000], ["forward", "central", "central4"])
     param_names = ["n", "scheme"]
     timeout = 300
 
@@ -45,7 +45,7 @@ class Threads:
 
         if threads > numba.config.NUMBA_NUM_THREADS:
             raise NotImplementedError(f"only {numba.config.NUMBA_NUM_THREADS} Numba threads here")
-        self.cost, self.theta, self.grad, self.args, self.layout = logistic_problem(10_000)
+        self.cost, self.theta, self.grad, self.args, self.layout = logistic_problem(4_000)
         fastcheck.check_gradient(self.cost, self.theta, self.grad, args=self.args, coords=[0], threads=threads)
 
     def time_check_gradient(self, threads):

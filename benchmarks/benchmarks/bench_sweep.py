@@ -1,0 +1,62 @@
+"""Eps sweeps: their run time over network sizes, and the truncation orders
+they fit, tracked so that an accuracy regression shows up like a slowdown."""
+import numpy as np
+
+from ._problems import optional
+
+SCHEMES = ("forward", "central", "central4")
+SPECS = {
+    "seed": "seed",
+    "64-32-10": "mlp:64-32-10,batch=64,act=sigmoid,loss=sse",
+    "256-64-10": "mlp:256-64-10,batch=64,act=sigmoid,loss=sse",
+    "784-128-10": "mlp:784-128-10,batch=64,act=sigmoid,loss=sse",
+}
+
+
+class EpsSweep:
+    """13 steps from 1e-1 to 1e-13 × forward/central/central4, float64,
+    16 coordinates per block (structure-aware)."""
+
+    params = (list(SPECS),)
+    param_names = ["network"]
+    timeout = 300
+
+    def setup(self, net):
+        self.sweep = optional("fastcheck.sweep")
+        self.spec = SPECS[net]
+        self.eps = tuple(float(e) for e in np.logspace(-1, -13, 13))
+        self.sweep.eps_sweep(self.spec, eps=self.eps[:1], schemes=SCHEMES, dtypes=("float64",), sample=1)
+
+    def time_eps_sweep(self, net):
+        self.sweep.eps_sweep(self.spec, eps=self.eps, schemes=SCHEMES, dtypes=("float64",), sample=16)
+
+
+class FittedOrders:
+    """The seeds' network swept over the default 29 steps (1 to 1e-14) in
+    float64; the fitted truncation slopes should stay at the schemes'
+    orders (1, 2, 4) and the best errors at their floors."""
+
+    params = (list(SCHEMES),)
+    param_names = ["scheme"]
+    timeout = 300
+
+    def setup_cache(self):
+        sweep = optional("fastcheck.sweep")
+        df = sweep.eps_sweep("seed", schemes=SCHEMES, dtypes=("float64",))
+        fits = sweep.fit_orders(df)
+        return {r.scheme: (float(r.truncation_slope), float(r.floor), float(r.best_eps)) for r in fits.itertuples()}
+
+    def track_truncation_slope(self, fits, scheme):
+        return fits[scheme][0]
+
+    track_truncation_slope.unit = "log10(err) / log10(eps)"
+
+    def track_error_floor(self, fits, scheme):
+        return fits[scheme][1]
+
+    track_error_floor.unit = "max abs error"
+
+    def track_best_eps(self, fits, scheme):
+        return fits[scheme][2]
+
+    track_best_eps.unit = "eps"
