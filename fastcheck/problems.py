@@ -349,6 +349,40 @@ def _seed(seed="0"):
     return _from_model(model, theta=theta, X=X, y=y, description="the seeds' 2-3-1 sigmoid network, sse loss")
 
 
+def seed_numpy_cost(theta, X, y):
+    """The seeds' costFunction, 0.5·Σ(y − ŷ)², in their NumPy style (2-3-1, sigmoid, no biases).
+
+    Pure NumPy on θ's own dtype: float32 stays float32 and complex θ gives the
+    complex step what it needs.
+    """
+    W1 = theta[:6].reshape(2, 3)
+    W2 = theta[6:9].reshape(3, 1)
+    a2 = 1 / (1 + np.exp(-(X @ W1)))
+    r = y - 1 / (1 + np.exp(-(a2 @ W2)))
+    return 0.5 * np.sum(r * r)
+
+
+def seed_numpy_grad(theta, X, y):
+    """The seeds' costFunctionPrime: δ3 = −(y − ŷ)·σ'(z3), δ2 = δ3·W2ᵀ·σ'(z2)."""
+    W1 = theta[:6].reshape(2, 3)
+    W2 = theta[6:9].reshape(3, 1)
+    z2 = X @ W1
+    a2 = 1 / (1 + np.exp(-z2))
+    z3 = a2 @ W2
+    yhat = 1 / (1 + np.exp(-z3))
+    delta3 = -(y - yhat) * (yhat * (1 - yhat))
+    delta2 = (delta3 @ W2.T) * (a2 * (1 - a2))
+    return np.concatenate(((X.T @ delta2).ravel(), (a2.T @ delta3).ravel()))
+
+
+@register("seed-numpy", "the seeds' 2-3-1 network as their own NumPy code (any dtype, complex-safe); same θ and data as seed")
+def _seed_numpy(seed="0"):
+    _, theta, X, y = _models().seed_network(seed=_int(seed, "seed"))
+    layout = Layout(("W1", "W2"), ((2, 3), (3, 1)))
+    return Problem("seed-numpy", seed_numpy_cost, np.array(theta, dtype=np.float64), seed_numpy_grad, (X, y), layout,
+                   description="the seeds' NumPy 2-3-1 sigmoid network, sse loss")
+
+
 @register("mlp", "dense network by layer sizes, e.g. mlp:784-128-10,batch=64,act=sigmoid,loss=sse,l2=0,seed=0")
 def _mlp(sizes, batch="64", act="sigmoid", loss="sse", l2="0", seed="0"):
     if not _SIZES.match(sizes):

@@ -49,8 +49,11 @@ def _make_plugin(n: int):
             self.n = int(n)
 
         def setup(self, worker):
-            global WORKER_NUMBA_THREADS
-            WORKER_NUMBA_THREADS = self.n
+            # This class travels to the worker by value, so set the module's
+            # attribute there explicitly (a ``global`` would bind a copy).
+            import importlib
+
+            importlib.import_module("fastcheck.sweep.dask").WORKER_NUMBA_THREADS = self.n
 
     return NumbaThreads(n)
 
@@ -70,11 +73,11 @@ def configure(client) -> int:
     Returns the count (the smallest over the hosts: one number, so every
     grid point runs the same way).
     """
-    info = client.scheduler_info()
-    workers = info.get("workers", {})
-    if not workers:
-        client.wait_for_workers(1, timeout=60)
-        workers = client.scheduler_info().get("workers", {})
+    # A cluster we started knows how many workers it should have: wait for a
+    # restarting one, or the share would be computed for too few workers.
+    expected = len(getattr(getattr(client, "cluster", None), "workers", ()) or ()) or 1
+    client.wait_for_workers(expected, timeout=120)
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
     cores = client.run(usable_cores)
     per_host_threads, per_host_cores = {}, {}
     for addr, w in workers.items():

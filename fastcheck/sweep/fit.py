@@ -44,6 +44,9 @@ def _branch(log_eps, log_err, mask, min_points):
 def fit_curve(eps, err, *, margin: float = 10.0, min_points: int = 3) -> dict:
     """Slopes, best ε and floor of one error curve.
 
+    The floor is the lowest value of the error's running median of three
+    (robust to a single lucky point), the best ε the largest step at it.
+
     Parameters
     ----------
     eps, err : array
@@ -70,9 +73,15 @@ def fit_curve(eps, err, *, margin: float = 10.0, min_points: int = 3) -> dict:
     out.update(truncation_points=0, roundoff_points=0)
     if not ok.any():
         return out
-    e, r = eps[ok], err[ok]
-    best = int(np.argmin(r))
-    floor = float(r[best])
+    order = np.argsort(eps[ok])
+    e, r = eps[ok][order], err[ok][order]
+    # The bottom of the V from a running median of three, so that one lucky
+    # point (an error that happens to round to nearly 0) is not taken for the
+    # floor; on a flat bottom the largest step that reaches it is the best.
+    padded = np.concatenate([r[:1], r, r[-1:]])
+    smooth = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+    best = int(np.flatnonzero(smooth == smooth.min())[-1])
+    floor = float(smooth[best])
     out.update(best_eps=float(e[best]), floor=floor)
     positive = r > 0
     if not positive.any():

@@ -78,16 +78,20 @@ def _load_problems(problem) -> list:
     return problems
 
 
-def _structured_evaluator(problem: Problem, theta, args, threads):
+def _structured_evaluator(problem: Problem, threads):
     """The structure-aware evaluator of a built-in model, or None if there is none."""
     if problem.model is None:
         return None
     try:
-        from ..models import structured_evaluator  # provided by fastcheck.models
+        from ..structured import LayeredEvaluator
     except ImportError:
         return None
-    X, y = problem.data_at(theta.dtype)
-    return structured_evaluator(problem.model, theta, X, y, threads=threads)
+    X, Y = problem.model.check_data(*problem.data)
+    return LayeredEvaluator(problem.model, X, Y, threads)
+
+
+#: Why a built-in network has no float32 rows.
+MODEL_FLOAT64_ONLY = "skipped: the built-in networks compute in float64 only"
 
 
 # ====================================================================== eps sweep
@@ -110,18 +114,33 @@ class _Prepared:
     """Everything a (problem, dtype) needs before its ε points: built once per process."""
 
     def __init__(self, problem: Problem, dtype: str, opts: EpsOptions, threads):
-        self.theta, self.args = problem.at(dtype)
-        self.ref = problem.reference_gradient(dtype)
         self.layout = problem.layout if problem.layout is not None else Layout.single(problem.n_params)
         self.coords = select_coords(problem.n_params, self.layout,
                                     None if opts.coords is None else np.asarray(opts.coords), opts.sample, opts.seed)
-        self.ev = _structured_evaluator(problem, self.theta, self.args, threads) if opts.structured else None
+        self.skip_note = ""
+        if problem.model is not None and dtype != "float64":
+            # Their kernels and costs promote to float64 whatever θ is: a
+            # "float32" row would measure float64 arithmetic.
+            self.skip_note = MODEL_FLOAT64_ONLY
+            self.ev, self.complex_note = None, MODEL_FLOAT64_ONLY
+            return
+        self.theta, self.args = problem.at(dtype)
+        self.ref = problem.reference_gradient(dtype)
+        self.ev = _structured_evaluator(problem, threads) if opts.structured else None
         if self.ev is None:
             self.ev = make_evaluator(problem.cost, self.args, threads=threads, theta=self.theta,
                                      jit=opts.jit, n_coords=len(self.coords))
-        self.complex_note = self._complex_support(problem)
+        self.complex_note = self._complex_support()
 
-    def _complex_support(self, problem) -> str:
+    @property
+    def path(self) -> str:
+        return self.ev.path if self.ev is not None else ""
+
+    @property
+    def threads(self) -> int:
+        return int(self.ev.threads) if self.ev is not None else 0
+
+    def _complex_support(self) -> str:
         """'' when the complex step can run, else why not."""
         if not hasattr(self.ev, "complex_step"):
             return f"skipped: the {self.ev.path} evaluator has no complex step"
@@ -137,7 +156,7 @@ class _Prepared:
         try:
             self.ev.complex_step(self.theta, self.coords[:1], np.full(1, 1e-20))
         except Exception as exc:  # noqa: BLE001
-            return f"skipped: the complex step failed ({_first_line(exc)})"
+            return f"skipped: no complex step ({_first_line(exc)})"
         return ""
 
 
@@ -171,23 +190,43 @@ class SharedStencil:
         self.compute_seconds = 0.0
         self._key = None
         self._vals = None
+        self._kinks = None
 
     def __getattr__(self, name):
         return getattr(self.ev, name)
+
+    def _same(self, theta, coords, steps) -> bool:
+        return (self._key is not None and self._key[0] is theta and np.array_equal(self._key[1], coords)
+                and np.array_equal(self._key[2], steps))
+
+    def prepare(self, theta, kind):
+        # Once the shared costs exist nothing is left to compile; skipping the
+        # call also keeps a structured evaluator's own kink cache intact.
+        if kind == "stencil" and self._vals is not None:
+            return
+        self.ev.prepare(theta, kind)
 
     def stencil(self, theta, coords, steps, offsets):
         offsets = np.asarray(offsets, np.float64)
         where = [np.flatnonzero(self.offsets == o) for o in offsets]
         if any(len(w) == 0 for w in where):
             return self.ev.stencil(theta, coords, steps, offsets)
-        fresh = (self._key is None or self._key[0] is not theta or not np.array_equal(self._key[1], coords)
-                 or not np.array_equal(self._key[2], steps))
-        if fresh:
+        if not self._same(theta, coords, steps):
             t0 = time.perf_counter()
             self._vals = self.ev.stencil(theta, coords, steps, self.offsets)
+            # Kink flags of the same points, while the evaluator still holds them.
+            self._kinks = self.ev.kinks(theta, coords, steps) if hasattr(self.ev, "kinks") else None
             self.compute_seconds += time.perf_counter() - t0
             self._key = (theta, np.array(coords), np.array(steps))
         return self._vals[:, [int(w[0]) for w in where]]
+
+    def kinks(self, theta, coords, steps):
+        """Flags of the shared points (every offset of the union), or none."""
+        if self._kinks is not None and self._same(theta, coords, steps):
+            return self._kinks
+        if hasattr(self.ev, "kinks"):
+            return self.ev.kinks(theta, coords, steps)
+        return np.zeros(len(coords), bool)
 
 
 def _error_metrics(res) -> dict:
@@ -212,18 +251,19 @@ def eps_point(problem: Problem, label: str, dtype: str, eps: float, schemes, opt
     threads = opts.threads if threads is None else threads
     prep = _prepared(problem, dtype, opts, threads)
     real = [s for s in schemes if not SCHEMES[s].complex]
-    ev = SharedStencil(prep.ev, [o for s in real for o in SCHEMES[s].offsets if o != 0]) if opts.share and len(real) > 1 else prep.ev
+    shared = opts.share and len(real) > 1 and prep.ev is not None
+    ev = SharedStencil(prep.ev, [o for s in real for o in SCHEMES[s].offsets if o != 0]) if shared else prep.ev
     base = {"problem": label, "n_params": problem.n_params, "dtype": dtype, "eps": float(eps),
-            "checked": len(prep.coords), "path": prep.ev.path, **VERSIONS}
+            "checked": len(prep.coords), "path": prep.path, **VERSIONS}
     rows, own, shares = [], {}, {}
     for name in schemes:
         scheme = SCHEMES[name]
-        row = dict(base, scheme=name, threads=int(prep.ev.threads), note="",
+        row = dict(base, scheme=name, threads=prep.threads, note="",
                    n_evals=0, n_nonfinite=0, n_kinks=0, step=np.nan, seconds=np.nan,
                    difference=np.nan, max_abs_err=np.nan, median_rel_err=np.nan)
         rows.append(row)
-        if scheme.complex and prep.complex_note:
-            row["note"] = prep.complex_note
+        if prep.skip_note or (scheme.complex and prep.complex_note):
+            row["note"] = prep.skip_note or prep.complex_note
             continue
         before = getattr(ev, "compute_seconds", 0.0)
         t0 = time.perf_counter()
@@ -353,7 +393,8 @@ def eps_sweep(
     for p in problems:  # bad coordinates fail here, before any work
         select_coords(p.n_params, p.layout or Layout.single(p.n_params),
                       None if coords is None else np.asarray(coords, np.int64), sample, seed)
-    opts = EpsOptions(coords, sample, int(seed), threads, jit, bool(structured), bool(share))
+    opts = EpsOptions(coords=coords, sample=sample, seed=int(seed), threads=threads, jit=jit,
+                      share=bool(share), structured=bool(structured))
 
     grid = [(p.name, s, d, e) for p in problems for s in schemes for d in dtypes for e in eps]
     meta = {"kind": "eps", "problems": [p.name for p in problems], "eps": list(eps), "schemes": list(schemes),
@@ -415,7 +456,7 @@ class SizeOptions:
 
 
 def _check_model(problem, theta, **kw):
-    from .. import check_model
+    from ..structured import check_model
 
     X, y = problem.data
     return check_model(problem.model, theta, X, y, **kw)
@@ -595,7 +636,7 @@ def size_sweep(
     if not sizes:
         raise GridError("no sizes given: the grid is empty")
     problems = _load_problems([_size_problem(s, batch, activation, loss, seed) for s in sizes])
-    opts = SizeOptions(sample, n_dirs, repeat, float(budget), int(seed), jit)
+    opts = SizeOptions(sample=sample, n_dirs=n_dirs, repeat=repeat, budget=float(budget), seed=int(seed), jit=jit)
 
     grid = [(p.name, m, t) for p in problems for m in modes for t in threads]
     meta = {"kind": "size", "problems": [p.name for p in problems], "modes": list(modes), "threads": list(threads),

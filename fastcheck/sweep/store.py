@@ -4,7 +4,8 @@ Every finished grid point is appended to ``results.csv`` as one or more
 complete lines and flushed at once, so a sweep killed at any moment loses at
 most the point being computed (a half-written last line is dropped when the
 file is read back).  Floats are written with ``repr`` and read back with the
-round-trip parser, so a resumed table equals an uninterrupted one bit for bit.
+exact (round-trip) parser, so a resumed table equals an uninterrupted one bit
+for bit.
 """
 from __future__ import annotations
 
@@ -112,8 +113,10 @@ class ResultStore:
             return self.empty()
         from io import StringIO
 
-        df = pd.read_csv(StringIO("".join(lines)), float_precision="round_trip", keep_default_na=False,
-                         na_values=[""], dtype={c: str for c, k in self.schema.items() if k == "str"})
+        # pandas >= 3 parses floats exactly by default; older versions need "round_trip".
+        exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+        df = pd.read_csv(StringIO("".join(lines)), keep_default_na=False, na_values=[""],
+                         dtype={c: str for c, k in self.schema.items() if k == "str"}, **exact)
         missing = set(self.schema) - set(df.columns)
         if missing:
             raise ValueError(f"{self.path} lacks columns {sorted(missing)}; it was written by another kind of sweep")
