@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 _STYLE = {"great": "green", "ok": "green", "suspect": "yellow", "wrong": "bold red"}
@@ -20,7 +21,7 @@ def table_of(frame, title: str | None = None, verdict_col: str | None = "verdict
     for row in frame.itertuples(index=False):
         cells = []
         for col, v in zip(frame.columns, row):
-            text = _fmt(v)
+            text = escape(_fmt(v))
             if col == verdict_col and v in _STYLE:
                 text = f"[{_STYLE[v]}]{text}[/]"
             cells.append(text)
@@ -40,11 +41,11 @@ def print_result(result, title: str = "", console: Console | None = None, worst:
     )
     console.print(
         f"  {len(result.coords)} {what} of {result.n_params} parameters, scheme {result.scheme}, "
-        f"{result.n_evals} cost evaluations, {result.seconds:.3g} s on {result.threads} thread(s) [{result.path}]",
+        f"{result.n_evals} cost evaluations, {result.seconds:.3g} s on {result.threads} thread(s) " + escape(f"[{result.path}]"),
         highlight=False,
     )
     if result.note:
-        console.print(f"  ({result.note})", highlight=False)
+        console.print("  " + escape(f"({result.note})"), highlight=False)
     console.print(table_of(result.blocks, "per block"))
     if len(result.nonfinite):
         console.print(f"[red]non-finite cost at {len(result.nonfinite)} perturbed point(s)[/]: {result.nonfinite[:10].tolist()}")
