@@ -5,7 +5,6 @@ import argparse
 import contextlib
 import re
 import shlex
-import sys
 from pathlib import Path
 
 from . import UsageError
@@ -119,8 +118,21 @@ def _directory(args, kind, first) -> Path:
     return Path(args.out) / name
 
 
-def _command() -> str:
-    return "fastcheck " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _command(args) -> str:
+    """The command that reproduces this sweep, every option spelled out."""
+    parts = ["fastcheck", "sweep", args.kind, *(args.problems if args.kind == "eps" else args.sizes)]
+    skip = {"func", "command", "kind", "problems", "sizes", "debug", "resume", "force", "quiet", "no_report"}
+    for key, value in sorted(vars(args).items()):
+        if key in skip or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, (tuple, list)):
+            parts += [flag, ",".join(str(v) for v in value)]
+        else:
+            parts += [flag, str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 def run_eps(args) -> int:
@@ -172,7 +184,7 @@ def _report(args, directory, df) -> None:
 
     meta_path = directory / META_JSON
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    meta["command"] = _command()
+    meta["command"] = _command(args)
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     if not args.no_report:
         from ..report import write_report
