@@ -325,7 +325,7 @@ def test_bad_problems_fail_before_any_work(tmp_path):
     ],
 )
 def test_bad_size_sweep_input(kwargs, match):
-    kwargs = {"sizes": ["smooth:n=3"], **kwargs}
+    kwargs = {"sizes": ["smooth:n=3"], "threads": (1,), **kwargs}
     with pytest.raises(GridError, match=match):
         size_sweep(**kwargs)
 

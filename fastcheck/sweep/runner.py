@@ -118,9 +118,10 @@ class _Prepared:
         self.coords = select_coords(problem.n_params, self.layout,
                                     None if opts.coords is None else np.asarray(opts.coords), opts.sample, opts.seed)
         self.skip_note = ""
-        if problem.model is not None and dtype != "float64":
+        if problem.model is not None and dtype not in getattr(problem.model, "dtypes", ("float64",)):
             # Their kernels and costs promote to float64 whatever θ is: a
-            # "float32" row would measure float64 arithmetic.
+            # "float32" row would measure float64 arithmetic.  (A model class
+            # that computes in other precisions says so in ``dtypes``.)
             self.skip_note = MODEL_FLOAT64_ONLY
             self.ev, self.complex_note = None, MODEL_FLOAT64_ONLY
             return
@@ -516,6 +517,29 @@ def _status_kb(field: str) -> float:
     raise OSError(field)
 
 
+def _estimate_full(call, threads, n: int) -> float:
+    """Seconds a full-coordinate check would take, from growing probes.
+
+    Checks of m evenly spread coordinates take about ``a + b·m`` (a: the
+    fixed part, such as a cached forward pass); m grows fourfold until a
+    probe takes 0.2 s, then the last two probes give ``a + b·n``.
+    """
+    def probe(m):
+        coords = np.unique(np.linspace(0, n - 1, m).round().astype(np.int64))
+        t0 = time.perf_counter()
+        call(threads, coords=coords)
+        return len(coords), time.perf_counter() - t0
+
+    m1, t1 = probe(min(n, 8))
+    while m1 < n:
+        m2, t2 = probe(min(n, 4 * m1))
+        if t2 >= 0.2 or m2 >= n:
+            b = (t2 - t1) / (m2 - m1) if t2 > t1 else t2 / m2
+            return t2 + b * (n - m2)
+        m1, t1 = m2, t2
+    return t1
+
+
 def size_point(problem: Problem, label: str, mode: str, threads: int, opts: SizeOptions) -> dict:
     """One (problem, mode, threads) row: the median time of ``repeat`` checks after a warm-up."""
     row = {"problem": label, "n_params": problem.n_params, "mode": mode, "threads": int(threads),
@@ -529,11 +553,7 @@ def size_point(problem: Problem, label: str, mode: str, threads: int, opts: Size
     with config.threads(threads):
         call(threads, small=True)  # compile outside the timings
         if mode in ("structured", "blackbox"):
-            m = min(problem.n_params, 64)
-            probe = np.unique(np.linspace(0, problem.n_params - 1, m).round().astype(np.int64))
-            t0 = time.perf_counter()
-            call(threads, coords=probe)
-            estimate = (time.perf_counter() - t0) * problem.n_params / len(probe)
+            estimate = _estimate_full(call, threads, problem.n_params)
             if estimate > opts.budget:
                 row["note"] = f"skipped: a full check would take about {estimate:.0f} s (budget {opts.budget:g} s)"
                 return row
@@ -609,8 +629,8 @@ def size_sweep(
     repeat : int
         Timed runs per point (after one compiling warm-up); the median is kept.
     budget : float
-        A full-coordinate mode whose estimated time (from 64 probe
-        coordinates) exceeds this many seconds is skipped, with a note.
+        A full-coordinate mode whose estimated time (from probes of growing
+        numbers of coordinates) exceeds this many seconds is skipped, with a note.
     out, resume, overwrite, progress, client
         As in :func:`eps_sweep`.
 
