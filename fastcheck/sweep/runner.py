@@ -278,8 +278,8 @@ def eps_point(problem: Problem, label: str, dtype: str, eps: float, schemes, opt
             row["note"] = f"skipped: eps below {dtype} resolution (theta_i + eps == theta_i at some coordinates)"
             continue
         wall = time.perf_counter() - t0
-        shared = getattr(ev, "compute_seconds", 0.0) - before
-        own[len(rows) - 1] = wall - shared
+        spent_shared = getattr(ev, "compute_seconds", 0.0) - before
+        own[len(rows) - 1] = wall - spent_shared
         if not scheme.complex and ev is not prep.ev:
             shares[len(rows) - 1] = res.n_evals
         row.update(_error_metrics(res), n_evals=int(res.n_evals), n_nonfinite=len(res.nonfinite),
@@ -375,7 +375,13 @@ def eps_sweep(
         dtype, eps, difference, max_abs_err, median_rel_err, checked,
         n_evals, n_nonfinite, n_kinks, step (median effective step),
         seconds, threads, path, note (why a point has no result), and the
-        fastcheck/numba/numpy versions.  A point that cannot be computed (a
+        fastcheck/numba/numpy versions.  The errors cover every checked
+        coordinate with finite costs (kinks included: the sweep measures the
+        differences, it does not judge them).  ``seconds`` is the row's wall
+        time; with ``share`` the shared evaluations are charged to the schemes
+        in proportion to the evaluations each uses (so rows add up to the
+        wall time), and ``n_kinks`` counts coordinates flagged at any offset
+        of the shared stencil.  A point that cannot be computed (a
         step below the dtype's resolution, a cost without complex support)
         has NaN errors and says why in ``note``.
     """
