@@ -54,12 +54,22 @@ def logistic_problem(n, batch=16, seed=0):
     return logistic_cost, theta, logistic_grad(theta, X, y), (X, y), layout
 
 
-def optional(module):
-    """Import ``module`` or skip the benchmark (asv skips on NotImplementedError)."""
+def optional(module, *names):
+    """Import ``module`` (and check it defines ``names``) or skip the benchmark.
+
+    asv skips a benchmark whose setup raises ``NotImplementedError``: that is
+    how the suite runs against commits older than a feature.  A module
+    without a file (a namespace package left behind by a ``__pycache__`` of
+    a later commit) counts as missing.
+    """
     try:
-        return importlib.import_module(module)
+        mod = importlib.import_module(module)
     except ImportError as exc:
         raise NotImplementedError(f"{module} is not available in this commit: {exc}") from exc
+    missing = [n for n in names if not hasattr(mod, n)]
+    if getattr(mod, "__file__", None) is None or missing:
+        raise NotImplementedError(f"{module} in this commit lacks {missing or 'a module file'}")
+    return mod
 
 
 #: The networks of the model benchmarks (and of ``fastcheck bench peers``).
@@ -73,7 +83,7 @@ NETWORKS = {
 
 def network(name, batch=64, seed=0):
     """``(model, theta, X, y)`` of a sigmoid MLP on a random batch, or the seeds' network."""
-    models = optional("fastcheck.models")
+    models = optional("fastcheck.models", "MLP", "seed_network")
     sizes = NETWORKS[name]
     if sizes is None:
         return models.seed_network(seed)
@@ -88,4 +98,4 @@ def check_model():
 
     if hasattr(fastcheck, "check_model"):
         return fastcheck.check_model
-    return optional("fastcheck.structured").check_model
+    return optional("fastcheck.structured", "check_model").check_model

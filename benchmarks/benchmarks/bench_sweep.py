@@ -22,7 +22,7 @@ class EpsSweep:
     timeout = 300
 
     def setup(self, net):
-        self.sweep = optional("fastcheck.sweep")
+        self.sweep = optional("fastcheck.sweep", "eps_sweep")
         self.spec = SPECS[net]
         self.eps = tuple(float(e) for e in np.logspace(-1, -13, 13))
         self.sweep.eps_sweep(self.spec, eps=self.eps[:1], schemes=SCHEMES, dtypes=("float64",), sample=1)
@@ -40,23 +40,22 @@ class FittedOrders:
     param_names = ["scheme"]
     timeout = 300
 
-    def setup_cache(self):
-        sweep = optional("fastcheck.sweep")
-        df = sweep.eps_sweep("seed", schemes=SCHEMES, dtypes=("float64",))
-        fits = sweep.fit_orders(df)
-        return {r.scheme: (float(r.truncation_slope), float(r.floor), float(r.best_eps)) for r in fits.itertuples()}
+    def setup(self, scheme):
+        sweep = optional("fastcheck.sweep", "eps_sweep", "fit_orders")
+        fit = sweep.fit_orders(sweep.eps_sweep("seed", schemes=(scheme,), dtypes=("float64",))).iloc[0]
+        self.fit = {k: float(fit[k]) for k in ("truncation_slope", "floor", "best_eps")}
 
-    def track_truncation_slope(self, fits, scheme):
-        return fits[scheme][0]
+    def track_truncation_slope(self, scheme):
+        return self.fit["truncation_slope"]
 
     track_truncation_slope.unit = "log10(err) / log10(eps)"
 
-    def track_error_floor(self, fits, scheme):
-        return fits[scheme][1]
+    def track_error_floor(self, scheme):
+        return self.fit["floor"]
 
     track_error_floor.unit = "max abs error"
 
-    def track_best_eps(self, fits, scheme):
-        return fits[scheme][2]
+    def track_best_eps(self, scheme):
+        return self.fit["best_eps"]
 
     track_best_eps.unit = "eps"
