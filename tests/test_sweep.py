@@ -565,3 +565,17 @@ def test_remote_rows_report_the_workers_thread_share(client):
 
     assert (df["threads"] == max(1, min(usable_cores() // 2, numba.config.NUMBA_NUM_THREADS))).all()
     assert os.environ.get("NUMBA_NUM_THREADS") is None or (df["threads"] <= int(os.environ["NUMBA_NUM_THREADS"])).all()
+
+
+def test_cli_scheduler_and_workers_options(client, tmp_path):
+    from fastcheck.cli import main
+
+    argv = ["sweep", "eps", "smooth:n=4,jit=0", "--eps", "1e-1:1e-7:7", "--dtypes", "float64", "--out", str(tmp_path),
+            "--quiet", "--no-report"]
+    assert main(argv + ["--name", "remote", "--scheduler", client.scheduler.address]) == 0
+    assert main(argv + ["--name", "local-cluster", "--workers", "1"]) == 0
+    assert main(argv + ["--name", "in-process"]) == 0
+    tables = [ResultStore(tmp_path / n, EPS_SCHEMA).read() for n in ("remote", "local-cluster", "in-process")]
+    for t in tables[1:]:
+        same_results(t, tables[0], ignore=("seconds", "threads"))
+    assert len(tables[0]) == 4 * 7

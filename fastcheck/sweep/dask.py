@@ -96,7 +96,7 @@ def local_client(n_workers: int):
         raise ValueError(f"workers must be a positive integer, got {n_workers!r}")
     cluster = distributed.LocalCluster(
         n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, silence_logs=logging.ERROR,
+        dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
     )
     return distributed.Client(cluster)
 
