@@ -131,6 +131,14 @@ def plot_eps(df: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
                             ax.loglog(x, 10 ** (b + s * np.log10(x)), "--", lw=2.2, color=color, alpha=0.55)
                     if np.isfinite(f["best_eps"]) and f["floor"] > 0:
                         ax.loglog([f["best_eps"]], [f["floor"]], "*", ms=13, color=color, mec="black", mew=0.6)
+            if not ax.has_data():  # every point skipped: say why instead of an empty frame
+                import textwrap
+
+                reasons = [n for n in dict.fromkeys(sub["note"]) if n]
+                ax.text(0.5, 0.5, "\n".join(textwrap.fill(r, 48) for r in reasons[:3]) or "no finite errors",
+                        ha="center", va="center", fontsize=8, transform=ax.transAxes, color="dimgray")
+                ax.set_xscale("log")
+                ax.set_yscale("log")
             ax.set_title(f"{prob} — {dt}", fontsize=10)
             ax.set_xlabel("ε (absolute step)")
             ax.set_ylabel(f"{metric} of the numerical gradient")
@@ -285,7 +293,7 @@ def _eps_readme(df, fits, meta, title) -> str:
         "",
         "Slopes of log error against log ε (Theil–Sen) on the truncation branch (right of the best ε; theory: "
         "the scheme's order) and the round-off branch (left; theory: −1, none for the complex step), over points "
-        "at least 10× above the floor. `predicted eps` is the textbook optimum u^(1/(p+1)) for a unit-scale cost.",
+        "at least 3× above the bottom level (the lowest running median of three errors). `predicted eps` is the textbook optimum u^(1/(p+1)) for a unit-scale cost.",
         "",
     ]
     table = fits[["problem", "scheme", "dtype", "order", "truncation_slope", "truncation_points", "roundoff_slope",
@@ -299,7 +307,8 @@ def _eps_readme(df, fits, meta, title) -> str:
     if len(notes):
         counts = notes.groupby(["scheme", "dtype", "note"], sort=False).size().reset_index(name="points")
         lines += ["## Points without a result, and remarks", "", markdown_table(counts), ""]
-    best = df.loc[df.groupby(["problem", "scheme", "dtype"], sort=False)["max_abs_err"].idxmin().dropna()]
+    finite = df[np.isfinite(df["max_abs_err"])]
+    best = finite.loc[finite.groupby(["problem", "scheme", "dtype"], sort=False)["max_abs_err"].idxmin()]
     lines += ["## At the best ε", "",
               markdown_table(best[["problem", "scheme", "dtype", "eps", "difference", "max_abs_err", "median_rel_err",
                                    "n_evals", "seconds", "threads", "path"]],

@@ -14,8 +14,8 @@ at the floor.
 :func:`fit_orders` measures both slopes on each curve of an eps sweep with a
 Theil–Sen fit (the median of pairwise slopes, robust to the odd noisy point)
 over the points clearly on each branch: on the correct side of the best ε
-and at least ``margin`` times above the floor, so the bottom of the V where
-both terms matter is left out.
+and at least ``margin`` times above the bottom level, so the bottom of the V
+where both terms matter is left out.
 """
 from __future__ import annotations
 
@@ -41,11 +41,11 @@ def _branch(log_eps, log_err, mask, min_points):
     return float(slope), float(intercept), int(mask.sum()), float(10 ** x.min()), float(10 ** x.max())
 
 
-def fit_curve(eps, err, *, margin: float = 10.0, min_points: int = 3) -> dict:
+def fit_curve(eps, err, *, margin: float = 3.0, min_points: int = 3) -> dict:
     """Slopes, best ε and floor of one error curve.
 
-    The floor is the lowest value of the error's running median of three
-    (robust to a single lucky point), the best ε the largest step at it.
+    The best ε is where the error is smallest (the largest such step on a
+    tie) and the floor that error.
 
     Parameters
     ----------
@@ -53,7 +53,7 @@ def fit_curve(eps, err, *, margin: float = 10.0, min_points: int = 3) -> dict:
         Steps and errors (NaN or non-positive errors are ignored).
     margin : float
         A point belongs to a branch only if its error is at least ``margin``
-        times the floor.
+        times the bottom level (the lowest running median of three errors).
     min_points : int
         Fewer points on a branch give a NaN slope.
 
@@ -75,18 +75,18 @@ def fit_curve(eps, err, *, margin: float = 10.0, min_points: int = 3) -> dict:
         return out
     order = np.argsort(eps[ok])
     e, r = eps[ok][order], err[ok][order]
-    # The bottom of the V from a running median of three, so that one lucky
-    # point (an error that happens to round to nearly 0) is not taken for the
-    # floor; on a flat bottom the largest step that reaches it is the best.
-    padded = np.concatenate([r[:1], r, r[-1:]])
-    smooth = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
-    best = int(np.flatnonzero(smooth == smooth.min())[-1])
-    floor = float(smooth[best])
-    out.update(best_eps=float(e[best]), floor=floor)
+    best = int(np.flatnonzero(r == r.min())[-1])  # ties: the largest step
+    out.update(best_eps=float(e[best]), floor=float(r[best]))
     positive = r > 0
     if not positive.any():
         return out
-    threshold = margin * (floor if floor > 0 else float(r[positive].min()))
+    # Branch membership is measured from the bottom *level*, the lowest value
+    # of a running median of three: one lucky point on a flat bottom (an error
+    # that happens to round to almost 0, as on the complex step's plateau)
+    # must not make the plateau look like a slope.
+    padded = np.concatenate([r[:1], r, r[-1:]])
+    level = float(np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0).min())
+    threshold = margin * (level if level > 0 else float(r[positive].min()))
     log_e = np.log10(e)
     log_r = np.log10(np.where(positive, r, np.nan))
     trunc = positive & (e > e[best]) & (r >= threshold)
@@ -98,7 +98,7 @@ def fit_curve(eps, err, *, margin: float = 10.0, min_points: int = 3) -> dict:
     return out
 
 
-def fit_orders(df: pd.DataFrame, *, metric: str = "max_abs_err", margin: float = 10.0, min_points: int = 3) -> pd.DataFrame:
+def fit_orders(df: pd.DataFrame, *, metric: str = "max_abs_err", margin: float = 3.0, min_points: int = 3) -> pd.DataFrame:
     """Fit each (problem, scheme, dtype) curve of an eps sweep.
 
     Parameters
