@@ -10,21 +10,25 @@ unperturbed forward pass cached, each perturbed cost is recomputed exactly as
    ``d_b = a'_b − A_l[b, j]``  (B activations);
 2. a rank-1 update into layer l+1: ``Z'_{l+1}[b, :] = Z_{l+1}[b, :] + d_b·W_{l+1}[j, :]``
    for the samples with ``d_b ≠ 0``, and its activations;
-3. the remaining layers of those samples, densely;
+3. the remaining layers of those samples, through their changes:
+   ``Z'_q[b, :] = Z_q[b, :] + ΔA_{q−1}[b, :]·W_q`` (units that did not move are skipped);
 4. the loss by difference, ``J' = J + scale·Σ_b (ℓ'_b − ℓ_b) + ½·l2·s·(2w + s)``,
    with the exact identity ``(y − a')² − (y − a)² = (a' − a)(a' + a − 2y)`` for
    sse and mse.
 
 Every J(θ + s·e_i) is the cost at the perturbed point, recomputed to
-rounding: nothing is linearised.  The perturbation applied is the one the
-black-box kernel applies, ``s = fl(θ_i + c·h) − θ_i``.
+rounding: the pre-activations are linear in θ, so steps 1-3 are exact, and
+every activation is evaluated at its new argument, nothing is linearised.
+The perturbation applied is the one the black-box kernel applies,
+``s = fl(θ_i + c·h) − θ_i``.
 
-Sigmoid layers take a faster exact route: with ``E = e^(−Z)`` cached,
-``σ(z + δ) = 1 / (1 + E·e^(−δ))``, and for ``|δ| ≤ 2⁻¹⁰`` the factor
-``e^(−δ)`` is its Taylor polynomial of degree 4, whose truncation error
-``|δ|⁵/120 < 7.5e-18`` is below double rounding: the value is the same to
-within an ulp or two, without a call to ``exp``.  The bound is tested once
-per coordinate and offset (``max_b |δ_b|``); above it the plain formula runs.
+Sigmoid and tanh take a faster exact route for a move ``δ`` of the
+pre-activation with ``|δ| ≤ 2⁻¹⁰``: with ``E = e^(−z)`` and ``h = tanh z``
+cached, ``σ(z + δ) = 1 / (1 + E·e^(−δ))`` and ``tanh(z + δ) = (h + tanh δ) /
+(1 + h·tanh δ)``, where ``e^(−δ)`` and ``tanh δ`` are their Taylor polynomials
+(degree 4 and 5), whose truncation errors (below 7.5e-18 and 5e-20
+relative) are under double rounding: the same value to an ulp or two,
+without a call to ``exp`` or ``tanh``.  Larger moves take the plain formula.
 
 Kinks: for relu and leaky_relu layers, a coordinate is flagged when some
 pre-activation changes side of 0 between θ and any perturbed point.
@@ -34,7 +38,9 @@ Parallel over coordinates, interleaved (chunk ``c`` takes coordinates
 coordinates); each chunk owns its scratch rows (O(batch + width)), and
 every coordinate runs the same operations whatever the thread count, so the
 results are identical for any number of threads.  Products are plain loops
-(no BLAS inside the parallel region).
+(no BLAS inside the parallel region).  The loops that divide vectorise
+because the network code uses NumPy's error model (no ZeroDivisionError
+check; see :data:`fastcheck.models.functions.NET`).
 """
 from __future__ import annotations
 
@@ -61,6 +67,7 @@ from ..models.functions import (
     NET_PARALLEL,
     RELU,
     SIGMOID,
+    TANH,
     SOFTMAX_CE,
     SSE,
     activate,
@@ -80,24 +87,50 @@ def _exp_small(x):
 
 
 @njit(**NET)
+def _tanh_small(x):
+    """tanh x for |x| ≤ 2⁻¹⁰: x − x³/3 + 2x⁵/15 (truncation 17x⁷/315 < 5e-20 relative)."""
+    x2 = x * x
+    return x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0)))
+
+
+@njit(**NET)
 def _kinked(code):
     return code == RELU or code == LEAKY_RELU
+
+
+@njit(**NET)
+def _moved(z0, h0, e0, delta, act):
+    """act(z0 + δ), from the cached z0, h0 = act(z0) and e0 = e^(−z0).
+
+    For |δ| ≤ 2⁻¹⁰: σ(z0 + δ) = 1 / (1 + e0·e^(−δ)) and
+    tanh(z0 + δ) = (h0 + tanh δ) / (1 + h0·tanh δ), with the small-argument
+    polynomials (exact to rounding); otherwise the activation itself.
+    """
+    if abs(delta) <= SMALL:
+        if act == SIGMOID:
+            return 1.0 / (1.0 + e0 * _exp_small(-delta))
+        if act == TANH:
+            t = _tanh_small(delta)
+            return (h0 + t) / (1.0 + h0 * t)
+    return activate(z0 + delta, act)
 
 
 @njit(**NET)
 def forward_cache(theta, X, Y, arch, loss, l2, mask):
     """The unperturbed pass, kept in the forms the kernel reads.
 
-    Returns ``(Z, A, E, ZT, AT, ET, MT, YT, rowloss, colmax, J0)``: row-major
-    ``(B, T)`` pre-activations, activations (after dropout) and
-    ``E = e^(−Z)``; their unit-major transposes ``(T, B)`` (``AT`` starts with
-    Xᵀ), the mask's and the targets' (``(K, B)``); the unnormalised loss of each sample; ``colmax[u] =
-    max_b |AT[u, b]|``; and J(θ), rounded exactly as the black-box cost.
+    Returns ``(Z, H, A, E, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0)``:
+    row-major ``(B, T)`` pre-activations, activations before and after
+    dropout and ``E = e^(−Z)``; their unit-major transposes ``(T, B)``
+    (``AT`` starts with Xᵀ), the mask's and the targets' (``(K, B)``); the
+    unnormalised loss of each sample; ``colmax[u] = max_b |AT[u, b]|``; and
+    J(θ), rounded exactly as the black-box cost.
     """
     Z, H, A = forward(theta, X, arch, mask)
     B, T = A.shape
     E = np.exp(-Z)
     ZT = np.ascontiguousarray(Z.T)
+    HT = np.ascontiguousarray(H.T)
     AT = np.ascontiguousarray(A.T)
     ET = np.ascontiguousarray(E.T)
     MT = np.ascontiguousarray(mask.T)
@@ -114,7 +147,7 @@ def forward_cache(theta, X, Y, arch, loss, l2, mask):
             m = max(m, abs(AT[u, b]))
         colmax[u] = m
     J0 = data_loss(A, Y, arch, loss) + l2_penalty(theta, arch, l2)
-    return Z, A, E, ZT, AT, ET, MT, YT, rowloss, colmax, J0
+    return Z, H, A, E, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0
 
 
 @njit(**NET)
@@ -131,36 +164,58 @@ def locate(arch, c):
 
 
 @njit(**NET)
-def _column(arch, l, i, j, s, ZT, AT, ET, MT, colmax, znew, anew, dvec):
+def _column(arch, l, i, j, s, ZT, HT, AT, ET, MT, colmax, anew, dvec):
     """Step 1: column j of layer l after the move ``s`` of W_l[i, j] (``i < 0``: b_l[j]).
 
-    Writes ``znew``, ``anew`` and ``dvec = anew − A_l[:, j]``; returns whether
-    a pre-activation changed side of a kink.
+    Writes ``anew`` (the column's new activations, after dropout) and
+    ``dvec = anew − A_l[:, j]``; returns whether a pre-activation changed side
+    of a kink.  Sigmoid and tanh columns whose every |δ_b| = |s·x_b| is at
+    most 2⁻¹⁰ take branch-free loops (they vectorise).
     """
     act = arch[l, ACT]
     u = arch[l, OUT_OFF] + j
     xu = arch[l, IN_OFF] + i
     B = ZT.shape[1]
-    xm = 1.0 if i < 0 else colmax[xu]
-    kink = False
-    if act == SIGMOID and abs(s) * xm <= SMALL:
+    small = abs(s) * (1.0 if i < 0 else colmax[xu]) <= SMALL
+    if small and act == SIGMOID:
         for b in range(B):
-            x = 1.0 if i < 0 else AT[xu, b]
-            delta = s * x
-            znew[b] = ZT[u, b] + delta
+            delta = s * (1.0 if i < 0 else AT[xu, b])
             anew[b] = MT[u, b] / (1.0 + ET[u, b] * _exp_small(-delta))
             dvec[b] = anew[b] - AT[u, b]
-        return kink
-    for b in range(B):
-        x = 1.0 if i < 0 else AT[xu, b]
-        z = ZT[u, b] + s * x
-        znew[b] = z
-        anew[b] = activate(z, act) * MT[u, b]
-        dvec[b] = anew[b] - AT[u, b]
-    if _kinked(act):
+        return False
+    if small and act == TANH:
         for b in range(B):
-            if (znew[b] > 0.0) != (ZT[u, b] > 0.0):
-                kink = True
+            t = _tanh_small(s * (1.0 if i < 0 else AT[xu, b]))
+            anew[b] = MT[u, b] * ((HT[u, b] + t) / (1.0 + HT[u, b] * t))
+            dvec[b] = anew[b] - AT[u, b]
+        return False
+    kink = False
+    kinked = _kinked(act)
+    for b in range(B):
+        z0 = ZT[u, b]
+        delta = s * (1.0 if i < 0 else AT[xu, b])
+        anew[b] = _moved(z0, HT[u, b], ET[u, b], delta, act) * MT[u, b]
+        dvec[b] = anew[b] - AT[u, b]
+        if kinked and (z0 + delta > 0.0) != (z0 > 0.0):
+            kink = True
+    return kink
+
+
+@njit(**NET)
+def _advance(arch, q, b, dz, Z, H, A, E, mask, cur, dcur):
+    """Layer q of sample b after its pre-activations moved by ``dz``: writes the new
+    activations (after dropout) into ``cur`` and their changes into ``dcur``;
+    returns whether a pre-activation changed side of a kink."""
+    n, act, o = arch[q, N_OUT], arch[q, ACT], arch[q, OUT_OFF]
+    kinked = _kinked(act)
+    kink = False
+    for k in range(n):
+        z0 = Z[b, o + k]
+        a = _moved(z0, H[b, o + k], E[b, o + k], dz[k], act) * mask[b, o + k]
+        cur[k] = a
+        dcur[k] = a - A[b, o + k]
+        if kinked and (z0 + dz[k] > 0.0) != (z0 > 0.0):
+            kink = True
     return kink
 
 
@@ -187,18 +242,19 @@ def _row_diff(row, b, A, Y, arch, loss, rowloss):
 
 
 @njit(**NET)
-def perturbed_delta(theta, Y, arch, loss, l2, mask, Z, A, E, ZT, AT, ET, MT, YT, rowloss, colmax,
-                    l, i, j, s, znew, anew, dvec, acc, cur, nxt):
+def perturbed_delta(theta, Y, arch, loss, l2, mask, cache, l, i, j, s, anew, dvec, acc, dz, cur, dcur):
     """J(θ + s·e_c) − J(θ) for the coordinate ``(l, i, j)`` (see the module doc).
 
-    Returns ``(ΔJ, kink)``.  ``cur`` and ``nxt`` are scratch rows of the
-    widest layer; ``znew``, ``anew``, ``dvec``, ``acc`` scratch of the batch size.
+    Returns ``(ΔJ, kink)``.  ``cache`` is :func:`forward_cache`'s tuple;
+    ``dz``, ``cur`` and ``dcur`` are scratch rows of the widest layer,
+    ``anew``, ``dvec`` and ``acc`` scratch of the batch size.
     """
+    Z, H, A, E, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
     L = arch.shape[0]
     B = Z.shape[0]
     K = arch[L - 1, N_OUT]
     oL = arch[L - 1, OUT_OFF]
-    kink = _column(arch, l, i, j, s, ZT, AT, ET, MT, colmax, znew, anew, dvec)
+    kink = _column(arch, l, i, j, s, ZT, HT, AT, ET, MT, colmax, anew, dvec)
     total = 0.0
     if l == L - 1:
         # the output column itself moved
@@ -225,7 +281,7 @@ def perturbed_delta(theta, Y, arch, loss, l2, mask, Z, A, E, ZT, AT, ET, MT, YT,
         if m == L - 1 and act1 == SIGMOID and (loss == SSE or loss == MSE) and dmax * wmax <= SMALL:
             # sigmoid output, squared loss: the rank-1 update and the loss difference in one
             # pass, unit by unit over the batch (contiguous, so it vectorises); acc[b] holds
-            # sample b's sum over the units
+            # sample b's sum over the units.  A sample with d_b = 0 adds exactly 0.
             for b in range(B):
                 acc[b] = 0.0
             for k in range(n1):
@@ -246,26 +302,22 @@ def perturbed_delta(theta, Y, arch, loss, l2, mask, Z, A, E, ZT, AT, ET, MT, YT,
                     continue
                 # step 2: rank-1 update of sample b's row of layer m
                 for k in range(n1):
-                    z = Z[b, o1 + k] + d * theta[wrow + k]
-                    if _kinked(act1) and (z > 0.0) != (Z[b, o1 + k] > 0.0):
-                        kink = True
-                    cur[k] = activate(z, act1) * mask[b, o1 + k]
-                # step 3: the remaining layers, densely, for this sample
+                    dz[k] = d * theta[wrow + k]
+                kink |= _advance(arch, m, b, dz, Z, H, A, E, mask, cur, dcur)
+                # step 3: the remaining layers, for this sample, by their changes
+                # Z'_q = Z_q + ΔA_{q−1}·W_q (units whose activation did not move are skipped)
                 for q in range(m + 1, L):
-                    n_in, n_out, aq = arch[q, N_IN], arch[q, N_OUT], arch[q, ACT]
-                    w0, b0, oq = arch[q, W_OFF], arch[q, B_OFF], arch[q, OUT_OFF]
+                    n_in, n_out, w0 = arch[q, N_IN], arch[q, N_OUT], arch[q, W_OFF]
                     for k in range(n_out):
-                        nxt[k] = theta[b0 + k] if b0 >= 0 else 0.0
+                        dz[k] = 0.0
                     for r in range(n_in):
-                        x = cur[r]
+                        x = dcur[r]
+                        if x == 0.0:
+                            continue
                         row = w0 + r * n_out
                         for k in range(n_out):
-                            nxt[k] += x * theta[row + k]
-                    for k in range(n_out):
-                        z = nxt[k]
-                        if _kinked(aq) and (z > 0.0) != (Z[b, oq + k] > 0.0):
-                            kink = True
-                        cur[k] = activate(z, aq) * mask[b, oq + k]
+                            dz[k] += x * theta[row + k]
+                    kink |= _advance(arch, q, b, dz, Z, H, A, E, mask, cur, dcur)
                 # step 4: the loss, by difference
                 total += _row_diff(cur, b, A, Y, arch, loss, rowloss)
     dJ = loss_scale(loss, B, K) * total
@@ -292,7 +344,8 @@ def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_c
     out : float64 array ``(len(coords), len(offsets))``
     kinks : bool array ``(len(coords),)``
     """
-    Z, A, E, ZT, AT, ET, MT, YT, rowloss, colmax, J0 = forward_cache(theta, X, Y, arch, loss, l2, mask)
+    cache = forward_cache(theta, X, Y, arch, loss, l2, mask)
+    J0 = cache[-1]
     B = X.shape[0]
     width = 1
     for l in range(arch.shape[0]):
@@ -300,20 +353,20 @@ def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_c
     nc = coords.shape[0]
     n_chunks = max(1, min(nc, n_chunks))
     for c in prange(n_chunks):
-        znew = np.empty(B)
         anew = np.empty(B)
         dvec = np.empty(B)
         acc = np.empty(B)
+        dz = np.empty(width)
         cur = np.empty(width)
-        nxt = np.empty(width)
+        dcur = np.empty(width)
         for t in range(c, nc, n_chunks):
             l, is_bias, i, j = locate(arch, coords[t])
             x = theta[coords[t]]
             flag = False
             for k in range(offsets.shape[0]):
                 s = (x + offsets[k] * steps[t]) - x
-                dJ, kink = perturbed_delta(theta, Y, arch, loss, l2, mask, Z, A, E, ZT, AT, ET, MT, YT, rowloss,
-                                           colmax, l, i, j, s, znew, anew, dvec, acc, cur, nxt)
+                dJ, kink = perturbed_delta(theta, Y, arch, loss, l2, mask, cache, l, i, j, s,
+                                           anew, dvec, acc, dz, cur, dcur)
                 out[t, k] = J0 + dJ
                 flag = flag or kink
             kinks[t] = flag
