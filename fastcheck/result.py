@@ -14,8 +14,16 @@ def relative_difference(a, b) -> float:
     """||a − b||₂ / (||a||₂ + ||b||₂), the seeds' formula; 0 when both are 0."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    den = np.linalg.norm(a) + np.linalg.norm(b)
-    return 0.0 if den == 0 else float(np.linalg.norm(a - b) / den)
+    den = _norm(a) + _norm(b)
+    return 0.0 if den == 0 else float(_norm(a - b) / den)
+
+
+def _norm(x) -> float:
+    """√Σx², by NumPy's own summation rather than BLAS: called right after a Numba
+    parallel kernel, a BLAS ``ddot`` can stall for 10-100 ms while its threads
+    wake up against Numba's still-spinning workers."""
+    x = np.ravel(x)
+    return float(np.sqrt(np.sum(x * x)))
 
 
 def check_thresholds(thresholds) -> dict:
