@@ -61,7 +61,8 @@ class LayeredEvaluator:
         return self._threads or config.num_threads()
 
     def value(self, theta) -> float:
-        return float(self.model.jit_cost(theta, *self.args))
+        """J(θ), rounded as the kernel's own unperturbed cost (row loops)."""
+        return float(layered.base_cost(theta, *self.args))
 
     def prepare(self, theta, kind: str) -> None:
         """Compile the kernel (a no-op once compiled or loaded from the cache),

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import fastcheck
+from fastcheck.models import backprop
 from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANT_INFO, MUTANTS, SHOWCASE, seed_network
 
 from . import naive
@@ -63,7 +64,13 @@ def test_grad_matches_numpy_finite_differences(problem):
 
 def test_jit_cost_is_the_cost(problem):
     model, theta, X, y = problem
-    assert model.jit_cost(theta, *model.cost_args(X, y)) == model.cost(theta, X, y)
+    args = model.cost_args(X, y)
+    assert model.jit_cost(theta, *args) == model.cost(theta, X, y)
+    # the row-loop form rounds differently from the BLAS form, by a few ulps
+    assert backprop.mlp_cost(theta, *args) == pytest.approx(model.cost(theta, X, y), rel=1e-14)
+    # and exactly as the forward pass the backprop keeps
+    g = np.empty(model.n_params)
+    assert backprop.mlp_grad(theta, *args, np.int64(0), g) == backprop.mlp_cost(theta, *args)
 
 
 def test_seed_network_is_the_seeds():

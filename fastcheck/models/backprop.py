@@ -188,11 +188,11 @@ def data_loss(A, Y, arch, loss):
 
 @njit(**NET)
 def mlp_cost(theta, X, Y, arch, loss, l2, mask):
-    """J(θ) = scale·Σ_b row_loss(A_L[b], y_b) + ½·l2·Σ‖W_l‖² (black-box form).
+    """J(θ) = scale·Σ_b row_loss(A_L[b], y_b) + ½·l2·Σ‖W_l‖², by row loops.
 
-    One sample at a time through two row buffers, so it allocates O(width)
-    and can run inside a parallel kernel; it rounds exactly as
-    :func:`forward` followed by :func:`data_loss`.
+    One sample at a time through two row buffers (O(width) memory, no BLAS);
+    it rounds exactly as :func:`forward` followed by :func:`data_loss`, hence
+    as the structure-aware kernel's unperturbed cost.
     """
     L = arch.shape[0]
     B = X.shape[0]
@@ -221,6 +221,32 @@ def mlp_cost(theta, X, Y, arch, loss, l2, mask):
         K = arch[L - 1, N_OUT]
         s += row_loss(cur[:K], Y[b], loss)
     return loss_scale(loss, B, arch[L - 1, N_OUT]) * s + l2_penalty(theta, arch, l2)
+
+
+@njit(**NET)
+def mlp_cost_blas(theta, X, Y, arch, loss, l2, mask):
+    """J(θ) as :func:`mlp_cost`, with each layer one matrix product ``A·W`` (BLAS).
+
+    The black-box form (``model.jit_cost``): in the parallel kernel, with BLAS
+    held to one thread, it runs about 4× faster than the row loops of
+    :func:`mlp_cost` (benchmarks/bench_structured.py measures both); it
+    rounds differently from them, by a few ulps.
+    """
+    L = arch.shape[0]
+    A = X
+    for l in range(L):
+        n_in, n_out, act = arch[l, N_IN], arch[l, N_OUT], arch[l, ACT]
+        w0, b0, o0 = arch[l, W_OFF], arch[l, B_OFF], arch[l, OUT_OFF]
+        Z = A @ theta[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+        for b in range(Z.shape[0]):
+            for j in range(n_out):
+                z = Z[b, j] + theta[b0 + j] if b0 >= 0 else Z[b, j]
+                Z[b, j] = activate(z, act) * mask[b, o0 + j]
+        A = Z
+    s = 0.0
+    for b in range(A.shape[0]):
+        s += row_loss(A[b], Y[b], loss)
+    return loss_scale(loss, A.shape[0], A.shape[1]) * s + l2_penalty(theta, arch, l2)
 
 
 @njit(**NET)

@@ -8,7 +8,7 @@ import numpy as np
 from ..layout import Layout
 from . import backprop
 from .functions import ACTIVATIONS, LOSSES
-from .mutants import MUTANTS, get_mutant
+from .mutants import get_mutant
 
 
 class MLP:
@@ -251,8 +251,9 @@ class MLP:
     # -- cost and gradient -------------------------------------------------------------
     @property
     def jit_cost(self):
-        """The Numba-jitted black-box cost ``jit_cost(theta, *model.cost_args(X, y))``."""
-        return backprop.mlp_cost
+        """The Numba-jitted black-box cost ``jit_cost(theta, *model.cost_args(X, y))``
+        (layers as BLAS matrix products; see :func:`fastcheck.models.backprop.mlp_cost_blas`)."""
+        return backprop.mlp_cost_blas
 
     def cost_args(self, X, y) -> tuple:
         """The extra arguments of :attr:`jit_cost` (and accepted by :meth:`grad`) for a batch."""
@@ -262,7 +263,7 @@ class MLP:
     def cost(self, theta, X, y) -> float:
         """J(θ) on the batch ``(X, y)``."""
         theta = self.check_theta(theta)
-        return float(backprop.mlp_cost(theta, *self.cost_args(X, y)))
+        return float(backprop.mlp_cost_blas(theta, *self.cost_args(X, y)))
 
     def grad(self, theta, X, y, *_cost_args) -> np.ndarray:
         """∂J/∂θ by the hand-written backprop (with this model's planted bug, if any).
