@@ -19,6 +19,7 @@ Dask worker too); figures are medians of repeated runs in one process.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -33,10 +34,13 @@ from fastcheck.sweep.dask import local_client, usable_cores
 OUT = Path(__file__).resolve().parent.parent / "reports" / "sweep-bench"
 BIG = "mlp:784-128-10,batch=64,act=sigmoid,loss=sse"
 SMALL = [f"mlp:32-32-8,batch=32,seed={k}" for k in range(24)]
+LOADS = []  # 1-minute load average before each timed variant (others may share the machine)
 
 
 def timed(fn, repeat):
+    """Median, all times and the last result of ``repeat`` calls."""
     times, out = [], None
+    LOADS.append(os.getloadavg()[0])
     for _ in range(repeat):
         t0 = time.perf_counter()
         out = fn()
@@ -113,6 +117,7 @@ def main(argv=None) -> int:
 
     table = pd.DataFrame(rows)
     table["points_per_s"] = table["points"] / table["seconds"]
+    table["load_before"] = LOADS
     OUT.mkdir(parents=True, exist_ok=True)
     table.to_csv(OUT / "results.csv", index=False)
     small_rows = table[table["benchmark"] == "many small problems"].set_index("variant")["points_per_s"]
@@ -134,8 +139,11 @@ def _readme(table, skip_reasons, t_shared, t_alone, ratio, ratio_full, repeat, n
         f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_sweep.py` on {usable_cores()} core(s), "
         f"numba {numba.__version__}, Python {sys.version.split()[0]}; medians of {repeat} run(s) after warm-up.",
         "",
-        markdown_table(table[["benchmark", "variant", "seconds", "runs", "points", "computed", "threads", "points_per_s"]],
-                       {"seconds": ".2f", "points_per_s": ".1f"}),
+        markdown_table(table[["benchmark", "variant", "seconds", "runs", "points", "computed", "threads", "points_per_s",
+                              "load_before"]], {"seconds": ".2f", "points_per_s": ".1f", "load_before": ".2f"}),
+        "",
+        "`load_before` is the 1-minute load average before each variant: the machine is shared, and a load "
+        "above ~0.5 means another process competed for the two cores during that variant.",
         "",
         "## Default eps sweep of MLP 784-128-10 (batch 64, every coordinate, structure-aware kernel)",
         "",

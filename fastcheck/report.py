@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import platform
 from pathlib import Path
 
@@ -213,8 +214,10 @@ def _environment() -> str:
     from . import __version__
     from .sweep.dask import usable_cores
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"fastcheck {__version__}, numba {numba.__version__}, numpy {np.__version__}, "
-            f"Python {platform.python_version()}, {usable_cores()} core(s), {platform.machine()}")
+            f"Python {platform.python_version()}, {usable_cores()} core(s), {platform.machine()}; "
+            f"load average {load:.2f} when the report was written (the machine may be shared)")
 
 
 def write_report(directory, df: pd.DataFrame | None = None, meta: dict | None = None, *, title: str | None = None) -> list:
@@ -321,9 +324,14 @@ def _eps_readme(df, fits, meta, title) -> str:
 def _size_readme(df, meta, title) -> str:
     lines = _header(title or "Check time vs model size, mode and threads", meta)
     opts = meta.get("options", {})
+    timing = meta.get("timing", {})
+    mlp = meta.get("mlp")
     lines += [
         "Each row is the median wall time of "
-        f"{opts.get('repeat', 'several')} check call(s) after a compiling warm-up. Modes: structured = every "
+        f"{timing.get('repeat', 'several')} check call(s) after a compiling warm-up"
+        + (f"; full-coordinate checks estimated above {timing['budget']:g} s are skipped" if "budget" in timing else "")
+        + (f". MLPs given by layer sizes: {mlp['activation']}, {mlp['loss']} loss, batch {mlp['batch']}" if mlp else "")
+        + ". Modes: structured = every "
         "coordinate with the structure-aware kernel, blackbox = every coordinate with the black-box kernel, "
         f"directional = {opts.get('n_dirs', '?')} random directions per block, sampled = {opts.get('sample', '?')} "
         "coordinates per block. peak_mem_mb is the resident memory above the level before the call.",

@@ -579,3 +579,10 @@ def test_cli_scheduler_and_workers_options(client, tmp_path):
     for t in tables[1:]:
         same_results(t, tables[0], ignore=("seconds", "threads"))
     assert len(tables[0]) == 4 * 7
+
+
+def test_size_entries_given_as_layer_sizes():
+    df = size_sweep([(4, 3, 2), "5-3-2"], modes=("sampled",), threads=(1,), repeat=1, batch=6, activation="tanh")
+    assert df["problem"].tolist() == ["mlp:4-3-2", "mlp:5-3-2"]
+    assert df["n_params"].tolist() == [4 * 3 + 3 + 3 * 2 + 2, 5 * 3 + 3 + 3 * 2 + 2]
+    assert df.attrs["mlp"] == {"batch": 6, "activation": "tanh", "loss": "sse"} and df["passed"].all()

@@ -588,11 +588,13 @@ def _size_task(payload):
 
 
 def _size_problem(spec, batch, activation, loss, seed):
-    """A size-sweep entry: layer sizes (ints or "784-128-10") become an MLP problem."""
+    """A size-sweep entry: layer sizes (ints or "784-128-10") become an MLP
+    problem labelled ``mlp:784-128-10`` (batch, activation and loss are the
+    sweep's settings, recorded in its metadata)."""
     if isinstance(spec, (list, tuple)) and spec and all(isinstance(s, (int, np.integer)) for s in spec):
         spec = "-".join(str(int(s)) for s in spec)
     if isinstance(spec, str) and spec.replace("-", "").isdigit() and "-" in spec:
-        spec = f"mlp:{spec},batch={batch},act={activation},loss={loss},seed={seed}"
+        return get_problem(f"mlp:{spec},batch={batch},act={activation},loss={loss},seed={seed}", name=f"mlp:{spec}")
     return spec
 
 
@@ -666,7 +668,8 @@ def size_sweep(
 
     grid = [(p.name, m, t) for p in problems for m in modes for t in threads]
     meta = {"kind": "size", "problems": [p.name for p in problems], "modes": list(modes), "threads": list(threads),
-            "options": opts.as_meta()}
+            "mlp": {"batch": batch, "activation": activation, "loss": loss},
+            "options": opts.as_meta(), "timing": {"repeat": repeat, "budget": float(budget)}}
     store, done = _open_store(out, SIZE_SCHEMA, meta, resume, overwrite)
     finished = _finished_keys(done, SIZE_KEY)
     tasks = [(p, m, t) for p in problems for m in modes for t in threads if (p.name, m, t) not in finished]
