@@ -586,3 +586,19 @@ def test_size_entries_given_as_layer_sizes():
     assert df["problem"].tolist() == ["mlp:4-3-2", "mlp:5-3-2"]
     assert df["n_params"].tolist() == [4 * 3 + 3 + 3 * 2 + 2, 5 * 3 + 3 + 3 * 2 + 2]
     assert df.attrs["mlp"] == {"batch": 6, "activation": "tanh", "loss": "sse"} and df["passed"].all()
+
+
+@pytest.mark.parametrize("fixed, per_coord, n", [(0.05, 2e-6, 400_000), (0.002, 1e-3, 5_000), (0.01, 1e-6, 1000)])
+def test_full_check_estimate_from_probes(fixed, per_coord, n):
+    from fastcheck.sweep.runner import _estimate_full
+
+    spent = []
+
+    def call(threads, coords):  # a check whose time is fixed + per_coord·m, with one noisy first call
+        t = fixed + per_coord * len(coords) + (0.03 if not spent else 0.0)
+        spent.append(t)
+        time.sleep(t)
+
+    est = _estimate_full(call, 1, n)
+    assert est == pytest.approx(fixed + per_coord * n, rel=0.35)
+    assert sum(spent) < 0.5 * (fixed + per_coord * n) + 0.5  # probing costs a fraction of the full check

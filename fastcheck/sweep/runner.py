@@ -526,9 +526,11 @@ def _status_kb(field: str) -> float:
 def _estimate_full(call, threads, n: int) -> float:
     """Seconds a full-coordinate check would take, from growing probes.
 
-    Checks of m evenly spread coordinates take about ``a + b·m`` (a: the
-    fixed part, such as a cached forward pass); m grows fourfold until a
-    probe takes 0.2 s, then the last two probes give ``a + b·n``.
+    A check of m evenly spread coordinates takes about ``a + b·m`` (a: the
+    fixed part, such as a cached forward pass, which can dwarf b·m for small
+    m).  m grows fourfold until the per-coordinate part is at least as large
+    as the fixed part (and the probe takes 0.2 s), so that timing noise in
+    ``a`` cannot pass for ``b``; the last two probes then give ``a + b·n``.
     """
     def probe(m):
         coords = np.unique(np.linspace(0, n - 1, m).round().astype(np.int64))
@@ -537,11 +539,13 @@ def _estimate_full(call, threads, n: int) -> float:
         return len(coords), time.perf_counter() - t0
 
     m1, t1 = probe(min(n, 8))
+    fixed = t1
     while m1 < n:
         m2, t2 = probe(min(n, 4 * m1))
-        if t2 >= 0.2 or m2 >= n:
-            b = (t2 - t1) / (m2 - m1) if t2 > t1 else t2 / m2
-            return t2 + b * (n - m2)
+        if m2 >= n:
+            return t2
+        if t2 >= max(0.2, 2 * fixed):
+            return t2 + max(t2 - t1, 0.0) / (m2 - m1) * (n - m2)
         m1, t1 = m2, t2
     return t1
 
