@@ -15,7 +15,7 @@ from . import config
 from .check import as_theta, run_check
 from .evaluate import JitEvaluator
 from .kernels import layered
-from .models import MLP
+from .models import MLP, backprop
 
 MODES = ("structured", "blackbox")
 
@@ -62,7 +62,7 @@ class LayeredEvaluator:
 
     def value(self, theta) -> float:
         """J(θ), rounded as the kernel's own unperturbed cost (row loops)."""
-        return float(layered.base_cost(theta, *self.args))
+        return float(backprop.mlp_cost(theta, *self.args))
 
     def prepare(self, theta, kind: str) -> None:
         """Compile the kernel (a no-op once compiled or loaded from the cache),

@@ -35,8 +35,9 @@ pre-activation changes side of 0 between θ and any perturbed point.
 
 Parallel over coordinates, interleaved (chunk ``c`` takes coordinates
 ``c, c + n_chunks, …``, which balances the costlier first-layer
-coordinates); each chunk owns its scratch rows (O(batch + width)), and
-every coordinate runs the same operations whatever the thread count, so the
+coordinates); each chunk owns its scratch (O(batch · width), unit-major so
+that every inner loop runs over the batch, contiguously), and every
+coordinate runs the same operations whatever the thread count, so the
 results are identical for any number of threads.  Products are plain loops
 (no BLAS inside the parallel region).  The loops that divide vectorise
 because the network code uses NumPy's error model (no ZeroDivisionError
@@ -62,6 +63,8 @@ from ..models.backprop import (
 from ..models.functions import (
     BCE,
     LEAKY_RELU,
+    IDENTITY,
+    LEAKY_SLOPE,
     MSE,
     NET,
     NET_PARALLEL,
@@ -189,33 +192,77 @@ def _column(arch, l, i, j, s, ZT, HT, AT, ET, MT, colmax, anew, dvec):
             anew[b] = MT[u, b] * ((HT[u, b] + t) / (1.0 + HT[u, b] * t))
             dvec[b] = anew[b] - AT[u, b]
         return False
-    kink = False
-    kinked = _kinked(act)
+    if _kinked(act) or act == IDENTITY:
+        slope = 0.0 if act == RELU else (LEAKY_SLOPE if act == LEAKY_RELU else 1.0)
+        crossed = 0
+        for b in range(B):
+            z0 = ZT[u, b]
+            z = z0 + s * (1.0 if i < 0 else AT[xu, b])
+            anew[b] = MT[u, b] * (z if z > 0.0 else slope * z)
+            dvec[b] = anew[b] - AT[u, b]
+            crossed += (z > 0.0) != (z0 > 0.0)
+        return _kinked(act) and crossed > 0
     for b in range(B):
-        z0 = ZT[u, b]
         delta = s * (1.0 if i < 0 else AT[xu, b])
-        anew[b] = _moved(z0, HT[u, b], ET[u, b], delta, act) * MT[u, b]
+        anew[b] = _moved(ZT[u, b], HT[u, b], ET[u, b], delta, act) * MT[u, b]
         dvec[b] = anew[b] - AT[u, b]
-        if kinked and (z0 + delta > 0.0) != (z0 > 0.0):
-            kink = True
-    return kink
+    return False
 
 
 @njit(**NET)
-def _advance(arch, q, b, dz, Z, H, A, E, mask, cur, dcur):
-    """Layer q of sample b after its pre-activations moved by ``dz``: writes the new
-    activations (after dropout) into ``cur`` and their changes into ``dcur``;
-    returns whether a pre-activation changed side of a kink."""
+def _advance(arch, q, DZ, ZT, HT, AT, ET, MT, CUR, DC, moved):
+    """Layer q after its pre-activations moved by ``DZ`` (unit-major, ``(n_q, B)``):
+    writes the new activations (after dropout) into ``CUR`` and their changes
+    into ``DC``, and ``moved[k]`` = unit k changed on some sample; returns
+    whether a pre-activation changed side of a kink.
+
+    When every |δ| ≤ 2⁻¹⁰, sigmoid and tanh layers take branch-free loops over
+    the batch (they vectorise).  A sample whose δ is 0 gets its cached
+    activation back exactly.
+    """
     n, act, o = arch[q, N_OUT], arch[q, ACT], arch[q, OUT_OFF]
-    kinked = _kinked(act)
-    kink = False
+    B = DZ.shape[1]
+    big = 0.0
     for k in range(n):
-        z0 = Z[b, o + k]
-        a = _moved(z0, H[b, o + k], E[b, o + k], dz[k], act) * mask[b, o + k]
-        cur[k] = a
-        dcur[k] = a - A[b, o + k]
-        if kinked and (z0 + dz[k] > 0.0) != (z0 > 0.0):
-            kink = True
+        for b in range(B):
+            big = max(big, abs(DZ[k, b]))
+    kink = False
+    kinked = _kinked(act)
+    for k in range(n):
+        u = o + k
+        if big <= SMALL and act == SIGMOID:
+            for b in range(B):
+                a = MT[u, b] / (1.0 + ET[u, b] * _exp_small(-DZ[k, b]))
+                CUR[k, b] = a
+                DC[k, b] = a - AT[u, b]
+        elif big <= SMALL and act == TANH:
+            for b in range(B):
+                t = _tanh_small(DZ[k, b])
+                a = MT[u, b] * ((HT[u, b] + t) / (1.0 + HT[u, b] * t))
+                CUR[k, b] = a
+                DC[k, b] = a - AT[u, b]
+        elif kinked or act == IDENTITY:
+            # piecewise linear: branch-free selects, the kink test counted alongside
+            slope = 0.0 if act == RELU else (LEAKY_SLOPE if act == LEAKY_RELU else 1.0)
+            crossed = 0
+            for b in range(B):
+                z0 = ZT[u, b]
+                z = z0 + DZ[k, b]
+                a = MT[u, b] * (z if z > 0.0 else slope * z)
+                CUR[k, b] = a
+                DC[k, b] = a - AT[u, b]
+                crossed += (z > 0.0) != (z0 > 0.0)
+            if kinked and crossed > 0:
+                kink = True
+        else:
+            for b in range(B):
+                a = _moved(ZT[u, b], HT[u, b], ET[u, b], DZ[k, b], act) * MT[u, b]
+                CUR[k, b] = a
+                DC[k, b] = a - AT[u, b]
+        flag = False
+        for b in range(B):
+            flag = flag or DC[k, b] != 0.0
+        moved[k] = flag
     return kink
 
 
@@ -229,25 +276,13 @@ def _output_diff(a_new, a_old, y, loss):
 
 
 @njit(**NET)
-def _row_diff(row, b, A, Y, arch, loss, rowloss):
-    """Unnormalised loss change of sample b whose output row became ``row``."""
-    L = arch.shape[0]
-    o0, K = arch[L - 1, OUT_OFF], arch[L - 1, N_OUT]
-    if loss == SOFTMAX_CE:
-        return row_loss(row[:K], Y[b], loss) - rowloss[b]
-    s = 0.0
-    for k in range(K):
-        s += _output_diff(row[k], A[b, o0 + k], Y[b, k], loss)
-    return s
-
-
-@njit(**NET)
-def perturbed_delta(theta, Y, arch, loss, l2, mask, cache, l, i, j, s, anew, dvec, acc, dz, cur, dcur):
+def perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s, anew, dvec, acc, cur, moved, DZ, CUR, DC):
     """J(θ + s·e_c) − J(θ) for the coordinate ``(l, i, j)`` (see the module doc).
 
-    Returns ``(ΔJ, kink)``.  ``cache`` is :func:`forward_cache`'s tuple;
-    ``dz``, ``cur`` and ``dcur`` are scratch rows of the widest layer,
-    ``anew``, ``dvec`` and ``acc`` scratch of the batch size.
+    Returns ``(ΔJ, kink)``.  ``cache`` is :func:`forward_cache`'s tuple.
+    Scratch: ``anew``, ``dvec``, ``acc`` of the batch size; ``cur`` and
+    ``moved`` of the widest layer; ``DZ``, ``CUR``, ``DC`` of (widest layer,
+    batch), unit-major.
     """
     Z, H, A, E, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
     L = arch.shape[0]
@@ -296,30 +331,46 @@ def perturbed_delta(theta, Y, arch, loss, l2, mask, cache, l, i, j, s, anew, dve
             if loss == SSE:
                 total *= 0.5
         else:
-            for b in range(B):
-                d = dvec[b]
-                if d == 0.0:
-                    continue
-                # step 2: rank-1 update of sample b's row of layer m
-                for k in range(n1):
-                    dz[k] = d * theta[wrow + k]
-                kink |= _advance(arch, m, b, dz, Z, H, A, E, mask, cur, dcur)
-                # step 3: the remaining layers, for this sample, by their changes
-                # Z'_q = Z_q + ΔA_{q−1}·W_q (units whose activation did not move are skipped)
-                for q in range(m + 1, L):
-                    n_in, n_out, w0 = arch[q, N_IN], arch[q, N_OUT], arch[q, W_OFF]
+            # step 2: rank-1 update of layer m, DZ[k, b] = d_b·W_m[j, k]
+            for k in range(n1):
+                w = theta[wrow + k]
+                for b in range(B):
+                    DZ[k, b] = dvec[b] * w
+            kink |= _advance(arch, m, DZ, ZT, HT, AT, ET, MT, CUR, DC, moved)
+            # step 3: the remaining layers by their changes, DZ_q = ΔA_{q−1}·W_q
+            # (inputs that moved on no sample are skipped)
+            for q in range(m + 1, L):
+                n_in, n_out, w0 = arch[q, N_IN], arch[q, N_OUT], arch[q, W_OFF]
+                for k in range(n_out):
+                    for b in range(B):
+                        DZ[k, b] = 0.0
+                for r in range(n_in):
+                    if not moved[r]:
+                        continue
+                    row = w0 + r * n_out
                     for k in range(n_out):
-                        dz[k] = 0.0
-                    for r in range(n_in):
-                        x = dcur[r]
-                        if x == 0.0:
-                            continue
-                        row = w0 + r * n_out
-                        for k in range(n_out):
-                            dz[k] += x * theta[row + k]
-                    kink |= _advance(arch, q, b, dz, Z, H, A, E, mask, cur, dcur)
-                # step 4: the loss, by difference
-                total += _row_diff(cur, b, A, Y, arch, loss, rowloss)
+                        w = theta[row + k]
+                        for b in range(B):
+                            DZ[k, b] += DC[r, b] * w
+                kink |= _advance(arch, q, DZ, ZT, HT, AT, ET, MT, CUR, DC, moved)
+            # step 4: the loss, by difference, sample by sample
+            if loss == SOFTMAX_CE:
+                for b in range(B):
+                    moved_b = False
+                    for k in range(K):
+                        cur[k] = CUR[k, b]
+                        moved_b = moved_b or DC[k, b] != 0.0
+                    if moved_b:
+                        total += row_loss(cur[:K], Y[b], loss) - rowloss[b]
+            else:
+                for b in range(B):
+                    acc[b] = 0.0
+                for k in range(K):
+                    u = oL + k
+                    for b in range(B):
+                        acc[b] += _output_diff(CUR[k, b], AT[u, b], YT[k, b], loss)
+                for b in range(B):
+                    total += acc[b]
     dJ = loss_scale(loss, B, K) * total
     if i >= 0 and l2 != 0.0:
         w = theta[arch[l, W_OFF] + i * arch[l, N_OUT] + j]
@@ -356,17 +407,19 @@ def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_c
         anew = np.empty(B)
         dvec = np.empty(B)
         acc = np.empty(B)
-        dz = np.empty(width)
         cur = np.empty(width)
-        dcur = np.empty(width)
+        moved = np.zeros(width, np.bool_)
+        DZ = np.empty((width, B))
+        CUR = np.empty((width, B))
+        DC = np.empty((width, B))
         for t in range(c, nc, n_chunks):
             l, is_bias, i, j = locate(arch, coords[t])
             x = theta[coords[t]]
             flag = False
             for k in range(offsets.shape[0]):
                 s = (x + offsets[k] * steps[t]) - x
-                dJ, kink = perturbed_delta(theta, Y, arch, loss, l2, mask, cache, l, i, j, s,
-                                           anew, dvec, acc, dz, cur, dcur)
+                dJ, kink = perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s,
+                                           anew, dvec, acc, cur, moved, DZ, CUR, DC)
                 out[t, k] = J0 + dJ
                 flag = flag or kink
             kinks[t] = flag
