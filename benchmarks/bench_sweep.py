@@ -19,7 +19,6 @@ Dask worker too); figures are medians of repeated runs in one process.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numba
 import pandas as pd
+import psutil
 
 from fastcheck.sweep import DEFAULT_EPS, eps_sweep
 from fastcheck.sweep.dask import local_client, usable_cores
@@ -34,17 +34,42 @@ from fastcheck.sweep.dask import local_client, usable_cores
 OUT = Path(__file__).resolve().parent.parent / "reports" / "sweep-bench"
 BIG = "mlp:784-128-10,batch=64,act=sigmoid,loss=sse"
 SMALL = [f"mlp:32-32-8,batch=32,seed={k}" for k in range(24)]
-LOADS = []  # 1-minute load average before each timed variant (others may share the machine)
+OTHER = []  # cores' worth of CPU other processes used during each timed variant
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy so far."""
+    t = psutil.cpu_times()
+    return t.user + t.system + getattr(t, "nice", 0.0) + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+
+
+def _own_cpu_seconds() -> float:
+    """CPU seconds of this process and its children (the Dask nannies and workers)."""
+    total = 0.0
+    me = psutil.Process()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
 
 
 def timed(fn, repeat):
-    """Median, all times and the last result of ``repeat`` calls."""
+    """Median, all times and the last result of ``repeat`` calls.
+
+    Also records how much CPU other processes took meanwhile (the machine is
+    shared): busy CPU seconds of the machine minus those of this process tree.
+    """
     times, out = [], None
-    LOADS.append(os.getloadavg()[0])
+    busy0, own0, wall0 = _busy_cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
     for _ in range(repeat):
         t0 = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
+    other = max(0.0, (_busy_cpu_seconds() - busy0) - (_own_cpu_seconds() - own0))
+    OTHER.append(other / (time.perf_counter() - wall0))  # cores' worth taken by others, on average
     return statistics.median(times), times, out
 
 
@@ -117,7 +142,7 @@ def main(argv=None) -> int:
 
     table = pd.DataFrame(rows)
     table["points_per_s"] = table["points"] / table["seconds"]
-    table["load_before"] = LOADS
+    table["other_cores"] = OTHER
     OUT.mkdir(parents=True, exist_ok=True)
     table.to_csv(OUT / "results.csv", index=False)
     small_rows = table[table["benchmark"] == "many small problems"].set_index("variant")["points_per_s"]
@@ -140,10 +165,11 @@ def _readme(table, skip_reasons, t_shared, t_alone, ratio, ratio_full, repeat, n
         f"numba {numba.__version__}, Python {sys.version.split()[0]}; medians of {repeat} run(s) after warm-up.",
         "",
         markdown_table(table[["benchmark", "variant", "seconds", "runs", "points", "computed", "threads", "points_per_s",
-                              "load_before"]], {"seconds": ".2f", "points_per_s": ".1f", "load_before": ".2f"}),
+                              "other_cores"]], {"seconds": ".2f", "points_per_s": ".1f", "other_cores": ".2f"}),
         "",
-        "`load_before` is the 1-minute load average before each variant: the machine is shared, and a load "
-        "above ~0.5 means another process competed for the two cores during that variant.",
+        "`other_cores` is the CPU that processes outside this benchmark used while a variant ran, in cores "
+        "(machine busy time minus this process tree's, over the wall time): the machine is shared, and 0.3 means "
+        "others took about a third of a core on average.",
         "",
         "## Default eps sweep of MLP 784-128-10 (batch 64, every coordinate, structure-aware kernel)",
         "",

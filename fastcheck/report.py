@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import platform
 from pathlib import Path
 
@@ -214,10 +213,8 @@ def _environment() -> str:
     from . import __version__
     from .sweep.dask import usable_cores
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"fastcheck {__version__}, numba {numba.__version__}, numpy {np.__version__}, "
-            f"Python {platform.python_version()}, {usable_cores()} core(s), {platform.machine()}; "
-            f"load average {load:.2f} when the report was written (the machine may be shared)")
+            f"Python {platform.python_version()}, {usable_cores()} core(s), {platform.machine()}")
 
 
 def write_report(directory, df: pd.DataFrame | None = None, meta: dict | None = None, *, title: str | None = None) -> list:
