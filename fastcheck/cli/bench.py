@@ -103,19 +103,31 @@ def run_peers(args) -> int:
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
 
+    load_before = _load()
     df = peers.compare(problems, chosen, batch=args.batch, budget=args.budget, repeat=args.repeat, seed=args.seed, log=log)
+    load_after = _load()
     header = (
         f"Measured by `fastcheck bench peers --sizes {' '.join(repr(p) if ' ' in p else p for p in problems)}"
         f" --batch {args.batch} --budget {args.budget:g}` on {platform.machine()} with {numba.get_num_threads()}"
         f" Numba thread(s), Python {platform.python_version()}, numba {numba.__version__}"
         + (f", torch {_torch_version()}" if peers.torch_available() else ", torch not installed")
-        + "."
+        + f". Load average (1 min) {load_before} at the start and {load_after} at the end; the run itself"
+        " accounts for up to the number of cores, anything above means other work shared them."
     )
     paths = peers.write_report(df, args.out, header=header)
     print(peers.markdown_table(df))
     for kind, path in paths.items():
         print(f"wrote {path}")
     return 0
+
+
+def _load() -> str:
+    import os
+
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except (AttributeError, OSError):  # not on every platform
+        return "unknown"
 
 
 def _torch_version() -> str:
