@@ -38,6 +38,11 @@ def as_scalar(value, *, where: str = "at theta", complex_ok: bool = False):
     return arr.reshape(()).item()
 
 
+def complex_dtype(dtype):
+    """complex64 for float32 θ (the complex step then works in θ's precision), else complex128."""
+    return np.complex64 if np.dtype(dtype) == np.float32 else np.complex128
+
+
 class LoopEvaluator:
     """Evaluates a Python callable point by point (one thread)."""
 
@@ -72,7 +77,7 @@ class LoopEvaluator:
 
     def complex_step(self, theta, coords, steps) -> np.ndarray:
         out = np.empty(len(coords))
-        work = theta.astype(np.complex128)
+        work = theta.astype(complex_dtype(theta.dtype))
         for j, i in enumerate(coords):
             x = work[i]
             work[i] = x + 1j * steps[j]
@@ -133,7 +138,7 @@ class JitEvaluator(LoopEvaluator):
 
     def complex_step(self, theta, coords, steps):
         out = np.empty(len(coords))
-        self._run(stencil.complex_step_costs, theta.astype(np.complex128), coords, steps, self.args, out)
+        self._run(stencil.complex_step_costs, theta.astype(complex_dtype(theta.dtype)), coords, steps, self.args, out)
         return out
 
     def directions(self, theta, lo, start, dirvals, steps, offsets):

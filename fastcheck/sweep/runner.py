@@ -284,8 +284,6 @@ def eps_point(problem: Problem, label: str, dtype: str, eps: float, schemes, opt
             shares[len(rows) - 1] = res.n_evals
         row.update(_error_metrics(res), n_evals=int(res.n_evals), n_nonfinite=len(res.nonfinite),
                    n_kinks=len(res.kinks), step=float(np.median(res.eps)), seconds=wall)
-        if scheme.complex and dtype != "float64":
-            row["note"] = "complex step evaluated in complex128"
         if not np.isfinite(row["difference"]):
             row["note"] = "the cost is NaN or inf at every perturbed point"
     # Shared stencil time is charged to the schemes in proportion to the
