@@ -63,7 +63,7 @@ def naive_numerical(f, theta, eps, scheme):
 
         if scheme == "complex":  # the step is ε held in θ's dtype
             hc = float(theta.dtype.type(eps))
-            z = theta.astype(np.complex128)
+            z = theta.astype(np.complex64 if theta.dtype == np.float32 else np.complex128)  # θ's precision
             z[i] += 1j * hc
             out[i] = np.imag(f(z)) / hc
             continue
