@@ -303,9 +303,9 @@ def _eps_readme(df, fits, meta, title) -> str:
                       "predicted_eps": "predicted eps", "floor": "error floor"})
     lines += [markdown_table(table, {"truncation slope": "+.2f", "round-off slope": "+.2f", "best eps": ".1e",
                                      "error floor": ".2e", "predicted eps": ".1e"}), ""]
-    notes = df.loc[df["note"] != "", ["scheme", "dtype", "note"]]
+    notes = df.loc[df["note"] != "", ["problem", "scheme", "dtype", "note"]]
     if len(notes):
-        counts = notes.groupby(["scheme", "dtype", "note"], sort=False).size().reset_index(name="points")
+        counts = notes.groupby(["problem", "scheme", "dtype", "note"], sort=False).size().reset_index(name="points")
         lines += ["## Points without a result, and remarks", "", markdown_table(counts), ""]
     finite = df[np.isfinite(df["max_abs_err"])]
     best = finite.loc[finite.groupby(["problem", "scheme", "dtype"], sort=False)["max_abs_err"].idxmin()]
