@@ -20,7 +20,7 @@ import pandas as pd
 
 from .. import __version__, config
 from ..check import PrecisionWarning, check_directional, check_gradient, run_check, select_coords
-from ..evaluate import LoopEvaluator, make_evaluator
+from ..evaluate import LoopEvaluator, complex_dtype, make_evaluator
 from ..layout import Layout
 from ..problems import Problem, get_problem
 from ..result import relative_difference
@@ -149,7 +149,7 @@ class _Prepared:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    v = self.ev.cost(self.theta.astype(np.complex128), *self.args)
+                    v = self.ev.cost(self.theta.astype(complex_dtype(self.theta.dtype)), *self.args)
             except Exception as exc:  # noqa: BLE001 - any failure means "no complex step"
                 return f"skipped: the cost cannot take complex theta ({_first_line(exc)})"
             if not np.iscomplexobj(v):
