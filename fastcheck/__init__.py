@@ -1,4 +1,8 @@
-"""fastcheck: fast, parallel gradient checking for hand-written backprop."""
+"""fastcheck: fast, parallel gradient checking for hand-written backprop.
+
+The public API, re-exported; sweeps live in :mod:`fastcheck.sweep`, the
+built-in networks in :mod:`fastcheck.models`.
+"""
 from .check import (
     NondeterministicCostWarning,
     NonFiniteCostError,
@@ -11,6 +15,8 @@ from .adapters import check_functions, check_object
 from .layout import Layout
 from .result import CheckResult, relative_difference
 from .steps import SCHEMES
+from .structured import check_model
+from .testing import assert_gradients_match
 
 __version__ = "0.1.0"
 
@@ -25,6 +31,8 @@ __all__ = [
     "check_functions",
     "check_object",
     "check_gradient",
+    "check_model",
+    "assert_gradients_match",
     "numerical_gradient",
     "relative_difference",
     "__version__",
