@@ -22,15 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..config import NJIT, PARALLEL
-
-#: Numba flags of the network code: the config's, with NumPy's error model
-#: (x/0 gives inf or nan instead of raising ZeroDivisionError).  Without the
-#: per-division check LLVM can vectorise the loops that divide, which makes
-#: the structure-aware kernel about 3× faster; no division here can be by 0.
-NET = dict(NJIT, error_model="numpy")
-#: The same for the parallel kernel (it takes no function argument, so it can be cached).
-NET_PARALLEL = dict(PARALLEL, error_model="numpy", cache=NJIT["cache"])
+from ..config import NET, NET_PARALLEL  # noqa: F401 - the network code's Numba flags, re-exported
 
 IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTPLUS = range(6)
 
