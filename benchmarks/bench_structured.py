@@ -41,6 +41,7 @@ import fastcheck
 from fastcheck.evaluate import JitEvaluator
 from fastcheck.check import run_check
 from fastcheck.models import MLP, backprop
+from fastcheck.peers import SeedsNetwork, seeds_numerical_gradient
 from fastcheck.structured import check_model
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "structured"
@@ -70,55 +71,6 @@ def headline_problem():
 
 
 # -- the seeds' NumPy loop --------------------------------------------------------------
-class SeedsNetwork:
-    """The seeds' network class (getParams / setParams / costFunction) grown to
-    784-128-10 with biases; forward pass in NumPy (BLAS matrix products)."""
-
-    def __init__(self, blocks):
-        self.W1, self.b1, self.W2, self.b2 = (blocks[k].copy() for k in ("W1", "b1", "W2", "b2"))
-
-    @staticmethod
-    def sigmoid(z):
-        return 1 / (1 + np.exp(-z))
-
-    def forward(self, X):
-        self.a2 = self.sigmoid(np.dot(X, self.W1) + self.b1)
-        return self.sigmoid(np.dot(self.a2, self.W2) + self.b2)
-
-    def costFunction(self, X, y):
-        self.yHat = self.forward(X)
-        return 0.5 * np.sum((y - self.yHat) ** 2)
-
-    def getParams(self):
-        return np.concatenate((self.W1.ravel(), self.b1.ravel(), self.W2.ravel(), self.b2.ravel()))
-
-    def setParams(self, params):
-        n0, n1 = self.W1.shape
-        n2 = self.W2.shape[1]
-        a = n0 * n1
-        self.W1 = np.reshape(params[:a], (n0, n1))
-        self.b1 = params[a : a + n1]
-        self.W2 = np.reshape(params[a + n1 : a + n1 + n1 * n2], (n1, n2))
-        self.b2 = params[a + n1 + n1 * n2 :]
-
-
-def seeds_numerical_gradient(N, X, y, coords, e=1e-4):
-    """The seeds' computeNumericalGradient, over ``coords`` only."""
-    paramsInitial = N.getParams()
-    numgrad = np.zeros(len(coords))
-    perturb = np.zeros(paramsInitial.shape)
-    for j, p in enumerate(coords):
-        perturb[p] = e
-        N.setParams(paramsInitial + perturb)
-        loss2 = N.costFunction(X, y)
-        N.setParams(paramsInitial - perturb)
-        loss1 = N.costFunction(X, y)
-        numgrad[j] = (loss2 - loss1) / (2 * e)
-        perturb[p] = 0
-    N.setParams(paramsInitial)
-    return numgrad
-
-
 # -- torch --------------------------------------------------------------------------------
 def torch_gradcheck_time(model, theta, X, y, coords, threads):
     """Seconds of torch.autograd.gradcheck(fast_mode=False, float64) over ``coords`` of θ
@@ -246,11 +198,11 @@ def main(argv=None):
     add(section, f"fastcheck black-box parallel kernel (model.jit_cost), {threads} thread(s)", sec, len(peer),
         times=times, difference=res.difference, verdict=res.verdict)
 
-    blocks = model.layout.unflatten(theta)
-    net = SeedsNetwork(blocks)
+    net = SeedsNetwork.like(model)
+    net.setParams(theta.copy())
     seeds_numerical_gradient(net, X, Y, peer[:5])
     t0 = time.perf_counter()
-    num = seeds_numerical_gradient(net, X, Y, peer)
+    num = seeds_numerical_gradient(net, X, Y, peer)[peer]
     sec = time.perf_counter() - t0
     g = model.grad(theta, X, Y)[peer]
     diff = fastcheck.relative_difference(g, num)
