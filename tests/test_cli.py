@@ -88,3 +88,14 @@ def test_console_script_version_and_exit_code(tmp_path):
     assert out.stdout.startswith("fastcheck ")
     bad = subprocess.run([exe, "check", "missing.py:make"], capture_output=True, text=True)
     assert bad.returncode == 2 and "no such file" in bad.stderr
+
+
+def test_demo_checks_both_networks_and_writes_the_eps_report(capsys, tmp_path):
+    code, out, _ = run(capsys, "demo", "--report", tmp_path / "demo")
+    assert code == 0
+    assert "correct: PASSED" in out and "broken: FAILED" in out and "look at the backprop of: W1" in out
+    assert "central4" in out and "round-off" in out
+    for name in ("results.parquet", "results.csv", "eps_error.png", "README.md"):
+        assert (tmp_path / "demo" / name).stat().st_size > 0
+    code, out, _ = run(capsys, "demo", "--no-sweep")
+    assert code == 0 and "round-off" not in out
