@@ -10,6 +10,7 @@ import time
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from . import config
 from .evaluate import as_scalar, make_evaluator
@@ -45,8 +46,7 @@ def as_theta(theta, name: str = "theta") -> np.ndarray:
     if arr.size == 0:
         raise ValueError(f"{name} is empty")
     if arr.dtype not in (np.float64, np.float32):
-        kind = "floating" if np.issubdtype(arr.dtype, np.floating) else "a floating array"
-        raise TypeError(f"{name} must be float64 (or float32), got dtype {arr.dtype}" + ("" if kind == "floating" else f"; {name} must be {kind}"))
+        raise TypeError(f"{name} must be a floating array (float64, or float32), got dtype {arr.dtype}")
     bad = np.flatnonzero(~np.isfinite(arr))
     if len(bad):
         raise ValueError(f"{name} contains NaN or inf at {len(bad)} coordinate(s), first {bad[:5].tolist()}")
@@ -299,8 +299,6 @@ class _LazyLabels:
 
 def _kink_frame(layout, coords, ana, num):
     located = [layout.locate(c) for c in coords]
-    import pandas as pd
-
     return pd.DataFrame(
         {
             "block": [b for b, _ in located],
