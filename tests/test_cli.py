@@ -99,3 +99,21 @@ def test_demo_checks_both_networks_and_writes_the_eps_report(capsys, tmp_path):
         assert (tmp_path / "demo" / name).stat().st_size > 0
     code, out, _ = run(capsys, "demo", "--no-sweep")
     assert code == 0 and "round-off" not in out
+
+
+def test_builtin_model_spec(capsys):
+    base = ["check", "--model", "mlp", "--sizes", "8,5,3", "--batch", "4", "--activation", "tanh", "--loss", "mse"]
+    code, out, _ = run(capsys, *base, "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["passed"] and result["path"] == "structured" and result["checked"] == 8 * 5 + 5 + 5 * 3 + 3
+    code, out, _ = run(capsys, *base, "--mutant", "bias_axis", "--json")
+    assert code == 1 and json.loads(out)["failing_blocks"] == "b2"
+    code, out, _ = run(capsys, *base, "--mode", "blackbox", "--sample", "2", "--json")
+    assert code == 0 and json.loads(out)["checked"] == 8
+    code, out, _ = run(capsys, "check", "--model", "seed", "--directional", "2", "--json")
+    assert code == 0 and json.loads(out)["kind"] == "directional"
+    code, _, err = run(capsys, "check", "--model", "mlp", "--sizes", "8,x")
+    assert code == 2 and "--sizes must be comma-separated integers" in err
+    code, _, err = run(capsys, *base, "--mutant", "nope")
+    assert code == 2 and "nope" in err
