@@ -369,48 +369,23 @@ def _fastcheck_args(p: Problem):
     return m.jit_cost, m.cost_args(p.X, p.y)
 
 
-def _check_model():
-    """``fastcheck.check_model`` (or the module that defines it), None if absent."""
-    fc = importlib.import_module("fastcheck")
-    if hasattr(fc, "check_model"):
-        return fc.check_model
-    try:
-        return importlib.import_module("fastcheck.structured").check_model
-    except (ImportError, AttributeError):
-        return None
+def _model_check(p: Problem, **options):
+    from .structured import check_model
 
-
-def _has_check_model() -> bool:
-    return _check_model() is not None
+    res = check_model(p.model, p.theta, p.X, p.y, **options)
+    return Outcome(res.numerical, res.passed, len(res.coords), res.analytic)
 
 
 def _blackbox(p: Problem, coords):
-    check_model = _check_model()
-    if check_model is not None:
-        res = check_model(p.model, p.theta, p.X, p.y, mode="blackbox", coords=coords)
-    else:
-        import fastcheck
-
-        cost, args = _fastcheck_args(p)
-        res = fastcheck.check_gradient(cost, p.theta, p.model.grad, args=args, coords=coords, layout=p.model.layout)
-    return Outcome(res.numerical, res.passed, len(res.coords), res.analytic)
+    return _model_check(p, mode="blackbox", coords=coords)
 
 
 def _structured(p: Problem, coords):
-    res = _check_model()(p.model, p.theta, p.X, p.y, mode="structured", coords=coords)
-    return Outcome(res.numerical, res.passed, len(res.coords), res.analytic)
+    return _model_check(p, mode="structured", coords=coords)
 
 
 def _sampled(p: Problem, coords):
-    check_model = _check_model()
-    if check_model is not None:
-        res = check_model(p.model, p.theta, p.X, p.y, mode="structured", sample=SAMPLE)
-    else:
-        import fastcheck
-
-        cost, args = _fastcheck_args(p)
-        res = fastcheck.check_gradient(cost, p.theta, p.model.grad, args=args, sample=SAMPLE, layout=p.model.layout)
-    return Outcome(res.numerical, res.passed, len(res.coords), res.analytic)
+    return _model_check(p, mode="structured", sample=SAMPLE)
 
 
 def _directional(p: Problem, coords):
@@ -483,7 +458,6 @@ PEERS = {
             "fastcheck structured",
             _structured,
             note="check_model(mode='structured')",
-            available=_has_check_model,
             prepare=_warm(_structured),
         ),
         Peer(
