@@ -103,7 +103,7 @@ class Problem:
                 self._cache[key] = (self.theta, self.args)
             elif self.model is not None:
                 X, y = (_cast(a, dtype) for a in self.data)
-                self._cache[key] = (self.theta.astype(dtype), tuple(self.model.cost_args(X, y)))
+                self._cache[key] = (self.theta.astype(dtype), tuple(self.model.cost_args(X, y, dtype)))
             else:
                 self._cache[key] = (self.theta.astype(dtype), _cast(self.args, dtype))
         return self._cache[key]

@@ -13,8 +13,8 @@ import numpy as np
 
 from . import config
 from .check import as_theta, run_check
-from .evaluate import JitEvaluator
-from .kernels import layered
+from .evaluate import JitEvaluator, complex_dtype
+from .kernels import layered, stencil
 from .models import MLP, backprop
 
 MODES = ("structured", "blackbox")
@@ -43,18 +43,23 @@ class LayeredEvaluator:
     ----------
     model : fastcheck.models.MLP
     X, Y : arrays
-        The batch, already checked by ``model.check_data``.
+        The batch.
     threads : int, optional
         Numba threads (default: all).
+    dtype : {"float64", "float32"}
+        The precision every cost computes in (θ must come in it).  The
+        complex step then runs in complex128 resp. complex64.
     """
 
     path = "structured"
 
-    def __init__(self, model: MLP, X, Y, threads=None):
+    def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64):
         self.model = model
-        self.args = model.cost_args(X, Y)
+        self.dtype = model.check_dtype(dtype)
+        self.args = model.cost_args(X, Y, self.dtype)
         self._threads = threads
         self._kinks = _KinkCache()
+        self._compiled = set()
 
     @property
     def threads(self) -> int:
@@ -62,19 +67,29 @@ class LayeredEvaluator:
 
     def value(self, theta) -> float:
         """J(θ), rounded as the kernel's own unperturbed cost (row loops)."""
+        self._check_theta(theta)
         return float(backprop.mlp_cost(theta, *self.args))
 
     def prepare(self, theta, kind: str) -> None:
         """Compile the kernel (a no-op once compiled or loaded from the cache),
         so compilation stays out of a check's timing."""
-        if kind == "complex":
-            self.complex_step(theta, None, None)
-        elif kind == "directions":
+        self._check_theta(theta)
+        if kind == "directions":
             JitEvaluator(self.model.jit_cost, self.args, self._threads).prepare(theta, kind)
-        elif not layered.layered_costs.signatures:
-            self._run(theta, np.zeros(1, np.int64), np.full(1, 1e-3), np.ones(1))
+        elif kind not in self._compiled:
+            one, h = np.zeros(1, np.int64), np.full(1, 1e-3)
+            if kind == "complex":
+                self.complex_step(theta, one, h)
+            else:
+                self._run(theta, one, h, np.ones(1))
+            self._compiled.add(kind)
+
+    def _check_theta(self, theta):
+        if theta.dtype != self.dtype:
+            raise TypeError(f"this evaluator computes in {self.dtype}; theta has dtype {theta.dtype}")
 
     def _run(self, theta, coords, steps, offsets):
+        self._check_theta(theta)
         coords = np.ascontiguousarray(coords, np.int64)
         steps = np.ascontiguousarray(steps, np.float64)
         offsets = np.ascontiguousarray(offsets, np.float64)
@@ -96,11 +111,17 @@ class LayeredEvaluator:
             flags = self._run(theta, coords, steps, np.array([-1.0, 1.0]))[1]
         return flags
 
-    def complex_step(self, theta, coords, steps):
-        raise ValueError(
-            "scheme='complex' is not available for the built-in networks (relu, leaky_relu and the stable"
-            " softplus are not complex-analytic); use 'central' or 'central4'"
-        )
+    def complex_step(self, theta, coords, steps) -> np.ndarray:
+        """``Im J(θ + i·h_j·e_{coords[j]})`` by the structure-aware kernel (see
+        :func:`fastcheck.kernels.layered.layered_complex_step`)."""
+        self._check_theta(theta)
+        coords = np.ascontiguousarray(coords, np.int64)
+        steps = np.ascontiguousarray(steps, np.float64)
+        out = np.empty(len(coords))
+        unit = complex_dtype(self.dtype)(1j)
+        with config.threads(self._threads) as n:
+            layered.layered_complex_step(theta, *self.args, coords, steps, unit, np.int64(n), out)
+        return out
 
     def directions(self, theta, lo, start, dirvals, steps, offsets):
         return JitEvaluator(self.model.jit_cost, self.args, self._threads).directions(
@@ -109,18 +130,30 @@ class LayeredEvaluator:
 
 
 class BlackBoxModelEvaluator(JitEvaluator):
-    """The model's jitted cost through the generic parallel kernel (2 full passes per
-    coordinate); kinks are still flagged by the structure-aware kernel."""
+    """The model's jitted cost through the generic parallel kernel (a full pass per
+    perturbed cost); kinks are still flagged by the structure-aware kernel.
 
-    def __init__(self, model: MLP, X, Y, threads=None):
-        super().__init__(model.jit_cost, model.cost_args(X, Y), threads)
-        self._layered = LayeredEvaluator(model, X, Y, threads)
+    For the complex step the data are cast to complex too, so that every
+    layer's product stays one BLAS call of a single dtype.
+    """
+
+    def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64):
+        self._layered = LayeredEvaluator(model, X, Y, threads, dtype)
+        super().__init__(model.jit_cost, self._layered.args, threads)
+        X = self.args[0]
+        self._complex_args = (X.astype(complex_dtype(X.dtype)),) + tuple(self.args[1:])
 
     def prepare(self, theta, kind: str) -> None:
-        if kind == "complex":
-            self._layered.complex_step(theta, None, None)
         super().prepare(theta, kind)
-        self._layered.prepare(theta, kind)
+        if kind != "complex":
+            self._layered.prepare(theta, kind)
+
+    def complex_step(self, theta, coords, steps):
+        out = np.empty(len(coords))
+        self._run(stencil.complex_step_costs, theta.astype(complex_dtype(theta.dtype)),
+                  np.ascontiguousarray(coords, np.int64), np.ascontiguousarray(steps, np.float64),
+                  self._complex_args, out)
+        return out
 
     def kinks(self, theta, coords, steps):
         return self._layered.kinks(theta, coords, steps)
@@ -147,13 +180,17 @@ def check_model(
     ----------
     model : fastcheck.models.MLP
         The network (or one of its mutants); its ``grad`` is what is checked.
-    theta : 1-D float64 array
-        Parameters in ``model.layout``; not modified.
+    theta : 1-D float64 or float32 array
+        Parameters in ``model.layout``; not modified.  Its dtype is the
+        precision the costs compute in (a float32 θ runs the whole network
+        in float32, the data rounded to it); the gradient checked is the
+        model's float64 backprop at that point.
     X, y : arrays
         The batch, ``(B, n_0)`` and ``(B, n_L)``.
     eps, scheme, coords, sample, seed, thresholds, threads
-        As in :func:`fastcheck.check_gradient` (scheme ``"complex"`` is not
-        available for these networks).
+        As in :func:`fastcheck.check_gradient`; ``scheme="complex"`` works
+        for every activation and loss (the piecewise ones take the branch
+        of the real part).
     mode : {"structured", "blackbox"}
         ``"structured"`` (default): the structure-aware kernel, which
         recomputes only what each perturbation changes; ``"blackbox"``: the
@@ -171,13 +208,12 @@ def check_model(
                         "for your own network use fastcheck.check_gradient")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {list(MODES)}")
-    if np.asarray(theta).dtype != np.float64:
-        raise TypeError(f"the built-in networks compute in float64; theta has dtype {np.asarray(theta).dtype}")
     theta = as_theta(theta)
-    theta = model.check_theta(theta)
-    X, Y = model.check_data(X, y)
+    dtype = model.check_dtype(theta.dtype)
+    theta = model.check_theta(theta, dtype)
+    X, Y = model.check_data(X, y, dtype)
     cls = LayeredEvaluator if mode == "structured" else BlackBoxModelEvaluator
-    ev = cls(model, X, Y, threads)
+    ev = cls(model, X, Y, threads, dtype)
     return run_check(
         ev, theta, model.grad, args=(X, Y), eps=eps, scheme=scheme, coords=coords, sample=sample,
         seed=seed, layout=model.layout, thresholds=thresholds,

@@ -152,10 +152,10 @@ def _naive_act(name, z):
         return 1 / (1 + np.exp(-z))
     if name == "tanh":
         return np.tanh(z)
-    if name == "relu":
-        return np.where(z > 0, z, 0.0)
+    if name == "relu":  # branch by the real part: also the complex step's convention
+        return np.where(z.real > 0, z, 0 * z)
     if name == "leaky_relu":
-        return np.where(z > 0, z, 0.01 * z)
+        return np.where(z.real > 0, z, 0.01 * z)
     if name == "softplus":
         return np.log(1 + np.exp(z))
     raise ValueError(name)
@@ -168,12 +168,19 @@ def mlp_cost(theta, X, y, sizes, activations, loss, l2=0.0, bias=True, masks=Non
     activations of hidden layer l+1 (dropout factors); losses: sse ½Σ(y−ŷ)²,
     mse mean (y−ŷ)², bce −mean(y log p + (1−y) log(1−p)) with p = σ(ŷ),
     softmax_ce −mean_b Σ_k y log softmax(ŷ); plus ½·l2·ΣW².
+
+    Computes in θ's dtype (float64, float32, or complex for the complex
+    step; NumPy keeps float32 as float32 with Python-float literals); X, y
+    and the masks are rounded to its real precision.
     """
-    theta = np.asarray(theta, dtype=np.float64)
+    theta = np.asarray(theta)
+    if theta.dtype not in (np.float32, np.complex64, np.complex128):
+        theta = theta.astype(np.float64)
+    real = theta.real.dtype
     L = len(sizes) - 1
     if isinstance(activations, str):
         activations = [activations] * L
-    a = np.asarray(X, dtype=np.float64)
+    a = np.asarray(X, dtype=real)
     pos, reg = 0, 0.0
     for l in range(L):
         n_in, n_out = sizes[l], sizes[l + 1]
@@ -185,10 +192,10 @@ def mlp_cost(theta, X, y, sizes, activations, loss, l2=0.0, bias=True, masks=Non
             pos += n_out
         a = _naive_act(activations[l], z)
         if masks is not None and l < L - 1:
-            a = a * masks[l]
+            a = a * np.asarray(masks[l], dtype=real)
         reg += np.sum(W * W)
     assert pos == len(theta)
-    y = np.asarray(y, dtype=np.float64).reshape(a.shape)
+    y = np.asarray(y, dtype=real).reshape(a.shape)
     if loss == "sse":
         data = 0.5 * np.sum((y - a) ** 2)
     elif loss == "mse":
@@ -197,7 +204,7 @@ def mlp_cost(theta, X, y, sizes, activations, loss, l2=0.0, bias=True, masks=Non
         p = 1 / (1 + np.exp(-a))
         data = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     elif loss == "softmax_ce":
-        shifted = a - a.max(axis=1, keepdims=True)
+        shifted = a - np.take_along_axis(a, np.argmax(a.real, axis=1)[:, None], axis=1)
         logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         data = -np.mean(np.sum(y * logp, axis=1))
     else:

@@ -236,10 +236,12 @@ def test_bad_input_is_named():
         check_model(lambda t: 0.0, theta, X, y)
     with pytest.raises(ValueError, match="unknown mode 'fast'"):
         check_model(model, theta, X, y, mode="fast")
-    with pytest.raises(ValueError, match="scheme='complex' is not available"):
-        check_model(model, theta, X, y, scheme="complex")
-    with pytest.raises(TypeError, match="compute in float64"):
-        check_model(model, theta.astype(np.float32), X, y)
+    with pytest.raises(TypeError, match=r"float64, or float32\), got dtype float16"):
+        check_model(model, theta.astype(np.float16), X, y)
+    with pytest.raises(TypeError, match="compute in float64 or float32, not 'float16'"):
+        model.cost(theta, X, y, dtype="float16")
+    with pytest.raises(TypeError, match="computes in float32; theta has dtype float64"):
+        LayeredEvaluator(model, X, y, dtype="float32").stencil(theta, [0], [1e-3], [1.0])
     with pytest.raises(ValueError, match="theta must be 1-D of length"):
         check_model(model, theta[:-2], X, y)
     with pytest.raises(ValueError, match=r"y must have shape \(6, 3\)"):

@@ -27,7 +27,7 @@ from fastcheck.sweep import (
     size_sweep,
 )
 from fastcheck.sweep.progress import make_progress
-from fastcheck.sweep.runner import EPS_KEY, MODEL_FLOAT64_ONLY
+from fastcheck.sweep.runner import EPS_KEY
 from fastcheck.sweep.store import ResultStore, ResultsExistError
 
 from .naive import SeedNetwork, seed_data
@@ -193,25 +193,36 @@ def seed_df():
 
 
 def test_the_seeds_network_sweep(seed_df):
+    """The seeds' network twice: the built-in model (structure-aware kernel, float32 and complex
+    step included) and the seeds' own NumPy code (loop evaluator).  Same function, so the same
+    error curves wherever truncation dominates rounding."""
     seed = seed_df[seed_df["problem"] == "seed"]
-    f64 = seed[(seed["dtype"] == "float64") & (seed["scheme"] != "complex")]
-    assert (f64["path"] == "structured").all() and f64["difference"].notna().all()
-    skipped32 = seed[seed["dtype"] == "float32"]
-    assert skipped32["difference"].isna().all() and (skipped32["note"] == MODEL_FLOAT64_ONLY).all()
-    cx = seed[(seed["scheme"] == "complex") & (seed["dtype"] == "float64")]
-    assert cx["difference"].isna().all() and cx["note"].str.contains("complex").all()
+    assert (seed["path"] == "structured").all()
+    computed = seed[seed["note"] == ""]
+    # every scheme and precision has its curve; only float32 steps below resolution are missing
+    every = {(s, d) for s in ("forward", "central", "central4", "complex") for d in ("float64", "float32")}
+    assert set(zip(computed["scheme"], computed["dtype"])) == every
+    assert (seed[seed["note"] != ""]["note"].str.contains("below float32 resolution")).all()
     fits = fit_orders(seed_df)
-    for scheme, order in {"forward": 1, "central": 2, "central4": 4}.items():
-        assert fit_of(fits, scheme, "float64", "seed")["truncation_slope"] == pytest.approx(order, abs=0.1 * order)
-    # the seeds' own NumPy code has float32 and complex curves
-    assert fit_of(fits, "complex", "float64", "seed-numpy")["truncation_slope"] == pytest.approx(2, abs=0.1)
-    # same network, two implementations: the same truncation errors
-    a = seed_df[(seed_df["problem"] == "seed") & (seed_df["dtype"] == "float64") & (seed_df["eps"] >= 1e-3)]
-    b = seed_df[(seed_df["problem"] == "seed-numpy") & (seed_df["dtype"] == "float64") & (seed_df["eps"] >= 1e-3)]
-    a, b = a[a["scheme"] != "complex"], b[b["scheme"] != "complex"]
-    truncation = (a["max_abs_err"] > 1e-8).to_numpy()  # far above round-off (~1e-13 here)
-    assert truncation.sum() >= 15
-    np.testing.assert_allclose(a["max_abs_err"].to_numpy()[truncation], b["max_abs_err"].to_numpy()[truncation], rtol=1e-4)
+    for scheme, order in {"forward": 1, "central": 2, "central4": 4, "complex": 2}.items():
+        for problem in ("seed", "seed-numpy"):
+            assert fit_of(fits, scheme, "float64", problem)["truncation_slope"] == pytest.approx(order, abs=0.1 * order)
+        if scheme != "central4":  # float32's best central4 step is 0.1: too few larger ones for a slope
+            assert fit_of(fits, scheme, "float32", "seed")["truncation_slope"] == pytest.approx(order, abs=0.1 * order)
+    # float32 rounds: its best error is far above float64's (the complex step has no
+    # subtraction, so its floor is float32's own precision)
+    for scheme in ("forward", "central", "central4", "complex"):
+        f32, f64 = fit_of(fits, scheme, "float32", "seed"), fit_of(fits, scheme, "float64", "seed")
+        assert f32["floor"] > 100 * f64["floor"]
+    # on the truncation side, well above the floor, the two implementations' errors coincide
+    for (scheme, dtype), a in seed_df[seed_df["problem"] == "seed"].groupby(["scheme", "dtype"]):
+        b = seed_df[(seed_df["problem"] == "seed-numpy") & (seed_df["scheme"] == scheme) & (seed_df["dtype"] == dtype)]
+        fit = fit_of(fits, scheme, dtype, "seed")
+        level = max(30 * fit["floor"], 1e-12 if dtype == "float64" else 1e-6)  # far above rounding
+        trunc = ((a["eps"] > fit["best_eps"]) & (a["max_abs_err"] > level)).to_numpy()
+        assert trunc.sum() >= (1 if (scheme, dtype) == ("central4", "float32") else 2), (scheme, dtype)
+        np.testing.assert_allclose(a["max_abs_err"].to_numpy()[trunc], b["max_abs_err"].to_numpy()[trunc],
+                                   rtol=1e-4 if dtype == "float64" else 5e-2, err_msg=f"{scheme} {dtype}")
 
 
 def test_structured_and_blackbox_kernels_agree():

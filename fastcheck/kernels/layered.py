@@ -78,6 +78,7 @@ from ..models.functions import (
     row_loss,
     softplus,
 )
+from ..models.numeric import const
 
 #: Largest |δ| for which e^(−δ) is taken from its degree-4 Taylor polynomial.
 SMALL = 2.0**-10
@@ -86,14 +87,15 @@ SMALL = 2.0**-10
 @njit(**NET)
 def _exp_small(x):
     """e^x for |x| ≤ 2⁻¹⁰: 1 + x + x²/2 + x³/6 + x⁴/24 (truncation < 7.5e-18 relative)."""
-    return 1.0 + x * (1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0))))
+    one = const(1.0, x)
+    return one + x * (one + x * (const(0.5, x) + x * (const(1.0 / 6.0, x) + x * const(1.0 / 24.0, x))))
 
 
 @njit(**NET)
 def _tanh_small(x):
     """tanh x for |x| ≤ 2⁻¹⁰: x − x³/3 + 2x⁵/15 (truncation 17x⁷/315 < 5e-20 relative)."""
     x2 = x * x
-    return x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0)))
+    return x * (const(1.0, x) + x2 * (const(-1.0 / 3.0, x) + x2 * const(2.0 / 15.0, x)))
 
 
 @njit(**NET)
@@ -110,11 +112,12 @@ def _moved(z0, h0, e0, delta, act):
     polynomials (exact to rounding); otherwise the activation itself.
     """
     if abs(delta) <= SMALL:
+        one = const(1.0, delta)
         if act == SIGMOID:
-            return 1.0 / (1.0 + e0 * _exp_small(-delta))
+            return one / (one + e0 * _exp_small(-delta))
         if act == TANH:
             t = _tanh_small(delta)
-            return (h0 + t) / (1.0 + h0 * t)
+            return (h0 + t) / (one + h0 * t)
     return activate(z0 + delta, act)
 
 
@@ -140,7 +143,7 @@ def forward_cache(theta, X, Y, arch, loss, l2, mask):
     YT = np.ascontiguousarray(Y.T)
     L = arch.shape[0]
     o0, K = arch[L - 1, OUT_OFF], arch[L - 1, N_OUT]
-    rowloss = np.empty(B)
+    rowloss = np.empty(B, Z.dtype)
     for b in range(B):
         rowloss[b] = row_loss(A[b, o0 : o0 + K], Y[b], loss)
     colmax = np.zeros(T)
@@ -179,31 +182,32 @@ def _column(arch, l, i, j, s, ZT, HT, AT, ET, MT, colmax, anew, dvec):
     u = arch[l, OUT_OFF] + j
     xu = arch[l, IN_OFF] + i
     B = ZT.shape[1]
+    one = const(1.0, ZT[0, 0])  # real, also in the complex step
     small = abs(s) * (1.0 if i < 0 else colmax[xu]) <= SMALL
     if small and act == SIGMOID:
         for b in range(B):
-            delta = s * (1.0 if i < 0 else AT[xu, b])
-            anew[b] = MT[u, b] / (1.0 + ET[u, b] * _exp_small(-delta))
+            delta = s * (one if i < 0 else AT[xu, b])
+            anew[b] = MT[u, b] / (one + ET[u, b] * _exp_small(-delta))
             dvec[b] = anew[b] - AT[u, b]
         return False
     if small and act == TANH:
         for b in range(B):
-            t = _tanh_small(s * (1.0 if i < 0 else AT[xu, b]))
-            anew[b] = MT[u, b] * ((HT[u, b] + t) / (1.0 + HT[u, b] * t))
+            t = _tanh_small(s * (one if i < 0 else AT[xu, b]))
+            anew[b] = MT[u, b] * ((HT[u, b] + t) / (one + HT[u, b] * t))
             dvec[b] = anew[b] - AT[u, b]
         return False
     if _kinked(act) or act == IDENTITY:
-        slope = 0.0 if act == RELU else (LEAKY_SLOPE if act == LEAKY_RELU else 1.0)
+        slope = const(0.0 if act == RELU else (LEAKY_SLOPE if act == LEAKY_RELU else 1.0), one)
         crossed = 0
         for b in range(B):
             z0 = ZT[u, b]
-            z = z0 + s * (1.0 if i < 0 else AT[xu, b])
-            anew[b] = MT[u, b] * (z if z > 0.0 else slope * z)
+            z = z0 + s * (one if i < 0 else AT[xu, b])
+            anew[b] = MT[u, b] * (z if z.real > 0.0 else slope * z)
             dvec[b] = anew[b] - AT[u, b]
-            crossed += (z > 0.0) != (z0 > 0.0)
+            crossed += (z.real > 0.0) != (z0 > 0.0)
         return _kinked(act) and crossed > 0
     for b in range(B):
-        delta = s * (1.0 if i < 0 else AT[xu, b])
+        delta = s * (one if i < 0 else AT[xu, b])
         anew[b] = _moved(ZT[u, b], HT[u, b], ET[u, b], delta, act) * MT[u, b]
         dvec[b] = anew[b] - AT[u, b]
     return False
@@ -222,6 +226,7 @@ def _advance(arch, q, DZ, ZT, HT, AT, ET, MT, CUR, DC, moved):
     """
     n, act, o = arch[q, N_OUT], arch[q, ACT], arch[q, OUT_OFF]
     B = DZ.shape[1]
+    one = const(1.0, ZT[0, 0])
     big = 0.0
     for k in range(n):
         for b in range(B):
@@ -232,26 +237,26 @@ def _advance(arch, q, DZ, ZT, HT, AT, ET, MT, CUR, DC, moved):
         u = o + k
         if big <= SMALL and act == SIGMOID:
             for b in range(B):
-                a = MT[u, b] / (1.0 + ET[u, b] * _exp_small(-DZ[k, b]))
+                a = MT[u, b] / (one + ET[u, b] * _exp_small(-DZ[k, b]))
                 CUR[k, b] = a
                 DC[k, b] = a - AT[u, b]
         elif big <= SMALL and act == TANH:
             for b in range(B):
                 t = _tanh_small(DZ[k, b])
-                a = MT[u, b] * ((HT[u, b] + t) / (1.0 + HT[u, b] * t))
+                a = MT[u, b] * ((HT[u, b] + t) / (one + HT[u, b] * t))
                 CUR[k, b] = a
                 DC[k, b] = a - AT[u, b]
         elif kinked or act == IDENTITY:
             # piecewise linear: branch-free selects, the kink test counted alongside
-            slope = 0.0 if act == RELU else (LEAKY_SLOPE if act == LEAKY_RELU else 1.0)
+            slope = const(0.0 if act == RELU else (LEAKY_SLOPE if act == LEAKY_RELU else 1.0), one)
             crossed = 0
             for b in range(B):
                 z0 = ZT[u, b]
                 z = z0 + DZ[k, b]
-                a = MT[u, b] * (z if z > 0.0 else slope * z)
+                a = MT[u, b] * (z if z.real > 0.0 else slope * z)
                 CUR[k, b] = a
                 DC[k, b] = a - AT[u, b]
-                crossed += (z > 0.0) != (z0 > 0.0)
+                crossed += (z.real > 0.0) != (z0 > 0.0)
             if kinked and crossed > 0:
                 kink = True
         else:
@@ -271,8 +276,8 @@ def _output_diff(a_new, a_old, y, loss):
     """Unnormalised loss change of one output entry for the separable losses."""
     if loss == BCE:
         return softplus(a_new) - softplus(a_old) - y * (a_new - a_old)
-    d = (a_new - a_old) * (a_new + a_old - 2.0 * y)
-    return 0.5 * d if loss == SSE else d
+    d = (a_new - a_old) * (a_new + a_old - const(2.0, y) * y)
+    return const(0.5, d) * d if loss == SSE else d
 
 
 @njit(**NET)
@@ -290,7 +295,8 @@ def perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s, anew, dvec, acc
     K = arch[L - 1, N_OUT]
     oL = arch[L - 1, OUT_OFF]
     kink = _column(arch, l, i, j, s, ZT, HT, AT, ET, MT, colmax, anew, dvec)
-    total = 0.0
+    one = const(1.0, ZT[0, 0])
+    total = const(0.0, s)
     if l == L - 1:
         # the output column itself moved
         for b in range(B):
@@ -323,13 +329,13 @@ def perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s, anew, dvec, acc
                 w = theta[wrow + k]
                 u = o1 + k
                 for b in range(B):
-                    a_new = 1.0 / (1.0 + ET[u, b] * _exp_small(-dvec[b] * w))
+                    a_new = one / (one + ET[u, b] * _exp_small(-dvec[b] * w))
                     a_old = AT[u, b]
-                    acc[b] += (a_new - a_old) * (a_new + a_old - 2.0 * YT[k, b])
+                    acc[b] += (a_new - a_old) * (a_new + a_old - const(2.0, a_old) * YT[k, b])
             for b in range(B):
                 total += acc[b]
             if loss == SSE:
-                total *= 0.5
+                total *= const(0.5, total)
         else:
             # step 2: rank-1 update of layer m, DZ[k, b] = d_b·W_m[j, k]
             for k in range(n1):
@@ -371,11 +377,27 @@ def perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s, anew, dvec, acc
                         acc[b] += _output_diff(CUR[k, b], AT[u, b], YT[k, b], loss)
                 for b in range(B):
                     total += acc[b]
-    dJ = loss_scale(loss, B, K) * total
+    dJ = const(loss_scale(loss, B, K), total) * total
     if i >= 0 and l2 != 0.0:
         w = theta[arch[l, W_OFF] + i * arch[l, N_OUT] + j]
-        dJ += 0.5 * l2 * s * (2.0 * w + s)
+        dJ += const(0.5, s) * l2 * s * (const(2.0, w) * w + s)
     return dJ, kink
+
+
+@njit(**NET)
+def _width(arch):
+    width = 1
+    for l in range(arch.shape[0]):
+        width = max(width, arch[l, N_OUT])
+    return width
+
+
+@njit(**NET)
+def _scratch(B, width, zero):
+    """One chunk's scratch, in the type of ``zero``: ``(anew, dvec, acc, cur, moved, DZ, CUR, DC)``."""
+    return (np.full(B, zero), np.full(B, zero), np.full(B, zero), np.full(width, zero),
+            np.zeros(width, np.bool_), np.full((width, B), zero), np.full((width, B), zero),
+            np.full((width, B), zero))
 
 
 @njit(**NET_PARALLEL)
@@ -386,7 +408,9 @@ def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_c
     Parameters
     ----------
     theta, X, Y, arch, loss, l2, mask
-        The network, as :func:`fastcheck.models.backprop.mlp_cost` takes it.
+        The network, as :func:`fastcheck.models.backprop.mlp_cost` takes it,
+        all in one precision (float64 or float32), which the whole
+        computation keeps; ``fl`` rounds to it.
     coords : int64 array
     steps : float64 array, one step per coordinate
     offsets : float64 array of stencil offsets (no zero)
@@ -398,31 +422,49 @@ def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_c
     cache = forward_cache(theta, X, Y, arch, loss, l2, mask)
     J0 = cache[-1]
     B = X.shape[0]
-    width = 1
-    for l in range(arch.shape[0]):
-        width = max(width, arch[l, N_OUT])
+    width = _width(arch)
     nc = coords.shape[0]
     n_chunks = max(1, min(nc, n_chunks))
     for c in prange(n_chunks):
-        anew = np.empty(B)
-        dvec = np.empty(B)
-        acc = np.empty(B)
-        cur = np.empty(width)
-        moved = np.zeros(width, np.bool_)
-        DZ = np.empty((width, B))
-        CUR = np.empty((width, B))
-        DC = np.empty((width, B))
+        anew, dvec, acc, cur, moved, DZ, CUR, DC = _scratch(B, width, const(0.0, J0))
         for t in range(c, nc, n_chunks):
             l, is_bias, i, j = locate(arch, coords[t])
             x = theta[coords[t]]
             flag = False
             for k in range(offsets.shape[0]):
-                s = (x + offsets[k] * steps[t]) - x
+                s = const(x + offsets[k] * steps[t], x) - x
                 dJ, kink = perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s,
                                            anew, dvec, acc, cur, moved, DZ, CUR, DC)
                 out[t, k] = J0 + dJ
                 flag = flag or kink
             kinks[t] = flag
+
+
+@njit(**NET_PARALLEL)
+def layered_complex_step(theta, X, Y, arch, loss, l2, mask, coords, steps, unit, n_chunks, out):
+    """``out[j] = Im J(θ + i·h_j·e_{coords[j]})``, ``h_j = fl(steps[j])``: the complex step.
+
+    The same recomputation as :func:`layered_costs` with the move ``s = i·h``:
+    the cached pass stays real, the changed column and everything downstream
+    of it are complex (``unit`` is 1j in complex64 for a float32 network,
+    complex128 for float64), and ``Im ΔJ`` is read off directly, with no
+    subtraction of J(θ).  The piecewise activations take the branch of the
+    real part (see :mod:`fastcheck.models.functions`), so every built-in
+    activation and loss has a complex step.
+    """
+    cache = forward_cache(theta, X, Y, arch, loss, l2, mask)
+    B = X.shape[0]
+    width = _width(arch)
+    nc = coords.shape[0]
+    n_chunks = max(1, min(nc, n_chunks))
+    for c in prange(n_chunks):
+        anew, dvec, acc, cur, moved, DZ, CUR, DC = _scratch(B, width, unit * const(0.0, theta[0]))
+        for t in range(c, nc, n_chunks):
+            l, is_bias, i, j = locate(arch, coords[t])
+            s = unit * const(steps[t], theta[0])
+            dJ, kink = perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s,
+                                       anew, dvec, acc, cur, moved, DZ, CUR, DC)
+            out[t] = dJ.imag
 
 
 @njit(**NET)

@@ -21,6 +21,12 @@ The layer recurrence and the cost are
 
     Z_l = A_{l−1}·W_l + b_l,   H_l = act_l(Z_l),   A_l = H_l ⊙ M_l,
     J   = scale · Σ_b row_loss(A_L[b], y_b) + ½·l2·Σ_l ‖W_l‖².
+
+The forward pass and the costs compute in θ's precision (float64 or
+float32; ``X``, ``Y``, ``mask`` and ``l2`` come in the same one, see
+:meth:`fastcheck.models.MLP.cost_args`), so a float32 network really rounds
+every operation to float32.  The backprop (:func:`mlp_grad`) is the
+float64 reference.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from numba import njit
 
 from . import mutants as mu
 from .functions import NET, SSE, activate, activate_prime, loss_scale, row_loss, row_loss_grad
+from .numeric import const
 
 N_IN, N_OUT, ACT, W_OFF, B_OFF, IN_OFF, OUT_OFF = range(7)
 
@@ -42,15 +49,15 @@ def total_columns(arch):
 
 @njit(**NET)
 def l2_penalty(theta, arch, l2):
-    """½·l2·Σ_l Σ_ij W_l[i, j]²."""
+    """½·l2·Σ_l Σ_ij W_l[i, j]², in θ's precision (``l2`` of the same type)."""
+    s = const(0.0, theta[0])
     if l2 == 0.0:
-        return 0.0
-    s = 0.0
+        return s
     for l in range(arch.shape[0]):
         a = arch[l, W_OFF]
         for t in range(a, a + arch[l, N_IN] * arch[l, N_OUT]):
             s += theta[t] * theta[t]
-    return 0.5 * l2 * s
+    return const(0.5, s) * l2 * s
 
 
 # -- one dense layer: forward beside backward ------------------------------------------
@@ -65,7 +72,7 @@ def dense_forward(theta, arch, l, A, Z, H, mask):
     w0, b0, i0, o0 = arch[l, W_OFF], arch[l, B_OFF], arch[l, IN_OFF], arch[l, OUT_OFF]
     for b in range(A.shape[0]):
         for j in range(n_out):
-            Z[b, o0 + j] = theta[b0 + j] if b0 >= 0 else 0.0
+            Z[b, o0 + j] = theta[b0 + j] if b0 >= 0 else const(0.0, theta[0])
         for i in range(n_in):
             x = A[b, i0 + i]
             row = w0 + i * n_out
@@ -158,12 +165,12 @@ def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, bug, grad):
 # -- whole network ------------------------------------------------------------------
 @njit(**NET)
 def forward(theta, X, arch, mask):
-    """The forward pass, kept: ``(Z, H, A)``, each ``(B, T)`` (see the module doc)."""
+    """The forward pass, kept: ``(Z, H, A)``, each ``(B, T)`` in θ's precision (see the module doc)."""
     B = X.shape[0]
     T = total_columns(arch)
-    Z = np.zeros((B, T))
-    H = np.zeros((B, T))
-    A = np.zeros((B, T))
+    Z = np.zeros((B, T), theta.dtype)
+    H = np.zeros((B, T), theta.dtype)
+    A = np.zeros((B, T), theta.dtype)
     n0 = arch[0, N_IN]
     for b in range(B):
         for i in range(n0):
@@ -180,10 +187,10 @@ def data_loss(A, Y, arch, loss):
     L = arch.shape[0]
     o0, K = arch[L - 1, OUT_OFF], arch[L - 1, N_OUT]
     B = A.shape[0]
-    s = 0.0
+    s = const(0.0, A[0, 0])
     for b in range(B):
         s += row_loss(A[b, o0 : o0 + K], Y[b], loss)
-    return loss_scale(loss, B, K) * s
+    return const(loss_scale(loss, B, K), s) * s
 
 
 @njit(**NET)
@@ -199,9 +206,9 @@ def mlp_cost(theta, X, Y, arch, loss, l2, mask):
     width = 0
     for l in range(L):
         width = max(width, arch[l, N_OUT])
-    cur = np.empty(max(width, arch[0, N_IN]))
-    nxt = np.empty(width)
-    s = 0.0
+    cur = np.empty(max(width, arch[0, N_IN]), theta.dtype)
+    nxt = np.empty(width, theta.dtype)
+    s = const(0.0, theta[0])
     for b in range(B):
         n0 = arch[0, N_IN]
         for i in range(n0):
@@ -210,7 +217,7 @@ def mlp_cost(theta, X, Y, arch, loss, l2, mask):
             n_in, n_out, act = arch[l, N_IN], arch[l, N_OUT], arch[l, ACT]
             w0, b0, o0 = arch[l, W_OFF], arch[l, B_OFF], arch[l, OUT_OFF]
             for j in range(n_out):
-                nxt[j] = theta[b0 + j] if b0 >= 0 else 0.0
+                nxt[j] = theta[b0 + j] if b0 >= 0 else const(0.0, theta[0])
             for i in range(n_in):
                 x = cur[i]
                 row = w0 + i * n_out
@@ -220,7 +227,7 @@ def mlp_cost(theta, X, Y, arch, loss, l2, mask):
                 cur[j] = activate(nxt[j], act) * mask[b, o0 + j]
         K = arch[L - 1, N_OUT]
         s += row_loss(cur[:K], Y[b], loss)
-    return loss_scale(loss, B, arch[L - 1, N_OUT]) * s + l2_penalty(theta, arch, l2)
+    return const(loss_scale(loss, B, arch[L - 1, N_OUT]), s) * s + l2_penalty(theta, arch, l2)
 
 
 @njit(**NET)
@@ -243,10 +250,10 @@ def mlp_cost_blas(theta, X, Y, arch, loss, l2, mask):
                 z = Z[b, j] + theta[b0 + j] if b0 >= 0 else Z[b, j]
                 Z[b, j] = activate(z, act) * mask[b, o0 + j]
         A = Z
-    s = 0.0
+    s = const(0.0, theta[0])
     for b in range(A.shape[0]):
         s += row_loss(A[b], Y[b], loss)
-    return loss_scale(loss, A.shape[0], A.shape[1]) * s + l2_penalty(theta, arch, l2)
+    return const(loss_scale(loss, A.shape[0], A.shape[1]), s) * s + l2_penalty(theta, arch, l2)
 
 
 @njit(**NET)

@@ -16,6 +16,14 @@ Conventions
 * ``"bce"`` and ``"softmax_ce"`` read the network's output as *logits*
   (sigmoid resp. softmax applied inside the loss, in a numerically stable
   form), so every output activation gives a finite, smooth cost.
+
+Precision: every function computes in the type of its argument (float64,
+float32, and for the complex step complex128 or complex64); literals go
+through :func:`fastcheck.models.numeric.const`.  The piecewise functions
+(relu, leaky_relu, the stable softplus, the max shift of logsumexp) choose
+their branch by the real part, the usual complexification: each branch is
+analytic, so a complex step ``z + i·h`` returns the derivative of the branch
+that ``z`` lies on, as a real difference would.
 """
 from __future__ import annotations
 
@@ -23,6 +31,7 @@ import numpy as np
 from numba import njit
 
 from ..config import NET, NET_PARALLEL  # noqa: F401 - the network code's Numba flags, re-exported
+from .numeric import const
 
 IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTPLUS = range(6)
 
@@ -58,13 +67,17 @@ LOSS_FORMULAS = {
 @njit(**NET)
 def sigmoid(z):
     """σ(z) = 1 / (1 + e^(−z)) (exp overflow gives exactly 0, as it should)."""
-    return 1.0 / (1.0 + np.exp(-z))
+    one = const(1.0, z)
+    return one / (one + np.exp(-z))
 
 
 @njit(**NET)
 def softplus(z):
-    """log(1 + e^z), computed as max(z, 0) + log1p(e^(−|z|)) to avoid overflow."""
-    return max(z, 0.0) + np.log1p(np.exp(-abs(z)))
+    """log(1 + e^z), as z + log1p(e^(−z)) for Re z > 0 and log1p(e^z) otherwise
+    (max(z, 0) + log1p(e^(−|z|)) for real z, bit for bit; no overflow)."""
+    if z.real > 0.0:
+        return z + np.log1p(np.exp(-z))
+    return np.log1p(np.exp(z))
 
 
 @njit(**NET)
@@ -75,9 +88,9 @@ def activate(z, code):
     if code == TANH:
         return np.tanh(z)
     if code == RELU:
-        return z if z > 0.0 else 0.0
+        return z if z.real > 0.0 else const(0.0, z)
     if code == LEAKY_RELU:
-        return z if z > 0.0 else LEAKY_SLOPE * z
+        return z if z.real > 0.0 else const(LEAKY_SLOPE, z) * z
     if code == SOFTPLUS:
         return softplus(z)
     return z
@@ -87,17 +100,18 @@ def activate(z, code):
 def activate_prime(z, a, code):
     """act'(z), given ``a = act(z)``: σ' = a(1 − a), tanh' = 1 − a², relu' = [z > 0],
     leaky' = 1 or 0.01, softplus' = σ(z), identity' = 1."""
+    one = const(1.0, a)
     if code == SIGMOID:
-        return a * (1.0 - a)
+        return a * (one - a)
     if code == TANH:
-        return 1.0 - a * a
+        return one - a * a
     if code == RELU:
-        return 1.0 if z > 0.0 else 0.0
+        return one if z.real > 0.0 else const(0.0, a)
     if code == LEAKY_RELU:
-        return 1.0 if z > 0.0 else LEAKY_SLOPE
+        return one if z.real > 0.0 else const(LEAKY_SLOPE, a)
     if code == SOFTPLUS:
         return sigmoid(z)
-    return 1.0
+    return one
 
 
 # -- losses: row loss beside its gradient ---------------------------------------
@@ -113,12 +127,12 @@ def loss_scale(code, batch, outputs):
 
 @njit(**NET)
 def logsumexp(a):
-    """log Σ_k e^(a_k), shifted by max a."""
+    """log Σ_k e^(a_k), shifted by the entry of largest real part."""
     m = a[0]
     for k in range(1, a.shape[0]):
-        if a[k] > m:
+        if a[k].real > m.real:
             m = a[k]
-    s = 0.0
+    s = const(0.0, m)
     for k in range(a.shape[0]):
         s += np.exp(a[k] - m)
     return m + np.log(s)
@@ -131,7 +145,7 @@ def row_loss(a, y, code):
     sse: ½Σ(y − a)²; mse: Σ(y − a)²; bce: Σ softplus(a) − y·a;
     softmax_ce: Σ_k y_k·(logsumexp(a) − a_k).
     """
-    s = 0.0
+    s = const(0.0, a[0])
     if code == SOFTMAX_CE:
         lse = logsumexp(a)
         for k in range(a.shape[0]):
@@ -144,7 +158,7 @@ def row_loss(a, y, code):
             r = y[k] - a[k]
             s += r * r
     if code == SSE:
-        s *= 0.5
+        s *= const(0.5, s)
     return s
 
 
@@ -154,7 +168,7 @@ def row_loss_grad(a, y, code, out):
     softmax(a)·Σy − y (softmax_ce)."""
     if code == SOFTMAX_CE:
         lse = logsumexp(a)
-        ysum = 0.0
+        ysum = const(0.0, y[0])
         for k in range(a.shape[0]):
             ysum += y[k]
         for k in range(a.shape[0]):
@@ -164,6 +178,6 @@ def row_loss_grad(a, y, code, out):
         if code == BCE:
             out[k] = sigmoid(a[k]) - y[k]
         elif code == MSE:
-            out[k] = 2.0 * (a[k] - y[k])
+            out[k] = const(2.0, a[k]) * (a[k] - y[k])
         else:
             out[k] = a[k] - y[k]

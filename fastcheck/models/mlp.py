@@ -47,7 +47,15 @@ class MLP:
         Plant the bug of that name (see :data:`fastcheck.models.MUTANTS`) in
         the gradient; the cost is unchanged.  Usually reached through
         :meth:`mutant`.
+
+    Precision: the cost (and every perturbed cost of a check) computes in
+    any of :attr:`dtypes`, chosen by the ``dtype`` of :meth:`cost_args` (or
+    of θ in :func:`fastcheck.check_model`); the backprop is the float64
+    reference.
     """
+
+    #: Precisions the forward pass and the costs compute in.
+    dtypes = ("float64", "float32")
 
     def __init__(
         self,
@@ -196,10 +204,18 @@ class MLP:
             y = rng.uniform(0.0, 1.0, (batch, K))
         return X, y
 
-    def dropout_mask(self, batch: int) -> np.ndarray:
+    def dropout_mask(self, batch: int, dtype=np.float64) -> np.ndarray:
         """The fixed dropout factors for a batch of this size, ``(batch, T)``
-        (read-only; 1 for input and output columns)."""
+        (read-only; 1 for input and output columns), in precision ``dtype``."""
         batch = int(batch)
+        dtype = np.dtype(dtype)
+        if dtype != np.float64:
+            key = (batch, dtype.str)
+            if key not in self._masks:
+                mask = self.dropout_mask(batch).astype(dtype)
+                mask.setflags(write=False)
+                self._masks[key] = mask
+            return self._masks[key]
         mask = self._masks.get(batch)
         if mask is None:
             T = int(self.arch[-1, backprop.OUT_OFF] + self.sizes[-1])
@@ -214,16 +230,26 @@ class MLP:
             self._masks[batch] = mask
         return mask
 
-    def check_theta(self, theta) -> np.ndarray:
-        """θ as a contiguous float64 vector of length n_params (a clear error otherwise)."""
+    def check_theta(self, theta, dtype=np.float64) -> np.ndarray:
+        """θ as a contiguous vector of length n_params in ``dtype`` (a clear error otherwise)."""
         arr = np.asarray(theta)
         if arr.ndim != 1 or arr.shape[0] != self.n_params:
             raise ValueError(f"theta must be 1-D of length {self.n_params} for {self!r}, got shape {arr.shape}")
         if not np.issubdtype(arr.dtype, np.floating):
             raise TypeError(f"theta must be a float array, got dtype {arr.dtype}")
-        return np.ascontiguousarray(arr, dtype=np.float64)
+        return np.ascontiguousarray(arr, dtype=self.check_dtype(dtype))
 
-    def _check_X(self, X) -> np.ndarray:
+    def check_dtype(self, dtype) -> np.dtype:
+        """``dtype`` as a NumPy dtype, if the network computes in it (a clear error otherwise)."""
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            dt = None
+        if dt is None or dt.name not in self.dtypes:
+            raise TypeError(f"the built-in networks compute in {' or '.join(self.dtypes)}, not {dtype!r}")
+        return dt
+
+    def _check_X(self, X, dtype=np.float64) -> np.ndarray:
         X = np.asarray(X)
         n0 = self.sizes[0]
         if X.ndim != 2 or X.shape[1] != n0:
@@ -231,14 +257,14 @@ class MLP:
         if X.shape[0] == 0:
             raise ValueError("X has no rows (batch of size 0)")
         _check_finite(X, "X")
-        return np.ascontiguousarray(X, dtype=np.float64)
+        return np.ascontiguousarray(X, dtype=self.check_dtype(dtype))
 
-    def check_data(self, X, y):
-        """``(X, Y)`` as contiguous float64 ``(B, n_0)`` and ``(B, n_L)`` arrays (copies if needed).
+    def check_data(self, X, y, dtype=np.float64):
+        """``(X, Y)`` as contiguous ``(B, n_0)`` and ``(B, n_L)`` arrays in ``dtype`` (copies if needed).
 
         A 1-D ``y`` is accepted for a single output.
         """
-        X = self._check_X(X)
+        X = self._check_X(X, dtype)
         y = np.asarray(y)
         K = self.sizes[-1]
         if y.ndim == 1 and K == 1:
@@ -246,7 +272,7 @@ class MLP:
         if y.ndim != 2 or y.shape != (X.shape[0], K):
             raise ValueError(f"y must have shape ({X.shape[0]}, {K}) to match X and the {K} output(s), got {y.shape}")
         _check_finite(y, "y")
-        return X, np.ascontiguousarray(y, dtype=np.float64)
+        return X, np.ascontiguousarray(y, dtype=X.dtype)
 
     # -- cost and gradient -------------------------------------------------------------
     @property
@@ -255,15 +281,20 @@ class MLP:
         (layers as BLAS matrix products; see :func:`fastcheck.models.backprop.mlp_cost_blas`)."""
         return backprop.mlp_cost_blas
 
-    def cost_args(self, X, y) -> tuple:
-        """The extra arguments of :attr:`jit_cost` (and accepted by :meth:`grad`) for a batch."""
-        X, Y = self.check_data(X, y)
-        return (X, Y, self.arch, np.int64(self.loss_code), float(self.l2), self.dropout_mask(X.shape[0]))
+    def cost_args(self, X, y, dtype=np.float64) -> tuple:
+        """The extra arguments of :attr:`jit_cost` (and accepted by :meth:`grad`) for a batch.
 
-    def cost(self, theta, X, y) -> float:
-        """J(θ) on the batch ``(X, y)``."""
-        theta = self.check_theta(theta)
-        return float(backprop.mlp_cost_blas(theta, *self.cost_args(X, y)))
+        ``dtype`` (float64 or float32) is the precision the cost computes in:
+        the data, the dropout factors and l2 come in it, and θ must too.
+        """
+        X, Y = self.check_data(X, y, dtype)
+        return (X, Y, self.arch, np.int64(self.loss_code), X.dtype.type(self.l2),
+                self.dropout_mask(X.shape[0], X.dtype))
+
+    def cost(self, theta, X, y, dtype=np.float64) -> float:
+        """J(θ) on the batch ``(X, y)``, computed in ``dtype`` (θ and the data rounded to it)."""
+        theta = self.check_theta(theta, dtype)
+        return float(backprop.mlp_cost_blas(theta, *self.cost_args(X, y, dtype)))
 
     def grad(self, theta, X, y, *_cost_args) -> np.ndarray:
         """∂J/∂θ by the hand-written backprop (with this model's planted bug, if any).

@@ -78,20 +78,15 @@ def _load_problems(problem) -> list:
     return problems
 
 
-def _structured_evaluator(problem: Problem, threads):
-    """The structure-aware evaluator of a built-in model, or None if there is none."""
+def _structured_evaluator(problem: Problem, threads, dtype="float64"):
+    """The structure-aware evaluator of a built-in model in ``dtype``, or None if there is none."""
     if problem.model is None:
         return None
     try:
         from ..structured import LayeredEvaluator
     except ImportError:
         return None
-    X, Y = problem.model.check_data(*problem.data)
-    return LayeredEvaluator(problem.model, X, Y, threads)
-
-
-#: Why a built-in network has no float32 rows.
-MODEL_FLOAT64_ONLY = "skipped: the built-in networks compute in float64 only"
+    return LayeredEvaluator(problem.model, *problem.data, threads, dtype=dtype)
 
 
 # ====================================================================== eps sweep
@@ -117,17 +112,9 @@ class _Prepared:
         self.layout = problem.layout if problem.layout is not None else Layout.single(problem.n_params)
         self.coords = select_coords(problem.n_params, self.layout,
                                     None if opts.coords is None else np.asarray(opts.coords), opts.sample, opts.seed)
-        self.skip_note = ""
-        if problem.model is not None and dtype not in getattr(problem.model, "dtypes", ("float64",)):
-            # Their kernels and costs promote to float64 whatever θ is: a
-            # "float32" row would measure float64 arithmetic.  (A model class
-            # that computes in other precisions says so in ``dtypes``.)
-            self.skip_note = MODEL_FLOAT64_ONLY
-            self.ev, self.complex_note = None, MODEL_FLOAT64_ONLY
-            return
         self.theta, self.args = problem.at(dtype)
         self.ref = problem.reference_gradient(dtype)
-        self.ev = _structured_evaluator(problem, threads) if opts.structured else None
+        self.ev = _structured_evaluator(problem, threads, dtype) if opts.structured else None
         if self.ev is None:
             self.ev = make_evaluator(problem.cost, self.args, threads=threads, theta=self.theta,
                                      jit=opts.jit, n_coords=len(self.coords))
@@ -135,11 +122,11 @@ class _Prepared:
 
     @property
     def path(self) -> str:
-        return self.ev.path if self.ev is not None else ""
+        return self.ev.path
 
     @property
     def threads(self) -> int:
-        return int(self.ev.threads) if self.ev is not None else 0
+        return int(self.ev.threads)
 
     def _complex_support(self) -> str:
         """'' when the complex step can run, else why not."""
@@ -252,7 +239,7 @@ def eps_point(problem: Problem, label: str, dtype: str, eps: float, schemes, opt
     threads = opts.threads if threads is None else threads
     prep = _prepared(problem, dtype, opts, threads)
     real = [s for s in schemes if not SCHEMES[s].complex]
-    shared = opts.share and len(real) > 1 and prep.ev is not None
+    shared = opts.share and len(real) > 1
     ev = SharedStencil(prep.ev, [o for s in real for o in SCHEMES[s].offsets if o != 0]) if shared else prep.ev
     base = {"problem": label, "n_params": problem.n_params, "dtype": dtype, "eps": float(eps),
             "checked": len(prep.coords), "path": prep.path, **VERSIONS}
@@ -263,8 +250,8 @@ def eps_point(problem: Problem, label: str, dtype: str, eps: float, schemes, opt
                    n_evals=0, n_nonfinite=0, n_kinks=0, step=np.nan, seconds=np.nan,
                    difference=np.nan, max_abs_err=np.nan, median_rel_err=np.nan)
         rows.append(row)
-        if prep.skip_note or (scheme.complex and prep.complex_note):
-            row["note"] = prep.skip_note or prep.complex_note
+        if scheme.complex and prep.complex_note:
+            row["note"] = prep.complex_note
             continue
         before = getattr(ev, "compute_seconds", 0.0)
         t0 = time.perf_counter()
