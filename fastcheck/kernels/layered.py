@@ -78,7 +78,7 @@ from ..models.functions import (
     row_loss,
     softplus,
 )
-from ..models.numeric import const
+from ..models.numeric import bound, const, div
 
 #: Largest |δ| for which e^(−δ) is taken from its degree-4 Taylor polynomial.
 SMALL = 2.0**-10
@@ -111,13 +111,13 @@ def _moved(z0, h0, e0, delta, act):
     tanh(z0 + δ) = (h0 + tanh δ) / (1 + h0·tanh δ), with the small-argument
     polynomials (exact to rounding); otherwise the activation itself.
     """
-    if abs(delta) <= SMALL:
+    if bound(delta) <= SMALL:
         one = const(1.0, delta)
         if act == SIGMOID:
-            return one / (one + e0 * _exp_small(-delta))
+            return div(one, one + e0 * _exp_small(-delta))
         if act == TANH:
             t = _tanh_small(delta)
-            return (h0 + t) / (one + h0 * t)
+            return div(h0 + t, one + h0 * t)
     return activate(z0 + delta, act)
 
 
@@ -183,17 +183,17 @@ def _column(arch, l, i, j, s, ZT, HT, AT, ET, MT, colmax, anew, dvec):
     xu = arch[l, IN_OFF] + i
     B = ZT.shape[1]
     one = const(1.0, ZT[0, 0])  # real, also in the complex step
-    small = abs(s) * (1.0 if i < 0 else colmax[xu]) <= SMALL
+    small = bound(s) * (1.0 if i < 0 else colmax[xu]) <= SMALL
     if small and act == SIGMOID:
         for b in range(B):
             delta = s * (one if i < 0 else AT[xu, b])
-            anew[b] = MT[u, b] / (one + ET[u, b] * _exp_small(-delta))
+            anew[b] = div(MT[u, b], one + ET[u, b] * _exp_small(-delta))
             dvec[b] = anew[b] - AT[u, b]
         return False
     if small and act == TANH:
         for b in range(B):
             t = _tanh_small(s * (one if i < 0 else AT[xu, b]))
-            anew[b] = MT[u, b] * ((HT[u, b] + t) / (one + HT[u, b] * t))
+            anew[b] = MT[u, b] * div(HT[u, b] + t, one + HT[u, b] * t)
             dvec[b] = anew[b] - AT[u, b]
         return False
     if _kinked(act) or act == IDENTITY:
@@ -230,20 +230,20 @@ def _advance(arch, q, DZ, ZT, HT, AT, ET, MT, CUR, DC, moved):
     big = 0.0
     for k in range(n):
         for b in range(B):
-            big = max(big, abs(DZ[k, b]))
+            big = max(big, bound(DZ[k, b]))
     kink = False
     kinked = _kinked(act)
     for k in range(n):
         u = o + k
         if big <= SMALL and act == SIGMOID:
             for b in range(B):
-                a = MT[u, b] / (one + ET[u, b] * _exp_small(-DZ[k, b]))
+                a = div(MT[u, b], one + ET[u, b] * _exp_small(-DZ[k, b]))
                 CUR[k, b] = a
                 DC[k, b] = a - AT[u, b]
         elif big <= SMALL and act == TANH:
             for b in range(B):
                 t = _tanh_small(DZ[k, b])
-                a = MT[u, b] * ((HT[u, b] + t) / (one + HT[u, b] * t))
+                a = MT[u, b] * div(HT[u, b] + t, one + HT[u, b] * t)
                 CUR[k, b] = a
                 DC[k, b] = a - AT[u, b]
         elif kinked or act == IDENTITY:
@@ -316,7 +316,7 @@ def perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s, anew, dvec, acc
         dmax = 0.0
         wmax = 0.0
         for b in range(B):
-            dmax = max(dmax, abs(dvec[b]))
+            dmax = max(dmax, bound(dvec[b]))
         for k in range(n1):
             wmax = max(wmax, abs(theta[wrow + k]))
         if m == L - 1 and act1 == SIGMOID and (loss == SSE or loss == MSE) and dmax * wmax <= SMALL:
@@ -329,7 +329,7 @@ def perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s, anew, dvec, acc
                 w = theta[wrow + k]
                 u = o1 + k
                 for b in range(B):
-                    a_new = one / (one + ET[u, b] * _exp_small(-dvec[b] * w))
+                    a_new = div(one, one + ET[u, b] * _exp_small(-dvec[b] * w))
                     a_old = AT[u, b]
                     acc[b] += (a_new - a_old) * (a_new + a_old - const(2.0, a_old) * YT[k, b])
             for b in range(B):

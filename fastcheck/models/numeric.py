@@ -33,3 +33,56 @@ def _const(value, like):
 
         return impl
     return None
+
+
+
+def div(a, w):
+    """``a / w`` for a denominator whose real part dominates (|Re w| ≥ |Im w|)."""
+    return a / w
+
+
+@overload(div, jit_options={"error_model": "numpy"})
+def _div(a, w):
+    if isinstance(w, types.Float):
+        def impl(a, w):
+            return a / w
+
+        return impl
+    if isinstance(w, types.Complex):
+        # Smith's formula on its |Re w| ≥ |Im w| branch: no overflow of |w|²
+        # and no branch, so the loops that call it vectorise (Numba's general
+        # complex division picks a branch per element).  It rounds as that
+        # branch of the general division does.
+        if isinstance(a, types.Complex):
+            def impl(a, w):
+                r = w.imag / w.real
+                d = w.real + w.imag * r
+                return (a.real + a.imag * r) / d + const(1j, w) * ((a.imag - a.real * r) / d)
+        else:
+            def impl(a, w):
+                r = w.imag / w.real
+                d = w.real + w.imag * r
+                return a / d - const(1j, w) * (a * r / d)
+
+        return impl
+    return None
+
+
+def bound(z):
+    """An upper bound of ``|z|`` that is cheap to take: ``|z|`` for real, ``|Re z| + |Im z|`` for complex."""
+    return abs(z)
+
+
+@overload(bound, jit_options={"error_model": "numpy"})
+def _bound(z):
+    if isinstance(z, types.Float):
+        def impl(z):
+            return abs(z)
+
+        return impl
+    if isinstance(z, types.Complex):
+        def impl(z):
+            return abs(z.real) + abs(z.imag)
+
+        return impl
+    return None
