@@ -286,6 +286,7 @@ def run_check(
         kinks=kinks,
         nonfinite=coords[~finite],
         note=getattr(ev, "note", ""),
+        dtype=theta.dtype.name,
     )
 
 
@@ -485,4 +486,5 @@ def check_directional(
         nonfinite=np.flatnonzero(~finite),
         direction_blocks=dblock,
         note=getattr(ev, "note", ""),
+        dtype=theta.dtype.name,
     )

@@ -99,6 +99,9 @@ class CheckResult:
     nonfinite : ndarray
         Coordinates where a perturbed cost was NaN or inf (excluded from the
         difference; the check does not pass).
+    dtype : str
+        The precision θ and the costs were evaluated in ("float64" or
+        "float32"; the complex step then ran in complex128 resp. complex64).
     """
 
     difference: float
@@ -122,6 +125,7 @@ class CheckResult:
     nonfinite: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     direction_blocks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     note: str = ""
+    dtype: str = "float64"
 
     # -- views ----------------------------------------------------------------
     def worst(self, k: int = 10) -> pd.DataFrame:
@@ -159,6 +163,7 @@ class CheckResult:
                 {
                     "kind": self.kind,
                     "scheme": self.scheme,
+                    "dtype": self.dtype,
                     "path": self.path,
                     "n_params": self.n_params,
                     "checked": len(self.coords),
@@ -195,7 +200,8 @@ class CheckResult:
         head = (
             f"gradient check: {'PASSED' if self.passed else 'FAILED'} — {self.verdict} "
             f"(difference {self.difference:.3e})\n"
-            f"  {len(self.coords)} {what} checked ({self.n_params} parameters), scheme {self.scheme}, {self.n_evals} cost evaluations,"
+            f"  {len(self.coords)} {what} checked ({self.n_params} parameters), scheme {self.scheme}"
+            f"{'' if self.dtype == 'float64' else ' in ' + self.dtype}, {self.n_evals} cost evaluations,"
             f" {self.seconds:.3g} s on {self.threads} thread(s) [{self.path}]"
         )
         lines = [head] + ([f"  ({self.note})"] if self.note else []) + ["", "per block:"]

@@ -111,6 +111,11 @@ def test_builtin_model_spec(capsys):
     assert code == 1 and json.loads(out)["failing_blocks"] == "b2"
     code, out, _ = run(capsys, *base, "--mode", "blackbox", "--sample", "2", "--json")
     assert code == 0 and json.loads(out)["checked"] == 8
+    code, out, _ = run(capsys, *base, "--dtype", "float32", "--scheme", "complex", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["scheme"] == "complex" and result["dtype"] == "float32" and result["difference"] < 1e-5
+    code, out, _ = run(capsys, *base, "--dtype", "float32", "--mutant", "bias_axis", "--json")
+    assert code == 1 and json.loads(out)["failing_blocks"] == "b2"
     code, out, _ = run(capsys, "check", "--model", "seed", "--directional", "2", "--json")
     assert code == 0 and json.loads(out)["kind"] == "directional"
     code, _, err = run(capsys, "check", "--model", "mlp", "--sizes", "8,x")

@@ -93,6 +93,7 @@ def test_float32_check_of_a_correct_network(params):
     r32 = check_model(model, theta.astype(F32), X, y)
     r64 = check_model(model, theta, X, y)
     assert r32.passed and r32.verdict in ("great", "ok"), str(r32)
+    assert (r32.dtype, r64.dtype) == ("float32", "float64") and "central in float32" in str(r32)
     # float32 round-off shows (about sqrt(eps32) ~ 3e-4 of relative step noise at the default eps) ...
     assert 1e-8 < r32.difference < 1e-3
     assert r32.difference > 100 * r64.difference

@@ -40,6 +40,33 @@ class ModelCheck:
     track_difference.unit = "relative difference"
 
 
+class ModelPrecision:
+    """A full structure-aware check in float32, and by the complex step
+    (complex128 for float64 θ, complex64 for float32)."""
+
+    params = (list(NETWORKS), ["float64", "float32"], ["central", "complex"])
+    param_names = ["network", "dtype", "scheme"]
+    timeout = 300
+
+    def setup(self, net, dtype, scheme):
+        self.check = check_model()
+        self.model, theta, self.X, self.y = network(net)
+        self.theta = theta.astype(dtype)
+        try:
+            self.check(self.model, self.theta, self.X, self.y, scheme=scheme, coords=[0])
+        except (TypeError, ValueError) as exc:  # commits whose networks had no float32 / complex step
+            raise NotImplementedError(str(exc)) from None
+
+    def time_check(self, net, dtype, scheme):
+        self.check(self.model, self.theta, self.X, self.y, scheme=scheme)
+
+    def track_difference(self, net, dtype, scheme):
+        """Normalised difference of the correct backprop at the default step."""
+        return self.check(self.model, self.theta, self.X, self.y, scheme=scheme).difference
+
+    track_difference.unit = "relative difference"
+
+
 class ModelSampled:
     """16 coordinates per block, structure-aware."""
 

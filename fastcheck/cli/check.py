@@ -37,6 +37,8 @@ def register(sub) -> None:
     p.add_argument("--keep-prob", type=float, default=1.0, help="dropout keep probability (fixed mask) of the built-in MLP")
     p.add_argument("--mutant", default=None, help="plant this backprop bug in the built-in model (see fastcheck.models.MUTANTS)")
     p.add_argument("--mode", default="structured", choices=["structured", "blackbox"], help="kernel for built-in models")
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"],
+                   help="precision the built-in model computes its costs in")
     p.add_argument("--eps", type=float, default=None, help="absolute step (default: the scheme's optimal relative step)")
     p.add_argument("--scheme", default="central", choices=sorted(SCHEMES), help="difference scheme")
     p.add_argument("--sample", type=int, default=None, metavar="K", help="check K coordinates of every block")
@@ -124,7 +126,7 @@ def builtin_model(args):
         X, y = model.sample_data(args.batch, seed=args.seed)
     if args.mutant:
         model = model.mutant(args.mutant)
-    return model, theta, X, y
+    return model, theta.astype(args.dtype), X, y
 
 
 def run(args) -> int:
@@ -138,6 +140,8 @@ def run(args) -> int:
         except Exception as exc:
             raise UsageError(f"{args.target} raised {type(exc).__name__}: {exc}") from exc
         title = args.target
+        if args.dtype != "float64":
+            raise UsageError("--dtype applies to the built-in models; give your own theta in the precision you want")
         result = check_target(obj, opts, args.directional)
     else:
         model, theta, X, y = builtin_model(args)

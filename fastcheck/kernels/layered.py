@@ -33,6 +33,18 @@ without a call to ``exp`` or ``tanh``.  Larger moves take the plain formula.
 Kinks: for relu and leaky_relu layers, a coordinate is flagged when some
 pre-activation changes side of 0 between θ and any perturbed point.
 
+Precision: everything computes in θ's dtype (float64 or float32, literals
+typed by :func:`fastcheck.models.numeric.const`), one compiled
+specialisation each.  The complex step (:func:`layered_complex_step`) runs
+the same code with the move ``s = i·h``: the cached pass stays real, the
+changed column and all downstream of it are complex (complex128, or
+complex64 for float32), and ``Im ΔJ`` is the result, with no subtraction.
+Its divisions have a denominator whose real part dominates (``1 + E·e^(−δ)``,
+``1 + h·tanh δ`` with |δ| ≤ 2⁻¹⁰), so they use Smith's formula on that
+branch alone (:func:`fastcheck.models.numeric.div`), and the smallness tests
+bound |δ| by |Re δ| + |Im δ|: both branch-free, so the loops vectorise as
+the real ones do.
+
 Parallel over coordinates, interleaved (chunk ``c`` takes coordinates
 ``c, c + n_chunks, …``, which balances the costlier first-layer
 coordinates); each chunk owns its scratch (O(batch · width), unit-major so
