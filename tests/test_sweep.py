@@ -236,6 +236,14 @@ def test_structured_and_blackbox_kernels_agree():
     noise = 64 * np.finfo(float).eps * J / s["eps"]
     assert (np.abs(s["max_abs_err"] - b["max_abs_err"]) <= 1e-6 * b["max_abs_err"] + noise).all()
     assert (s["max_abs_err"] > 10 * noise).sum() >= 4  # and the comparison has teeth
+    # float32: both compute in float32 (the black-box cost as float32 BLAS products)
+    eps = (1.0, 0.3, 0.1, 1e-2, 1e-3)
+    s = eps_sweep("seed", eps=eps, schemes=("central",), dtypes=("float32",))
+    b = eps_sweep("seed", eps=eps, schemes=("central",), dtypes=("float32",), structured=False)
+    assert (s["path"] == "structured").all() and (b["path"] == "parallel").all()
+    noise = 64 * np.finfo(np.float32).eps * J / s["eps"]
+    assert (np.abs(s["max_abs_err"] - b["max_abs_err"]) <= 1e-3 * b["max_abs_err"] + noise).all()
+    assert (s["max_abs_err"] > 10 * noise).sum() >= 2
 
 
 # -- fit_orders itself -------------------------------------------------------------------------
