@@ -23,7 +23,7 @@ The perturbation applied is the one the black-box kernel applies,
 ``s = fl(θ_i + c·h) − θ_i``.
 
 Sigmoid and tanh take a faster exact route for a move ``δ`` of the
-pre-activation with ``|δ| ≤ 2⁻¹⁰``: with ``E = e^(−z)`` and ``h = tanh z``
+pre-activation with ``|δ| ≤ 2⁻¹⁰`` (2⁻⁵ in single precision): with ``E = e^(−z)`` and ``h = tanh z``
 cached, ``σ(z + δ) = 1 / (1 + E·e^(−δ))`` and ``tanh(z + δ) = (h + tanh δ) /
 (1 + h·tanh δ)``, where ``e^(−δ)`` and ``tanh δ`` are their Taylor polynomials
 (degree 4 and 5), whose truncation errors (below 7.5e-18 and 5e-20
@@ -90,22 +90,35 @@ from ..models.functions import (
     row_loss,
     softplus,
 )
-from ..models.numeric import bound, const, div
+from ..models.numeric import bound, const, div, is_single
 
-#: Largest |δ| for which e^(−δ) is taken from its degree-4 Taylor polynomial.
+#: Largest |δ| for which e^(−δ) and tanh δ are taken from their Taylor
+#: polynomials in double precision (truncation below 7.5e-18 resp. 5e-20 relative) ...
 SMALL = 2.0**-10
+#: ... and in single precision (2⁻⁵: truncation below 2.5e-10 resp. 6e-11
+#: relative, far under float32's 6e-8), so that float32's larger steps
+#: (ε_mach^⅓ ≈ 5e-3 for central) still take the polynomial route.
+SMALL32 = 2.0**-5
+
+
+@njit(**NET)
+def _small(x):
+    """The polynomial route's limit on |δ| in the precision of ``x``."""
+    return SMALL32 if is_single(x) else SMALL
 
 
 @njit(**NET)
 def _exp_small(x):
-    """e^x for |x| ≤ 2⁻¹⁰: 1 + x + x²/2 + x³/6 + x⁴/24 (truncation < 7.5e-18 relative)."""
+    """e^x for |x| ≤ 2⁻¹⁰: 1 + x + x²/2 + x³/6 + x⁴/24 (truncation < 7.5e-18 relative;
+    < 2.5e-10 for |x| ≤ 2⁻⁵, the single-precision limit)."""
     one = const(1.0, x)
     return one + x * (one + x * (const(0.5, x) + x * (const(1.0 / 6.0, x) + x * const(1.0 / 24.0, x))))
 
 
 @njit(**NET)
 def _tanh_small(x):
-    """tanh x for |x| ≤ 2⁻¹⁰: x − x³/3 + 2x⁵/15 (truncation 17x⁷/315 < 5e-20 relative)."""
+    """tanh x for |x| ≤ 2⁻¹⁰: x − x³/3 + 2x⁵/15 (truncation 17x⁷/315 < 5e-20 relative;
+    < 6e-11 for |x| ≤ 2⁻⁵, the single-precision limit)."""
     x2 = x * x
     return x * (const(1.0, x) + x2 * (const(-1.0 / 3.0, x) + x2 * const(2.0 / 15.0, x)))
 
@@ -119,11 +132,11 @@ def _kinked(code):
 def _moved(z0, h0, e0, delta, act):
     """act(z0 + δ), from the cached z0, h0 = act(z0) and e0 = e^(−z0).
 
-    For |δ| ≤ 2⁻¹⁰: σ(z0 + δ) = 1 / (1 + e0·e^(−δ)) and
+    For |δ| ≤ 2⁻¹⁰ (2⁻⁵ in single precision): σ(z0 + δ) = 1 / (1 + e0·e^(−δ)) and
     tanh(z0 + δ) = (h0 + tanh δ) / (1 + h0·tanh δ), with the small-argument
     polynomials (exact to rounding); otherwise the activation itself.
     """
-    if bound(delta) <= SMALL:
+    if bound(delta) <= _small(delta):
         one = const(1.0, delta)
         if act == SIGMOID:
             return div(one, one + e0 * _exp_small(-delta))
@@ -188,14 +201,14 @@ def _column(arch, l, i, j, s, ZT, HT, AT, ET, MT, colmax, anew, dvec):
     Writes ``anew`` (the column's new activations, after dropout) and
     ``dvec = anew − A_l[:, j]``; returns whether a pre-activation changed side
     of a kink.  Sigmoid and tanh columns whose every |δ_b| = |s·x_b| is at
-    most 2⁻¹⁰ take branch-free loops (they vectorise).
+    most 2⁻¹⁰ (2⁻⁵ in single precision) take branch-free loops (they vectorise).
     """
     act = arch[l, ACT]
     u = arch[l, OUT_OFF] + j
     xu = arch[l, IN_OFF] + i
     B = ZT.shape[1]
     one = const(1.0, ZT[0, 0])  # real, also in the complex step
-    small = bound(s) * (1.0 if i < 0 else colmax[xu]) <= SMALL
+    small = bound(s) * (1.0 if i < 0 else colmax[xu]) <= _small(s)
     if small and act == SIGMOID:
         for b in range(B):
             delta = s * (one if i < 0 else AT[xu, b])
@@ -232,7 +245,7 @@ def _advance(arch, q, DZ, ZT, HT, AT, ET, MT, CUR, DC, moved):
     into ``DC``, and ``moved[k]`` = unit k changed on some sample; returns
     whether a pre-activation changed side of a kink.
 
-    When every |δ| ≤ 2⁻¹⁰, sigmoid and tanh layers take branch-free loops over
+    When every |δ| ≤ 2⁻¹⁰ (2⁻⁵ in single precision), sigmoid and tanh layers take branch-free loops over
     the batch (they vectorise).  A sample whose δ is 0 gets its cached
     activation back exactly.
     """
@@ -240,6 +253,7 @@ def _advance(arch, q, DZ, ZT, HT, AT, ET, MT, CUR, DC, moved):
     B = DZ.shape[1]
     one = const(1.0, ZT[0, 0])
     big = 0.0
+    limit = _small(DZ[0, 0])
     for k in range(n):
         for b in range(B):
             big = max(big, bound(DZ[k, b]))
@@ -247,12 +261,12 @@ def _advance(arch, q, DZ, ZT, HT, AT, ET, MT, CUR, DC, moved):
     kinked = _kinked(act)
     for k in range(n):
         u = o + k
-        if big <= SMALL and act == SIGMOID:
+        if big <= limit and act == SIGMOID:
             for b in range(B):
                 a = div(MT[u, b], one + ET[u, b] * _exp_small(-DZ[k, b]))
                 CUR[k, b] = a
                 DC[k, b] = a - AT[u, b]
-        elif big <= SMALL and act == TANH:
+        elif big <= limit and act == TANH:
             for b in range(B):
                 t = _tanh_small(DZ[k, b])
                 a = MT[u, b] * div(HT[u, b] + t, one + HT[u, b] * t)
@@ -331,7 +345,7 @@ def perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s, anew, dvec, acc
             dmax = max(dmax, bound(dvec[b]))
         for k in range(n1):
             wmax = max(wmax, abs(theta[wrow + k]))
-        if m == L - 1 and act1 == SIGMOID and (loss == SSE or loss == MSE) and dmax * wmax <= SMALL:
+        if m == L - 1 and act1 == SIGMOID and (loss == SSE or loss == MSE) and dmax * wmax <= _small(s):
             # sigmoid output, squared loss: the rank-1 update and the loss difference in one
             # pass, unit by unit over the batch (contiguous, so it vectorises); acc[b] holds
             # sample b's sum over the units.  A sample with d_b = 0 adds exactly 0.

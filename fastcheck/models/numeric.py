@@ -86,3 +86,18 @@ def _bound(z):
 
         return impl
     return None
+
+
+def is_single(x):
+    """Whether ``x`` is single precision (float32 or complex64): a compile-time constant."""
+    return getattr(x, "dtype", None) in ("float32", "complex64")
+
+
+@overload(is_single, jit_options={"error_model": "numpy"})
+def _is_single(x):
+    single = x in (types.float32, types.complex64)
+
+    def impl(x):
+        return single
+
+    return impl
