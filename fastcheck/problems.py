@@ -125,8 +125,8 @@ class Problem:
         if key not in self._cache:
             theta = self.theta.astype(dtype).astype(np.float64)
             if self.model is not None:
-                X, y = (_cast(_cast(a, dtype), np.dtype(np.float64)) for a in self.data)
-                g = self.model.grad(theta, X, y)
+                # also the dropout factors and l2 as the dtype's cost has them
+                g = self.model.grad(theta, *self.data, precision=dtype)
             else:
                 args = _cast(_cast(self.args, dtype), np.dtype(np.float64))
                 g = self.grad(theta.copy(), *args) if callable(self.grad) else self.grad

@@ -9,6 +9,8 @@ and flag ReLU kinks, which the result lists apart from the verdict.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import config
@@ -214,7 +216,8 @@ def check_model(
     X, Y = model.check_data(X, y, dtype)
     cls = LayeredEvaluator if mode == "structured" else BlackBoxModelEvaluator
     ev = cls(model, X, Y, threads, dtype)
+    grad = model.grad if dtype == np.float64 else functools.partial(model.grad, precision=dtype)
     return run_check(
-        ev, theta, model.grad, args=(X, Y), eps=eps, scheme=scheme, coords=coords, sample=sample,
+        ev, theta, grad, args=(X, Y), eps=eps, scheme=scheme, coords=coords, sample=sample,
         seed=seed, layout=model.layout, thresholds=thresholds,
     )

@@ -190,3 +190,27 @@ def test_inputs_are_not_modified():
     for a, b in zip((t32, theta, X, y), before):
         np.testing.assert_array_equal(a, b)
         assert a.dtype == b.dtype
+
+
+def test_float32_reference_gradient_is_the_derivative_of_the_float32_cost():
+    """With dropout 1/0.7 and l2 = 0.1 (neither representable in float32), the float32 cost is a
+    slightly different function; grad(precision="float32") is its exact derivative, checked
+    against a complex step (complex128) of the NumPy cost with the float32-rounded factors."""
+    model, theta, X, y = _build((4, 5, 3), "tanh", "mse", 0.1, 0.7)
+    t32, X32, y32 = theta.astype(F32), X.astype(F32), y.astype(F32)
+    mask = model.dropout_mask(len(X), F32).astype(np.float64)
+    cols = np.cumsum([0] + list(model.sizes))
+    masks = [mask[:, cols[l + 1] : cols[l + 2]] for l in range(model.depth - 1)]
+    l2 = float(F32(model.l2))
+
+    def cost32(t):  # the float32 cost's definition, evaluated exactly enough (complex128)
+        return naive.mlp_cost(t, X32.astype(np.float64), y32.astype(np.float64), model.sizes,
+                              list(model.activation_names), model.loss, l2, model.bias, masks)
+
+    ref = fastcheck.numerical_gradient(cost32, t32.astype(np.float64), scheme="complex")
+    g32 = model.grad(t32, X, y, precision="float32")
+    g64 = model.grad(t32, X32, y32)  # float64 factors: the float64 cost's derivative
+    assert fastcheck.relative_difference(g32, ref) < 1e-14
+    assert fastcheck.relative_difference(g64, ref) > 1e-10
+    with pytest.raises(TypeError, match="not 'float16'"):
+        model.grad(theta, X, y, precision="float16")

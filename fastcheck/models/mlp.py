@@ -296,16 +296,27 @@ class MLP:
         theta = self.check_theta(theta, dtype)
         return float(backprop.mlp_cost_blas(theta, *self.cost_args(X, y, dtype)))
 
-    def grad(self, theta, X, y, *_cost_args) -> np.ndarray:
-        """∂J/∂θ by the hand-written backprop (with this model's planted bug, if any).
+    def grad(self, theta, X, y, *_cost_args, precision=None) -> np.ndarray:
+        """∂J/∂θ by the hand-written backprop (with this model's planted bug, if any), in float64.
 
         Extra positional arguments (the rest of :meth:`cost_args`) are
         accepted and ignored, so ``grad`` and :attr:`jit_cost` can share one
         ``args`` tuple in :func:`fastcheck.check_gradient`.
+
+        ``precision="float32"`` differentiates the cost *as it is defined in
+        float32*: θ, the data, the dropout factors and l2 rounded to float32
+        (1/keep_prob and l2 are rarely representable), then backprop in
+        float64.  That is the exact derivative of what a float32 check
+        evaluates, so the comparison measures the differences alone.
         """
-        theta = self.check_theta(theta)
+        dt = np.dtype(np.float64) if precision is None else self.check_dtype(precision)
+        theta = self.check_theta(theta, dt).astype(np.float64, copy=False)
+        X, Y, arch, loss, l2, mask = self.cost_args(X, y, dt)
+        if dt != np.float64:
+            X, Y, mask = X.astype(np.float64), Y.astype(np.float64), mask.astype(np.float64)
+        args = (X, Y, arch, loss, float(l2), mask)
         out = np.empty(self.n_params)
-        backprop.mlp_grad(theta, *self.cost_args(X, y), np.int64(self._bug_code), out)
+        backprop.mlp_grad(theta, *args, np.int64(self._bug_code), out)
         return out
 
     def forward(self, theta, X) -> np.ndarray:
