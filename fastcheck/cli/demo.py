@@ -66,7 +66,8 @@ def _eps_study(console, report_dir) -> None:
                            verdict_col=None))
     console.print(
         "[dim]truncation slopes ≈ 1 (forward), 2 (central), 4 (central4); round-off slope ≈ −1; "
-        "the complex step has no round-off branch. float32 loses about half the digits.[/]"
+        "the complex step has no round-off branch. float32 loses about half the digits. "
+        "– : fewer than 3 steps on that branch (float32 central4 is best at 0.1, the grid stops at 1).[/]"
     )
     if report_dir:
         from ..report import write_report

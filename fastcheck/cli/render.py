@@ -10,7 +10,7 @@ _STYLE = {"great": "green", "ok": "green", "suspect": "yellow", "wrong": "bold r
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return f"{v:.3e}"
+        return "–" if v != v else f"{v:.3e}"  # NaN: nothing to show
     return str(v)
 
 
