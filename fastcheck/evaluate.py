@@ -107,6 +107,8 @@ class JitEvaluator(LoopEvaluator):
     """
 
     path = "parallel"
+    #: Checks on this evaluator hold BLAS to one thread throughout (see :func:`fastcheck.check.held_blas`).
+    holds_blas = True
 
     def __init__(self, cost, args=(), threads=None):
         super().__init__(cost, args)
@@ -176,7 +178,7 @@ def try_jit(cost, theta, args):
     return jitted, ""
 
 
-def make_evaluator(cost, args=(), *, threads=None, theta=None, jit="auto", n_coords=None):
+def make_evaluator(cost, args=(), *, threads=None, theta=None, jit="auto", n_coords=None, kind="stencil"):
     """The fastest evaluator that can run ``cost``.
 
     A Numba dispatcher goes to the parallel kernels; if Numba cannot compile
@@ -186,6 +188,7 @@ def make_evaluator(cost, args=(), *, threads=None, theta=None, jit="auto", n_coo
     :data:`AUTO_JIT_MIN_COORDS` coordinates are checked; if it does not
     compile (or disagrees with itself once compiled) the loop runs it, and
     the evaluator's ``note`` says why.  ``jit=False`` always loops.
+    ``kind`` ("stencil" or "directions") is the kernel compiled up front.
     """
     if not callable(cost):
         raise TypeError(f"cost must be callable, got {type(cost).__name__}")
@@ -199,23 +202,23 @@ def make_evaluator(cost, args=(), *, threads=None, theta=None, jit="auto", n_coo
             if jitted is None:
                 note = f"plain loop: {why}"
             else:
-                ev = _jit_evaluator(jitted, args, threads, theta)
+                ev = _jit_evaluator(jitted, args, threads, theta, kind)
                 if ev.path == "parallel":
                     ev.path = "parallel (auto-jit)"
                     ev.note = "compiled with numba.njit automatically"
                 return ev
     if is_jitted(cost) and jit is not False:
-        return _jit_evaluator(cost, args, threads, theta)
+        return _jit_evaluator(cost, args, threads, theta, kind)
     ev = LoopEvaluator(cost, args)
     ev.note = note
     return ev
 
 
-def _jit_evaluator(cost, args, threads, theta):
+def _jit_evaluator(cost, args, threads, theta, kind="stencil"):
     ev = JitEvaluator(cost, args, threads)
     if theta is not None:
         try:  # compile (or find) the kernel for this cost on a 1-coordinate problem
-            ev.prepare(theta, "stencil")
+            ev.prepare(theta, kind)
         except (numba.core.errors.TypingError, numba.core.errors.UnsupportedError) as exc:
             first = str(exc).strip().splitlines()[0]
             warnings.warn(

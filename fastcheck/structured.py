@@ -54,6 +54,7 @@ class LayeredEvaluator:
     """
 
     path = "structured"
+    holds_blas = True  # see fastcheck.check.held_blas
 
     def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64):
         self.model = model

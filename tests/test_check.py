@@ -348,3 +348,39 @@ def test_central_error_on_cubics_is_exactly_c_h_squared(c, h, seed):
     np.testing.assert_allclose(res.numerical, 3 * c * theta**2 + c * hs**2, rtol=1e-9, atol=1e-9)
     g4 = fc.numerical_gradient(f, theta, eps=h, scheme="central4", jit=False)
     np.testing.assert_allclose(g4, 3 * c * theta**2, rtol=1e-9, atol=1e-8)
+
+
+def test_blas_is_held_to_one_thread_for_a_whole_parallel_check():
+    """Between kernels a check calls the cost, the gradient and NumPy serially; on a parallel
+    evaluator BLAS stays at one thread for all of it (see fastcheck.check.held_blas), and the
+    previous limit comes back afterwards.  A plain loop evaluator leaves BLAS alone."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+
+    before = blas_threads()
+    if not before or before == [1]:
+        pytest.skip("BLAS runs on one thread here anyway")
+    seen = {}
+    A = np.eye(5) + 0.1
+
+    def grad(theta, A):
+        seen.setdefault("grad", blas_threads())
+        return quadratic_grad(theta, A)
+
+    res = fc.check_gradient(quadratic_blas, np.linspace(0.1, 0.5, 5), grad, args=(A,))
+    assert res.path == "parallel" and res.passed
+    def dir_grad(theta, A):
+        seen.setdefault("dir", blas_threads())
+        return quadratic_grad(theta, A)
+
+    assert fc.check_directional(quadratic_blas, np.linspace(0.1, 0.5, 5), dir_grad, args=(A,)).passed
+    assert seen == {"grad": [1], "dir": [1]}
+    assert blas_threads() == before
+    def loop_grad(theta, A):
+        seen.setdefault("loop", blas_threads())
+        return quadratic_grad(theta, A)
+
+    loop = fc.check_gradient(lambda t, A: 0.5 * t @ A @ t, np.linspace(0.1, 0.5, 5), loop_grad, args=(A,), jit=False)
+    assert loop.path == "loop" and seen["loop"] == before
