@@ -131,7 +131,10 @@ def _base_value(ev, theta) -> float:
     f0 = ev.value(theta)
     if not np.isfinite(f0):
         raise ValueError(f"the cost is {f0} at theta itself; nothing can be checked")
-    if ev.value(theta) != f0:
+    # A user's cost is evaluated twice to catch hidden randomness; an evaluator
+    # that is deterministic by construction (the built-in networks: fixed
+    # dropout mask) says so and saves the second pass.
+    if not getattr(ev, "deterministic", False) and ev.value(theta) != f0:
         warnings.warn(
             "the cost gave two different values at the same theta: it is not deterministic"
             " (dropout? fix its mask or seed for the check, as the seeds advise)",

@@ -55,6 +55,7 @@ class LayeredEvaluator:
 
     path = "structured"
     holds_blas = True  # see fastcheck.check.held_blas
+    deterministic = True  # a fixed dropout mask: J(θ) is not re-evaluated to test for randomness
 
     def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64):
         self.model = model
@@ -139,6 +140,8 @@ class BlackBoxModelEvaluator(JitEvaluator):
     For the complex step the data are cast to complex too, so that every
     layer's product stays one BLAS call of a single dtype.
     """
+
+    deterministic = True
 
     def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64):
         self._layered = LayeredEvaluator(model, X, Y, threads, dtype)
