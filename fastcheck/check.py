@@ -7,7 +7,6 @@ their own structure-aware evaluator.
 from __future__ import annotations
 
 import contextlib
-
 import time
 import warnings
 
@@ -237,7 +236,7 @@ def held_blas(ev):
     Numba's OpenMP threads still spin on the cores, and a multi-threaded
     BLAS call then fights them: on this project's 2-core machine a
     directional check of MLP 256-64-10 took 72 ms on 2 Numba threads against
-    18 ms on 1, and 10 ms on 2 with BLAS held to one thread.
+    18 ms on 1, and 12 ms on 2 with BLAS held to one thread for the whole check.
     """
     if getattr(ev, "holds_blas", False):
         return config.single_threaded_blas()

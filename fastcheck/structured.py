@@ -146,8 +146,12 @@ class BlackBoxModelEvaluator(JitEvaluator):
     def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64):
         self._layered = LayeredEvaluator(model, X, Y, threads, dtype)
         super().__init__(model.jit_cost, self._layered.args, threads)
+
+    @functools.cached_property
+    def _complex_args(self) -> tuple:
+        """The cost's arguments with the data as complex (made on the first complex step)."""
         X = self.args[0]
-        self._complex_args = (X.astype(complex_dtype(X.dtype)),) + tuple(self.args[1:])
+        return (X.astype(complex_dtype(X.dtype)),) + tuple(self.args[1:])
 
     def prepare(self, theta, kind: str) -> None:
         super().prepare(theta, kind)

@@ -35,7 +35,6 @@ def _const(value, like):
     return None
 
 
-
 def div(a, w):
     """``a / w`` for a denominator whose real part dominates (|Re w| ≥ |Im w|)."""
     return a / w
