@@ -7,9 +7,7 @@ side by side in one process.
 """
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numba
@@ -17,10 +15,10 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-import fastcheck as fc
 from fastcheck import config
 from fastcheck.check import run_check
 from fastcheck.evaluate import JitEvaluator, LoopEvaluator
+from timing import median_time
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "core"
 
@@ -52,15 +50,6 @@ def dense_layer_grad(theta, X):
     return (X.T @ (H * (1 - H**2))).ravel()
 
 
-def median_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def main(repeat=5):
     rows = []
     rng = np.random.default_rng(0)
@@ -76,7 +65,7 @@ def main(repeat=5):
         ):
             ev = make()
             run_check(ev, theta, g, args=(0.3,), coords=np.arange(2))  # warm up / compile
-            sec = median_time(lambda: run_check(ev, theta, g, args=(0.3,)), repeat)
+            sec, _ = median_time(lambda: run_check(ev, theta, g, args=(0.3,)), repeat)
             rows.append({"benchmark": "elementwise cost, full central check", "n_params": n, "variant": label, "seconds": sec})
 
     # 2. BLAS inside the prange body: hold BLAS to 1 thread (default) or leave it alone
@@ -89,7 +78,7 @@ def main(repeat=5):
             config.LIMIT_BLAS = limit
             ev = JitEvaluator(dense_layer, (X,))
             run_check(ev, theta, g, args=(X,), coords=np.arange(2))
-            sec = median_time(lambda: run_check(ev, theta, g, args=(X,), coords=coords), repeat)
+            sec, _ = median_time(lambda: run_check(ev, theta, g, args=(X,), coords=coords), repeat)
             label = "BLAS held to 1 thread in the kernel" if limit else "BLAS left to its own threads"
             rows.append(
                 {"benchmark": "BLAS cost (X @ W, 512×128 · 128×64) inside prange, 400 coordinates",

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ import pandas as pd
 
 import fastcheck
 from fastcheck.evaluate import JitEvaluator
+from timing import median_time
 from fastcheck.check import run_check
 from fastcheck.models import MLP, backprop
 from fastcheck.peers import SeedsNetwork, seeds_numerical_gradient
@@ -47,15 +47,6 @@ from fastcheck.structured import check_model
 OUT = Path(__file__).resolve().parent.parent / "reports" / "structured"
 HEADLINE = dict(sizes=[784, 128, 10], activations="sigmoid", loss="sse")
 BATCH = 64
-
-
-def median_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), times
 
 
 def spread_coords(n, k, seed=0):

@@ -99,3 +99,11 @@ def check_model():
     if hasattr(fastcheck, "check_model"):
         return fastcheck.check_model
     return optional("fastcheck.structured", "check_model").check_model
+
+
+def require_threads(threads):
+    """Skip (asv's NotImplementedError) a variant that needs more Numba threads than this machine has."""
+    import numba
+
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        raise NotImplementedError(f"only {numba.config.NUMBA_NUM_THREADS} Numba threads here")

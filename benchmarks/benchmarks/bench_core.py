@@ -4,11 +4,9 @@ Every ``setup`` runs the check once on one coordinate, which compiles the
 parallel kernel for this cost's signature, so the timings hold no
 compilation; :class:`CompileTime` measures compilation on its own.
 """
-import numpy as np
-
 import fastcheck
 
-from ._problems import logistic_problem
+from ._problems import logistic_problem, require_threads
 
 
 class CheckGradient:
@@ -41,10 +39,7 @@ class Threads:
     timeout = 300
 
     def setup(self, threads):
-        import numba
-
-        if threads > numba.config.NUMBA_NUM_THREADS:
-            raise NotImplementedError(f"only {numba.config.NUMBA_NUM_THREADS} Numba threads here")
+        require_threads(threads)
         self.cost, self.theta, self.grad, self.args, self.layout = logistic_problem(4_000)
         fastcheck.check_gradient(self.cost, self.theta, self.grad, args=self.args, coords=[0], threads=threads)
 

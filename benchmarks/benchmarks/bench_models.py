@@ -7,7 +7,7 @@ compiles the kernels, so the timings hold no compilation.
 """
 import fastcheck
 
-from ._problems import NETWORKS, check_model, network
+from ._problems import NETWORKS, check_model, network, require_threads
 
 
 
@@ -109,10 +109,7 @@ class ModelThreads:
     timeout = 300
 
     def setup(self, threads):
-        import numba
-
-        if threads > numba.config.NUMBA_NUM_THREADS:
-            raise NotImplementedError(f"only {numba.config.NUMBA_NUM_THREADS} Numba threads here")
+        require_threads(threads)
         self.check = check_model()
         self.model, self.theta, self.X, self.y = network("784-128-10")
         self.check(self.model, self.theta, self.X, self.y, coords=[0], threads=threads)
