@@ -224,7 +224,7 @@ def check_model(
     X, Y = model.check_data(X, y, dtype)
     cls = LayeredEvaluator if mode == "structured" else BlackBoxModelEvaluator
     ev = cls(model, X, Y, threads, dtype)
-    grad = model.grad if dtype == np.float64 else functools.partial(model.grad, precision=dtype)
+    grad = functools.partial(model.grad, precision=dtype)
     return run_check(
         ev, theta, grad, args=(X, Y), eps=eps, scheme=scheme, coords=coords, sample=sample,
         seed=seed, layout=model.layout, thresholds=thresholds,
