@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .sweep.fit import fit_orders
+from .sweep.fit import best_rows, fit_notes, fit_orders
 from .sweep.runner import EPS_SCHEMA, SIZE_SCHEMA
 from .sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore
 
@@ -292,8 +292,11 @@ def _eps_readme(df, fits, meta, title) -> str:
         "## Fitted orders",
         "",
         "Slopes of log error against log ε (Theil–Sen) on the truncation branch (right of the best ε; theory: "
-        "the scheme's order) and the round-off branch (left; theory: −1, none for the complex step), over points "
-        "at least 3× above the bottom level (the lowest running median of three errors). `predicted eps` is the textbook optimum u^(1/(p+1)) for a unit-scale cost.",
+        "the scheme's order) and the round-off branch (left; theory: −1, none for the complex step). A branch "
+        "starts 3× above the typical error around the best ε and runs without a gap from its end of the curve; "
+        "steps with non-finite costs are left out, and so are lone round-off points far below their neighbours "
+        "when placing the floor and the best ε (the largest step within 1.25× of the floor). "
+        "`predicted eps` is the textbook optimum u^(1/(p+1)) for a unit-scale cost.",
         "",
     ]
     table = fits[["problem", "scheme", "dtype", "order", "truncation_slope", "truncation_points", "roundoff_slope",
@@ -303,12 +306,14 @@ def _eps_readme(df, fits, meta, title) -> str:
                       "predicted_eps": "predicted eps", "floor": "error floor"})
     lines += [markdown_table(table, {"truncation slope": "+.2f", "round-off slope": "+.2f", "best eps": ".1e",
                                      "error floor": ".2e", "predicted eps": ".1e"}), ""]
+    why = fit_notes(fits)
+    if why:
+        lines += ["Why a slope is missing, and steps left out of the fit:", ""] + [f"- {w}" for w in why] + [""]
     notes = df.loc[df["note"] != "", ["problem", "scheme", "dtype", "note"]]
     if len(notes):
         counts = notes.groupby(["problem", "scheme", "dtype", "note"], sort=False).size().reset_index(name="points")
         lines += ["## Points without a result, and remarks", "", markdown_table(counts), ""]
-    finite = df[np.isfinite(df["max_abs_err"])]
-    best = finite.loc[finite.groupby(["problem", "scheme", "dtype"], sort=False)["max_abs_err"].idxmin()]
+    best = best_rows(df, fits)
     lines += ["## At the best ε", "",
               markdown_table(best[["problem", "scheme", "dtype", "eps", "difference", "max_abs_err", "median_rel_err",
                                    "n_evals", "seconds", "threads", "path"]],

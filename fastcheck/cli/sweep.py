@@ -137,7 +137,7 @@ def _command(args) -> str:
 
 def run_eps(args) -> int:
     from ..problems import get_problem
-    from ..sweep import eps_sweep, fit_orders, parse_eps
+    from ..sweep import eps_sweep, fit_notes, fit_orders, parse_eps
 
     eps = parse_eps(args.eps)
     problems = [get_problem(p) for p in args.problems]  # unloadable files fail here, before any work
@@ -153,6 +153,8 @@ def run_eps(args) -> int:
         fits = fit_orders(df)
         cols = ["problem", "scheme", "dtype", "order", "truncation_slope", "roundoff_slope", "best_eps", "floor"]
         print(fits[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        for line in fit_notes(fits):
+            print(f"  {line}")
         print(f"\nreport: {directory}/")
     return 0
 

@@ -10,7 +10,7 @@ Results can be appended to a directory point by point (``out=``), resumed
 (``resume=True``) and computed on a Dask cluster (``client=``);
 :mod:`fastcheck.report` turns a directory into tables, plots and a README.
 """
-from .fit import fit_curve, fit_orders
+from .fit import best_rows, fit_curve, fit_notes, fit_orders
 from .grid import DEFAULT_DTYPES, DEFAULT_EPS, DEFAULT_MODES, DEFAULT_SCHEMES, MODES, GridError, parse_eps
 from .runner import EPS_SCHEMA, SIZE_SCHEMA, TIMING_COLUMNS, eps_point, eps_sweep, size_point, size_sweep
 
@@ -24,9 +24,11 @@ __all__ = [
     "MODES",
     "SIZE_SCHEMA",
     "TIMING_COLUMNS",
+    "best_rows",
     "eps_point",
     "eps_sweep",
     "fit_curve",
+    "fit_notes",
     "fit_orders",
     "parse_eps",
     "size_point",
