@@ -12,6 +12,7 @@ from .check import (
     numerical_gradient,
 )
 from .adapters import check_functions, check_object
+from .layers import check_jacobian, check_layer
 from .layout import Layout
 from .result import CheckResult, relative_difference
 from .steps import SCHEMES
@@ -31,6 +32,8 @@ __all__ = [
     "check_functions",
     "check_object",
     "check_gradient",
+    "check_jacobian",
+    "check_layer",
     "check_model",
     "assert_gradients_match",
     "numerical_gradient",
