@@ -21,22 +21,17 @@ m copies of x, φ = Σᵢ fᵢ(copyᵢ), so coordinate (i, j) of the one block
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
 
 from .check import check_gradient
-from .layout import Layout
+from .layout import Layout, ShapeNoteWarning, fit_gradient_shape  # noqa: F401 (re-exported)
 from .result import CheckResult
 
 
 class LayerError(ValueError):
     """A layer, its inputs, its ``dout`` or its backward pass do not fit together."""
-
-
-class ShapeNoteWarning(UserWarning):
-    """A gradient was accepted although its shape differs from its input's by singleton axes."""
 
 
 # -- inputs, outputs, gradients ---------------------------------------------------------------------------
@@ -109,17 +104,7 @@ def _check_douts(dout, outs, n_douts, seed) -> list:
 
 
 def _fit_shape(g, shape, label) -> np.ndarray:
-    """``g`` as an array of ``shape``; singleton axes may differ (with a note), nothing else."""
-    g = np.asarray(g)
-    if not np.issubdtype(g.dtype, np.number):
-        raise LayerError(f"gradient {label} is not a numeric array (dtype {g.dtype})")
-    if g.shape == tuple(shape):
-        return g
-    if g.size == int(np.prod(shape)) and tuple(d for d in g.shape if d != 1) == tuple(d for d in shape if d != 1):
-        warnings.warn(f"gradient {label} has shape {g.shape}, its input {tuple(shape)}: accepted (they differ only "
-                      "by singleton axes)", ShapeNoteWarning, stacklevel=4)
-        return g.reshape(shape)
-    raise LayerError(f"gradient {label} has shape {g.shape} but its input has shape {tuple(shape)}")
+    return fit_gradient_shape(g, shape, label, error=LayerError)
 
 
 def _grads_by_input(returned, inputs: dict) -> dict:

@@ -98,7 +98,7 @@ def test_dictionary_style_bad_gradients():
 
     with pytest.raises(KeyError, match="no 'db1' for parameter 'b1'"):
         check_functions(course_forward, missing, params, X, Y)
-    with pytest.raises(ValueError, match=r"gradient 'dW2' has shape \(5, 3\) but parameter 'W2' has shape \(3, 5\)"):
+    with pytest.raises(ValueError, match=r"gradient 'dW2' of parameter 'W2' has shape \(5, 3\) but its parameter has shape \(3, 5\)"):
         check_functions(course_forward, wrong_shape, params, X, Y)
     with pytest.raises(TypeError, match="parameter 'W1' must be a float array"):
         check_functions(course_forward, backward, {"W1": np.ones((2, 2), dtype=int)}, X, Y)
