@@ -98,7 +98,7 @@ def main(argv=None) -> int:
         return 2
 
     sys.path.insert(0, str(HERE))
-    from benchmarks._ratios import RATIOS  # noqa: E402  (the suite's own measurement code)
+    from benchmarks._ratios import RATIOS  # the suite's own measurement code
 
     ratios = [r for r in RATIOS if args.only in r.key]
     if not ratios:

@@ -7,7 +7,6 @@ import warnings
 import numpy as np
 import pytest
 
-import fastcheck
 from fastcheck.layers import LayerError, ShapeNoteWarning, check_jacobian, check_layer
 
 from . import layers_ref as L
