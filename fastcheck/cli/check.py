@@ -1,7 +1,6 @@
 """``fastcheck check``: check a user's network, or a built-in model, from the shell."""
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 
@@ -130,15 +129,12 @@ def builtin_model(args):
 
 
 def run(args) -> int:
-    from ..userfile import load_callable
+    from ..userfile import call_user, load_callable
 
     opts = _options(args)
     if args.target:
         make = load_callable(args.target)
-        try:
-            obj = make()
-        except Exception as exc:
-            raise UsageError(f"{args.target} raised {type(exc).__name__}: {exc}") from exc
+        obj = call_user(make, args.target)
         title = args.target
         if args.dtype != "float64":
             raise UsageError("--dtype applies to the built-in models; give your own theta in the precision you want")
@@ -148,8 +144,10 @@ def run(args) -> int:
         title = f"{args.model} {args.sizes if args.model == 'mlp' else ''}".strip()
         result = _check_builtin(model, theta, X, y, opts, args.directional, mode=args.mode)
     if args.json:
-        json.dump(result.to_dict(worst=args.worst), sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        from ..files import dumps_strict
+
+        # Strict JSON: a NaN (say, a non-finite perturbed cost) is null, not a literal jq rejects.
+        sys.stdout.write(dumps_strict(result.to_dict(worst=args.worst), indent=2) + "\n")
     else:
         from .render import print_result
 
