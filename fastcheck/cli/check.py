@@ -45,7 +45,9 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed for sampling, directions and built-in models")
     p.add_argument("--worst", type=int, default=5, help="worst coordinates to show")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object (strict: NaN is null)")
+    p.add_argument("--force", action="store_true",
+                   help="check a built-in model even if it needs more memory than the machine has available")
     p.set_defaults(func=run)
 
 
@@ -118,6 +120,11 @@ def builtin_model(args):
             sizes = [int(s) for s in args.sizes.split(",")]
         except ValueError:
             raise UsageError(f"--sizes must be comma-separated integers, got {args.sizes!r}") from None
+        from ..config import num_threads
+        from ..resources import mlp_bytes, require_memory
+
+        n, nbytes = mlp_bytes(sizes, max(args.batch, 1), args.threads or num_threads())
+        require_memory(nbytes, f"a check of MLP {args.sizes} ({n:,} parameters)", force=args.force)
         acts = args.activation.split(",")
         model = models.MLP(sizes, activations=acts[0] if len(acts) == 1 else acts, loss=args.loss,
                            l2=args.l2, keep_prob=args.keep_prob, dropout_seed=args.seed)
