@@ -69,7 +69,9 @@ def check_threads(threads):
         return None
     limit = numba.config.NUMBA_NUM_THREADS
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= limit:
-        raise ValueError(f"threads must be between 1 and {limit} (NUMBA_NUM_THREADS), or None for all, got {threads!r}")
+        raise ValueError(
+            f"threads must be between 1 and {limit} (NUMBA_NUM_THREADS), or None for all, got {threads!r}"
+        )
     return int(threads)
 
 

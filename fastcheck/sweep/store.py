@@ -227,8 +227,8 @@ class ResultStore:
     def close(self) -> None:
         """Close the append log (the directory stays locked until :meth:`finish` or :meth:`abort`)."""
         if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+            fh, self._fh = self._fh, None
+            fh.close()
 
     def finish(self, final: pd.DataFrame) -> None:
         """Replace the append log by the final table in grid order, and unlock."""
@@ -241,8 +241,11 @@ class ResultStore:
 
     def abort(self) -> None:
         """Close after a failure and unlock; files this run created but left without a row are removed."""
-        self.close()
         try:
+            try:
+                self.close()
+            except OSError:
+                pass  # the failure being handled (a full disk) can fail the final flush too
             if self.path in self._created and not self.exists():
                 for p in self._created:
                     p.unlink(missing_ok=True)
