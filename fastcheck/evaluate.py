@@ -130,14 +130,15 @@ class JitEvaluator(LoopEvaluator):
 
     def prepare(self, theta, kind: str) -> None:
         # One coordinate / one length-1 direction: compiles the kernel for this
-        # cost and signature (a no-op once compiled).
-        one, idx = np.ones(1), np.zeros(1, np.int64)
+        # cost and signature (a no-op once compiled).  The step is 0: the cost
+        # is evaluated at θ itself, never at a point the check would not visit.
+        one, zero, idx = np.ones(1), np.zeros(1), np.zeros(1, np.int64)
         if kind == "complex":
-            self.complex_step(theta, idx, one)
+            self.complex_step(theta, idx, zero)
         elif kind == "directions":
-            self.directions(theta, idx, np.array([0, 1], np.int64), one, one, one)
+            self.directions(theta, idx, np.array([0, 1], np.int64), one, zero, one)
         else:
-            self.stencil(theta, idx, one, one)
+            self.stencil(theta, idx, zero, one)
 
     def _run(self, kernel, *arrays, replay=None):
         """Run ``kernel(cost, *arrays, failed)``; if the cost raised anywhere, raise the user's exception.

@@ -353,6 +353,19 @@ def test_6_an_exception_in_a_jitted_cost_keeps_its_type_and_message(entry):
         ENTRY_POINTS[entry]()
 
 
+@njit
+def positive_first(t):
+    if t[0] > 0.5:
+        raise ValueError("theta[0] must stay below 0.5")
+    return np.sum(t * t)
+
+
+def test_6_compiling_the_kernel_visits_no_point_the_check_would_not():
+    # the kernel is compiled on one coordinate before the check: at θ itself, not θ + 1·e0
+    r = fc.check_gradient(positive_first, THETA6, 2 * THETA6)
+    assert r.passed and r.path == "parallel"
+
+
 def test_6_complex_step_on_a_jitted_cost_without_complex_support_is_one_line():
     @njit
     def positive_part(t):
