@@ -478,7 +478,7 @@ def test_13_a_huge_model_is_refused_and_force_insists(tmp_path, capsys, monkeypa
     err = capsys.readouterr().err
     assert "MLP 20000,20000 (400,020,000 parameters) needs about" in err and "GB" in err
     with pytest.raises(ResourceError, match="400,020,000 parameters"):
-        size_sweep(["20000-20000"])
+        size_sweep(["20000-20000"], threads=(1,))
     # on a machine with 1 KB to spare, a small network is refused too, unless --force insists
     monkeypatch.setattr("fastcheck.resources.available_memory", lambda: 1 << 10)
     small = ["check", "--sizes", "30,20,5", "--batch", "4"]
