@@ -185,7 +185,8 @@ class JitEvaluator(LoopEvaluator):
             first = _typing_reason(exc)
             raise CostError(
                 "scheme='complex' needs a cost that accepts complex theta, but the jitted cost does not compile for "
-                f"{np.dtype(complex_dtype(theta.dtype)).name} input ({first[:160]}); use a real scheme such as 'central'"
+                f"{np.dtype(complex_dtype(theta.dtype)).name} input ({first[:160]}); "
+                "use a real scheme such as 'central'"
             ) from None
         _require_complex_value(v, "at complex theta")
         self._complex_ok = True

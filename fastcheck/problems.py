@@ -326,7 +326,8 @@ def estimated_bytes(spec, threads: int = 1) -> tuple:
 def fingerprint(problem: Problem) -> dict:
     """What identifies a problem's numbers across runs: the sha1 of θ's bytes
     and, for a user file, of the file's contents (a resumed sweep compares them)."""
-    out = {"n_params": problem.n_params, "theta_sha1": hashlib.sha1(np.ascontiguousarray(problem.theta).tobytes()).hexdigest()}
+    theta_sha1 = hashlib.sha1(np.ascontiguousarray(problem.theta).tobytes()).hexdigest()
+    out = {"n_params": problem.n_params, "theta_sha1": theta_sha1}
     if problem.spec is not None and _is_file_spec(problem.spec):
         path = Path(problem.spec.rsplit(":", 1)[0])
         if path.is_file():

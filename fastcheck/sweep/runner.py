@@ -399,7 +399,8 @@ def eps_sweep(
 
     grid = [(p.name, s, d, e) for p in problems for s in schemes for d in dtypes for e in eps]
     meta = {"kind": "eps", "problems": [p.name for p in problems], "eps": list(eps), "schemes": list(schemes),
-            "dtypes": list(dtypes), "options": opts.as_meta(), "fingerprints": {p.name: fingerprint(p) for p in problems}}
+            "dtypes": list(dtypes), "options": opts.as_meta(),
+            "fingerprints": {p.name: fingerprint(p) for p in problems}}
     store, done = _open_store(out, EPS_SCHEMA, meta, resume, overwrite, EPS_KEY)
     finished = _finished_keys(done, EPS_KEY)
 

@@ -209,7 +209,9 @@ class ResultStore:
             raise SweepFileError(f"{self.path} cannot be read as a results table: {str(exc).splitlines()[0]}") from None
         missing = set(self.schema) - set(df.columns)
         if missing:
-            raise SweepFileError(f"{self.path} lacks columns {sorted(missing)}; it was written by another kind of sweep")
+            raise SweepFileError(
+                f"{self.path} lacks columns {sorted(missing)}; it was written by another kind of sweep"
+            )
         try:
             return coerce(df, self.schema)
         except (ValueError, TypeError) as exc:
