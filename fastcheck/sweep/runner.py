@@ -343,9 +343,15 @@ def eps_sweep(
         Compute the perturbed costs of forward, central and central4 at one
         ε once (identical numbers, less work).
     out : path, optional
-        Directory for ``results.csv`` (appended point by point) and ``sweep.json``.
+        Directory for ``results.csv`` (appended point by point) and
+        ``sweep.json``.  This process is its only writer while the sweep runs
+        (another one gets :class:`fastcheck.files.DirectoryBusyError`).
     resume : bool
-        Keep the finished points in ``out`` and compute only the missing ones.
+        Keep the finished points in ``out`` and compute only the missing
+        ones.  Refused (:class:`fastcheck.sweep.ResumeError`) when an option
+        that shapes the results differs, a problem changed (θ, or its file's
+        contents), ``sweep.json`` is missing, or the file holds two different
+        rows for one point.
     overwrite : bool
         Start over even if ``out`` holds results.
     progress : {False, True, None, "rich", "plain"}
