@@ -326,7 +326,8 @@ def test_5_the_process_exit_code_is_not_zero(tmp_path):
 # ====================================================================== 6. user exceptions keep their message
 @njit
 def boom(t):
-    if t[3].real > 0.55:  # .real: the same code serves the complex step
+    # beyond 0.55, or moved off the real axis by a complex step: .real/.imag let one code serve both
+    if t[3].real > 0.55 or t[3].imag != 0:
         raise ValueError("boom at coordinate 3")
     return np.sum(t * t)
 
@@ -343,6 +344,7 @@ ENTRY_POINTS = {
     "check_gradient threads=1": lambda: fc.check_gradient(boom, THETA6, 2 * THETA6, eps=0.3, threads=1),
     "numerical_gradient": lambda: fc.numerical_gradient(boom, THETA6, eps=0.3),
     "check_directional": lambda: fc.check_directional(boom, THETA6, 2 * THETA6, eps=0.6, n_dirs=4),
+    "complex step": lambda: fc.check_gradient(boom, THETA6, 2 * THETA6, scheme="complex"),
     "auto-jit": lambda: fc.check_gradient(boom_py, THETA6, 2 * THETA6, eps=0.3, jit=True),
 }
 
