@@ -299,7 +299,7 @@ def _resumable(old: dict, new: dict) -> dict:
     b = _flat(json.loads(json.dumps(new, default=_jsonable)))
     diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
     if diff:
-        shown = ", ".join(f"{k}: {a.get(k)!r} then, {b.get(k)!r} now" for k in diff)
+        shown = "; ".join(f"{k}: {a.get(k)!r} then, {b.get(k)!r} now" for k in diff)
         raise ResumeError(
             f"cannot resume: options differ from the interrupted run ({shown}); use the same options, "
             "another --name, or start over with --force"
