@@ -69,51 +69,57 @@ def copy_of(directory: Path, dest: Path) -> Path:
 
 
 # ====================================================================== 1. one writer per directory
-SLOW = """
+HELD = """
+import os
 import time
 import numpy as np
 from fastcheck.problems import smooth_cost_numpy, smooth_grad
 
-def slow_cost(theta, c):
-    time.sleep(0.01)
+HOLD = {hold!r}
+
+def held_cost(theta, c):
+    while os.path.exists(HOLD):  # the test lets the sweep go on by removing this file
+        time.sleep(0.01)
     return smooth_cost_numpy(theta, c)
 
 def make():
     rng = np.random.default_rng(0)
-    return slow_cost, rng.uniform(-1, 1, 4), smooth_grad, (rng.uniform(0.2, 1.0, 4),)
+    return held_cost, rng.uniform(-1, 1, 4), smooth_grad, (rng.uniform(0.2, 1.0, 4),)
 """
 
 
 def test_1_a_second_sweep_on_the_same_directory_is_refused_and_no_rows_are_lost(tmp_path):
-    src = tmp_path / "slow.py"
-    src.write_text(SLOW)
+    hold = tmp_path / "hold"
+    hold.touch()
+    src = tmp_path / "held.py"
+    src.write_text(HELD.format(hold=str(hold)))
     common = ["sweep", "eps", f"{src}:make", "--name", "lost", "--out", tmp_path, "--schemes", "central,forward",
               "--dtypes", "float64", "--quiet", "--no-report"]
     out = tmp_path / "lost"
-    a = subprocess.Popen([sys.executable, "-m", "fastcheck", *map(str, common), "--eps", "1e0:1e-8:40"],
+    a = subprocess.Popen([sys.executable, "-m", "fastcheck", *map(str, common), "--eps", "1e0:1e-8:9"],
                          env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 120
-        while not ((out / "results.csv").exists() and len((out / "results.csv").read_text().splitlines()) > 2):
+        while not (out / "results.csv").exists():  # A holds the folder and waits at its first cost
             assert a.poll() is None, a.stderr.read()
             assert time.time() < deadline
             time.sleep(0.01)
         b = fastcheck_cli(*common, "--eps", "7e-3,7e-5", "--resume")
         assert a.poll() is None, "the first sweep should still be running"
     finally:
+        hold.unlink()
         a_out, a_err = a.communicate(timeout=300)
     assert b.returncode == 2
     assert "being written by another fastcheck process" in b.stderr and f"pid {a.pid}" in b.stderr
     assert len(b.stderr.strip().splitlines()) == 1
     assert a.returncode == 0, a_err
     rows = ResultStore(out, EPS_SCHEMA).read()
-    assert len(rows) == 2 * 40  # all of A's rows
-    # once A is done, B runs and both sets of rows are kept
+    assert len(rows) == 2 * 9  # all of A's rows
+    # once A is done, B runs; its grid differs in eps only (a grid axis), so its points join A's
     b = fastcheck_cli(*common, "--eps", "7e-3,7e-5", "--resume")
-    # B's grid differs in eps only (a grid axis): its points are added next to A's
     assert b.returncode == 0, b.stderr
     rows = ResultStore(out, EPS_SCHEMA).read()
-    assert len(rows) == 2 * 40 + 2 * 2 and {7e-3, 7e-5} <= set(rows["eps"])
+    assert len(rows) == 2 * 9 + 2 * 2 and {7e-3, 7e-5} <= set(rows["eps"])
     assert leftovers(out) == []
 
 
