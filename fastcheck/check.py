@@ -10,6 +10,7 @@ import contextlib
 import time
 import warnings
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -46,6 +47,8 @@ def as_theta(theta, name: str = "theta") -> np.ndarray:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}; flatten your parameters with fastcheck.Layout")
     if arr.size == 0:
         raise ValueError(f"{name} is empty")
+    if arr.dtype.kind == "f" and not arr.dtype.isnative:  # big-endian data: same numbers, native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype not in (np.float64, np.float32):
         raise TypeError(f"{name} must be a floating array (float64, or float32), got dtype {arr.dtype}")
     bad = np.flatnonzero(~np.isfinite(arr))
@@ -58,6 +61,18 @@ def as_theta(theta, name: str = "theta") -> np.ndarray:
             stacklevel=3,
         )
     return np.ascontiguousarray(arr)
+
+
+def check_threads(threads):
+    """``None`` or a thread count Numba can run (1 … NUMBA_NUM_THREADS), on every path."""
+    if threads is None:
+        return None
+    limit = numba.config.NUMBA_NUM_THREADS
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= limit:
+        raise ValueError(
+            f"threads must be between 1 and {limit} (NUMBA_NUM_THREADS), or None for all, got {threads!r}"
+        )
+    return int(threads)
 
 
 def _layout_for(theta, layout) -> Layout:
@@ -89,6 +104,10 @@ def select_coords(n: int, layout: Layout, coords=None, sample=None, seed=0) -> n
         bad = out[(out < 0) | (out >= n)]
         if len(bad):
             raise IndexError(f"coords {bad[:5].tolist()} are outside theta of length {n}")
+        values, counts = np.unique(out, return_counts=True)
+        if len(values) < len(out):
+            raise ValueError(f"coords repeats {values[counts > 1][:5].tolist()}; each coordinate is checked once"
+                             " (pass np.unique(coords))")
         return out
     if sample is not None:
         if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 1:
@@ -203,6 +222,7 @@ def numerical_gradient(
     scheme = get_scheme(scheme)
     theta = as_theta(theta)
     eps = check_eps(eps)
+    threads = check_threads(threads)
     coords = select_coords(len(theta), Layout.single(len(theta)), coords)
     eps = _eps_for(eps, theta, coords)
     ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords))
@@ -392,6 +412,7 @@ def check_gradient(
     """
     theta = as_theta(theta)
     get_scheme(scheme)
+    threads = check_threads(threads)
     ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=_n_coords(theta, coords, sample, layout))
     return run_check(
         ev, theta, grad, args=args, eps=eps, scheme=scheme, coords=coords, sample=sample,
@@ -455,6 +476,7 @@ def check_directional(
     the wrong one; the step is ``eps`` or eps_mach^(1/3)·max(1, rms θ_block).
     """
     theta = as_theta(theta)
+    threads = check_threads(threads)
     if isinstance(n_dirs, bool) or not isinstance(n_dirs, (int, np.integer)) or n_dirs < 1:
         raise ValueError(f"n_dirs must be a positive integer, got {n_dirs!r}")
     eps = check_eps(eps)

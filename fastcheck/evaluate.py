@@ -58,7 +58,16 @@ class LoopEvaluator:
         return 1
 
     def value(self, theta) -> float:
-        return as_scalar(self.cost(theta.copy(), *self.args))
+        work = theta.copy()
+        v = as_scalar(self.cost(work, *self.args))
+        changed = np.flatnonzero(work != theta)
+        if len(changed):
+            raise CostError(
+                f"the cost modified its theta argument in place (at {len(changed)} coordinate(s), first "
+                f"{changed[:5].tolist()}): the checker hands it perturbed copies, so the differences would be "
+                "wrong; copy theta inside the cost before changing it"
+            )
+        return v
 
     def prepare(self, theta, kind: str) -> None:
         """Compile whatever ``kind`` ("stencil", "complex", "directions") needs,
@@ -82,6 +91,7 @@ class LoopEvaluator:
             x = work[i]
             work[i] = x + 1j * steps[j]
             v = self.cost(work, *self.args)
+            _require_complex_value(v, f"at theta[{i}] + i·h")
             out[j] = np.imag(as_scalar(v, where=f"theta[{i}] + i·h", complex_ok=True))
             work[i] = x
         return out
@@ -120,34 +130,100 @@ class JitEvaluator(LoopEvaluator):
 
     def prepare(self, theta, kind: str) -> None:
         # One coordinate / one length-1 direction: compiles the kernel for this
-        # cost and signature (a no-op once compiled).
-        one, idx = np.ones(1), np.zeros(1, np.int64)
+        # cost and signature (a no-op once compiled).  The step is 0: the cost
+        # is evaluated at θ itself, never at a point the check would not visit.
+        one, zero, idx = np.ones(1), np.zeros(1), np.zeros(1, np.int64)
         if kind == "complex":
-            self.complex_step(theta, idx, one)
+            self.complex_step(theta, idx, zero)
         elif kind == "directions":
-            self.directions(theta, idx, np.array([0, 1], np.int64), one, one, one)
+            self.directions(theta, idx, np.array([0, 1], np.int64), one, zero, one)
         else:
-            self.stencil(theta, idx, one, one)
+            self.stencil(theta, idx, zero, one)
 
-    def _run(self, kernel, *arrays):
+    def _run(self, kernel, *arrays, replay=None):
+        """Run ``kernel(cost, *arrays, failed)``; if the cost raised anywhere, raise the user's exception.
+
+        ``replay(rows)`` re-computes the flagged rows from Python (the plain
+        loop), where the jitted cost's own exception comes out with its type
+        and message (see :mod:`fastcheck.kernels.stencil`).
+        """
+        failed = np.zeros(arrays[-1].shape[0], np.bool_)
         with config.threads(self._threads), config.single_threaded_blas():
-            kernel(self.cost, *arrays)
+            kernel(self.cost, *arrays, failed)
+        if failed.any():
+            rows = np.flatnonzero(failed)
+            if replay is not None:
+                replay(rows)
+            raise CostError(
+                f"the jitted cost raised an exception inside the parallel kernel at {len(rows)} point(s)"
+                + (" but not when the same points were evaluated again from Python (is it deterministic?)"
+                   if replay is not None else "; run with jit=False to see it")
+            )
 
     def stencil(self, theta, coords, steps, offsets):
         out = np.empty((len(coords), len(offsets)))
-        self._run(stencil.stencil_costs, theta, coords, steps, np.asarray(offsets, np.float64), self.args, out)
+        offsets = np.asarray(offsets, np.float64)
+        self._run(stencil.stencil_costs, theta, coords, steps, offsets, self.args, out,
+                  replay=lambda r: LoopEvaluator.stencil(self, theta, coords[r], steps[r], offsets))
         return out
 
     def complex_step(self, theta, coords, steps):
+        self._require_complex(theta)
         out = np.empty(len(coords))
-        self._run(stencil.complex_step_costs, theta.astype(complex_dtype(theta.dtype)), coords, steps, self.args, out)
+        self._run(stencil.complex_step_costs, theta.astype(complex_dtype(theta.dtype)), coords, steps, self.args, out,
+                  replay=lambda r: LoopEvaluator.complex_step(self, theta, coords[r], steps[r]))
         return out
+
+    def _require_complex(self, theta) -> None:
+        """One evaluation at complex θ from Python: a cost Numba cannot type for
+        complex input, or one that returns a real value, gets a one-line error."""
+        if getattr(self, "_complex_ok", False):
+            return
+        try:
+            v = self.cost(theta.astype(complex_dtype(theta.dtype)), *self.args)
+        except numba.core.errors.TypingError as exc:
+            first = _typing_reason(exc)
+            raise CostError(
+                "scheme='complex' needs a cost that accepts complex theta, but the jitted cost does not compile for "
+                f"{np.dtype(complex_dtype(theta.dtype)).name} input ({first[:160]}); "
+                "use a real scheme such as 'central'"
+            ) from None
+        _require_complex_value(v, "at complex theta")
+        self._complex_ok = True
 
     def directions(self, theta, lo, start, dirvals, steps, offsets):
         out = np.empty((len(lo), len(offsets)))
         offsets = np.asarray(offsets, np.float64)
-        self._run(stencil.direction_costs, theta, lo, start, dirvals, steps, offsets, self.args, out)
+
+        def replay(rows):
+            for d in rows:  # one direction at a time, each in its own ragged slice
+                LoopEvaluator.directions(self, theta, lo[d : d + 1], start[d : d + 2] - start[d],
+                                         dirvals[start[d] : start[d + 1]], steps[d : d + 1], offsets)
+
+        self._run(stencil.direction_costs, theta, lo, start, dirvals, steps, offsets, self.args, out, replay=replay)
         return out
+
+
+def _typing_reason(exc) -> str:
+    """The informative line of a Numba typing error (what could not be typed, and for which types)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith(("Failed in", "During:", "There are", "- ", "File "))]
+    if not useful:
+        return "TypingError"
+    reason = useful[0]
+    if len(useful) > 1 and useful[1].startswith(">>>"):
+        reason += " " + useful[1]
+    return reason
+
+
+def _require_complex_value(v, where: str) -> None:
+    """The complex step reads Im J: a cost that returned a real value dropped it."""
+    if not np.iscomplexobj(v):
+        raise CostError(
+            f"scheme='complex' needs a complex-safe cost, but {where} the cost returned a real "
+            f"{type(v).__name__}: something in it (np.abs, np.real, float(), a real buffer) drops the imaginary "
+            "part; use a real scheme such as 'central'"
+        )
 
 
 def is_jitted(cost) -> bool:

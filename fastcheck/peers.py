@@ -714,26 +714,38 @@ def plot(df: pd.DataFrame, path) -> Path:
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    from .files import atomic_write
+
+    try:
+        with atomic_write(path, "wb") as fh:  # a full disk leaves the previous plot
+            fig.savefig(fh, format="png", dpi=120)
+    finally:
+        plt.close(fig)
     return path
 
 
 def write_report(df: pd.DataFrame, out_dir, *, header: str = "") -> dict:
     """Save ``peers.csv``, ``peers.parquet`` (when pyarrow is installed),
     ``peers.md`` and ``peers.png`` in ``out_dir``; returns the paths."""
+    from .files import atomic_write, write_text
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out / "peers.csv"}
-    df.to_csv(paths["csv"], index=False)
+    with atomic_write(paths["csv"], "w", newline="") as fh:  # each file: complete, or the previous one
+        df.to_csv(fh, index=False)
     try:
-        df.to_parquet(out / "peers.parquet", index=False)
+        import pyarrow  # noqa: F401
+
+        with atomic_write(out / "peers.parquet", "wb") as fh:
+            df.to_parquet(fh, index=False)
         paths["parquet"] = out / "peers.parquet"
     except ImportError:
         pass
     md = out / "peers.md"
     ref = ", else ".join(f"`{r}`" for r in REFERENCES)
-    md.write_text(
+    write_text(
+        md,
         "# fastcheck and its peers, one run\n\n"
         + (header + "\n\n" if header else "")
         + f"`ratio` is seconds over the seconds of {ref} on the same problem. `difference` is "

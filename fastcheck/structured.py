@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from . import config
-from .check import as_theta, run_check
+from .check import as_theta, check_threads, run_check
 from .evaluate import JitEvaluator, complex_dtype
 from .kernels import layered, stencil
 from .models import MLP, backprop
@@ -219,6 +219,7 @@ def check_model(
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {list(MODES)}")
     theta = as_theta(theta)
+    threads = check_threads(threads)
     dtype = model.check_dtype(theta.dtype)
     theta = model.check_theta(theta, dtype)
     X, Y = model.check_data(X, y, dtype)

@@ -1,7 +1,6 @@
 """``fastcheck check``: check a user's network, or a built-in model, from the shell."""
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 
@@ -46,7 +45,9 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed for sampling, directions and built-in models")
     p.add_argument("--worst", type=int, default=5, help="worst coordinates to show")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object (strict: NaN is null)")
+    p.add_argument("--force", action="store_true",
+                   help="check a built-in model even if it needs more memory than the machine has available")
     p.set_defaults(func=run)
 
 
@@ -119,6 +120,11 @@ def builtin_model(args):
             sizes = [int(s) for s in args.sizes.split(",")]
         except ValueError:
             raise UsageError(f"--sizes must be comma-separated integers, got {args.sizes!r}") from None
+        from ..config import num_threads
+        from ..resources import mlp_bytes, require_memory
+
+        n, nbytes = mlp_bytes(sizes, max(args.batch, 1), args.threads or num_threads())
+        require_memory(nbytes, f"a check of MLP {args.sizes} ({n:,} parameters)", force=args.force)
         acts = args.activation.split(",")
         model = models.MLP(sizes, activations=acts[0] if len(acts) == 1 else acts, loss=args.loss,
                            l2=args.l2, keep_prob=args.keep_prob, dropout_seed=args.seed)
@@ -130,15 +136,12 @@ def builtin_model(args):
 
 
 def run(args) -> int:
-    from ..userfile import load_callable
+    from ..userfile import call_user, load_callable
 
     opts = _options(args)
     if args.target:
         make = load_callable(args.target)
-        try:
-            obj = make()
-        except Exception as exc:
-            raise UsageError(f"{args.target} raised {type(exc).__name__}: {exc}") from exc
+        obj = call_user(make, args.target)
         title = args.target
         if args.dtype != "float64":
             raise UsageError("--dtype applies to the built-in models; give your own theta in the precision you want")
@@ -148,8 +151,10 @@ def run(args) -> int:
         title = f"{args.model} {args.sizes if args.model == 'mlp' else ''}".strip()
         result = _check_builtin(model, theta, X, y, opts, args.directional, mode=args.mode)
     if args.json:
-        json.dump(result.to_dict(worst=args.worst), sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        from ..files import dumps_strict
+
+        # Strict JSON: a NaN (say, a non-finite perturbed cost) is null, not a literal jq rejects.
+        sys.stdout.write(dumps_strict(result.to_dict(worst=args.worst), indent=2) + "\n")
     else:
         from .render import print_result
 
