@@ -123,3 +123,25 @@ def test_builtin_model_spec(capsys):
     assert code == 2 and "--sizes must be comma-separated integers" in err
     code, _, err = run(capsys, *base, "--mutant", "nope")
     assert code == 2 and "nope" in err
+
+
+# -- layers and named blocks from a user file -----------------------------------------------------
+def test_a_layer_from_a_file(capsys):
+    code, out, _ = run(capsys, "check", f"{DATA / 'layer_make.py'}:make", "--json")
+    assert code == 0
+    result = strict_json(out)
+    assert [b["block"] for b in result["blocks"]] == ["x", "w", "b"]
+    code, out, _ = run(capsys, "check", f"{DATA / 'layer_make.py'}:make_bug", "--json")
+    assert code == 1 and strict_json(out)["failing_blocks"] == "b"
+    code, out, _ = run(capsys, "check", f"{DATA / 'layer_make.py'}:make_with_args", "--json")
+    assert code == 0 and strict_json(out)["checked"] == 5
+    code, _, err = run(capsys, "check", f"{DATA / 'layer_make.py'}:make", "--directional", "2")
+    assert code == 2 and "does not apply to a layer" in err
+
+
+def test_a_layout_names_the_blocks_of_a_plain_cost(capsys):
+    code, out, _ = run(capsys, "check", f"{DATA / 'layer_make.py'}:make_named", "--json")
+    assert code == 1
+    result = strict_json(out)
+    assert [b["block"] for b in result["blocks"]] == ["W", "bias"]
+    assert result["failing_blocks"] == "bias"

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from . import UsageError
 
 ACCEPTED = (
-    "(net, X, y) with getParams/setParams/costFunction/computeGradients, "
-    "(forward, backward, parameters, X, Y), (cost, theta, grad[, args]) "
+    "(net, X, y) with getParams/setParams/costFunction/computeGradients (or a params dict with loss(X, y), or "
+    "weights/biases lists with backprop(x, y)), (forward, backward, parameters, X, Y), "
+    "(cost, theta, grad[, args][, layout]) with layout a fastcheck.Layout or {name: shape}, "
+    "(forward, backward, inputs[, args]) for a layer (inputs a dict of arrays), "
     "or (model, theta, X, y) with a fastcheck.models network"
 )
 
@@ -75,22 +77,52 @@ def check_target(obj, opts: dict, directional=None):
     from .. import adapters
     from ..check import check_directional, check_gradient
 
+    from ..layers import check_layer
+    from ..styles import STYLES
+
     if not isinstance(obj, tuple):
         raise UsageError(f"the function returned a {type(obj).__name__}; expected a tuple: {ACCEPTED}")
     kinds = ", ".join(type(o).__name__ for o in obj)
-    if len(obj) == 3 and adapters.is_object_style(obj[0]):
+    if len(obj) == 3 and (adapters.is_object_style(obj[0]) or any(ok(obj[0]) for _, ok, _ in STYLES)):
         return adapters.check_object(*obj, directional=directional, **opts)
     if len(obj) == 5 and callable(obj[0]) and callable(obj[1]) and isinstance(obj[2], Mapping):
         return adapters.check_functions(*obj, directional=directional, **opts)
+    if len(obj) in (3, 4) and callable(obj[0]) and callable(obj[1]) and isinstance(obj[2], Mapping):
+        if directional:
+            raise UsageError("--directional does not apply to a layer check; drop it")
+        extra = obj[3] if len(obj) == 4 else ()
+        return check_layer(obj[0], obj[1], obj[2], args=extra if isinstance(extra, tuple) else (extra,), **opts)
     if len(obj) == 4 and _is_model(obj[0]):
         return _check_builtin(obj[0], obj[1], obj[2], obj[3], opts, directional)
-    if len(obj) in (3, 4) and callable(obj[0]):
-        cost, theta, grad = obj[:3]
-        extra = tuple(obj[3]) if len(obj) == 4 else ()
+    if 3 <= len(obj) <= 5 and callable(obj[0]):
+        cost, theta, grad, *rest = obj
+        layout = _layout_of(rest.pop()) if rest and _looks_like_layout(rest[-1]) else None
+        if len(rest) > 1:
+            raise UsageError(f"the function returned a tuple of {len(obj)} ({kinds}); expected {ACCEPTED}")
+        extra = tuple(rest[0]) if rest else ()
         if directional:
-            return check_directional(cost, theta, grad, args=extra, n_dirs=directional, **opts)
-        return check_gradient(cost, theta, grad, args=extra, **opts)
+            return check_directional(cost, theta, grad, args=extra, n_dirs=directional, layout=layout, **opts)
+        return check_gradient(cost, theta, grad, args=extra, layout=layout, **opts)
     raise UsageError(f"the function returned a tuple of {len(obj)} ({kinds}), which fastcheck does not recognise; expected {ACCEPTED}")
+
+
+def _looks_like_layout(obj) -> bool:
+    from ..layout import Layout
+
+    return isinstance(obj, Layout) or (isinstance(obj, Mapping) and bool(obj) and all(isinstance(k, str) for k in obj))
+
+
+def _layout_of(obj):
+    """A Layout from a Layout or from ``{name: shape}`` (a shape is an int or a tuple of ints)."""
+    from ..layout import Layout
+
+    if isinstance(obj, Layout):
+        return obj
+    try:
+        shapes = [(v,) if isinstance(v, int) else tuple(int(d) for d in v) for v in obj.values()]
+    except (TypeError, ValueError):
+        raise UsageError(f"a layout must be a fastcheck.Layout or {{name: shape}}, got {obj!r}") from None
+    return Layout(tuple(obj), tuple(shapes))
 
 
 def _is_model(obj) -> bool:
