@@ -72,7 +72,7 @@ def optional(module, *names):
     return mod
 
 
-#: The networks of the model benchmarks (and of ``fastcheck bench peers``).
+#: The networks of the model benchmarks (and of ``python -m benchmarks.peers``).
 NETWORKS = {
     "seed": None,
     "64-32-10": (64, 32, 10),
