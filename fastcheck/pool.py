@@ -234,9 +234,32 @@ _LOADED = threading.local()  # one copy of the evaluator per worker thread (Dask
 def _load(digest, payload):
     cache = getattr(_LOADED, "cache", None)
     if cache is None or cache[0] != digest:
+        payload, paths = pickle.loads(payload)
+        for p in paths:  # the user's folders, so their modules import here too
+            if p not in sys.path:
+                sys.path.append(p)
         cache = (digest, pickle.loads(payload))
         _LOADED.cache = cache
     return cache[1]
+
+
+def import_paths() -> list:
+    """``sys.path`` now, plus the folder of every top-level module loaded from
+    a folder not on it (a user's file loaded by path imports its neighbours
+    from there): what a worker needs to import what the cost refers to."""
+    paths = list(sys.path)
+    seen = set(paths)
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if "." in name or not file:
+            continue
+        folder = os.path.dirname(os.path.abspath(file))
+        if os.path.basename(file) == "__init__.py":
+            folder = os.path.dirname(folder)
+        if folder not in seen:
+            seen.add(folder)
+            paths.append(folder)
+    return paths
 
 
 def run_chunk(digest, payload, method, theta, *arrays):
@@ -333,7 +356,7 @@ class ChunkedEvaluator:
             import cloudpickle
 
             try:
-                self._payload = cloudpickle.dumps(self.base)
+                self._payload = pickle.dumps((cloudpickle.dumps(self.base), import_paths()))
             except Exception as exc:  # noqa: BLE001 - anything cloudpickle refuses
                 line = (str(exc).strip().splitlines() or [""])[0][:160]
                 self._why_not = f"serial loop: the cost cannot be sent to worker processes ({type(exc).__name__}: {line})"

@@ -269,3 +269,74 @@ def test_a_lost_dask_worker_costs_only_its_chunk(tmp_path):
     serial = fc.check_gradient(_dies_once, theta, np.cos(theta), args=(marker,), jit=False, workers=1)
     assert os.path.exists(marker) and res.passed
     np.testing.assert_array_equal(res.numerical, serial.numerical)
+
+
+# -- the command line and the built-in models -------------------------------------------
+NEIGHBOUR = '''
+import numpy as np
+
+
+class Net:
+    def __init__(self):
+        self.W = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+
+    def getParams(self):
+        return self.W.ravel().copy()
+
+    def setParams(self, p):
+        self.W = p.reshape(3, 4)
+
+    def costFunction(self, X, y):
+        return 0.5 * float(np.sum((np.tanh(X @ self.W) - y) ** 2))
+
+    def computeGradients(self, X, y):
+        a = np.tanh(X @ self.W)
+        return (X.T @ ((a - y) * (1 - a**2))).ravel()
+'''
+
+MAKE = '''
+import numpy as np
+from neighbour_net import Net
+
+
+def make():
+    rng = np.random.default_rng(0)
+    return Net(), rng.standard_normal((5, 3)), rng.standard_normal((5, 4))
+'''
+
+
+@needs_two_cores
+def test_cli_workers_option_runs_a_user_file_that_imports_its_neighbour(tmp_path, capsys):
+    import json
+
+    from fastcheck.cli import main
+
+    (tmp_path / "neighbour_net.py").write_text(NEIGHBOUR)
+    (tmp_path / "user_net.py").write_text(MAKE)
+    target = f"{tmp_path / 'user_net.py'}:make"
+    results = {}
+    for w in ("1", "2"):
+        assert main(["check", target, "--workers", w, "--json"]) == 0
+        results[w] = json.loads(capsys.readouterr().out)
+    assert results["2"]["path"] == "loop on a pool of 2 processes" and results["1"]["path"] == "loop"
+    assert results["2"]["difference"] == results["1"]["difference"]
+    assert results["2"]["worst"] == results["1"]["worst"]
+    with pytest.raises(SystemExit) as exit_:
+        main(["check", target, "--workers", "0"])
+    assert exit_.value.code == 2
+    assert "--workers: must be at least 1" in capsys.readouterr().err
+
+
+@needs_two_cores
+def test_builtin_model_blackbox_on_the_pool_matches_threads():
+    from fastcheck.models import MLP
+
+    model = MLP([3, 4, 2], activations="tanh", loss="sse")
+    theta = model.init(0)
+    X, y = model.sample_data(5, seed=0)
+    threads = fc.check_model(model, theta, X, y, mode="blackbox")
+    pooled = fc.check_model(model, theta, X, y, mode="blackbox", workers=2)
+    assert "pool of 2 processes" in pooled.path and pooled.passed
+    np.testing.assert_array_equal(pooled.numerical, threads.numerical)
+    with pytest.raises(ValueError, match="apply to mode='blackbox'"):
+        fc.check_model(model, theta, X, y, workers=2)
