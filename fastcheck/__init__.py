@@ -15,6 +15,7 @@ from .adapters import check_functions, check_object
 from .layout import Layout
 from .result import CheckResult, relative_difference
 from .steps import SCHEMES
+from .sequential import check_sequential
 from .structured import check_model
 from .testing import assert_gradients_match
 
@@ -32,6 +33,7 @@ __all__ = [
     "check_object",
     "check_gradient",
     "check_model",
+    "check_sequential",
     "assert_gradients_match",
     "numerical_gradient",
     "relative_difference",
