@@ -3,6 +3,7 @@
 The public API, re-exported; sweeps live in :mod:`fastcheck.sweep`, the
 built-in networks in :mod:`fastcheck.models`.
 """
+from .evaluate import JitError
 from .check import (
     NondeterministicCostWarning,
     NonFiniteCostError,
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CheckResult",
+    "JitError",
     "Layout",
     "NonFiniteCostError",
     "NondeterministicCostWarning",

@@ -248,6 +248,9 @@ def make_evaluator(cost, args=(), *, threads=None, theta=None, jit="auto", n_coo
         return pool.wrap(loop, client=client)
     if is_jitted(cost) and jit is not False:
         return _jit_evaluator(cost, args, threads, theta, kind)
+    if jit is True and not isinstance(cost, types.FunctionType):
+        raise JitError(f"jit=True, but the cost cannot be compiled: it is a {type(cost).__name__}, "
+                       "not a plain Python function (Numba compiles functions, not methods or callables)")
     if theta is None or jit is False or not isinstance(cost, types.FunctionType):
         return pool.wrap(loop, workers)
     n = len(theta) if n_coords is None else n_coords
@@ -265,7 +268,7 @@ def make_evaluator(cost, args=(), *, threads=None, theta=None, jit="auto", n_coo
             loop.note = (f"not compiled: ~{compile_est:.2g} s of compilation would save at most "
                          f"~{max(otherwise - on_threads, 0.0):.2g} s")
             return pool.wrap(loop, workers)
-    before = _n_signatures(cost)
+    before = _n_signatures(compiled.lookup(cost) or cost)
     t0 = time.perf_counter()
     jitted, why = try_jit(cost, theta, args, want)
     if jitted is None:
