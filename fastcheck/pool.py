@@ -43,6 +43,10 @@ CALL_SECONDS = 0.02
 #: ``workers="auto"`` uses the pool when it is expected to take at most this
 #: fraction of the serial loop's time.
 AUTO_MARGIN = 0.8
+#: A check whose serial loop is estimated to take at least this long, but not
+#: long enough to pay for starting the pool now, starts it in the background
+#: (the check itself runs serially), so the next long check finds it running.
+BACKGROUND_MIN_SECONDS = 0.5
 #: Chunks per Dask worker.
 DASK_CHUNKS_PER_WORKER = 4
 
@@ -156,9 +160,24 @@ class LocalRunner:
                 and not getattr(flags, "broken", False))
 
     def overhead(self) -> float:
+        """Seconds the pool adds to a check: a call's round trip when it runs, else its start-up."""
         if self.live():
             return CALL_SECONDS
         return _STARTUP["seconds"] or DEFAULT_STARTUP_SECONDS
+
+    def start_in_background(self) -> None:
+        """Start the workers without waiting for them (their start-up is timed when they answer)."""
+        t0 = time.perf_counter()
+        ex = self._executor()
+        pings = [ex.submit(_ping, i) for i in range(self.n_workers)]
+
+        def answered(_):
+            if all(f.done() for f in pings):
+                _STARTUP["seconds"] = time.perf_counter() - t0
+
+        for f in pings:
+            f.add_done_callback(answered)
+        _STARTUP["executor"] = ex
 
     def start(self):
         """The executor, its workers started (the start-up time is recorded)."""
@@ -290,7 +309,9 @@ class ChunkedEvaluator:
     ``value`` (J(θ)) runs here, in the user's process.  With ``auto`` the
     pool runs only when its estimated time (serial time / workers + start-up
     or call overhead) is below :data:`AUTO_MARGIN` of the serial loop's, the
-    serial time being the fastest measured evaluation × the evaluations.
+    serial time being the fastest measured evaluation × the evaluations; a
+    check too short to pay for the start-up but long enough to profit from a
+    running pool starts one in the background for the next check.
     A cost cloudpickle cannot serialise runs in the serial loop, with a
     :class:`PoolFallbackWarning` naming why.
     """
@@ -347,7 +368,13 @@ class ChunkedEvaluator:
             if not np.isfinite(t):
                 return False
             serial = n_evals * t
-            if serial / self.runner.n_workers + self.runner.overhead() > AUTO_MARGIN * serial:
+            on_pool = serial / self.runner.n_workers
+            if on_pool + self.runner.overhead() > AUTO_MARGIN * serial:
+                # Too short to pay for starting the pool now; if a running pool
+                # would pay, start one for the next check (this one runs here).
+                if (serial >= BACKGROUND_MIN_SECONDS and on_pool + CALL_SECONDS <= AUTO_MARGIN * serial
+                        and isinstance(self.runner, LocalRunner) and self._pickled()):
+                    self.runner.start_in_background()
                 return False
         return self._pickled()
 

@@ -340,3 +340,19 @@ def test_builtin_model_blackbox_on_the_pool_matches_threads():
     np.testing.assert_array_equal(pooled.numerical, threads.numerical)
     with pytest.raises(ValueError, match="apply to mode='blackbox'"):
         fc.check_model(model, theta, X, y, workers=2)
+
+
+def test_auto_starts_the_pool_in_the_background_for_a_check_that_would_profit(monkeypatch):
+    started = []
+    ev = pool.wrap(LoopEvaluator(lambda t: float(np.sum(t))), workers="auto")
+    if not isinstance(ev, pool.ChunkedEvaluator):
+        pytest.skip("one core: no pool")
+    monkeypatch.setattr(pool.LocalRunner, "live", lambda self: False)
+    monkeypatch.setitem(pool._STARTUP, "seconds", 2.5)  # as if starting took 2.5 s
+    monkeypatch.setattr(pool.LocalRunner, "start_in_background", lambda self: started.append(self.n_workers))
+    ev.base.eval_seconds = 0.01  # 40 evaluations: 0.4 s, below BACKGROUND_MIN_SECONDS
+    ev.stencil(np.zeros(20), np.arange(20), np.full(20, 0.1), np.array([-1.0, 1.0]))
+    assert started == [] and ev.path == "loop"
+    ev.base.eval_seconds = 0.05  # 2 s serial: too short for a cold start (2.5 s), long enough for a running pool
+    ev.stencil(np.zeros(20), np.arange(20), np.full(20, 0.1), np.array([-1.0, 1.0]))
+    assert started == [pool.available_cores()] and ev.path == "loop"
