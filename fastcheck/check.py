@@ -177,7 +177,7 @@ def differences(ev, theta, coords, scheme, eps, f0):
 
 
 def numerical_gradient(
-    cost, theta, *, args=(), eps=None, scheme="central", coords=None, threads=None, jit="auto", workers=None,
+    cost, theta, *, args=(), eps=None, scheme="central", coords=None, threads=None, jit="auto", workers="auto",
     client=None,
 ) -> np.ndarray:
     """Finite-difference gradient of ``cost(theta, *args)``.
@@ -360,7 +360,7 @@ def check_gradient(
     thresholds=None,
     threads=None,
     jit="auto",
-    workers=None,
+    workers="auto",
     client=None,
 ) -> CheckResult:
     """Compare an analytic gradient with the numerical gradient of ``cost``.
@@ -462,7 +462,7 @@ def check_directional(
     thresholds=None,
     threads=None,
     jit="auto",
-    workers=None,
+    workers="auto",
     client=None,
 ) -> CheckResult:
     """Compare u·g with the central difference of the cost along random unit u.

@@ -7,6 +7,10 @@ costs.  The core checker never cares which one runs:
   of :mod:`fastcheck.kernels.stencil`;
 * :class:`LoopEvaluator` runs any Python callable in a plain loop that
   computes the same points, so a user's NumPy network just works;
+* :class:`fastcheck.pool.ChunkedEvaluator` runs that loop's chunks on
+  worker processes or a Dask cluster (bitwise the same numbers);
+* :class:`fastcheck.sequential.SequentialEvaluator` reruns only the stages
+  after the perturbed one;
 * model-specific evaluators (the structure-aware kernel of the built-in
   networks) implement the same methods.
 """
@@ -86,7 +90,7 @@ class LoopEvaluator:
         # Python floats hold the same doubles as NumPy's scalars and add and
         # multiply them the same way, at a fraction of the overhead per point.
         for j, i in enumerate(np.asarray(coords).tolist()):
-            x, h = work[i], steps[j]
+            x, h = float(work[i]), steps[j]  # x + c·h in double, then stored in θ's dtype
             row = out[j]
             for k, c in enumerate(offsets):
                 work[i] = x + c * h
@@ -223,7 +227,7 @@ def try_jit(cost, theta, args, want=None):
 
 
 def make_evaluator(cost, args=(), *, threads=None, theta=None, jit="auto", n_coords=None, kind="stencil",
-                   workers=None, client=None):
+                   workers=1, client=None):
     """The fastest evaluator that can run ``cost``.
 
     * A Numba dispatcher goes to the parallel kernels (if Numba cannot
@@ -240,6 +244,9 @@ def make_evaluator(cost, args=(), *, threads=None, theta=None, jit="auto", n_coo
 
     ``kind`` ("stencil" or "directions") is the kernel compiled up front;
     ``n_coords`` the number of coordinates the check will difference.
+    ``workers`` defaults to 1 here (callers inside sweeps, which may already
+    run on worker processes, keep their serial loop); the public checks
+    default to "auto".
     """
     from . import pool
 
@@ -272,8 +279,8 @@ def make_evaluator(cost, args=(), *, threads=None, theta=None, jit="auto", n_coo
         otherwise = min(serial, pool.estimate_seconds(n_evals, loop.eval_seconds, workers))
         on_threads = serial / (threads or config.num_threads())
         if not (compile_est + on_threads < otherwise or (cached and on_threads <= otherwise)):
-            loop.note = (f"not compiled: ~{compile_est:.2g} s of compilation would save at most "
-                         f"~{max(otherwise - on_threads, 0.0):.2g} s")
+            # (no measured figures in the note: it must read the same on every run)
+            loop.note = "not compiled: compiling was estimated to cost more time than it saves (jit=True forces it)"
             return pool.wrap(loop, workers)
     before = _n_signatures(compiled.lookup(cost) or cost)
     t0 = time.perf_counter()

@@ -281,6 +281,36 @@ def import_paths() -> list:
     return paths
 
 
+_BY_VALUE: set = set()
+
+
+def by_value_where_needed() -> None:
+    """Have cloudpickle send by value the modules a worker could not import by name.
+
+    A user's file loaded under a made-up module name (``_fastcheck_problem_…``
+    for a file ``net.py``) sits in ``sys.modules`` in this process only;
+    pickled by reference, its functions and classes would not import in a
+    worker.  Installed and standard-library modules are left alone.
+    """
+    import sysconfig
+
+    import cloudpickle
+
+    skip = tuple(os.path.realpath(p) for p in {sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")})
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if name in _BY_VALUE or name == "__main__" or not file or not file.endswith(".py"):
+            continue
+        stem = os.path.splitext(os.path.basename(file))[0]
+        if stem in (name.rsplit(".", 1)[-1], "__init__") or os.path.realpath(file).startswith(skip):
+            continue
+        try:
+            cloudpickle.register_pickle_by_value(module)
+        except ValueError:  # not registrable (e.g. removed from sys.modules meanwhile)
+            continue
+        _BY_VALUE.add(name)
+
+
 def run_chunk(digest, payload, method, theta, *arrays):
     """Evaluate one chunk: ``evaluator.<method>(theta, *arrays)`` on this worker's copy.
 
@@ -383,6 +413,7 @@ class ChunkedEvaluator:
             import cloudpickle
 
             try:
+                by_value_where_needed()
                 self._payload = pickle.dumps((cloudpickle.dumps(self.base), import_paths()))
             except Exception as exc:  # noqa: BLE001 - anything cloudpickle refuses
                 line = (str(exc).strip().splitlines() or [""])[0][:160]

@@ -233,7 +233,7 @@ def _gradient_vector(grads, params, x, layout: Layout) -> np.ndarray:
 
 
 def check_sequential(stages, params, x, grads, *, eps=None, scheme="central", coords=None, sample=None, seed=0,
-                     thresholds=None, workers=None, client=None):
+                     thresholds=None, workers="auto", client=None):
     """Check the gradient of a network written as a sequence of stages, recomputing only what a coordinate changes.
 
     Parameters

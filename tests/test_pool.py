@@ -356,3 +356,23 @@ def test_auto_starts_the_pool_in_the_background_for_a_check_that_would_profit(mo
     ev.base.eval_seconds = 0.05  # 2 s serial: too short for a cold start (2.5 s), long enough for a running pool
     ev.stencil(np.zeros(20), np.arange(20), np.full(20, 0.1), np.array([-1.0, 1.0]))
     assert started == [pool.available_cores()] and ev.path == "loop"
+
+
+@needs_two_cores
+def test_a_module_registered_under_a_made_up_name_reaches_the_workers(tmp_path):
+    import importlib.util
+    import sys
+
+    (tmp_path / "made_up.py").write_text("import numpy as np\n\n\ndef cost(t):\n    return float(np.sum(np.cos(t)))\n")
+    spec = importlib.util.spec_from_file_location("_fastcheck_test_module_1234", tmp_path / "made_up.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        theta = np.linspace(0.0, 1.0, 10)
+        serial = fc.check_gradient(module.cost, theta, -np.sin(theta), jit=False, workers=1)
+        pooled = fc.check_gradient(module.cost, theta, -np.sin(theta), jit=False, workers=2)
+    finally:
+        del sys.modules[spec.name]
+    assert "pool" in pooled.path and pooled.passed
+    np.testing.assert_array_equal(pooled.numerical, serial.numerical)
