@@ -27,6 +27,7 @@ from the medians and reported on their own):
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -108,7 +109,8 @@ def main(argv=None):
                          all_seconds=" ".join(f"{t:.3f}" for t in times)))
 
     cores = pool.available_cores()
-    print(f"{cores} core(s)", flush=True)
+    load_before = os.getloadavg()[0]
+    print(f"{cores} core(s), load average {load_before:.2f}", flush=True)
 
     # -- 1. object style: tutorial loop vs check_object ----------------------------------------
     sizes = (100, 120, 10)
@@ -217,15 +219,17 @@ def main(argv=None):
         note="CheckResult.seconds")
     print(pd.DataFrame(rows).iloc[-8:, :4].to_string(), flush=True)
 
-    write(rows, args, cores)
+    write(rows, args, cores, (load_before, os.getloadavg()[0]))
 
 
-def write(rows, args, cores):
+def write(rows, args, cores, load):
     OUT.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(rows)
     df.to_csv(OUT / "user_code.csv", index=False)
     meta = (f"numba {numba.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
-            f"{platform.machine()}, {cores} core(s) available to the process")
+            f"{platform.machine()}, {cores} core(s) available to the process; 1-minute load average "
+            f"{load[0]:.2f} at the start and {load[1]:.2f} at the end (the machine is shared: other work competes "
+            "for the cores, which depresses the parallel ratios)")
     lines = [
         "# Your own network at full speed",
         "",

@@ -32,7 +32,8 @@ import warnings
 import numpy as np
 
 #: Each worker holds BLAS, OpenMP and Numba to one thread: the workers are the parallelism.
-WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+              "FASTCHECK_IN_WORKER": "1"}
 #: Idle workers exit after this many seconds; the next check starts them again.
 IDLE_TIMEOUT = 600
 #: Start-up of a pool (processes, imports) assumed before one has been timed;
@@ -101,16 +102,31 @@ def wrap(base, workers="auto", client=None):
     if client is not None:
         return ChunkedEvaluator(base, DaskRunner(client), auto=False)
     workers = check_workers(workers)
+    if workers == "auto" and in_a_worker():
+        return base  # no pool inside a pool: the outer one has the cores already
     n = available_cores() if workers == "auto" else workers
     if n < 2:
         return base
     return ChunkedEvaluator(base, LocalRunner(n), auto=workers == "auto")
 
 
+def in_a_worker() -> bool:
+    """True inside one of our pool's workers or a Dask worker."""
+    if os.environ.get("FASTCHECK_IN_WORKER") == "1":
+        return True
+    if "distributed" in sys.modules:
+        try:
+            sys.modules["distributed"].get_worker()
+            return True
+        except (ValueError, AttributeError):
+            return False
+    return False
+
+
 def estimate_seconds(n_evals: int, eval_seconds: float, workers) -> float:
     """Expected seconds of ``n_evals`` evaluations on the local pool (inf for one worker)."""
     n = available_cores() if workers == "auto" else int(workers)
-    if n < 2:
+    if n < 2 or (workers == "auto" and in_a_worker()):
         return float("inf")
     return n_evals * eval_seconds / n + LocalRunner(n).overhead()
 

@@ -376,3 +376,13 @@ def test_a_module_registered_under_a_made_up_name_reaches_the_workers(tmp_path):
         del sys.modules[spec.name]
     assert "pool" in pooled.path and pooled.passed
     np.testing.assert_array_equal(pooled.numerical, serial.numerical)
+
+
+def test_no_pool_inside_a_worker(monkeypatch, client):
+    base = LoopEvaluator(lambda t: float(np.sum(t)))
+    monkeypatch.setenv("FASTCHECK_IN_WORKER", "1")
+    assert pool.wrap(base, workers="auto") is base
+    monkeypatch.delenv("FASTCHECK_IN_WORKER")
+    # inside a Dask task the pool is not used either; here, outside, it may be
+    assert client.submit(pool.in_a_worker, pure=False).result() is True
+    assert pool.in_a_worker() is False
