@@ -44,6 +44,9 @@ CALL_SECONDS = 0.02
 #: ``workers="auto"`` uses the pool when it is expected to take at most this
 #: fraction of the serial loop's time.
 AUTO_MARGIN = 0.8
+#: ``workers="auto"`` never uses the pool for a check whose serial loop is
+#: estimated below this: the gain would be a few milliseconds, within noise.
+MIN_POOL_SECONDS = 0.25
 #: A check whose serial loop is estimated to take at least this long, but not
 #: long enough to pay for starting the pool now, starts it in the background
 #: (the check itself runs serially), so the next long check finds it running.
@@ -126,7 +129,7 @@ def in_a_worker() -> bool:
 def estimate_seconds(n_evals: int, eval_seconds: float, workers) -> float:
     """Expected seconds of ``n_evals`` evaluations on the local pool (inf for one worker)."""
     n = available_cores() if workers == "auto" else int(workers)
-    if n < 2 or (workers == "auto" and in_a_worker()):
+    if n < 2 or (workers == "auto" and (in_a_worker() or n_evals * eval_seconds < MIN_POOL_SECONDS)):
         return float("inf")
     return n_evals * eval_seconds / n + LocalRunner(n).overhead()
 
@@ -415,6 +418,8 @@ class ChunkedEvaluator:
                 return False
             serial = n_evals * t
             on_pool = serial / self.runner.n_workers
+            if serial < MIN_POOL_SECONDS:
+                return False
             if on_pool + self.runner.overhead() > AUTO_MARGIN * serial:
                 # Too short to pay for starting the pool now; if a running pool
                 # would pay, start one for the next check (this one runs here).

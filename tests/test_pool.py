@@ -201,7 +201,7 @@ def test_auto_uses_a_running_pool_when_the_loop_is_slow(monkeypatch, seed_net):
     assert "pool" in ev.path
     np.testing.assert_allclose(costs[:, 1], 0.1)
     slow_start = pool.wrap(LoopEvaluator(lambda t: float(np.sum(t))), workers="auto")
-    slow_start.base.eval_seconds = 1e-4  # 8 ms of work: the pool's overhead would cost more
+    slow_start.base.eval_seconds = 1e-4  # 8 ms of work: too little for any pool to pay
     slow_start.stencil(np.zeros(40), np.arange(40), np.full(40, 0.1), np.array([-1.0, 1.0]))
     assert slow_start.path == "loop"
 
