@@ -42,10 +42,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import fastcheck as fc  # noqa: E402
-from fastcheck import compiled, pool  # noqa: E402
-from fastcheck.sequential import compose  # noqa: E402
-from tests.user_nets import ObjectNet, computeNumericalGradient, conv_net, object_data  # noqa: E402
+import fastcheck as fc
+from fastcheck import compiled, pool
+from fastcheck.sequential import compose
+from tests.user_nets import ObjectNet, computeNumericalGradient, conv_net, object_data
 
 OUT = ROOT / "reports" / "user-code"
 
@@ -104,9 +104,9 @@ def main(argv=None):
     rows = []
 
     def add(section, variant, seconds, *, reference=None, identical="", note="", times=()):
-        rows.append(dict(section=section, variant=variant, seconds=seconds, reference=reference or "",
-                         identical_numbers=identical, note=note, runs=len(times),
-                         all_seconds=" ".join(f"{t:.3f}" for t in times)))
+        rows.append({"section": section, "variant": variant, "seconds": seconds, "reference": reference or "",
+                     "identical_numbers": identical, "note": note, "runs": len(times),
+                     "all_seconds": " ".join(f"{t:.3f}" for t in times)})
 
     cores = pool.available_cores()
     load_before = os.getloadavg()[0]
@@ -194,10 +194,10 @@ def main(argv=None):
     th = rng.standard_normal(n) * 0.05
     gm = mlp_grad(th, Xm, Ym)
     user_njit = numba.njit(mlp_cost)
-    for label, fn, kw in (("plain NumPy cost, jit=True", mlp_cost, dict(jit=True)),
+    for label, fn, kw in (("plain NumPy cost, jit=True", mlp_cost, {"jit": True}),
                           ("plain NumPy cost, jit='auto' (after the jit=True calls)", mlp_cost, {}),
                           ("user's @njit cost", user_njit, {})):
-        call = lambda: fc.check_gradient(fn, th, gm, args=(Xm, Ym), **kw)  # noqa: E731
+        call = lambda fn=fn, kw=kw: fc.check_gradient(fn, th, gm, args=(Xm, Ym), **kw)
         t1, r1 = wall(call)
         t2, r2 = wall(call)
         steady = interleaved({"s": call}, args.repeat)["s"]
@@ -232,8 +232,8 @@ def write(rows, args, cores, load):
     lines = [
         "# Your own network at full speed",
         "",
-        f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_user_code.py --repeat {args.repeat}"
-        f"{' --no-dask' if args.no_dask else ''}` — {meta}.",
+        (f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_user_code.py --repeat {args.repeat}"
+         f"{' --no-dask' if args.no_dask else ''}` — {meta}."),
         "Variants of a section ran interleaved, round by round, in one process after warm-up; `seconds` is the",
         "median (`all_seconds` in the CSV lists every run).  `identical` says whether the numerical gradients are",
         "bitwise equal to the reference named in the note.",

@@ -20,8 +20,8 @@ import weakref
 #: on this project's machine: 1.0-2.5 s for small NumPy costs.
 DEFAULT_COMPILE_SECONDS = 1.5
 
-_JITTED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_FAILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_JITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_FAILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _SECONDS: list = []
 
 

@@ -214,7 +214,7 @@ def try_jit(cost, theta, args, want=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             got = as_scalar(jitted(theta.copy(), *args))
-    except Exception as exc:  # any failure to compile or run means: not compiled
+    except Exception as exc:  # noqa: BLE001 - any failure to compile or run means: not compiled
         why = f"Numba cannot compile it ({_first_line(exc)})"
         compiled.store_failure(cost, key, why)
         return None, why

@@ -342,7 +342,7 @@ def run_chunk(digest, payload, method, theta, *arrays):
     except Exception as exc:
         try:
             pickle.loads(pickle.dumps(exc))
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever stops it pickling
             raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
         raise
 

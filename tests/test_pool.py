@@ -192,8 +192,7 @@ def test_auto_keeps_a_quick_check_in_this_process(seed_net):
 
 
 @needs_two_cores
-def test_auto_uses_a_running_pool_when_the_loop_is_slow(monkeypatch, seed_net):
-    net, X, y = seed_net
+def test_auto_uses_a_running_pool_when_the_loop_is_slow():
     pool.LocalRunner(pool.available_cores()).start()  # the pool is running
     ev = pool.wrap(LoopEvaluator(lambda t: float(np.sum(t))), workers="auto")
     ev.base.eval_seconds = 0.01  # as if each evaluation took 10 ms

@@ -74,7 +74,7 @@ def computeNumericalGradient(N, X, y):
 # -- a small convolutional network as stages ------------------------------------------------
 def conv_forward_naive(x, w, b):
     """3×3 (any odd size) convolution, stride 1, zero padding to keep the size; loops as a course writes them."""
-    N, C, H, W = x.shape
+    N, _, H, W = x.shape
     F, _, HH, WW = w.shape
     p = HH // 2
     xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
@@ -88,7 +88,7 @@ def conv_forward_naive(x, w, b):
 
 
 def conv_backward_naive(dout, x, w):
-    N, C, H, W = x.shape
+    N, _, H, W = x.shape
     F, _, HH, WW = w.shape
     p = HH // 2
     xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
