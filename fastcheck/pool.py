@@ -13,11 +13,12 @@ same arithmetic as the serial loop, so the costs are bitwise the same.
 Chunks are strided (chunk k of K takes the coordinates k, k+K, k+2K, ...),
 so they cost the same even when coordinates do not (the later stages of
 :func:`fastcheck.check_sequential` are cheaper to recompute than the first).
-On the local pool there is one chunk per worker, so θ and the cost travel
-to each worker once; on a Dask cluster θ and the cost are scattered to
-every worker once and there are a few chunks per worker, so a lost worker
-costs only its chunk (Dask runs it again elsewhere) and a progress bar can
-count chunks.
+There are a few chunks per worker, so a worker slowed by other work on the
+machine takes fewer of them.  On the local pool the cost and θ ride along
+with each worker's first chunk only and stay there for its next ones; on a
+Dask cluster they are scattered to every worker once, a lost worker costs
+only its chunk (Dask runs it again elsewhere), and a progress bar counts
+chunks.
 """
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ MIN_POOL_SECONDS = 0.25
 #: long enough to pay for starting the pool now, starts it in the background
 #: (the check itself runs serially), so the next long check finds it running.
 BACKGROUND_MIN_SECONDS = 0.5
+#: Chunks per local worker: a worker slowed by other work on the machine takes
+#: fewer of them (the cost and θ still go to each worker once).
+LOCAL_CHUNKS_PER_WORKER = 4
 #: Chunks per Dask worker.
 DASK_CHUNKS_PER_WORKER = 4
 
@@ -160,7 +164,7 @@ class LocalRunner:
         return f"pool of {self.n_workers} processes"
 
     def n_chunks(self, n_items: int) -> int:
-        return min(self.n_workers, n_items)
+        return min(LOCAL_CHUNKS_PER_WORKER * self.n_workers, n_items)
 
     def _executor(self):
         from loky import get_reusable_executor
@@ -213,9 +217,23 @@ class LocalRunner:
         from loky.process_executor import TerminatedWorkerError
 
         ex = self.start()
-        futures = [ex.submit(run_chunk, digest, payload, method, theta, *a) for a in chunk_args]
+        # The cost and θ ride along with the first chunk of each worker only;
+        # a worker then keeps them (under ``key``) for the chunks it takes
+        # next.  Should a worker take a later chunk without having them, it
+        # says so (:class:`_Unknown`) and the chunk is sent again with them.
+        key = digest + hashlib.blake2b(theta.tobytes(), digest_size=8).hexdigest()
+        state = (digest, payload, theta)
+        first = self.n_workers
+        futures = [ex.submit(run_keyed_chunk, key, state if j < first else None, method, *a)
+                   for j, a in enumerate(chunk_args)]
         try:
-            return [f.result() for f in futures]
+            results = []
+            for f, a in zip(futures, chunk_args):
+                try:
+                    results.append(f.result())
+                except _Unknown:
+                    results.append(ex.submit(run_keyed_chunk, key, state, method, *a).result())
+            return results
         except TerminatedWorkerError as exc:
             raise RuntimeError(f"a worker process died while evaluating the cost ({exc}); "
                                "run with workers=1 to see the failure in this process") from None
@@ -272,6 +290,8 @@ _LOADED = threading.local()  # one copy of the evaluator per worker thread (Dask
 def _load(digest, payload):
     cache = getattr(_LOADED, "cache", None)
     if cache is None or cache[0] != digest:
+        if payload is None:
+            raise _Unknown(digest)
         payload, paths = pickle.loads(payload)
         for p in paths:  # the user's folders, so their modules import here too
             if p not in sys.path:
@@ -279,6 +299,23 @@ def _load(digest, payload):
         cache = (digest, pickle.loads(payload))
         _LOADED.cache = cache
     return cache[1]
+
+
+class _Unknown(Exception):
+    """A worker was asked for a chunk of a check whose cost and θ it has not got."""
+
+
+def run_keyed_chunk(key, state, method, *arrays):
+    """A chunk on the local pool: ``state`` = (digest, payload, θ) the first
+    time this worker sees ``key``, else None (see :meth:`LocalRunner.map`)."""
+    held = getattr(_LOADED, "keyed", None)
+    if held is None or held[0] != key:
+        if state is None:
+            raise _Unknown(key)
+        held = (key, state[2])
+        _LOADED.keyed = held
+        _load(state[0], state[1])
+    return run_chunk(getattr(_LOADED, "cache")[0], None, method, held[1], *arrays)
 
 
 def import_paths() -> list:

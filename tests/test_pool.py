@@ -385,3 +385,20 @@ def test_no_pool_inside_a_worker(monkeypatch, client):
     # inside a Dask task the pool is not used either; here, outside, it may be
     assert client.submit(pool.in_a_worker, pure=False).result() is True
     assert pool.in_a_worker() is False
+
+
+def test_a_worker_without_the_cost_asks_for_it():
+    import pickle as pkl
+
+    import cloudpickle
+
+    base = LoopEvaluator(lambda t: float(np.sum(t**2)))
+    payload = pkl.dumps((cloudpickle.dumps(base), []))
+    theta = np.arange(4.0)
+    args = (np.array([1, 3]), np.array([0.5, 0.5]), np.array([1.0]))
+    with pytest.raises(pool._Unknown):
+        pool.run_keyed_chunk("never-seen", None, "stencil", *args)
+    got = pool.run_keyed_chunk("k1", ("d1", payload, theta), "stencil", *args)
+    again = pool.run_keyed_chunk("k1", None, "stencil", *args)  # kept from the first chunk
+    np.testing.assert_array_equal(got, base.stencil(theta, *args))
+    np.testing.assert_array_equal(again, got)
