@@ -402,3 +402,15 @@ def test_a_worker_without_the_cost_asks_for_it():
     again = pool.run_keyed_chunk("k1", None, "stencil", *args)  # kept from the first chunk
     np.testing.assert_array_equal(got, base.stencil(theta, *args))
     np.testing.assert_array_equal(again, got)
+
+
+def test_dask_progress_counts_chunks(client, capsys):
+    ev = pool.wrap(LoopEvaluator(lambda t: float(np.sum(t**2))), client=client)
+    ev.runner.progress = "plain"  # a terminal would get a rich bar
+    theta = np.linspace(0.0, 1.0, 20)
+    costs = ev.stencil(theta, np.arange(20), np.full(20, 1e-3), np.array([-1.0, 1.0]))
+    np.testing.assert_array_equal(costs, LoopEvaluator(lambda t: float(np.sum(t**2))).stencil(
+        theta, np.arange(20), np.full(20, 1e-3), np.array([-1.0, 1.0])))
+    err = capsys.readouterr().err
+    n = pool.DASK_CHUNKS_PER_WORKER * 2
+    assert f"gradient check (chunks): {n} point(s) to compute" in err and f"{n}/{n} (100%)" in err
