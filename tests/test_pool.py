@@ -414,3 +414,18 @@ def test_dask_progress_counts_chunks(client, capsys):
     err = capsys.readouterr().err
     n = pool.DASK_CHUNKS_PER_WORKER * 2
     assert f"gradient check (chunks): {n} point(s) to compute" in err and f"{n}/{n} (100%)" in err
+
+
+def _crashes_in_a_worker(t):
+    if os.environ.get("FASTCHECK_IN_WORKER") == "1":
+        os._exit(3)  # a segfault, an OOM kill...
+    return float(np.sum(t**2))
+
+
+@needs_two_cores
+def test_a_dead_worker_is_a_clear_error_and_the_pool_comes_back():
+    theta = np.ones(10)
+    with pytest.raises(RuntimeError, match=r"a worker process died while evaluating the cost .*workers=1 to see"):
+        fc.check_gradient(_crashes_in_a_worker, theta, 2 * theta, jit=False, workers=2)
+    res = fc.check_gradient(lambda t: float(np.sum(t**2)), theta, 2 * theta, jit=False, workers=2)
+    assert "pool" in res.path and res.passed
