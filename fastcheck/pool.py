@@ -235,8 +235,10 @@ class LocalRunner:
                     results.append(ex.submit(run_keyed_chunk, key, state, method, *a).result())
             return results
         except TerminatedWorkerError as exc:
-            raise RuntimeError(f"a worker process died while evaluating the cost ({exc}); "
-                               "run with workers=1 to see the failure in this process") from None
+            codes = [ln.strip() for ln in str(exc).splitlines() if "exit codes" in ln]
+            raise RuntimeError("a worker process died while evaluating the cost (a crash, or the system killed it"
+                               f"{'; ' + codes[0] if codes else ''}); run with workers=1 to see the failure in "
+                               "this process") from None
         finally:
             for f in futures:
                 f.cancel()
