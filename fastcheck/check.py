@@ -196,7 +196,8 @@ def differences(ev, theta, coords, scheme, eps, f0):
 
 
 def numerical_gradient(
-    cost, theta, *, args=(), eps=None, scheme="central", coords=None, threads=None, jit="auto"
+    cost, theta, *, args=(), eps=None, scheme="central", coords=None, threads=None, jit="auto", workers="auto",
+    client=None,
 ) -> np.ndarray:
     """Finite-difference gradient of ``cost(theta, *args)``.
 
@@ -225,7 +226,8 @@ def numerical_gradient(
     threads = check_threads(threads)
     coords = select_coords(len(theta), Layout.single(len(theta)), coords)
     eps = _eps_for(eps, theta, coords)
-    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords))
+    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords),
+                        workers=workers, client=client)
     f0 = _base_value(ev, theta)
     g, _, _, finite, _ = differences(ev, theta, coords, scheme, eps, f0)
     if not finite.all():
@@ -335,6 +337,7 @@ def _run_check(
         nonfinite=coords[~finite],
         note=getattr(ev, "note", ""),
         dtype=theta.dtype.name,
+        compile_seconds=getattr(ev, "compile_seconds", 0.0),
     )
 
 
@@ -377,6 +380,8 @@ def check_gradient(
     thresholds=None,
     threads=None,
     jit="auto",
+    workers="auto",
+    client=None,
 ) -> CheckResult:
     """Compare an analytic gradient with the numerical gradient of ``cost``.
 
@@ -404,7 +409,17 @@ def check_gradient(
         Compile a plain Python cost with ``numba.njit`` to run it on the
         parallel kernel: always (True), never (False), or when enough
         coordinates are checked for it to pay ("auto"); a cost that does not
-        compile runs in the loop.  ``CheckResult.path`` says which ran.
+        compile runs in the loop (with ``jit=True``: a ``JitError`` giving
+        Numba's reason).  A compiled cost is kept, so the next check of it
+        compiles nothing; ``CheckResult.compile_seconds`` says what was spent.
+        ``CheckResult.path`` says which ran.
+    workers : int or "auto"
+        Worker processes for a cost that runs in the loop (see
+        :mod:`fastcheck.pool`): 1 is the serial loop; "auto" (default) uses
+        every core when the estimated serial time outweighs the pool's
+        start-up.  Same numbers either way.
+    client : dask.distributed.Client, optional
+        Run the loop's chunks on this Dask cluster instead.
 
     Returns
     -------
@@ -413,7 +428,8 @@ def check_gradient(
     theta = as_theta(theta)
     get_scheme(scheme)
     threads = check_threads(threads)
-    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=_n_coords(theta, coords, sample, layout))
+    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=_n_coords(theta, coords, sample, layout),
+                        workers=workers, client=client)
     return run_check(
         ev, theta, grad, args=args, eps=eps, scheme=scheme, coords=coords, sample=sample,
         seed=seed, layout=layout, thresholds=thresholds,
@@ -467,6 +483,8 @@ def check_directional(
     thresholds=None,
     threads=None,
     jit="auto",
+    workers="auto",
+    client=None,
 ) -> CheckResult:
     """Compare u·g with the central difference of the cost along random unit u.
 
@@ -474,6 +492,7 @@ def check_directional(
     answer for any model.  With a ``layout`` (and ``per_block`` left on),
     ``n_dirs`` directions are drawn inside every block so the report can name
     the wrong one; the step is ``eps`` or eps_mach^(1/3)·max(1, rms θ_block).
+    ``workers`` and ``client`` are as in :func:`check_gradient`.
     """
     theta = as_theta(theta)
     threads = check_threads(threads)
@@ -486,7 +505,8 @@ def check_directional(
     user_layout = layout is not None
     layout = _layout_for(theta, layout)
     per_block = user_layout if per_block is None else bool(per_block)
-    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=0, kind="directions")
+    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=0, kind="directions",
+                        workers=workers, client=client)
     with held_blas(ev):
         return _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, per_block, thresholds)
 
@@ -542,4 +562,5 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
         direction_blocks=dblock,
         note=getattr(ev, "note", ""),
         dtype=theta.dtype.name,
+        compile_seconds=getattr(ev, "compile_seconds", 0.0),
     )

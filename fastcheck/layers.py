@@ -155,7 +155,7 @@ class _ProjectedLayer:
 
 
 def check_layer(forward, backward, inputs, *, args=(), dout=None, n_douts=1, seed=0, eps=None, scheme="central",
-                sample=None, coords=None, thresholds=None, **options) -> CheckResult:
+                sample=None, coords=None, workers="auto", client=None, thresholds=None, **options) -> CheckResult:
     """Check a layer's backward pass: the VJP of every input against ⟨dout, f⟩'s numerical gradient.
 
     Parameters
@@ -182,9 +182,10 @@ def check_layer(forward, backward, inputs, *, args=(), dout=None, n_douts=1, see
     n_douts : int
         Check against this many drawn ``dout`` at once (blocks get a leading
         axis of this length; coordinate ``[k, …]`` belongs to draw k).
-    eps, scheme, sample, coords, thresholds, **options
+    eps, scheme, sample, coords, workers, client, thresholds, **options
         As for :func:`fastcheck.check_gradient` (``seed`` also draws its
-        sample).
+        sample): the forward passes run on a process pool when that pays
+        (``workers="auto"``), or on a Dask cluster with ``client=``.
 
     Returns
     -------
@@ -222,7 +223,7 @@ def check_layer(forward, backward, inputs, *, args=(), dout=None, n_douts=1, see
     phi = _ProjectedLayer(forward, args, layout, names, draws, base, base_terms, len(outs))
     options.setdefault("jit", False)  # a Python forward with a cache does not compile
     return check_gradient(phi, theta, grad, eps=eps, scheme=scheme, sample=sample, coords=coords, seed=seed,
-                          layout=layout, thresholds=thresholds, **options)
+                          layout=layout, thresholds=thresholds, workers=workers, client=client, **options)
 
 
 # -- Jacobians ----------------------------------------------------------------------------------------------
@@ -261,8 +262,8 @@ class _JacobianRows:
         return total
 
 
-def check_jacobian(fn, x, jac, *, args=(), eps=None, scheme="central", coords=None, thresholds=None,
-                   **options) -> CheckResult:
+def check_jacobian(fn, x, jac, *, args=(), eps=None, scheme="central", coords=None, workers="auto", client=None,
+                   thresholds=None, **options) -> CheckResult:
     """Check every entry of the Jacobian of a small vector-valued function.
 
     Parameters
@@ -274,7 +275,7 @@ def check_jacobian(fn, x, jac, *, args=(), eps=None, scheme="central", coords=No
     jac : array or callable
         The analytic Jacobian, ``(m, n)`` or ``out.shape + x.shape``, or
         ``jac(x, *args)`` returning one.
-    eps, scheme, coords, thresholds, **options
+    eps, scheme, coords, workers, client, thresholds, **options
         As for :func:`fastcheck.check_gradient`; ``coords`` index the m × n
         entries in row-major order.
 
@@ -306,4 +307,4 @@ def check_jacobian(fn, x, jac, *, args=(), eps=None, scheme="central", coords=No
     rows = _JacobianRows(fn, args, shape, m, x.ravel().copy(), np.ravel(out).copy(), memo_limit=8 * n + 8)
     options.setdefault("jit", False)
     return check_gradient(rows, theta, J.ravel(), eps=eps, scheme=scheme, coords=coords, layout=layout,
-                          thresholds=thresholds, **options)
+                          thresholds=thresholds, workers=workers, client=client, **options)

@@ -102,6 +102,9 @@ class CheckResult:
     dtype : str
         The precision θ and the costs were evaluated in ("float64" or
         "float32"; the complex step then ran in complex128 resp. complex64).
+    seconds, compile_seconds : float
+        Wall time of the differencing, and of the Numba compilation this
+        check needed before it (0 when everything was compiled already).
     """
 
     difference: float
@@ -126,6 +129,7 @@ class CheckResult:
     direction_blocks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     note: str = ""
     dtype: str = "float64"
+    compile_seconds: float = 0.0
 
     # -- views ----------------------------------------------------------------
     def worst(self, k: int = 10) -> pd.DataFrame:
@@ -174,6 +178,7 @@ class CheckResult:
                     "eps_median": float(np.median(self.eps)) if len(self.eps) else np.nan,
                     "n_evals": self.n_evals,
                     "seconds": self.seconds,
+                    "compile_seconds": self.compile_seconds,
                     "threads": self.threads,
                     "failing_blocks": ",".join(self.failing_blocks),
                     "n_kinks": len(self.kinks),
@@ -202,7 +207,7 @@ class CheckResult:
             f"(difference {self.difference:.3e})\n"
             f"  {len(self.coords)} {what} checked ({self.n_params} parameters), scheme {self.scheme}"
             f"{'' if self.dtype == 'float64' else ' in ' + self.dtype}, {self.n_evals} cost evaluations,"
-            f" {self.seconds:.3g} s on {self.threads} thread(s) [{self.path}]"
+            f" {self.seconds:.3g} s{self._compiled()} on {self.threads} thread(s) [{self.path}]"
         )
         lines = [head] + ([f"  ({self.note})"] if self.note else []) + ["", "per block:"]
         table = self.blocks.copy()
@@ -223,6 +228,9 @@ class CheckResult:
             if self.failing_blocks:
                 lines += ["", f"look at: {', '.join(self.failing_blocks)}"]
         return "\n".join(lines)
+
+    def _compiled(self) -> str:
+        return f" (+ {self.compile_seconds:.3g} s compiling)" if self.compile_seconds > 0 else ""
 
     def _repr_html_(self) -> str:  # pragma: no cover - notebooks
         return f"<pre>{self}</pre>"

@@ -45,12 +45,29 @@ def register(sub) -> None:
     p.add_argument("--sample", type=int, default=None, metavar="K", help="check K coordinates of every block")
     p.add_argument("--directional", type=int, default=None, metavar="N", help="check N random directions instead")
     p.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
+    p.add_argument("--workers", default="auto", type=_workers,
+                   help="worker processes for a cost that stays Python (1: the serial loop; auto: all cores when "
+                        "the check is long enough to pay for starting them)")
     p.add_argument("--seed", type=int, default=0, help="seed for sampling, directions and built-in models")
     p.add_argument("--worst", type=int, default=5, help="worst coordinates to show")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object (strict: NaN is null)")
     p.add_argument("--force", action="store_true",
                    help="check a built-in model even if it needs more memory than the machine has available")
     p.set_defaults(func=run)
+
+
+def _workers(text: str):
+    import argparse
+
+    if text == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or 'auto', got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (1 runs the serial loop), got {n}")
+    return n
 
 
 def _options(args) -> dict:
@@ -62,7 +79,7 @@ def _options(args) -> dict:
         raise UsageError(f"--directional must be a positive integer, got {args.directional}")
     if args.eps is not None and not args.eps > 0:
         raise UsageError(f"--eps must be positive, got {args.eps}")
-    opts = {"threads": args.threads}
+    opts = {"threads": args.threads, "workers": args.workers}
     if args.directional is None:
         opts.update(eps=args.eps, scheme=args.scheme, sample=args.sample, seed=args.seed)
     else:
@@ -133,6 +150,8 @@ def _check_builtin(model, theta, X, y, opts, directional, mode="structured"):
     from ..check import check_directional
     from ..structured import check_model
 
+    if mode == "structured" and not directional and opts.get("workers", "auto") not in ("auto", 1):
+        raise UsageError("--workers applies to your own network's cost, or to a built-in model with --mode blackbox")
     if directional:
         return check_directional(
             model.jit_cost, theta, model.grad(theta, X, y), args=model.cost_args(X, y),
