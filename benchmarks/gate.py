@@ -2,7 +2,7 @@
 
     python benchmarks/gate.py [--factor 1.5] [--attempts 3] [--machine fastcheck-ci] [--only SUBSTRING]
 
-Measures every ratio of ``benchmarks/benchmarks/_ratios.py`` (single-thread
+Measures every ratio of ``benchmarks/asv_suite/_ratios.py`` (single-thread
 timings taken in turns in one process: a full check in units of one forward
 pass of the same network, a black-box check in units of one cost call) and
 compares each with its baseline: the median of the values recorded for the
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
         return 2
 
     sys.path.insert(0, str(HERE))
-    from benchmarks._ratios import RATIOS  # the suite's own measurement code
+    from asv_suite._ratios import RATIOS  # the suite's own measurement code
 
     ratios = [r for r in RATIOS if args.only in r.key]
     if not ratios:

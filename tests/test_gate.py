@@ -12,8 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 gate = importlib.import_module("gate")
-ratios = importlib.import_module("benchmarks._ratios")
-bench_ratios = importlib.import_module("benchmarks.bench_ratios")
+ratios = importlib.import_module("asv_suite._ratios")
+bench_ratios = importlib.import_module("asv_suite.bench_ratios")
 sys.path.remove(str(ROOT / "benchmarks"))
 
 COLUMNS = ["result", "params", "version", "started_at", "duration"]
