@@ -83,10 +83,11 @@ def main(argv=None) -> int:
         first[name] = fn()
         first[name + " (first)"] = time.perf_counter() - t0
     times = {name: [] for name in variants}
+    last = {}
     for _ in range(args.repeat):
         for name, fn in variants.items():
             t0 = time.perf_counter()
-            fn()
+            last[name] = fn()
             times[name].append(time.perf_counter() - t0)
     base = float(np.median(times["course loop over x, w, b (eval_numerical_gradient_array style)"]))
     ref = first["course loop over x, w, b (eval_numerical_gradient_array style)"]
@@ -95,7 +96,7 @@ def main(argv=None) -> int:
         med = float(np.median(times[name]))
         res = first[name]
         numbers = ref if isinstance(res, np.ndarray) else res.numerical
-        note = f"path {res.path}" if not isinstance(res, np.ndarray) else ""
+        note = f"path of the timed calls: {last[name].path}" if not isinstance(res, np.ndarray) else ""
         if not isinstance(res, np.ndarray):
             note += f"; passed {res.passed}; max |numerical − loop's| {np.max(np.abs(numbers - ref)):.1e}"
         rows.append({"variant": name, "seconds": med, "speedup_vs_loop": base / med, "first_call_s": first[name + " (first)"],
@@ -114,7 +115,8 @@ def main(argv=None) -> int:
         "",
         f"Layer: `conv_forward_naive` / `conv_backward_naive` of tests/layers_ref.py (explicit loops), x {x.shape}, "
         f"w {w.shape}, b {b.shape}, stride 1, pad 1: {n} input coordinates, each differenced with two forward "
-        "passes (central, h = 1e-5) by every variant. Medians of interleaved rounds after a warm-up call.",
+        "passes (central, h = 1e-5) by every variant. Medians of interleaved rounds after a warm-up call (the "
+        "first call of the default settings runs serially and starts the process pool for the next ones).",
         "",
         "| variant | seconds | × the course loop | first call (s) | note |",
         "|---|---:|---:|---:|---|",

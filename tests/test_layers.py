@@ -172,7 +172,9 @@ def test_check_jacobian_evaluates_each_point_once():
         return polar(x)
 
     check_jacobian(f, np.array([1.3, 0.4]), polar_jac)
-    assert len(calls) == 1 + 2 * 2  # the point, then ±h on each of the two inputs, shared by the 3 outputs
+    # the point twice (its shape, then J(θ) as the checker times it), then ±h on each of the two inputs,
+    # shared by the three outputs
+    assert len(calls) == 2 + 2 * 2
 
 
 def test_check_jacobian_bad_input():
