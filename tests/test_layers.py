@@ -165,16 +165,17 @@ def test_check_jacobian_passes_and_names_the_wrong_entry():
 
 
 def test_check_jacobian_evaluates_each_point_once():
+    x0 = np.array([1.3, 0.4])
     calls = []
 
     def f(x):
-        calls.append(1)
+        calls.append(x.copy())
         return polar(x)
 
-    check_jacobian(f, np.array([1.3, 0.4]), polar_jac)
-    # the point twice (its shape, then J(θ) as the checker times it), then ±h on each of the two inputs,
-    # shared by the three outputs
-    assert len(calls) == 2 + 2 * 2
+    check_jacobian(f, x0, polar_jac)
+    moved = [c for c in calls if not np.array_equal(c, x0)]
+    # ±h on each of the two inputs, each point evaluated once and shared by the three outputs
+    assert len(moved) == 2 * 2 and len({c.tobytes() for c in moved}) == 4
 
 
 def test_check_jacobian_bad_input():
