@@ -58,7 +58,8 @@ check; see :data:`fastcheck.models.functions.NET`).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from ..models.backprop import (
     ACT,
@@ -90,7 +91,7 @@ from ..models.functions import (
     row_loss,
     softplus,
 )
-from ..models.numeric import bound, const, div, is_single
+from ..models.numeric import bound, const, div, is_complex, is_single
 
 #: Largest |δ| for which e^(−δ) and tanh δ are taken from their Taylor
 #: polynomials in double precision (truncation below 7.5e-18 resp. 5e-20 relative) ...
@@ -150,9 +151,9 @@ def _moved(z0, h0, e0, delta, act):
 def forward_cache(theta, X, Y, arch, loss, l2, mask):
     """The unperturbed pass, kept in the forms the kernel reads.
 
-    Returns ``(Z, H, A, E, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0)``:
+    Returns ``(Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0)``:
     row-major ``(B, T)`` pre-activations, activations before and after
-    dropout and ``E = e^(−Z)``; their unit-major transposes ``(T, B)``
+    dropout, ``E = e^(−Z)`` and the dropout factors; their unit-major transposes ``(T, B)``
     (``AT`` starts with Xᵀ), the mask's and the targets' (``(K, B)``); the
     unnormalised loss of each sample; ``colmax[u] = max_b |AT[u, b]|``; and
     J(θ), rounded exactly as the black-box cost.
@@ -178,7 +179,7 @@ def forward_cache(theta, X, Y, arch, loss, l2, mask):
             m = max(m, abs(AT[u, b]))
         colmax[u] = m
     J0 = data_loss(A, Y, arch, loss) + l2_penalty(theta, arch, l2)
-    return Z, H, A, E, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0
+    return Z, H, A, E, mask, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0
 
 
 @njit(**NET)
@@ -315,7 +316,7 @@ def perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s, anew, dvec, acc
     ``moved`` of the widest layer; ``DZ``, ``CUR``, ``DC`` of (widest layer,
     batch), unit-major.
     """
-    Z, H, A, E, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
+    Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
     L = arch.shape[0]
     B = Z.shape[0]
     K = arch[L - 1, N_OUT]
@@ -426,6 +427,254 @@ def _scratch(B, width, zero):
             np.full((width, B), zero))
 
 
+# -- coordinate blocks: the layers above as matrix products ---------------------------------
+#: Rows (coordinate × offset × sample) one block stacks for its matrix products: a few
+#: hundred rows keep each thread's stacked activations (rows × width) in its L2 cache
+#: while the products have BLAS-3 shapes.
+BLOCK_ROWS = 256
+
+
+def _product(DC, W, DZ, Pf, Qf):
+    """``DZ = DC·W`` (a matrix product; ``P``, ``Q``: flat real scratch for a complex ``DC``)."""
+    DZ[:] = DC @ W
+
+
+@overload(_product, jit_options={"error_model": "numpy"})
+def _product_impl(DC, W, DZ, Pf, Qf):
+    if isinstance(DC.dtype, types.Float):
+        def impl(DC, W, DZ, Pf, Qf):
+            np.dot(DC, W, DZ)
+
+        return impl
+    if isinstance(DC.dtype, types.Complex):
+        # W is real: the real and imaginary parts, stacked as rows of one real matrix,
+        # go through one real product (half the work of a complex one, and exact the same
+        # sums as taking the two parts one at a time).
+        def impl(DC, W, DZ, Pf, Qf):
+            R, n_in = DC.shape
+            n_out = DZ.shape[1]
+            P = Pf[: 2 * R * n_in].reshape((2 * R, n_in))
+            Q = Qf[: 2 * R * n_out].reshape((2 * R, n_out))
+            for r in range(R):
+                for k in range(n_in):
+                    P[r, k] = DC[r, k].real
+                    P[R + r, k] = DC[r, k].imag
+            np.dot(P, W, Q)
+            unit = const(1j, DZ[0, 0])
+            for r in range(R):
+                for k in range(n_out):
+                    DZ[r, k] = Q[r, k] + unit * Q[R + r, k]
+
+        return impl
+    return None
+
+
+@njit(**NET)
+def _rows(flat, R, n):
+    """The first ``R·n`` entries of a flat scratch buffer as a C-contiguous ``(R, n)`` matrix."""
+    return flat[: R * n].reshape((R, n))
+
+
+@njit(**NET)
+def _advance_rows(arch, q, DZ, B, Z, H, A, E, M, CUR, DC, gkink):
+    """Layer q for stacked rows (row ``r`` is sample ``r % B`` of group ``r // B``) whose
+    pre-activations moved by ``DZ`` (``(R, n_q)``, row-major): writes the new activations
+    (after dropout) into ``CUR``, their changes into ``DC``, and ``gkink[g]`` when a
+    relu/leaky_relu pre-activation of group g changed side of 0.
+
+    The same values as :func:`_advance`: a sigmoid or tanh row whose every |δ| is at most
+    2⁻¹⁰ (2⁻⁵ in single precision) takes the branch-free polynomial loop, other rows
+    :func:`_moved` entry by entry.
+    """
+    n, act, o = arch[q, N_OUT], arch[q, ACT], arch[q, OUT_OFF]
+    R = DZ.shape[0]
+    one = const(1.0, Z[0, 0])
+    limit = _small(DZ[0, 0])
+    kinked = _kinked(act)
+    slope = const(0.0 if act == RELU else (LEAKY_SLOPE if act == LEAKY_RELU else 1.0), one)
+    for r in range(R):
+        b = r % B
+        if act == SIGMOID or act == TANH:
+            big = 0.0
+            for k in range(n):
+                big = max(big, bound(DZ[r, k]))
+            if big <= limit:
+                if act == SIGMOID:
+                    for k in range(n):
+                        a = div(M[b, o + k], one + E[b, o + k] * _exp_small(-DZ[r, k]))
+                        CUR[r, k] = a
+                        DC[r, k] = a - A[b, o + k]
+                else:
+                    for k in range(n):
+                        t = _tanh_small(DZ[r, k])
+                        h = H[b, o + k]
+                        a = M[b, o + k] * div(h + t, one + h * t)
+                        CUR[r, k] = a
+                        DC[r, k] = a - A[b, o + k]
+                continue
+        if kinked or act == IDENTITY:
+            crossed = 0
+            for k in range(n):
+                z0 = Z[b, o + k]
+                z = z0 + DZ[r, k]
+                a = M[b, o + k] * (z if z.real > 0.0 else slope * z)
+                CUR[r, k] = a
+                DC[r, k] = a - A[b, o + k]
+                crossed += (z.real > 0.0) != (z0 > 0.0)
+            if kinked and crossed > 0:
+                gkink[r // B] = True
+        else:
+            for k in range(n):
+                a = _moved(Z[b, o + k], H[b, o + k], E[b, o + k], DZ[r, k], act) * M[b, o + k]
+                CUR[r, k] = a
+                DC[r, k] = a - A[b, o + k]
+
+
+@njit(**NET)
+def _gemm_scratch(B, width, rows, zero, real):
+    """A block's scratch: ``(D, anew, DZ, CUR, DC, P, Q, total, gkink)``: the groups' column
+    changes ``(groups, B)``, one column, three flat ``rows × width`` buffers in the type of
+    ``zero``, two real ``2·rows × width`` buffers (the planes of a complex product; empty for
+    a real one), the groups' loss sums and kink flags."""
+    G = max(1, rows // B)
+    n = rows * width
+    planes = 2 * n if is_complex(zero) else 0
+    return (np.full((G, B), zero), np.full(B, zero), np.full(n, zero), np.full(n, zero), np.full(n, zero),
+            np.full(planes, real), np.full(planes, real), np.full(G, zero), np.zeros(G, np.bool_))
+
+
+@njit(**NET)
+def _gemm_block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, scratch):
+    """``dJ[t − t0, k] = J(θ + S[t − t0, k]·e_{coords[t]}) − J(θ)`` for a block of coordinates
+    of one layer l ≤ L − 3, and ``kink[t − t0]``.
+
+    Each (coordinate, move) is a group of B rows.  Step 1 and the rank-1 update into layer
+    l+1 are taken group by group; the layers above l+1 then see all the block's rows at once,
+    ``DZ_q = ΔA_{q−1}·W_q`` as one matrix product of ``(rows × n_{q−1})·(n_{q−1} × n_q)``
+    (BLAS), followed by each row's activations; the loss by difference, group by group.
+    The blocks are cut from ``coords`` alone (see :func:`_blocks`), so every row goes
+    through the same operations, products included, whatever the thread count.
+    """
+    Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
+    D, anew, DZf, CURf, DCf, Pf, Qf, total, gkink = scratch
+    L = arch.shape[0]
+    B = Z.shape[0]
+    K = arch[L - 1, N_OUT]
+    oL = arch[L - 1, OUT_OFF]
+    n_off = S.shape[1]
+    nc = t1 - t0
+    G = nc * n_off
+    R = G * B
+    l = locate(arch, coords[t0])[0]
+    m = l + 1
+    n1, w1 = arch[m, N_OUT], arch[m, W_OFF]
+    DZ = _rows(DZf, R, n1)
+    for g in range(G):
+        gkink[g] = False
+    # steps 1-2 per group: the moved column, then the rank-1 update DZ_m[b, :] = d_b·W_m[j, :]
+    for c in range(nc):
+        _, _, i, j = locate(arch, coords[t0 + c])
+        row = w1 + j * n1
+        for k in range(n_off):
+            g = c * n_off + k
+            if _column(arch, l, i, j, S[c, k], ZT, HT, AT, ET, MT, colmax, anew, D[g]):
+                gkink[g] = True
+            for b in range(B):
+                d = D[g, b]
+                for u in range(n1):
+                    DZ[g * B + b, u] = d * theta[row + u]
+    CUR = _rows(CURf, R, n1)
+    DC = _rows(DCf, R, n1)
+    _advance_rows(arch, m, DZ, B, Z, H, A, E, M, CUR, DC, gkink)
+    # step 3: the layers above, each one product over the block's rows
+    for q in range(m + 1, L):
+        n_in, n_out, w0 = arch[q, N_IN], arch[q, N_OUT], arch[q, W_OFF]
+        W = theta[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+        DZ = _rows(DZf, R, n_out)
+        _product(DC, W, DZ, Pf, Qf)
+        CUR = _rows(CURf, R, n_out)
+        DC = _rows(DCf, R, n_out)
+        _advance_rows(arch, q, DZ, B, Z, H, A, E, M, CUR, DC, gkink)
+    # step 4: the loss by difference, row by row, summed per group in sample order
+    for g in range(G):
+        total[g] = 0.0
+    for r in range(R):
+        b = r % B
+        if loss == SOFTMAX_CE:
+            moved = False
+            for k in range(K):
+                moved = moved or DC[r, k] != 0.0
+            if moved:
+                total[r // B] += row_loss(CUR[r, :K], Y[b], loss) - rowloss[b]
+        else:
+            acc = const(0.0, total[0])
+            for k in range(K):
+                acc += _output_diff(CUR[r, k], A[b, oL + k], Y[b, k], loss)
+            total[r // B] += acc
+    scale = loss_scale(loss, B, K)
+    for c in range(nc):
+        _, _, i, j = locate(arch, coords[t0 + c])
+        flag = False
+        for k in range(n_off):
+            g = c * n_off + k
+            s = S[c, k]
+            d = const(scale, total[g]) * total[g]
+            if i >= 0 and l2 != 0.0:
+                w = theta[arch[l, W_OFF] + i * arch[l, N_OUT] + j]
+                d += const(0.5, s) * l2 * s * (const(2.0, w) * w + s)
+            dJ[c, k] = d
+            flag = flag or gkink[g]
+        kink[c] = flag
+
+
+@njit(**NET)
+def _block_size(n_moves, B):
+    """Coordinates per block: about :data:`BLOCK_ROWS` stacked rows (at least one coordinate)."""
+    return max(1, BLOCK_ROWS // (n_moves * B))
+
+
+@njit(**NET)
+def _blocks(arch, coords, size):
+    """Start indices (and the end) of the blocks of ``coords``: runs of consecutive
+    coordinates of one layer, at most ``size`` long.  A function of ``coords`` alone."""
+    nc = coords.shape[0]
+    starts = np.empty(nc + 1, np.int64)
+    nb = 0
+    prev = -1
+    count = 0
+    for t in range(nc):
+        layer = locate(arch, coords[t])[0]
+        if t == 0 or layer != prev or count == size:
+            starts[nb] = t
+            nb += 1
+            count = 0
+        prev = layer
+        count += 1
+    starts[nb] = nc
+    return starts[: nb + 1]
+
+
+@njit(**NET)
+def _block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, scratch, gscratch):
+    """``dJ`` and ``kink`` of one block: by :func:`_gemm_block` when at least two layers lie
+    above the block's layer, else coordinate by coordinate (:func:`perturbed_delta`)."""
+    L = arch.shape[0]
+    l = locate(arch, coords[t0])[0]
+    if l <= L - 3:
+        _gemm_block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, gscratch)
+        return
+    anew, dvec, acc, cur, moved, DZ, CUR, DC = scratch
+    for c in range(t1 - t0):
+        _, _, i, j = locate(arch, coords[t0 + c])
+        flag = False
+        for k in range(S.shape[1]):
+            d, kk = perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, S[c, k],
+                                    anew, dvec, acc, cur, moved, DZ, CUR, DC)
+            dJ[c, k] = d
+            flag = flag or kk
+        kink[c] = flag
+
+
 @njit(**NET_PARALLEL)
 def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_chunks, out, kinks):
     """``out[j, k] = J(θ + s_jk·e_{coords[j]})`` with ``s_jk = fl(θ_c + offsets[k]·steps[j]) − θ_c``,
@@ -441,29 +690,42 @@ def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_c
     steps : float64 array, one step per coordinate
     offsets : float64 array of stencil offsets (no zero)
     n_chunks : int
-        Number of interleaved chunks (the thread count; any value gives the same results).
+        Number of interleaved chunks of blocks (the thread count; any value gives the same results).
     out : float64 array ``(len(coords), len(offsets))``
     kinks : bool array ``(len(coords),)``
+
+    BLAS must be held to one thread while this runs (see
+    :func:`fastcheck.config.single_threaded_blas`): the blocks' products run inside the
+    parallel region.
     """
     cache = forward_cache(theta, X, Y, arch, loss, l2, mask)
     J0 = cache[-1]
     B = X.shape[0]
     width = _width(arch)
-    nc = coords.shape[0]
-    n_chunks = max(1, min(nc, n_chunks))
+    gwidth = width if arch.shape[0] >= 3 else 0  # no block products in a network of one or two layers
+    n_off = offsets.shape[0]
+    size = _block_size(n_off, B)
+    starts = _blocks(arch, coords, size)
+    nb = starts.shape[0] - 1
+    n_chunks = max(1, min(nb, n_chunks))
+    zero = const(0.0, J0)
     for c in prange(n_chunks):
-        anew, dvec, acc, cur, moved, DZ, CUR, DC = _scratch(B, width, const(0.0, J0))
-        for t in range(c, nc, n_chunks):
-            l, is_bias, i, j = locate(arch, coords[t])
-            x = theta[coords[t]]
-            flag = False
-            for k in range(offsets.shape[0]):
-                s = const(x + offsets[k] * steps[t], x) - x
-                dJ, kink = perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s,
-                                           anew, dvec, acc, cur, moved, DZ, CUR, DC)
-                out[t, k] = J0 + dJ
-                flag = flag or kink
-            kinks[t] = flag
+        scratch = _scratch(B, width, zero)
+        gscratch = _gemm_scratch(B, gwidth, size * n_off * B, zero, zero)
+        S = np.full((size, n_off), zero)
+        dJ = np.full((size, n_off), zero)
+        kink = np.zeros(size, np.bool_)
+        for blk in range(c, nb, n_chunks):
+            t0, t1 = starts[blk], starts[blk + 1]
+            for t in range(t0, t1):
+                x = theta[coords[t]]
+                for k in range(n_off):
+                    S[t - t0, k] = const(x + offsets[k] * steps[t], x) - x
+            _block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, scratch, gscratch)
+            for t in range(t0, t1):
+                for k in range(n_off):
+                    out[t, k] = J0 + dJ[t - t0, k]
+                kinks[t] = kink[t - t0]
 
 
 @njit(**NET_PARALLEL)
@@ -476,21 +738,32 @@ def layered_complex_step(theta, X, Y, arch, loss, l2, mask, coords, steps, unit,
     complex128 for float64), and ``Im ΔJ`` is read off directly, with no
     subtraction of J(θ).  The piecewise activations take the branch of the
     real part (see :mod:`fastcheck.models.functions`), so every built-in
-    activation and loss has a complex step.
+    activation and loss has a complex step.  The blocks' products split each
+    complex matrix into its real and imaginary rows (one real product).
     """
     cache = forward_cache(theta, X, Y, arch, loss, l2, mask)
     B = X.shape[0]
     width = _width(arch)
-    nc = coords.shape[0]
-    n_chunks = max(1, min(nc, n_chunks))
+    gwidth = width if arch.shape[0] >= 3 else 0
+    size = _block_size(1, B)
+    starts = _blocks(arch, coords, size)
+    nb = starts.shape[0] - 1
+    n_chunks = max(1, min(nb, n_chunks))
+    real = const(0.0, theta[0])
+    zero = unit * real
     for c in prange(n_chunks):
-        anew, dvec, acc, cur, moved, DZ, CUR, DC = _scratch(B, width, unit * const(0.0, theta[0]))
-        for t in range(c, nc, n_chunks):
-            l, is_bias, i, j = locate(arch, coords[t])
-            s = unit * const(steps[t], theta[0])
-            dJ, kink = perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s,
-                                       anew, dvec, acc, cur, moved, DZ, CUR, DC)
-            out[t] = dJ.imag
+        scratch = _scratch(B, width, zero)
+        gscratch = _gemm_scratch(B, gwidth, size * B, zero, real)
+        S = np.full((size, 1), zero)
+        dJ = np.full((size, 1), zero)
+        kink = np.zeros(size, np.bool_)
+        for blk in range(c, nb, n_chunks):
+            t0, t1 = starts[blk], starts[blk + 1]
+            for t in range(t0, t1):
+                S[t - t0, 0] = unit * const(steps[t], theta[0])
+            _block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, scratch, gscratch)
+            for t in range(t0, t1):
+                out[t] = dJ[t - t0, 0].imag
 
 
 @njit(**NET)
