@@ -492,42 +492,50 @@ def _advance_rows(arch, q, DZ, B, Z, H, A, E, M, CUR, DC, gkink):
     limit = _small(DZ[0, 0])
     kinked = _kinked(act)
     slope = const(0.0 if act == RELU else (LEAKY_SLOPE if act == LEAKY_RELU else 1.0), one)
+    # Unsigned column indices: Numba then skips its negative-index wraparound, and LLVM
+    # vectorises the loops over a row's units (row slices would cost a reference count each).
+    nu, ou = np.uint64(n), np.uint64(o)
     for r in range(R):
         b = r % B
         if act == SIGMOID or act == TANH:
-            big = 0.0
-            for k in range(n):
-                big = max(big, bound(DZ[r, k]))
-            if big <= limit:
-                if act == SIGMOID:
-                    for k in range(n):
-                        a = div(M[b, o + k], one + E[b, o + k] * _exp_small(-DZ[r, k]))
-                        CUR[r, k] = a
-                        DC[r, k] = a - A[b, o + k]
-                else:
-                    for k in range(n):
-                        t = _tanh_small(DZ[r, k])
-                        h = H[b, o + k]
-                        a = M[b, o + k] * div(h + t, one + h * t)
-                        CUR[r, k] = a
-                        DC[r, k] = a - A[b, o + k]
+            # the polynomial route for the whole row, counting the moves too large for it;
+            # such a row is redone entry by entry below
+            big = 0
+            if act == SIGMOID:
+                for k in range(nu):
+                    u = ou + k
+                    a = div(M[b, u], one + E[b, u] * _exp_small(-DZ[r, k]))
+                    CUR[r, k] = a
+                    DC[r, k] = a - A[b, u]
+                    big += bound(DZ[r, k]) > limit
+            else:
+                for k in range(nu):
+                    u = ou + k
+                    t = _tanh_small(DZ[r, k])
+                    a = M[b, u] * div(H[b, u] + t, one + H[b, u] * t)
+                    CUR[r, k] = a
+                    DC[r, k] = a - A[b, u]
+                    big += bound(DZ[r, k]) > limit
+            if big == 0:
                 continue
         if kinked or act == IDENTITY:
             crossed = 0
-            for k in range(n):
-                z0 = Z[b, o + k]
+            for k in range(nu):
+                u = ou + k
+                z0 = Z[b, u]
                 z = z0 + DZ[r, k]
-                a = M[b, o + k] * (z if z.real > 0.0 else slope * z)
+                a = M[b, u] * (z if z.real > 0.0 else slope * z)
                 CUR[r, k] = a
-                DC[r, k] = a - A[b, o + k]
+                DC[r, k] = a - A[b, u]
                 crossed += (z.real > 0.0) != (z0 > 0.0)
             if kinked and crossed > 0:
                 gkink[r // B] = True
         else:
-            for k in range(n):
-                a = _moved(Z[b, o + k], H[b, o + k], E[b, o + k], DZ[r, k], act) * M[b, o + k]
+            for k in range(nu):
+                u = ou + k
+                a = _moved(Z[b, u], H[b, u], E[b, u], DZ[r, k], act) * M[b, u]
                 CUR[r, k] = a
-                DC[r, k] = a - A[b, o + k]
+                DC[r, k] = a - A[b, u]
 
 
 @njit(**NET)
@@ -581,8 +589,9 @@ def _gemm_block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, sc
                 gkink[g] = True
             for b in range(B):
                 d = D[g, b]
-                for u in range(n1):
-                    DZ[g * B + b, u] = d * theta[row + u]
+                r = g * B + b
+                for u in range(np.uint64(n1)):
+                    DZ[r, u] = d * theta[np.uint64(row) + u]
     CUR = _rows(CURf, R, n1)
     DC = _rows(DCf, R, n1)
     _advance_rows(arch, m, DZ, B, Z, H, A, E, M, CUR, DC, gkink)
@@ -608,8 +617,8 @@ def _gemm_block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, sc
                 total[r // B] += row_loss(CUR[r, :K], Y[b], loss) - rowloss[b]
         else:
             acc = const(0.0, total[0])
-            for k in range(K):
-                acc += _output_diff(CUR[r, k], A[b, oL + k], Y[b, k], loss)
+            for k in range(np.uint64(K)):
+                acc += _output_diff(CUR[r, k], A[b, np.uint64(oL) + k], Y[b, k], loss)
             total[r // B] += acc
     scale = loss_scale(loss, B, K)
     for c in range(nc):
