@@ -45,15 +45,31 @@ branch alone (:func:`fastcheck.models.numeric.div`), and the smallness tests
 bound |δ| by |Re δ| + |Im δ|: both branch-free, so the loops vectorise as
 the real ones do.
 
-Parallel over coordinates, interleaved (chunk ``c`` takes coordinates
-``c, c + n_chunks, …``, which balances the costlier first-layer
-coordinates); each chunk owns its scratch (O(batch · width), unit-major so
-that every inner loop runs over the batch, contiguously), and every
-coordinate runs the same operations whatever the thread count, so the
-results are identical for any number of threads.  Products are plain loops
-(no BLAS inside the parallel region).  The loops that divide vectorise
-because the network code uses NumPy's error model (no ZeroDivisionError
-check; see :data:`fastcheck.models.functions.NET`).
+Blocks of coordinates (the thread count does not enter).  ``coords`` is cut
+into blocks: runs of consecutive coordinates of one layer, about
+:data:`BLOCK_ROWS` rows long (a row is one sample of one coordinate at one
+move).  For a coordinate of layer l with at least two layers above it, the
+block stacks the changed activations of layer l+1 of all its (coordinate,
+move) pairs, ``(rows × n_{l+1})``, and pushes them through each layer above
+as one matrix product ``ΔA_{q−1}·W_q`` (BLAS; a BLAS-3 shape instead of one
+small update per coordinate), then each row's activations and the loss by
+difference.  The complex step stacks the real and the imaginary parts of its
+complex rows into one real product.  Coordinates of the last two layers go
+one at a time as above (a rank-1 update, no product).
+
+Parallel over blocks, interleaved (chunk ``c`` takes blocks ``c, c + n_chunks,
+…``, which balances the costlier first-layer coordinates); each chunk owns its
+scratch (O(block rows · width), plus O(batch · width) for the one-at-a-time
+path), and every block runs the same operations whatever the thread count,
+so the results are identical for any number of threads.  The products run
+inside the parallel region, so BLAS must be held to one thread
+(:class:`fastcheck.structured.LayeredEvaluator` does; see
+:func:`fastcheck.config.single_threaded_blas`).  The loops that divide
+vectorise because the network code uses NumPy's error model (no
+ZeroDivisionError check; see :data:`fastcheck.models.functions.NET`), and
+the block's loops over a row's units index with unsigned integers, which
+spares them Numba's negative-index wraparound (that select kept LLVM from
+vectorising them).
 """
 from __future__ import annotations
 
