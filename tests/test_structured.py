@@ -76,8 +76,10 @@ def test_structured_and_blackbox_numerical_gradients_agree(params):
 
 # depths 2 and 1, then depths 3 and 4, whose first layers go through the blocks' matrix products
 EXACT = [GRID[3], GRID[50], GRID[101], ((6, 8, 3), "sigmoid", "sse", 0.1, 0.7), GRID[130], GRID[159],
-         ((3, 5, 4, 3), ["relu", "sigmoid", "softplus"], "softmax_ce", 0.1, 0.7)]
-assert [len(p[0]) for p in EXACT] == [3, 3, 2, 3, 4, 5, 4]
+         ((3, 5, 4, 3), ["relu", "sigmoid", "softplus"], "softmax_ce", 0.1, 0.7),
+         ((5, 6, 4, 3), "sigmoid", "sse", 0.1, 0.7),  # the blocks' sigmoid output under squared losses
+         ((3, 5, 4, 3), ["tanh", "sigmoid", "sigmoid"], "mse", 0.0, 1.0)]
+assert [len(p[0]) for p in EXACT] == [3, 3, 2, 3, 4, 5, 4, 4, 4]
 
 
 @pytest.mark.parametrize("params", EXACT, ids=_gid)

@@ -555,15 +555,55 @@ def _advance_rows(arch, q, DZ, B, Z, H, A, E, M, CUR, DC, gkink):
 
 
 @njit(**NET)
+def _sigmoid_loss_t(DZT, B, ZT, HT, ET, AT, YT, oL, loss, total, acc):
+    """``total[g] += Σ_b Σ_k ℓ(σ(z + δ)) − ℓ(σ(z))`` for a sigmoid output (no dropout there)
+    under sse or mse, from the unit-major moves ``DZT`` (``(K, rows)``, row ``g·B + b``).
+
+    Unit by unit over the batch, with a sum per sample in ``acc`` (``(2, B)`` scratch: a
+    scalar running sum would chain every addition to the last and keep the loop from
+    vectorising), and the values :func:`_advance_rows` gives: the polynomial route when
+    every |δ| of the (unit, group) run is small enough, else :func:`_moved` entry by entry.
+    """
+    K, R = DZT.shape
+    one = const(1.0, ZT[0, 0])
+    two = const(2.0, ZT[0, 0])
+    half = const(0.5 if loss == SSE else 1.0, ZT[0, 0])  # as _output_diff (×1 is exact), hoisted
+    limit = _small(DZT[0, 0])
+    Bu = np.uint64(B)
+    for g in range(R // B):
+        base = np.uint64(g * B)
+        for b in range(Bu):
+            acc[0, b] = 0.0
+        for k in range(K):
+            u = oL + k
+            big = 0
+            for b in range(Bu):
+                dz = DZT[k, base + b]
+                a = div(one, one + ET[u, b] * _exp_small(-dz))
+                d = (a - AT[u, b]) * (a + AT[u, b] - two * YT[k, b])
+                acc[1, b] = half * d
+                big += bound(dz) > limit
+            if big > 0:
+                for b in range(Bu):
+                    a = _moved(ZT[u, b], HT[u, b], ET[u, b], DZT[k, base + b], SIGMOID)
+                    acc[1, b] = _output_diff(a, AT[u, b], YT[k, b], loss)
+            for b in range(Bu):
+                acc[0, b] += acc[1, b]
+        for b in range(B):
+            total[g] += acc[0, b]
+
+
+@njit(**NET)
 def _gemm_scratch(B, width, rows, zero, real):
-    """A block's scratch: ``(D, anew, DZ, CUR, DC, P, Q, total, gkink)``: the groups' column
-    changes ``(groups, B)``, one column, three flat ``rows × width`` buffers in the type of
+    """A block's scratch: ``(D, anew, acc, DZ, CUR, DC, P, Q, total, gkink)``: the groups' column
+    changes ``(groups, B)``, one column, two rows of per-sample sums, three flat ``rows × width`` buffers in the type of
     ``zero``, two real ``2·rows × width`` buffers (the planes of a complex product; empty for
     a real one), the groups' loss sums and kink flags."""
     G = max(1, rows // B)
     n = rows * width
     planes = 2 * n if is_complex(zero) else 0
-    return (np.full((G, B), zero), np.full(B, zero), np.full(n, zero), np.full(n, zero), np.full(n, zero),
+    return (np.full((G, B), zero), np.full(B, zero), np.full((2, B), zero), np.full(n, zero), np.full(n, zero),
+            np.full(n, zero),
             np.full(planes, real), np.full(planes, real), np.full(G, zero), np.zeros(G, np.bool_))
 
 
@@ -580,7 +620,7 @@ def _gemm_block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, sc
     through the same operations, products included, whatever the thread count.
     """
     Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
-    D, anew, DZf, CURf, DCf, Pf, Qf, total, gkink = scratch
+    D, anew, acc, DZf, CURf, DCf, Pf, Qf, total, gkink = scratch
     L = arch.shape[0]
     B = Z.shape[0]
     K = arch[L - 1, N_OUT]
@@ -611,19 +651,29 @@ def _gemm_block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, sc
     CUR = _rows(CURf, R, n1)
     DC = _rows(DCf, R, n1)
     _advance_rows(arch, m, DZ, B, Z, H, A, E, M, CUR, DC, gkink)
+    for g in range(G):
+        total[g] = 0.0
+    # a sigmoid output under a squared loss: the last product's rows turned unit-major, then
+    # its activations and the loss difference in one pass over the batch (_sigmoid_loss_t)
+    fused = arch[L - 1, ACT] == SIGMOID and (loss == SSE or loss == MSE)
     # step 3: the layers above, each one product over the block's rows
     for q in range(m + 1, L):
         n_in, n_out, w0 = arch[q, N_IN], arch[q, N_OUT], arch[q, W_OFF]
         W = theta[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
         DZ = _rows(DZf, R, n_out)
         _product(DC, W, DZ, Pf, Qf)
+        if q == L - 1 and fused:
+            DZT = _rows(CURf, n_out, R)  # unit-major (cheaper than a transposed product)
+            for r in range(R):
+                for k in range(n_out):
+                    DZT[k, r] = DZ[r, k]
+            _sigmoid_loss_t(DZT, B, ZT, HT, ET, AT, YT, oL, loss, total, acc)
+            break
         CUR = _rows(CURf, R, n_out)
         DC = _rows(DCf, R, n_out)
         _advance_rows(arch, q, DZ, B, Z, H, A, E, M, CUR, DC, gkink)
     # step 4: the loss by difference, row by row, summed per group in sample order
-    for g in range(G):
-        total[g] = 0.0
-    for r in range(R):
+    for r in range(0 if fused else R):
         b = r % B
         if loss == SOFTMAX_CE:
             moved = False
