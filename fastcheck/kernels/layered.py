@@ -53,8 +53,10 @@ block stacks the changed activations of layer l+1 of all its (coordinate,
 move) pairs, ``(rows × n_{l+1})``, and pushes them through each layer above
 as one matrix product ``ΔA_{q−1}·W_q`` (BLAS; a BLAS-3 shape instead of one
 small update per coordinate), then each row's activations and the loss by
-difference.  The complex step stacks the real and the imaginary parts of its
-complex rows into one real product.  Coordinates of the last two layers go
+difference (a sigmoid output under sse or mse in one pass, unit-major, with
+a running sum per sample so that the loop vectorises).  The complex step
+stacks the real and the imaginary parts of its complex rows into one real
+product.  Coordinates of the last two layers go
 one at a time as above (a rank-1 update, no product).
 
 Parallel over blocks, interleaved (chunk ``c`` takes blocks ``c, c + n_chunks,
