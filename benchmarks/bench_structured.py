@@ -246,7 +246,13 @@ def main(argv=None):
     OUT.mkdir(parents=True, exist_ok=True)
     df.to_csv(OUT / "structured.csv", index=False)
     mem.to_csv(OUT / "memory.csv", index=False)
-    (OUT / "README.md").write_text(render(df, mem, meta, args))
+    readme = OUT / "README.md"
+    text = render(df, mem, meta, args)
+    old = readme.read_text() if readme.exists() else ""
+    begin, end = "<!-- forward-units: begin -->", "<!-- forward-units: end -->"
+    if begin in old and end in old:  # keep the table bench_forward_units.py writes
+        text = text.rstrip("\n") + "\n\n" + old[old.index(begin) : old.index(end) + len(end)] + "\n"
+    readme.write_text(text)
     print((OUT / "README.md").read_text())
     return 0
 

@@ -99,7 +99,7 @@ class LayeredEvaluator:
         offsets = np.ascontiguousarray(offsets, np.float64)
         out = np.empty((len(coords), len(offsets)))
         flags = np.zeros(len(coords), np.bool_)
-        with config.threads(self._threads) as n:
+        with config.threads(self._threads) as n, config.single_threaded_blas():
             layered.layered_costs(theta, *self.args, coords, steps, offsets, np.int64(n), out, flags)
         self._kinks.store(theta, coords, steps, flags)
         return out, flags
@@ -123,7 +123,7 @@ class LayeredEvaluator:
         steps = np.ascontiguousarray(steps, np.float64)
         out = np.empty(len(coords))
         unit = complex_dtype(self.dtype)(1j)
-        with config.threads(self._threads) as n:
+        with config.threads(self._threads) as n, config.single_threaded_blas():
             layered.layered_complex_step(theta, *self.args, coords, steps, unit, np.int64(n), out)
         return out
 

@@ -268,3 +268,67 @@ def mlp_kinks(model, theta, X, coords, steps, offsets=(-1.0, 1.0)):
                 if k and np.any((z0 > 0) != (z1 > 0)):
                     flags[j] = True
     return flags
+
+
+def _naive_act_prime(name, z):
+    if name == "sigmoid":
+        s = 1 / (1 + np.exp(-z))
+        return s * (1 - s)
+    if name == "tanh":
+        return 1 - np.tanh(z) ** 2
+    if name == "relu":
+        return (z > 0) * 1.0
+    if name == "leaky_relu":
+        return np.where(z > 0, 1.0, 0.01)
+    if name == "softplus":
+        return 1 / (1 + np.exp(-z))
+    return np.ones_like(z)
+
+
+def mlp_backprop(theta, X, y, sizes, activations, loss, l2=0.0, bias=True, masks=None):
+    """∂J/∂θ of :func:`mlp_cost` (float64) by backprop written plainly in NumPy, from the definitions:
+    δ_L = ∂J/∂a_L ⊙ act'(z_L), ∂J/∂W_l = a_{l−1}ᵀ·δ_l + l2·W_l, ∂J/∂b_l = Σ_b δ_l,
+    δ_{l−1} = (δ_l·W_lᵀ) ⊙ mask ⊙ act'(z_{l−1})."""
+    theta = np.asarray(theta, dtype=np.float64)
+    L = len(sizes) - 1
+    if isinstance(activations, str):
+        activations = [activations] * L
+    Ws, bs, pos = [], [], 0
+    for l in range(L):
+        Ws.append(theta[pos : pos + sizes[l] * sizes[l + 1]].reshape(sizes[l], sizes[l + 1]))
+        pos += sizes[l] * sizes[l + 1]
+        if bias:
+            bs.append(theta[pos : pos + sizes[l + 1]])
+            pos += sizes[l + 1]
+    acts, zs = [np.asarray(X, dtype=np.float64)], []
+    for l in range(L):
+        z = acts[-1] @ Ws[l] + (bs[l] if bias else 0.0)
+        zs.append(z)
+        a = _naive_act(activations[l], z)
+        if masks is not None and l < L - 1:
+            a = a * masks[l]
+        acts.append(a)
+    a, y = acts[-1], np.asarray(y, dtype=np.float64).reshape(acts[-1].shape)
+    B, K = a.shape
+    if loss == "sse":
+        da = a - y
+    elif loss == "mse":
+        da = 2 * (a - y) / (B * K)
+    elif loss == "bce":
+        da = (1 / (1 + np.exp(-a)) - y) / (B * K)
+    else:
+        e = np.exp(a - a.max(axis=1, keepdims=True))
+        da = (e / e.sum(axis=1, keepdims=True) * y.sum(axis=1, keepdims=True) - y) / B
+    grads = [None] * L
+    for l in range(L - 1, -1, -1):
+        if masks is not None and l < L - 1:
+            da = da * masks[l]
+        dz = da * _naive_act_prime(activations[l], zs[l])
+        grads[l] = (acts[l].T @ dz + l2 * Ws[l], dz.sum(axis=0))
+        da = dz @ Ws[l].T
+    parts = []
+    for gW, gb in grads:
+        parts.append(gW.ravel())
+        if bias:
+            parts.append(gb)
+    return np.concatenate(parts)

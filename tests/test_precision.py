@@ -174,6 +174,33 @@ def test_complex_step_catches_every_mutant_in_its_block(name):
     assert set(res.failing_blocks) <= set(MUTANT_INFO[name].blocks(model)), str(res)
 
 
+# deep networks whose first layer goes through the blocks' products, ending in the
+# sigmoid output under a squared loss that the blocks take in one pass
+DEEP = [((4, 6, 5, 3), "sigmoid", "mse", 0.1, 0.7), ((5, 4, 6, 2), ["tanh", "relu", "sigmoid"], "sse", 0.0, 1.0)]
+
+
+@pytest.mark.parametrize("params", DEEP, ids=_gid)
+def test_blocks_in_float32_and_by_the_complex_step(params):
+    model, theta, X, y = _build(*params, batch=5)
+    ref = fastcheck.numerical_gradient(_naive_cost(model, X, y), theta, scheme="complex")
+    s = check_model(model, theta, X, y, scheme="complex")
+    tol = naive.roundoff(len(X) + sum(model.sizes))
+    np.testing.assert_allclose(s.numerical, ref, rtol=tol, atol=tol * np.abs(ref).max())
+    t32 = theta.astype(F32)
+    coords = np.arange(model.n_params)
+    offsets = np.array([-1.0, 1.0])
+    cost = _naive_cost(model, X.astype(F32), y.astype(F32))
+    for eps in (1e-3, 0.3):  # the polynomial route, then moves too large for it
+        out = LayeredEvaluator(model, X, y, dtype="float32").stencil(t32, coords, np.full(len(coords), eps), offsets)
+        ref32 = np.empty_like(out)
+        for j, c in enumerate(coords):
+            for k, o in enumerate(offsets):
+                t = t32.copy()
+                t[c] = t32[c] + o * eps
+                ref32[j, k] = cost(t)
+        np.testing.assert_allclose(out, ref32, rtol=naive.roundoff(len(X) + sum(model.sizes), F32), atol=1e-6)
+
+
 # -- threads and chunks ----------------------------------------------------------------------------------
 def test_float32_and_complex_do_not_depend_on_threads(two_threads):
     model, theta, X, y = _build((6, 8, 5, 3), ["tanh", "relu", "sigmoid"], "softmax_ce", 0.1, 0.7, batch=11)

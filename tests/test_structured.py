@@ -74,8 +74,15 @@ def test_structured_and_blackbox_numerical_gradients_agree(params):
     np.testing.assert_array_equal(s.kinks["coord"].to_numpy(), b.kinks["coord"].to_numpy())
 
 
-@pytest.mark.parametrize("params", [GRID[3], GRID[50], GRID[101], ((6, 8, 3), "sigmoid", "sse", 0.1, 0.7)],
-                         ids=_gid)
+# depths 2 and 1, then depths 3 and 4, whose first layers go through the blocks' matrix products
+EXACT = [GRID[3], GRID[50], GRID[101], ((6, 8, 3), "sigmoid", "sse", 0.1, 0.7), GRID[130], GRID[159],
+         ((3, 5, 4, 3), ["relu", "sigmoid", "softplus"], "softmax_ce", 0.1, 0.7),
+         ((5, 6, 4, 3), "sigmoid", "sse", 0.1, 0.7),  # the blocks' sigmoid output under squared losses
+         ((3, 5, 4, 3), ["tanh", "sigmoid", "sigmoid"], "mse", 0.0, 1.0)]
+assert [len(p[0]) for p in EXACT] == [3, 3, 2, 3, 4, 5, 4, 4, 4]
+
+
+@pytest.mark.parametrize("params", EXACT, ids=_gid)
 @pytest.mark.parametrize("eps", [1e-5, 0.05, 0.7])
 def test_perturbed_costs_are_the_exact_costs(params, eps):
     """Every J(θ + s·e_i) of the kernel is the plain NumPy cost at the perturbed point, even
@@ -118,13 +125,16 @@ def test_chunking_does_not_change_a_bit():
     for n_chunks in (1, 2, 3, 7):
         out = np.empty((len(coords), 2))
         flags = np.zeros(len(coords), np.bool_)
-        layered.layered_costs(theta, *args, coords, steps, offsets, n_chunks, out, flags)
+        with fastcheck.config.single_threaded_blas():  # the blocks' products run inside the parallel region
+            layered.layered_costs(theta, *args, coords, steps, offsets, n_chunks, out, flags)
         outs.append(out)
     for out in outs[1:]:
         np.testing.assert_array_equal(out, outs[0])
 
 
-@pytest.mark.parametrize("params", [GRID[0], GRID[60], ((20, 30, 10), "sigmoid", "sse", 0.0, 1.0)], ids=_gid)
+@pytest.mark.parametrize("params", [GRID[0], GRID[60], ((20, 30, 10), "sigmoid", "sse", 0.0, 1.0),
+                                    ((20, 16, 12, 10), ["tanh", "relu", "sigmoid"], "softmax_ce", 0.1, 0.7)],
+                         ids=_gid)
 def test_one_and_two_threads_give_identical_results(params, two_threads):
     model, theta, X, y = _build(*params, batch=16)
     r1 = check_model(model, theta, X, y, threads=1)

@@ -45,20 +45,39 @@ branch alone (:func:`fastcheck.models.numeric.div`), and the smallness tests
 bound |δ| by |Re δ| + |Im δ|: both branch-free, so the loops vectorise as
 the real ones do.
 
-Parallel over coordinates, interleaved (chunk ``c`` takes coordinates
-``c, c + n_chunks, …``, which balances the costlier first-layer
-coordinates); each chunk owns its scratch (O(batch · width), unit-major so
-that every inner loop runs over the batch, contiguously), and every
-coordinate runs the same operations whatever the thread count, so the
-results are identical for any number of threads.  Products are plain loops
-(no BLAS inside the parallel region).  The loops that divide vectorise
-because the network code uses NumPy's error model (no ZeroDivisionError
-check; see :data:`fastcheck.models.functions.NET`).
+Blocks of coordinates (the thread count does not enter).  ``coords`` is cut
+into blocks: runs of consecutive coordinates of one layer, about
+:data:`BLOCK_ROWS` rows long (a row is one sample of one coordinate at one
+move).  For a coordinate of layer l with at least two layers above it, the
+block stacks the changed activations of layer l+1 of all its (coordinate,
+move) pairs, ``(rows × n_{l+1})``, and pushes them through each layer above
+as one matrix product ``ΔA_{q−1}·W_q`` (BLAS; a BLAS-3 shape instead of one
+small update per coordinate), then each row's activations and the loss by
+difference (a sigmoid output under sse or mse in one pass, unit-major, with
+a running sum per sample so that the loop vectorises).  The complex step
+stacks the real and the imaginary parts of its complex rows into one real
+product.  Coordinates of the last two layers go
+one at a time as above (a rank-1 update, no product).
+
+Parallel over blocks, interleaved (chunk ``c`` takes blocks ``c, c + n_chunks,
+…``, which balances the costlier first-layer coordinates); each chunk owns its
+scratch (O(block rows · width), plus O(batch · width) for the one-at-a-time
+path), and every block runs the same operations whatever the thread count,
+so the results are identical for any number of threads.  The products run
+inside the parallel region, so BLAS must be held to one thread
+(:class:`fastcheck.structured.LayeredEvaluator` does; see
+:func:`fastcheck.config.single_threaded_blas`).  The loops that divide
+vectorise because the network code uses NumPy's error model (no
+ZeroDivisionError check; see :data:`fastcheck.models.functions.NET`), and
+the block's loops over a row's units index with unsigned integers, which
+spares them Numba's negative-index wraparound (that select kept LLVM from
+vectorising them).
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from ..models.backprop import (
     ACT,
@@ -90,7 +109,7 @@ from ..models.functions import (
     row_loss,
     softplus,
 )
-from ..models.numeric import bound, const, div, is_single
+from ..models.numeric import bound, const, div, is_complex, is_single
 
 #: Largest |δ| for which e^(−δ) and tanh δ are taken from their Taylor
 #: polynomials in double precision (truncation below 7.5e-18 resp. 5e-20 relative) ...
@@ -150,9 +169,9 @@ def _moved(z0, h0, e0, delta, act):
 def forward_cache(theta, X, Y, arch, loss, l2, mask):
     """The unperturbed pass, kept in the forms the kernel reads.
 
-    Returns ``(Z, H, A, E, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0)``:
+    Returns ``(Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0)``:
     row-major ``(B, T)`` pre-activations, activations before and after
-    dropout and ``E = e^(−Z)``; their unit-major transposes ``(T, B)``
+    dropout, ``E = e^(−Z)`` and the dropout factors; their unit-major transposes ``(T, B)``
     (``AT`` starts with Xᵀ), the mask's and the targets' (``(K, B)``); the
     unnormalised loss of each sample; ``colmax[u] = max_b |AT[u, b]|``; and
     J(θ), rounded exactly as the black-box cost.
@@ -178,7 +197,7 @@ def forward_cache(theta, X, Y, arch, loss, l2, mask):
             m = max(m, abs(AT[u, b]))
         colmax[u] = m
     J0 = data_loss(A, Y, arch, loss) + l2_penalty(theta, arch, l2)
-    return Z, H, A, E, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0
+    return Z, H, A, E, mask, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0
 
 
 @njit(**NET)
@@ -315,7 +334,7 @@ def perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s, anew, dvec, acc
     ``moved`` of the widest layer; ``DZ``, ``CUR``, ``DC`` of (widest layer,
     batch), unit-major.
     """
-    Z, H, A, E, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
+    Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
     L = arch.shape[0]
     B = Z.shape[0]
     K = arch[L - 1, N_OUT]
@@ -426,6 +445,313 @@ def _scratch(B, width, zero):
             np.full((width, B), zero))
 
 
+# -- coordinate blocks: the layers above as matrix products ---------------------------------
+#: Rows (coordinate × offset × sample) one block stacks for its matrix products: a few
+#: hundred rows keep each thread's stacked activations (rows × width) in its L2 cache
+#: while the products have BLAS-3 shapes.
+BLOCK_ROWS = 256
+
+
+def _product(DC, W, DZ, Pf, Qf):
+    """``DZ = DC·W`` (a matrix product; ``P``, ``Q``: flat real scratch for a complex ``DC``)."""
+    DZ[:] = DC @ W
+
+
+@overload(_product, jit_options={"error_model": "numpy"})
+def _product_impl(DC, W, DZ, Pf, Qf):
+    if isinstance(DC.dtype, types.Float):
+        def impl(DC, W, DZ, Pf, Qf):
+            np.dot(DC, W, DZ)
+
+        return impl
+    if isinstance(DC.dtype, types.Complex):
+        # W is real: the real and imaginary parts, stacked as rows of one real matrix,
+        # go through one real product (half the work of a complex one, and exact the same
+        # sums as taking the two parts one at a time).
+        def impl(DC, W, DZ, Pf, Qf):
+            R, n_in = DC.shape
+            n_out = DZ.shape[1]
+            P = Pf[: 2 * R * n_in].reshape((2 * R, n_in))
+            Q = Qf[: 2 * R * n_out].reshape((2 * R, n_out))
+            for r in range(R):
+                for k in range(n_in):
+                    P[r, k] = DC[r, k].real
+                    P[R + r, k] = DC[r, k].imag
+            np.dot(P, W, Q)
+            unit = const(1j, DZ[0, 0])
+            for r in range(R):
+                for k in range(n_out):
+                    DZ[r, k] = Q[r, k] + unit * Q[R + r, k]
+
+        return impl
+    return None
+
+
+@njit(**NET)
+def _rows(flat, R, n):
+    """The first ``R·n`` entries of a flat scratch buffer as a C-contiguous ``(R, n)`` matrix."""
+    return flat[: R * n].reshape((R, n))
+
+
+@njit(**NET)
+def _advance_rows(arch, q, DZ, B, Z, H, A, E, M, CUR, DC, gkink):
+    """Layer q for stacked rows (row ``r`` is sample ``r % B`` of group ``r // B``) whose
+    pre-activations moved by ``DZ`` (``(R, n_q)``, row-major): writes the new activations
+    (after dropout) into ``CUR``, their changes into ``DC``, and ``gkink[g]`` when a
+    relu/leaky_relu pre-activation of group g changed side of 0.
+
+    The same values as :func:`_advance`: a sigmoid or tanh row whose every |δ| is at most
+    2⁻¹⁰ (2⁻⁵ in single precision) takes the branch-free polynomial loop, other rows
+    :func:`_moved` entry by entry.
+    """
+    n, act, o = arch[q, N_OUT], arch[q, ACT], arch[q, OUT_OFF]
+    R = DZ.shape[0]
+    one = const(1.0, Z[0, 0])
+    limit = _small(DZ[0, 0])
+    kinked = _kinked(act)
+    slope = const(0.0 if act == RELU else (LEAKY_SLOPE if act == LEAKY_RELU else 1.0), one)
+    # Unsigned column indices: Numba then skips its negative-index wraparound, and LLVM
+    # vectorises the loops over a row's units (row slices would cost a reference count each).
+    nu, ou = np.uint64(n), np.uint64(o)
+    for r in range(R):
+        b = r % B
+        if act == SIGMOID or act == TANH:
+            # the polynomial route for the whole row, counting the moves too large for it;
+            # such a row is redone entry by entry below
+            big = 0
+            if act == SIGMOID:
+                for k in range(nu):
+                    u = ou + k
+                    a = div(M[b, u], one + E[b, u] * _exp_small(-DZ[r, k]))
+                    CUR[r, k] = a
+                    DC[r, k] = a - A[b, u]
+                    big += bound(DZ[r, k]) > limit
+            else:
+                for k in range(nu):
+                    u = ou + k
+                    t = _tanh_small(DZ[r, k])
+                    a = M[b, u] * div(H[b, u] + t, one + H[b, u] * t)
+                    CUR[r, k] = a
+                    DC[r, k] = a - A[b, u]
+                    big += bound(DZ[r, k]) > limit
+            if big == 0:
+                continue
+        if kinked or act == IDENTITY:
+            crossed = 0
+            for k in range(nu):
+                u = ou + k
+                z0 = Z[b, u]
+                z = z0 + DZ[r, k]
+                a = M[b, u] * (z if z.real > 0.0 else slope * z)
+                CUR[r, k] = a
+                DC[r, k] = a - A[b, u]
+                crossed += (z.real > 0.0) != (z0 > 0.0)
+            if kinked and crossed > 0:
+                gkink[r // B] = True
+        else:
+            for k in range(nu):
+                u = ou + k
+                a = _moved(Z[b, u], H[b, u], E[b, u], DZ[r, k], act) * M[b, u]
+                CUR[r, k] = a
+                DC[r, k] = a - A[b, u]
+
+
+@njit(**NET)
+def _sigmoid_loss_t(DZT, B, ZT, HT, ET, AT, YT, oL, loss, total, acc):
+    """``total[g] += Σ_b Σ_k ℓ(σ(z + δ)) − ℓ(σ(z))`` for a sigmoid output (no dropout there)
+    under sse or mse, from the unit-major moves ``DZT`` (``(K, rows)``, row ``g·B + b``).
+
+    Unit by unit over the batch, with a sum per sample in ``acc`` (``(2, B)`` scratch: a
+    scalar running sum would chain every addition to the last and keep the loop from
+    vectorising), and the values :func:`_advance_rows` gives: the polynomial route when
+    every |δ| of the (unit, group) run is small enough, else :func:`_moved` entry by entry.
+    """
+    K, R = DZT.shape
+    one = const(1.0, ZT[0, 0])
+    two = const(2.0, ZT[0, 0])
+    half = const(0.5 if loss == SSE else 1.0, ZT[0, 0])  # as _output_diff (×1 is exact), hoisted
+    limit = _small(DZT[0, 0])
+    Bu = np.uint64(B)
+    for g in range(R // B):
+        base = np.uint64(g * B)
+        for b in range(Bu):
+            acc[0, b] = 0.0
+        for k in range(K):
+            u = oL + k
+            big = 0
+            for b in range(Bu):
+                dz = DZT[k, base + b]
+                a = div(one, one + ET[u, b] * _exp_small(-dz))
+                d = (a - AT[u, b]) * (a + AT[u, b] - two * YT[k, b])
+                acc[1, b] = half * d
+                big += bound(dz) > limit
+            if big > 0:
+                for b in range(Bu):
+                    a = _moved(ZT[u, b], HT[u, b], ET[u, b], DZT[k, base + b], SIGMOID)
+                    acc[1, b] = _output_diff(a, AT[u, b], YT[k, b], loss)
+            for b in range(Bu):
+                acc[0, b] += acc[1, b]
+        for b in range(B):
+            total[g] += acc[0, b]
+
+
+@njit(**NET)
+def _gemm_scratch(B, width, rows, zero, real):
+    """A block's scratch: ``(D, anew, acc, DZ, CUR, DC, P, Q, total, gkink)``: the groups' column
+    changes ``(groups, B)``, one column, two rows of per-sample sums, three flat ``rows × width`` buffers in the type of
+    ``zero``, two real ``2·rows × width`` buffers (the planes of a complex product; empty for
+    a real one), the groups' loss sums and kink flags."""
+    G = max(1, rows // B)
+    n = rows * width
+    planes = 2 * n if is_complex(zero) else 0
+    return (np.full((G, B), zero), np.full(B, zero), np.full((2, B), zero), np.full(n, zero), np.full(n, zero),
+            np.full(n, zero),
+            np.full(planes, real), np.full(planes, real), np.full(G, zero), np.zeros(G, np.bool_))
+
+
+@njit(**NET)
+def _gemm_block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, scratch):
+    """``dJ[t − t0, k] = J(θ + S[t − t0, k]·e_{coords[t]}) − J(θ)`` for a block of coordinates
+    of one layer l ≤ L − 3, and ``kink[t − t0]``.
+
+    Each (coordinate, move) is a group of B rows.  Step 1 and the rank-1 update into layer
+    l+1 are taken group by group; the layers above l+1 then see all the block's rows at once,
+    ``DZ_q = ΔA_{q−1}·W_q`` as one matrix product of ``(rows × n_{q−1})·(n_{q−1} × n_q)``
+    (BLAS), followed by each row's activations; the loss by difference, group by group.
+    The blocks are cut from ``coords`` alone (see :func:`_blocks`), so every row goes
+    through the same operations, products included, whatever the thread count.
+    """
+    Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
+    D, anew, acc, DZf, CURf, DCf, Pf, Qf, total, gkink = scratch
+    L = arch.shape[0]
+    B = Z.shape[0]
+    K = arch[L - 1, N_OUT]
+    oL = arch[L - 1, OUT_OFF]
+    n_off = S.shape[1]
+    nc = t1 - t0
+    G = nc * n_off
+    R = G * B
+    l = locate(arch, coords[t0])[0]
+    m = l + 1
+    n1, w1 = arch[m, N_OUT], arch[m, W_OFF]
+    DZ = _rows(DZf, R, n1)
+    for g in range(G):
+        gkink[g] = False
+    # steps 1-2 per group: the moved column, then the rank-1 update DZ_m[b, :] = d_b·W_m[j, :]
+    for c in range(nc):
+        _, _, i, j = locate(arch, coords[t0 + c])
+        row = w1 + j * n1
+        for k in range(n_off):
+            g = c * n_off + k
+            if _column(arch, l, i, j, S[c, k], ZT, HT, AT, ET, MT, colmax, anew, D[g]):
+                gkink[g] = True
+            for b in range(B):
+                d = D[g, b]
+                r = g * B + b
+                for u in range(np.uint64(n1)):
+                    DZ[r, u] = d * theta[np.uint64(row) + u]
+    CUR = _rows(CURf, R, n1)
+    DC = _rows(DCf, R, n1)
+    _advance_rows(arch, m, DZ, B, Z, H, A, E, M, CUR, DC, gkink)
+    for g in range(G):
+        total[g] = 0.0
+    # a sigmoid output under a squared loss: the last product's rows turned unit-major, then
+    # its activations and the loss difference in one pass over the batch (_sigmoid_loss_t)
+    fused = arch[L - 1, ACT] == SIGMOID and (loss == SSE or loss == MSE)
+    # step 3: the layers above, each one product over the block's rows
+    for q in range(m + 1, L):
+        n_in, n_out, w0 = arch[q, N_IN], arch[q, N_OUT], arch[q, W_OFF]
+        W = theta[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+        DZ = _rows(DZf, R, n_out)
+        _product(DC, W, DZ, Pf, Qf)
+        if q == L - 1 and fused:
+            DZT = _rows(CURf, n_out, R)  # unit-major (cheaper than a transposed product)
+            for r in range(R):
+                for k in range(n_out):
+                    DZT[k, r] = DZ[r, k]
+            _sigmoid_loss_t(DZT, B, ZT, HT, ET, AT, YT, oL, loss, total, acc)
+            break
+        CUR = _rows(CURf, R, n_out)
+        DC = _rows(DCf, R, n_out)
+        _advance_rows(arch, q, DZ, B, Z, H, A, E, M, CUR, DC, gkink)
+    # step 4: the loss by difference, row by row, summed per group in sample order
+    for r in range(0 if fused else R):
+        b = r % B
+        if loss == SOFTMAX_CE:
+            moved = False
+            for k in range(K):
+                moved = moved or DC[r, k] != 0.0
+            if moved:
+                total[r // B] += row_loss(CUR[r, :K], Y[b], loss) - rowloss[b]
+        else:
+            acc = const(0.0, total[0])
+            for k in range(np.uint64(K)):
+                acc += _output_diff(CUR[r, k], A[b, np.uint64(oL) + k], Y[b, k], loss)
+            total[r // B] += acc
+    scale = loss_scale(loss, B, K)
+    for c in range(nc):
+        _, _, i, j = locate(arch, coords[t0 + c])
+        flag = False
+        for k in range(n_off):
+            g = c * n_off + k
+            s = S[c, k]
+            d = const(scale, total[g]) * total[g]
+            if i >= 0 and l2 != 0.0:
+                w = theta[arch[l, W_OFF] + i * arch[l, N_OUT] + j]
+                d += const(0.5, s) * l2 * s * (const(2.0, w) * w + s)
+            dJ[c, k] = d
+            flag = flag or gkink[g]
+        kink[c] = flag
+
+
+@njit(**NET)
+def _block_size(n_moves, B):
+    """Coordinates per block: about :data:`BLOCK_ROWS` stacked rows (at least one coordinate)."""
+    return max(1, BLOCK_ROWS // (n_moves * B))
+
+
+@njit(**NET)
+def _blocks(arch, coords, size):
+    """Start indices (and the end) of the blocks of ``coords``: runs of consecutive
+    coordinates of one layer, at most ``size`` long.  A function of ``coords`` alone."""
+    nc = coords.shape[0]
+    starts = np.empty(nc + 1, np.int64)
+    nb = 0
+    prev = -1
+    count = 0
+    for t in range(nc):
+        layer = locate(arch, coords[t])[0]
+        if t == 0 or layer != prev or count == size:
+            starts[nb] = t
+            nb += 1
+            count = 0
+        prev = layer
+        count += 1
+    starts[nb] = nc
+    return starts[: nb + 1]
+
+
+@njit(**NET)
+def _block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, scratch, gscratch):
+    """``dJ`` and ``kink`` of one block: by :func:`_gemm_block` when at least two layers lie
+    above the block's layer, else coordinate by coordinate (:func:`perturbed_delta`)."""
+    L = arch.shape[0]
+    l = locate(arch, coords[t0])[0]
+    if l <= L - 3:
+        _gemm_block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, gscratch)
+        return
+    anew, dvec, acc, cur, moved, DZ, CUR, DC = scratch
+    for c in range(t1 - t0):
+        _, _, i, j = locate(arch, coords[t0 + c])
+        flag = False
+        for k in range(S.shape[1]):
+            d, kk = perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, S[c, k],
+                                    anew, dvec, acc, cur, moved, DZ, CUR, DC)
+            dJ[c, k] = d
+            flag = flag or kk
+        kink[c] = flag
+
+
 @njit(**NET_PARALLEL)
 def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_chunks, out, kinks):
     """``out[j, k] = J(θ + s_jk·e_{coords[j]})`` with ``s_jk = fl(θ_c + offsets[k]·steps[j]) − θ_c``,
@@ -441,29 +767,42 @@ def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_c
     steps : float64 array, one step per coordinate
     offsets : float64 array of stencil offsets (no zero)
     n_chunks : int
-        Number of interleaved chunks (the thread count; any value gives the same results).
+        Number of interleaved chunks of blocks (the thread count; any value gives the same results).
     out : float64 array ``(len(coords), len(offsets))``
     kinks : bool array ``(len(coords),)``
+
+    BLAS must be held to one thread while this runs (see
+    :func:`fastcheck.config.single_threaded_blas`): the blocks' products run inside the
+    parallel region.
     """
     cache = forward_cache(theta, X, Y, arch, loss, l2, mask)
     J0 = cache[-1]
     B = X.shape[0]
     width = _width(arch)
-    nc = coords.shape[0]
-    n_chunks = max(1, min(nc, n_chunks))
+    gwidth = width if arch.shape[0] >= 3 else 0  # no block products in a network of one or two layers
+    n_off = offsets.shape[0]
+    size = _block_size(n_off, B)
+    starts = _blocks(arch, coords, size)
+    nb = starts.shape[0] - 1
+    n_chunks = max(1, min(nb, n_chunks))
+    zero = const(0.0, J0)
     for c in prange(n_chunks):
-        anew, dvec, acc, cur, moved, DZ, CUR, DC = _scratch(B, width, const(0.0, J0))
-        for t in range(c, nc, n_chunks):
-            l, is_bias, i, j = locate(arch, coords[t])
-            x = theta[coords[t]]
-            flag = False
-            for k in range(offsets.shape[0]):
-                s = const(x + offsets[k] * steps[t], x) - x
-                dJ, kink = perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s,
-                                           anew, dvec, acc, cur, moved, DZ, CUR, DC)
-                out[t, k] = J0 + dJ
-                flag = flag or kink
-            kinks[t] = flag
+        scratch = _scratch(B, width, zero)
+        gscratch = _gemm_scratch(B, gwidth, size * n_off * B, zero, zero)
+        S = np.full((size, n_off), zero)
+        dJ = np.full((size, n_off), zero)
+        kink = np.zeros(size, np.bool_)
+        for blk in range(c, nb, n_chunks):
+            t0, t1 = starts[blk], starts[blk + 1]
+            for t in range(t0, t1):
+                x = theta[coords[t]]
+                for k in range(n_off):
+                    S[t - t0, k] = const(x + offsets[k] * steps[t], x) - x
+            _block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, scratch, gscratch)
+            for t in range(t0, t1):
+                for k in range(n_off):
+                    out[t, k] = J0 + dJ[t - t0, k]
+                kinks[t] = kink[t - t0]
 
 
 @njit(**NET_PARALLEL)
@@ -476,21 +815,32 @@ def layered_complex_step(theta, X, Y, arch, loss, l2, mask, coords, steps, unit,
     complex128 for float64), and ``Im ΔJ`` is read off directly, with no
     subtraction of J(θ).  The piecewise activations take the branch of the
     real part (see :mod:`fastcheck.models.functions`), so every built-in
-    activation and loss has a complex step.
+    activation and loss has a complex step.  The blocks' products split each
+    complex matrix into its real and imaginary rows (one real product).
     """
     cache = forward_cache(theta, X, Y, arch, loss, l2, mask)
     B = X.shape[0]
     width = _width(arch)
-    nc = coords.shape[0]
-    n_chunks = max(1, min(nc, n_chunks))
+    gwidth = width if arch.shape[0] >= 3 else 0
+    size = _block_size(1, B)
+    starts = _blocks(arch, coords, size)
+    nb = starts.shape[0] - 1
+    n_chunks = max(1, min(nb, n_chunks))
+    real = const(0.0, theta[0])
+    zero = unit * real
     for c in prange(n_chunks):
-        anew, dvec, acc, cur, moved, DZ, CUR, DC = _scratch(B, width, unit * const(0.0, theta[0]))
-        for t in range(c, nc, n_chunks):
-            l, is_bias, i, j = locate(arch, coords[t])
-            s = unit * const(steps[t], theta[0])
-            dJ, kink = perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s,
-                                       anew, dvec, acc, cur, moved, DZ, CUR, DC)
-            out[t] = dJ.imag
+        scratch = _scratch(B, width, zero)
+        gscratch = _gemm_scratch(B, gwidth, size * B, zero, real)
+        S = np.full((size, 1), zero)
+        dJ = np.full((size, 1), zero)
+        kink = np.zeros(size, np.bool_)
+        for blk in range(c, nb, n_chunks):
+            t0, t1 = starts[blk], starts[blk + 1]
+            for t in range(t0, t1):
+                S[t - t0, 0] = unit * const(steps[t], theta[0])
+            _block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, scratch, gscratch)
+            for t in range(t0, t1):
+                out[t] = dJ[t - t0, 0].imag
 
 
 @njit(**NET)

@@ -114,14 +114,9 @@ def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, bug, grad):
             else:
                 d = activate_prime(Z[b, u], H[b, u], act)
             dA[b, u] = dh * d
-    # weights: ∂J/∂W_ij = Σ_b x_bi·dz_bj + l2·W_ij, each sum taken in increasing b
-    # (sample-major loops, contiguous over j)
-    G = np.zeros((n_in, n_out))
-    for b in range(B):
-        for i in range(n_in):
-            x = A[b, i0 + i]
-            for j in range(n_out):
-                G[i, j] += x * dA[b, o0 + j]
+    # weights: ∂J/∂W = A_inᵀ·dZ, one matrix product (BLAS)
+    dZ = np.ascontiguousarray(dA[:, o0 : o0 + n_out])
+    G = np.dot(np.ascontiguousarray(A[:, i0 : i0 + n_in]).T, dZ)
     l2w = l2
     if bug == mu.NO_L2_GRAD:
         l2w = 0.0
@@ -151,15 +146,13 @@ def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, bug, grad):
             if bug == mu.BIAS_REGULARIZED:
                 s += l2 * theta[b0 + j]
             grad[b0 + j] = s
-    # input: ∂J/∂A_in = dZ·Wᵀ
+    # input: ∂J/∂A_in = dZ·Wᵀ, one matrix product (BLAS)
     if l > 0:
+        W = theta[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+        dX = np.dot(dZ, W.T)
         for b in range(B):
             for i in range(n_in):
-                s = 0.0
-                row = w0 + i * n_out
-                for j in range(n_out):
-                    s += dA[b, o0 + j] * theta[row + j]
-                dA[b, i0 + i] = s
+                dA[b, i0 + i] = dX[b, i]
 
 
 # -- whole network ------------------------------------------------------------------
@@ -178,6 +171,35 @@ def forward(theta, X, arch, mask):
             H[b, i] = X[b, i]
     for l in range(arch.shape[0]):
         dense_forward(theta, arch, l, A, Z, H, mask)
+    return Z, H, A
+
+
+@njit(**NET)
+def forward_blas(theta, X, arch, mask):
+    """The forward pass as :func:`forward` keeps it, each layer one matrix product ``A_in·W``
+    (BLAS) plus the bias: the backprop's pass (it rounds differently from the row loops)."""
+    B = X.shape[0]
+    T = total_columns(arch)
+    Z = np.zeros((B, T), theta.dtype)
+    H = np.zeros((B, T), theta.dtype)
+    A = np.zeros((B, T), theta.dtype)
+    n0 = arch[0, N_IN]
+    for b in range(B):
+        for i in range(n0):
+            A[b, i] = X[b, i]
+            H[b, i] = X[b, i]
+    for l in range(arch.shape[0]):
+        n_in, n_out, act = arch[l, N_IN], arch[l, N_OUT], arch[l, ACT]
+        w0, b0, i0, o0 = arch[l, W_OFF], arch[l, B_OFF], arch[l, IN_OFF], arch[l, OUT_OFF]
+        W = theta[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+        P = np.dot(X if l == 0 else np.ascontiguousarray(A[:, i0 : i0 + n_in]), W)
+        for b in range(B):
+            for j in range(n_out):
+                z = P[b, j] + theta[b0 + j] if b0 >= 0 else P[b, j]
+                h = activate(z, act)
+                Z[b, o0 + j] = z
+                H[b, o0 + j] = h
+                A[b, o0 + j] = h * mask[b, o0 + j]
     return Z, H, A
 
 
@@ -261,11 +283,14 @@ def mlp_grad(theta, X, Y, arch, loss, l2, mask, bug, grad):
     """``grad = ∂J/∂θ`` by backprop (``bug`` plants a mutant; 0: correct).
 
     ∂J/∂A_L[b] = scale·row_loss_grad(A_L[b], y_b), then each layer's
-    :func:`dense_backward` from the last to the first.  Returns J as well.
+    :func:`dense_backward` from the last to the first, every product a
+    matrix product (BLAS: the forward pass by :func:`forward_blas`, ``A_inᵀ·dZ``
+    and ``dZ·Wᵀ``).  Returns J as well (from that pass, so it rounds as the
+    BLAS cost does, not bit for bit as the row loops of :func:`mlp_cost`).
     """
     L = arch.shape[0]
     B = X.shape[0]
-    Z, H, A = forward(theta, X, arch, mask)
+    Z, H, A = forward_blas(theta, X, arch, mask)
     o0, K = arch[L - 1, OUT_OFF], arch[L - 1, N_OUT]
     scale = loss_scale(loss, B, K)
     if bug == mu.NO_MEAN and loss != SSE:

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .. import config
 from ..layout import Layout
 from . import backprop
 from .functions import ACTIVATIONS, LOSSES
@@ -316,7 +317,10 @@ class MLP:
             X, Y, mask = X.astype(np.float64), Y.astype(np.float64), mask.astype(np.float64)
         args = (X, Y, arch, loss, float(l2), mask)
         out = np.empty(self.n_params)
-        backprop.mlp_grad(theta, *args, np.int64(self._bug_code), out)
+        # one BLAS thread: the products are small, and a BLAS thread pool woken next to
+        # Numba's threads costs far more than it saves (about 20× at 784-128-10)
+        with config.single_threaded_blas():
+            backprop.mlp_grad(theta, *args, np.int64(self._bug_code), out)
         return out
 
     def forward(self, theta, X) -> np.ndarray:

@@ -100,3 +100,18 @@ def _is_single(x):
         return single
 
     return impl
+
+
+def is_complex(x):
+    """Whether ``x`` is complex (complex128 or complex64): a compile-time constant."""
+    return isinstance(x, complex) or getattr(x, "dtype", None) in ("complex128", "complex64")
+
+
+@overload(is_complex, jit_options={"error_model": "numpy"})
+def _is_complex(x):
+    cplx = isinstance(x, types.Complex)
+
+    def impl(x):
+        return cplx
+
+    return impl

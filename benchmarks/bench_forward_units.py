@@ -1,0 +1,147 @@
+"""A full structured check in forward-pass units, and the backprop, against a baseline tree.
+
+Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_forward_units.py --baseline DIR [--rounds 2]
+
+``DIR`` holds another copy of the ``fastcheck`` package (for instance main's code:
+``git archive main fastcheck | tar -x -C DIR``).  Each round runs one child process per
+tree, baseline first, each importing its own ``fastcheck``; every child measures, on
+MLP 784-128-10, 784-256-64-10 and 784-1260-10 (sigmoid, sse, batch 64, 2 threads):
+
+* ``model.cost`` (one forward pass, BLAS products; the same code in both trees): the unit;
+* a full central ``check_model`` (every coordinate, structure-aware kernel);
+* ``model.grad`` (the reference backprop);
+
+compilation excluded (each is called once before the clock), medians of ``--repeat``
+runs.  A ratio (check ÷ forward pass) is taken inside one process, so it survives the
+machine's hour-to-hour drift better than the seconds do.  Writes
+reports/structured/forward_units.csv and the table between the ``forward-units``
+markers of reports/structured/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = ROOT / "reports" / "structured"
+NETWORKS = ([784, 128, 10], [784, 256, 64, 10], [784, 1260, 10])
+BATCH = 64
+THREADS = 2
+BEGIN, END = "<!-- forward-units: begin -->", "<!-- forward-units: end -->"
+
+
+def child(repeat):
+    """One tree's figures (run in a subprocess whose PYTHONPATH selects the tree)."""
+    sys.path.insert(0, str(HERE))
+    from timing import median_time
+
+    import fastcheck
+    from fastcheck.models import MLP
+
+    rows = []
+    for sizes in NETWORKS:
+        model = MLP(sizes, activations="sigmoid", loss="sse")
+        theta = model.init(seed=0)
+        X, y = model.sample_data(BATCH, seed=1)
+        model.cost(theta, X, y)
+        model.grad(theta, X, y)
+        fastcheck.check_model(model, theta, X, y, coords=np.arange(3), threads=THREADS)  # compiles
+        cost, cost_times = median_time(lambda: model.cost(theta, X, y), 200)
+        grad, grad_times = median_time(lambda: model.grad(theta, X, y), 30)
+        last = {}
+
+        def check():
+            last["r"] = fastcheck.check_model(model, theta, X, y, threads=THREADS)
+
+        sec, check_times = median_time(check, repeat)
+        cost_after, after_times = median_time(lambda: model.cost(theta, X, y), 200)
+        unit = min(cost, cost_after)  # the forward pass, measured before and after the checks
+        # the fastest runs too: on a shared machine the minimum is the least disturbed figure
+        best = min(cost_times + after_times)
+        rows.append(dict(network="-".join(map(str, sizes)), n_params=model.n_params, forward_s=unit,
+                         check_s=sec, grad_s=grad, check_units=sec / unit, grad_units=grad / unit,
+                         forward_min_s=best, check_min_s=min(check_times), grad_min_s=min(grad_times),
+                         check_units_min=min(check_times) / best, grad_units_min=min(grad_times) / best,
+                         difference=last["r"].difference, verdict=last["r"].verdict))
+    print(json.dumps(rows))
+
+
+def run_tree(path, repeat):
+    env = dict(os.environ, PYTHONPATH=str(path), NUMBA_NUM_THREADS=str(THREADS))
+    out = subprocess.run([sys.executable, __file__, "--child", "--repeat", str(repeat)], env=env,
+                         capture_output=True, text=True, check=True, cwd="/tmp").stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--baseline", required=False, help="directory holding the baseline fastcheck package")
+    p.add_argument("--baseline-name", default="main")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        child(args.repeat)
+        return 0
+    trees = ([(args.baseline_name, Path(args.baseline).resolve())] if args.baseline else []) + [("this tree", ROOT)]
+    rows = []
+    for rnd in range(args.rounds):
+        for name, path in trees:
+            for r in run_tree(path, args.repeat):
+                rows.append(dict(round=rnd, tree=name, **r))
+                print(name, rnd, r["network"], f"{r['check_units']:.0f} forward passes", flush=True)
+    df = pd.DataFrame(rows)
+    OUT.mkdir(parents=True, exist_ok=True)
+    df.to_csv(OUT / "forward_units.csv", index=False)
+    section = render(df, args)
+    readme = OUT / "README.md"
+    text = readme.read_text() if readme.exists() else ""
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    readme.write_text(text)
+    print(section)
+    return 0
+
+
+def render(df, args) -> str:
+    import numba
+
+    meta = (f"numba {numba.__version__}, numpy {np.__version__}, {THREADS} threads, Python "
+            f"{platform.python_version()}, {platform.machine()}")
+    cmd = "flock /tmp/fastcheck-bench.lock python benchmarks/bench_forward_units.py"
+    if args.baseline:
+        cmd += f" --baseline DIR --baseline-name {args.baseline_name}"
+    lines = [BEGIN, "## A full central check in forward-pass units (`benchmarks/bench_forward_units.py`)", "",
+             f"`{cmd} --rounds {args.rounds} --repeat {args.repeat}` — {meta}.",
+             "Each round runs every tree in its own process, one after the other; each figure below is the median",
+             "over rounds of a median of runs.  The unit is one `model.cost` (a BLAS forward pass of the same batch),",
+             "timed in the same process; sigmoid, sse, batch 64, 2 threads.", "",
+             "Medians first; in brackets the same ratio from the fastest run of each (the least disturbed by",
+             "the other work on this shared machine).", "",
+             "| network | n_params | tree | forward pass (ms) | full check (s) | check ÷ forward pass |"
+             " per 10⁵ parameters | `model.grad` (ms) | grad ÷ forward pass | difference |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    med = df.groupby(["network", "tree"], sort=False).median(numeric_only=True).reset_index()
+    for r in med.itertuples():
+        lines.append(f"| {r.network} | {int(r.n_params)} | {r.tree} | {r.forward_s * 1e3:.3f} | {r.check_s:.3f} |"
+                     f" {r.check_units:.0f} ({r.check_units_min:.0f}) | {r.check_units / r.n_params * 1e5:.0f}"
+                     f" ({r.check_units_min / r.n_params * 1e5:.0f}) | {r.grad_s * 1e3:.2f} |"
+                     f" {r.grad_units:.1f} ({r.grad_units_min:.1f}) | {r.difference:.1e} |")
+    lines += ["", "Every round's figures are in `forward_units.csv`.", END]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
