@@ -330,7 +330,7 @@ def _run_check(
         dtype=theta.dtype.name,
         error=j.error,
         estimate=j.estimate,
-        status=j.status.astype(str),
+        status_code=j.status,
         reason=reason,
         precision=prec.name,
         n_refined=j.refined,
@@ -574,7 +574,7 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
         dtype=theta.dtype.name,
         error=error,
         estimate=num,
-        status=status.astype(str),
+        status_code=status,
         reason=reason,
         precision=theta.dtype.name,
     )
@@ -585,14 +585,14 @@ def _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, nois
     agree at h gets a second step 2h; wrong beyond ``MARGIN`` error bars, inconclusive when
     the bar is too wide to resolve the gradient."""
     n = len(lo)
-    status = np.full(n, errorbars.AGREE, dtype=object)
-    why = np.full(n, "", dtype=object)
+    status = np.full(n, errorbars.AGREE, dtype=np.int8)
+    why = np.zeros(n, dtype=np.int8)
     status[~finite] = errorbars.NONFINITE
-    why[~finite] = "nonfinite"
+    why[~finite] = errorbars.NONFINITE_COST
     still = finite & (ana == 0) & np.all(costs == f0, axis=1)
     status[still] = errorbars.ZERO
     est = np.where(finite, num, np.nan)
-    scale_all = errorbars._scale(ana, est, finite)
+    scale_all = errorbars._scale(ana, est, finite, noise)
     error = np.where(finite, noise, np.nan)
     agree = errorbars.first_pass(ana, est, noise, finite, still, scale_all, great)
     idx = np.flatnonzero(finite & ~agree)
@@ -608,5 +608,5 @@ def _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, nois
         wrong = dev > config.MARGIN * bar
         resolved = bar <= config.RESOLVE * scale_all
         status[idx] = np.where(wrong, errorbars.WRONG, np.where(resolved, errorbars.AGREE, errorbars.INCONCLUSIVE))
-        why[idx[~wrong & ~resolved]] = "roundoff"
+        why[idx[~wrong & ~resolved]] = errorbars.ROUNDOFF
     return status, why, error

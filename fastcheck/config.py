@@ -41,7 +41,7 @@ MARGIN = 4.0
 #: An error bar resolves a coordinate when it is at most this fraction of the
 #: gradient's scale (the largest |g| checked); a wider one cannot tell a right
 #: gradient from a wrong one, and the coordinate is refined, then inconclusive.
-RESOLVE = 1e-2
+RESOLVE = 1e-3
 #: Suspicious coordinates laddered per block and round (a block stops once
 #: one of them is confirmed wrong).
 REFINE_BATCH = 32

@@ -29,7 +29,9 @@ def find(lad: Ladder, first_rung: int):
     above the check's own step are left out: there, higher-order terms of a
     smooth cost change the curvature estimate too).
 
-    Returns ``(kink, left, right)`` arrays over the ladder's coordinates.
+    Returns ``(kink, at_theta, left, right)`` arrays over the ladder's coordinates:
+    ``at_theta`` marks a kink whose evidence grows down to the smallest
+    resolvable step (the corner is at θ itself, not merely within the step).
     """
     m = lad.right - lad.left
     t = lad.steps
@@ -44,6 +46,17 @@ def find(lad: Ladder, first_rung: int):
     high = np.where(ok, c + cu, np.inf)  # upper bounds
     kink = np.max(low, axis=1) > FACTOR * np.min(high, axis=1)
     kink &= np.max(low, axis=1) > 0
-    where = first_rung + np.argmax(low, axis=1)
+    strongest = np.argmax(low, axis=1)
+    # the smallest step whose mismatch still stands clear of round-off
+    clear = ok & (c > 2 * cu)
+    last_clear = np.where(clear.any(axis=1), c.shape[1] - 1 - np.argmax(clear[:, ::-1], axis=1), -1)
+    # at θ itself the mismatch stays the jump however small the step (clear down to the
+    # smallest step, and not much below its largest value); a corner within the step
+    # leaves a mismatch that shrinks with t below it
+    absm = np.where(ok, np.abs(m[:, first_rung:]), 0.0)
+    rows0 = np.arange(len(strongest))
+    last = c.shape[1] - 1
+    at_theta = kink & (last_clear == last) & (absm[rows0, last] >= 0.25 * absm.max(axis=1))
+    where = first_rung + strongest
     rows = np.arange(len(where))
-    return kink, lad.left[rows, where], lad.right[rows, where]
+    return kink, at_theta, lad.left[rows, where], lad.right[rows, where]

@@ -33,8 +33,11 @@ import numpy as np
 #: Ratio of consecutive rungs.
 RATIO = 2.0
 #: Rung exponents for refining a suspicious coordinate around the base step h:
-#: t = 2^k·h for k = 4 … −6 (16h down to h/64).
-REFINE_RUNGS = tuple(range(4, -7, -1))
+#: t = 2^k·h for k = 6 … −12 (64h down to h/4096), wide because the cost's own
+#: length scale is unknown (a step of max(1, |θ_i|)·ε^(1/3) can be far too
+#: large for a cost that varies on the scale of a tiny θ_i, or too small for
+#: one whose round-off is large).
+REFINE_RUNGS = tuple(range(6, -13, -1))
 #: Rung exponents for ``eps="adaptive"``: t = 2^k·h for k = 6 … −3 around the
 #: central step h = ε^(1/3)·max(1, |θ_i|).
 ADAPTIVE_RUNGS = tuple(range(6, -4, -1))
@@ -114,28 +117,46 @@ def extrapolate(costs, disp, f0, mach) -> Ladder:
         left = (f0 - minus) / (-dm)
         rnd = COST_ROUNDING * mach * (np.abs(plus) + np.abs(minus)) / span
     rnd = np.where(np.isfinite(central), rnd, np.nan)
-    best = np.full(n, np.nan)
-    best_err = np.full(n, np.inf)
+    # The bound above counts rounding of J itself; a cost that cancels inside (J small next
+    # to its terms) rounds far more.  At the smallest rungs truncation is nil, so the
+    # quotients differ by round-off alone: |D_k − D_{k+1}|·t_k measures the cost's absolute
+    # noise, which then bounds every rung's round-off from below.
+    if K >= 4:
+        with np.errstate(invalid="ignore"):
+            tail = np.abs(central[:, -4:-1] - central[:, -3:]) * (0.5 * span[:, -4:-1])
+        tail = np.where(np.isfinite(tail), tail, 0.0)
+        noise_J = tail.max(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rnd = np.maximum(rnd, 4.0 * noise_J[:, None] / span)
+    cands, errs = [], []
     level, level_rnd = central, rnd
     for lev in range(LEVELS + 1):
         conv = RATIO ** (2 * (lev + 1))  # how much more accurate the next entry is
-        if level.shape[1] >= 2:
-            with np.errstate(invalid="ignore"):
-                step_diff = np.abs(level[:, :-1] - level[:, 1:])
-                floor = np.full_like(step_diff, 0.0)
-                floor[:, 1:] = step_diff[:, :-1] / conv
-                err = np.maximum(step_diff, floor) + level_rnd[:, :-1]
-            err = np.where(np.isfinite(err), err, np.inf)
-            j = np.argmin(err, axis=1)
-            e = err[np.arange(n), j]
-            better = e < best_err
-            best = np.where(better, level[np.arange(n), j], best)
-            best_err = np.where(better, e, best_err)
-        if lev == LEVELS or level.shape[1] < 2:
+        if level.shape[1] < 2:
+            break
+        with np.errstate(invalid="ignore"):
+            step_diff = np.abs(level[:, :-1] - level[:, 1:])
+            floor = np.full_like(step_diff, 0.0)
+            floor[:, 1:] = step_diff[:, :-1] / conv
+            err = np.maximum(step_diff, floor) + level_rnd[:, :-1]
+        cands.append(level[:, :-1])
+        errs.append(np.where(np.isfinite(err), err, np.inf))
+        if lev == LEVELS:
             break
         w = RATIO ** (2 * (lev + 1))
         level = (w * level[:, 1:] - level[:, :-1]) / (w - 1)
         level_rnd = (w * level_rnd[:, 1:] + level_rnd[:, :-1]) / (w - 1)
+    cand = np.concatenate(cands, axis=1)
+    errm = np.concatenate(errs, axis=1)
+    # Prefer entries that know their own sign (error below half the value): at steps far
+    # above the cost's length scale the quotients can look converged on a wrong value
+    # (a saturated atan), with an error small in absolute terms only.
+    with np.errstate(invalid="ignore"):
+        sure = errm <= 0.5 * np.abs(cand)
+    pick = np.where(sure.any(axis=1)[:, None] & ~sure, np.inf, errm)
+    j = np.argmin(pick, axis=1)
+    rows = np.arange(n)
+    best, best_err = cand[rows, j], errm[rows, j]
     finite = np.isfinite(best_err)
     best_err = np.where(finite, best_err, np.nan)
     return Ladder(best, best_err, central, right, left, rnd, 0.5 * span, finite)

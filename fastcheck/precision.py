@@ -71,27 +71,35 @@ def detect(ev, theta, coords, analytic, f0) -> Precision:
     lo = 256 * base.mach * np.maximum(1.0, np.abs(x))
     hi = 1e-3 * np.maximum(1.0, np.abs(x))
     step = np.clip(step, lo, hi)
-    try:
-        costs = ev.stencil(theta, pick, step, PROBE_OFFSETS)
-    except Exception:  # a probe must never break a check: the nominal precision stands
-        return base
-    n_evals = costs.size
-    moved = (x[:, None] + PROBE_OFFSETS[None, :] * step[:, None]).astype(theta.dtype).astype(np.float64) - x[:, None]
-    scatters, values = [], [np.float64(f0)]
-    for j in range(len(pick)):
-        y = np.concatenate([[f0], costs[j]])
-        d = np.concatenate([[0.0], moved[j]]) / step[j]
-        if not np.all(np.isfinite(y)):
-            continue
-        A = np.stack([np.ones_like(d), d, d * d], axis=1)
-        coef, *_ = np.linalg.lstsq(A, y - f0, rcond=None)
-        resid = (y - f0) - A @ coef
-        # uniform rounding in ±ulp/2 has rms ulp/√12, and ulp/|J| lies in [ε/2, ε]: rms·√12·1.4/|J| ≈ ε
-        scatters.append(np.sqrt(np.mean(resid**2) * len(y) / (len(y) - 3)) * np.sqrt(12) * 1.4 / abs(f0))
-        values.append(costs[j])
+    # two probes, at s and s/16: round-off scatters the same at both, while a cost that is
+    # not yet a parabola at scale s misfits 4096 times less at s/16; the smaller reading is kept
+    scatters, values, n_evals = [], [np.float64(f0)], 0
+    for shrink in (1.0, 1.0 / 16):
+        s = np.maximum(step * shrink, lo)
+        try:
+            costs = ev.stencil(theta, pick, s, PROBE_OFFSETS)
+        except Exception:  # a probe must never break a check: the nominal precision stands
+            return base
+        n_evals += costs.size
+        moved = (x[:, None] + PROBE_OFFSETS[None, :] * s[:, None]).astype(theta.dtype).astype(np.float64) - x[:, None]
+        found = []
+        for j in range(len(pick)):
+            y = np.concatenate([[f0], costs[j]])
+            d = np.concatenate([[0.0], moved[j]]) / s[j]
+            if not np.all(np.isfinite(y)):
+                continue
+            A = np.stack([np.ones_like(d), d, d * d], axis=1)
+            coef, *_ = np.linalg.lstsq(A, y - f0, rcond=None)
+            resid = (y - f0) - A @ coef
+            # uniform rounding in ±ulp/2 has rms ulp/√12, and ulp/|J| lies in [ε/2, ε]: rms·√12·1.4/|J| ≈ ε
+            found.append(np.sqrt(np.mean(resid**2) * len(y) / (len(y) - 3)) * np.sqrt(12) * 1.4 / abs(f0))
+            values.append(costs[j])
+        if found:
+            scatters.append(float(np.median(found)))
     if not scatters:
         return Precision(base.mach, base.name, np.nan, False, n_evals)
-    scatter = float(np.median(scatters))
+    # a large-scale reading far above the small-scale one is misfit, not noise
+    scatter = scatters[-1] if len(scatters) == 2 and scatters[0] > 16 * scatters[1] else max(scatters)
     if scatter <= max(WARN_ABOVE, 64 * base.mach) or theta.dtype != np.float64:
         # a float64 cost (perhaps with some cancellation): its measured noise still widens the bars
         return Precision(max(base.mach, scatter), base.name, scatter, False, n_evals)

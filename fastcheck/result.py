@@ -192,18 +192,25 @@ class CheckResult:
     dtype: str = "float64"
     error: np.ndarray = field(default_factory=lambda: np.zeros(0))
     estimate: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    status: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    status_code: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     reason: str = ""
     precision: str = ""
     n_refined: int = 0
 
     # -- views ----------------------------------------------------------------
+    @property
+    def status(self) -> np.ndarray:
+        """Per entry: "agree", "zero", "wrong", "kink", "inconclusive" or "nonfinite"."""
+        from .errorbars import STATUS_NAMES
+
+        return STATUS_NAMES[self.status_code]
+
     def worst(self, k: int = 10) -> pd.DataFrame:
         """The ``k`` checked coordinates with the largest absolute error
         (wrong ones first, then by error), with their error bars and status."""
         err = np.abs(self.analytic - self.numerical)
         err_key = np.where(np.isfinite(err), err, np.inf)
-        status = self.status if len(self.status) == len(err) else np.full(len(err), "", dtype=object)
+        status = self.status if len(self.status_code) == len(err) else np.full(len(err), "", dtype=object)
         bars = self.error if len(self.error) == len(err) else np.full(len(err), np.nan)
         best = self.estimate if len(self.estimate) == len(err) else self.numerical
         wrong_first = np.where(status == "wrong", 0, 1)
@@ -293,7 +300,7 @@ class CheckResult:
             extra = "" if reading in config.PASSING else f"; reads {reading} by the bands, but every coordinate agrees within its error bar"
             return f"PASSED — {self.verdict} ({d}{extra})"
         if self.verdict == "wrong":
-            n = int(np.count_nonzero(self.status == "wrong")) if len(self.status) else 0
+            n = int(np.count_nonzero(self.status == "wrong")) if len(self.status_code) else 0
             what = "direction(s)" if self.kind == "directional" else "coordinate(s)"
             return (f"FAILED — wrong in {', '.join(self.wrong_blocks)}: {n} {what} outside their error bars"
                     f" ({d})")
@@ -359,7 +366,7 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
     only zero gradients), else the band of its difference, no worse than
     "ok".
     """
-    from .errorbars import COUNTED, INCONCLUSIVE, NONFINITE, SETTLE, WRONG, ZERO
+    from .errorbars import COUNTED, INCONCLUSIVE, NONFINITE, SETTLE, WHY_NAMES, WRONG, ZERO
 
     ids = np.asarray(ids, np.int64)
     rows = []
@@ -391,8 +398,9 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
             note = f"{n_wrong} outside their error bars"
         elif np.any(st == NONFINITE) or np.any(st == INCONCLUSIVE):
             verdict_b = "inconclusive"
-            keys = [k for k in why[in_block] if k]
-            note = SETTLE[keys[0]] if keys else ""
+            keys = why[in_block]
+            keys = keys[keys > 0]
+            note = SETTLE[WHY_NAMES[int(keys[0])]] if len(keys) else ""
         elif np.all(st == ZERO) and checked < layout.sizes[b]:
             verdict_b = "inconclusive"
             note = SETTLE["zeros"]

@@ -1,12 +1,11 @@
 """check_model and the structure-aware kernel: exact perturbed costs, verdicts, mutants, kinks, threads."""
 import numpy as np
-
-from fastcheck.result import band
 import pytest
 
 import fastcheck
 from fastcheck.kernels import layered
 from fastcheck.models import backprop
+from fastcheck.result import band
 from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANT_INFO, MUTANTS, SHOWCASE, seed_network
 from fastcheck.structured import LayeredEvaluator, check_model
 
