@@ -22,7 +22,7 @@ KNOWN = {"float64": 2.0**-52, "float32": 2.0**-23, "bfloat16": 2.0**-7, "float16
 WARN_ABOVE = 1e-10
 #: Offsets of the probe (times the probe step) and how many coordinates are probed.
 PROBE_OFFSETS = np.array([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0])
-PROBE_COORDS = 2
+PROBE_COORDS = 3
 #: The probe moves J by about this fraction of |J| over one step.
 PROBE_MOVE = 3e-6
 
@@ -71,10 +71,13 @@ def detect(ev, theta, coords, analytic, f0) -> Precision:
     lo = 256 * base.mach * np.maximum(1.0, np.abs(x))
     hi = 1e-3 * np.maximum(1.0, np.abs(x))
     step = np.clip(step, lo, hi)
-    # two probes, at s and s/16: round-off scatters the same at both, while a cost that is
-    # not yet a parabola at scale s misfits 4096 times less at s/16; the smaller reading is kept
-    scatters, values, n_evals = [], [np.float64(f0)], 0
-    for shrink in (1.0, 1.0 / 16):
+    # probes at s, s/16 and s/256: round-off scatters alike at every scale, while a cost that
+    # is not yet a parabola at scale s (a cubic term, a kink within the probe) fits far better
+    # at the smaller ones; each coordinate keeps its smallest non-zero reading, and the
+    # cost its smallest over coordinates (a kink spoils some coordinates, round-off all)
+    readings = np.full((3, len(pick)), np.inf)
+    values, n_evals = [np.float64(f0)], 0
+    for m, shrink in enumerate((1.0, 1.0 / 16, 1.0 / 256)):
         s = np.maximum(step * shrink, lo)
         try:
             costs = ev.stencil(theta, pick, s, PROBE_OFFSETS)
@@ -82,35 +85,36 @@ def detect(ev, theta, coords, analytic, f0) -> Precision:
             return base
         n_evals += costs.size
         moved = (x[:, None] + PROBE_OFFSETS[None, :] * s[:, None]).astype(theta.dtype).astype(np.float64) - x[:, None]
-        found = []
         for j in range(len(pick)):
             y = np.concatenate([[f0], costs[j]])
             d = np.concatenate([[0.0], moved[j]]) / s[j]
             if not np.all(np.isfinite(y)):
                 continue
+            values.append(costs[j])
             A = np.stack([np.ones_like(d), d, d * d], axis=1)
             coef, *_ = np.linalg.lstsq(A, y - f0, rcond=None)
             resid = (y - f0) - A @ coef
             # uniform rounding in ±ulp/2 has rms ulp/√12, and ulp/|J| lies in [ε/2, ε]: rms·√12·1.4/|J| ≈ ε
-            found.append(np.sqrt(np.mean(resid**2) * len(y) / (len(y) - 3)) * np.sqrt(12) * 1.4 / abs(f0))
-            values.append(costs[j])
-        if found:
-            scatters.append(float(np.median(found)))
+            r = np.sqrt(np.mean(resid**2) * len(y) / (len(y) - 3)) * np.sqrt(12) * 1.4 / abs(f0)
+            if r > 0:
+                readings[m, j] = r
+    per_coord = readings.min(axis=0)
+    scatters = [float(per_coord[np.isfinite(per_coord)].min())] if np.isfinite(per_coord).any() else []
+    allv = np.concatenate([np.ravel(v) for v in values])
+    if theta.dtype == np.float64 and len(np.unique(allv)) >= 4 and np.all(allv.astype(np.float32) == allv):
+        # every value the cost returned is a float32 number: it computes (or rounds) in float32
+        sc = scatters[0] if scatters else KNOWN["float32"]
+        return Precision(max(sc, KNOWN["float32"]), "float32", sc, True, n_evals)
     if not scatters:
         return Precision(base.mach, base.name, np.nan, False, n_evals)
-    # a large-scale reading far above the small-scale one is misfit, not noise
-    scatter = scatters[-1] if len(scatters) == 2 and scatters[0] > 16 * scatters[1] else max(scatters)
+    scatter = scatters[0]
     if scatter <= max(WARN_ABOVE, 64 * base.mach) or theta.dtype != np.float64:
         # a float64 cost (perhaps with some cancellation): its measured noise still widens the bars
         return Precision(max(base.mach, scatter), base.name, scatter, False, n_evals)
-    allv = np.concatenate([np.ravel(v) for v in values])
-    if np.all(allv.astype(np.float32).astype(np.float64) == allv):
-        name = "float32"
-    else:
-        name = min(KNOWN, key=lambda k: abs(np.log(KNOWN[k] / scatter)))
-        if abs(np.log2(KNOWN[name] / scatter)) > 3 or name == "float64":
-            # not a format we know (cancellation in a float64 cost, or randomness):
-            # the measured scatter still widens the error bars, without a name
-            return Precision(max(base.mach, scatter), base.name, scatter, scatter > 1e-2, n_evals)
+    name = min(KNOWN, key=lambda k: abs(np.log(KNOWN[k] / scatter)))
+    if abs(np.log2(KNOWN[name] / scatter)) > 3 or name == "float64":
+        # not a format we know (cancellation in a float64 cost, or randomness):
+        # the measured scatter still widens the error bars, without a name
+        return Precision(max(base.mach, scatter), base.name, scatter, scatter > 1e-2, n_evals)
     mach = max(scatter, KNOWN[name])
     return Precision(mach, name, scatter, True, n_evals)

@@ -100,7 +100,7 @@ def hint(layout: Layout, failing) -> str:
         entry = [n for n, l in zip(names, layers) if l == top]
         return (f"every block up to layer {top} fails: the error most likely enters at {', '.join(entry)}"
                 " (the highest failing layer) and propagates down through backprop; look there first")
-    return f"look at: {', '.join(failing)}"
+    return f"look at the backprop of: {', '.join(failing)}"
 
 
 def _plain(v):

@@ -154,4 +154,6 @@ def run(args) -> int:
         from .render import print_result
 
         print_result(result, title=title, worst=args.worst)
-    return 0 if result.passed else 1
+    if result.passed:
+        return 0
+    return 3 if result.verdict == "inconclusive" else 1
