@@ -50,6 +50,7 @@ SETTLE = {
     "converge": "the difference quotients did not settle as the step shrank; a smaller step or scheme='complex' would settle it",
     "nonfinite": "the cost is NaN or inf at perturbed points; a smaller eps, or a point inside the cost's domain, would settle it",
     "zeros": "the sample saw only zero gradients in this block; check more of its coordinates (a larger sample, or all)",
+    "kinks": "every checked coordinate of this block sits at a kink; a point off the corners, or more coordinates, would settle it",
 }
 
 
@@ -114,7 +115,7 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
         _settle_without_refinement(out, a, pending, scale_all)
         return out
     # pass 2: the same scheme at 2h
-    if not scheme.complex:
+    if not scheme.complex and costs is not None:
         idx = np.flatnonzero(pending)
         g2, noise2, fin2, n2 = _quotients(ev, theta, coords[idx], scheme, 2.0 * steps[idx], f0, mach)
         out.n_evals += n2

@@ -39,7 +39,7 @@ RATIO = 2.0
 #: one whose round-off is large).
 REFINE_RUNGS = tuple(range(6, -13, -1))
 #: Rung exponents for ``eps="adaptive"``: t = 2^k·h for k = 6 … −3 around the
-#: central step h = ε^(1/3)·max(1, |θ_i|).
+#: central step h = ε^(1/3)·max(1, |θ_i|) (20 evaluations per coordinate).
 ADAPTIVE_RUNGS = tuple(range(6, -4, -1))
 #: Richardson levels beyond the plain quotient.
 LEVELS = 3

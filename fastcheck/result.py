@@ -298,7 +298,8 @@ class CheckResult:
         if self.passed:
             reading = band(self.difference, self.thresholds)
             extra = "" if reading in config.PASSING else f"; reads {reading} by the bands, but every coordinate agrees within its error bar"
-            return f"PASSED — {self.verdict} ({d}{extra})"
+            kinks = f"; {len(self.kinks)} coordinate(s) at kinks left out" if len(self.kinks) else ""
+            return f"PASSED — {self.verdict} ({d}{extra}{kinks})"
         if self.verdict == "wrong":
             n = int(np.count_nonzero(self.status == "wrong")) if len(self.status_code) else 0
             what = "direction(s)" if self.kind == "directional" else "coordinate(s)"
@@ -401,6 +402,9 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
             keys = why[in_block]
             keys = keys[keys > 0]
             note = SETTLE[WHY_NAMES[int(keys[0])]] if len(keys) else ""
+        elif not counted.any():
+            verdict_b = "inconclusive"
+            note = SETTLE["kinks"]
         elif np.all(st == ZERO) and checked < layout.sizes[b]:
             verdict_b = "inconclusive"
             note = SETTLE["zeros"]

@@ -86,10 +86,18 @@ def get_scheme(name) -> Scheme:
         raise ValueError(f"unknown scheme {name!r}; choose one of {sorted(SCHEMES)}") from None
 
 
+#: ``eps="adaptive"``: a step ladder with Richardson extrapolation per coordinate (:mod:`fastcheck.ladder`).
+ADAPTIVE = "adaptive"
+
+
 def check_eps(eps):
-    """Validate a user step: ``None``, a positive finite number or array."""
+    """Validate a user step: ``None``, ``"adaptive"``, a positive finite number or array."""
     if eps is None:
         return None
+    if isinstance(eps, str):
+        if eps == ADAPTIVE:
+            return ADAPTIVE
+        raise ValueError(f"eps must be None, 'adaptive', a positive number or a 1-D array, got {eps!r}")
     arr = np.asarray(eps, dtype=np.float64) if not isinstance(eps, bool) else None
     if arr is None or arr.ndim > 1:
         raise ValueError(f"eps must be None, a positive number or a 1-D array, got {eps!r}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import argparse
 from collections.abc import Mapping
 
 from . import UsageError
@@ -39,7 +40,9 @@ def register(sub) -> None:
     p.add_argument("--mode", default="structured", choices=["structured", "blackbox"], help="kernel for built-in models")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"],
                    help="precision the built-in model computes its costs in")
-    p.add_argument("--eps", type=float, default=None, help="absolute step (default: the scheme's optimal relative step)")
+    p.add_argument("--eps", type=_eps_arg, default=None,
+                   help="absolute step, or 'adaptive' (Richardson over a ladder of steps per coordinate);"
+                        " default: the scheme's optimal relative step")
     p.add_argument("--scheme", default="central", choices=sorted(SCHEMES), help="difference scheme")
     p.add_argument("--sample", type=int, default=None, metavar="K", help="check K coordinates of every block")
     p.add_argument("--directional", type=int, default=None, metavar="N", help="check N random directions instead")
@@ -50,6 +53,15 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _eps_arg(text):
+    if text == "adaptive":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number or 'adaptive', got {text!r}") from None
+
+
 def _options(args) -> dict:
     if args.sample is not None and args.directional is not None:
         raise UsageError("give --sample or --directional, not both")
@@ -57,7 +69,7 @@ def _options(args) -> dict:
         raise UsageError(f"--sample must be a positive integer, got {args.sample}")
     if args.directional is not None and args.directional < 1:
         raise UsageError(f"--directional must be a positive integer, got {args.directional}")
-    if args.eps is not None and not args.eps > 0:
+    if args.eps is not None and args.eps != "adaptive" and not args.eps > 0:
         raise UsageError(f"--eps must be positive, got {args.eps}")
     opts = {"threads": args.threads}
     if args.directional is None:
