@@ -317,3 +317,43 @@ def test_cli_exits_3_when_inconclusive(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code in (1, 3) and "FAILED" in out
     assert code == 3 or "wrong" in out
+
+
+# -- eps="adaptive" -----------------------------------------------------------------------------------
+def test_adaptive_estimates_and_error_bars(smooth_table):
+    """On the smooth table (n ≤ 12), the adaptive estimate is accurate and its error bar covers the
+    truth on nearly every coordinate; a naive reference: the complex-step gradient."""
+    errs, covered, total = [], 0, 0
+    for label, f, x, g in smooth_table:
+        if len(x) > 12 or label in NOT_SMOOTH_THERE:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est, bar = fc.adaptive_gradient(f, x, jit=False)
+        errs.append(np.max(np.abs(est - g)) / max(np.max(np.abs(g)), 1e-300))
+        covered += int(np.sum(np.abs(est - g) <= 4 * bar + 1e-6 * np.abs(g)))
+        total += len(x)
+    assert np.median(errs) < 1e-9
+    assert covered >= 0.98 * total
+
+
+def test_adaptive_checks_catch_a_planted_error():
+    theta = np.random.default_rng(1).uniform(-2, 2, 300)
+    g = 3 * theta**2 + 1
+    ok = fc.check_gradient(_cubic, theta, g, eps="adaptive")
+    assert ok.passed and ok.n_evals >= 20 * 300
+    bad = g.copy()
+    bad[7] *= 1.001
+    r = fc.check_gradient(_cubic, theta, bad, eps="adaptive")
+    assert r.verdict == "wrong" and r.worst(1)["index"].iloc[0] == "[7]"
+    np.testing.assert_allclose(fc.numerical_gradient(_cubic, theta, eps="adaptive"), g, rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="'adaptive'"):
+        fc.numerical_gradient(_cubic, theta, eps="adaptve")
+
+
+def test_cli_accepts_eps_adaptive(capsys):
+    from fastcheck.cli import main
+
+    assert main(["check", "--sizes", "6,5,3", "--batch", "4", "--eps", "adaptive", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["passed"] and out["n_evals"] >= 20 * out["checked"]
