@@ -159,7 +159,7 @@ def differences(ev, theta, coords, scheme, eps, f0, mach=None, step_mach=None):
     mach = float(np.finfo(theta.dtype).eps) if mach is None else float(mach)
     if isinstance(eps, str):  # "adaptive": Richardson over a ladder of steps, estimate and error bar
         base = errorbars.ladder_base(theta, coords, mach if step_mach is None else step_mach)
-        lad, n_evals = ladder.evaluate(ev, theta, coords, base, f0, mach, ladder.ADAPTIVE_RUNGS)
+        lad, n_evals = ladder.evaluate(ev, theta, coords, base, f0, mach, ladder.ADAPTIVE_RUNGS, ladder.ADAPTIVE_RATIO)
         return lad.estimate, base, lad.error, lad.finite & np.isfinite(lad.estimate), n_evals, None
     steps = absolute_steps(theta, coords, scheme, eps, step_mach)
     if scheme.complex:
@@ -199,9 +199,9 @@ def numerical_gradient(
     eps : None, "adaptive", float or array
         ``None``: the scheme's optimal relative step times max(1, |θ_i|);
         a number: an absolute step; ``"adaptive"``: central differences on
-        a ladder of steps 64h … h/8 per coordinate with Richardson
+        a ladder of steps 4^k·h (k = 8 … −2) per coordinate with Richardson
         extrapolation, the entry with the smallest estimated error kept
-        (20 evaluations per coordinate; :func:`adaptive_gradient` also
+        (22 evaluations per coordinate; :func:`adaptive_gradient` also
         returns the error bars).  ``scheme`` is then ignored.
     scheme : {"forward", "backward", "central", "central4", "complex"}
     coords : int array, optional

@@ -71,7 +71,9 @@ class LoopEvaluator:
             x = theta[i]
             for k, c in enumerate(offsets):
                 work[i] = x + c * steps[j]
-                out[j, k] = as_scalar(self.cost(work, *self.args), where=f"theta[{i}] {c:+g}·h")
+                v = self.cost(work, *self.args)
+                # a Python or NumPy float needs no checking (and no message built for it)
+                out[j, k] = v if isinstance(v, float) else as_scalar(v, where=f"theta[{i}] {c:+g}·h")
             work[i] = x
         return out
 

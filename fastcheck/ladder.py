@@ -38,20 +38,24 @@ RATIO = 2.0
 #: large for a cost that varies on the scale of a tiny θ_i, or too small for
 #: one whose round-off is large).
 REFINE_RUNGS = tuple(range(6, -13, -1))
-#: Rung exponents for ``eps="adaptive"``: t = 2^k·h for k = 6 … −3 around the
-#: central step h = ε^(1/3)·max(1, |θ_i|) (20 evaluations per coordinate).
-ADAPTIVE_RUNGS = tuple(range(6, -4, -1))
+#: ``eps="adaptive"``: rungs t = 4^k·h for k = 8 … −2 around the central step
+#: h = ε^(1/3)·max(1, |θ_i|), i.e. 65536h (0.4·max(1, |θ_i|)) down to h/16,
+#: 22 evaluations per coordinate: wide enough that a nearly polynomial cost is
+#: extrapolated from steps whose round-off is tiny, and a cost with a short
+#: length scale still has small steps.
+ADAPTIVE_RATIO = 4.0
+ADAPTIVE_RUNGS = tuple(range(8, -3, -1))
 #: Richardson levels beyond the plain quotient.
 LEVELS = 3
 #: Round-off of one cost value, in units of the cost's machine epsilon times |J|.
 COST_ROUNDING = 2.0
 
 
-def offsets_for(rungs) -> np.ndarray:
+def offsets_for(rungs, ratio=RATIO) -> np.ndarray:
     """Stencil offsets ``[−r^k, +r^k]`` for each rung, largest rung first."""
     out = []
     for k in rungs:
-        out += [-(RATIO**k), RATIO**k]
+        out += [-(ratio**k), ratio**k]
     return np.asarray(out, np.float64)
 
 
@@ -92,20 +96,20 @@ class Ladder:
     finite: np.ndarray
 
 
-def evaluate(ev, theta, coords, base, f0, mach, rungs=REFINE_RUNGS) -> tuple[Ladder, int]:
+def evaluate(ev, theta, coords, base, f0, mach, rungs=REFINE_RUNGS, ratio=RATIO) -> tuple[Ladder, int]:
     """Run the ladder for ``coords`` with base steps ``base`` on evaluator ``ev``.
 
     ``mach`` is the relative round-off of one cost value (the machine epsilon
     of the precision the cost computes in).  Returns the :class:`Ladder` and
     the number of cost evaluations spent.
     """
-    offsets = offsets_for(rungs)
+    offsets = offsets_for(rungs, ratio)
     costs = ev.stencil(theta, coords, base, offsets)
     disp = effective_offsets(theta, coords, base, offsets)
-    return extrapolate(costs, disp, f0, mach), costs.size
+    return extrapolate(costs, disp, f0, mach, ratio), costs.size
 
 
-def extrapolate(costs, disp, f0, mach) -> Ladder:
+def extrapolate(costs, disp, f0, mach, ratio=RATIO) -> Ladder:
     """Richardson table of a ladder's costs (columns ``[−t_0, +t_0, −t_1, +t_1, …]``)."""
     minus, plus = costs[:, 0::2], costs[:, 1::2]
     dm, dp = disp[:, 0::2], disp[:, 1::2]  # dm < 0 < dp
@@ -118,32 +122,38 @@ def extrapolate(costs, disp, f0, mach) -> Ladder:
         rnd = COST_ROUNDING * mach * (np.abs(plus) + np.abs(minus)) / span
     rnd = np.where(np.isfinite(central), rnd, np.nan)
     # The bound above counts rounding of J itself; a cost that cancels inside (J small next
-    # to its terms) rounds far more.  At the smallest rungs truncation is nil, so the
-    # quotients differ by round-off alone: |D_k − D_{k+1}|·t_k measures the cost's absolute
-    # noise, which then bounds every rung's round-off from below.
+    # to its terms) rounds far more.  At the smallest rungs the once-extrapolated quotients
+    # (t² removed, t⁴ left: nil there) differ by round-off alone, so |R¹_k − R¹_{k+1}|·t
+    # measures the cost's absolute noise, which then bounds every rung's round-off from below.
     if K >= 4:
+        w = ratio**2
         with np.errstate(invalid="ignore"):
-            tail = np.abs(central[:, -4:-1] - central[:, -3:]) * (0.5 * span[:, -4:-1])
+            r1 = (w * central[:, 1:] - central[:, :-1]) / (w - 1)
+            tail = np.abs(r1[:, -3:-1] - r1[:, -2:]) * (0.5 * span[:, -2:])
         tail = np.where(np.isfinite(tail), tail, 0.0)
         noise_J = tail.max(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            rnd = np.maximum(rnd, 4.0 * noise_J[:, None] / span)
+            rnd = np.maximum(rnd, 2.0 * noise_J[:, None] / span)
     cands, errs = [], []
     level, level_rnd = central, rnd
     for lev in range(LEVELS + 1):
-        conv = RATIO ** (2 * (lev + 1))  # how much more accurate the next entry is
+        conv = ratio ** (2 * (lev + 1))  # how much more accurate the next entry is
         if level.shape[1] < 2:
             break
         with np.errstate(invalid="ignore"):
             step_diff = np.abs(level[:, :-1] - level[:, 1:])
             floor = np.full_like(step_diff, 0.0)
             floor[:, 1:] = step_diff[:, :-1] / conv
+            # the next difference too: one chance crossing of two neighbours cannot fake a tiny error
+            after = np.empty_like(step_diff)
+            after[:, :-1] = step_diff[:, 1:]
+            after[:, -1] = step_diff[:, -1]
             err = np.maximum(step_diff, floor) + level_rnd[:, :-1]
         cands.append(level[:, :-1])
         errs.append(np.where(np.isfinite(err), err, np.inf))
         if lev == LEVELS:
             break
-        w = RATIO ** (2 * (lev + 1))
+        w = ratio ** (2 * (lev + 1))
         level = (w * level[:, 1:] - level[:, :-1]) / (w - 1)
         level_rnd = (w * level_rnd[:, 1:] + level_rnd[:, :-1]) / (w - 1)
     cand = np.concatenate(cands, axis=1)
