@@ -1,4 +1,5 @@
-"""Cost of error-bar verdicts: a full structured check of MLP 784-128-10, before and after.
+"""Error-bar verdicts before and after: speed of a full structured check of MLP 784-128-10, and
+the verdicts on the smooth test-function table (correct gradients, and a 1 % error planted).
 
 Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_verdicts.py [--base e523c8f] [--rounds 5] [--repeat 5]
 
@@ -41,6 +42,36 @@ print(json.dumps({"times": times, "verdict": r.verdict, "passed": bool(r.passed)
 """
 
 
+TABLE = r"""
+import json, sys, warnings
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import fastcheck as fc
+from tests import smooth
+rows = []
+for label, f, x in smooth.cases():
+    g = smooth.reference_gradient(f, x)
+    if not np.all(np.isfinite(g)):
+        continue
+    j = int(np.argmax(np.abs(g)))
+    bad = g.copy()
+    bad[j] *= 1.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ok = fc.check_gradient(f, x, g, jit=False)
+        planted = fc.check_gradient(f, x, bad, jit=False)
+    rows.append({"case": label, "correct_verdict": ok.verdict, "correct_passed": bool(ok.passed),
+                 "planted_verdict": planted.verdict, "planted_passed": bool(planted.passed)})
+print(json.dumps(rows))
+"""
+
+
+def table(path: Path) -> pd.DataFrame:
+    env = {"PYTHONPATH": str(path), "NUMBA_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", TABLE, str(ROOT)], env=env, capture_output=True, text=True, check=True)
+    return pd.DataFrame(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 def run(path: Path, repeat: int, threads: int) -> dict:
     env = {"PYTHONPATH": str(path), "NUMBA_NUM_THREADS": str(threads), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", WORKER, str(repeat)], env=env, capture_output=True, text=True, check=True)
@@ -66,6 +97,12 @@ def main(argv=None) -> None:
                 for t in res["times"]:
                     rows.append({"version": name, "round": r, "seconds": t, "verdict": res["verdict"],
                                  "n_evals": res["n_evals"]})
+        tables = []
+        for name, path in versions.items():
+            t = table(path)
+            t.insert(0, "version", name)
+            tables.append(t)
+    verdicts = pd.concat(tables)
     df = pd.DataFrame(rows)
     OUT.mkdir(parents=True, exist_ok=True)
     df.to_csv(OUT / "speed.csv", index=False)
@@ -91,6 +128,19 @@ def main(argv=None) -> None:
               f"Per-round medians: " + ", ".join(
                   f"{n}: " + " ".join(f"{statistics.median(g['seconds']):.3f}" for _, g in df[df.version == n].groupby('round'))
                   for n in names)]
+    verdicts.to_csv(OUT / "table.csv", index=False)
+    counts = verdicts.groupby("version", sort=False).agg(
+        cases=("case", "size"),
+        correct_read_wrong_or_suspect=("correct_verdict", lambda v: int(v.isin(["wrong", "suspect"]).sum())),
+        correct_inconclusive=("correct_verdict", lambda v: int((v == "inconclusive").sum())),
+        correct_passed=("correct_passed", "sum"),
+        planted_1pct_failed=("planted_passed", lambda v: int((~v).sum())),
+    )
+    lines += ["", "## Verdicts on the smooth test-function table (tests/smooth.py)", "",
+              "Correct gradients (complex step at h = 1e-200) of Moré–Garbow–Hillstrom problems and classic"
+              " benchmark functions at the standard point ×1, ×10, ×100, ×1e-6 and a mixed-scale point, default"
+              " settings; then the same with a 1 % error planted in the largest coordinate.", "",
+              counts.to_markdown(), ""]
     (OUT / "README.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

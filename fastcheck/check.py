@@ -570,8 +570,8 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
     ana = np.array([g[a : a + n] @ dirvals[s : s + n] for a, n, s in zip(lo, lengths, start[:-1])])
     mach = float(np.finfo(theta.dtype).eps)
     noise = 4 * mach * 0.5 * np.abs(costs).sum(axis=1) / steps
-    status, why, error = _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, noise, finite, ana,
-                                           mach, _coordinate_band(thresholds, mach))
+    status, why, error, n_more = _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, noise,
+                                                   finite, ana, mach, _coordinate_band(thresholds, mach))
     seconds = time.perf_counter() - t0
     counted = np.isin(status, errorbars.COUNTED)
     difference = relative_difference(ana[counted], num[counted])
@@ -588,7 +588,7 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
         coords=np.arange(len(lo), dtype=np.int64),
         eps=steps,
         scheme="central",
-        n_evals=2 * len(lo),
+        n_evals=2 * len(lo) + n_more,
         seconds=seconds,
         threads=ev.threads,
         blocks=blocks,
@@ -638,4 +638,4 @@ def _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, nois
         resolved = bar <= config.RESOLVE * scale_all
         status[idx] = np.where(wrong, errorbars.WRONG, np.where(resolved, errorbars.AGREE, errorbars.INCONCLUSIVE))
         why[idx[~wrong & ~resolved]] = errorbars.ROUNDOFF
-    return status, why, error
+    return status, why, error, 2 * len(idx)

@@ -140,26 +140,26 @@ def watson(x):
     s1 = (pw[:, : n - 1] * j[1:] * x[1:]).sum(axis=1)
     s2 = (pw * x).sum(axis=1)
     r = s1 - s2 * s2 - 1
-    return np.concatenate([r, [x[0], x[1] - x[0] ** 2 - 1]])
+    return np.concatenate((r, np.array([x[0], x[1] - x[0] ** 2 - 1])))
 
 
 def extended_rosenbrock(x):
-    return np.concatenate([10 * (x[1::2] - x[0::2] ** 2), 1 - x[0::2]])
+    return np.concatenate((10 * (x[1::2] - x[0::2] ** 2), 1 - x[0::2]))
 
 
 def extended_powell(x):
     a, b, c, d = x[0::4], x[1::4], x[2::4], x[3::4]
-    return np.concatenate([a + 10 * b, np.sqrt(5) * (c - d), (b - 2 * c) ** 2, np.sqrt(10) * (a - d) ** 2])
+    return np.concatenate((a + 10 * b, np.sqrt(5) * (c - d), (b - 2 * c) ** 2, np.sqrt(10) * (a - d) ** 2))
 
 
 def penalty1(x):
-    return np.concatenate([np.sqrt(1e-5) * (x - 1), [np.sum(x * x) - 0.25]])
+    return np.concatenate((np.sqrt(1e-5) * (x - 1), np.array([np.sum(x * x) - 0.25])))
 
 
 def variably_dimensioned(x):
     j = np.arange(1, len(x) + 1)
     s = np.sum(j * (x - 1))
-    return np.concatenate([x - 1, [s, s * s]])
+    return np.concatenate((x - 1, np.array([s, s * s])))
 
 
 def trigonometric(x):
@@ -171,19 +171,21 @@ def trigonometric(x):
 def brown_almost_linear(x):
     n = len(x)
     r = x + np.sum(x) - (n + 1)
-    return np.concatenate([r[:-1], [np.prod(x) - 1]])
+    return np.concatenate((r[:-1], np.array([np.prod(x) - 1])))
 
 
 def discrete_boundary(x):
     n = len(x)
     h = 1 / (n + 1)
     t = np.arange(1, n + 1) * h
-    xp = np.concatenate([[0 * x[0]], x, [0 * x[0]]])
+    zero = np.zeros(1, dtype=x.dtype)
+    xp = np.concatenate((zero, x, zero))
     return 2 * x - xp[:-2] - xp[2:] + h * h * (x + t + 1) ** 3 / 2
 
 
 def broyden_tridiagonal(x):
-    xp = np.concatenate([[0 * x[0]], x, [0 * x[0]]])
+    zero = np.zeros(1, dtype=x.dtype)
+    xp = np.concatenate((zero, x, zero))
     return (3 - 2 * x) * x - xp[:-2] - 2 * xp[2:] + 1
 
 
