@@ -27,6 +27,7 @@ OUT = ROOT / "reports" / "verdicts"
 WORKER = r"""
 import json, sys, time
 import numpy as np
+import fastcheck
 from fastcheck.models import MLP
 from fastcheck.structured import check_model
 m = MLP([784, 128, 10], activations="sigmoid", loss="sse")
@@ -38,14 +39,15 @@ for _ in range(int(sys.argv[1])):
     t0 = time.perf_counter()
     r = check_model(m, theta, X, y)
     times.append(time.perf_counter() - t0)
-print(json.dumps({"times": times, "verdict": r.verdict, "passed": bool(r.passed), "n_evals": int(r.n_evals)}))
+print(json.dumps({"times": times, "verdict": r.verdict, "passed": bool(r.passed), "n_evals": int(r.n_evals),
+                  "file": fastcheck.__file__}))
 """
 
 
 TABLE = r"""
 import json, sys, warnings
 import numpy as np
-sys.path.insert(0, sys.argv[1])
+sys.path.append(sys.argv[1])  # tests.smooth from this tree; fastcheck from PYTHONPATH
 import fastcheck as fc
 from tests import smooth
 rows = []
@@ -68,13 +70,16 @@ print(json.dumps(rows))
 
 def table(path: Path) -> pd.DataFrame:
     env = {"PYTHONPATH": str(path), "NUMBA_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", TABLE, str(ROOT)], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", TABLE, str(ROOT)], env=env, capture_output=True, text=True, check=True,
+                         cwd=path)
     return pd.DataFrame(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def run(path: Path, repeat: int, threads: int) -> dict:
     env = {"PYTHONPATH": str(path), "NUMBA_NUM_THREADS": str(threads), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", WORKER, str(repeat)], env=env, capture_output=True, text=True, check=True)
+    # run from the version's own directory: ``python -c`` puts the working directory first on sys.path
+    out = subprocess.run([sys.executable, "-c", WORKER, str(repeat)], env=env, capture_output=True, text=True,
+                         check=True, cwd=path)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -96,7 +101,7 @@ def main(argv=None) -> None:
                 res = run(path, args.repeat, args.threads)
                 for t in res["times"]:
                     rows.append({"version": name, "round": r, "seconds": t, "verdict": res["verdict"],
-                                 "n_evals": res["n_evals"]})
+                                 "n_evals": res["n_evals"], "imported": res["file"]})
         tables = []
         for name, path in versions.items():
             t = table(path)
@@ -120,10 +125,13 @@ def main(argv=None) -> None:
         f"{args.threads} Numba threads; both versions in fresh processes, interleaved round by round, "
         "compilation excluded (warmed up).",
         "",
-        "| version | median s | cost evaluations |",
-        "|---|---|---|",
+        "| version | median s | cost evaluations | verdict |",
+        "|---|---|---|---|",
     ]
-    lines += [f"| {n} | {med[n]:.4f} | {evals[n]} |" for n in names]
+    verdict = df.groupby("version", sort=False)["verdict"].first()
+    lines += [f"| {n} | {med[n]:.4f} | {evals[n]} | {verdict[n]} |" for n in names]
+    imported = df.groupby("version", sort=False)["imported"].first()
+    assert imported.nunique() == len(imported), f"both versions imported the same fastcheck: {imported.tolist()}"
     lines += ["", f"Ratio (this tree / base): **{ratio:.3f}** (target ≤ 1.3).", "",
               f"Per-round medians: " + ", ".join(
                   f"{n}: " + " ".join(f"{statistics.median(g['seconds']):.3f}" for _, g in df[df.version == n].groupby('round'))

@@ -13,11 +13,11 @@ coordinates the previous one could not settle:
    ν + |ĝ_h − ĝ_2h| (the truncation the estimate still carries, and the
    round-off the two estimates show).  Agreement within ``MARGIN`` error
    bars, with a bar that resolves the gradient, settles it.
-3. **a ladder of steps** 16h … h/64 (:mod:`fastcheck.ladder`): Richardson's
+3. **a ladder of steps** 64h … h/4096 (:mod:`fastcheck.ladder`): Richardson's
    best estimate and its error bar; the one-sided slopes tell a kink
-   (:mod:`fastcheck.kinks`); where the bar is still too wide, the complex
-   step (when the cost takes complex input and agrees with the ladder)
-   settles it.  A block stops being laddered as soon as one of its
+   (:mod:`fastcheck.kinks`); where the bar is still too wide, or the
+   coordinate looks wrong, the complex step (when the cost takes complex
+   input) confirms or clears it.  A block stops being laddered as soon as one of its
    coordinates is confirmed wrong, so a failing check stays cheap.
 
 Outcomes per coordinate: ``agree``, ``zero`` (the cost did not move and the

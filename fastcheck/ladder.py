@@ -1,6 +1,7 @@
 """Richardson extrapolation over a geometric ladder of steps, with an error bar.
 
-One stencil serves every coordinate: the offsets ``±r^k`` (``r = 2``,
+One stencil serves every coordinate: the offsets ``±r^k`` (``r = 2`` when a
+suspicious coordinate is refined, ``r = 4`` for ``eps="adaptive"``;
 ``k = top, top−1, …, top−K+1``) times a base step ``h_i``, so the perturbed
 costs come from the same parallel kernel as any scheme's.  From them, per
 coordinate and rung ``t_k = r^k·h``:
@@ -12,10 +13,12 @@ coordinate and rung ``t_k = r^k·h``:
 * for every entry an error estimate: its distance to the next (smaller-step)
   entry of the same level (the truncation it still carries, floored by the
   previous distance scaled by the expected convergence ``r^{−2(l+1)}`` so a
-  chance crossing cannot fake a tiny error), plus the round-off bound of its
-  costs carried through the extrapolation weights;
-* the estimate is the entry with the smallest estimated error, and that
-  error is its error bar.
+  chance crossing cannot fake a tiny error), plus the round-off of its
+  costs carried through the extrapolation weights: the larger of the bound
+  2·ε·(|J₊| + |J₋|)/(2t) and the noise the smallest rungs show;
+* the estimate is the entry with the smallest estimated error among those
+  whose error is below half their value (if any), and that error is its
+  error bar.
 
 The one-sided slopes ``(J(θ+t_k) − J(θ)) / t_k`` and ``(J(θ) − J(θ−t_k)) / t_k``
 come out of the same costs; :mod:`fastcheck.kinks` reads them.
