@@ -314,7 +314,7 @@ def _run_check(
     t0 = time.perf_counter()
     g_full = analytic_gradient(grad, theta, args, layout, user_layout)
     ana = g_full[coords]
-    prec = _cost_precision(ev, theta, coords, ana, f0)
+    prec = _cost_precision(ev, theta, coords, ana, f0) if refine else precision.nominal(theta.dtype)
     num, steps, noise, finite, n_evals, costs = differences(
         ev, theta, coords, scheme, eps, f0, prec.mach, prec.mach if prec.lower else None
     )
