@@ -119,7 +119,6 @@ def test_non_finite_costs_are_never_great():
     assert blocks.loc["a", "verdict"] == "inconclusive" and blocks.loc["b", "verdict"] == "great"
     assert r.failing_blocks == ["a"]
     assert "FAILED — inconclusive" in str(r) and "great" not in r.headline()
-    json.loads(json.dumps(r.to_dict(), default=str).replace("NaN", "null"))
 
 
 # -- a ReLU network nobody here wrote: plain NumPy, its own backprop --------------------------------
@@ -196,7 +195,6 @@ def test_generic_kinks_agree_with_the_built_in_exact_flags():
     base = errorbars.ladder_base(theta, coords, np.finfo(float).eps)
     flags = LayeredEvaluator(model, Xc, Yc).kinks(theta, coords, base * 2.0 ** max(ladder.REFINE_RUNGS))
     assert flags.all(), (found, flags)
-    assert set(exact.kinks["coord"]) <= found | set(exact.kinks["coord"])
     assert set(exact.kinks["coord"]) == found  # here every exactly-flagged coordinate disagrees enough to be laddered
 
 
@@ -307,16 +305,21 @@ def test_hint_names_the_highest_failing_layer_and_the_output_gradient():
 def test_cli_exits_3_when_inconclusive(tmp_path, capsys):
     from fastcheck.cli import main
 
-    f = tmp_path / "noisy.py"
+    f = tmp_path / "edge.py"
     f.write_text(
         "import numpy as np\n"
         "def make():\n"
-        "    return (lambda t: 1e6 + 1e-5 * float(np.sum(t))), np.linspace(-1, 1, 5), np.zeros(5)\n"
+        "    theta = np.array([1e-9, 1.0, 2.0])\n"
+        "    return (lambda t: float(np.sum(np.log(t)))), theta, 1 / theta\n"
     )
-    code = main(["check", f"{f}:make"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        code = main(["check", f"{f}:make", "--eps", "1e-6"])
     out = capsys.readouterr().out
-    assert code in (1, 3) and "FAILED" in out
-    assert code == 3 or "wrong" in out
+    assert code == 3 and "FAILED — inconclusive" in out and "non-finite" in out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert main(["check", f"{f}:make", "--eps", "1e-12"]) == 0
 
 
 # -- eps="adaptive" -----------------------------------------------------------------------------------
