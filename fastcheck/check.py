@@ -316,7 +316,8 @@ def _run_check(
     ana = g_full[coords]
     prec = precision.nominal(theta.dtype)
     num, steps, noise, finite, n_evals, costs = differences(ev, theta, coords, scheme, eps, f0, prec.mach)
-    if refine and not _all_agree(ana, num, noise, finite, _coordinate_band(thresholds, prec.mach)):
+    native = getattr(ev, "native_precision", False)
+    if refine and not native and not _all_agree(ana, num, noise, finite, _coordinate_band(thresholds, prec.mach)):
         # Something disagrees: is the cost computing in a lower precision than θ? (Probed only
         # now, so a clean check of a slow cost pays nothing for it.)
         prec = _cost_precision(ev, theta, coords, ana, f0)
