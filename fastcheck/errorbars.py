@@ -133,9 +133,11 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
 def _scale(a, g, live, noise):
     """The gradient's scale S: the largest |analytic| or the largest |numerical| beyond its own
     round-off (a quotient made of round-off alone says nothing about the gradient's size)."""
-    vals = np.concatenate([np.abs(a[live]), np.abs(g[live]) - noise[live]])
-    vals = vals[np.isfinite(vals)]
-    return max(float(vals.max()), 0.0) if len(vals) else 0.0
+    if not live.any():
+        return 0.0
+    beyond = np.abs(g[live]) - noise[live]
+    top = max(float(np.max(np.abs(a[live]))), float(np.max(beyond, initial=0.0, where=np.isfinite(beyond))))
+    return max(top, 0.0)
 
 
 def _settle_without_refinement(out, a, pending, scale_all):
