@@ -41,7 +41,7 @@ from fastcheck.evaluate import JitEvaluator
 from timing import median_time
 from fastcheck.check import run_check
 from fastcheck.models import MLP, backprop
-from fastcheck.peers import SeedsNetwork, seeds_numerical_gradient
+from peers.networks import SeedsNetwork, seeds_numerical_gradient
 from fastcheck.structured import check_model
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "structured"

@@ -19,7 +19,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from .check import check_directional, check_gradient
-from .layout import Layout
+from .layout import Layout, fit_gradient_shape
+from .styles import STYLES
 
 _SPELLINGS = {
     "get": ("getParams", "get_params"),
@@ -76,14 +77,18 @@ def _infer_object_layout(net, theta) -> Layout:
 
 
 def check_object(net, X, y, *, layout=None, directional=None, **options):
-    """Check a network object in the seeds' style.
+    """Check a network object written in one of the common styles.
 
     Parameters
     ----------
     net : object
         With ``getParams()``, ``setParams(theta)``, ``costFunction(X, y)`` and
         ``computeGradients(X, y)`` (or ``get_params``, ``set_params``,
-        ``cost_function``, ``compute_gradients``).
+        ``cost_function``, ``compute_gradients``), the style of *Neural
+        Networks Demystified*; or a ``params`` dict with ``loss(X, y) ->
+        (loss, grads)``; or ``weights``/``biases`` lists with
+        ``feedforward(x)`` and ``backprop(x, y) -> (nabla_b, nabla_w)`` (then
+        ``X, y`` are one example).  See :mod:`fastcheck.styles`.
     X, y : arrays
         The data the cost is evaluated on.
     layout : Layout, optional
@@ -99,8 +104,12 @@ def check_object(net, X, y, *, layout=None, directional=None, **options):
     afterwards, also when its cost raises.
     """
     if not is_object_style(net):
+        for _, recognise, problem in STYLES:
+            if recognise(net):
+                return _check_style(problem, net, X, y, layout, directional, options)
         missing = [_SPELLINGS[r][0] for r in _SPELLINGS if _method(net, r) is None]
-        raise TypeError(f"{type(net).__name__} is not a network object: it lacks {', '.join(missing)}")
+        raise TypeError(f"{type(net).__name__} is not a network object: it lacks {', '.join(missing)}; nor has it "
+                        f"{' or '.join(name for name, _, _ in STYLES)}")
     check_data(X, y)
     get, set_, cost_fn, grad_fn = (_method(net, r) for r in ("get", "set", "cost", "grad"))
     theta0 = np.array(get(), copy=True).ravel()
@@ -128,6 +137,20 @@ def check_object(net, X, y, *, layout=None, directional=None, **options):
         vars(net).update(snapshot)
 
 
+def _check_style(problem, net, X, y, layout, directional, options):
+    """Check a network of one of :data:`fastcheck.styles.STYLES`; its arrays are put back afterwards."""
+    check_data(X, y)
+    cost, grad, theta0, own_layout, restore = problem(net, X, y)
+    jit = options.pop("jit", False)  # methods of a Python object do not compile
+    try:
+        if directional:
+            return check_directional(cost, theta0, grad, layout=layout or own_layout, n_dirs=int(directional),
+                                     jit=jit, **options)
+        return check_gradient(cost, theta0, grad, layout=layout or own_layout, jit=jit, **options)
+    finally:
+        restore()
+
+
 def _param_layout(parameters) -> Layout:
     if not isinstance(parameters, Mapping) or not parameters:
         raise TypeError(f"parameters must be a non-empty dict of arrays, got {type(parameters).__name__}")
@@ -147,10 +170,7 @@ def gradients_to_vector(grads, layout: Layout, prefix: str = "d") -> np.ndarray:
         key = prefix + name
         if key not in grads:
             raise KeyError(f"the gradients have no {key!r} for parameter {name!r} (keys: {sorted(grads)})")
-        g = np.asarray(grads[key])
-        if g.shape != shape:
-            raise ValueError(f"gradient {key!r} has shape {g.shape} but parameter {name!r} has shape {shape}")
-        out[a:b] = g.ravel()
+        out[a:b] = fit_gradient_shape(grads[key], shape, f"{key!r} of parameter {name!r}").ravel()
     return out
 
 

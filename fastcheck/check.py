@@ -10,6 +10,7 @@ import contextlib
 import time
 import warnings
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -47,6 +48,8 @@ def as_theta(theta, name: str = "theta") -> np.ndarray:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}; flatten your parameters with fastcheck.Layout")
     if arr.size == 0:
         raise ValueError(f"{name} is empty")
+    if arr.dtype.kind == "f" and not arr.dtype.isnative:  # big-endian data: same numbers, native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype not in (np.float64, np.float32):
         raise TypeError(f"{name} must be a floating array (float64, or float32), got dtype {arr.dtype}")
     bad = np.flatnonzero(~np.isfinite(arr))
@@ -59,6 +62,18 @@ def as_theta(theta, name: str = "theta") -> np.ndarray:
             stacklevel=3,
         )
     return np.ascontiguousarray(arr)
+
+
+def check_threads(threads):
+    """``None`` or a thread count Numba can run (1 … NUMBA_NUM_THREADS), on every path."""
+    if threads is None:
+        return None
+    limit = numba.config.NUMBA_NUM_THREADS
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= limit:
+        raise ValueError(
+            f"threads must be between 1 and {limit} (NUMBA_NUM_THREADS), or None for all, got {threads!r}"
+        )
+    return int(threads)
 
 
 def _layout_for(theta, layout) -> Layout:
@@ -90,6 +105,10 @@ def select_coords(n: int, layout: Layout, coords=None, sample=None, seed=0) -> n
         bad = out[(out < 0) | (out >= n)]
         if len(bad):
             raise IndexError(f"coords {bad[:5].tolist()} are outside theta of length {n}")
+        values, counts = np.unique(out, return_counts=True)
+        if len(values) < len(out):
+            raise ValueError(f"coords repeats {values[counts > 1][:5].tolist()}; each coordinate is checked once"
+                             " (pass np.unique(coords))")
         return out
     if sample is not None:
         if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 1:
@@ -185,7 +204,8 @@ def differences(ev, theta, coords, scheme, eps, f0, mach=None, step_mach=None):
 
 
 def numerical_gradient(
-    cost, theta, *, args=(), eps=None, scheme="central", coords=None, threads=None, jit="auto"
+    cost, theta, *, args=(), eps=None, scheme="central", coords=None, threads=None, jit="auto", workers="auto",
+    client=None,
 ) -> np.ndarray:
     """Finite-difference gradient of ``cost(theta, *args)``.
 
@@ -215,9 +235,11 @@ def numerical_gradient(
     scheme = get_scheme(scheme)
     theta = as_theta(theta)
     eps = check_eps(eps)
+    threads = check_threads(threads)
     coords = select_coords(len(theta), Layout.single(len(theta)), coords)
     eps = _eps_for(eps, theta, coords)
-    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords))
+    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords),
+                        workers=workers, client=client)
     f0 = _base_value(ev, theta)
     g, _, _, finite, _, _ = differences(ev, theta, coords, scheme, eps, f0)
     if not finite.all():
@@ -373,6 +395,7 @@ def _run_check(
         reason=reason,
         precision=prec.name,
         n_refined=j.refined,
+        compile_seconds=getattr(ev, "compile_seconds", 0.0),
     )
 
 
@@ -454,6 +477,8 @@ def check_gradient(
     thresholds=None,
     threads=None,
     jit="auto",
+    workers="auto",
+    client=None,
 ) -> CheckResult:
     """Compare an analytic gradient with the numerical gradient of ``cost``.
 
@@ -481,7 +506,17 @@ def check_gradient(
         Compile a plain Python cost with ``numba.njit`` to run it on the
         parallel kernel: always (True), never (False), or when enough
         coordinates are checked for it to pay ("auto"); a cost that does not
-        compile runs in the loop.  ``CheckResult.path`` says which ran.
+        compile runs in the loop (with ``jit=True``: a ``JitError`` giving
+        Numba's reason).  A compiled cost is kept, so the next check of it
+        compiles nothing; ``CheckResult.compile_seconds`` says what was spent.
+        ``CheckResult.path`` says which ran.
+    workers : int or "auto"
+        Worker processes for a cost that runs in the loop (see
+        :mod:`fastcheck.pool`): 1 is the serial loop; "auto" (default) uses
+        every core when the estimated serial time outweighs the pool's
+        start-up.  Same numbers either way.
+    client : dask.distributed.Client, optional
+        Run the loop's chunks on this Dask cluster instead.
 
     Returns
     -------
@@ -489,7 +524,9 @@ def check_gradient(
     """
     theta = as_theta(theta)
     get_scheme(scheme)
-    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=_n_coords(theta, coords, sample, layout))
+    threads = check_threads(threads)
+    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=_n_coords(theta, coords, sample, layout),
+                        workers=workers, client=client)
     return run_check(
         ev, theta, grad, args=args, eps=eps, scheme=scheme, coords=coords, sample=sample,
         seed=seed, layout=layout, thresholds=thresholds,
@@ -543,6 +580,8 @@ def check_directional(
     thresholds=None,
     threads=None,
     jit="auto",
+    workers="auto",
+    client=None,
 ) -> CheckResult:
     """Compare u·g with the central difference of the cost along random unit u.
 
@@ -550,8 +589,10 @@ def check_directional(
     answer for any model.  With a ``layout`` (and ``per_block`` left on),
     ``n_dirs`` directions are drawn inside every block so the report can name
     the wrong one; the step is ``eps`` or eps_mach^(1/3)·max(1, rms θ_block).
+    ``workers`` and ``client`` are as in :func:`check_gradient`.
     """
     theta = as_theta(theta)
+    threads = check_threads(threads)
     if isinstance(n_dirs, bool) or not isinstance(n_dirs, (int, np.integer)) or n_dirs < 1:
         raise ValueError(f"n_dirs must be a positive integer, got {n_dirs!r}")
     eps = check_eps(eps)
@@ -561,7 +602,8 @@ def check_directional(
     user_layout = layout is not None
     layout = _layout_for(theta, layout)
     per_block = user_layout if per_block is None else bool(per_block)
-    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=0, kind="directions")
+    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=0, kind="directions",
+                        workers=workers, client=client)
     with held_blas(ev):
         return _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, per_block, thresholds)
 
@@ -623,6 +665,7 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
         status_code=status,
         reason=reason,
         precision=theta.dtype.name,
+        compile_seconds=getattr(ev, "compile_seconds", 0.0),
     )
 
 

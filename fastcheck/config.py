@@ -19,6 +19,10 @@ NJIT = dict(cache=os.environ.get("FASTCHECK_CACHE", "1") != "0", fastmath=False,
 #: function as an argument are specialised per cost and cannot be cached.
 PARALLEL = dict(parallel=True, fastmath=False, nogil=True)
 
+#: Flags of the small helpers that call a user's cost inside the kernels
+#: (specialised per cost like the kernels that use them, so not cached).
+CALL = dict(fastmath=False, nogil=True)
+
 #: Flags of the network code (models and the structure-aware kernel): the
 #: above with NumPy's error model (x/0 gives inf or nan instead of raising),
 #: which lets LLVM vectorise loops that divide (about 3× faster there); no

@@ -10,7 +10,30 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import warnings
+
 import numpy as np
+
+
+class ShapeNoteWarning(UserWarning):
+    """A gradient was accepted although its shape differs from its block's by singleton axes."""
+
+
+def fit_gradient_shape(g, shape, label: str, error=ValueError) -> np.ndarray:
+    """``g`` as an array of ``shape``: equal shapes, or shapes that differ only by singleton axes
+    (a ``(1, 20)`` gradient for a ``(20,)`` parameter, as some course code returns; accepted with a
+    :class:`ShapeNoteWarning`).  Anything else raises ``error`` naming ``label``."""
+    g = np.asarray(g)
+    shape = tuple(shape)
+    if not np.issubdtype(g.dtype, np.number):
+        raise error(f"gradient {label} is not a numeric array (dtype {g.dtype})")
+    if g.shape == shape:
+        return g
+    if g.size == int(np.prod(shape)) and tuple(d for d in g.shape if d != 1) == tuple(d for d in shape if d != 1):
+        warnings.warn(f"gradient {label} has shape {g.shape}, its parameter {shape}: accepted (they differ only "
+                      "by singleton axes)", ShapeNoteWarning, stacklevel=3)
+        return g.reshape(shape)
+    raise error(f"gradient {label} has shape {g.shape} but its parameter has shape {shape}")
 
 
 @dataclass(frozen=True)

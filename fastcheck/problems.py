@@ -37,7 +37,7 @@ from numba import njit
 from .check import as_theta
 from .layout import Layout
 
-__all__ = ["PROBLEMS", "Problem", "ProblemError", "get_problem", "list_problems", "register"]
+__all__ = ["PROBLEMS", "Problem", "ProblemError", "fingerprint", "get_problem", "list_problems", "register"]
 
 
 class ProblemError(ValueError):
@@ -272,24 +272,67 @@ def _from_file(spec: str) -> Problem:
         raise ProblemError(f"{func!r} in {spec!r} is not a function name")
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
     mod_name = f"_fastcheck_problem_{digest}"
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)  # the file may import its neighbours, as `fastcheck check` allows
     try:
         loader_spec = importlib.util.spec_from_file_location(mod_name, path)
         module = importlib.util.module_from_spec(loader_spec)
         sys.modules[mod_name] = module  # lets Numba and pickle find the module's functions
         loader_spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - any failure of user code is "cannot load"
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of user code is "cannot load"
         sys.modules.pop(mod_name, None)
-        raise ProblemError(f"cannot load problem file {path_text!r}: {type(exc).__name__}: {exc}") from None
+        raise ProblemError(f"cannot load problem file {path_text!r}: {_user_failure(exc)}") from None
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
     fn = getattr(module, func, None)
     if not callable(fn):
         raise ProblemError(f"problem file {path_text!r} has no function {func!r}")
     try:
         made = fn()
-    except Exception as exc:  # noqa: BLE001
-        raise ProblemError(f"{spec}: calling {func}() failed: {type(exc).__name__}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
+        raise ProblemError(f"{spec}: calling {func}() failed: {_user_failure(exc)}") from None
     p = get_problem(made, name=spec)
     # Workers rebuild the problem from the absolute path, whatever their cwd.
     return Problem(spec, p.cost, p.theta, p.grad, p.args, p.layout, p.model, p.data, f"{path.resolve()}:{func}", p.description)
+
+
+def _user_failure(exc) -> str:
+    """What user code did instead of returning: an exception, or a call of sys.exit."""
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r}); nothing was checked"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def estimated_bytes(spec, threads: int = 1) -> tuple:
+    """``(n_params, bytes)`` a check of registry problem ``spec`` would need, read from the
+    spec alone (nothing is built); ``(None, None)`` when the spec does not tell."""
+    from .resources import check_bytes, mlp_bytes
+
+    if not isinstance(spec, str) or _is_file_spec(spec.strip()):
+        return None, None
+    try:
+        name, pos, kw = parse_spec(spec)
+        if name == "mlp" and pos and _SIZES.match(pos[0]):
+            return mlp_bytes(pos[0].split("-"), int(kw.get("batch", 64)), threads)
+        if name == "smooth":
+            n = int(kw.get("n", pos[0] if pos else 20))
+            return n, check_bytes(n, threads)
+    except (ProblemError, ValueError):
+        pass  # the factory will say what is wrong
+    return None, None
+
+
+def fingerprint(problem: Problem) -> dict:
+    """What identifies a problem's numbers across runs: the sha1 of θ's bytes
+    and, for a user file, of the file's contents (a resumed sweep compares them)."""
+    theta_sha1 = hashlib.sha1(np.ascontiguousarray(problem.theta).tobytes()).hexdigest()
+    out = {"n_params": problem.n_params, "theta_sha1": theta_sha1}
+    if problem.spec is not None and _is_file_spec(problem.spec):
+        path = Path(problem.spec.rsplit(":", 1)[0])
+        if path.is_file():
+            out["file_sha1"] = hashlib.sha1(path.read_bytes()).hexdigest()
+    return out
 
 
 def _is_model(obj) -> bool:

@@ -11,21 +11,24 @@
   with O(n) and O(n²) guides) and ``speedup_vs_threads.png``;
 * ``README.md`` with the tables and the plots embedded.
 
-Needs the ``report`` extra (matplotlib, pyarrow).
+Needs the ``report`` extra (matplotlib, pyarrow).  Every file is written
+through a temporary file and an atomic replace, under the directory's lock
+(:mod:`fastcheck.files`): a full disk or a kill leaves the previous complete
+file, and ``results.csv`` read from the directory is never rewritten.
 """
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import platform
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .sweep.fit import fit_orders
+from .files import atomic_write, directory_lock, write_text
+from .sweep.fit import best_rows, fit_notes, fit_orders
 from .sweep.runner import EPS_SCHEMA, SIZE_SCHEMA
-from .sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore
+from .sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore, SweepFileError, read_json
 
 __all__ = ["load_results", "markdown_table", "plot_eps", "plot_size_time", "plot_speedup", "write_report"]
 
@@ -40,6 +43,23 @@ class ReportError(ValueError):
     """A directory that holds no sweep results."""
 
 
+def _save(fig, path) -> Path:
+    """``fig`` as a PNG at ``path``, replaced atomically."""
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, format="png")
+    return Path(path)
+
+
+def _to_csv(df, path) -> None:
+    with atomic_write(path, "w", newline="") as fh:
+        df.to_csv(fh, index=False)
+
+
+def _to_parquet(df, path) -> None:
+    with atomic_write(path, "wb") as fh:
+        df.to_parquet(fh, index=False)
+
+
 # -- loading ---------------------------------------------------------------------------
 def load_results(directory):
     """``(table, meta)`` of a sweep directory (parquet if present and newer, else CSV)."""
@@ -47,7 +67,10 @@ def load_results(directory):
     meta_path = directory / META_JSON
     if not directory.is_dir():
         raise ReportError(f"{directory} is not a directory")
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    try:
+        meta = read_json(meta_path) if meta_path.exists() else {}
+    except SweepFileError as exc:
+        raise ReportError(str(exc)) from None
     csv = directory / RESULTS_CSV
     kind = meta.get("kind")
     if not csv.exists() and not (directory / RESULTS_PARQUET).exists():
@@ -57,7 +80,10 @@ def load_results(directory):
         if kind is None:
             kind = "eps" if "eps" in header else "size" if "mode" in header else None
         schema = EPS_SCHEMA if kind == "eps" else SIZE_SCHEMA
-        df = ResultStore(directory, schema).read()
+        try:
+            df = ResultStore(directory, schema).read()
+        except SweepFileError as exc:
+            raise ReportError(str(exc)) from None
     else:
         df = pd.read_parquet(directory / RESULTS_PARQUET)
         kind = kind or ("eps" if "eps" in df.columns else "size")
@@ -147,8 +173,7 @@ def plot_eps(df: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
                 ax.legend(fontsize=7, loc="best")
     fig.suptitle("error vs ε: dashed = fitted truncation / round-off lines, ★ = best ε", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_size_time(df: pd.DataFrame, path) -> Path:
@@ -173,8 +198,7 @@ def plot_size_time(df: pd.DataFrame, path) -> Path:
     ax.legend(fontsize=8)
     ax.set_title("time vs model size", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_speedup(df: pd.DataFrame, path) -> Path:
@@ -202,8 +226,7 @@ def plot_speedup(df: pd.DataFrame, path) -> Path:
     ax.legend(fontsize=8)
     ax.set_title("speed-up vs threads", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path)
-    return Path(path)
+    return _save(fig, path)
 
 
 # -- the report ----------------------------------------------------------------------------
@@ -237,25 +260,36 @@ def write_report(directory, df: pd.DataFrame | None = None, meta: dict | None = 
         The files written.
     """
     directory = Path(directory)
+    if df is None and not directory.is_dir():
+        raise ReportError(f"{directory} is not a directory")
+    with directory_lock(directory):  # one writer: not while a sweep writes here
+        return _write_report(directory, df, meta, title)
+
+
+def _write_report(directory, df, meta, title) -> list:
+    written = []
     if df is None:
         df, meta0 = load_results(directory)
         meta = {**meta0, **(meta or {})}
+        from_file = True
     else:
         meta = {**dict(df.attrs), **(meta or {})}
         meta.setdefault("kind", "eps" if "eps" in df.columns else "size")
         directory.mkdir(parents=True, exist_ok=True)
+        from_file = False
     if df.empty:
         raise ReportError(f"{directory}: the sweep has no finished points yet")
     kind = meta["kind"]
-    written = []
     df = df.copy()  # never touch the caller's table
     df.attrs = {}
-    df.to_parquet(directory / RESULTS_PARQUET, index=False)
-    df.to_csv(directory / RESULTS_CSV, index=False)
-    written += [directory / RESULTS_PARQUET, directory / RESULTS_CSV]
+    _to_parquet(df, directory / RESULTS_PARQUET)
+    written.append(directory / RESULTS_PARQUET)
+    if not from_file:  # a table read from results.csv is never written back over it
+        _to_csv(df, directory / RESULTS_CSV)
+        written.append(directory / RESULTS_CSV)
     if kind == "eps":
         fits = fit_orders(df)
-        fits.to_csv(directory / "fits.csv", index=False)
+        _to_csv(fits, directory / "fits.csv")
         written.append(directory / "fits.csv")
         written.append(plot_eps(df, fits, directory / "eps_error.png"))
         text = _eps_readme(df, fits, meta, title)
@@ -263,8 +297,7 @@ def write_report(directory, df: pd.DataFrame | None = None, meta: dict | None = 
         written.append(plot_size_time(df, directory / "time_vs_params.png"))
         written.append(plot_speedup(df, directory / "speedup_vs_threads.png"))
         text = _size_readme(df, meta, title)
-    (directory / "README.md").write_text(text)
-    written.append(directory / "README.md")
+    written.append(write_text(directory / "README.md", text))
     return written
 
 
@@ -292,8 +325,11 @@ def _eps_readme(df, fits, meta, title) -> str:
         "## Fitted orders",
         "",
         "Slopes of log error against log ε (Theil–Sen) on the truncation branch (right of the best ε; theory: "
-        "the scheme's order) and the round-off branch (left; theory: −1, none for the complex step), over points "
-        "at least 3× above the bottom level (the lowest running median of three errors). `predicted eps` is the textbook optimum u^(1/(p+1)) for a unit-scale cost.",
+        "the scheme's order) and the round-off branch (left; theory: −1, none for the complex step). A branch "
+        "starts 3× above the typical error around the best ε and runs without a gap from its end of the curve; "
+        "steps with non-finite costs are left out, and so are lone round-off points far below their neighbours "
+        "when placing the floor and the best ε (the largest step within 1.25× of the floor). "
+        "`predicted eps` is the textbook optimum u^(1/(p+1)) for a unit-scale cost.",
         "",
     ]
     table = fits[["problem", "scheme", "dtype", "order", "truncation_slope", "truncation_points", "roundoff_slope",
@@ -303,12 +339,14 @@ def _eps_readme(df, fits, meta, title) -> str:
                       "predicted_eps": "predicted eps", "floor": "error floor"})
     lines += [markdown_table(table, {"truncation slope": "+.2f", "round-off slope": "+.2f", "best eps": ".1e",
                                      "error floor": ".2e", "predicted eps": ".1e"}), ""]
+    why = fit_notes(fits)
+    if why:
+        lines += ["Why a slope is missing, and steps left out of the fit:", ""] + [f"- {w}" for w in why] + [""]
     notes = df.loc[df["note"] != "", ["problem", "scheme", "dtype", "note"]]
     if len(notes):
         counts = notes.groupby(["problem", "scheme", "dtype", "note"], sort=False).size().reset_index(name="points")
         lines += ["## Points without a result, and remarks", "", markdown_table(counts), ""]
-    finite = df[np.isfinite(df["max_abs_err"])]
-    best = finite.loc[finite.groupby(["problem", "scheme", "dtype"], sort=False)["max_abs_err"].idxmin()]
+    best = best_rows(df, fits)
     lines += ["## At the best ε", "",
               markdown_table(best[["problem", "scheme", "dtype", "eps", "difference", "max_abs_err", "median_rel_err",
                                    "n_evals", "seconds", "threads", "path"]],

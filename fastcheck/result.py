@@ -166,6 +166,9 @@ class CheckResult:
         than θ's (else θ's dtype).
     reason : str
         Why an inconclusive check could not decide, and what would settle it.
+    seconds, compile_seconds : float
+        Wall time of the differencing, and of the Numba compilation this
+        check needed before it (0 when everything was compiled already).
     """
 
     difference: float
@@ -196,6 +199,7 @@ class CheckResult:
     reason: str = ""
     precision: str = ""
     n_refined: int = 0
+    compile_seconds: float = 0.0
 
     # -- views ----------------------------------------------------------------
     @property
@@ -266,6 +270,7 @@ class CheckResult:
                     "eps_median": float(np.median(self.eps)) if len(self.eps) else np.nan,
                     "n_evals": self.n_evals,
                     "seconds": self.seconds,
+                    "compile_seconds": self.compile_seconds,
                     "threads": self.threads,
                     "failing_blocks": ",".join(self.failing_blocks),
                     "n_kinks": len(self.kinks),
@@ -316,7 +321,7 @@ class CheckResult:
             f"gradient check: {self.headline()}\n"
             f"  {len(self.coords)} {what} checked ({self.n_params} parameters), scheme {self.scheme}"
             f"{prec}, {self.n_evals} cost evaluations,"
-            f" {self.seconds:.3g} s on {self.threads} thread(s) [{self.path}]"
+            f" {self.seconds:.3g} s{self._compiled()} on {self.threads} thread(s) [{self.path}]"
         )
         lines = [head] + ([f"  ({self.note})"] if self.note else []) + ["", "per block:"]
         table = self.blocks.copy()
@@ -339,6 +344,9 @@ class CheckResult:
             if tip:
                 lines += ["", tip]
         return "\n".join(lines)
+
+    def _compiled(self) -> str:
+        return f" (+ {self.compile_seconds:.3g} s compiling)" if self.compile_seconds > 0 else ""
 
     def _repr_html_(self) -> str:  # pragma: no cover - notebooks
         return f"<pre>{self}</pre>"

@@ -124,7 +124,15 @@ def absolute_steps(theta: np.ndarray, coords: np.ndarray, scheme: Scheme, eps, m
         if h.shape != x.shape:  # pragma: no cover - broadcast_to raises first
             raise ValueError("eps has the wrong length")
     h = np.asarray(h, dtype=theta.dtype)
-    if not scheme.complex:
+    if scheme.complex:
+        tiny = np.finfo(theta.dtype).tiny
+        if np.any(h < tiny):  # the imaginary step underflows to 0 or loses its digits (subnormal)
+            bad = coords[h < tiny][:5]
+            raise ValueError(
+                f"eps is too small for the complex step in {theta.dtype} at coordinates {bad.tolist()}: "
+                f"i·eps underflows (the smallest normal {theta.dtype} is {tiny:.1e})"
+            )
+    else:
         h = (x + h) - x
         if np.any(h == 0):
             bad = coords[h == 0][:5]

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from . import config
-from .check import as_theta, run_check
+from .check import as_theta, check_threads, run_check
 from .evaluate import JitEvaluator, complex_dtype
 from .kernels import layered, stencil
 from .models import MLP, backprop
@@ -185,6 +185,8 @@ def check_model(
     thresholds=None,
     threads=None,
     mode="structured",
+    workers=None,
+    client=None,
 ):
     """Check a built-in network's backprop against finite differences of its cost.
 
@@ -207,6 +209,11 @@ def check_model(
         ``"structured"`` (default): the structure-aware kernel, which
         recomputes only what each perturbation changes; ``"blackbox"``: the
         model's jitted cost through the generic parallel kernel.
+    workers, client
+        Black-box mode only: run the kernel's chunks on this many worker
+        processes (an int > 1), or on a Dask cluster (a
+        ``dask.distributed.Client``); each worker compiles the kernel once.
+        The numbers are the same as on threads.  ``None``/"auto"/1: threads.
 
     Returns
     -------
@@ -221,11 +228,21 @@ def check_model(
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {list(MODES)}")
     theta = as_theta(theta)
+    threads = check_threads(threads)
     dtype = model.check_dtype(theta.dtype)
     theta = model.check_theta(theta, dtype)
     X, Y = model.check_data(X, y, dtype)
+    from . import pool
+
+    workers = pool.check_workers(workers)
+    pool.check_client(client)
+    spread = client is not None or workers not in ("auto", 1)
+    if spread and mode != "blackbox":
+        raise ValueError("workers= and client= apply to mode='blackbox'; the structured kernel runs on Numba threads")
     cls = LayeredEvaluator if mode == "structured" else BlackBoxModelEvaluator
     ev = cls(model, X, Y, threads, dtype)
+    if spread:
+        ev = pool.wrap(ev, workers, client)
     grad = functools.partial(model.grad, precision=dtype)
     return run_check(
         ev, theta, grad, args=(X, Y), eps=eps, scheme=scheme, coords=coords, sample=sample,

@@ -31,6 +31,8 @@ def load_callable(target: str, default: str = "make"):
     sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
+    except SystemExit as exc:  # exit code 0 would read as a passed check
+        raise UserFileError(f"{path_str} called sys.exit({exc.code!r}) while importing; nothing was checked") from None
     except Exception as exc:
         raise UserFileError(f"{path_str} does not import: {type(exc).__name__}: {exc}") from exc
     finally:
@@ -42,3 +44,13 @@ def load_callable(target: str, default: str = "make"):
     if not callable(fn):
         raise UserFileError(f"{path_str}:{name} is not callable")
     return fn
+
+
+def call_user(fn, what: str):
+    """``fn()``; an exception or a ``sys.exit`` in it becomes a :class:`UserFileError` naming ``what``."""
+    try:
+        return fn()
+    except SystemExit as exc:  # exit code 0 would read as a passed check
+        raise UserFileError(f"{what} called sys.exit({exc.code!r}); nothing was checked") from None
+    except Exception as exc:
+        raise UserFileError(f"{what} raised {type(exc).__name__}: {exc}") from exc

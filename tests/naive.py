@@ -4,6 +4,19 @@ from __future__ import annotations
 import numpy as np
 
 
+def roundoff(n_terms: int, dtype=np.float64, c: float = 8.0) -> float:
+    """Relative round-off allowance between two implementations of one network computation.
+
+    A sum of ``n`` products accumulated in any order is exact to γ_n ≈ n·u
+    relative to the sum of the magnitudes (u = ε/2, Higham, *Accuracy and
+    Stability of Numerical Algorithms*, §3.1); BLAS kernels (which differ
+    between CPUs) and row loops only change the order.  ``n_terms`` is the
+    longest accumulation (the batch plus every layer's fan-in) and ``c``
+    covers the activations and the loss between the sums.
+    """
+    return c * n_terms * float(np.finfo(dtype).eps) / 2
+
+
 def central_difference(f, theta, eps):
     """The seeds' loop: perturb one coordinate at a time, two-sided."""
     theta = np.array(theta, dtype=np.float64)

@@ -20,7 +20,7 @@ pytest.importorskip("asv")
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "benchmarks" / "asv.conf.json"
-SUITE = ROOT / "benchmarks" / "benchmarks"
+SUITE = ROOT / "benchmarks" / "asv_suite"
 RESULTS = ROOT / "reports" / "asv" / "results"
 MACHINE = "fastcheck-ci"
 PREFIXES = ("time_", "timeraw_", "peakmem_", "mem_", "track_")
@@ -46,7 +46,7 @@ def asv(*args, conf=CONF, home=None, timeout=300):
 def _modules():
     sys.path.insert(0, str(SUITE.parent))
     try:
-        return [importlib.import_module(f"benchmarks.{p.stem}") for p in sorted(SUITE.glob("bench_*.py"))]
+        return [importlib.import_module(f"asv_suite.{p.stem}") for p in sorted(SUITE.glob("bench_*.py"))]
     finally:
         sys.path.remove(str(SUITE.parent))
 

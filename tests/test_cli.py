@@ -1,5 +1,4 @@
 """The command line, in process (fast) and once as the installed console script."""
-import json
 import shutil
 import subprocess
 import sys
@@ -8,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from fastcheck.cli import build_parser, main
+
+from .strictjson import loads as strict_json
 
 DATA = Path(__file__).parent / "data"
 
@@ -34,7 +35,7 @@ def test_object_style_bug_fails_with_exit_1_and_names_the_block(capsys):
 def test_dictionary_style_json(capsys):
     code, out, _ = run(capsys, "check", f"{DATA / 'course_dict.py'}:make", "--json")
     assert code == 1
-    result = json.loads(out)
+    result = strict_json(out)
     assert result["passed"] is False
     assert result["failing_blocks"] == "b1"
     assert [b["block"] for b in result["blocks"]] == ["W1", "b1", "W2", "b2"]
@@ -44,12 +45,12 @@ def test_dictionary_style_json(capsys):
 def test_plain_cost_with_options(capsys):
     code, out, _ = run(capsys, "check", f"{DATA / 'plain_cost.py'}:make", "--scheme", "central4", "--json")
     assert code == 0
-    result = json.loads(out)
+    result = strict_json(out)
     assert result["scheme"] == "central4" and result["checked"] == 6
     code, out, _ = run(capsys, "check", f"{DATA / 'plain_cost.py'}:make", "--directional", "3", "--json")
-    assert code == 0 and json.loads(out)["kind"] == "directional"
+    assert code == 0 and strict_json(out)["kind"] == "directional"
     code, out, _ = run(capsys, "check", f"{DATA / 'plain_cost.py'}:make", "--sample", "2", "--seed", "4", "--json")
-    assert code == 0 and json.loads(out)["checked"] == 2
+    assert code == 0 and strict_json(out)["checked"] == 2
 
 
 @pytest.mark.parametrize(
@@ -105,20 +106,42 @@ def test_builtin_model_spec(capsys):
     base = ["check", "--model", "mlp", "--sizes", "8,5,3", "--batch", "4", "--activation", "tanh", "--loss", "mse"]
     code, out, _ = run(capsys, *base, "--json")
     assert code == 0
-    result = json.loads(out)
+    result = strict_json(out)
     assert result["passed"] and result["path"] == "structured" and result["checked"] == 8 * 5 + 5 + 5 * 3 + 3
     code, out, _ = run(capsys, *base, "--mutant", "bias_axis", "--json")
-    assert code == 1 and json.loads(out)["failing_blocks"] == "b2"
+    assert code == 1 and strict_json(out)["failing_blocks"] == "b2"
     code, out, _ = run(capsys, *base, "--mode", "blackbox", "--sample", "2", "--json")
-    assert code == 0 and json.loads(out)["checked"] == 8
+    assert code == 0 and strict_json(out)["checked"] == 8
     code, out, _ = run(capsys, *base, "--dtype", "float32", "--scheme", "complex", "--json")
-    result = json.loads(out)
+    result = strict_json(out)
     assert code == 0 and result["scheme"] == "complex" and result["dtype"] == "float32" and result["difference"] < 1e-5
     code, out, _ = run(capsys, *base, "--dtype", "float32", "--mutant", "bias_axis", "--json")
-    assert code == 1 and json.loads(out)["failing_blocks"] == "b2"
+    assert code == 1 and strict_json(out)["failing_blocks"] == "b2"
     code, out, _ = run(capsys, "check", "--model", "seed", "--directional", "2", "--json")
-    assert code == 0 and json.loads(out)["kind"] == "directional"
+    assert code == 0 and strict_json(out)["kind"] == "directional"
     code, _, err = run(capsys, "check", "--model", "mlp", "--sizes", "8,x")
     assert code == 2 and "--sizes must be comma-separated integers" in err
     code, _, err = run(capsys, *base, "--mutant", "nope")
     assert code == 2 and "nope" in err
+
+
+# -- layers and named blocks from a user file -----------------------------------------------------
+def test_a_layer_from_a_file(capsys):
+    code, out, _ = run(capsys, "check", f"{DATA / 'layer_make.py'}:make", "--json")
+    assert code == 0
+    result = strict_json(out)
+    assert [b["block"] for b in result["blocks"]] == ["x", "w", "b"]
+    code, out, _ = run(capsys, "check", f"{DATA / 'layer_make.py'}:make_bug", "--json")
+    assert code == 1 and strict_json(out)["failing_blocks"] == "b"
+    code, out, _ = run(capsys, "check", f"{DATA / 'layer_make.py'}:make_with_args", "--json")
+    assert code == 0 and strict_json(out)["checked"] == 5
+    code, _, err = run(capsys, "check", f"{DATA / 'layer_make.py'}:make", "--directional", "2")
+    assert code == 2 and "does not apply to a layer" in err
+
+
+def test_a_layout_names_the_blocks_of_a_plain_cost(capsys):
+    code, out, _ = run(capsys, "check", f"{DATA / 'layer_make.py'}:make_named", "--json")
+    assert code == 1
+    result = strict_json(out)
+    assert [b["block"] for b in result["blocks"]] == ["W", "bias"]
+    assert result["failing_blocks"] == "bias"

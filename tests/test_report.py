@@ -1,5 +1,4 @@
 """Report files and the sweep/report command line."""
-import json
 
 import numba
 import numpy as np
@@ -10,6 +9,8 @@ from matplotlib.image import imread
 from fastcheck.cli import main
 from fastcheck.report import load_results, markdown_table, write_report
 from fastcheck.sweep import eps_sweep, size_sweep
+
+from .strictjson import loads as strict_json
 
 THREADS = "1,2" if numba.config.NUMBA_NUM_THREADS >= 2 else "1"
 
@@ -53,7 +54,7 @@ def test_eps_report_files(eps_dir):
     assert "![error vs eps](eps_error.png)" in readme
     assert "| problem | scheme | dtype | order | truncation slope |" in readme
     assert "fastcheck sweep eps seed-numpy" in readme  # the command that made it
-    assert json.loads((eps_dir / "sweep.json").read_text())["kind"] == "eps"
+    assert strict_json((eps_dir / "sweep.json").read_text())["kind"] == "eps"
 
 
 def test_size_report_files(size_dir):

@@ -246,28 +246,7 @@ def test_structured_and_blackbox_kernels_agree():
     assert (s["max_abs_err"] > 10 * noise).sum() >= 2
 
 
-# -- fit_orders itself -------------------------------------------------------------------------
-@pytest.mark.parametrize("order", [1, 2, 4])
-def test_fit_curve_recovers_synthetic_slopes(order):
-    eps = np.logspace(0, -14, 57)
-    rng = np.random.default_rng(order)
-    err = (0.3 * eps**order + 1e-16 / eps) * np.exp(0.1 * rng.standard_normal(len(eps)))
-    fit = fit_curve(eps, err)
-    assert fit["truncation_slope"] == pytest.approx(order, abs=0.05)
-    assert fit["roundoff_slope"] == pytest.approx(-1, abs=0.05)
-    assert fit["best_eps"] == pytest.approx((1e-16 / (0.3 * order)) ** (1 / (order + 1)), rel=2.0)
-
-
-def test_fit_curve_without_enough_points_says_nan():
-    fit = fit_curve([1e-1, 1e-2], [1e-2, 1e-4])
-    assert np.isnan(fit["truncation_slope"]) and np.isnan(fit["roundoff_slope"])
-    assert fit["best_eps"] == 1e-2
-    assert np.isnan(fit_curve([1e-1], [np.nan])["best_eps"])
-
-
-def test_fit_orders_needs_an_eps_table():
-    with pytest.raises(ValueError, match="missing columns"):
-        fit_orders(pd.DataFrame({"problem": ["x"]}))
+# (fit_curve and fit_orders on their own: tests/test_fit.py)
 
 
 # -- bad input: one clear error, before any work --------------------------------------------

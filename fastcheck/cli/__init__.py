@@ -46,6 +46,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:  # argparse is done by now: this came from the user's code
+        print(f"fastcheck {args.command}: error: user code called sys.exit({exc.code!r}); nothing was checked",
+              file=sys.stderr)
+        return 2
     except Exception as exc:  # one clear line, exit 2; --debug shows the traceback
         if args.debug:
             raise

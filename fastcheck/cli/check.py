@@ -1,7 +1,6 @@
 """``fastcheck check``: check a user's network, or a built-in model, from the shell."""
 from __future__ import annotations
 
-import json
 import sys
 import argparse
 from collections.abc import Mapping
@@ -9,8 +8,10 @@ from collections.abc import Mapping
 from . import UsageError
 
 ACCEPTED = (
-    "(net, X, y) with getParams/setParams/costFunction/computeGradients, "
-    "(forward, backward, parameters, X, Y), (cost, theta, grad[, args]) "
+    "(net, X, y) with getParams/setParams/costFunction/computeGradients (or a params dict with loss(X, y), or "
+    "weights/biases lists with backprop(x, y)), (forward, backward, parameters, X, Y), "
+    "(cost, theta, grad[, args][, layout]) with layout a fastcheck.Layout or {name: shape}, "
+    "(forward, backward, inputs[, args]) for a layer (inputs a dict of arrays), "
     "or (model, theta, X, y) with a fastcheck.models network"
 )
 
@@ -47,9 +48,14 @@ def register(sub) -> None:
     p.add_argument("--sample", type=int, default=None, metavar="K", help="check K coordinates of every block")
     p.add_argument("--directional", type=int, default=None, metavar="N", help="check N random directions instead")
     p.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
+    p.add_argument("--workers", default="auto", type=_workers,
+                   help="worker processes for a cost that stays Python (1: the serial loop; auto: all cores when "
+                        "the check is long enough to pay for starting them)")
     p.add_argument("--seed", type=int, default=0, help="seed for sampling, directions and built-in models")
     p.add_argument("--worst", type=int, default=5, help="worst coordinates to show")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object (strict: NaN is null)")
+    p.add_argument("--force", action="store_true",
+                   help="check a built-in model even if it needs more memory than the machine has available")
     p.set_defaults(func=run)
 
 
@@ -62,6 +68,20 @@ def _eps_arg(text):
         raise argparse.ArgumentTypeError(f"must be a number or 'adaptive', got {text!r}") from None
 
 
+def _workers(text: str):
+    import argparse
+
+    if text == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or 'auto', got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (1 runs the serial loop), got {n}")
+    return n
+
+
 def _options(args) -> dict:
     if args.sample is not None and args.directional is not None:
         raise UsageError("give --sample or --directional, not both")
@@ -71,7 +91,7 @@ def _options(args) -> dict:
         raise UsageError(f"--directional must be a positive integer, got {args.directional}")
     if args.eps is not None and args.eps != "adaptive" and not args.eps > 0:
         raise UsageError(f"--eps must be positive, got {args.eps}")
-    opts = {"threads": args.threads}
+    opts = {"threads": args.threads, "workers": args.workers}
     if args.directional is None:
         opts.update(eps=args.eps, scheme=args.scheme, sample=args.sample, seed=args.seed)
     else:
@@ -86,22 +106,52 @@ def check_target(obj, opts: dict, directional=None):
     from .. import adapters
     from ..check import check_directional, check_gradient
 
+    from ..layers import check_layer
+    from ..styles import STYLES
+
     if not isinstance(obj, tuple):
         raise UsageError(f"the function returned a {type(obj).__name__}; expected a tuple: {ACCEPTED}")
     kinds = ", ".join(type(o).__name__ for o in obj)
-    if len(obj) == 3 and adapters.is_object_style(obj[0]):
+    if len(obj) == 3 and (adapters.is_object_style(obj[0]) or any(ok(obj[0]) for _, ok, _ in STYLES)):
         return adapters.check_object(*obj, directional=directional, **opts)
     if len(obj) == 5 and callable(obj[0]) and callable(obj[1]) and isinstance(obj[2], Mapping):
         return adapters.check_functions(*obj, directional=directional, **opts)
+    if len(obj) in (3, 4) and callable(obj[0]) and callable(obj[1]) and isinstance(obj[2], Mapping):
+        if directional:
+            raise UsageError("--directional does not apply to a layer check; drop it")
+        extra = obj[3] if len(obj) == 4 else ()
+        return check_layer(obj[0], obj[1], obj[2], args=extra if isinstance(extra, tuple) else (extra,), **opts)
     if len(obj) == 4 and _is_model(obj[0]):
         return _check_builtin(obj[0], obj[1], obj[2], obj[3], opts, directional)
-    if len(obj) in (3, 4) and callable(obj[0]):
-        cost, theta, grad = obj[:3]
-        extra = tuple(obj[3]) if len(obj) == 4 else ()
+    if 3 <= len(obj) <= 5 and callable(obj[0]):
+        cost, theta, grad, *rest = obj
+        layout = _layout_of(rest.pop()) if rest and _looks_like_layout(rest[-1]) else None
+        if len(rest) > 1:
+            raise UsageError(f"the function returned a tuple of {len(obj)} ({kinds}); expected {ACCEPTED}")
+        extra = tuple(rest[0]) if rest else ()
         if directional:
-            return check_directional(cost, theta, grad, args=extra, n_dirs=directional, **opts)
-        return check_gradient(cost, theta, grad, args=extra, **opts)
+            return check_directional(cost, theta, grad, args=extra, n_dirs=directional, layout=layout, **opts)
+        return check_gradient(cost, theta, grad, args=extra, layout=layout, **opts)
     raise UsageError(f"the function returned a tuple of {len(obj)} ({kinds}), which fastcheck does not recognise; expected {ACCEPTED}")
+
+
+def _looks_like_layout(obj) -> bool:
+    from ..layout import Layout
+
+    return isinstance(obj, Layout) or (isinstance(obj, Mapping) and bool(obj) and all(isinstance(k, str) for k in obj))
+
+
+def _layout_of(obj):
+    """A Layout from a Layout or from ``{name: shape}`` (a shape is an int or a tuple of ints)."""
+    from ..layout import Layout
+
+    if isinstance(obj, Layout):
+        return obj
+    try:
+        shapes = [(v,) if isinstance(v, int) else tuple(int(d) for d in v) for v in obj.values()]
+    except (TypeError, ValueError):
+        raise UsageError(f"a layout must be a fastcheck.Layout or {{name: shape}}, got {obj!r}") from None
+    return Layout(tuple(obj), tuple(shapes))
 
 
 def _is_model(obj) -> bool:
@@ -112,6 +162,8 @@ def _check_builtin(model, theta, X, y, opts, directional, mode="structured"):
     from ..check import check_directional
     from ..structured import check_model
 
+    if mode == "structured" and not directional and opts.get("workers", "auto") not in ("auto", 1):
+        raise UsageError("--workers applies to your own network's cost, or to a built-in model with --mode blackbox")
     if directional:
         return check_directional(
             model.jit_cost, theta, model.grad(theta, X, y), args=model.cost_args(X, y),
@@ -131,6 +183,11 @@ def builtin_model(args):
             sizes = [int(s) for s in args.sizes.split(",")]
         except ValueError:
             raise UsageError(f"--sizes must be comma-separated integers, got {args.sizes!r}") from None
+        from ..config import num_threads
+        from ..resources import mlp_bytes, require_memory
+
+        n, nbytes = mlp_bytes(sizes, max(args.batch, 1), args.threads or num_threads())
+        require_memory(nbytes, f"a check of MLP {args.sizes} ({n:,} parameters)", force=args.force)
         acts = args.activation.split(",")
         model = models.MLP(sizes, activations=acts[0] if len(acts) == 1 else acts, loss=args.loss,
                            l2=args.l2, keep_prob=args.keep_prob, dropout_seed=args.seed)
@@ -142,15 +199,12 @@ def builtin_model(args):
 
 
 def run(args) -> int:
-    from ..userfile import load_callable
+    from ..userfile import call_user, load_callable
 
     opts = _options(args)
     if args.target:
         make = load_callable(args.target)
-        try:
-            obj = make()
-        except Exception as exc:
-            raise UsageError(f"{args.target} raised {type(exc).__name__}: {exc}") from exc
+        obj = call_user(make, args.target)
         title = args.target
         if args.dtype != "float64":
             raise UsageError("--dtype applies to the built-in models; give your own theta in the precision you want")
@@ -160,8 +214,10 @@ def run(args) -> int:
         title = f"{args.model} {args.sizes if args.model == 'mlp' else ''}".strip()
         result = _check_builtin(model, theta, X, y, opts, args.directional, mode=args.mode)
     if args.json:
-        json.dump(result.to_dict(worst=args.worst), sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        from ..files import dumps_strict
+
+        # Strict JSON: a NaN (say, a non-finite perturbed cost) is null, not a literal jq rejects.
+        sys.stdout.write(dumps_strict(result.to_dict(worst=args.worst), indent=2) + "\n")
     else:
         from .render import print_result
 

@@ -54,7 +54,7 @@ def run(args) -> int:
 
 def _eps_study(console, report_dir) -> None:
     """Error vs ε of the seeds' NumPy network: fitted orders and the best step."""
-    from ..sweep import eps_sweep, fit_orders
+    from ..sweep import eps_sweep, fit_notes, fit_orders
     from .render import table_of
 
     console.rule("how good is the check itself? error vs eps on the same network")
@@ -66,9 +66,10 @@ def _eps_study(console, report_dir) -> None:
                            verdict_col=None))
     console.print(
         "[dim]truncation slopes ≈ 1 (forward), 2 (central), 4 (central4); round-off slope ≈ −1; "
-        "the complex step has no round-off branch. float32 loses about half the digits. "
-        "– : fewer than 3 steps on that branch (float32 central4 is best at 0.1, the grid stops at 1).[/]"
+        "the complex step has no round-off branch. float32 loses about half the digits.[/]"
     )
+    for line in fit_notes(fits):  # why a slope shows as –
+        console.print(f"[dim]– {line}[/]")
     if report_dir:
         from ..report import write_report
 

@@ -25,7 +25,9 @@ def _common(p) -> None:
     p.add_argument("--name", help="report name: results go to OUT/NAME/ (default: from the first problem)")
     p.add_argument("--out", default="reports", help="parent directory of the report")
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep: compute only missing points")
-    p.add_argument("--force", action="store_true", help="start over even if the report directory holds results")
+    p.add_argument("--force", action="store_true",
+                   help="start over even if the report directory holds results (with --resume: keep them); "
+                   "also run a grid or model larger than the machine's available memory")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument("--no-report", action="store_true", help="only results.csv; skip parquet, plots and README")
     dist = p.add_mutually_exclusive_group()
@@ -136,39 +138,48 @@ def _command(args) -> str:
 
 
 def run_eps(args) -> int:
+    from ..files import directory_lock
     from ..problems import get_problem
-    from ..sweep import eps_sweep, fit_orders, parse_eps
+    from ..sweep import eps_sweep, fit_notes, fit_orders, parse_eps
+    from ..sweep.grid import eps_count
+    from ..sweep.runner import require_sweep_memory
 
+    # The size of the grid is known before its steps are made: refuse a huge one first.
+    n_points = len(args.problems) * len(args.schemes) * len(args.dtypes) * eps_count(args.eps)
+    require_sweep_memory(args.problems, n_points, args.threads, args.force)
     eps = parse_eps(args.eps)
     problems = [get_problem(p) for p in args.problems]  # unloadable files fail here, before any work
     directory = _directory(args, "eps", args.problems[0])
-    with _client(args) as client:
+    with directory_lock(directory), _client(args) as client:  # one writer, from the first row to the report
         df = eps_sweep(
             problems, eps=eps, schemes=args.schemes, dtypes=args.dtypes, sample=args.sample, seed=args.seed,
             threads=args.threads, structured=not args.blackbox, out=directory, resume=args.resume,
-            overwrite=args.force, progress=False if args.quiet else None, client=client,
+            overwrite=args.force, progress=False if args.quiet else None, client=client, force=args.force,
         )
-    _report(args, directory, df)
+        _report(args, directory, df)
     if not args.quiet:
         fits = fit_orders(df)
         cols = ["problem", "scheme", "dtype", "order", "truncation_slope", "roundoff_slope", "best_eps", "floor"]
         print(fits[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        for line in fit_notes(fits):
+            print(f"  {line}")
         print(f"\nreport: {directory}/")
     return 0
 
 
 def run_size(args) -> int:
+    from ..files import directory_lock
     from ..sweep import size_sweep
 
     directory = _directory(args, "size", args.sizes[0])
-    with _client(args) as client:
+    with directory_lock(directory), _client(args) as client:  # one writer, from the first row to the report
         df = size_sweep(
             args.sizes, modes=args.modes, threads=args.threads, batch=args.batch, activation=args.activation,
             loss=args.loss, sample=args.sample, n_dirs=args.n_dirs, repeat=args.repeat, budget=args.budget,
             seed=args.seed, out=directory, resume=args.resume, overwrite=args.force,
-            progress=False if args.quiet else None, client=client,
+            progress=False if args.quiet else None, client=client, force=args.force,
         )
-    _report(args, directory, df)
+        _report(args, directory, df)
     if not args.quiet:
         cols = ["problem", "n_params", "mode", "threads", "seconds", "evals_per_s", "peak_mem_mb", "verdict", "note"]
         print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
@@ -178,14 +189,13 @@ def run_size(args) -> int:
 
 
 def _report(args, directory, df) -> None:
-    import json
-
-    from ..sweep.store import META_JSON
+    from ..files import dumps_strict, write_text
+    from ..sweep.store import META_JSON, read_json
 
     meta_path = directory / META_JSON
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    meta = read_json(meta_path) if meta_path.exists() else {}
     meta["command"] = _command(args)
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    write_text(meta_path, dumps_strict(meta, indent=2) + "\n")
     if not args.no_report:
         from ..report import write_report
 

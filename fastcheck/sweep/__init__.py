@@ -7,12 +7,15 @@
   Numba threads (with many models it is the batch check).
 
 Results can be appended to a directory point by point (``out=``), resumed
-(``resume=True``) and computed on a Dask cluster (``client=``);
+(``resume=True``: refused with :class:`ResumeError` when the finished rows
+were computed with other options) and computed on a Dask cluster
+(``client=``); one process at a time writes a directory;
 :mod:`fastcheck.report` turns a directory into tables, plots and a README.
 """
-from .fit import fit_curve, fit_orders
+from .fit import best_rows, fit_curve, fit_notes, fit_orders
 from .grid import DEFAULT_DTYPES, DEFAULT_EPS, DEFAULT_MODES, DEFAULT_SCHEMES, MODES, GridError, parse_eps
 from .runner import EPS_SCHEMA, SIZE_SCHEMA, TIMING_COLUMNS, eps_point, eps_sweep, size_point, size_sweep
+from .store import ResultsExistError, ResumeError, SweepFileError
 
 __all__ = [
     "DEFAULT_DTYPES",
@@ -22,11 +25,16 @@ __all__ = [
     "EPS_SCHEMA",
     "GridError",
     "MODES",
+    "ResultsExistError",
+    "ResumeError",
     "SIZE_SCHEMA",
+    "SweepFileError",
     "TIMING_COLUMNS",
+    "best_rows",
     "eps_point",
     "eps_sweep",
     "fit_curve",
+    "fit_notes",
     "fit_orders",
     "parse_eps",
     "size_point",

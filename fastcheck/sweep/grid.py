@@ -101,6 +101,18 @@ def parse_eps(text: str) -> tuple:
         raise GridError(f"cannot read --eps {text!r}: use START:STOP:NUM or a comma list") from None
 
 
+def eps_count(text: str) -> int:
+    """How many steps ``--eps text`` asks for, without making them (see :func:`parse_eps`)."""
+    text = text.strip()
+    if ":" in text:
+        parts = text.split(":")
+        try:
+            return int(parts[2]) if len(parts) == 3 else 0
+        except ValueError:
+            return 0  # parse_eps says what is wrong
+    return sum(1 for v in text.split(",") if v.strip())
+
+
 def check_threads(threads, *, allow_none: bool = True) -> tuple:
     """Thread counts Numba can run in this process (1 … NUMBA_NUM_THREADS)."""
     limit = numba.config.NUMBA_NUM_THREADS

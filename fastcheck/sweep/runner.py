@@ -22,7 +22,8 @@ from .. import __version__, config
 from ..check import PrecisionWarning, check_directional, check_gradient, run_check, select_coords
 from ..evaluate import LoopEvaluator, complex_dtype, make_evaluator
 from ..layout import Layout
-from ..problems import Problem, get_problem
+from ..problems import Problem, estimated_bytes, fingerprint, get_problem
+from ..resources import grid_bytes, require_memory
 from ..result import relative_difference
 from ..steps import SCHEMES, get_scheme
 from . import dask as dask_support
@@ -312,6 +313,7 @@ def eps_sweep(
     progress=False,
     client=None,
     chunk=None,
+    force=False,
 ) -> pd.DataFrame:
     """Error of the numerical gradient against ε, per scheme and precision.
 
@@ -343,9 +345,15 @@ def eps_sweep(
         Compute the perturbed costs of forward, central and central4 at one
         ε once (identical numbers, less work).
     out : path, optional
-        Directory for ``results.csv`` (appended point by point) and ``sweep.json``.
+        Directory for ``results.csv`` (appended point by point) and
+        ``sweep.json``.  This process is its only writer while the sweep runs
+        (another one gets :class:`fastcheck.files.DirectoryBusyError`).
     resume : bool
-        Keep the finished points in ``out`` and compute only the missing ones.
+        Keep the finished points in ``out`` and compute only the missing
+        ones.  Refused (:class:`fastcheck.sweep.ResumeError`) when an option
+        that shapes the results differs, a problem changed (θ, or its file's
+        contents), ``sweep.json`` is missing, or the file holds two different
+        rows for one point.
     overwrite : bool
         Start over even if ``out`` holds results.
     progress : {False, True, None, "rich", "plain"}
@@ -354,6 +362,11 @@ def eps_sweep(
         Run the grid points on this cluster.
     chunk : int, optional
         Grid points per Dask task (default: about eight tasks per worker).
+    force : bool
+        Run even when the memory estimate (problems named by spec, rows of
+        the grid) exceeds what the machine has available; otherwise such a
+        sweep is refused with :class:`fastcheck.resources.ResourceError`
+        before anything is allocated.
 
     Returns
     -------
@@ -381,6 +394,8 @@ def eps_sweep(
     sample = check_positive_int(sample, "sample")
     if jit not in ("auto", True, False):
         raise GridError(f"jit must be 'auto', True or False, got {jit!r}")
+    specs = list(problem) if isinstance(problem, list) else [problem]
+    require_sweep_memory(specs, len(specs) * len(schemes) * len(dtypes) * len(eps), threads, force)
     problems = _load_problems(problem)
     if coords is not None:
         coords = tuple(int(c) for c in np.asarray(coords).reshape(-1))
@@ -392,8 +407,9 @@ def eps_sweep(
 
     grid = [(p.name, s, d, e) for p in problems for s in schemes for d in dtypes for e in eps]
     meta = {"kind": "eps", "problems": [p.name for p in problems], "eps": list(eps), "schemes": list(schemes),
-            "dtypes": list(dtypes), "options": opts.as_meta()}
-    store, done = _open_store(out, EPS_SCHEMA, meta, resume, overwrite)
+            "dtypes": list(dtypes), "options": opts.as_meta(),
+            "fingerprints": {p.name: fingerprint(p) for p in problems}}
+    store, done = _open_store(out, EPS_SCHEMA, meta, resume, overwrite, EPS_KEY)
     finished = _finished_keys(done, EPS_KEY)
 
     tasks = []
@@ -429,9 +445,10 @@ def eps_sweep(
                 shipped = dict(zip([p.name for p in problems], dask_support.ship_problems(client, problems)))
                 payloads = [(shipped[p.name], p.name, d, e, missing, opts) for p, d, e, missing in tasks]
                 dask_support.run(client, _eps_task, payloads, done_cb, chunk or _auto_chunk(client, len(payloads)))
-    finally:
+    except BaseException:
         if store is not None:
-            store.close()
+            store.abort()
+        raise
     return _final(done, rows, grid, EPS_KEY, EPS_SCHEMA, store, {"kind": "eps", **meta})
 
 
@@ -578,6 +595,24 @@ def _size_task(payload):
     return [size_point(get_problem(ref), label, mode, threads, opts)]
 
 
+def _size_spec(spec, batch, activation, loss, seed):
+    """The registry spec of a size-sweep entry given as layer sizes (else the entry itself)."""
+    if isinstance(spec, (list, tuple)) and spec and all(isinstance(s, (int, np.integer)) for s in spec):
+        spec = "-".join(str(int(s)) for s in spec)
+    if isinstance(spec, str) and spec.replace("-", "").isdigit() and "-" in spec:
+        return f"mlp:{spec},batch={batch},act={activation},loss={loss},seed={seed}"
+    return spec
+
+
+def require_sweep_memory(specs, n_points, threads, force) -> None:
+    """Refuse, before anything is built, a grid or a problem larger than the machine's memory."""
+    require_memory(grid_bytes(n_points), f"a sweep grid of {n_points:,} points", force=force)
+    for spec in specs:
+        n, nbytes = estimated_bytes(spec, threads or config.num_threads())
+        if nbytes is not None:
+            require_memory(nbytes, f"problem {spec!r} ({n:,} parameters)", force=force)
+
+
 def _size_problem(spec, batch, activation, loss, seed):
     """A size-sweep entry: layer sizes (ints or "784-128-10") become an MLP
     problem labelled ``mlp:784-128-10`` (batch, activation and loss are the
@@ -608,6 +643,7 @@ def size_sweep(
     overwrite=False,
     progress=False,
     client=None,
+    force=False,
 ) -> pd.DataFrame:
     """Time each way of checking, against model size and Numba threads.
 
@@ -630,7 +666,7 @@ def size_sweep(
     budget : float
         A full-coordinate mode whose estimated time (from probes of growing
         numbers of coordinates) exceeds this many seconds is skipped, with a note.
-    out, resume, overwrite, progress, client
+    out, resume, overwrite, progress, client, force
         As in :func:`eps_sweep`.
 
     Returns
@@ -654,14 +690,17 @@ def size_sweep(
     sizes = list(sizes)
     if not sizes:
         raise GridError("no sizes given: the grid is empty")
+    specs = [_size_spec(s, batch, activation, loss, seed) for s in sizes]
+    require_sweep_memory(specs, len(specs) * len(modes) * len(threads), max(threads), force)
     problems = _load_problems([_size_problem(s, batch, activation, loss, seed) for s in sizes])
     opts = SizeOptions(sample=sample, n_dirs=n_dirs, repeat=repeat, budget=float(budget), seed=int(seed), jit=jit)
 
     grid = [(p.name, m, t) for p in problems for m in modes for t in threads]
     meta = {"kind": "size", "problems": [p.name for p in problems], "modes": list(modes), "threads": list(threads),
             "mlp": {"batch": batch, "activation": activation, "loss": loss},
-            "options": opts.as_meta(), "timing": {"repeat": repeat, "budget": float(budget)}}
-    store, done = _open_store(out, SIZE_SCHEMA, meta, resume, overwrite)
+            "options": opts.as_meta(), "timing": {"repeat": repeat, "budget": float(budget)},
+            "fingerprints": {p.name: fingerprint(p) for p in problems}}
+    store, done = _open_store(out, SIZE_SCHEMA, meta, resume, overwrite, SIZE_KEY)
     finished = _finished_keys(done, SIZE_KEY)
     tasks = [(p, m, t) for p in problems for m in modes for t in threads if (p.name, m, t) not in finished]
     rows = []
@@ -683,19 +722,21 @@ def size_sweep(
                 shipped = dict(zip([p.name for p in problems], dask_support.ship_problems(client, problems)))
                 payloads = [(shipped[p.name], p.name, m, t, opts) for p, m, t in tasks]
                 dask_support.run(client, _size_task, payloads, done_cb, 1)
-    finally:
+    except BaseException:
         if store is not None:
-            store.close()
+            store.abort()
+        raise
     return _final(done, rows, grid, SIZE_KEY, SIZE_SCHEMA, store, meta)
 
 
 # ====================================================================== shared plumbing
-def _open_store(out, schema, meta, resume, overwrite):
+def _open_store(out, schema, meta, resume, overwrite, key):
+    """The locked results store of ``out`` and its finished rows (none without ``out``)."""
     if out is None:
         if resume:
             raise GridError("resume needs out= (the directory of the interrupted sweep)")
         return None, coerce(pd.DataFrame(columns=list(schema)), schema)
-    store = ResultStore(out, schema)
+    store = ResultStore(out, schema, key=key, volatile=TIMING_COLUMNS)
     return store, store.start(meta, resume=bool(resume), overwrite=bool(overwrite))
 
 
@@ -704,7 +745,16 @@ def _finished_keys(done: pd.DataFrame, key) -> set:
 
 
 def _final(done, rows, grid, key, schema, store, meta) -> pd.DataFrame:
-    """The grid's rows in grid order (finished before + computed now)."""
+    """The grid's rows in grid order (finished before + computed now); the store is finished and unlocked."""
+    try:
+        return _final_table(done, rows, grid, key, schema, store, meta)
+    except BaseException:
+        if store is not None:
+            store.abort()
+        raise
+
+
+def _final_table(done, rows, grid, key, schema, store, meta) -> pd.DataFrame:
     new = coerce(pd.DataFrame(rows), schema) if rows else coerce(pd.DataFrame(columns=list(schema)), schema)
     frames = [f for f in (done, new) if len(f)]
     allrows = pd.concat(frames, ignore_index=True) if frames else new
@@ -718,7 +768,7 @@ def _final(done, rows, grid, key, schema, store, meta) -> pd.DataFrame:
     table.attrs.update(meta)
     if store is not None:
         extra = allrows[~in_grid]  # finished points of a wider earlier grid: kept in the file
-        store.finish(pd.concat([table, coerce(extra, schema)], ignore_index=True) if len(extra) else table)
+        store.finish(pd.concat([table, coerce(extra, schema)], ignore_index=True) if len(extra) else table)  # unlocks
     return table
 
 

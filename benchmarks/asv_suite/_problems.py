@@ -72,7 +72,7 @@ def optional(module, *names):
     return mod
 
 
-#: The networks of the model benchmarks (and of ``fastcheck bench peers``).
+#: The networks of the model benchmarks (and of ``python -m benchmarks.peers``).
 NETWORKS = {
     "seed": None,
     "64-32-10": (64, 32, 10),
@@ -84,7 +84,7 @@ NETWORKS = {
 def network(name, batch=64, seed=0):
     """``(model, theta, X, y)`` of a sigmoid MLP on a random batch, or the seeds' network."""
     models = optional("fastcheck.models", "MLP", "seed_network")
-    sizes = NETWORKS[name]
+    sizes = NETWORKS[name] if name in NETWORKS else tuple(int(w) for w in name.split("-"))  # "784-256-64-10"
     if sizes is None:
         return models.seed_network(seed)
     model = models.MLP(list(sizes), activations="sigmoid", loss="sse")

@@ -1,7 +1,7 @@
 """Checks of the built-in networks: structured against black-box, sampled,
 directional, thread scaling, peak memory, and the accuracy of correct models.
 
-The networks are those of ``fastcheck bench peers`` (sigmoid units, the
+The networks are those of ``python -m benchmarks.peers`` (sigmoid units, the
 seeds' cost, batch 64).  ``setup`` checks one coordinate first, which
 compiles the kernels, so the timings hold no compilation.
 """

@@ -1,0 +1,65 @@
+"""Speed in machine-independent units: ratios of two timings taken in turns in one process.
+
+An absolute time on this shared machine moves by 2× from hour to hour; these
+ratios do not, so the single-thread ones are what ``benchmarks/gate.py`` compares with
+the recorded history to fail CI on a clear regression (see
+benchmarks/README.md); the thread-scaling ones are charted only.  Every
+``track_ratio`` is lower-is-better.
+"""
+from ._ratios import (
+    RATIO_NETWORKS,
+    blackbox_in_cost_calls,
+    blackbox_parallel_over_serial,
+    check_in_forward_passes,
+    structured_parallel_over_serial,
+)
+
+
+class CheckInForwardPasses:
+    """A full structure-aware central check in units of one forward pass of the same network and batch
+    (both on one thread)."""
+
+    params = (list(RATIO_NETWORKS),)
+    param_names = ["network"]
+    timeout = 600
+
+    def track_ratio(self, net):
+        return check_in_forward_passes(net)
+
+    track_ratio.unit = "forward passes"
+
+
+class StructuredThreads:
+    """The full structured check on every Numba thread over one thread (0.5 is perfect on two cores)."""
+
+    params = (["784-128-10"],)
+    param_names = ["network"]
+    timeout = 600
+
+    def track_ratio(self, net):
+        return structured_parallel_over_serial(net)
+
+    track_ratio.unit = "parallel / serial"
+
+
+class BlackBoxThreads:
+    """A full black-box check of a jitted cost (logistic regression, n = 2000) on every thread over one."""
+
+    timeout = 300
+
+    def track_ratio(self):
+        return blackbox_parallel_over_serial()
+
+    track_ratio.unit = "parallel / serial"
+
+
+class BlackBoxInCostCalls:
+    """A full black-box central check (2n perturbed costs, n = 2000) in units of one call of the cost (one
+    thread)."""
+
+    timeout = 300
+
+    def track_ratio(self):
+        return blackbox_in_cost_calls()
+
+    track_ratio.unit = "cost calls"

@@ -1,0 +1,193 @@
+"""Networks as users write them by hand, in plain NumPy (for the pool, sequential
+and benchmark code): an object-style sigmoid network with the tutorial's
+numerical-gradient loop, and a small convolutional network written as stages
+with naive loops for the convolution and the pooling, as a course writes it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+# -- the object style of *Neural Networks Demystified* ------------------------------------
+class ObjectNet:
+    """A sizes[0]-sizes[1]-sizes[2] sigmoid network with a squared-error cost (object style)."""
+
+    def __init__(self, sizes=(100, 120, 10), seed=0):
+        rng = np.random.default_rng(seed)
+        self.W1 = rng.standard_normal(sizes[:2]) / np.sqrt(sizes[0])
+        self.W2 = rng.standard_normal(sizes[1:]) / np.sqrt(sizes[1])
+
+    @staticmethod
+    def sigmoid(z):
+        return 1 / (1 + np.exp(-z))
+
+    def forward(self, X):
+        self.z2 = X @ self.W1
+        self.a2 = self.sigmoid(self.z2)
+        self.z3 = self.a2 @ self.W2
+        return self.sigmoid(self.z3)
+
+    def costFunction(self, X, y):
+        self.yHat = self.forward(X)
+        return 0.5 * np.sum((y - self.yHat) ** 2)
+
+    def computeGradients(self, X, y):
+        yhat = self.forward(X)
+        delta3 = -(y - yhat) * yhat * (1 - yhat)
+        dW2 = self.a2.T @ delta3
+        delta2 = (delta3 @ self.W2.T) * self.a2 * (1 - self.a2)
+        dW1 = X.T @ delta2
+        return np.concatenate((dW1.ravel(), dW2.ravel()))
+
+    def getParams(self):
+        return np.concatenate((self.W1.ravel(), self.W2.ravel()))
+
+    def setParams(self, params):
+        n = self.W1.size
+        self.W1 = np.reshape(params[:n], self.W1.shape)
+        self.W2 = np.reshape(params[n:], self.W2.shape)
+
+
+def object_data(sizes=(100, 120, 10), batch=20, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((batch, sizes[0])), rng.random((batch, sizes[2]))
+
+
+def computeNumericalGradient(N, X, y):
+    """The tutorial's loop: perturb one parameter at a time by ±1e-4."""
+    paramsInitial = N.getParams()
+    numgrad = np.zeros(paramsInitial.shape)
+    perturb = np.zeros(paramsInitial.shape)
+    e = 1e-4
+    for p in range(len(paramsInitial)):
+        perturb[p] = e
+        N.setParams(paramsInitial + perturb)
+        loss2 = N.costFunction(X, y)
+        N.setParams(paramsInitial - perturb)
+        loss1 = N.costFunction(X, y)
+        numgrad[p] = (loss2 - loss1) / (2 * e)
+        perturb[p] = 0
+    N.setParams(paramsInitial)
+    return numgrad
+
+
+# -- a small convolutional network as stages ------------------------------------------------
+def conv_forward_naive(x, w, b):
+    """3×3 (any odd size) convolution, stride 1, zero padding to keep the size; loops as a course writes them."""
+    N, _, H, W = x.shape
+    F, _, HH, WW = w.shape
+    p = HH // 2
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    out = np.empty((N, F, H, W), dtype=np.result_type(x, w))
+    for n in range(N):
+        for f in range(F):
+            for i in range(H):
+                for j in range(W):
+                    out[n, f, i, j] = np.sum(xp[n, :, i : i + HH, j : j + WW] * w[f]) + b[f]
+    return out
+
+
+def conv_backward_naive(dout, x, w):
+    N, _, H, W = x.shape
+    F, _, HH, WW = w.shape
+    p = HH // 2
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    dw = np.zeros_like(w)
+    db = dout.sum(axis=(0, 2, 3))
+    for n in range(N):
+        for f in range(F):
+            for i in range(H):
+                for j in range(W):
+                    dw[f] += dout[n, f, i, j] * xp[n, :, i : i + HH, j : j + WW]
+    return dw, db
+
+
+def relu(a):
+    return np.maximum(a, 0.0)
+
+
+def max_pool_naive(a):
+    """2×2 max pooling, stride 2."""
+    N, C, H, W = a.shape
+    out = np.empty((N, C, H // 2, W // 2), dtype=a.dtype)
+    for n in range(N):
+        for c in range(C):
+            for i in range(H // 2):
+                for j in range(W // 2):
+                    out[n, c, i, j] = np.max(a[n, c, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2])
+    return out
+
+
+def max_pool_backward_naive(dout, a):
+    N, C, H, W = a.shape
+    da = np.zeros_like(a)
+    for n in range(N):
+        for c in range(C):
+            for i in range(H // 2):
+                for j in range(W // 2):
+                    win = a[n, c, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2]
+                    k = np.unravel_index(np.argmax(win), win.shape)
+                    da[n, c, 2 * i + k[0], 2 * j + k[1]] += dout[n, c, i, j]
+    return da
+
+
+def affine(a, W, b):
+    return a.reshape(a.shape[0], -1) @ W + b
+
+
+def softmax_loss(labels):
+    """The last stage: mean cross-entropy of the scores against ``labels``."""
+
+    def loss(scores):
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+        return -np.mean(logp[np.arange(len(labels)), labels])
+
+    return loss
+
+
+def conv_net(batch=2, channels=1, size=8, filters=3, hidden=12, classes=5, seed=0):
+    """``(stages, params, x, grads)`` of conv-relu-pool-affine-relu-affine-softmax."""
+    rng = np.random.default_rng(seed)
+    pooled = filters * (size // 2) ** 2
+    params = {
+        "W1": rng.standard_normal((filters, channels, 3, 3)) * 0.5,
+        "b1": rng.standard_normal(filters) * 0.1,
+        "W2": rng.standard_normal((pooled, hidden)) / np.sqrt(pooled),
+        "b2": rng.standard_normal(hidden) * 0.1,
+        "W3": rng.standard_normal((hidden, classes)) / np.sqrt(hidden),
+        "b3": rng.standard_normal(classes) * 0.1,
+    }
+    x = rng.standard_normal((batch, channels, size, size))
+    labels = rng.integers(0, classes, batch)
+    stages = [
+        (conv_forward_naive, ("W1", "b1")),
+        (relu, ()),
+        (max_pool_naive, ()),
+        (affine, ("W2", "b2")),
+        (relu, ()),
+        (affine, ("W3", "b3")),
+        (softmax_loss(labels), ()),
+    ]
+
+    def grads(p, x):
+        c = conv_forward_naive(x, p["W1"], p["b1"])
+        r = relu(c)
+        m = max_pool_naive(r)
+        h = affine(m, p["W2"], p["b2"])
+        hr = relu(h)
+        s = affine(hr, p["W3"], p["b3"])
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        prob = e / e.sum(axis=1, keepdims=True)
+        prob[np.arange(len(labels)), labels] -= 1
+        ds = prob / len(labels)
+        dW3, db3 = hr.T @ ds, ds.sum(axis=0)
+        dh = (ds @ p["W3"].T) * (h > 0)
+        mflat = m.reshape(len(m), -1)
+        dW2, db2 = mflat.T @ dh, dh.sum(axis=0)
+        dm = (dh @ p["W2"].T).reshape(m.shape)
+        dc = max_pool_backward_naive(dm, r) * (c > 0)
+        dW1, db1 = conv_backward_naive(dc, x, p["W1"])
+        return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "dW3": dW3, "db3": db3}
+
+    return stages, params, x, grads
