@@ -48,7 +48,7 @@ WHY_NAMES = ("", "roundoff", "converge", "nonfinite", "zeros")
 SETTLE = {
     "roundoff": "round-off of the cost swamps the gradient here; a float64 cost, a larger step or scheme='complex' would settle it",
     "converge": "the difference quotients did not settle as the step shrank; a smaller step or scheme='complex' would settle it",
-    "nonfinite": "the cost is NaN or inf at perturbed points; a smaller eps, or a point inside the cost's domain, would settle it",
+    "nonfinite": "the cost is not finite at perturbed points; a smaller eps, or a point inside the cost's domain, would settle it",
     "zeros": "the sample saw only zero gradients in this block; check more of its coordinates (a larger sample, or all)",
     "kinks": "every checked coordinate of this block sits at a kink; a point off the corners, or more coordinates, would settle it",
 }
