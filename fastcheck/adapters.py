@@ -112,7 +112,9 @@ def check_object(net, X, y, *, layout=None, directional=None, **options):
                         f"{' or '.join(name for name, _, _ in STYLES)}")
     check_data(X, y)
     get, set_, cost_fn, grad_fn = (_method(net, r) for r in ("get", "set", "cost", "grad"))
-    theta0 = np.array(get(), dtype=np.float64, copy=True).ravel()
+    theta0 = np.array(get(), copy=True).ravel()
+    if theta0.dtype not in (np.float32, np.float64):  # keep the user's float32 or float64
+        theta0 = theta0.astype(np.float64)
     snapshot = dict(vars(net))
     if layout is None:
         layout = _infer_object_layout(net, theta0)
@@ -192,7 +194,10 @@ def check_functions(forward, backward, parameters, X, Y, *, directional=None, **
     """
     layout = _param_layout(parameters)
     check_data(X, Y, names=("X", "Y"))
-    theta0 = layout.flatten(parameters)
+    # the user's precision: float32 parameters stay float32 (any lower float is promoted to float32)
+    kinds = {np.asarray(v).dtype for v in parameters.values()}
+    dtype = np.float64 if np.dtype(np.float64) in kinds or any(k.itemsize > 8 for k in kinds) else np.float32
+    theta0 = layout.flatten(parameters, dtype=dtype)
 
     def cost(theta):
         value = forward(X, Y, {k: v.copy() for k, v in layout.unflatten(theta).items()})

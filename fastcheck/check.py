@@ -17,8 +17,9 @@ import pandas as pd
 from . import config
 from .evaluate import as_scalar, make_evaluator
 from .layout import Layout
-from .result import CheckResult, block_table, check_thresholds, relative_difference, verdict
-from .steps import absolute_steps, check_eps, get_scheme
+from . import errorbars, ladder, precision
+from .result import KINK_COLUMNS, CheckResult, block_table, check_thresholds, overall, relative_difference
+from .steps import ADAPTIVE, absolute_steps, check_eps, get_scheme
 
 
 class NonFiniteCostError(FloatingPointError, ValueError):
@@ -163,22 +164,29 @@ def _base_value(ev, theta) -> float:
 
 
 # -- differencing ---------------------------------------------------------------
-def differences(ev, theta, coords, scheme, eps, f0):
+def differences(ev, theta, coords, scheme, eps, f0, mach=None, step_mach=None):
     """Numerical gradient at ``coords`` with the evaluator ``ev``.
 
-    Returns ``(g, steps, noise, finite, n_evals)``: ``noise`` is the
-    round-off level of each entry (4·eps_mach·Σ|w_k·J_k| / h: what rounding
-    the costs alone can do to the quotient), ``finite`` marks coordinates
-    whose perturbed costs were all finite.
+    Returns ``(g, steps, noise, finite, n_evals, costs)``: ``noise`` is the
+    round-off level of each entry (4·ε·Σ|w_k·J_k| / h: what rounding the
+    costs alone can do to the quotient, with ε the machine epsilon of the
+    precision the cost computes in, ``mach``, by default θ's), ``finite``
+    marks coordinates whose perturbed costs were all finite, ``costs`` the
+    stencil's costs (``None`` for the complex step).  ``step_mach``: the
+    machine epsilon the default steps are chosen for (θ's by default).
     """
-    steps = absolute_steps(theta, coords, scheme, eps)
-    mach = float(np.finfo(theta.dtype).eps)
+    mach = float(np.finfo(theta.dtype).eps) if mach is None else float(mach)
+    if isinstance(eps, str):  # "adaptive": Richardson over a ladder of steps, estimate and error bar
+        base = errorbars.ladder_base(theta, coords, mach if step_mach is None else step_mach)
+        lad, n_evals = ladder.evaluate(ev, theta, coords, base, f0, mach, ladder.ADAPTIVE_RUNGS, ladder.ADAPTIVE_RATIO)
+        return lad.estimate, base, lad.error, lad.finite & np.isfinite(lad.estimate), n_evals, None
+    steps = absolute_steps(theta, coords, scheme, eps, step_mach)
     if scheme.complex:
         vals = ev.complex_step(theta, coords, steps)
         finite = np.isfinite(vals)
         g = vals / steps
         noise = 4 * mach * np.abs(g)
-        return g, steps, noise, finite, len(coords)
+        return g, steps, noise, finite, len(coords), None
     offsets = np.asarray(scheme.offsets)
     moved = offsets != 0
     costs = np.empty((len(coords), len(offsets)))
@@ -192,7 +200,7 @@ def differences(ev, theta, coords, scheme, eps, f0):
         mag += np.abs(w * costs[:, k])
     g = acc / steps
     noise = 4 * mach * np.where(finite, mag, 0.0) / steps
-    return g, steps, noise, finite, int(moved.sum()) * len(coords)
+    return g, steps, noise, finite, int(moved.sum()) * len(coords), costs
 
 
 def numerical_gradient(
@@ -208,9 +216,13 @@ def numerical_gradient(
         evaluated on all cores by the parallel kernel; anything else in a
         plain loop that takes the same points.
     theta : 1-D float array
-    eps : None, float or array
+    eps : None, "adaptive", float or array
         ``None``: the scheme's optimal relative step times max(1, |θ_i|);
-        a number: an absolute step.
+        a number: an absolute step; ``"adaptive"``: central differences on
+        a ladder of steps 4^k·h (k = 8 … −2) per coordinate with Richardson
+        extrapolation, the entry with the smallest estimated error kept
+        (22 evaluations per coordinate; :func:`adaptive_gradient` also
+        returns the error bars).  ``scheme`` is then ignored.
     scheme : {"forward", "backward", "central", "central4", "complex"}
     coords : int array, optional
         Only these coordinates; the result then has ``len(coords)`` entries.
@@ -229,7 +241,7 @@ def numerical_gradient(
     ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords),
                         workers=workers, client=client)
     f0 = _base_value(ev, theta)
-    g, _, _, finite, _ = differences(ev, theta, coords, scheme, eps, f0)
+    g, _, _, finite, _, _ = differences(ev, theta, coords, scheme, eps, f0)
     if not finite.all():
         bad = coords[~finite]
         raise NonFiniteCostError(
@@ -238,9 +250,30 @@ def numerical_gradient(
     return g
 
 
+def adaptive_gradient(cost, theta, *, args=(), coords=None, threads=None, jit="auto"):
+    """Finite-difference gradient with ``eps="adaptive"``, and its error bars.
+
+    Returns ``(g, error)``: per coordinate the Richardson estimate over a
+    geometric ladder of steps and its estimated error (truncation left plus
+    round-off), computed by the parallel kernels for a jitted cost.
+    """
+    theta = as_theta(theta)
+    coords = select_coords(len(theta), Layout.single(len(theta)), coords)
+    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords))
+    f0 = _base_value(ev, theta)
+    with held_blas(ev):
+        g, _, err, finite, _, _ = differences(ev, theta, coords, get_scheme("central"), ADAPTIVE, f0)
+    if not finite.all():
+        bad = coords[~finite]
+        raise NonFiniteCostError(
+            f"the cost is NaN or inf at perturbed points of {len(bad)} coordinate(s), first {bad[:10].tolist()}", bad
+        )
+    return g, err
+
+
 def _eps_for(eps, theta, coords):
     """Per-checked-coordinate eps: a full-length array is indexed by coords."""
-    if eps is None or eps.ndim == 0:
+    if eps is None or isinstance(eps, str) or eps.ndim == 0:
         return eps
     if len(eps) == len(theta):
         return eps[coords]
@@ -288,6 +321,7 @@ def _run_check(
     seed=0,
     layout=None,
     thresholds=None,
+    refine=True,
 ) -> CheckResult:
     scheme = get_scheme(scheme)
     thresholds = check_thresholds(thresholds)
@@ -301,30 +335,48 @@ def _run_check(
         ev.prepare(theta, "complex" if scheme.complex else "stencil")
     t0 = time.perf_counter()
     g_full = analytic_gradient(grad, theta, args, layout, user_layout)
-    num, steps, noise, finite, n_evals = differences(ev, theta, coords, scheme, eps, f0)
+    ana = g_full[coords]
+    prec = precision.nominal(theta.dtype)
+    num, steps, noise, finite, n_evals, costs = differences(ev, theta, coords, scheme, eps, f0, prec.mach)
+    native = getattr(ev, "native_precision", False)
+    if refine and not native and not _all_agree(ana, num, noise, finite, _coordinate_band(thresholds, prec.mach)):
+        # Something disagrees: is the cost computing in a lower precision than θ? (Probed only
+        # now, so a clean check of a slow cost pays nothing for it.)
+        prec = _cost_precision(ev, theta, coords, ana, f0)
+        n_evals += prec.n_evals
+        if prec.lower and eps is None:  # the default steps, chosen again for that precision
+            num, steps, noise, finite, n_more, costs = differences(ev, theta, coords, scheme, eps, f0, prec.mach,
+                                                                   prec.mach)
+            n_evals += n_more
+        elif prec.mach > float(np.finfo(theta.dtype).eps):
+            noise = noise * (prec.mach / float(np.finfo(theta.dtype).eps))
     # The complex step evaluates at θ itself (the perturbation is imaginary): it
     # crosses no kink, and takes the branch the real part lies on.
     crosses = hasattr(ev, "kinks") and not scheme.complex
-    kink = ev.kinks(theta, coords, steps) if crosses else np.zeros(len(coords), bool)
+    exact = ev.kinks(theta, coords, steps) if crosses else None
+    block_ids = layout.block_ids(coords)
+    j = errorbars.judge(
+        ev, theta, coords, block_ids, scheme, steps, f0, costs, num, noise, finite, ana,
+        mach=prec.mach, great=_coordinate_band(thresholds, prec.mach), exact_kinks=exact, refine=refine,
+    )
     seconds = time.perf_counter() - t0
-    ana = g_full[coords]
-    keep = finite & ~kink
-    difference = relative_difference(ana[keep], num[keep])
-    err = np.abs(ana[keep] - num[keep])
-    overall = verdict(difference, thresholds, at_noise=bool(np.all(err <= noise[keep])))
-    blocks = block_table(layout, layout.block_ids(coords), _LazyLabels(layout, coords), ana, num, noise, thresholds, exclude=~keep)
-    passed = overall in config.PASSING and bool(blocks["verdict"].isin(config.PASSING).all()) and bool(finite.all())
-    kinks = _kink_frame(layout, coords[kink & finite], ana[kink & finite], num[kink & finite])
+    counted = np.isin(j.status, errorbars.COUNTED)
+    difference = relative_difference(ana[counted], num[counted])
+    blocks = block_table(layout, block_ids, _LazyLabels(layout, coords), ana, num, j.status, j.why, thresholds)
+    verdict_, reason = overall(blocks, difference, thresholds, int(np.count_nonzero(~finite)))
+    at_kink = j.status == errorbars.KINK
+    kinks = _kink_frame(layout, coords[at_kink], ana[at_kink], num[at_kink], j.kink_left[at_kink],
+                        j.kink_right[at_kink])
     return CheckResult(
         difference=difference,
-        verdict=overall,
-        passed=passed,
+        verdict=verdict_,
+        passed=verdict_ in config.PASSING,
         numerical=np.where(finite, num, np.nan),
         analytic=ana,
         coords=coords,
         eps=steps,
         scheme=scheme.name,
-        n_evals=n_evals,
+        n_evals=n_evals + j.n_evals,
         seconds=seconds,
         threads=ev.threads,
         blocks=blocks,
@@ -337,8 +389,50 @@ def _run_check(
         nonfinite=coords[~finite],
         note=getattr(ev, "note", ""),
         dtype=theta.dtype.name,
+        error=j.error,
+        estimate=j.estimate,
+        status_code=j.status,
+        reason=reason,
+        precision=prec.name,
+        n_refined=j.refined,
         compile_seconds=getattr(ev, "compile_seconds", 0.0),
     )
+
+
+def _all_agree(ana, num, noise, finite, great) -> bool:
+    """Every checked coordinate agrees outright (pass 1 of :mod:`fastcheck.errorbars`)."""
+    scale = errorbars._scale(ana, num, finite, noise)
+    return bool(errorbars.first_pass(ana, num, noise, finite, np.zeros(len(ana), bool), scale, great)[finite].all()
+                and finite.all())
+
+
+def _coordinate_band(thresholds, mach) -> float:
+    """Relative agreement that settles a coordinate outright: the ``great`` band,
+    or what a central difference can reach in the cost's precision if that is more."""
+    return max(float(thresholds["great"]), 8.0 * mach ** (2.0 / 3.0))
+
+
+def _cost_precision(ev, theta, coords, ana, f0):
+    """The precision the cost computes in: θ's for the built-in networks (they say so), else measured."""
+    if getattr(ev, "native_precision", False):
+        return precision.nominal(theta.dtype)
+    prec = precision.detect(ev, theta, coords, ana, f0)
+    if prec.lower and prec.scatter > 1e-2:
+        warnings.warn(
+            f"the cost's values scatter by about {prec.scatter:.0e} of themselves under tiny changes of theta:"
+            " nothing like a floating-point format; is the cost random (see NondeterministicCostWarning)?",
+            PrecisionWarning,
+            stacklevel=5,
+        )
+    elif prec.lower:
+        warnings.warn(
+            f"the cost computes in {prec.name}, not in theta's {theta.dtype.name}: its values move in steps of"
+            f" about {prec.scatter:.1e} of themselves under tiny changes of theta. Error bars and steps use"
+            f" that precision; compute the cost in {theta.dtype.name} for a sharper check",
+            PrecisionWarning,
+            stacklevel=5,
+        )
+    return prec
 
 
 class _LazyLabels:
@@ -352,7 +446,7 @@ class _LazyLabels:
         return "[" + ",".join(map(str, self.layout.locate(self.coords[j])[1])) + "]"
 
 
-def _kink_frame(layout, coords, ana, num):
+def _kink_frame(layout, coords, ana, num, left, right):
     located = [layout.locate(c) for c in coords]
     return pd.DataFrame(
         {
@@ -361,7 +455,10 @@ def _kink_frame(layout, coords, ana, num):
             "coord": coords,
             "analytic": ana,
             "numerical": num,
-        }
+            "left": left,
+            "right": right,
+        },
+        columns=KINK_COLUMNS,
     )
 
 
@@ -499,7 +596,7 @@ def check_directional(
     if isinstance(n_dirs, bool) or not isinstance(n_dirs, (int, np.integer)) or n_dirs < 1:
         raise ValueError(f"n_dirs must be a positive integer, got {n_dirs!r}")
     eps = check_eps(eps)
-    if eps is not None and eps.ndim != 0:
+    if eps is not None and (isinstance(eps, str) or eps.ndim != 0):
         raise ValueError("eps for a directional check must be a single number")
     thresholds = check_thresholds(thresholds)
     user_layout = layout is not None
@@ -530,26 +627,27 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
     finite = np.isfinite(costs).all(axis=1)
     num = (0.5 * costs[:, 1] - 0.5 * costs[:, 0]) / steps
     ana = np.array([g[a : a + n] @ dirvals[s : s + n] for a, n, s in zip(lo, lengths, start[:-1])])
-    seconds = time.perf_counter() - t0
     mach = float(np.finfo(theta.dtype).eps)
-    noise = 4 * mach * np.abs(costs).sum(axis=1) / steps
-    keep = finite
-    difference = relative_difference(ana[keep], num[keep])
-    err = np.abs(ana[keep] - num[keep])
-    overall = verdict(difference, thresholds, at_noise=bool(np.all(err <= noise[keep])))
+    noise = 4 * mach * 0.5 * np.abs(costs).sum(axis=1) / steps
+    status, why, error, n_more = _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, noise,
+                                                   finite, ana, mach, _coordinate_band(thresholds, mach))
+    seconds = time.perf_counter() - t0
+    counted = np.isin(status, errorbars.COUNTED)
+    difference = relative_difference(ana[counted], num[counted])
     labels = [f"u{d}" for d in range(len(lo))]
-    blocks = block_table(layout, dblock, labels, ana, num, noise, thresholds, exclude=~keep)
-    passed = overall in config.PASSING and bool(blocks["verdict"].isin(config.PASSING).all()) and bool(finite.all())
+    blocks = block_table(layout, dblock, labels, ana, num, status, why, thresholds)
+    verdict_, reason = overall(blocks, difference, thresholds, int(np.count_nonzero(~finite)))
+    passed = verdict_ in config.PASSING
     return CheckResult(
         difference=difference,
-        verdict=overall,
+        verdict=verdict_,
         passed=passed,
         numerical=np.where(finite, num, np.nan),
         analytic=ana,
         coords=np.arange(len(lo), dtype=np.int64),
         eps=steps,
         scheme="central",
-        n_evals=2 * len(lo),
+        n_evals=2 * len(lo) + n_more,
         seconds=seconds,
         threads=ev.threads,
         blocks=blocks,
@@ -562,5 +660,42 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
         direction_blocks=dblock,
         note=getattr(ev, "note", ""),
         dtype=theta.dtype.name,
+        error=error,
+        estimate=num,
+        status_code=status,
+        reason=reason,
+        precision=theta.dtype.name,
         compile_seconds=getattr(ev, "compile_seconds", 0.0),
     )
+
+
+def _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, noise, finite, ana, mach, great):
+    """Passes 1 and 2 of :mod:`fastcheck.errorbars` for directions: a direction that does not
+    agree at h gets a second step 2h; wrong beyond ``MARGIN`` error bars, inconclusive when
+    the bar is too wide to resolve the gradient."""
+    n = len(lo)
+    status = np.full(n, errorbars.AGREE, dtype=np.int8)
+    why = np.zeros(n, dtype=np.int8)
+    status[~finite] = errorbars.NONFINITE
+    why[~finite] = errorbars.NONFINITE_COST
+    still = finite & (ana == 0) & np.all(costs == f0, axis=1)
+    status[still] = errorbars.ZERO
+    est = np.where(finite, num, np.nan)
+    scale_all = errorbars._scale(ana, est, finite, noise)
+    error = np.where(finite, noise, np.nan)
+    agree = errorbars.first_pass(ana, est, noise, finite, still, scale_all, great)
+    idx = np.flatnonzero(finite & ~agree)
+    if len(idx):
+        sub = np.concatenate([dirvals[start[d] : start[d + 1]] for d in idx])
+        sub_start = np.concatenate([[0], np.cumsum(np.diff(start)[idx])]).astype(np.int64)
+        c2 = ev.directions(theta, lo[idx], sub_start, sub, 2 * steps[idx], np.array([-1.0, 1.0]))
+        g2 = (0.5 * c2[:, 1] - 0.5 * c2[:, 0]) / (2 * steps[idx])
+        bar = noise[idx] + np.abs(est[idx] - g2)
+        bar = np.where(np.isfinite(bar), bar, np.inf)
+        error[idx] = bar
+        dev = np.abs(ana[idx] - est[idx])
+        wrong = dev > config.MARGIN * bar
+        resolved = bar <= config.RESOLVE * scale_all
+        status[idx] = np.where(wrong, errorbars.WRONG, np.where(resolved, errorbars.AGREE, errorbars.INCONCLUSIVE))
+        why[idx[~wrong & ~resolved]] = errorbars.ROUNDOFF
+    return status, why, error, 2 * len(idx)

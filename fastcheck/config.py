@@ -37,8 +37,18 @@ NET_PARALLEL = dict(PARALLEL, error_model="numpy", cache=NJIT["cache"])
 #: A difference below ``great`` is "great", below ``ok`` "ok", below
 #: ``suspect`` "suspect", otherwise "wrong".
 THRESHOLDS = {"great": 1e-6, "ok": 1e-4, "suspect": 1e-2}
-VERDICTS = ("great", "ok", "suspect", "wrong")
+VERDICTS = ("great", "ok", "suspect", "wrong", "inconclusive")
 PASSING = ("great", "ok")
+
+#: A coordinate is wrong when its discrepancy exceeds this many error bars.
+MARGIN = 4.0
+#: An error bar resolves a coordinate when it is at most this fraction of the
+#: gradient's scale (the largest |g| checked); a wider one cannot tell a right
+#: gradient from a wrong one, and the coordinate is refined, then inconclusive.
+RESOLVE = 1e-3
+#: Suspicious coordinates laddered per block and round (a block stops once
+#: one of them is confirmed wrong).
+REFINE_BATCH = 32
 
 #: Hold BLAS to one thread while a parallel kernel runs (see
 #: :func:`single_threaded_blas`); a switch so benchmarks can measure both.

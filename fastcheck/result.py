@@ -1,6 +1,7 @@
 """CheckResult: what a gradient check found, and where."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,6 +59,50 @@ def verdict(difference: float, thresholds=None, *, at_noise: bool = False) -> st
     return "wrong"
 
 
+def band(difference: float, thresholds=None) -> str:
+    """The classic reading of a difference: "great", "ok", "suspect" or "wrong"."""
+    return verdict(difference, thresholds)
+
+
+def within_error_bars(difference: float, thresholds=None) -> str:
+    """The verdict of a difference whose every coordinate agrees within its error bar:
+    the band, but never worse than "ok" (numerics alone never make a gradient wrong)."""
+    b = band(difference, thresholds)
+    return b if b in config.PASSING else "ok"
+
+
+def _layer_of(name: str, default: int) -> int:
+    digits = re.search(r"(\d+)$", name)
+    return int(digits.group(1)) if digits else default
+
+
+def hint(layout: Layout, failing) -> str:
+    """Where to look first, from which blocks fail.
+
+    Backprop carries an error downwards: a wrong delta at layer l spoils the
+    gradients of every layer below it.  So when every block up to some layer
+    fails, the highest of them is where the error most likely enters; when
+    every block fails, the gradient of the loss at the output is the first
+    suspect.
+    """
+    failing = list(failing)
+    if not failing:
+        return ""
+    names = list(layout.names)
+    layers = [_layer_of(n, i + 1) for i, n in enumerate(names)]
+    bad = {n for n in failing}
+    if len(names) > 1 and bad == set(names):
+        return ("every block fails: look first at the gradient of the loss with respect to the network's"
+                " output (dJ/dŷ), which every block's gradient goes through")
+    top = max(layers[names.index(n)] for n in failing)
+    below = [n for n, l in zip(names, layers) if l <= top]
+    if len({l for n, l in zip(names, layers) if n in bad}) > 1 and set(below) <= bad:
+        entry = [n for n, l in zip(names, layers) if l == top]
+        return (f"every block up to layer {top} fails: the error most likely enters at {', '.join(entry)}"
+                " (the highest failing layer) and propagates down through backprop; look there first")
+    return f"look at the backprop of: {', '.join(failing)}"
+
+
 def _plain(v):
     """numpy scalars to Python scalars (for JSON)."""
     if isinstance(v, np.generic):
@@ -77,31 +122,50 @@ class CheckResult:
     ----------
     difference : float
         ||g − g_num||₂ / (||g||₂ + ||g_num||₂) over the checked coordinates
-        (0 when both are zero).
+        that count (not kinks, not non-finite; 0 when both are zero).
     verdict : str
-        "great" (< 1e-6), "ok" (< 1e-4), "suspect" (< 1e-2) or "wrong".
+        "wrong" when some coordinate's discrepancy exceeds its error bar by a
+        clear margin (``config.MARGIN`` bars); "inconclusive" when nothing is
+        wrong but some coordinates could not be read (round-off swamps the
+        gradient, non-finite costs, a sample of only zeros; ``reason`` says
+        which and what would settle it); otherwise the band of the difference
+        ("great" < 1e-6, "ok" < 1e-4), and "ok" when the difference reads
+        worse but every coordinate agrees within its error bar.
     passed : bool
-        True when the overall difference *and every block's* are great or ok,
-        no checked coordinate had a non-finite cost, and (for kinks) nothing
-        but kink coordinates disagree.
+        True exactly when the verdict is "great" or "ok".
     numerical, analytic : ndarray
         The two gradients at the checked coordinates (for a directional
-        check: the directional derivatives u·g).
+        check: the directional derivatives u·g); ``numerical`` is the
+        quotient at the check's own step, which ``difference`` reads.
+    estimate, error : ndarray
+        The best numerical estimate of each entry (refined by a second step
+        or a ladder of steps where the entry needed it; else ``numerical``)
+        and its error bar (round-off, plus the truncation measured where it
+        was needed).  The status compares ``analytic`` with ``estimate``.
+    status : ndarray of str
+        Per entry: "agree", "zero", "wrong", "kink", "inconclusive", "nonfinite".
     coords : ndarray
         The checked flat coordinates (for a directional check: direction ids).
     eps : ndarray
         The step actually taken per checked coordinate (or direction).
     blocks : DataFrame
-        block, size, checked, difference, max_abs_err, worst_index, verdict.
+        block, size, checked, difference, max_abs_err, worst_index, verdict,
+        wrong (coordinates outside their error bars), note.
     kinks : DataFrame
-        Coordinates whose ±ε perturbation crosses a kink of the cost (ReLU);
-        reported apart, excluded from the verdict.
+        Coordinates at a kink of the cost: block, index, coord, analytic,
+        numerical, left and right (the one-sided slopes); listed apart and
+        left out of the verdict (unless the analytic value matches neither
+        side, which is wrong).
     nonfinite : ndarray
-        Coordinates where a perturbed cost was NaN or inf (excluded from the
-        difference; the check does not pass).
+        Coordinates where a perturbed cost was NaN or inf.
     dtype : str
-        The precision θ and the costs were evaluated in ("float64" or
-        "float32"; the complex step then ran in complex128 resp. complex64).
+        The precision θ was in ("float64" or "float32"; the complex step then
+        ran in complex128 resp. complex64).
+    precision : str
+        The precision the cost was found to compute in, when it is lower
+        than θ's (else θ's dtype).
+    reason : str
+        Why an inconclusive check could not decide, and what would settle it.
     seconds, compile_seconds : float
         Wall time of the differencing, and of the Numba compilation this
         check needed before it (0 when everything was compiled already).
@@ -124,18 +188,37 @@ class CheckResult:
     kind: str = "coordinates"
     n_params: int = 0
     thresholds: dict = field(default_factory=lambda: dict(config.THRESHOLDS))
-    kinks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["block", "index", "coord"]))
+    kinks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=KINK_COLUMNS))
     nonfinite: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     direction_blocks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     note: str = ""
     dtype: str = "float64"
+    error: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    estimate: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    status_code: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    reason: str = ""
+    precision: str = ""
+    n_refined: int = 0
     compile_seconds: float = 0.0
 
     # -- views ----------------------------------------------------------------
+    @property
+    def status(self) -> np.ndarray:
+        """Per entry: "agree", "zero", "wrong", "kink", "inconclusive" or "nonfinite"."""
+        from .errorbars import STATUS_NAMES
+
+        return STATUS_NAMES[self.status_code]
+
     def worst(self, k: int = 10) -> pd.DataFrame:
-        """The ``k`` checked coordinates with the largest absolute error."""
+        """The ``k`` checked coordinates with the largest absolute error
+        (wrong ones first, then by error), with their error bars and status."""
         err = np.abs(self.analytic - self.numerical)
-        order = np.argsort(-np.where(np.isfinite(err), err, np.inf), kind="stable")[: max(int(k), 0)]
+        err_key = np.where(np.isfinite(err), err, np.inf)
+        status = self.status if len(self.status_code) == len(err) else np.full(len(err), "", dtype=object)
+        bars = self.error if len(self.error) == len(err) else np.full(len(err), np.nan)
+        best = self.estimate if len(self.estimate) == len(err) else self.numerical
+        wrong_first = np.where(status == "wrong", 0, 1)
+        order = np.lexsort((-err_key, wrong_first))[: max(int(k), 0)]
         scale = np.abs(self.analytic[order]) + np.abs(self.numerical[order])
         rel = np.divide(err[order], scale, out=np.zeros(len(order)), where=scale > 0)
         if self.kind == "coordinates":
@@ -153,12 +236,21 @@ class CheckResult:
                 "numerical": self.numerical[order],
                 "abs_err": err[order],
                 "rel_err": rel,
+                "estimate": best[order],
+                "error_bar": bars[order],
+                "status": status[order],
             }
         )
 
     @property
     def failing_blocks(self) -> list:
+        """Blocks whose verdict does not pass (wrong or inconclusive)."""
         return self.blocks.loc[~self.blocks["verdict"].isin(config.PASSING), "block"].tolist()
+
+    @property
+    def wrong_blocks(self) -> list:
+        """Blocks with a coordinate outside its error bar."""
+        return self.blocks.loc[self.blocks["verdict"] == "wrong", "block"].tolist()
 
     def to_frame(self) -> pd.DataFrame:
         """One tidy row summarising the check."""
@@ -174,7 +266,7 @@ class CheckResult:
                     "difference": self.difference,
                     "verdict": self.verdict,
                     "passed": self.passed,
-                    "max_abs_err": float(np.max(np.abs(self.analytic - self.numerical))) if len(self.coords) else 0.0,
+                    "max_abs_err": _max_abs(self.analytic - self.numerical),
                     "eps_median": float(np.median(self.eps)) if len(self.eps) else np.nan,
                     "n_evals": self.n_evals,
                     "seconds": self.seconds,
@@ -183,6 +275,9 @@ class CheckResult:
                     "failing_blocks": ",".join(self.failing_blocks),
                     "n_kinks": len(self.kinks),
                     "n_nonfinite": len(self.nonfinite),
+                    "n_refined": self.n_refined,
+                    "precision": self.precision or self.dtype,
+                    "reason": self.reason,
                 }
             ]
         )
@@ -192,6 +287,8 @@ class CheckResult:
         summary = {k: _plain(v) for k, v in self.to_frame().iloc[0].items()}
         return {
             **summary,
+            "headline": self.headline(),
+            "hint": hint(self.layout, self.wrong_blocks),
             "thresholds": dict(self.thresholds),
             "note": self.note,
             "blocks": [{k: _plain(v) for k, v in row.items()} for row in self.blocks.to_dict("records")],
@@ -200,13 +297,30 @@ class CheckResult:
             "nonfinite": [int(c) for c in self.nonfinite],
         }
 
+    def headline(self) -> str:
+        """What happened, in one line: PASSED/FAILED and why."""
+        d = f"difference {self.difference:.3e}"
+        if self.passed:
+            reading = band(self.difference, self.thresholds)
+            extra = "" if reading in config.PASSING else f"; reads {reading} by the bands, but every coordinate agrees within its error bar"
+            kinks = f"; {len(self.kinks)} coordinate(s) at kinks left out" if len(self.kinks) else ""
+            return f"PASSED — {self.verdict} ({d}{extra}{kinks})"
+        if self.verdict == "wrong":
+            n = int(np.count_nonzero(self.status == "wrong")) if len(self.status_code) else 0
+            what = "direction(s)" if self.kind == "directional" else "coordinate(s)"
+            return (f"FAILED — wrong in {', '.join(self.wrong_blocks)}: {n} {what} outside their error bars"
+                    f" ({d})")
+        return f"FAILED — inconclusive: {self.reason or 'the check could not decide'} ({d})"
+
     def __str__(self) -> str:
         what = "random directions" if self.kind == "directional" else "coordinates"
+        prec = "" if self.dtype == "float64" else " in " + self.dtype
+        if self.precision and self.precision != self.dtype:
+            prec += f" (the cost computes in {self.precision})"
         head = (
-            f"gradient check: {'PASSED' if self.passed else 'FAILED'} — {self.verdict} "
-            f"(difference {self.difference:.3e})\n"
+            f"gradient check: {self.headline()}\n"
             f"  {len(self.coords)} {what} checked ({self.n_params} parameters), scheme {self.scheme}"
-            f"{'' if self.dtype == 'float64' else ' in ' + self.dtype}, {self.n_evals} cost evaluations,"
+            f"{prec}, {self.n_evals} cost evaluations,"
             f" {self.seconds:.3g} s{self._compiled()} on {self.threads} thread(s) [{self.path}]"
         )
         lines = [head] + ([f"  ({self.note})"] if self.note else []) + ["", "per block:"]
@@ -220,13 +334,15 @@ class CheckResult:
             shown = ", ".join(f"{b}{_index_str(i)}" for b, i in (self.layout.locate(c) for c in self.nonfinite[:10]))
             lines += ["", f"non-finite cost at {len(self.nonfinite)} perturbed coordinate(s): {shown}"]
         if len(self.kinks):
-            lines += ["", f"{len(self.kinks)} coordinate(s) sit at a kink (a ±eps step changes a ReLU's side);"
-                      " excluded from the verdict"]
+            shown = ", ".join(f"{b}{i}" for b, i in zip(self.kinks["block"][:5], self.kinks["index"][:5]))
+            lines += ["", f"{len(self.kinks)} coordinate(s) sit at a kink of the cost (the slopes left and right"
+                      f" of θ differ, or the estimate jumps as the step shrinks): {shown}; excluded from the verdict"]
         if not self.passed and len(self.coords):
             worst = self.worst(5)
             lines += ["", "worst coordinates:"] + ["  " + ln for ln in worst.to_string(index=False).splitlines()]
-            if self.failing_blocks:
-                lines += ["", f"look at: {', '.join(self.failing_blocks)}"]
+            tip = hint(self.layout, self.wrong_blocks)
+            if tip:
+                lines += ["", tip]
         return "\n".join(lines)
 
     def _compiled(self) -> str:
@@ -236,35 +352,74 @@ class CheckResult:
         return f"<pre>{self}</pre>"
 
 
-def block_table(layout: Layout, ids, labels, analytic, numerical, noise, thresholds, exclude=None) -> pd.DataFrame:
-    """Per-block comparison of checked entries (coordinates or directions).
+KINK_COLUMNS = ["block", "index", "coord", "analytic", "numerical", "left", "right"]
+
+
+def _max_abs(x) -> float:
+    x = np.abs(np.asarray(x, np.float64))
+    x = x[np.isfinite(x)]
+    return float(x.max()) if len(x) else 0.0
+
+
+BLOCK_COLUMNS = ["block", "size", "checked", "difference", "max_abs_err", "worst_index", "verdict", "wrong", "note"]
+
+
+def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, thresholds) -> pd.DataFrame:
+    """Per-block verdicts of checked entries (coordinates or directions).
 
     ``ids`` gives the block number of each entry and ``labels`` its name
     inside the block (an index such as ``[2,0]``, or ``u3`` for a
-    direction).  ``noise`` is the round-off level of each numerical entry; a
-    block whose errors are all below it reads "great" (see :func:`verdict`).
-    ``exclude`` masks entries left out of the verdict (kinks, non-finite
-    costs).
+    direction); ``status`` and ``why`` are the per-entry judgement of
+    :mod:`fastcheck.errorbars`.  A block is "wrong" when any entry is, else
+    "inconclusive" when any entry could not be read (or a partial sample saw
+    only zero gradients), else the band of its difference, no worse than
+    "ok".
     """
+    from .errorbars import COUNTED, INCONCLUSIVE, NONFINITE, SETTLE, WHY_NAMES, WRONG, ZERO
+
     ids = np.asarray(ids, np.int64)
-    keep = np.ones(len(ids), bool) if exclude is None else ~np.asarray(exclude, bool)
     rows = []
     for b, name in enumerate(layout.names):
         in_block = ids == b
         checked = int(np.count_nonzero(in_block))
         if checked == 0:
             continue
-        sel = in_block & keep
+        st = status[in_block]
+        counted = np.isin(st, COUNTED)
+        sel = np.flatnonzero(in_block)[counted]
         a, g = analytic[sel], numerical[sel]
         err = np.abs(a - g)
         if len(err):
             w = int(np.argmax(err))
-            worst_label = labels[np.flatnonzero(sel)[w]]
+            worst_label = labels[sel[w]]
             max_err = float(err[w])
             diff = relative_difference(a, g)
-            at_noise = bool(np.all(err <= noise[sel]))
         else:
-            worst_label, max_err, diff, at_noise = "", 0.0, 0.0, True
+            worst_label, max_err, diff = "", 0.0, 0.0
+        n_wrong = int(np.count_nonzero(st == WRONG))
+        note = ""
+        if n_wrong:
+            bad = np.flatnonzero(in_block)[st == WRONG]
+            e = np.abs(analytic[bad] - numerical[bad])
+            worst_label = labels[bad[int(np.argmax(e))]]
+            max_err = max(max_err, float(e.max()))
+            verdict_b = "wrong"
+            note = f"{n_wrong} outside their error bars"
+        elif np.any(st == NONFINITE) or np.any(st == INCONCLUSIVE):
+            verdict_b = "inconclusive"
+            keys = why[in_block]
+            keys = keys[keys > 0]
+            note = SETTLE[WHY_NAMES[int(keys[0])]] if len(keys) else ""
+        elif not counted.any():
+            verdict_b = "inconclusive"
+            note = SETTLE["kinks"]
+        elif np.all(st == ZERO) and checked < layout.sizes[b]:
+            verdict_b = "inconclusive"
+            note = SETTLE["zeros"]
+        else:
+            verdict_b = within_error_bars(diff, thresholds)
+            if np.all(st == ZERO):
+                note = "all zero"
         rows.append(
             {
                 "block": name,
@@ -273,7 +428,22 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, noise, thresho
                 "difference": diff,
                 "max_abs_err": max_err,
                 "worst_index": worst_label,
-                "verdict": verdict(diff, thresholds, at_noise=at_noise),
+                "verdict": verdict_b,
+                "wrong": n_wrong,
+                "note": note,
             }
         )
-    return pd.DataFrame(rows, columns=["block", "size", "checked", "difference", "max_abs_err", "worst_index", "verdict"])
+    return pd.DataFrame(rows, columns=BLOCK_COLUMNS)
+
+
+def overall(blocks: pd.DataFrame, difference: float, thresholds, n_nonfinite: int = 0) -> tuple[str, str]:
+    """The overall verdict and, for an inconclusive one, the reason."""
+    if (blocks["verdict"] == "wrong").any():
+        return "wrong", ""
+    inc = blocks[blocks["verdict"] == "inconclusive"]
+    if len(inc):
+        notes = list(dict.fromkeys(n for n in inc["note"] if n))
+        where = ", ".join(inc["block"])
+        lead = f"non-finite cost at {n_nonfinite} perturbed coordinate(s); " if n_nonfinite else ""
+        return "inconclusive", f"{lead}{where}: {'; '.join(notes)}"
+    return within_error_bars(difference, thresholds), ""

@@ -47,12 +47,15 @@ class Scheme:
         """Cost evaluations per coordinate (θ itself is evaluated once, apart)."""
         return 1 if self.complex else sum(1 for c in self.offsets if c != 0)
 
-    def relative_step(self, dtype) -> float:
+    def relative_step(self, dtype, mach=None) -> float:
+        """The optimal relative step; ``mach`` overrides the dtype's machine
+        epsilon when the cost computes in a lower precision than θ."""
         if self.complex:
             # No cancellation: any tiny step is exact to O(h²); stay far above
             # the smallest normal so that h·θ cannot underflow.
             return 1e-20 if np.dtype(dtype).itemsize >= 8 else 1e-10
-        return float(np.finfo(dtype).eps) ** self.step_exponent
+        eps = float(np.finfo(dtype).eps) if mach is None else max(float(mach), float(np.finfo(dtype).eps))
+        return eps**self.step_exponent
 
 
 SCHEMES = {
@@ -83,10 +86,18 @@ def get_scheme(name) -> Scheme:
         raise ValueError(f"unknown scheme {name!r}; choose one of {sorted(SCHEMES)}") from None
 
 
+#: ``eps="adaptive"``: a step ladder with Richardson extrapolation per coordinate (:mod:`fastcheck.ladder`).
+ADAPTIVE = "adaptive"
+
+
 def check_eps(eps):
-    """Validate a user step: ``None``, a positive finite number or array."""
+    """Validate a user step: ``None``, ``"adaptive"``, a positive finite number or array."""
     if eps is None:
         return None
+    if isinstance(eps, str):
+        if eps == ADAPTIVE:
+            return ADAPTIVE
+        raise ValueError(f"eps must be None, 'adaptive', a positive number or a 1-D array, got {eps!r}")
     arr = np.asarray(eps, dtype=np.float64) if not isinstance(eps, bool) else None
     if arr is None or arr.ndim > 1:
         raise ValueError(f"eps must be None, a positive number or a 1-D array, got {eps!r}")
@@ -95,18 +106,19 @@ def check_eps(eps):
     return arr
 
 
-def absolute_steps(theta: np.ndarray, coords: np.ndarray, scheme: Scheme, eps) -> np.ndarray:
+def absolute_steps(theta: np.ndarray, coords: np.ndarray, scheme: Scheme, eps, mach=None) -> np.ndarray:
     """The step actually taken for each checked coordinate.
 
     ``eps=None`` takes the scheme's optimal relative step scaled by
     ``max(1, |θ_i|)``; a number is an absolute step, as in the seeds.  For the
     real stencils the returned step is the *effective* one,
     ``(θ_i + h) − θ_i``, so that the rounding of θ_i + h does not leak into
-    the quotient.
+    the quotient.  ``mach``: the machine epsilon of the precision the cost
+    really computes in, when lower than θ's (the optimal step grows with it).
     """
     x = theta[coords]
     if eps is None:
-        h = scheme.relative_step(theta.dtype) * np.maximum(1.0, np.abs(x.astype(np.float64)))
+        h = scheme.relative_step(theta.dtype, mach) * np.maximum(1.0, np.abs(x.astype(np.float64)))
     else:
         h = np.broadcast_to(np.asarray(eps, dtype=np.float64), x.shape)
         if h.shape != x.shape:  # pragma: no cover - broadcast_to raises first

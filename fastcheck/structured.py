@@ -56,6 +56,7 @@ class LayeredEvaluator:
     path = "structured"
     holds_blas = True  # see fastcheck.check.held_blas
     deterministic = True  # a fixed dropout mask: J(θ) is not re-evaluated to test for randomness
+    native_precision = True  # computes in θ's dtype by construction: no precision probe
 
     def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64):
         self.model = model
@@ -142,6 +143,7 @@ class BlackBoxModelEvaluator(JitEvaluator):
     """
 
     deterministic = True
+    native_precision = True
 
     def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64):
         self._layered = LayeredEvaluator(model, X, Y, threads, dtype)

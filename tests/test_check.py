@@ -311,7 +311,9 @@ def test_result_views():
     g[1] = 0.0
     res = fc.check_gradient(f_sum, theta, g, layout=layout)
     w = res.worst(2)
-    assert list(w.columns) == ["block", "index", "analytic", "numerical", "abs_err", "rel_err"]
+    assert list(w.columns) == ["block", "index", "analytic", "numerical", "abs_err", "rel_err", "estimate", "error_bar",
+                               "status"]
+    assert w["status"].iloc[0] == "wrong" and w["abs_err"].iloc[0] > 4 * w["error_bar"].iloc[0]
     assert (w["block"].iloc[0], w["index"].iloc[0]) == ("W", "[0,1]")
     row = res.to_frame()
     assert len(row) == 1 and row["difference"].iloc[0] == res.difference

@@ -5,6 +5,7 @@ import pytest
 import fastcheck
 from fastcheck.kernels import layered
 from fastcheck.models import backprop
+from fastcheck.result import band
 from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANT_INFO, MUTANTS, SHOWCASE, seed_network
 from fastcheck.structured import LayeredEvaluator, check_model
 
@@ -237,7 +238,10 @@ def test_options_pass_through():
     coarse = check_model(model, theta, X, y, eps=0.05)
     assert 1e-8 < coarse.difference < 1e-2  # O(h²) truncation, far above round-off
     strict = check_model(model, theta, X, y, eps=0.05, thresholds={"great": 1e-10, "ok": 2e-10, "suspect": 4e-10})
-    assert strict.verdict == "wrong" and not strict.passed
+    # the bands read it "wrong", but every coordinate agrees within its error bar (truncation
+    # measured from a second step): numerics alone never fail a check
+    assert band(strict.difference, strict.thresholds) == "wrong"
+    assert strict.passed and strict.verdict == "ok" and "reads wrong by the bands" in str(strict)
     r = check_model(model, theta, X, y, eps=1e-5)
     np.testing.assert_allclose(r.eps, 1e-5, rtol=1e-9)
 

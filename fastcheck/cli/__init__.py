@@ -3,7 +3,9 @@
 Each subcommand lives in its own module of this package and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` (called
 with the parsed namespace, returning the exit code).  Exit codes: 0 success
-(a check passed), 1 a check failed, 2 usage or input error.
+(a check passed), 1 a check failed (a gradient is wrong), 2 usage or input
+error, 3 a check was inconclusive (nothing wrong found, but some coordinates
+could not be read; the report says what would settle it).
 """
 from __future__ import annotations
 

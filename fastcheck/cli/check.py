@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import argparse
 from collections.abc import Mapping
 
 from . import UsageError
@@ -40,7 +41,9 @@ def register(sub) -> None:
     p.add_argument("--mode", default="structured", choices=["structured", "blackbox"], help="kernel for built-in models")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"],
                    help="precision the built-in model computes its costs in")
-    p.add_argument("--eps", type=float, default=None, help="absolute step (default: the scheme's optimal relative step)")
+    p.add_argument("--eps", type=_eps_arg, default=None,
+                   help="absolute step, or 'adaptive' (Richardson over a ladder of steps per coordinate);"
+                        " default: the scheme's optimal relative step")
     p.add_argument("--scheme", default="central", choices=sorted(SCHEMES), help="difference scheme")
     p.add_argument("--sample", type=int, default=None, metavar="K", help="check K coordinates of every block")
     p.add_argument("--directional", type=int, default=None, metavar="N", help="check N random directions instead")
@@ -54,6 +57,15 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true",
                    help="check a built-in model even if it needs more memory than the machine has available")
     p.set_defaults(func=run)
+
+
+def _eps_arg(text):
+    if text == "adaptive":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number or 'adaptive', got {text!r}") from None
 
 
 def _workers(text: str):
@@ -77,7 +89,7 @@ def _options(args) -> dict:
         raise UsageError(f"--sample must be a positive integer, got {args.sample}")
     if args.directional is not None and args.directional < 1:
         raise UsageError(f"--directional must be a positive integer, got {args.directional}")
-    if args.eps is not None and not args.eps > 0:
+    if args.eps is not None and args.eps != "adaptive" and not args.eps > 0:
         raise UsageError(f"--eps must be positive, got {args.eps}")
     opts = {"threads": args.threads, "workers": args.workers}
     if args.directional is None:
@@ -210,4 +222,6 @@ def run(args) -> int:
         from .render import print_result
 
         print_result(result, title=title, worst=args.worst)
-    return 0 if result.passed else 1
+    if result.passed:
+        return 0
+    return 3 if result.verdict == "inconclusive" else 1

@@ -259,7 +259,9 @@ def eps_point(problem: Problem, label: str, dtype: str, eps: float, schemes, opt
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", PrecisionWarning)
-                res = run_check(ev, prep.theta, prep.ref, eps=eps, scheme=name, coords=prep.coords, layout=prep.layout)
+                # a sweep measures the quotient at each eps as it is: no refinement, no precision probe
+                res = run_check(ev, prep.theta, prep.ref, eps=eps, scheme=name, coords=prep.coords, layout=prep.layout,
+                                refine=False)
         except ValueError as exc:
             if "too small" not in str(exc):
                 raise

@@ -1,0 +1,62 @@
+"""Kinks of any cost, read from the one-sided slopes of a step ladder.
+
+For a smooth cost the mismatch of the one-sided slopes at step t,
+``m(t) = (J(θ+t) − J(θ))/t − (J(θ) − J(θ−t))/t = t·J'' + O(t³)``, shrinks in
+proportion to t: ``m(t)/t`` is the same curvature at every small step.  At a
+kink (a ReLU's corner at θ, or within the step of it) it is not: at θ the
+mismatch stays the jump of the slope however small t gets (``m/t`` grows as
+``1/t``); a corner at distance d shows at steps above d and vanishes below.
+So a coordinate sits at a kink when two rungs' curvature estimates differ
+by more than a factor of two beyond their round-off.  Only suspicious
+coordinates are laddered, so this costs nothing on a clean check.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ladder import Ladder
+
+#: Round-off margin on a mismatch (in units of its round-off bound).
+NOISE_MARGIN = 4.0
+#: Two curvature estimates that differ by more than this factor (beyond round-off) mean a kink.
+FACTOR = 2.0
+
+
+def find(lad: Ladder, first_rung: int):
+    """Kink flags and the one-sided slopes where each kink shows most.
+
+    ``first_rung`` is the column of the largest step considered (steps far
+    above the check's own step are left out: there, higher-order terms of a
+    smooth cost change the curvature estimate too).
+
+    Returns ``(kink, at_theta, left, right)`` arrays over the ladder's coordinates:
+    ``at_theta`` marks a kink whose evidence grows down to the smallest
+    resolvable step (the corner is at θ itself, not merely within the step).
+    """
+    m = lad.right - lad.left
+    t = lad.steps
+    # one-sided slopes carry about twice the round-off of the central quotient each
+    u = NOISE_MARGIN * 4.0 * lad.roundoff
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.abs(m) / t
+        cu = u / t
+    c, cu = c[:, first_rung:], cu[:, first_rung:]
+    ok = np.isfinite(c) & np.isfinite(cu)
+    low = np.where(ok, c - cu, -np.inf)  # lower bounds
+    high = np.where(ok, c + cu, np.inf)  # upper bounds
+    kink = np.max(low, axis=1) > FACTOR * np.min(high, axis=1)
+    kink &= np.max(low, axis=1) > 0
+    strongest = np.argmax(low, axis=1)
+    # the smallest step whose mismatch still stands clear of round-off
+    clear = ok & (c > 2 * cu)
+    last_clear = np.where(clear.any(axis=1), c.shape[1] - 1 - np.argmax(clear[:, ::-1], axis=1), -1)
+    # at θ itself the mismatch stays the jump however small the step (clear down to the
+    # smallest step, and not much below its largest value); a corner within the step
+    # leaves a mismatch that shrinks with t below it
+    absm = np.where(ok, np.abs(m[:, first_rung:]), 0.0)
+    rows0 = np.arange(len(strongest))
+    last = c.shape[1] - 1
+    at_theta = kink & (last_clear == last) & (absm[rows0, last] >= 0.25 * absm.max(axis=1))
+    where = first_rung + strongest
+    rows = np.arange(len(where))
+    return kink, at_theta, lad.left[rows, where], lad.right[rows, where]

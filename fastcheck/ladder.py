@@ -1,0 +1,175 @@
+"""Richardson extrapolation over a geometric ladder of steps, with an error bar.
+
+One stencil serves every coordinate: the offsets ``±r^k`` (``r = 2`` when a
+suspicious coordinate is refined, ``r = 4`` for ``eps="adaptive"``;
+``k = top, top−1, …, top−K+1``) times a base step ``h_i``, so the perturbed
+costs come from the same parallel kernel as any scheme's.  From them, per
+coordinate and rung ``t_k = r^k·h``:
+
+* the central quotient ``D_k = (J(θ+t_k) − J(θ−t_k)) / (2 t_k)``, whose
+  error is ``c₂t² + c₄t⁴ + …`` plus round-off;
+* Richardson levels ``R⁰ = D``, ``Rˡ_k = (r^{2l}·R^{l−1}_{k+1} − R^{l−1}_k) / (r^{2l} − 1)``,
+  each removing the next even power of t;
+* for every entry an error estimate: its distance to the next (smaller-step)
+  entry of the same level (the truncation it still carries, floored by the
+  previous distance scaled by the expected convergence ``r^{−2(l+1)}`` so a
+  chance crossing cannot fake a tiny error), plus the round-off of its
+  costs carried through the extrapolation weights: the larger of the bound
+  2·ε·(|J₊| + |J₋|)/(2t) and the noise the smallest rungs show;
+* the estimate is the entry with the smallest estimated error among those
+  whose error is below half their value (if any), and that error is its
+  error bar.
+
+The one-sided slopes ``(J(θ+t_k) − J(θ)) / t_k`` and ``(J(θ) − J(θ−t_k)) / t_k``
+come out of the same costs; :mod:`fastcheck.kinks` reads them.
+
+The steps are the *effective* ones, ``fl(θ_i + c·h) − θ_i`` in θ's dtype,
+exactly what the kernels apply, so rounding of the step never leaks into a
+quotient.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Ratio of consecutive rungs.
+RATIO = 2.0
+#: Rung exponents for refining a suspicious coordinate around the base step h:
+#: t = 2^k·h for k = 6 … −12 (64h down to h/4096), wide because the cost's own
+#: length scale is unknown (a step of max(1, |θ_i|)·ε^(1/3) can be far too
+#: large for a cost that varies on the scale of a tiny θ_i, or too small for
+#: one whose round-off is large).
+REFINE_RUNGS = tuple(range(6, -13, -1))
+#: ``eps="adaptive"``: rungs t = 4^k·h for k = 8 … −2 around the central step
+#: h = ε^(1/3)·max(1, |θ_i|), i.e. 65536h (0.4·max(1, |θ_i|)) down to h/16,
+#: 22 evaluations per coordinate: wide enough that a nearly polynomial cost is
+#: extrapolated from steps whose round-off is tiny, and a cost with a short
+#: length scale still has small steps.
+ADAPTIVE_RATIO = 4.0
+ADAPTIVE_RUNGS = tuple(range(8, -3, -1))
+#: Richardson levels beyond the plain quotient.
+LEVELS = 3
+#: Round-off of one cost value, in units of the cost's machine epsilon times |J|.
+COST_ROUNDING = 2.0
+
+
+def offsets_for(rungs, ratio=RATIO) -> np.ndarray:
+    """Stencil offsets ``[−r^k, +r^k]`` for each rung, largest rung first."""
+    out = []
+    for k in rungs:
+        out += [-(ratio**k), ratio**k]
+    return np.asarray(out, np.float64)
+
+
+def effective_offsets(theta, coords, base, offsets) -> np.ndarray:
+    """``fl(θ_i + c·h_i) − θ_i`` for every coordinate and offset, as the kernels apply it."""
+    x = theta[coords]
+    moved = (x[:, None].astype(np.float64) + offsets[None, :] * base[:, None]).astype(theta.dtype)
+    return moved.astype(np.float64) - x[:, None].astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """Per-coordinate result of a ladder: the estimate, its error bar and the raw quotients.
+
+    Attributes
+    ----------
+    estimate, error : ndarray (n,)
+        Best Richardson entry and its estimated error (NaN when no rung was finite).
+    central : ndarray (n, K)
+        Central quotients per rung, largest step first.
+    right, left : ndarray (n, K)
+        One-sided slopes per rung.
+    roundoff : ndarray (n, K)
+        Round-off bound of each central quotient.
+    steps : ndarray (n, K)
+        The rung steps (mean of the two effective displacements).
+    finite : ndarray (n,) bool
+        At least two consecutive rungs had finite costs.
+    """
+
+    estimate: np.ndarray
+    error: np.ndarray
+    central: np.ndarray
+    right: np.ndarray
+    left: np.ndarray
+    roundoff: np.ndarray
+    steps: np.ndarray
+    finite: np.ndarray
+
+
+def evaluate(ev, theta, coords, base, f0, mach, rungs=REFINE_RUNGS, ratio=RATIO) -> tuple[Ladder, int]:
+    """Run the ladder for ``coords`` with base steps ``base`` on evaluator ``ev``.
+
+    ``mach`` is the relative round-off of one cost value (the machine epsilon
+    of the precision the cost computes in).  Returns the :class:`Ladder` and
+    the number of cost evaluations spent.
+    """
+    offsets = offsets_for(rungs, ratio)
+    costs = ev.stencil(theta, coords, base, offsets)
+    disp = effective_offsets(theta, coords, base, offsets)
+    return extrapolate(costs, disp, f0, mach, ratio), costs.size
+
+
+def extrapolate(costs, disp, f0, mach, ratio=RATIO) -> Ladder:
+    """Richardson table of a ladder's costs (columns ``[−t_0, +t_0, −t_1, +t_1, …]``)."""
+    minus, plus = costs[:, 0::2], costs[:, 1::2]
+    dm, dp = disp[:, 0::2], disp[:, 1::2]  # dm < 0 < dp
+    n, K = plus.shape
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        span = dp - dm
+        central = (plus - minus) / span
+        right = (plus - f0) / dp
+        left = (f0 - minus) / (-dm)
+        rnd = COST_ROUNDING * mach * (np.abs(plus) + np.abs(minus)) / span
+    rnd = np.where(np.isfinite(central), rnd, np.nan)
+    # The bound above counts rounding of J itself; a cost that cancels inside (J small next
+    # to its terms) rounds far more.  At the smallest rungs the once-extrapolated quotients
+    # (t² removed, t⁴ left: nil there) differ by round-off alone, so |R¹_k − R¹_{k+1}|·t
+    # measures the cost's absolute noise, which then bounds every rung's round-off from below.
+    if K >= 4:
+        w = ratio**2
+        with np.errstate(invalid="ignore"):
+            r1 = (w * central[:, 1:] - central[:, :-1]) / (w - 1)
+            tail = np.abs(r1[:, -3:-1] - r1[:, -2:]) * (0.5 * span[:, -2:])
+        tail = np.where(np.isfinite(tail), tail, 0.0)
+        noise_J = tail.max(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rnd = np.maximum(rnd, 2.0 * noise_J[:, None] / span)
+    cands, errs = [], []
+    level, level_rnd = central, rnd
+    for lev in range(LEVELS + 1):
+        conv = ratio ** (2 * (lev + 1))  # how much more accurate the next entry is
+        if level.shape[1] < 2:
+            break
+        with np.errstate(invalid="ignore"):
+            step_diff = np.abs(level[:, :-1] - level[:, 1:])
+            floor = np.full_like(step_diff, 0.0)
+            floor[:, 1:] = step_diff[:, :-1] / conv
+            # the next difference too: one chance crossing of two neighbours cannot fake a tiny error
+            after = np.empty_like(step_diff)
+            after[:, :-1] = step_diff[:, 1:]
+            after[:, -1] = step_diff[:, -1]
+            err = np.maximum(step_diff, floor) + level_rnd[:, :-1]
+        cands.append(level[:, :-1])
+        errs.append(np.where(np.isfinite(err), err, np.inf))
+        if lev == LEVELS:
+            break
+        w = ratio ** (2 * (lev + 1))
+        level = (w * level[:, 1:] - level[:, :-1]) / (w - 1)
+        level_rnd = (w * level_rnd[:, 1:] + level_rnd[:, :-1]) / (w - 1)
+    cand = np.concatenate(cands, axis=1)
+    errm = np.concatenate(errs, axis=1)
+    # Prefer entries that know their own sign (error below half the value): at steps far
+    # above the cost's length scale the quotients can look converged on a wrong value
+    # (a saturated atan), with an error small in absolute terms only.
+    with np.errstate(invalid="ignore"):
+        sure = errm <= 0.5 * np.abs(cand)
+    pick = np.where(sure.any(axis=1)[:, None] & ~sure, np.inf, errm)
+    j = np.argmin(pick, axis=1)
+    rows = np.arange(n)
+    best, best_err = cand[rows, j], errm[rows, j]
+    finite = np.isfinite(best_err)
+    best_err = np.where(finite, best_err, np.nan)
+    return Ladder(best, best_err, central, right, left, rnd, 0.5 * span, finite)

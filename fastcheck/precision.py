@@ -1,0 +1,120 @@
+"""Which precision does the cost really compute in?
+
+A float64 θ does not make a float64 cost: a model whose arrays are float32
+returns float32-rounded values, and then every difference quotient carries
+float32 round-off (about 1e-7·|J|/h), which a float64 error bar would call a
+bug.  :func:`detect` measures it: at a few coordinates it evaluates the cost
+at tiny steps (moving J by about 1e-5 of itself), fits a parabola through
+the values, and reads the scatter about it.  A float64 cost scatters by a
+few 1e-16·|J|; a float32 one by about 1e-8·|J| (it moves in float32-sized
+quanta).  The relative scatter, turned into a machine epsilon, is what the
+error bars then use.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Named precisions and their machine epsilon (the spacing of floats at 1).
+KNOWN = {"float64": 2.0**-52, "float32": 2.0**-23, "bfloat16": 2.0**-7, "float16": 2.0**-10}
+#: Relative scatter above which a cost is said to compute in a lower precision than float64 θ.
+WARN_ABOVE = 1e-10
+#: Offsets of the probe (times the probe step) and how many coordinates are probed.
+PROBE_OFFSETS = np.array([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0])
+PROBE_COORDS = 3
+#: The probe moves J by about this fraction of |J| over one step.
+PROBE_MOVE = 3e-6
+
+
+@dataclass(frozen=True)
+class Precision:
+    """What the probe found.
+
+    Attributes
+    ----------
+    mach : float
+        Machine epsilon to use for the cost's round-off (never below θ's).
+    name : str
+        "float64", "float32", … or "" when nothing was measured.
+    scatter : float
+        Measured relative scatter of the cost's values (NaN when not measured).
+    lower : bool
+        The cost computes in a lower precision than θ.
+    n_evals : int
+    """
+
+    mach: float
+    name: str
+    scatter: float
+    lower: bool
+    n_evals: int
+
+
+def nominal(dtype) -> Precision:
+    """The precision of θ's dtype, unmeasured."""
+    return Precision(float(np.finfo(dtype).eps), np.dtype(dtype).name, np.nan, False, 0)
+
+
+def detect(ev, theta, coords, analytic, f0) -> Precision:
+    """Probe the cost's precision at the checked coordinates with the largest analytic gradient."""
+    base = nominal(theta.dtype)
+    scale = np.abs(analytic)
+    if f0 == 0 or not np.any(scale > 0):
+        return base
+    order = np.argsort(-scale, kind="stable")[:PROBE_COORDS]
+    order = order[scale[order] > 0]
+    pick = coords[order]
+    x = theta[pick].astype(np.float64)
+    step = PROBE_MOVE * abs(f0) / scale[order]
+    # stay well above θ's own rounding and well inside the cost's smooth range
+    lo = 256 * base.mach * np.maximum(1.0, np.abs(x))
+    hi = 1e-3 * np.maximum(1.0, np.abs(x))
+    step = np.clip(step, lo, hi)
+    # probes at s, s/16 and s/256: round-off scatters alike at every scale, while a cost that
+    # is not yet a parabola at scale s (a cubic term, a kink within the probe) fits far better
+    # at the smaller ones; each coordinate keeps its smallest non-zero reading, and the
+    # cost its smallest over coordinates (a kink spoils some coordinates, round-off all)
+    readings = np.full((3, len(pick)), np.inf)
+    values, n_evals = [np.float64(f0)], 0
+    for m, shrink in enumerate((1.0, 1.0 / 16, 1.0 / 256)):
+        s = np.maximum(step * shrink, lo)
+        try:
+            costs = ev.stencil(theta, pick, s, PROBE_OFFSETS)
+        except Exception:  # a probe must never break a check: the nominal precision stands
+            return base
+        n_evals += costs.size
+        moved = (x[:, None] + PROBE_OFFSETS[None, :] * s[:, None]).astype(theta.dtype).astype(np.float64) - x[:, None]
+        for j in range(len(pick)):
+            y = np.concatenate([[f0], costs[j]])
+            d = np.concatenate([[0.0], moved[j]]) / s[j]
+            if not np.all(np.isfinite(y)):
+                continue
+            values.append(costs[j])
+            A = np.stack([np.ones_like(d), d, d * d], axis=1)
+            coef, *_ = np.linalg.lstsq(A, y - f0, rcond=None)
+            resid = (y - f0) - A @ coef
+            # uniform rounding in ±ulp/2 has rms ulp/√12, and ulp/|J| lies in [ε/2, ε]: rms·√12·1.4/|J| ≈ ε
+            r = np.sqrt(np.mean(resid**2) * len(y) / (len(y) - 3)) * np.sqrt(12) * 1.4 / abs(f0)
+            if r > 0:
+                readings[m, j] = r
+    per_coord = readings.min(axis=0)
+    scatters = [float(per_coord[np.isfinite(per_coord)].min())] if np.isfinite(per_coord).any() else []
+    allv = np.concatenate([np.ravel(v) for v in values])
+    if theta.dtype == np.float64 and len(np.unique(allv)) >= 4 and np.all(allv.astype(np.float32) == allv):
+        # every value the cost returned is a float32 number: it computes (or rounds) in float32
+        sc = scatters[0] if scatters else KNOWN["float32"]
+        return Precision(max(sc, KNOWN["float32"]), "float32", sc, True, n_evals)
+    if not scatters:
+        return Precision(base.mach, base.name, np.nan, False, n_evals)
+    scatter = scatters[0]
+    if scatter <= max(WARN_ABOVE, 64 * base.mach) or theta.dtype != np.float64:
+        # a float64 cost (perhaps with some cancellation): its measured noise still widens the bars
+        return Precision(max(base.mach, scatter), base.name, scatter, False, n_evals)
+    name = min(KNOWN, key=lambda k: abs(np.log(KNOWN[k] / scatter)))
+    if abs(np.log2(KNOWN[name] / scatter)) > 3 or name == "float64":
+        # not a format we know (cancellation in a float64 cost, or randomness):
+        # the measured scatter still widens the error bars, without a name
+        return Precision(max(base.mach, scatter), base.name, scatter, scatter > 1e-2, n_evals)
+    mach = max(scatter, KNOWN[name])
+    return Precision(mach, name, scatter, True, n_evals)
