@@ -1,6 +1,6 @@
 """Adapters for the ways people write networks by hand.
 
-* the object style of the seeds: ``getParams()``, ``setParams(theta)``,
+* the object style of Neural Networks Demystified: ``getParams()``, ``setParams(theta)``,
   ``costFunction(X, y)``, ``computeGradients(X, y)`` (or the snake_case
   spellings) — :func:`check_object`;
 * the dictionary style of the well-known deep-learning course:
@@ -39,7 +39,7 @@ def _method(net, role):
 
 
 def is_object_style(net) -> bool:
-    """True when ``net`` has the four methods of the seeds' network class."""
+    """True when ``net`` has the four methods of the network class of Neural Networks Demystified."""
     return all(_method(net, role) is not None for role in _SPELLINGS)
 
 
@@ -57,7 +57,7 @@ def check_data(X, y, names=("X", "y")):
 def _infer_object_layout(net, theta) -> Layout:
     """Blocks named after the network's array attributes, when they line up.
 
-    The seeds' ``getParams`` concatenates ``W1`` and ``W2``: if some of the
+    The ``getParams`` of Neural Networks Demystified concatenates ``W1`` and ``W2``: if some of the
     object's float array attributes, in definition order, concatenate to
     exactly θ, they name the blocks; otherwise θ is one block.
     """

@@ -156,7 +156,7 @@ def _base_value(ev, theta) -> float:
     if not getattr(ev, "deterministic", False) and ev.value(theta) != f0:
         warnings.warn(
             "the cost gave two different values at the same theta: it is not deterministic"
-            " (dropout? fix its mask or seed for the check, as the seeds advise)",
+            " (dropout? fix its mask or seed for the check, as the classic gradient-checking recipe advises)",
             NondeterministicCostWarning,
             stacklevel=4,
         )

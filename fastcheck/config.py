@@ -33,7 +33,7 @@ NET = dict(NJIT, error_model="numpy")
 NET_PARALLEL = dict(PARALLEL, error_model="numpy", cache=NJIT["cache"])
 
 #: Verdict bands on the normalised difference ||g − ĝ|| / (||g|| + ||ĝ||),
-#: centred (one decade wide) on the seeds' 1e-7 / 1e-5 / 1e-3 reading table.
+#: centred (one decade wide) on the classic recipe's 1e-7 / 1e-5 / 1e-3 reading table.
 #: A difference below ``great`` is "great", below ``ok`` "ok", below
 #: ``suspect`` "suspect", otherwise "wrong".
 THRESHOLDS = {"great": 1e-6, "ok": 1e-4, "suspect": 1e-2}

@@ -1,6 +1,6 @@
 """Layout: one flat parameter vector θ for many named arrays, and back.
 
-This is the seeds' ``getParams``/``setParams`` and ``dictionary_to_vector``
+This is ``getParams``/``setParams`` of Neural Networks Demystified and ``dictionary_to_vector``
 done once and generally: blocks are concatenated in a fixed order, each
 raveled in C order, and any coordinate of θ can be named by its block and
 its index in that block's own shape.

@@ -5,12 +5,12 @@ from one of:
 
 * a registry name with options, ``"name:arg,key=value"``:
 
-  ``seed``                the seeds' 2-3-1 sigmoid network (``fastcheck.models``)
+  ``seed``                the 2-3-1 sigmoid network of Neural Networks Demystified (``fastcheck.models``)
   ``mlp:784-128-10``      an MLP by layer sizes; options ``batch``, ``act``,
                           ``loss``, ``l2``, ``seed``
   ``smooth:n=20``         J(θ) = Σ exp(sin θ_i) + (Σ c_i θ_i)², every derivative
                           known and non-zero; ``jit=0`` for a plain NumPy cost
-  ``cube``, ``square``    the seeds' worked examples θ³ at 1 and x² at 1.5
+  ``cube``, ``square``    the worked examples θ³ at 1 (Debugging your Neural Nets and checking your Gradients) and x² at 1.5 (Neural Networks Demystified)
 
 * a user file, ``"path/to/file.py:function"``: the function is called with
   no arguments and returns a :class:`Problem`, a ``(cost, theta, grad[,
@@ -386,14 +386,14 @@ def _models():
 
 
 # -- built-in problems ------------------------------------------------------------------
-@register("seed", "the seeds' 2-3-1 sigmoid network on their sleep/study data (fastcheck.models.seed_network)")
+@register("seed", "the 2-3-1 sigmoid network of Neural Networks Demystified on their sleep/study data (fastcheck.models.seed_network)")
 def _seed(seed="0"):
     model, theta, X, y = _models().seed_network(seed=_int(seed, "seed"))
-    return _from_model(model, theta=theta, X=X, y=y, description="the seeds' 2-3-1 sigmoid network, sse loss")
+    return _from_model(model, theta=theta, X=X, y=y, description="the 2-3-1 sigmoid network of Neural Networks Demystified, sse loss")
 
 
 def seed_numpy_cost(theta, X, y):
-    """The seeds' costFunction, 0.5·Σ(y − ŷ)², in their NumPy style (2-3-1, sigmoid, no biases).
+    """The costFunction of Neural Networks Demystified, 0.5·Σ(y − ŷ)², in their NumPy style (2-3-1, sigmoid, no biases).
 
     Pure NumPy on θ's own dtype: float32 stays float32 and complex θ gives the
     complex step what it needs.
@@ -406,7 +406,7 @@ def seed_numpy_cost(theta, X, y):
 
 
 def seed_numpy_grad(theta, X, y):
-    """The seeds' costFunctionPrime: δ3 = −(y − ŷ)·σ'(z3), δ2 = δ3·W2ᵀ·σ'(z2)."""
+    """The costFunctionPrime of Neural Networks Demystified: δ3 = −(y − ŷ)·σ'(z3), δ2 = δ3·W2ᵀ·σ'(z2)."""
     W1 = theta[:6].reshape(2, 3)
     W2 = theta[6:9].reshape(3, 1)
     z2 = X @ W1
@@ -418,12 +418,12 @@ def seed_numpy_grad(theta, X, y):
     return np.concatenate(((X.T @ delta2).ravel(), (a2.T @ delta3).ravel()))
 
 
-@register("seed-numpy", "the seeds' 2-3-1 network as their own NumPy code (any dtype, complex-safe); same θ and data as seed")
+@register("seed-numpy", "the 2-3-1 network of Neural Networks Demystified as their own NumPy code (any dtype, complex-safe); same θ and data as seed")
 def _seed_numpy(seed="0"):
     _, theta, X, y = _models().seed_network(seed=_int(seed, "seed"))
     layout = Layout(("W1", "W2"), ((2, 3), (3, 1)))
     return Problem("seed-numpy", seed_numpy_cost, np.array(theta, dtype=np.float64), seed_numpy_grad, (X, y), layout,
-                   description="the seeds' NumPy 2-3-1 sigmoid network, sse loss")
+                   description="the NumPy 2-3-1 sigmoid network of Neural Networks Demystified, sse loss")
 
 
 @register("mlp", "dense network by layer sizes, e.g. mlp:784-128-10,batch=64,act=sigmoid,loss=sse,l2=0,seed=0")
@@ -494,7 +494,7 @@ def cube_grad(theta):
     return 3.0 * theta * theta
 
 
-@register("cube", "the seeds' f(θ) = θ³ at θ = 1 (one parameter)")
+@register("cube", "f(θ) = θ³ of Debugging your Neural Nets and checking your Gradients at θ = 1 (one parameter)")
 def _cube():
     return Problem("cube", cube_cost, np.array([1.0]), cube_grad, (), Layout.single(1), description="θ³ at θ = 1")
 
@@ -512,7 +512,7 @@ def square_grad(theta):
     return 2.0 * theta
 
 
-@register("square", "the seeds' f(x) = x² at x = 1.5 (one parameter)")
+@register("square", "f(x) = x² of Neural Networks Demystified at x = 1.5 (one parameter)")
 def _square():
     return Problem("square", square_cost, np.array([1.5]), square_grad, (), Layout.single(1), description="x² at x = 1.5")
 

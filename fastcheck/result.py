@@ -12,7 +12,7 @@ from .layout import Layout
 
 
 def relative_difference(a, b) -> float:
-    """||a − b||₂ / (||a||₂ + ||b||₂), the seeds' formula; 0 when both are 0."""
+    """||a − b||₂ / (||a||₂ + ||b||₂), the classic recipe's formula; 0 when both are 0."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     den = _norm(a) + _norm(b)

@@ -110,7 +110,7 @@ def absolute_steps(theta: np.ndarray, coords: np.ndarray, scheme: Scheme, eps, m
     """The step actually taken for each checked coordinate.
 
     ``eps=None`` takes the scheme's optimal relative step scaled by
-    ``max(1, |θ_i|)``; a number is an absolute step, as in the seeds.  For the
+    ``max(1, |θ_i|)``; a number is an absolute step, as in the classic recipe.  For the
     real stencils the returned step is the *effective* one,
     ``(θ_i + h) − θ_i``, so that the rounding of θ_i + h does not leak into
     the quotient.  ``mach``: the machine epsilon of the precision the cost

@@ -1,4 +1,4 @@
-"""``fastcheck demo``: the seeds' network checked, correct and with a planted bug."""
+"""``fastcheck demo``: the Neural Networks Demystified network checked, correct and with a planted bug."""
 from __future__ import annotations
 
 DEMO_MUTANT = "activation_derivative"
@@ -9,8 +9,8 @@ def register(sub) -> None:
 
     p = sub.add_parser(
         "demo",
-        help="check the seeds' 2-3-1 network, correct and with a wrong sigmoid derivative",
-        description="Check the seeds' 2-3-1 sigmoid network (inputs [[3,5],[5,1],[10,2]] scaled by column max, "
+        help="check the 2-3-1 network of Neural Networks Demystified, correct and with a wrong sigmoid derivative",
+        description="Check the 2-3-1 sigmoid network of Neural Networks Demystified (inputs [[3,5],[5,1],[10,2]] scaled by column max, "
         "targets [75,82,93]/100, cost 0.5·Σ(y−ŷ)²) with its correct backprop and with a planted bug, "
         "and print both reports.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -32,7 +32,7 @@ def run(args) -> int:
 
     console = Console()
     model, theta, X, y = seed_network(seed=args.seed)
-    console.rule("the seeds' 2-3-1 network, correct backprop")
+    console.rule("the 2-3-1 network of Neural Networks Demystified, correct backprop")
     good = check_model(model, theta, X, y)
     print_result(good, title="correct", console=console)
     if args.mutant not in MUTANTS:
@@ -53,7 +53,7 @@ def run(args) -> int:
 
 
 def _eps_study(console, report_dir) -> None:
-    """Error vs ε of the seeds' NumPy network: fitted orders and the best step."""
+    """Error vs ε of the NumPy network of Neural Networks Demystified: fitted orders and the best step."""
     from ..sweep import eps_sweep, fit_notes, fit_orders
     from .render import table_of
 
@@ -74,5 +74,5 @@ def _eps_study(console, report_dir) -> None:
         from ..report import write_report
 
         files = write_report(report_dir, df, {"command": "fastcheck demo --report " + str(report_dir)},
-                             title="error vs eps: the seeds' network")
+                             title="error vs eps: the Neural Networks Demystified network")
         console.print(f"report written: {', '.join(str(f) for f in files)}")

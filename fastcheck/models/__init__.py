@@ -3,7 +3,7 @@
 * :class:`MLP`: dense layers, activations and losses each written beside its
   derivative, L2 regularization and a fixed dropout mask, compiled by Numba;
 * :data:`MUTANTS`: the planted backprop bugs (``model.mutant(name)``);
-* :func:`seed_network`: the seeds' 2-3-1 sigmoid network and data.
+* :func:`seed_network`: the 2-3-1 sigmoid network of Neural Networks Demystified and data.
 """
 from .functions import ACTIVATIONS, KINKED, LOSS_FORMULAS, LOSSES
 from .mlp import MLP, seed_network

@@ -56,7 +56,7 @@ LOSSES = {"sse": SSE, "mse": MSE, "bce": BCE, "softmax_ce": SOFTMAX_CE}
 
 #: One-line definitions, for help texts and reports.
 LOSS_FORMULAS = {
-    "sse": "0.5·Σ(y − ŷ)²  (the seeds' cost)",
+    "sse": "0.5·Σ(y − ŷ)²  (the cost of Neural Networks Demystified)",
     "mse": "mean over batch and outputs of (y − ŷ)²",
     "bce": "mean over batch and outputs of softplus(ŷ) − y·ŷ  (binary cross-entropy of σ(ŷ), targets in {0,1})",
     "softmax_ce": "mean over the batch of −Σ_k y_k·log softmax(ŷ)_k  (one-hot targets)",

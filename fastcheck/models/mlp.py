@@ -1,4 +1,4 @@
-"""The built-in dense network (:class:`MLP`) and the seeds' 2-3-1 network."""
+"""The built-in dense network (:class:`MLP`) and the 2-3-1 network of Neural Networks Demystified."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -30,7 +30,7 @@ class MLP:
         One name for every layer (output layer included) or one per layer,
         from ``identity, sigmoid, tanh, relu, leaky_relu, softplus``.
     loss : {"sse", "mse", "bce", "softmax_ce"}
-        ``"sse"``: ½·Σ(y − ŷ)² (the seeds'); ``"mse"``: mean (y − ŷ)²;
+        ``"sse"``: ½·Σ(y − ŷ)² (Neural Networks Demystified's); ``"mse"``: mean (y − ŷ)²;
         ``"bce"``: mean binary cross-entropy of σ(ŷ) against y ∈ {0, 1};
         ``"softmax_ce"``: mean over the batch of −Σ_k y_k·log softmax(ŷ)_k.
         bce and softmax_ce read the output as logits.
@@ -43,7 +43,7 @@ class MLP:
         scaled by 1/keep_prob).
     dropout_seed : int
     bias : bool
-        Whether the layers have biases (the seeds' network has none).
+        Whether the layers have biases (the Neural Networks Demystified network has none).
     mutant : str, optional
         Plant the bug of that name (see :data:`fastcheck.models.MUTANTS`) in
         the gradient; the cost is unchanged.  Usually reached through
@@ -347,12 +347,12 @@ class MLP:
 
 
 def seed_network(seed=0):
-    """The seeds' 2-3-1 sigmoid network, as ``(model, theta, X, y)``.
+    """The 2-3-1 sigmoid network of Neural Networks Demystified, as ``(model, theta, X, y)``.
 
     No biases, cost 0.5·Σ(y − ŷ)²; ``X`` are the hours of sleep and study
     ``[[3, 5], [5, 1], [10, 2]]`` scaled by their column maxima, ``y`` the
     test scores ``[75, 82, 93] / 100`` as a ``(3, 1)`` column.  θ is drawn
-    from a standard normal (the seeds' ``np.random.randn``) with ``seed``.
+    from a standard normal (``np.random.randn``, as Neural Networks Demystified draws it) with ``seed``.
     """
     model = MLP([2, 3, 1], activations="sigmoid", loss="sse", bias=False)
     X = np.array([[3, 5], [5, 1], [10, 2]], dtype=np.float64)

@@ -1,6 +1,6 @@
 """Sweeps: error versus ε, scheme and precision; time versus size, mode and threads.
 
-* :func:`eps_sweep` measures the seeds' picture (central O(ε²), one-sided
+* :func:`eps_sweep` measures the classic picture (central O(ε²), one-sided
   O(ε), round-off below the best ε) for any problem, in float64 and float32;
 * :func:`fit_orders` reads the slopes, the best ε and the error floor off it;
 * :func:`size_sweep` times every way of checking against model size and

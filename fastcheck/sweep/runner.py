@@ -325,7 +325,7 @@ def eps_sweep(
         tuple, a built-in model, or a :class:`fastcheck.problems.Problem`; a
         list sweeps several.
     eps : sequence of float, optional
-        Absolute steps (the seeds' ε).  Default: 29 log-spaced from 1 to 1e-14.
+        Absolute steps (the ε of the classic recipe).  Default: 29 log-spaced from 1 to 1e-14.
     schemes : sequence of str
         From ``fastcheck.SCHEMES``.
     dtypes : sequence of {"float64", "float32"}
