@@ -187,20 +187,10 @@ def differences(ev, theta, coords, scheme, eps, f0, mach=None, step_mach=None):
         g = vals / steps
         noise = 4 * mach * np.abs(g)
         return g, steps, noise, finite, len(coords), None
-    offsets = np.asarray(scheme.offsets)
-    moved = offsets != 0
-    costs = np.empty((len(coords), len(offsets)))
-    costs[:, ~moved] = f0
-    costs[:, moved] = ev.stencil(theta, coords, steps, offsets[moved])
-    finite = np.isfinite(costs).all(axis=1)
-    acc = np.zeros(len(coords))
-    mag = np.zeros(len(coords))
-    for k, w in enumerate(scheme.weights):  # fixed order: same rounding on every path
-        acc += w * costs[:, k]
-        mag += np.abs(w * costs[:, k])
+    acc, mag, finite, costs, n_evals = errorbars.stencil_sums(ev, theta, coords, scheme, steps, f0)
     g = acc / steps
     noise = 4 * mach * np.where(finite, mag, 0.0) / steps
-    return g, steps, noise, finite, int(moved.sum()) * len(coords), costs
+    return g, steps, noise, finite, n_evals, costs
 
 
 def numerical_gradient(

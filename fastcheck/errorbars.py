@@ -167,18 +167,28 @@ def _quotients(ev, theta, coords, scheme, h, f0, mach):
     x = theta[coords]
     h_eff = ((x + h.astype(theta.dtype)) - x).astype(np.float64)
     h_eff = np.where(h_eff == 0, h, h_eff)
+    acc, mag, fin, _, n_evals = stencil_sums(ev, theta, coords, scheme, h_eff, f0)
+    return acc / h_eff, 4 * mach * mag / h_eff, fin, n_evals
+
+
+def stencil_sums(ev, theta, coords, scheme, steps, f0):
+    """Σ w_k·J(θ + o_k·h·e_i) and Σ |w_k·J_k| per coordinate, the stencil's costs and their finiteness.
+
+    Returns ``(acc, mag, finite, costs, n_evals)``.  The weights are summed
+    in the scheme's fixed order, so every path rounds the combination alike.
+    """
     offsets = np.asarray(scheme.offsets)
     moved = offsets != 0
     costs = np.empty((len(coords), len(offsets)))
     costs[:, ~moved] = f0
-    costs[:, moved] = ev.stencil(theta, coords, h_eff, offsets[moved])
-    fin = np.isfinite(costs).all(axis=1)
+    costs[:, moved] = ev.stencil(theta, coords, steps, offsets[moved])
+    finite = np.isfinite(costs).all(axis=1)
     acc = np.zeros(len(coords))
     mag = np.zeros(len(coords))
     for k, w in enumerate(scheme.weights):
         acc += w * costs[:, k]
         mag += np.abs(w * costs[:, k])
-    return acc / h_eff, 4 * mach * mag / h_eff, fin, int(moved.sum()) * len(coords)
+    return acc, mag, finite, costs, int(moved.sum()) * len(coords)
 
 
 def ladder_base(theta, coords, mach):

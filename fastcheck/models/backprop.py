@@ -157,8 +157,8 @@ def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, bug, grad):
 
 # -- whole network ------------------------------------------------------------------
 @njit(**NET)
-def forward(theta, X, arch, mask):
-    """The forward pass, kept: ``(Z, H, A)``, each ``(B, T)`` in θ's precision (see the module doc)."""
+def _kept_buffers(theta, X, arch):
+    """``(Z, H, A)`` of a forward pass, each ``(B, T)`` in θ's precision, with the inputs in their first columns."""
     B = X.shape[0]
     T = total_columns(arch)
     Z = np.zeros((B, T), theta.dtype)
@@ -169,6 +169,13 @@ def forward(theta, X, arch, mask):
         for i in range(n0):
             A[b, i] = X[b, i]
             H[b, i] = X[b, i]
+    return Z, H, A
+
+
+@njit(**NET)
+def forward(theta, X, arch, mask):
+    """The forward pass, kept: ``(Z, H, A)``, each ``(B, T)`` in θ's precision (see the module doc)."""
+    Z, H, A = _kept_buffers(theta, X, arch)
     for l in range(arch.shape[0]):
         dense_forward(theta, arch, l, A, Z, H, mask)
     return Z, H, A
@@ -178,16 +185,8 @@ def forward(theta, X, arch, mask):
 def forward_blas(theta, X, arch, mask):
     """The forward pass as :func:`forward` keeps it, each layer one matrix product ``A_in·W``
     (BLAS) plus the bias: the backprop's pass (it rounds differently from the row loops)."""
+    Z, H, A = _kept_buffers(theta, X, arch)
     B = X.shape[0]
-    T = total_columns(arch)
-    Z = np.zeros((B, T), theta.dtype)
-    H = np.zeros((B, T), theta.dtype)
-    A = np.zeros((B, T), theta.dtype)
-    n0 = arch[0, N_IN]
-    for b in range(B):
-        for i in range(n0):
-            A[b, i] = X[b, i]
-            H[b, i] = X[b, i]
     for l in range(arch.shape[0]):
         n_in, n_out, act = arch[l, N_IN], arch[l, N_OUT], arch[l, ACT]
         w0, b0, i0, o0 = arch[l, W_OFF], arch[l, B_OFF], arch[l, IN_OFF], arch[l, OUT_OFF]
