@@ -76,7 +76,7 @@ def timed(fn, repeat):
 def _warm_worker(specs):
     """Build every problem and run one grid point of each on this worker (compiles)."""
     from fastcheck.problems import get_problem
-    from fastcheck.sweep.runner import EpsOptions, eps_point
+    from fastcheck.sweep.eps import EpsOptions, eps_point
 
     for s in specs:
         eps_point(get_problem(s), s, "float64", 1e-3, ("central",), EpsOptions())

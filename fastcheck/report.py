@@ -27,7 +27,7 @@ import pandas as pd
 
 from .files import atomic_write, directory_lock, write_text
 from .sweep.fit import best_rows, fit_notes, fit_orders
-from .sweep.runner import EPS_SCHEMA, SIZE_SCHEMA
+from .sweep.schema import EPS_SCHEMA, SIZE_SCHEMA
 from .sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore, SweepFileError, read_json
 
 __all__ = ["load_results", "markdown_table", "plot_eps", "plot_size_time", "plot_speedup", "write_report"]

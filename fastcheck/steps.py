@@ -86,6 +86,10 @@ def get_scheme(name) -> Scheme:
         raise ValueError(f"unknown scheme {name!r}; choose one of {sorted(SCHEMES)}") from None
 
 
+class StepTooSmallError(ValueError):
+    """The step asked for does not move θ_i in θ's precision (or underflows for the complex step)."""
+
+
 #: ``eps="adaptive"``: a step ladder with Richardson extrapolation per coordinate (:mod:`fastcheck.ladder`).
 ADAPTIVE = "adaptive"
 
@@ -128,7 +132,7 @@ def absolute_steps(theta: np.ndarray, coords: np.ndarray, scheme: Scheme, eps, m
         tiny = np.finfo(theta.dtype).tiny
         if np.any(h < tiny):  # the imaginary step underflows to 0 or loses its digits (subnormal)
             bad = coords[h < tiny][:5]
-            raise ValueError(
+            raise StepTooSmallError(
                 f"eps is too small for the complex step in {theta.dtype} at coordinates {bad.tolist()}: "
                 f"i·eps underflows (the smallest normal {theta.dtype} is {tiny:.1e})"
             )
@@ -136,7 +140,7 @@ def absolute_steps(theta: np.ndarray, coords: np.ndarray, scheme: Scheme, eps, m
         h = (x + h) - x
         if np.any(h == 0):
             bad = coords[h == 0][:5]
-            raise ValueError(
+            raise StepTooSmallError(
                 f"eps is too small to change theta in {theta.dtype} at coordinates {bad.tolist()}"
                 " (theta_i + eps == theta_i)"
             )

@@ -25,7 +25,7 @@ from fastcheck.files import LOCK_NAME, DirectoryBusyError, atomic_write, directo
 from fastcheck.report import write_report
 from fastcheck.resources import ResourceError
 from fastcheck.sweep import eps_sweep, size_sweep
-from fastcheck.sweep.runner import EPS_SCHEMA
+from fastcheck.sweep.schema import EPS_SCHEMA
 from fastcheck.sweep.store import ResultStore, ResumeError
 
 from .strictjson import loads as strict_json

@@ -27,7 +27,7 @@ from fastcheck.sweep import (
     size_sweep,
 )
 from fastcheck.sweep.progress import make_progress
-from fastcheck.sweep.runner import EPS_KEY
+from fastcheck.sweep.schema import EPS_KEY
 from fastcheck.sweep.store import ResultStore, ResultsExistError
 
 from .naive import SeedNetwork, seed_data
@@ -588,7 +588,7 @@ def test_size_entries_given_as_layer_sizes():
 
 @pytest.mark.parametrize("fixed, per_coord, n", [(0.05, 2e-6, 400_000), (0.002, 1e-3, 5_000), (0.01, 1e-6, 1000)])
 def test_full_check_estimate_from_probes(fixed, per_coord, n):
-    from fastcheck.sweep.runner import _estimate_full
+    from fastcheck.sweep.measure import estimate_full as _estimate_full
 
     spent = []
 

@@ -142,7 +142,7 @@ def run_eps(args) -> int:
     from ..problems import get_problem
     from ..sweep import eps_sweep, fit_notes, fit_orders, parse_eps
     from ..sweep.grid import eps_count
-    from ..sweep.runner import require_sweep_memory
+    from ..sweep.engine import require_sweep_memory
 
     # The size of the grid is known before its steps are made: refuse a huge one first.
     n_points = len(args.problems) * len(args.schemes) * len(args.dtypes) * eps_count(args.eps)

@@ -14,7 +14,9 @@ were computed with other options) and computed on a Dask cluster
 """
 from .fit import best_rows, fit_curve, fit_notes, fit_orders
 from .grid import DEFAULT_DTYPES, DEFAULT_EPS, DEFAULT_MODES, DEFAULT_SCHEMES, MODES, GridError, parse_eps
-from .runner import EPS_SCHEMA, SIZE_SCHEMA, TIMING_COLUMNS, eps_point, eps_sweep, size_point, size_sweep
+from .eps import eps_sweep
+from .schema import EPS_SCHEMA, SIZE_SCHEMA, TIMING_COLUMNS
+from .size import size_sweep
 from .store import ResultsExistError, ResumeError, SweepFileError
 
 __all__ = [
@@ -31,12 +33,10 @@ __all__ = [
     "SweepFileError",
     "TIMING_COLUMNS",
     "best_rows",
-    "eps_point",
     "eps_sweep",
     "fit_curve",
     "fit_notes",
     "fit_orders",
     "parse_eps",
-    "size_point",
     "size_sweep",
 ]
