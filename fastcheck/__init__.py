@@ -3,7 +3,7 @@
 The public API, re-exported; sweeps live in :mod:`fastcheck.sweep`, the
 built-in networks in :mod:`fastcheck.models`.
 """
-from .evaluate import JitError
+from .adapters import check_functions, check_object
 from .check import (
     NondeterministicCostWarning,
     NonFiniteCostError,
@@ -13,36 +13,36 @@ from .check import (
     check_gradient,
     numerical_gradient,
 )
-from .adapters import check_functions, check_object
+from .evaluate import JitError
 from .layers import check_jacobian, check_layer
 from .layout import Layout
 from .result import CheckResult, relative_difference
-from .steps import SCHEMES
 from .sequential import check_sequential
+from .steps import SCHEMES
 from .structured import check_model
 from .testing import assert_gradients_match
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "SCHEMES",
     "CheckResult",
     "JitError",
     "Layout",
     "NonFiniteCostError",
     "NondeterministicCostWarning",
     "PrecisionWarning",
-    "SCHEMES",
+    "__version__",
     "adaptive_gradient",
+    "assert_gradients_match",
     "check_directional",
     "check_functions",
-    "check_object",
     "check_gradient",
     "check_jacobian",
     "check_layer",
     "check_model",
+    "check_object",
     "check_sequential",
-    "assert_gradients_match",
     "numerical_gradient",
     "relative_difference",
-    "__version__",
 ]

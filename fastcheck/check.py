@@ -10,119 +10,19 @@ import contextlib
 import time
 import warnings
 
-import numba
 import numpy as np
 import pandas as pd
 
-from . import config
-from .evaluate import as_scalar, make_evaluator
+from . import config, errorbars, ladder, precision
+from .errors import NondeterministicCostWarning, NonFiniteCostError, PrecisionWarning
+from .evaluate import make_evaluator
 from .layout import Layout
-from . import errorbars, ladder, precision
-from .result import KINK_COLUMNS, CheckResult, block_table, check_thresholds, overall, relative_difference
-from .steps import ADAPTIVE, absolute_steps, check_eps, get_scheme
-
-
-class NonFiniteCostError(FloatingPointError, ValueError):
-    """The cost was NaN or inf at some perturbed points."""
-
-    def __init__(self, message, coords):
-        super().__init__(message)
-        self.coords = np.asarray(coords, np.int64)
-
-
-class NondeterministicCostWarning(RuntimeWarning):
-    """Two evaluations of the cost at the same θ differed."""
-
-
-class PrecisionWarning(RuntimeWarning):
-    """θ is in a precision too low for a reliable check."""
+from .result import KINK_COLUMNS, CheckResult, block_table, overall, relative_difference, validate_thresholds
+from .steps import ADAPTIVE, absolute_steps, get_scheme, validate_eps
+from .validate import as_theta, layout_for, select_coords, validate_threads
 
 
 # -- validation ---------------------------------------------------------------
-def as_theta(theta, name: str = "theta") -> np.ndarray:
-    """θ as a 1-D float array (no copy when it already is one; never modified)."""
-    if isinstance(theta, dict):
-        raise TypeError(f"{name} must be a 1-D array; flatten a dict of arrays with fastcheck.Layout.from_arrays(d).flatten(d)")
-    arr = np.asarray(theta)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}; flatten your parameters with fastcheck.Layout")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty")
-    if arr.dtype.kind == "f" and not arr.dtype.isnative:  # big-endian data: same numbers, native order
-        arr = arr.astype(arr.dtype.newbyteorder("="))
-    if arr.dtype not in (np.float64, np.float32):
-        raise TypeError(f"{name} must be a floating array (float64, or float32), got dtype {arr.dtype}")
-    bad = np.flatnonzero(~np.isfinite(arr))
-    if len(bad):
-        raise ValueError(f"{name} contains NaN or inf at {len(bad)} coordinate(s), first {bad[:5].tolist()}")
-    if arr.dtype == np.float32:
-        warnings.warn(
-            "theta is float32: differences of float32 costs lose about half the digits; float64 is advised",
-            PrecisionWarning,
-            stacklevel=3,
-        )
-    return np.ascontiguousarray(arr)
-
-
-def check_threads(threads):
-    """``None`` or a thread count Numba can run (1 … NUMBA_NUM_THREADS), on every path."""
-    if threads is None:
-        return None
-    limit = numba.config.NUMBA_NUM_THREADS
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= limit:
-        raise ValueError(
-            f"threads must be between 1 and {limit} (NUMBA_NUM_THREADS), or None for all, got {threads!r}"
-        )
-    return int(threads)
-
-
-def _layout_for(theta, layout) -> Layout:
-    if layout is None:
-        return Layout.single(len(theta))
-    if not isinstance(layout, Layout):
-        layout = Layout.from_arrays(layout)
-    if layout.size != len(theta):
-        raise ValueError(f"layout has {layout.size} parameters but theta has {len(theta)}")
-    return layout
-
-
-def select_coords(n: int, layout: Layout, coords=None, sample=None, seed=0) -> np.ndarray:
-    """The flat coordinates to check.
-
-    ``sample=k`` draws k coordinates (or all, if fewer) from every block,
-    without replacement, reproducibly from ``seed``, so a small bias vector is
-    never left out next to a big weight matrix.
-    """
-    if coords is not None and sample is not None:
-        raise ValueError("give coords or sample, not both")
-    if coords is not None:
-        c = np.asarray(coords)
-        if c.ndim != 1 or (c.size and not np.issubdtype(c.dtype, np.integer)):
-            raise ValueError(f"coords must be a 1-D array of integer indices, got {c.dtype} of shape {c.shape}")
-        if c.size == 0:
-            raise ValueError("coords is empty")
-        out = c.astype(np.int64)
-        bad = out[(out < 0) | (out >= n)]
-        if len(bad):
-            raise IndexError(f"coords {bad[:5].tolist()} are outside theta of length {n}")
-        values, counts = np.unique(out, return_counts=True)
-        if len(values) < len(out):
-            raise ValueError(f"coords repeats {values[counts > 1][:5].tolist()}; each coordinate is checked once"
-                             " (pass np.unique(coords))")
-        return out
-    if sample is not None:
-        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 1:
-            raise ValueError(f"sample must be a positive integer (coordinates per block), got {sample!r}")
-        rng = np.random.default_rng(seed)
-        picks = []
-        for a, b in zip(layout.offsets[:-1], layout.offsets[1:]):
-            size = b - a
-            k = min(int(sample), size)
-            picks.append(a + np.sort(rng.choice(size, size=k, replace=False)))
-        return np.concatenate(picks).astype(np.int64)
-    return np.arange(n, dtype=np.int64)
-
-
 def analytic_gradient(grad, theta, args, layout: Layout, user_layout: bool) -> np.ndarray:
     """The analytic gradient as a flat float64 vector of len(θ)."""
     if callable(grad):
@@ -153,7 +53,7 @@ def _base_value(ev, theta) -> float:
     # A user's cost is evaluated twice to catch hidden randomness; an evaluator
     # that is deterministic by construction (the built-in networks: fixed
     # dropout mask) says so and saves the second pass.
-    if not getattr(ev, "deterministic", False) and ev.value(theta) != f0:
+    if not ev.deterministic and ev.value(theta) != f0:
         warnings.warn(
             "the cost gave two different values at the same theta: it is not deterministic"
             " (dropout? fix its mask or seed for the check, as the classic gradient-checking recipe advises)",
@@ -224,8 +124,8 @@ def numerical_gradient(
     """
     scheme = get_scheme(scheme)
     theta = as_theta(theta)
-    eps = check_eps(eps)
-    threads = check_threads(threads)
+    eps = validate_eps(eps)
+    threads = validate_threads(threads)
     coords = select_coords(len(theta), Layout.single(len(theta)), coords)
     eps = _eps_for(eps, theta, coords)
     ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords),
@@ -283,7 +183,7 @@ def held_blas(ev):
     directional check of MLP 256-64-10 took 72 ms on 2 Numba threads against
     18 ms on 1, and 12 ms on 2 with BLAS held to one thread for the whole check.
     """
-    if getattr(ev, "holds_blas", False):
+    if ev.holds_blas:
         return config.single_threaded_blas()
     return contextlib.nullcontext()
 
@@ -314,21 +214,20 @@ def _run_check(
     refine=True,
 ) -> CheckResult:
     scheme = get_scheme(scheme)
-    thresholds = check_thresholds(thresholds)
-    eps = check_eps(eps)
+    thresholds = validate_thresholds(thresholds)
+    eps = validate_eps(eps)
     user_layout = layout is not None
-    layout = _layout_for(theta, layout)
+    layout = layout_for(theta, layout)
     coords = select_coords(len(theta), layout, coords, sample, seed)
     eps = _eps_for(eps, theta, coords)
     f0 = _base_value(ev, theta)
-    if hasattr(ev, "prepare"):  # compile before the clock starts
-        ev.prepare(theta, "complex" if scheme.complex else "stencil")
+    ev.prepare(theta, "complex" if scheme.complex else "stencil")  # compile before the clock starts
     t0 = time.perf_counter()
     g_full = analytic_gradient(grad, theta, args, layout, user_layout)
     ana = g_full[coords]
     prec = precision.nominal(theta.dtype)
     num, steps, noise, finite, n_evals, costs = differences(ev, theta, coords, scheme, eps, f0, prec.mach)
-    native = getattr(ev, "native_precision", False)
+    native = ev.native_precision
     if refine and not native and not _all_agree(ana, num, noise, finite, _coordinate_band(thresholds, prec.mach)):
         # Something disagrees: is the cost computing in a lower precision than θ? (Probed only
         # now, so a clean check of a slow cost pays nothing for it.)
@@ -342,7 +241,7 @@ def _run_check(
             noise = noise * (prec.mach / float(np.finfo(theta.dtype).eps))
     # The complex step evaluates at θ itself (the perturbation is imaginary): it
     # crosses no kink, and takes the branch the real part lies on.
-    crosses = hasattr(ev, "kinks") and not scheme.complex
+    crosses = ev.finds_kinks and not scheme.complex
     exact = ev.kinks(theta, coords, steps) if crosses else None
     block_ids = layout.block_ids(coords)
     j = errorbars.judge(
@@ -377,7 +276,7 @@ def _run_check(
         thresholds=thresholds,
         kinks=kinks,
         nonfinite=coords[~finite],
-        note=getattr(ev, "note", ""),
+        note=ev.note,
         dtype=theta.dtype.name,
         error=j.error,
         estimate=j.estimate,
@@ -385,7 +284,7 @@ def _run_check(
         reason=reason,
         precision=prec.name,
         n_refined=j.refined,
-        compile_seconds=getattr(ev, "compile_seconds", 0.0),
+        compile_seconds=ev.compile_seconds,
     )
 
 
@@ -404,7 +303,7 @@ def _coordinate_band(thresholds, mach) -> float:
 
 def _cost_precision(ev, theta, coords, ana, f0):
     """The precision the cost computes in: θ's for the built-in networks (they say so), else measured."""
-    if getattr(ev, "native_precision", False):
+    if ev.native_precision:
         return precision.nominal(theta.dtype)
     prec = precision.detect(ev, theta, coords, ana, f0)
     if prec.lower and prec.scatter > 1e-2:
@@ -514,7 +413,7 @@ def check_gradient(
     """
     theta = as_theta(theta)
     get_scheme(scheme)
-    threads = check_threads(threads)
+    threads = validate_threads(threads)
     ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=_n_coords(theta, coords, sample, layout),
                         workers=workers, client=client)
     return run_check(
@@ -582,15 +481,15 @@ def check_directional(
     ``workers`` and ``client`` are as in :func:`check_gradient`.
     """
     theta = as_theta(theta)
-    threads = check_threads(threads)
+    threads = validate_threads(threads)
     if isinstance(n_dirs, bool) or not isinstance(n_dirs, (int, np.integer)) or n_dirs < 1:
         raise ValueError(f"n_dirs must be a positive integer, got {n_dirs!r}")
-    eps = check_eps(eps)
+    eps = validate_eps(eps)
     if eps is not None and (isinstance(eps, str) or eps.ndim != 0):
         raise ValueError("eps for a directional check must be a single number")
-    thresholds = check_thresholds(thresholds)
+    thresholds = validate_thresholds(thresholds)
     user_layout = layout is not None
-    layout = _layout_for(theta, layout)
+    layout = layout_for(theta, layout)
     per_block = user_layout if per_block is None else bool(per_block)
     ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=0, kind="directions",
                         workers=workers, client=client)
@@ -601,8 +500,7 @@ def check_directional(
 def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, per_block, thresholds):
     scheme = get_scheme("central")
     f0 = _base_value(ev, theta)
-    if hasattr(ev, "prepare"):
-        ev.prepare(theta, "directions")
+    ev.prepare(theta, "directions")
     t0 = time.perf_counter()
     g = analytic_gradient(grad, theta, args, layout, user_layout)
     lo, start, dirvals, dblock = random_directions(layout, int(n_dirs), seed, per_block)
@@ -648,14 +546,14 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
         thresholds=thresholds,
         nonfinite=np.flatnonzero(~finite),
         direction_blocks=dblock,
-        note=getattr(ev, "note", ""),
+        note=ev.note,
         dtype=theta.dtype.name,
         error=error,
         estimate=num,
         status_code=status,
         reason=reason,
         precision=theta.dtype.name,
-        compile_seconds=getattr(ev, "compile_seconds", 0.0),
+        compile_seconds=ev.compile_seconds,
     )
 
 

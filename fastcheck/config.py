@@ -1,7 +1,9 @@
 """Defaults, verdict bands and Numba flags, read once.
 
-Every ``@njit`` in fastcheck takes its flags from here, so the choice of
-parallel target, caching and fastmath is made in one place.  fastmath stays
+Every compiled function in fastcheck is compiled through :func:`jit` (or
+:func:`jit_options` for an ``@overload``) with one of the flag sets below, so
+the choice of parallel target, caching, error model and fastmath is made in
+this one place: ``numba.njit`` is spelled nowhere else.  fastmath stays
 off: reassociation changes the rounding of ``f(θ+h) − f(θ−h)``, which is the
 very quantity a gradient check measures.
 """
@@ -13,8 +15,14 @@ import os
 
 import numba
 
-#: Flags for the serial kernels.
-NJIT = dict(cache=os.environ.get("FASTCHECK_CACHE", "1") != "0", fastmath=False, nogil=True)
+#: Cache compiled code on disk (``FASTCHECK_CACHE=0`` turns it off).  Only
+#: fastcheck's own functions are cached, never a kernel specialised on a
+#: user's cost; Numba writes a cache entry to a temporary file and renames
+#: it, so processes (Dask workers, pool workers) sharing a cache directory
+#: do not see half-written entries.
+CACHE = os.environ.get("FASTCHECK_CACHE", "1") != "0"
+#: Flags for the serial functions (the built-in test problems).
+NJIT = dict(cache=CACHE, fastmath=False, nogil=True)
 #: Flags for the parallel (``prange``) kernels.  Kernels that take a cost
 #: function as an argument are specialised per cost and cannot be cached.
 PARALLEL = dict(parallel=True, fastmath=False, nogil=True)
@@ -30,7 +38,29 @@ CALL = dict(fastmath=False, nogil=True)
 NET = dict(NJIT, error_model="numpy")
 #: The same for the parallel structure-aware kernel (it takes no function
 #: argument, so it can be cached).
-NET_PARALLEL = dict(PARALLEL, error_model="numpy", cache=NJIT["cache"])
+NET_PARALLEL = dict(PARALLEL, error_model="numpy", cache=CACHE)
+#: Options of the ``@overload`` helpers of the network code.
+NET_OVERLOAD = dict(error_model="numpy")
+
+
+def jit(flags: dict):
+    """The decorator compiling a fastcheck function with the flag set ``flags`` (one of the above).
+
+    >>> @jit(NJIT)
+    ... def twice(x):
+    ...     return 2 * x
+    """
+    return numba.njit(**flags)
+
+
+def jit_options(flags: dict) -> dict:
+    """``jit_options`` for ``numba.extending.overload`` from a flag set."""
+    return dict(flags)
+
+
+def compile_cost(cost):
+    """A user's cost compiled lazily with Numba's defaults (no flags: it is the user's code)."""
+    return numba.njit(cost)
 
 #: Verdict bands on the normalised difference ||g − ĝ|| / (||g|| + ||ĝ||),
 #: centred (one decade wide) on the classic recipe's 1e-7 / 1e-5 / 1e-3 reading table.

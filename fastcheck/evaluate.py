@@ -1,7 +1,9 @@
 """Evaluators: how the perturbed costs of a check get computed.
 
 An evaluator turns (θ, coordinates, steps, stencil offsets) into a matrix of
-costs.  The core checker never cares which one runs:
+costs.  Every evaluator is an :class:`Evaluator`: the core checker talks to
+that protocol only, and reads what an evaluator can do from its capability
+attributes, never from its type:
 
 * :class:`JitEvaluator` hands a Numba-jitted cost to the parallel kernels
   of :mod:`fastcheck.kernels.stencil`;
@@ -11,8 +13,8 @@ costs.  The core checker never cares which one runs:
   worker processes or a Dask cluster (bitwise the same numbers);
 * :class:`fastcheck.sequential.SequentialEvaluator` reruns only the stages
   after the perturbed one;
-* model-specific evaluators (the structure-aware kernel of the built-in
-  networks) implement the same methods.
+* :class:`fastcheck.structured.LayeredEvaluator`, the structure-aware kernel
+  of the built-in networks.
 """
 from __future__ import annotations
 
@@ -24,15 +26,8 @@ import numba
 import numpy as np
 
 from . import compiled, config
+from .errors import CostError, JitError
 from .kernels import stencil
-
-
-class CostError(ValueError):
-    """The cost function returned something that is not a finite scalar."""
-
-
-class JitError(TypeError):
-    """``jit=True`` was asked for, but Numba cannot compile the cost."""
 
 
 def as_scalar(value, *, where: str = "at theta", complex_ok: bool = False):
@@ -52,24 +47,77 @@ def complex_dtype(dtype):
     return np.complex64 if np.dtype(dtype) == np.float32 else np.complex128
 
 
-class LoopEvaluator:
-    """Evaluates a Python callable point by point (one thread)."""
+class Evaluator:
+    """The protocol of every evaluator, with the defaults of the capabilities.
 
-    path = "loop"
+    Methods: :meth:`value` (J at θ), :meth:`prepare` (compile outside the
+    timing), :meth:`stencil` (J at θ + c·h·e_i for every coordinate and
+    offset), :meth:`complex_step` (Im J(θ + i·h·e_i)), :meth:`directions`
+    (J along ragged directions), :meth:`kinks` (which perturbed points crossed
+    a kink).  A capability an evaluator lacks raises ``NotImplementedError``
+    and its flag below says so beforehand.
+    """
+
+    #: Name of the evaluation path shown in results ("loop", "parallel", "structured", ...).
+    path = "?"
+    #: A remark for the result's summary (such as why a faster path was not taken).
     note = ""
-    #: Seconds spent compiling for this check (none for a loop).
+    #: Seconds spent compiling for this check.
     compile_seconds = 0.0
-
-    def __init__(self, cost, args=()):
-        self.cost = cost
-        self.args = tuple(args)
-        #: The fastest evaluation of the cost seen so far (what the pool and
-        #: the auto-jit decisions estimate the serial time from).
-        self.eval_seconds = float("inf")
+    #: The fastest evaluation of the cost seen so far (what the pool and the
+    #: auto-jit decisions estimate the serial time from).
+    eval_seconds = float("inf")
+    #: Checks on it hold BLAS to one thread throughout (its kernels run BLAS inside parallel regions).
+    holds_blas = False
+    #: J(θ) is the same on every call (no determinism probe needed).
+    deterministic = False
+    #: It computes in θ's own dtype by construction (no precision probe needed).
+    native_precision = False
+    #: :meth:`kinks` reports real kink crossings (otherwise it returns all False).
+    finds_kinks = False
+    #: :meth:`complex_step` exists (the cost may still refuse complex input).
+    has_complex_step = False
+    #: :meth:`directions` exists.
+    has_directions = False
+    #: It calls the user's own cost (``self.cost``), which can be asked directly, e.g. at complex θ.
+    calls_user_cost = False
 
     @property
     def threads(self) -> int:
         return 1
+
+    def value(self, theta) -> float:
+        raise NotImplementedError
+
+    def prepare(self, theta, kind: str) -> None:
+        """Compile whatever ``kind`` ("stencil", "complex", "directions") needs,
+        so that compilation stays out of a check's timing (default: nothing)."""
+
+    def stencil(self, theta, coords, steps, offsets) -> np.ndarray:
+        raise NotImplementedError
+
+    def complex_step(self, theta, coords, steps) -> np.ndarray:
+        raise NotImplementedError(f"the {self.path} evaluator has no complex step")
+
+    def directions(self, theta, lo, start, dirvals, steps, offsets) -> np.ndarray:
+        raise NotImplementedError(f"the {self.path} evaluator has no directional check")
+
+    def kinks(self, theta, coords, steps) -> np.ndarray:
+        """Per coordinate: did some perturbed point cross a kink?  (Default: no evaluator-level knowledge.)"""
+        return np.zeros(len(coords), np.bool_)
+
+
+class _UserCost(Evaluator):
+    """An evaluator of a user's ``cost(theta, *args)``."""
+
+    has_complex_step = True
+    has_directions = True
+    calls_user_cost = True
+
+    def __init__(self, cost, args=()):
+        self.cost = cost
+        self.args = tuple(args)
+        self.eval_seconds = float("inf")
 
     def value(self, theta) -> float:
         work = theta.copy()
@@ -85,9 +133,11 @@ class LoopEvaluator:
             )
         return v
 
-    def prepare(self, theta, kind: str) -> None:
-        """Compile whatever ``kind`` ("stencil", "complex", "directions") needs,
-        so that compilation stays out of a check's timing.  Nothing to do here."""
+
+class LoopEvaluator(_UserCost):
+    """Evaluates a Python callable point by point (one thread)."""
+
+    path = "loop"
 
     def stencil(self, theta, coords, steps, offsets) -> np.ndarray:
         out = np.empty((len(coords), len(offsets)))
@@ -132,7 +182,7 @@ class LoopEvaluator:
         return out
 
 
-class JitEvaluator(LoopEvaluator):
+class JitEvaluator(_UserCost):
     """Evaluates a Numba-jitted cost on the parallel kernels, all cores.
 
     BLAS is held to one thread while a kernel runs, so that a cost calling
@@ -282,12 +332,12 @@ def try_jit(cost, theta, args, want=None):
     why = compiled.failure(cost, key)
     if why is not None:
         return None, why
-    jitted = compiled.lookup(cost) or numba.njit(cost)
+    jitted = compiled.lookup(cost) or config.compile_cost(cost)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             got = as_scalar(jitted(theta.copy(), *args))
-    except Exception as exc:  # noqa: BLE001 - any failure to compile or run means: not compiled
+    except Exception as exc:
         why = f"Numba cannot compile it ({_first_line(exc)})"
         compiled.store_failure(cost, key, why)
         return None, why

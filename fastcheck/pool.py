@@ -32,6 +32,8 @@ import warnings
 
 import numpy as np
 
+from .evaluate import Evaluator
+
 #: Each worker holds BLAS, OpenMP and Numba to one thread: the workers are the parallelism.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
               "FASTCHECK_IN_WORKER": "1"}
@@ -391,7 +393,7 @@ def _strided(n: int, k: int) -> list:
     return [np.arange(j, n, k) for j in range(k)]
 
 
-class ChunkedEvaluator:
+class ChunkedEvaluator(Evaluator):
     """Runs a picklable evaluator's perturbed costs in chunks on a runner.
 
     ``value`` (J(θ)) runs here, in the user's process.  With ``auto`` the
@@ -431,16 +433,21 @@ class ChunkedEvaluator:
 
     @property
     def compile_seconds(self) -> float:
-        return getattr(self.base, "compile_seconds", 0.0)
+        return self.base.compile_seconds
 
     @property
     def deterministic(self) -> bool:
-        return getattr(self.base, "deterministic", False)
+        return self.base.deterministic
 
-    def __getattr__(self, name):
-        if name in ("kinks",):  # only when the base has it
-            return getattr(self.base, name)
-        raise AttributeError(name)
+    # the capabilities are the base evaluator's
+    native_precision = property(lambda self: self.base.native_precision)
+    finds_kinks = property(lambda self: self.base.finds_kinks)
+    has_complex_step = property(lambda self: self.base.has_complex_step)
+    has_directions = property(lambda self: self.base.has_directions)
+    calls_user_cost = property(lambda self: self.base.calls_user_cost)
+
+    def kinks(self, theta, coords, steps):
+        return self.base.kinks(theta, coords, steps)
 
     def value(self, theta) -> float:
         return self.base.value(theta)

@@ -27,7 +27,7 @@ def _norm(x) -> float:
     return float(np.sqrt(np.sum(x * x)))
 
 
-def check_thresholds(thresholds) -> dict:
+def validate_thresholds(thresholds) -> dict:
     """Merge user thresholds into the defaults; they must increase."""
     t = dict(config.THRESHOLDS)
     if thresholds:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .evaluate import as_scalar, complex_dtype
+from .evaluate import Evaluator, as_scalar, complex_dtype
 from .layout import Layout
 
 
@@ -70,7 +70,7 @@ def _plan(stages, params):
     return fns, names, layout
 
 
-class SequentialEvaluator:
+class SequentialEvaluator(Evaluator):
     """Perturbed costs of a sequence of stages, recomputing only from the perturbed stage on.
 
     Parameters
@@ -86,8 +86,7 @@ class SequentialEvaluator:
     """
 
     path = "sequential"
-    note = ""
-    compile_seconds = 0.0
+    has_complex_step = True
 
     def __init__(self, fns, names, layout: Layout, x):
         self.fns = list(fns)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import StepTooSmallError
+
 
 @dataclass(frozen=True)
 class Scheme:
@@ -86,15 +88,11 @@ def get_scheme(name) -> Scheme:
         raise ValueError(f"unknown scheme {name!r}; choose one of {sorted(SCHEMES)}") from None
 
 
-class StepTooSmallError(ValueError):
-    """The step asked for does not move θ_i in θ's precision (or underflows for the complex step)."""
-
-
 #: ``eps="adaptive"``: a step ladder with Richardson extrapolation per coordinate (:mod:`fastcheck.ladder`).
 ADAPTIVE = "adaptive"
 
 
-def check_eps(eps):
+def validate_eps(eps):
     """Validate a user step: ``None``, ``"adaptive"``, a positive finite number or array."""
     if eps is None:
         return None

@@ -14,10 +14,11 @@ import functools
 import numpy as np
 
 from . import config
-from .check import as_theta, check_threads, run_check
-from .evaluate import JitEvaluator, complex_dtype
+from .check import run_check
+from .evaluate import Evaluator, JitEvaluator, complex_dtype
 from .kernels import layered, stencil
 from .models import MLP, backprop
+from .validate import as_theta, validate_threads
 
 MODES = ("structured", "blackbox")
 
@@ -38,7 +39,7 @@ class _KinkCache:
         return self._flags if key == self._key else None
 
 
-class LayeredEvaluator:
+class LayeredEvaluator(Evaluator):
     """Perturbed costs of a built-in network by the structure-aware kernel.
 
     Parameters
@@ -57,6 +58,9 @@ class LayeredEvaluator:
     holds_blas = True  # see fastcheck.check.held_blas
     deterministic = True  # a fixed dropout mask: J(θ) is not re-evaluated to test for randomness
     native_precision = True  # computes in θ's dtype by construction: no precision probe
+    finds_kinks = True  # exact kink flags of relu / leaky_relu layers
+    has_complex_step = True
+    has_directions = True
 
     def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64):
         self.model = model
@@ -144,6 +148,8 @@ class BlackBoxModelEvaluator(JitEvaluator):
 
     deterministic = True
     native_precision = True
+    finds_kinks = True
+    calls_user_cost = False  # the model's own jitted cost, with its data cast per precision
 
     def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64):
         self._layered = LayeredEvaluator(model, X, Y, threads, dtype)
@@ -228,10 +234,10 @@ def check_model(
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {list(MODES)}")
     theta = as_theta(theta)
-    threads = check_threads(threads)
+    threads = validate_threads(threads)
     dtype = model.check_dtype(theta.dtype)
     theta = model.check_theta(theta, dtype)
-    X, Y = model.check_data(X, y, dtype)
+    X, Y = model.validate_data(X, y, dtype)
     from . import pool
 
     workers = pool.check_workers(workers)

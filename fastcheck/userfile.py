@@ -1,6 +1,14 @@
-"""Load a user's function from ``path/to/file.py:function``."""
+"""Load a user's function from ``path/to/file.py:function``: the one loader of user files.
+
+The command line (``fastcheck check file.py:make``) and the sweeps (a
+``file.py:make`` problem) load user files here.  The module gets a name
+derived from the file's absolute path (stable across processes, so Numba's
+cache and pickling by reference find it again), is registered in
+``sys.modules`` while it lives, and may import the modules beside it.
+"""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -17,23 +25,27 @@ def load_callable(target: str, default: str = "make"):
     function ``default`` is taken.  The file's folder is put on ``sys.path``
     while it imports, so it can import its neighbours.
     """
-    path_str, _, name = str(target).partition(":")
-    name = name or default
+    path_str, sep, name = str(target).rpartition(":")
+    if not sep or not name.isidentifier():  # no ":function" (a ":" may belong to the path)
+        path_str, name = str(target), default
     path = Path(path_str)
     if not path.is_file():
         raise UserFileError(f"no such file: {path_str}")
-    module_name = f"_fastcheck_user_{path.stem}_{abs(hash(str(path.resolve())))}"
+    module_name = module_name_of(path)
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise UserFileError(f"{path_str} is not a Python file")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # lets Numba and pickle find the module's functions
     folder = str(path.resolve().parent)
     sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
     except SystemExit as exc:  # exit code 0 would read as a passed check
+        sys.modules.pop(module_name, None)
         raise UserFileError(f"{path_str} called sys.exit({exc.code!r}) while importing; nothing was checked") from None
     except Exception as exc:
+        sys.modules.pop(module_name, None)
         raise UserFileError(f"{path_str} does not import: {type(exc).__name__}: {exc}") from exc
     finally:
         if sys.path and sys.path[0] == folder:
@@ -44,6 +56,14 @@ def load_callable(target: str, default: str = "make"):
     if not callable(fn):
         raise UserFileError(f"{path_str}:{name} is not callable")
     return fn
+
+
+def module_name_of(path) -> str:
+    """The module name of a user file: its stem and the sha1 of its absolute path."""
+    path = Path(path)
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    stem = "".join(c if c.isalnum() else "_" for c in path.stem)
+    return f"_fastcheck_user_{stem}_{digest}"
 
 
 def call_user(fn, what: str):

@@ -117,7 +117,7 @@ def test_builtin_model_spec(capsys):
     assert code == 0 and result["scheme"] == "complex" and result["dtype"] == "float32" and result["difference"] < 1e-5
     code, out, _ = run(capsys, *base, "--dtype", "float32", "--mutant", "bias_axis", "--json")
     assert code == 1 and strict_json(out)["failing_blocks"] == "b2"
-    code, out, _ = run(capsys, "check", "--model", "seed", "--directional", "2", "--json")
+    code, out, _ = run(capsys, "check", "--model", "tutorial", "--directional", "2", "--json")
     assert code == 0 and strict_json(out)["kind"] == "directional"
     code, _, err = run(capsys, "check", "--model", "mlp", "--sizes", "8,x")
     assert code == 2 and "--sizes must be comma-separated integers" in err

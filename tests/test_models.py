@@ -6,7 +6,7 @@ import pytest
 
 import fastcheck
 from fastcheck.models import backprop
-from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANT_INFO, MUTANTS, SHOWCASE, seed_network
+from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANT_INFO, MUTANTS, SHOWCASE, tutorial_network
 
 from . import naive
 
@@ -85,8 +85,8 @@ def test_grad_matches_numpy_backprop(problem):
     np.testing.assert_allclose(model.grad(theta, X, y), ref, rtol=tol, atol=tol * np.abs(ref).max())
 
 
-def test_seed_network_is_the_seeds():
-    model, theta, X, y = seed_network()
+def test_tutorial_network_is_the_seeds():
+    model, theta, X, y = tutorial_network()
     ref = naive.SeedNetwork(seed=0)
     X0, y0 = naive.seed_data()
     np.testing.assert_array_equal(X, X0)
@@ -101,8 +101,8 @@ def test_seed_network_is_the_seeds():
     np.testing.assert_allclose(model.grad(theta, X, y), g, rtol=tol, atol=tol * np.abs(g).max())
 
 
-def test_seed_network_checks_great_on_the_parallel_path():
-    model, theta, X, y = seed_network()
+def test_tutorial_network_checks_great_on_the_parallel_path():
+    model, theta, X, y = tutorial_network()
     res = fastcheck.check_gradient(model.jit_cost, theta, model.grad, args=model.cost_args(X, y), layout=model.layout)
     assert res.path == "parallel"
     assert res.verdict == "great" and res.passed
@@ -171,7 +171,7 @@ def test_mutant_visibility_is_declared_truthfully(name):
 
 def test_unknown_mutant():
     with pytest.raises(ValueError, match="unknown mutant 'nope'"):
-        seed_network()[0].mutant("nope")
+        tutorial_network()[0].mutant("nope")
 
 
 # -- the model object -----------------------------------------------------------------------------------
@@ -228,7 +228,7 @@ def test_dropout_mask_is_fixed_and_inverted():
 
 
 def test_forward_is_the_network_output():
-    model, theta, X, y = seed_network()
+    model, theta, X, y = tutorial_network()
     z = 1 / (1 + np.exp(-(X @ theta[:6].reshape(2, 3))))
     out = 1 / (1 + np.exp(-(z @ theta[6:].reshape(3, 1))))
     np.testing.assert_allclose(model.forward(theta, X), out, rtol=naive.roundoff(sum(model.sizes)))

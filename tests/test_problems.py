@@ -5,7 +5,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from fastcheck.models import MLP, seed_network
+from fastcheck.models import MLP, tutorial_network
+from fastcheck.models.tutorial import tutorial_numpy_cost, tutorial_numpy_grad
 from fastcheck.problems import (
     PROBLEMS,
     Problem,
@@ -13,8 +14,6 @@ from fastcheck.problems import (
     get_problem,
     list_problems,
     parse_spec,
-    seed_numpy_cost,
-    seed_numpy_grad,
     smooth_cost,
     smooth_cost_numpy,
     smooth_grad,
@@ -25,14 +24,14 @@ from .naive import SeedNetwork, central_difference
 
 def test_registry_lists_the_built_in_problems():
     names = set(list_problems()["name"])
-    assert {"seed", "seed-numpy", "mlp", "smooth", "cube", "square"} <= names
+    assert {"tutorial", "tutorial-numpy", "mlp", "smooth", "cube", "square"} <= names
     assert names == set(PROBLEMS)
 
 
 @pytest.mark.parametrize(
     "spec, parsed",
     [
-        ("seed", ("seed", [], {})),
+        ("tutorial", ("tutorial", [], {})),
         ("mlp:784-128-10,batch=64,act=relu", ("mlp", ["784-128-10"], {"batch": "64", "act": "relu"})),
         ("784-128-10", ("mlp", ["784-128-10"], {})),
         ("smooth:n=5, jit=0", ("smooth", [], {"n": "5", "jit": "0"})),
@@ -78,17 +77,17 @@ def test_the_seeds_cube_and_square():
 
 
 def test_seed_problems_are_the_seeds_network():
-    model, theta, X, y = seed_network()
-    seed, seed_np = get_problem("seed"), get_problem("seed-numpy")
+    model, theta, X, y = tutorial_network()
+    seed, seed_np = get_problem("tutorial"), get_problem("tutorial-numpy")
     assert seed.model is not None and seed.structured
     np.testing.assert_array_equal(seed.theta, theta)
     np.testing.assert_array_equal(seed_np.theta, theta)
     # the NumPy code, the built-in network and the tests' own seeds-style class agree
     net = SeedNetwork()
-    assert seed_numpy_cost(theta, X, y) == pytest.approx(model.cost(theta, X, y), rel=1e-14)
-    assert seed_numpy_cost(theta, X, y) == pytest.approx(net.cost_of(theta, X, y), rel=1e-14)
-    np.testing.assert_allclose(seed_numpy_grad(theta, X, y), model.grad(theta, X, y), rtol=1e-12)
-    np.testing.assert_allclose(seed_numpy_grad(theta, X, y), net.grad_of(theta, X, y), rtol=1e-12)
+    assert tutorial_numpy_cost(theta, X, y) == pytest.approx(model.cost(theta, X, y), rel=1e-14)
+    assert tutorial_numpy_cost(theta, X, y) == pytest.approx(net.cost_of(theta, X, y), rel=1e-14)
+    np.testing.assert_allclose(tutorial_numpy_grad(theta, X, y), model.grad(theta, X, y), rtol=1e-12)
+    np.testing.assert_allclose(tutorial_numpy_grad(theta, X, y), net.grad_of(theta, X, y), rtol=1e-12)
     assert seed.layout.names == seed_np.layout.names == ("W1", "W2")
 
 
@@ -126,7 +125,7 @@ def test_problem_pickles_without_its_cache():
 
 
 def test_a_model_tuple_and_a_model():
-    model, theta, X, y = seed_network()
+    model, theta, X, y = tutorial_network()
     p = get_problem((model, theta, X, y), name="net")
     assert p.model is model and p.name == "net"
     q = get_problem(MLP([3, 2, 1]))
@@ -173,7 +172,7 @@ def test_problem_from_a_user_file(tmp_path):
         (GOOD, "nothere", "has no function 'nothere'"),
         ("def make(:\n", "make", "cannot load problem file .*SyntaxError"),
         ("import not_a_module_anywhere\n", "make", "cannot load problem file .*ModuleNotFoundError"),
-        (GOOD, "broken", r"calling broken\(\) failed: RuntimeError: no data"),
+        (GOOD, "broken", r"calling broken\(\) raised RuntimeError: no data"),
         (GOOD, "garbage", "cannot make a problem of int"),
     ],
 )
@@ -187,7 +186,7 @@ def test_unloadable_user_files(tmp_path, content, func, match):
 def test_bad_specs():
     with pytest.raises(ProblemError, match="does not exist"):
         get_problem("/no/such/file.py:make")
-    with pytest.raises(ProblemError, match="unknown problem 'nope'.*seed"):
+    with pytest.raises(ProblemError, match="unknown problem 'nope'.*tutorial"):
         get_problem("nope")
     with pytest.raises(ProblemError, match="option n must be an integer"):
         get_problem("smooth:n=many")

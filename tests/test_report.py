@@ -24,7 +24,7 @@ def assert_nonempty_png(path):
 @pytest.fixture(scope="module")
 def eps_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("reports")
-    rc = main(["sweep", "eps", "seed-numpy", "smooth:n=4,jit=0", "--eps", "1e0:1e-12:25", "--out", str(d),
+    rc = main(["sweep", "eps", "tutorial-numpy", "smooth:n=4,jit=0", "--eps", "1e0:1e-12:25", "--out", str(d),
                "--name", "eps-demo", "--quiet"])
     assert rc == 0
     return d / "eps-demo"
@@ -33,7 +33,7 @@ def eps_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def size_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("reports")
-    rc = main(["sweep", "size", "seed", "mlp:6-5-2,batch=8", "--modes", "structured,blackbox,directional,sampled",
+    rc = main(["sweep", "size", "tutorial", "mlp:6-5-2,batch=8", "--modes", "structured,blackbox,directional,sampled",
                "--threads", THREADS, "--repeat", "1", "--sample", "2", "--out", str(d), "--name", "size-demo", "--quiet"])
     assert rc == 0
     return d / "size-demo"
@@ -53,7 +53,7 @@ def test_eps_report_files(eps_dir):
     readme = (eps_dir / "README.md").read_text()
     assert "![error vs eps](eps_error.png)" in readme
     assert "| problem | scheme | dtype | order | truncation slope |" in readme
-    assert "fastcheck sweep eps seed-numpy" in readme  # the command that made it
+    assert "fastcheck sweep eps tutorial-numpy" in readme  # the command that made it
     assert strict_json((eps_dir / "sweep.json").read_text())["kind"] == "eps"
 
 
@@ -119,8 +119,8 @@ def test_markdown_table():
         (["sweep", "eps", "smooth", "--dtypes", "float16"], "unknown dtype 'float16'"),
         (["sweep", "eps", "nothing.py:make"], "problem file 'nothing.py' does not exist"),
         (["sweep", "eps", "unknown-problem"], "unknown problem 'unknown-problem'"),
-        (["sweep", "size", "seed", "--modes", "turbo"], "unknown mode 'turbo'"),
-        (["sweep", "size", "seed", "--threads", "0"], "threads must be integers"),
+        (["sweep", "size", "tutorial", "--modes", "turbo"], "unknown mode 'turbo'"),
+        (["sweep", "size", "tutorial", "--threads", "0"], "threads must be integers"),
         (["sweep", "eps", "smooth", "--workers", "0"], "--workers must be a positive integer"),
         (["sweep", "eps", "smooth", "--scheduler", "localhost"], "tcp://HOST:PORT"),
         (["report", "/no/such/dir"], "is not a directory"),
@@ -147,11 +147,11 @@ def test_existing_results_need_resume_or_force(tmp_path, capsys):
 
 
 BROKEN = """
-from fastcheck.models import seed_network
+from fastcheck.models import tutorial_network
 
 
 def make():
-    model, theta, X, y = seed_network()
+    model, theta, X, y = tutorial_network()
     return model.mutant("activation_derivative"), theta, X, y
 """
 
@@ -161,7 +161,7 @@ def test_batch_check_exit_code(tmp_path):
     src.write_text(BROKEN)
     base = ["sweep", "size", "--modes", "structured", "--threads", "1", "--repeat", "1", "--out", str(tmp_path),
             "--quiet", "--no-report"]
-    assert main(base[:2] + ["seed"] + base[2:] + ["--name", "good"]) == 0
-    assert main(base[:2] + ["seed", f"{src}:make"] + base[2:] + ["--name", "mixed"]) == 1
+    assert main(base[:2] + ["tutorial"] + base[2:] + ["--name", "good"]) == 0
+    assert main(base[:2] + ["tutorial", f"{src}:make"] + base[2:] + ["--name", "mixed"]) == 1
     table = pd.read_csv(tmp_path / "mixed" / "results.csv")
-    assert table.set_index("problem")["passed"].to_dict() == {"seed": True, f"{src}:make": False}
+    assert table.set_index("problem")["passed"].to_dict() == {"tutorial": True, f"{src}:make": False}

@@ -6,7 +6,7 @@ import fastcheck
 from fastcheck.kernels import layered
 from fastcheck.models import backprop
 from fastcheck.result import band
-from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANT_INFO, MUTANTS, SHOWCASE, seed_network
+from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANT_INFO, MUTANTS, SHOWCASE, tutorial_network
 from fastcheck.structured import LayeredEvaluator, check_model
 
 from . import naive
@@ -89,7 +89,7 @@ def test_perturbed_costs_are_the_exact_costs(params, eps):
     """Every J(θ + s·e_i) of the kernel is the plain NumPy cost at the perturbed point, even
     for steps far too large for any linearisation to hold."""
     model, theta, X, y = _build(*params, batch=5)
-    X, Y = model.check_data(X, y)
+    X, Y = model.validate_data(X, y)
     coords = np.arange(model.n_params)
     steps = np.full(len(coords), eps)
     offsets = np.array([-2.0, -1.0, 1.0])
@@ -176,8 +176,8 @@ def test_every_mutant_fails_in_its_own_block(name, config):
     # (~1e-5); the per-block verdict is what catches it, and the check does not pass.
 
 
-def test_seed_network_and_its_mutants():
-    model, theta, X, y = seed_network()
+def test_tutorial_network_and_its_mutants():
+    model, theta, X, y = tutorial_network()
     res = check_model(model, theta, X, y)
     assert res.verdict == "great" and res.passed and res.n_params == 9
     bad = check_model(model.mutant("scaled_grad"), theta, X, y)
@@ -213,7 +213,7 @@ def test_kink_flags_match_brute_force(acts, eps):
     model = MLP([3, 6, 5, 2], activations=list(acts), loss="sse", keep_prob=0.8)
     theta = model.init(seed=8)
     X, y = model.sample_data(7, seed=9)
-    X, Y = model.check_data(X, y)
+    X, Y = model.validate_data(X, y)
     coords = np.arange(model.n_params)
     steps = np.full(len(coords), eps)
     ev = LayeredEvaluator(model, X, Y)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fastcheck.models import seed_network
+from fastcheck.models import tutorial_network
 from fastcheck.problems import Problem, get_problem, smooth_cost_numpy, smooth_grad
 from fastcheck.steps import SCHEMES
 from fastcheck.sweep import (
@@ -189,14 +189,14 @@ def test_a_cost_without_complex_support_is_skipped_with_a_reason():
 # -- the built-in network, with the structure-aware kernel --------------------------------
 @pytest.fixture(scope="module")
 def seed_df():
-    return eps_sweep(["seed", "seed-numpy"])
+    return eps_sweep(["tutorial", "tutorial-numpy"])
 
 
 def test_the_seeds_network_sweep(seed_df):
     """The seeds' network twice: the built-in model (structure-aware kernel, float32 and complex
     step included) and the seeds' own NumPy code (loop evaluator).  Same function, so the same
     error curves wherever truncation dominates rounding."""
-    seed = seed_df[seed_df["problem"] == "seed"]
+    seed = seed_df[seed_df["problem"] == "tutorial"]
     assert (seed["path"] == "structured").all()
     computed = seed[seed["note"] == ""]
     # every scheme and precision has its curve; only float32 steps below resolution are missing
@@ -205,19 +205,19 @@ def test_the_seeds_network_sweep(seed_df):
     assert (seed[seed["note"] != ""]["note"].str.contains("below float32 resolution")).all()
     fits = fit_orders(seed_df)
     for scheme, order in {"forward": 1, "central": 2, "central4": 4, "complex": 2}.items():
-        for problem in ("seed", "seed-numpy"):
+        for problem in ("tutorial", "tutorial-numpy"):
             assert fit_of(fits, scheme, "float64", problem)["truncation_slope"] == pytest.approx(order, abs=0.1 * order)
         if scheme != "central4":  # float32's best central4 step is 0.1: too few larger ones for a slope
-            assert fit_of(fits, scheme, "float32", "seed")["truncation_slope"] == pytest.approx(order, abs=0.1 * order)
+            assert fit_of(fits, scheme, "float32", "tutorial")["truncation_slope"] == pytest.approx(order, abs=0.1 * order)
     # float32 rounds: its best error is far above float64's (the complex step has no
     # subtraction, so its floor is float32's own precision)
     for scheme in ("forward", "central", "central4", "complex"):
-        f32, f64 = fit_of(fits, scheme, "float32", "seed"), fit_of(fits, scheme, "float64", "seed")
+        f32, f64 = fit_of(fits, scheme, "float32", "tutorial"), fit_of(fits, scheme, "float64", "tutorial")
         assert f32["floor"] > 100 * f64["floor"]
     # on the truncation side, well above the floor, the two implementations' errors coincide
-    for (scheme, dtype), a in seed_df[seed_df["problem"] == "seed"].groupby(["scheme", "dtype"]):
-        b = seed_df[(seed_df["problem"] == "seed-numpy") & (seed_df["scheme"] == scheme) & (seed_df["dtype"] == dtype)]
-        fit = fit_of(fits, scheme, dtype, "seed")
+    for (scheme, dtype), a in seed_df[seed_df["problem"] == "tutorial"].groupby(["scheme", "dtype"]):
+        b = seed_df[(seed_df["problem"] == "tutorial-numpy") & (seed_df["scheme"] == scheme) & (seed_df["dtype"] == dtype)]
+        fit = fit_of(fits, scheme, dtype, "tutorial")
         level = max(30 * fit["floor"], 1e-12 if dtype == "float64" else 1e-6)  # far above rounding
         trunc = ((a["eps"] > fit["best_eps"]) & (a["max_abs_err"] > level)).to_numpy()
         assert trunc.sum() >= (1 if (scheme, dtype) == ("central4", "float32") else 2), (scheme, dtype)
@@ -227,19 +227,19 @@ def test_the_seeds_network_sweep(seed_df):
 
 def test_structured_and_blackbox_kernels_agree():
     eps = (1e-1, 1e-2, 1e-3, 1e-4)
-    s = eps_sweep("seed", eps=eps, schemes=("central", "central4"), dtypes=("float64",))
-    b = eps_sweep("seed", eps=eps, schemes=("central", "central4"), dtypes=("float64",), structured=False)
+    s = eps_sweep("tutorial", eps=eps, schemes=("central", "central4"), dtypes=("float64",))
+    b = eps_sweep("tutorial", eps=eps, schemes=("central", "central4"), dtypes=("float64",), structured=False)
     assert (s["path"] == "structured").all() and (b["path"] == "parallel").all()
     # equal up to how each rounds the costs: |J|·u per cost, over the step
-    p = get_problem("seed")
+    p = get_problem("tutorial")
     J = abs(p.model.cost(p.theta, *p.data))
     noise = 64 * np.finfo(float).eps * J / s["eps"]
     assert (np.abs(s["max_abs_err"] - b["max_abs_err"]) <= 1e-6 * b["max_abs_err"] + noise).all()
     assert (s["max_abs_err"] > 10 * noise).sum() >= 4  # and the comparison has teeth
     # float32: both compute in float32 (the black-box cost as float32 BLAS products)
     eps = (1.0, 0.3, 0.1, 1e-2, 1e-3)
-    s = eps_sweep("seed", eps=eps, schemes=("central",), dtypes=("float32",))
-    b = eps_sweep("seed", eps=eps, schemes=("central",), dtypes=("float32",), structured=False)
+    s = eps_sweep("tutorial", eps=eps, schemes=("central",), dtypes=("float32",))
+    b = eps_sweep("tutorial", eps=eps, schemes=("central",), dtypes=("float32",), structured=False)
     assert (s["path"] == "structured").all() and (b["path"] == "parallel").all()
     noise = 64 * np.finfo(np.float32).eps * J / s["eps"]
     assert (np.abs(s["max_abs_err"] - b["max_abs_err"]) <= 1e-3 * b["max_abs_err"] + noise).all()
@@ -448,7 +448,7 @@ def test_progress_plain_lines_and_quiet(capsys):
 # -- size sweep ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def size_df():
-    return size_sweep(["smooth:n=40", "seed"], threads=THREADS, repeat=2, sample=2, n_dirs=2)
+    return size_sweep(["smooth:n=40", "tutorial"], threads=THREADS, repeat=2, sample=2, n_dirs=2)
 
 
 def test_size_sweep_rows(size_df):
@@ -464,10 +464,10 @@ def test_size_sweep_rows(size_df):
     np.testing.assert_allclose(ran["evals_per_s"] * ran["seconds"], ran["n_evals"], rtol=1e-9)
     assert (ran["peak_mem_mb"] >= 0).all()
     checked = ran.set_index(["problem", "mode"])["checked"].groupby(level=[0, 1]).first()
-    assert checked["seed", "structured"] == 9 and checked["seed", "blackbox"] == 9
-    assert checked["seed", "sampled"] == 2 * 2 and checked["smooth:n=40", "sampled"] == 2
-    assert checked["seed", "directional"] == 2 * 2 and checked["smooth:n=40", "directional"] == 2
-    assert set(ran.loc[ran["problem"] == "seed", "path"]) >= {"structured", "parallel"}
+    assert checked["tutorial", "structured"] == 9 and checked["tutorial", "blackbox"] == 9
+    assert checked["tutorial", "sampled"] == 2 * 2 and checked["smooth:n=40", "sampled"] == 2
+    assert checked["tutorial", "directional"] == 2 * 2 and checked["smooth:n=40", "directional"] == 2
+    assert set(ran.loc[ran["problem"] == "tutorial", "path"]) >= {"structured", "parallel"}
 
 
 def test_size_sweep_budget_skips_with_a_note():
@@ -478,7 +478,7 @@ def test_size_sweep_budget_skips_with_a_note():
 
 
 def test_batch_check_names_the_broken_network():
-    model, theta, X, y = seed_network()
+    model, theta, X, y = tutorial_network()
     good = get_problem((model, theta, X, y), name="good")
     broken = get_problem((model.mutant("activation_derivative"), theta, X, y), name="broken")
     df = size_sweep([good, broken], modes=("structured",), threads=(1,), repeat=1)
@@ -522,7 +522,7 @@ def client():
 
 
 def test_dask_gives_the_local_table(client):
-    problems = ["smooth:n=6,jit=0", "seed-numpy"]
+    problems = ["smooth:n=6,jit=0", "tutorial-numpy"]
     eps = DEFAULT_EPS[::2]
     local = eps_sweep(problems, eps=eps, threads=1)
     remote = eps_sweep(problems, eps=eps, client=client, chunk=3)

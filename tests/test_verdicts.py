@@ -183,7 +183,7 @@ def test_generic_kinks_agree_with_the_built_in_exact_flags():
     blocks["b1"][2] = 0.0
     theta = model.layout.flatten(blocks)
     X, y = model.sample_data(10, seed=2)
-    Xc, Yc = model.check_data(X, y)
+    Xc, Yc = model.validate_data(X, y)
     exact = check_model(model, theta, X, y)
     generic = fc.check_gradient(model.jit_cost, theta, model.grad(theta, X, y), args=model.cost_args(Xc, Yc),
                                 layout=model.layout)
@@ -230,7 +230,7 @@ def test_float32_theta_still_fails_a_small_error_in_one_block():
     from fastcheck.check import run_check
     from fastcheck.structured import LayeredEvaluator as LE
 
-    Xc, Yc = model.check_data(X, y, "float32")
+    Xc, Yc = model.validate_data(X, y, "float32")
     g = model.grad(theta, X, y, precision="float32")
     block = model.layout.names[-2]
     a, b = model.layout.offsets[-3], model.layout.offsets[-2]

@@ -52,7 +52,7 @@ def make_problem(name: str, batch: int = 64, seed: int = 0) -> Problem:
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
     sizes = PROBLEMS[name]
     if sizes is None:
-        model, theta, X, y = models.seed_network(seed)
+        model, theta, X, y = models.tutorial_network(seed)
     else:
         model = models.MLP(list(sizes), activations="sigmoid", loss="sse")
         theta = model.init(seed)

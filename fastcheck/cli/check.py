@@ -1,19 +1,11 @@
 """``fastcheck check``: check a user's network, or a built-in model, from the shell."""
 from __future__ import annotations
 
-import sys
 import argparse
-from collections.abc import Mapping
+import sys
 
+from ..targets import ACCEPTED
 from . import UsageError
-
-ACCEPTED = (
-    "(net, X, y) with getParams/setParams/costFunction/computeGradients (or a params dict with loss(X, y), or "
-    "weights/biases lists with backprop(x, y)), (forward, backward, parameters, X, Y), "
-    "(cost, theta, grad[, args][, layout]) with layout a fastcheck.Layout or {name: shape}, "
-    "(forward, backward, inputs[, args]) for a layer (inputs a dict of arrays), "
-    "or (model, theta, X, y) with a fastcheck.models network"
-)
 
 
 def register(sub) -> None:
@@ -30,7 +22,9 @@ def register(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("target", nargs="?", help="path/to/file.py:function returning what is to be checked")
-    p.add_argument("--model", default="mlp", choices=["mlp", "seed"], help="built-in model when no TARGET is given")
+    p.add_argument("--model", default="mlp", choices=["mlp", "tutorial", "seed"],
+                   help="built-in model when no TARGET is given (tutorial: the 2-3-1 network of Neural Networks "
+                        "Demystified; seed is its old name)")
     p.add_argument("--sizes", default="784,128,10", help="layer sizes of the built-in MLP")
     p.add_argument("--activation", default="sigmoid", help="activation of the built-in MLP (one, or one per layer, comma-separated)")
     p.add_argument("--loss", default="sse", help="loss of the built-in MLP")
@@ -101,83 +95,22 @@ def _options(args) -> dict:
     return opts
 
 
-def check_target(obj, opts: dict, directional=None):
-    """Run the right check for what a user's ``make()`` returned."""
-    from .. import adapters
-    from ..check import check_directional, check_gradient
+def check_target(obj, opts: dict, directional=None, mode: str = "structured"):
+    """Run the right check for what a user's ``make()`` returned (see :mod:`fastcheck.targets`)."""
+    from ..targets import TargetError, run_target
 
-    from ..layers import check_layer
-    from ..styles import STYLES
-
-    if not isinstance(obj, tuple):
-        raise UsageError(f"the function returned a {type(obj).__name__}; expected a tuple: {ACCEPTED}")
-    kinds = ", ".join(type(o).__name__ for o in obj)
-    if len(obj) == 3 and (adapters.is_object_style(obj[0]) or any(ok(obj[0]) for _, ok, _ in STYLES)):
-        return adapters.check_object(*obj, directional=directional, **opts)
-    if len(obj) == 5 and callable(obj[0]) and callable(obj[1]) and isinstance(obj[2], Mapping):
-        return adapters.check_functions(*obj, directional=directional, **opts)
-    if len(obj) in (3, 4) and callable(obj[0]) and callable(obj[1]) and isinstance(obj[2], Mapping):
-        if directional:
-            raise UsageError("--directional does not apply to a layer check; drop it")
-        extra = obj[3] if len(obj) == 4 else ()
-        return check_layer(obj[0], obj[1], obj[2], args=extra if isinstance(extra, tuple) else (extra,), **opts)
-    if len(obj) == 4 and _is_model(obj[0]):
-        return _check_builtin(obj[0], obj[1], obj[2], obj[3], opts, directional)
-    if 3 <= len(obj) <= 5 and callable(obj[0]):
-        cost, theta, grad, *rest = obj
-        layout = _layout_of(rest.pop()) if rest and _looks_like_layout(rest[-1]) else None
-        if len(rest) > 1:
-            raise UsageError(f"the function returned a tuple of {len(obj)} ({kinds}); expected {ACCEPTED}")
-        extra = tuple(rest[0]) if rest else ()
-        if directional:
-            return check_directional(cost, theta, grad, args=extra, n_dirs=directional, layout=layout, **opts)
-        return check_gradient(cost, theta, grad, args=extra, layout=layout, **opts)
-    raise UsageError(f"the function returned a tuple of {len(obj)} ({kinds}), which fastcheck does not recognise; expected {ACCEPTED}")
-
-
-def _looks_like_layout(obj) -> bool:
-    from ..layout import Layout
-
-    return isinstance(obj, Layout) or (isinstance(obj, Mapping) and bool(obj) and all(isinstance(k, str) for k in obj))
-
-
-def _layout_of(obj):
-    """A Layout from a Layout or from ``{name: shape}`` (a shape is an int or a tuple of ints)."""
-    from ..layout import Layout
-
-    if isinstance(obj, Layout):
-        return obj
     try:
-        shapes = [(v,) if isinstance(v, int) else tuple(int(d) for d in v) for v in obj.values()]
-    except (TypeError, ValueError):
-        raise UsageError(f"a layout must be a fastcheck.Layout or {{name: shape}}, got {obj!r}") from None
-    return Layout(tuple(obj), tuple(shapes))
-
-
-def _is_model(obj) -> bool:
-    return all(hasattr(obj, a) for a in ("layout", "cost", "grad", "init"))
-
-
-def _check_builtin(model, theta, X, y, opts, directional, mode="structured"):
-    from ..check import check_directional
-    from ..structured import check_model
-
-    if mode == "structured" and not directional and opts.get("workers", "auto") not in ("auto", 1):
-        raise UsageError("--workers applies to your own network's cost, or to a built-in model with --mode blackbox")
-    if directional:
-        return check_directional(
-            model.jit_cost, theta, model.grad(theta, X, y), args=model.cost_args(X, y),
-            layout=model.layout, n_dirs=directional, **opts,
-        )
-    return check_model(model, theta, X, y, mode=mode, **opts)
+        return run_target(obj, opts, directional, mode)
+    except TargetError as exc:
+        raise UsageError(f"the function returned what fastcheck cannot check: {exc}") from None
 
 
 def builtin_model(args):
     """The model, θ and data that ``--model`` and its options describe."""
     from .. import models
 
-    if args.model == "seed":
-        model, theta, X, y = models.seed_network(seed=args.seed)
+    if args.model in ("tutorial", "seed"):
+        model, theta, X, y = models.tutorial_network(seed=args.seed)
     else:
         try:
             sizes = [int(s) for s in args.sizes.split(",")]
@@ -208,11 +141,11 @@ def run(args) -> int:
         title = args.target
         if args.dtype != "float64":
             raise UsageError("--dtype applies to the built-in models; give your own theta in the precision you want")
-        result = check_target(obj, opts, args.directional)
+        result = check_target(obj, opts, args.directional, mode=args.mode)
     else:
         model, theta, X, y = builtin_model(args)
         title = f"{args.model} {args.sizes if args.model == 'mlp' else ''}".strip()
-        result = _check_builtin(model, theta, X, y, opts, args.directional, mode=args.mode)
+        result = check_target((model, theta, X, y), opts, args.directional, mode=args.mode)
     if args.json:
         from ..files import dumps_strict
 

@@ -26,12 +26,12 @@ def register(sub) -> None:
 def run(args) -> int:
     from rich.console import Console
 
-    from ..models import MUTANTS, seed_network
+    from ..models import MUTANTS, tutorial_network
     from ..structured import check_model
     from .render import print_result
 
     console = Console()
-    model, theta, X, y = seed_network(seed=args.seed)
+    model, theta, X, y = tutorial_network(seed=args.seed)
     console.rule("the 2-3-1 network of Neural Networks Demystified, correct backprop")
     good = check_model(model, theta, X, y)
     print_result(good, title="correct", console=console)
@@ -58,7 +58,7 @@ def _eps_study(console, report_dir) -> None:
     from .render import table_of
 
     console.rule("how good is the check itself? error vs eps on the same network")
-    df = eps_sweep("seed-numpy", schemes=("forward", "central", "central4", "complex"), dtypes=("float64", "float32"))
+    df = eps_sweep("tutorial-numpy", schemes=("forward", "central", "central4", "complex"), dtypes=("float64", "float32"))
     fits = fit_orders(df)
     cols = {"scheme": "scheme", "dtype": "dtype", "order": "order", "truncation_slope": "slope",
             "roundoff_slope": "round-off", "best_eps": "best eps", "floor": "floor"}

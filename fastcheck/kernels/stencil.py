@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from ..config import CALL, PARALLEL
+from ..config import CALL, PARALLEL, jit
 
 
-@njit(**CALL)
+@jit(CALL)
 def _call(cost, work, args):
     return cost(work, *args)
 
 
-@njit(**CALL)
+@jit(CALL)
 def guarded(cost, work, args):
     """``(cost(work, *args), False)``, or ``(nan, True)`` if the cost raised.
 
@@ -38,11 +38,11 @@ def guarded(cost, work, args):
     try:
         v = _call(cost, work, args)
         return v, False
-    except Exception:  # noqa: BLE001 - any exception: the evaluator re-raises it from Python
+    except Exception:
         return np.nan, True
 
 
-@njit(**PARALLEL)
+@jit(PARALLEL)
 def stencil_costs(cost, theta, coords, steps, offsets, args, out, failed):
     """``out[j, k] = cost(θ + offsets[k]·steps[j]·e_{coords[j]}, *args)``.
 
@@ -75,7 +75,7 @@ def stencil_costs(cost, theta, coords, steps, offsets, args, out, failed):
             work[i] = x
 
 
-@njit(**PARALLEL)
+@jit(PARALLEL)
 def complex_step_costs(cost, theta, coords, steps, args, out, failed):
     """``out[j] = Im cost(θ + i·steps[j]·e_{coords[j]}, *args)`` for complex θ (``failed``: as above)."""
     nc = coords.shape[0]
@@ -95,7 +95,7 @@ def complex_step_costs(cost, theta, coords, steps, args, out, failed):
             work[i] = x
 
 
-@njit(**PARALLEL)
+@jit(PARALLEL)
 def direction_costs(cost, theta, lo, start, dirvals, steps, offsets, args, out, failed):
     """``out[d, k] = cost(θ + offsets[k]·steps[d]·u_d, *args)``.
 

@@ -3,11 +3,13 @@
 * :class:`MLP`: dense layers, activations and losses each written beside its
   derivative, L2 regularization and a fixed dropout mask, compiled by Numba;
 * :data:`MUTANTS`: the planted backprop bugs (``model.mutant(name)``);
-* :func:`seed_network`: the 2-3-1 sigmoid network of Neural Networks Demystified and data.
+* :func:`tutorial_network`: the 2-3-1 sigmoid network of Neural Networks Demystified and its data
+  (:mod:`fastcheck.models.tutorial` also has it in the tutorial's NumPy style).
 """
 from .functions import ACTIVATIONS, KINKED, LOSS_FORMULAS, LOSSES
-from .mlp import MLP, seed_network
+from .mlp import MLP
 from .mutants import MUTANT_INFO, MUTANTS, SHOWCASE, Mutant, get_mutant
+from .tutorial import seed_network, sleep_study_data, tutorial_network
 
 __all__ = [
     "ACTIVATIONS",
@@ -17,8 +19,10 @@ __all__ = [
     "MLP",
     "MUTANTS",
     "MUTANT_INFO",
-    "Mutant",
     "SHOWCASE",
+    "Mutant",
     "get_mutant",
     "seed_network",
+    "sleep_study_data",
+    "tutorial_network",
 ]

@@ -28,9 +28,8 @@ that ``z`` lies on, as a real difference would.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from ..config import NET, NET_PARALLEL  # noqa: F401 - the network code's Numba flags, re-exported
+from ..config import NET, NET_PARALLEL, jit  # noqa: F401 - the network code's Numba flags, re-exported
 from .numeric import const
 
 IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTPLUS = range(6)
@@ -64,14 +63,14 @@ LOSS_FORMULAS = {
 
 
 # -- activations: forward beside derivative --------------------------------------
-@njit(**NET)
+@jit(NET)
 def sigmoid(z):
     """σ(z) = 1 / (1 + e^(−z)) (exp overflow gives exactly 0, as it should)."""
     one = const(1.0, z)
     return one / (one + np.exp(-z))
 
 
-@njit(**NET)
+@jit(NET)
 def softplus(z):
     """log(1 + e^z), as z + log1p(e^(−z)) for Re z > 0 and log1p(e^z) otherwise
     (max(z, 0) + log1p(e^(−|z|)) for real z, bit for bit; no overflow)."""
@@ -80,7 +79,7 @@ def softplus(z):
     return np.log1p(np.exp(z))
 
 
-@njit(**NET)
+@jit(NET)
 def activate(z, code):
     """a = act(z) for activation ``code``."""
     if code == SIGMOID:
@@ -96,7 +95,7 @@ def activate(z, code):
     return z
 
 
-@njit(**NET)
+@jit(NET)
 def activate_prime(z, a, code):
     """act'(z), given ``a = act(z)``: σ' = a(1 − a), tanh' = 1 − a², relu' = [z > 0],
     leaky' = 1 or 0.01, softplus' = σ(z), identity' = 1."""
@@ -115,7 +114,7 @@ def activate_prime(z, a, code):
 
 
 # -- losses: row loss beside its gradient ---------------------------------------
-@njit(**NET)
+@jit(NET)
 def loss_scale(code, batch, outputs):
     """The normalisation in front of Σ_b row_loss: 1 (sse), 1/(B·K) (mse, bce), 1/B (softmax_ce)."""
     if code == MSE or code == BCE:
@@ -125,7 +124,7 @@ def loss_scale(code, batch, outputs):
     return 1.0
 
 
-@njit(**NET)
+@jit(NET)
 def logsumexp(a):
     """log Σ_k e^(a_k), shifted by the entry of largest real part."""
     m = a[0]
@@ -138,7 +137,7 @@ def logsumexp(a):
     return m + np.log(s)
 
 
-@njit(**NET)
+@jit(NET)
 def row_loss(a, y, code):
     """Unnormalised loss of one sample: output row ``a``, target row ``y``.
 
@@ -162,7 +161,7 @@ def row_loss(a, y, code):
     return s
 
 
-@njit(**NET)
+@jit(NET)
 def row_loss_grad(a, y, code, out):
     """``out = ∂row_loss/∂a``: a − y (sse), 2(a − y) (mse), σ(a) − y (bce),
     softmax(a)·Σy − y (softmax_ce)."""

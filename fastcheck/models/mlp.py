@@ -260,7 +260,7 @@ class MLP:
         _check_finite(X, "X")
         return np.ascontiguousarray(X, dtype=self.check_dtype(dtype))
 
-    def check_data(self, X, y, dtype=np.float64):
+    def validate_data(self, X, y, dtype=np.float64):
         """``(X, Y)`` as contiguous ``(B, n_0)`` and ``(B, n_L)`` arrays in ``dtype`` (copies if needed).
 
         A 1-D ``y`` is accepted for a single output.
@@ -288,7 +288,7 @@ class MLP:
         ``dtype`` (float64 or float32) is the precision the cost computes in:
         the data, the dropout factors and l2 come in it, and θ must too.
         """
-        X, Y = self.check_data(X, y, dtype)
+        X, Y = self.validate_data(X, y, dtype)
         return (X, Y, self.arch, np.int64(self.loss_code), X.dtype.type(self.l2),
                 self.dropout_mask(X.shape[0], X.dtype))
 
@@ -344,21 +344,6 @@ class MLP:
         spec = self.spec
         spec.pop("mutant", None)
         return MLP(**spec)
-
-
-def seed_network(seed=0):
-    """The 2-3-1 sigmoid network of Neural Networks Demystified, as ``(model, theta, X, y)``.
-
-    No biases, cost 0.5·Σ(y − ŷ)²; ``X`` are the hours of sleep and study
-    ``[[3, 5], [5, 1], [10, 2]]`` scaled by their column maxima, ``y`` the
-    test scores ``[75, 82, 93] / 100`` as a ``(3, 1)`` column.  θ is drawn
-    from a standard normal (``np.random.randn``, as Neural Networks Demystified draws it) with ``seed``.
-    """
-    model = MLP([2, 3, 1], activations="sigmoid", loss="sse", bias=False)
-    X = np.array([[3, 5], [5, 1], [10, 2]], dtype=np.float64)
-    X = X / np.amax(X, axis=0)
-    y = np.array([[75], [82], [93]], dtype=np.float64) / 100
-    return model, model.init(seed, scale=1.0), X, y
 
 
 # -- validation helpers -----------------------------------------------------------------

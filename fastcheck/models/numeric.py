@@ -17,13 +17,15 @@ from __future__ import annotations
 from numba import types
 from numba.extending import overload
 
+from ..config import NET_OVERLOAD, jit_options
+
 
 def const(value, like):
     """``value`` converted to the type of ``like`` (Python fallback: unchanged)."""
     return value
 
 
-@overload(const, jit_options={"error_model": "numpy"})
+@overload(const, jit_options=jit_options(NET_OVERLOAD))
 def _const(value, like):
     if isinstance(like, (types.Float, types.Complex)):
         target = like
@@ -40,7 +42,7 @@ def div(a, w):
     return a / w
 
 
-@overload(div, jit_options={"error_model": "numpy"})
+@overload(div, jit_options=jit_options(NET_OVERLOAD))
 def _div(a, w):
     if isinstance(w, types.Float):
         def impl(a, w):
@@ -72,7 +74,7 @@ def bound(z):
     return abs(z)
 
 
-@overload(bound, jit_options={"error_model": "numpy"})
+@overload(bound, jit_options=jit_options(NET_OVERLOAD))
 def _bound(z):
     if isinstance(z, types.Float):
         def impl(z):
@@ -92,7 +94,7 @@ def is_single(x):
     return getattr(x, "dtype", None) in ("float32", "complex64")
 
 
-@overload(is_single, jit_options={"error_model": "numpy"})
+@overload(is_single, jit_options=jit_options(NET_OVERLOAD))
 def _is_single(x):
     single = x in (types.float32, types.complex64)
 
@@ -107,7 +109,7 @@ def is_complex(x):
     return isinstance(x, complex) or getattr(x, "dtype", None) in ("complex128", "complex64")
 
 
-@overload(is_complex, jit_options={"error_model": "numpy"})
+@overload(is_complex, jit_options=jit_options(NET_OVERLOAD))
 def _is_complex(x):
     cplx = isinstance(x, types.Complex)
 

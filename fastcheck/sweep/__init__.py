@@ -12,9 +12,9 @@ were computed with other options) and computed on a Dask cluster
 (``client=``); one process at a time writes a directory;
 :mod:`fastcheck.report` turns a directory into tables, plots and a README.
 """
+from .eps import eps_sweep
 from .fit import best_rows, fit_curve, fit_notes, fit_orders
 from .grid import DEFAULT_DTYPES, DEFAULT_EPS, DEFAULT_MODES, DEFAULT_SCHEMES, MODES, GridError, parse_eps
-from .eps import eps_sweep
 from .schema import EPS_SCHEMA, SIZE_SCHEMA, TIMING_COLUMNS
 from .size import size_sweep
 from .store import ResultsExistError, ResumeError, SweepFileError
@@ -25,13 +25,13 @@ __all__ = [
     "DEFAULT_MODES",
     "DEFAULT_SCHEMES",
     "EPS_SCHEMA",
-    "GridError",
     "MODES",
+    "SIZE_SCHEMA",
+    "TIMING_COLUMNS",
+    "GridError",
     "ResultsExistError",
     "ResumeError",
-    "SIZE_SCHEMA",
     "SweepFileError",
-    "TIMING_COLUMNS",
     "best_rows",
     "eps_sweep",
     "fit_curve",

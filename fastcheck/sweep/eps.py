@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..check import PrecisionWarning, run_check, select_coords
-from ..evaluate import LoopEvaluator, complex_dtype, make_evaluator
+from ..evaluate import complex_dtype, make_evaluator
 from ..layout import Layout
 from ..problems import Problem, fingerprint, get_problem
 from ..result import relative_difference
@@ -20,11 +20,11 @@ from .grid import (
     DEFAULT_DTYPES,
     DEFAULT_SCHEMES,
     GridError,
-    check_dtypes,
-    check_eps_grid,
-    check_positive_int,
-    check_schemes,
-    check_threads,
+    validate_dtypes,
+    validate_eps_grid,
+    validate_positive_int,
+    validate_schemes,
+    validate_threads,
 )
 from .schema import EPS_KEY, EPS_SCHEMA, VERSIONS
 from .shared import SharedStencil
@@ -81,20 +81,20 @@ class _Prepared:
 
     def _complex_support(self) -> str:
         """'' when the complex step can run, else why not."""
-        if not hasattr(self.ev, "complex_step"):
+        if not self.ev.has_complex_step:
             return f"skipped: the {self.ev.path} evaluator has no complex step"
-        if isinstance(self.ev, LoopEvaluator):  # a black-box cost: ask it directly first
+        if self.ev.calls_user_cost:  # a black-box cost: ask it directly first
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     v = self.ev.cost(self.theta.astype(complex_dtype(self.theta.dtype)), *self.args)
-            except Exception as exc:  # noqa: BLE001 - any failure means "no complex step"
+            except Exception as exc:
                 return f"skipped: the cost cannot take complex theta ({_first_line(exc)})"
             if not np.iscomplexobj(v):
                 return "skipped: the cost returns a real value for complex theta (it would drop the imaginary part)"
         try:
             self.ev.complex_step(self.theta, self.coords[:1], np.full(1, 1e-20))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return f"skipped: no complex step ({_first_line(exc)})"
         return ""
 
@@ -213,7 +213,7 @@ def eps_sweep(
     Parameters
     ----------
     problem : problem spec or list of them
-        A registry name (``"seed"``, ``"mlp:784-128-10"``, ``"smooth:n=20"``),
+        A registry name (``"tutorial"``, ``"mlp:784-128-10"``, ``"smooth:n=20"``),
         ``"path/to/file.py:function"``, a ``(cost, theta, grad[, args])``
         tuple, a built-in model, or a :class:`fastcheck.problems.Problem`; a
         list sweeps several.
@@ -278,13 +278,13 @@ def eps_sweep(
         step below the dtype's resolution, a cost without complex support)
         has NaN errors and says why in ``note``.
     """
-    eps = check_eps_grid(eps)
-    schemes = check_schemes(schemes)
-    dtypes = check_dtypes(dtypes)
-    (threads,) = check_threads(threads)
+    eps = validate_eps_grid(eps)
+    schemes = validate_schemes(schemes)
+    dtypes = validate_dtypes(dtypes)
+    (threads,) = validate_threads(threads)
     if coords is not None and sample is not None:
         raise GridError("give coords or sample, not both")
-    sample = check_positive_int(sample, "sample")
+    sample = validate_positive_int(sample, "sample")
     if jit not in ("auto", True, False):
         raise GridError(f"jit must be 'auto', True or False, got {jit!r}")
     specs = list(problem) if isinstance(problem, list) else [problem]

@@ -39,11 +39,11 @@ def _names(values, what: str, known) -> tuple:
     return values
 
 
-def check_schemes(schemes) -> tuple:
+def validate_schemes(schemes) -> tuple:
     return _names(schemes, "scheme", tuple(SCHEMES))
 
 
-def check_dtypes(dtypes) -> tuple:
+def validate_dtypes(dtypes) -> tuple:
     if isinstance(dtypes, (str, type, np.dtype)):
         dtypes = (dtypes,)
     names = []
@@ -55,11 +55,11 @@ def check_dtypes(dtypes) -> tuple:
     return _names(names, "dtype", DTYPES)
 
 
-def check_modes(modes) -> tuple:
+def validate_modes(modes) -> tuple:
     return _names(modes, "mode", MODES)
 
 
-def check_eps_grid(eps) -> tuple:
+def validate_eps_grid(eps) -> tuple:
     """A tuple of positive finite floats, in the order given."""
     if eps is None:
         return DEFAULT_EPS
@@ -93,8 +93,8 @@ def parse_eps(text: str) -> tuple:
                 raise GridError(f"--eps needs at least one point, got NUM={num}")
             if start <= 0 or stop <= 0:
                 raise GridError(f"eps must be positive and finite, got {text!r}")
-            return check_eps_grid(np.logspace(np.log10(start), np.log10(stop), num))
-        return check_eps_grid([float(v) for v in text.split(",") if v.strip()])
+            return validate_eps_grid(np.logspace(np.log10(start), np.log10(stop), num))
+        return validate_eps_grid([float(v) for v in text.split(",") if v.strip()])
     except ValueError as exc:
         if isinstance(exc, GridError):
             raise
@@ -113,7 +113,7 @@ def eps_count(text: str) -> int:
     return sum(1 for v in text.split(",") if v.strip())
 
 
-def check_threads(threads, *, allow_none: bool = True) -> tuple:
+def validate_threads(threads, *, allow_none: bool = True) -> tuple:
     """Thread counts Numba can run in this process (1 … NUMBA_NUM_THREADS)."""
     limit = numba.config.NUMBA_NUM_THREADS
     if threads is None and allow_none:
@@ -131,7 +131,7 @@ def check_threads(threads, *, allow_none: bool = True) -> tuple:
     return tuple(int(t) for t in threads)
 
 
-def check_positive_int(value, what: str, *, allow_none: bool = True):
+def validate_positive_int(value, what: str, *, allow_none: bool = True):
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:

@@ -49,7 +49,7 @@ class SharedStencil:
             t0 = time.perf_counter()
             self._vals = self.ev.stencil(theta, coords, steps, self.offsets)
             # Kink flags of the same points, while the evaluator still holds them.
-            self._kinks = self.ev.kinks(theta, coords, steps) if hasattr(self.ev, "kinks") else None
+            self._kinks = self.ev.kinks(theta, coords, steps) if self.ev.finds_kinks else None
             self.compute_seconds += time.perf_counter() - t0
             self._key = (theta, np.array(coords), np.array(steps))
         return self._vals[:, [int(w[0]) for w in where]]
@@ -58,8 +58,6 @@ class SharedStencil:
         """Flags of the shared points (every offset of the union), or none."""
         if self._kinks is not None and self._same(theta, coords, steps):
             return self._kinks
-        if hasattr(self.ev, "kinks"):
-            return self.ev.kinks(theta, coords, steps)
-        return np.zeros(len(coords), bool)
+        return self.ev.kinks(theta, coords, steps)
 
 

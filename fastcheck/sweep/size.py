@@ -12,7 +12,7 @@ from .. import config
 from ..check import check_directional, check_gradient
 from ..problems import Problem, fingerprint, get_problem
 from .engine import SweepKind, load_problems, require_sweep_memory, run_grid
-from .grid import DEFAULT_MODES, GridError, check_modes, check_positive_int, check_threads
+from .grid import DEFAULT_MODES, GridError, validate_modes, validate_positive_int, validate_threads
 from .measure import PeakMemory, estimate_full
 from .schema import SIZE_KEY, SIZE_SCHEMA, VERSIONS
 
@@ -179,12 +179,12 @@ def size_sweep(
         peak_mem_mb (resident memory above the level before the check),
         difference, verdict, passed, path, note.
     """
-    modes = check_modes(modes)
-    threads = check_threads(threads, allow_none=False)
-    sample = check_positive_int(sample, "sample", allow_none=False)
-    n_dirs = check_positive_int(n_dirs, "n_dirs", allow_none=False)
-    repeat = check_positive_int(repeat, "repeat", allow_none=False)
-    batch = check_positive_int(batch, "batch", allow_none=False)
+    modes = validate_modes(modes)
+    threads = validate_threads(threads, allow_none=False)
+    sample = validate_positive_int(sample, "sample", allow_none=False)
+    n_dirs = validate_positive_int(n_dirs, "n_dirs", allow_none=False)
+    repeat = validate_positive_int(repeat, "repeat", allow_none=False)
+    batch = validate_positive_int(batch, "batch", allow_none=False)
     if not (isinstance(budget, (int, float)) and budget > 0):
         raise GridError(f"budget must be a positive number of seconds, got {budget!r}")
     if isinstance(sizes, (str, Problem)) or (isinstance(sizes, tuple) and sizes and callable(sizes[0])):

@@ -1,0 +1,159 @@
+"""What a user hands in: the one place that recognises it and runs the matching check.
+
+A user's ``make()`` (``fastcheck check file.py:make``, a sweep's
+``file.py:make`` problem) or a test (:func:`fastcheck.testing.assert_gradients_match`)
+returns one of the shapes of :data:`KINDS`.  :func:`classify` names the
+shape, :func:`run_target` runs its check; the command line, the sweeps'
+problem loader and the testing helper all go through here, so "is this a
+model?" and "what did ``make()`` return?" have one answer each.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["ACCEPTED", "KINDS", "TargetError", "classify", "is_model", "layout_of", "run_target"]
+
+
+class TargetError(TypeError):
+    """What the user handed in is none of the shapes fastcheck can check."""
+
+
+def is_model(obj) -> bool:
+    """Whether ``obj`` is a built-in :mod:`fastcheck.models` network (it has the structure-aware kernel)."""
+    from .models import MLP
+
+    return isinstance(obj, MLP)
+
+
+def _is_object(obj) -> bool:
+    from . import adapters
+    from .styles import STYLES
+
+    return adapters.is_object_style(obj) or any(ok(obj) for _, ok, _ in STYLES)
+
+
+def _looks_like_layout(obj) -> bool:
+    from .layout import Layout
+
+    return isinstance(obj, Layout) or (isinstance(obj, Mapping) and bool(obj) and all(isinstance(k, str) for k in obj))
+
+
+def layout_of(obj):
+    """A :class:`~fastcheck.layout.Layout` from a Layout or from ``{name: shape}`` (a shape is an int or a tuple)."""
+    from .layout import Layout
+
+    if isinstance(obj, Layout):
+        return obj
+    try:
+        shapes = [(v,) if isinstance(v, int) else tuple(int(d) for d in v) for v in obj.values()]
+    except (TypeError, ValueError, AttributeError):
+        raise TargetError(f"a layout must be a fastcheck.Layout or {{name: shape}}, got {obj!r}") from None
+    return Layout(tuple(obj), tuple(shapes))
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One shape a user can hand in: its name, how to recognise it, what it looks like."""
+
+    name: str
+    recognise: object
+    shape: str
+
+
+#: The shapes, tried in order (the first that matches wins).
+KINDS = (
+    Kind("model", lambda t: len(t) == 4 and is_model(t[0]), "(model, theta, X, y) with a fastcheck.models network"),
+    Kind("object", lambda t: len(t) == 3 and _is_object(t[0]),
+         "(net, X, y) with getParams/setParams/costFunction/computeGradients (or a params dict with loss(X, y), "
+         "or weights/biases lists with backprop(x, y))"),
+    Kind("functions", lambda t: len(t) == 5 and callable(t[0]) and callable(t[1]) and isinstance(t[2], Mapping),
+         "(forward, backward, parameters, X, Y)"),
+    Kind("layer", lambda t: len(t) in (3, 4) and callable(t[0]) and callable(t[1]) and isinstance(t[2], Mapping),
+         "(forward, backward, inputs[, args]) for a layer (inputs a dict of arrays)"),
+    Kind("cost", lambda t: 3 <= len(t) <= 5 and callable(t[0]),
+         "(cost, theta, grad[, args][, layout]) with layout a fastcheck.Layout or {name: shape}"),
+)
+
+#: One sentence listing every accepted shape (help texts and errors).
+ACCEPTED = ", ".join(k.shape for k in KINDS[1:]) + ", or " + KINDS[0].shape
+
+
+def classify(made) -> str:
+    """The name of the :data:`KINDS` entry ``made`` matches; :class:`TargetError` if none."""
+    if not isinstance(made, tuple):
+        raise TargetError(f"got a {type(made).__name__}; expected a tuple: {ACCEPTED}")
+    for kind in KINDS:
+        if kind.recognise(made):
+            return kind.name
+    kinds = ", ".join(type(o).__name__ for o in made)
+    raise TargetError(f"got a tuple of {len(made)} ({kinds}), which fastcheck does not recognise; expected {ACCEPTED}")
+
+
+def split_cost(made) -> tuple:
+    """``(cost, theta, grad, args, layout)`` of a "cost" tuple ``(cost, theta, grad[, args][, layout])``."""
+    cost, theta, grad, *rest = made
+    layout = layout_of(rest.pop()) if rest and _looks_like_layout(rest[-1]) else None
+    if len(rest) > 1:
+        kinds = ", ".join(type(o).__name__ for o in made)
+        raise TargetError(f"got a tuple of {len(made)} ({kinds}); expected {ACCEPTED}")
+    args = tuple(rest[0]) if rest else ()
+    return cost, theta, grad, args, layout
+
+
+def run_target(made, options: dict, directional=None, mode: str = "structured"):
+    """Run the check that fits what ``made`` is; returns its :class:`~fastcheck.result.CheckResult`.
+
+    ``options`` are the keyword options of the check functions; ``directional``
+    (a number of directions) asks for a directional check; ``mode`` picks the
+    kernel of a built-in model (``"structured"`` or ``"blackbox"``).
+    """
+    return _RUNNERS[classify(made)](made, options, directional, mode)
+
+
+def _run_model(made, opts, directional, mode):
+    from .check import check_directional
+    from .structured import check_model
+
+    model, theta, X, y = made
+    if directional:
+        return check_directional(model.jit_cost, theta, model.grad(theta, X, y), args=model.cost_args(X, y),
+                                 layout=model.layout, n_dirs=directional, **opts)
+    if mode == "structured" and opts.get("workers", "auto") not in ("auto", 1):
+        raise ValueError("workers (--workers) applies to your own network's cost, or to a built-in model in "
+                         "blackbox mode (--mode blackbox)")
+    return check_model(model, theta, X, y, mode=mode, **opts)
+
+
+def _run_object(made, opts, directional, mode):
+    from .adapters import check_object
+
+    return check_object(*made, directional=directional, **opts)
+
+
+def _run_functions(made, opts, directional, mode):
+    from .adapters import check_functions
+
+    return check_functions(*made, directional=directional, **opts)
+
+
+def _run_layer(made, opts, directional, mode):
+    from .layers import check_layer
+
+    if directional:
+        raise ValueError("a directional check (--directional) does not apply to a layer check; drop it")
+    extra = made[3] if len(made) == 4 else ()
+    return check_layer(made[0], made[1], made[2], args=extra if isinstance(extra, tuple) else (extra,), **opts)
+
+
+def _run_cost(made, opts, directional, mode):
+    from .check import check_directional, check_gradient
+
+    cost, theta, grad, args, layout = split_cost(made)
+    if directional:
+        return check_directional(cost, theta, grad, args=args, n_dirs=directional, layout=layout, **opts)
+    return check_gradient(cost, theta, grad, args=args, layout=layout, **opts)
+
+
+_RUNNERS = {"model": _run_model, "object": _run_object, "functions": _run_functions, "layer": _run_layer,
+            "cost": _run_cost}

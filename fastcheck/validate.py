@@ -1,0 +1,101 @@
+"""Validation of what a check is handed: θ, thread counts, the layout, the coordinates.
+
+Each function returns the value in the form the core uses (never modifying
+the caller's object) or raises one clear error naming what is wrong.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numba
+import numpy as np
+
+from .errors import PrecisionWarning
+from .layout import Layout
+
+__all__ = ["as_theta", "layout_for", "select_coords", "validate_threads"]
+
+
+def as_theta(theta, name: str = "theta") -> np.ndarray:
+    """θ as a 1-D float array (no copy when it already is one; never modified)."""
+    if isinstance(theta, dict):
+        raise TypeError(f"{name} must be a 1-D array; flatten a dict of arrays with fastcheck.Layout.from_arrays(d).flatten(d)")
+    arr = np.asarray(theta)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}; flatten your parameters with fastcheck.Layout")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty")
+    if arr.dtype.kind == "f" and not arr.dtype.isnative:  # big-endian data: same numbers, native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if arr.dtype not in (np.float64, np.float32):
+        raise TypeError(f"{name} must be a floating array (float64, or float32), got dtype {arr.dtype}")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if len(bad):
+        raise ValueError(f"{name} contains NaN or inf at {len(bad)} coordinate(s), first {bad[:5].tolist()}")
+    if arr.dtype == np.float32:
+        warnings.warn(
+            "theta is float32: differences of float32 costs lose about half the digits; float64 is advised",
+            PrecisionWarning,
+            stacklevel=3,
+        )
+    return np.ascontiguousarray(arr)
+
+
+def validate_threads(threads):
+    """``None`` or a thread count Numba can run (1 … NUMBA_NUM_THREADS), on every path."""
+    if threads is None:
+        return None
+    limit = numba.config.NUMBA_NUM_THREADS
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= limit:
+        raise ValueError(
+            f"threads must be between 1 and {limit} (NUMBA_NUM_THREADS), or None for all, got {threads!r}"
+        )
+    return int(threads)
+
+
+def layout_for(theta, layout) -> Layout:
+    """The layout of θ: the one given (or built from arrays), else a single block; its size must match."""
+    if layout is None:
+        return Layout.single(len(theta))
+    if not isinstance(layout, Layout):
+        layout = Layout.from_arrays(layout)
+    if layout.size != len(theta):
+        raise ValueError(f"layout has {layout.size} parameters but theta has {len(theta)}")
+    return layout
+
+
+def select_coords(n: int, layout: Layout, coords=None, sample=None, seed=0) -> np.ndarray:
+    """The flat coordinates to check.
+
+    ``sample=k`` draws k coordinates (or all, if fewer) from every block,
+    without replacement, reproducibly from ``seed``, so a small bias vector is
+    never left out next to a big weight matrix.
+    """
+    if coords is not None and sample is not None:
+        raise ValueError("give coords or sample, not both")
+    if coords is not None:
+        c = np.asarray(coords)
+        if c.ndim != 1 or (c.size and not np.issubdtype(c.dtype, np.integer)):
+            raise ValueError(f"coords must be a 1-D array of integer indices, got {c.dtype} of shape {c.shape}")
+        if c.size == 0:
+            raise ValueError("coords is empty")
+        out = c.astype(np.int64)
+        bad = out[(out < 0) | (out >= n)]
+        if len(bad):
+            raise IndexError(f"coords {bad[:5].tolist()} are outside theta of length {n}")
+        values, counts = np.unique(out, return_counts=True)
+        if len(values) < len(out):
+            raise ValueError(f"coords repeats {values[counts > 1][:5].tolist()}; each coordinate is checked once"
+                             " (pass np.unique(coords))")
+        return out
+    if sample is not None:
+        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 1:
+            raise ValueError(f"sample must be a positive integer (coordinates per block), got {sample!r}")
+        rng = np.random.default_rng(seed)
+        picks = []
+        for a, b in zip(layout.offsets[:-1], layout.offsets[1:]):
+            size = b - a
+            k = min(int(sample), size)
+            picks.append(a + np.sort(rng.choice(size, size=k, replace=False)))
+        return np.concatenate(picks).astype(np.int64)
+    return np.arange(n, dtype=np.int64)
