@@ -4,16 +4,8 @@ The public API, re-exported; sweeps live in :mod:`fastcheck.sweep`, the
 built-in networks in :mod:`fastcheck.models`.
 """
 from .adapters import check_functions, check_object
-from .check import (
-    NondeterministicCostWarning,
-    NonFiniteCostError,
-    PrecisionWarning,
-    adaptive_gradient,
-    check_directional,
-    check_gradient,
-    numerical_gradient,
-)
-from .evaluate import JitError
+from .check import adaptive_gradient, check_directional, check_gradient, numerical_gradient
+from .errors import JitError, NondeterministicCostWarning, NonFiniteCostError, PrecisionWarning
 from .layers import check_jacobian, check_layer
 from .layout import Layout
 from .result import CheckResult, relative_difference
@@ -22,7 +14,7 @@ from .steps import SCHEMES
 from .structured import check_model
 from .testing import assert_gradients_match
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "SCHEMES",

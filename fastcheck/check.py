@@ -18,8 +18,10 @@ from .errors import NondeterministicCostWarning, NonFiniteCostError, PrecisionWa
 from .evaluate import make_evaluator
 from .layout import Layout
 from .result import KINK_COLUMNS, CheckResult, block_table, overall, relative_difference, validate_thresholds
-from .steps import ADAPTIVE, absolute_steps, get_scheme, validate_eps
+from .steps import ADAPTIVE, absolute_steps, direction_steps, get_scheme, resolve_eps, validate_eps
 from .validate import as_theta, layout_for, select_coords, validate_threads
+
+__all__ = ["adaptive_gradient", "check_directional", "check_gradient", "numerical_gradient"]
 
 
 # -- validation ---------------------------------------------------------------
@@ -124,10 +126,9 @@ def numerical_gradient(
     """
     scheme = get_scheme(scheme)
     theta = as_theta(theta)
-    eps = validate_eps(eps)
     threads = validate_threads(threads)
     coords = select_coords(len(theta), Layout.single(len(theta)), coords)
-    eps = _eps_for(eps, theta, coords)
+    eps = resolve_eps(eps, theta, coords)
     ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords),
                         workers=workers, client=client)
     f0 = _base_value(ev, theta)
@@ -161,17 +162,6 @@ def adaptive_gradient(cost, theta, *, args=(), coords=None, threads=None, jit="a
     return g, err
 
 
-def _eps_for(eps, theta, coords):
-    """Per-checked-coordinate eps: a full-length array is indexed by coords."""
-    if eps is None or isinstance(eps, str) or eps.ndim == 0:
-        return eps
-    if len(eps) == len(theta):
-        return eps[coords]
-    if len(eps) == len(coords):
-        return eps
-    raise ValueError(f"eps has length {len(eps)}; expected a scalar, len(theta)={len(theta)} or len(coords)={len(coords)}")
-
-
 # -- checks ---------------------------------------------------------------------
 def held_blas(ev):
     """BLAS held to one thread for a whole check on a parallel evaluator.
@@ -179,9 +169,9 @@ def held_blas(ev):
     Between its parallel kernels a check calls the cost serially (J(θ)), the
     gradient and a few NumPy reductions.  Right after a parallel region
     Numba's OpenMP threads still spin on the cores, and a multi-threaded
-    BLAS call then fights them: on this project's 2-core machine a
-    directional check of MLP 256-64-10 took 72 ms on 2 Numba threads against
-    18 ms on 1, and 12 ms on 2 with BLAS held to one thread for the whole check.
+    BLAS call then fights them: a directional check of a small network can
+    then run slower on two Numba threads than on one, and faster than either
+    with BLAS held to one thread for the whole check.
     """
     if ev.holds_blas:
         return config.single_threaded_blas()
@@ -215,11 +205,11 @@ def _run_check(
 ) -> CheckResult:
     scheme = get_scheme(scheme)
     thresholds = validate_thresholds(thresholds)
-    eps = validate_eps(eps)
+    asked = validate_eps(eps)
     user_layout = layout is not None
     layout = layout_for(theta, layout)
     coords = select_coords(len(theta), layout, coords, sample, seed)
-    eps = _eps_for(eps, theta, coords)
+    eps = resolve_eps(asked, theta, coords)
     f0 = _base_value(ev, theta)
     ev.prepare(theta, "complex" if scheme.complex else "stencil")  # compile before the clock starts
     t0 = time.perf_counter()
@@ -263,7 +253,8 @@ def _run_check(
         numerical=np.where(finite, num, np.nan),
         analytic=ana,
         coords=coords,
-        eps=steps,
+        eps=asked,
+        steps=steps,
         scheme=scheme.name,
         n_evals=n_evals + j.n_evals,
         seconds=seconds,
@@ -484,9 +475,7 @@ def check_directional(
     threads = validate_threads(threads)
     if isinstance(n_dirs, bool) or not isinstance(n_dirs, (int, np.integer)) or n_dirs < 1:
         raise ValueError(f"n_dirs must be a positive integer, got {n_dirs!r}")
-    eps = validate_eps(eps)
-    if eps is not None and (isinstance(eps, str) or eps.ndim != 0):
-        raise ValueError("eps for a directional check must be a single number")
+    direction_steps(theta, [], [], get_scheme("central"), eps)  # a bad eps fails before any work
     thresholds = validate_thresholds(thresholds)
     user_layout = layout is not None
     layout = layout_for(theta, layout)
@@ -505,15 +494,10 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
     g = analytic_gradient(grad, theta, args, layout, user_layout)
     lo, start, dirvals, dblock = random_directions(layout, int(n_dirs), seed, per_block)
     lengths = np.diff(start)
-    x = theta.astype(np.float64)
-    if eps is None:
-        rms = np.array([np.sqrt(np.mean(x[a : a + n] ** 2)) for a, n in zip(lo, lengths)])
-        steps = scheme.relative_step(theta.dtype) * np.maximum(1.0, rms)
-    else:
-        steps = np.full(len(lo), float(eps))
+    steps = direction_steps(theta, lo, lengths, scheme, eps)
     costs = ev.directions(theta, lo, start, dirvals, steps, np.asarray(scheme.offsets))
     finite = np.isfinite(costs).all(axis=1)
-    num = (0.5 * costs[:, 1] - 0.5 * costs[:, 0]) / steps
+    num = (costs @ np.asarray(scheme.weights, np.float64)) / steps
     ana = np.array([g[a : a + n] @ dirvals[s : s + n] for a, n, s in zip(lo, lengths, start[:-1])])
     mach = float(np.finfo(theta.dtype).eps)
     noise = 4 * mach * 0.5 * np.abs(costs).sum(axis=1) / steps
@@ -533,7 +517,8 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
         numerical=np.where(finite, num, np.nan),
         analytic=ana,
         coords=np.arange(len(lo), dtype=np.int64),
-        eps=steps,
+        eps=validate_eps(eps),
+        steps=steps,
         scheme="central",
         n_evals=2 * len(lo) + n_more,
         seconds=seconds,

@@ -16,8 +16,8 @@ import statistics
 import weakref
 
 #: What a compilation (the cost and the parallel kernel specialised for it)
-#: is assumed to take before any has been measured in this process; measured
-#: on this project's machine: 1.0-2.5 s for small NumPy costs.
+#: is assumed to take before any has been measured in this process (about a
+#: second or two for small NumPy costs).
 DEFAULT_COMPILE_SECONDS = 1.5
 
 _JITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -132,7 +132,7 @@ def single_threaded_blas():
 @functools.lru_cache(maxsize=1)
 def _blas_controller():
     # Load the BLAS that Numba calls (SciPy's) before looking for libraries,
-    # then keep the controller: building one costs ~1 ms, using it ~40 µs.
+    # then keep the controller: building one costs far more than using it.
     import scipy.linalg.cython_blas  # noqa: F401
     from threadpoolctl import ThreadpoolController
 

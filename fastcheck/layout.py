@@ -14,6 +14,8 @@ import warnings
 
 import numpy as np
 
+__all__ = ["Layout", "ShapeNoteWarning", "fit_gradient_shape"]
+
 
 class ShapeNoteWarning(UserWarning):
     """A gradient was accepted although its shape differs from its block's by singleton axes."""

@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-from .evaluate import Evaluator
+from .protocol import Evaluator
 
 #: Each worker holds BLAS, OpenMP and Numba to one thread: the workers are the parallelism.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",

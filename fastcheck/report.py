@@ -233,7 +233,7 @@ def plot_speedup(df: pd.DataFrame, path) -> Path:
 def _environment() -> str:
     import numba
 
-    from . import __version__
+    from ._version import __version__
     from .sweep.dask import usable_cores
 
     return (f"fastcheck {__version__}, numba {numba.__version__}, numpy {np.__version__}, "

@@ -10,6 +10,8 @@ import pandas as pd
 from . import config
 from .layout import Layout
 
+__all__ = ["CheckResult", "relative_difference"]
+
 
 def relative_difference(a, b) -> float:
     """||a − b||₂ / (||a||₂ + ||b||₂), the classic recipe's formula; 0 when both are 0."""
@@ -21,8 +23,8 @@ def relative_difference(a, b) -> float:
 
 def _norm(x) -> float:
     """√Σx², by NumPy's own summation rather than BLAS: called right after a Numba
-    parallel kernel, a BLAS ``ddot`` can stall for 10-100 ms while its threads
-    wake up against Numba's still-spinning workers."""
+    parallel kernel, a BLAS ``ddot`` can stall for far longer than the sum
+    takes while its threads wake up against Numba's still-spinning workers."""
     x = np.ravel(x)
     return float(np.sqrt(np.sum(x * x)))
 
@@ -146,8 +148,12 @@ class CheckResult:
         Per entry: "agree", "zero", "wrong", "kink", "inconclusive", "nonfinite".
     coords : ndarray
         The checked flat coordinates (for a directional check: direction ids).
-    eps : ndarray
-        The step actually taken per checked coordinate (or direction).
+    eps : None, "adaptive", float or ndarray
+        The step as asked (``eps=``; None: the scheme's default rule).
+    steps : ndarray
+        The step actually taken per checked coordinate (or direction): the
+        effective ``(θ_i + h) − θ_i`` of the real stencils, the ladder's base
+        step for ``eps="adaptive"``.
     blocks : DataFrame
         block, size, checked, difference, max_abs_err, worst_index, verdict,
         wrong (coordinates outside their error bars), note.
@@ -177,7 +183,8 @@ class CheckResult:
     numerical: np.ndarray
     analytic: np.ndarray
     coords: np.ndarray
-    eps: np.ndarray
+    eps: object
+    steps: np.ndarray
     scheme: str
     n_evals: int
     seconds: float
@@ -267,7 +274,8 @@ class CheckResult:
                     "verdict": self.verdict,
                     "passed": self.passed,
                     "max_abs_err": _max_abs(self.analytic - self.numerical),
-                    "eps_median": float(np.median(self.eps)) if len(self.eps) else np.nan,
+                    "eps": _asked(self.eps),
+                    "step_median": float(np.median(self.steps)) if len(self.steps) else np.nan,
                     "n_evals": self.n_evals,
                     "seconds": self.seconds,
                     "compile_seconds": self.compile_seconds,
@@ -353,6 +361,16 @@ class CheckResult:
 
 
 KINK_COLUMNS = ["block", "index", "coord", "analytic", "numerical", "left", "right"]
+
+
+def _asked(eps) -> str:
+    """The asked step as one table cell: "default", "adaptive", the number, or "per coordinate"."""
+    if eps is None:
+        return "default"
+    if isinstance(eps, str):
+        return eps
+    arr = np.asarray(eps)
+    return f"{float(arr):.3g}" if arr.ndim == 0 else "per coordinate"
 
 
 def _max_abs(x) -> float:

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .evaluate import Evaluator, as_scalar, complex_dtype
+from .evaluate import as_scalar, complex_dtype
+from .protocol import Evaluator
 from .layout import Layout
 
 

@@ -17,6 +17,8 @@ import numpy as np
 
 from .errors import StepTooSmallError
 
+__all__ = ["ADAPTIVE", "SCHEMES", "Scheme", "absolute_steps", "direction_steps", "get_scheme", "resolve_eps", "validate_eps"]
+
 
 @dataclass(frozen=True)
 class Scheme:
@@ -106,6 +108,39 @@ def validate_eps(eps):
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise ValueError(f"eps must be positive and finite, got {eps!r}")
     return arr
+
+
+def resolve_eps(eps, theta: np.ndarray, coords: np.ndarray):
+    """The asked ε, validated and per checked coordinate: ``None``, ``"adaptive"``, a 0-d array, or one
+    value per entry of ``coords`` (a full-length array is indexed by ``coords``).
+
+    With :func:`absolute_steps` (and :func:`direction_steps`) this is the one
+    path from what a user asks (``eps=``, ``--eps``) to the step a kernel takes.
+    """
+    eps = validate_eps(eps)
+    if eps is None or isinstance(eps, str) or eps.ndim == 0:
+        return eps
+    if len(eps) == len(theta):
+        return eps[coords]
+    if len(eps) == len(coords):
+        return eps
+    raise ValueError(f"eps has length {len(eps)}; expected a scalar, len(theta)={len(theta)} or len(coords)={len(coords)}")
+
+
+def direction_steps(theta: np.ndarray, lo, lengths, scheme: Scheme, eps) -> np.ndarray:
+    """The step along each direction of a directional check.
+
+    ``eps=None``: the scheme's optimal relative step times max(1, rms of the
+    direction's slice of θ); a number: that absolute step for every direction.
+    """
+    eps = validate_eps(eps)
+    if eps is None:
+        x = theta.astype(np.float64)
+        rms = np.array([np.sqrt(np.mean(x[a : a + n] ** 2)) for a, n in zip(lo, lengths)])
+        return scheme.relative_step(theta.dtype) * np.maximum(1.0, rms)
+    if isinstance(eps, str) or eps.ndim != 0:
+        raise ValueError("eps for a directional check must be a single number")
+    return np.full(len(lo), float(eps))
 
 
 def absolute_steps(theta: np.ndarray, coords: np.ndarray, scheme: Scheme, eps, mach=None) -> np.ndarray:

@@ -15,11 +15,15 @@ import numpy as np
 
 from . import config
 from .check import run_check
-from .evaluate import Evaluator, JitEvaluator, complex_dtype
+from .evaluate import JitEvaluator, complex_dtype
+from .protocol import Evaluator
 from .kernels import layered, stencil
 from .models import MLP, backprop
 from .validate import as_theta, validate_threads
 
+__all__ = ["BlackBoxModelEvaluator", "LayeredEvaluator", "check_model"]
+
+#: The kernels a built-in model can be checked with (``check_model(mode=...)``, ``--mode``).
 MODES = ("structured", "blackbox")
 
 

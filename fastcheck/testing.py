@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from .check import check_gradient
 
+__all__ = ["assert_gradients_match"]
+
 
 def assert_gradients_match(cost_or_model, theta, grad=None, *, args=(), **options):
     """Raise ``AssertionError`` unless the gradient check passes.

@@ -13,6 +13,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+__all__ = ["UserFileError", "call_user", "load_callable", "module_name_of"]
+
 
 class UserFileError(ValueError):
     """The user's file or function could not be loaded."""

@@ -93,7 +93,7 @@ def test_default_steps_are_the_schemes_optimal_relative_steps():
     for scheme, expo in (("forward", 1 / 2), ("central", 1 / 3), ("central4", 1 / 5)):
         res = fc.check_gradient(f, theta, np.cos(theta), scheme=scheme)
         expected = np.finfo(float).eps ** expo * np.maximum(1, np.abs(theta))
-        np.testing.assert_allclose(res.eps, expected, rtol=1e-6)
+        np.testing.assert_allclose(res.steps, expected, rtol=1e-6)
 
 
 # -- the parallel kernel -------------------------------------------------------------------
@@ -346,7 +346,7 @@ def test_central_error_on_cubics_is_exactly_c_h_squared(c, h, seed):
     theta = np.random.default_rng(seed).uniform(-2, 2, len(c))
     f = lambda t: float(np.sum(c * t**3))  # noqa: E731
     res = fc.check_gradient(f, theta, 3 * c * theta**2, eps=h, jit=False)
-    hs = res.eps  # the effective steps
+    hs = res.steps  # the effective steps
     np.testing.assert_allclose(res.numerical, 3 * c * theta**2 + c * hs**2, rtol=1e-9, atol=1e-9)
     g4 = fc.numerical_gradient(f, theta, eps=h, scheme="central4", jit=False)
     np.testing.assert_allclose(g4, 3 * c * theta**2, rtol=1e-9, atol=1e-8)

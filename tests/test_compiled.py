@@ -39,7 +39,7 @@ def test_a_plain_cost_is_compiled_once_and_the_time_reported_apart(problem):
     # another order, so the quotients agree to the cost's round-off over the step
     loop = fc.check_gradient(sin_cost, theta, grad, args=(A,), jit=False, workers=1)
     magnitude = np.sum(np.abs(np.sin(theta) * A)) + 0.5 * np.sum(theta**2)
-    bound = 4 * len(theta) * np.finfo(float).eps * magnitude / first.eps
+    bound = 4 * len(theta) * np.finfo(float).eps * magnitude / first.steps
     assert np.all(np.abs(first.numerical - loop.numerical) <= bound)
 
 

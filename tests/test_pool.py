@@ -78,7 +78,7 @@ def test_object_on_the_pool_is_bitwise_the_serial_loop_and_the_object_is_untouch
     assert net.W1 is W1
     np.testing.assert_array_equal(net.getParams(), before)
     # against an independent reference: the seeds' loop
-    ref = central_difference_of(net, X, y, serial.eps)
+    ref = central_difference_of(net, X, y, serial.steps)
     np.testing.assert_allclose(pooled.numerical, ref, rtol=1e-9, atol=1e-12)
 
 

@@ -259,9 +259,9 @@ def test_3_resume_refuses_a_changed_problem_file(tmp_path):
     kw = dict(eps=[1e-2, 1e-4], schemes=("central",), dtypes=("float64",), out=tmp_path / "out")
     eps_sweep(f"{src}:make", **kw)
     src.write_text(PROBLEM_FILE.format(scale=2.0))
-    import fastcheck.problems as problems
+    from fastcheck.problems import registry
 
-    problems._from_string.cache_clear()  # a new process would read the file afresh
+    registry._from_string.cache_clear()  # a new process would read the file afresh
     with pytest.raises(ResumeError, match="prob.py:make' changed.*file_sha1"):
         eps_sweep(f"{src}:make", resume=True, **kw)
     eps_sweep(f"{src}:make", overwrite=True, **kw)  # starting over is allowed

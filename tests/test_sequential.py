@@ -40,7 +40,7 @@ def test_sequential_against_the_naive_loop_and_with_a_sample(net):
     stages, params, x, grads = net
     cost, theta, layout = compose(stages, params, x)
     res = fc.check_sequential(stages, params, x, grads, sample=3, seed=2, workers=1)
-    h = res.eps
+    h = res.steps
     ref = []
     for i, hi in zip(res.coords, h):
         e = np.zeros_like(theta)

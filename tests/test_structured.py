@@ -64,14 +64,14 @@ def test_structured_and_blackbox_numerical_gradients_agree(params):
     s = check_model(model, theta, X, y, eps=1e-4)
     b = check_model(model, theta, X, y, eps=1e-4, mode="blackbox")
     assert b.path == "parallel"
-    np.testing.assert_array_equal(s.eps, b.eps)
+    np.testing.assert_array_equal(s.steps, b.steps)
     assert fastcheck.relative_difference(s.numerical, b.numerical) < 1e-10
     # At the default eps both carry the round-off eps_mach·|J|/h of any central difference;
     # every entry must agree within it.
     s = check_model(model, theta, X, y)
     b = check_model(model, theta, X, y, mode="blackbox")
     J = model.cost(theta, X, y)
-    np.testing.assert_array_less(np.abs(s.numerical - b.numerical), 8 * MACH * abs(J) / s.eps)
+    np.testing.assert_array_less(np.abs(s.numerical - b.numerical), 8 * MACH * abs(J) / s.steps)
     np.testing.assert_array_equal(s.kinks["coord"].to_numpy(), b.kinks["coord"].to_numpy())
 
 
@@ -243,7 +243,7 @@ def test_options_pass_through():
     assert band(strict.difference, strict.thresholds) == "wrong"
     assert strict.passed and strict.verdict == "ok" and "reads wrong by the bands" in str(strict)
     r = check_model(model, theta, X, y, eps=1e-5)
-    np.testing.assert_allclose(r.eps, 1e-5, rtol=1e-9)
+    np.testing.assert_allclose(r.steps, 1e-5, rtol=1e-9)
 
 
 def test_bad_input_is_named():

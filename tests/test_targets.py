@@ -139,3 +139,10 @@ def test_one_loader_names_a_module_the_same_way_in_every_process(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_callable(str(f))() == 3  # default function name
+
+
+def test_the_size_sweep_modes_extend_the_kernel_modes():
+    from fastcheck.structured import MODES as KERNELS
+    from fastcheck.sweep import MODES
+
+    assert MODES[: len(KERNELS)] == KERNELS and set(MODES) - set(KERNELS) == {"directional", "sampled"}

@@ -166,7 +166,7 @@ def eps_point(problem: Problem, label: str, dtype: str, eps: float, schemes, opt
         if not scheme.complex and ev is not prep.ev:
             shares[len(rows) - 1] = res.n_evals
         row.update(_error_metrics(res), n_evals=int(res.n_evals), n_nonfinite=len(res.nonfinite),
-                   n_kinks=len(res.kinks), step=float(np.median(res.eps)), seconds=wall)
+                   n_kinks=len(res.kinks), step=float(np.median(res.steps)), seconds=wall)
         if not np.isfinite(row["difference"]):
             row["note"] = "the cost is NaN or inf at every perturbed point"
     # Shared stencil time is charged to the schemes in proportion to the

@@ -17,6 +17,9 @@ DEFAULT_EPS = tuple(float(e) for e in np.logspace(0, -14, 29))
 DEFAULT_SCHEMES = ("forward", "central", "central4", "complex")
 DEFAULT_DTYPES = ("float64", "float32")
 DTYPES = ("float64", "float32")
+#: The ways of checking a size sweep times: the two kernels of a built-in
+#: model's full check (:data:`fastcheck.structured.MODES`, the black-box one
+#: also for any other problem), a directional check, and a sampled check.
 MODES = ("structured", "blackbox", "directional", "sampled")
 DEFAULT_MODES = MODES
 
