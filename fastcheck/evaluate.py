@@ -263,7 +263,7 @@ def _first_line(exc) -> str:
 
 
 def try_jit(cost, theta, args, want=None):
-    """``numba.njit(cost)`` if it compiles for these arguments and agrees with
+    """``config.compile_cost(cost)`` (Numba) if it compiles for these arguments and agrees with
     the Python cost at θ (to 1e-12 relative), else ``None`` and the reason.
 
     The dispatcher is kept (:mod:`fastcheck.compiled`), so a cost is compiled
