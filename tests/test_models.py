@@ -71,7 +71,7 @@ def test_jit_cost_is_the_cost(problem):
     assert backprop.mlp_cost(theta, *args) == pytest.approx(model.cost(theta, X, y), rel=naive.roundoff(n))
     # and, to rounding, as the forward pass the backprop keeps (its products are BLAS products)
     g = np.empty(model.n_params)
-    assert backprop.mlp_grad(theta, *args, np.int64(0), g) == pytest.approx(model.cost(theta, X, y),
+    assert backprop.mlp_grad(theta, *args, g) == pytest.approx(model.cost(theta, X, y),
                                                                            rel=naive.roundoff(n))
 
 
@@ -280,3 +280,22 @@ def test_bad_data_is_named():
     one = MLP([3, 1])
     X1, y1 = one.sample_data(4)
     assert one.cost(one.init(0), X1, y1.ravel()) == one.cost(one.init(0), X1, y1)
+
+
+def test_the_mutant_copy_of_backprop_without_a_bug_is_the_reference():
+    """The planted bugs live beside the reference backprop (models/mutant_backprop.py), not in it;
+    with bug 0 the copy must give the reference's gradient bit for bit, or the two have drifted."""
+    from fastcheck.models import backprop, mutant_backprop
+
+    from fastcheck import config
+
+    model = MLP([5, 4, 3], activations=["tanh", "sigmoid"], loss="bce", l2=0.1, keep_prob=0.8)
+    theta = model.init(3)
+    X, y = model.sample_data(6, seed=3)
+    args = model.cost_args(X, y)
+    ref, copy = np.empty(model.n_params), np.empty(model.n_params)
+    with config.single_threaded_blas():  # as model.grad runs it
+        backprop.mlp_grad(theta, *args[:4], float(args[4]), args[5], ref)
+        mutant_backprop.mlp_grad(theta, *args[:4], float(args[4]), args[5], np.int64(0), copy)
+    np.testing.assert_array_equal(ref, copy)
+    np.testing.assert_array_equal(model.grad(theta, X, y), ref)

@@ -33,8 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import mutants as mu
-from .functions import NET, SSE, activate, activate_prime, loss_scale, row_loss, row_loss_grad
+from .functions import NET, activate, activate_prime, loss_scale, row_loss, row_loss_grad
 from .numeric import const
 
 N_IN, N_OUT, ACT, W_OFF, B_OFF, IN_OFF, OUT_OFF = range(7)
@@ -85,7 +84,7 @@ def dense_forward(theta, arch, l, A, Z, H, mask):
 
 
 @njit(**NET)
-def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, bug, grad):
+def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, grad):
     """Backprop through layer ``l``, given ``dA = ∂J/∂A_out`` in the layer's columns.
 
         dH = dA ⊙ mask,  dZ = dH ⊙ act'(Z),
@@ -93,58 +92,29 @@ def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, bug, grad):
 
     ``dZ`` overwrites ``dA``'s columns; ``∂J/∂A_in`` is written into ``dA``'s
     input columns (except for the first layer, whose input is the data).
-    ``bug`` plants the mutant of that code where it lives (see
-    :mod:`fastcheck.models.mutants`); 0 is the correct gradient.
+    The planted bugs live in a copy of this function
+    (:mod:`fastcheck.models.mutant_backprop`), not here.
     """
-    L = arch.shape[0]
     n_in, n_out, act = arch[l, N_IN], arch[l, N_OUT], arch[l, ACT]
     w0, b0, i0, o0 = arch[l, W_OFF], arch[l, B_OFF], arch[l, IN_OFF], arch[l, OUT_OFF]
     B = A.shape[0]
-    hidden = l < L - 1
     for b in range(B):
         for j in range(n_out):
             u = o0 + j
-            dh = dA[b, u] if (bug == mu.DROPOUT_BACKWARD and hidden) else dA[b, u] * mask[b, u]
-            if l == 0 and bug == mu.ACTIVATION_DERIVATIVE:
-                z = H[b, u]
-                d = activate_prime(z, activate(z, act), act)
-            elif l == 0 and bug == mu.OFF_BY_ONE_LAYER and L > 1:
-                z = Z[b, arch[1, OUT_OFF] + j % arch[1, N_OUT]]
-                d = activate_prime(z, activate(z, act), act)
-            else:
-                d = activate_prime(Z[b, u], H[b, u], act)
-            dA[b, u] = dh * d
+            dA[b, u] = dA[b, u] * mask[b, u] * activate_prime(Z[b, u], H[b, u], act)
     # weights: ∂J/∂W = A_inᵀ·dZ, one matrix product (BLAS)
     dZ = np.ascontiguousarray(dA[:, o0 : o0 + n_out])
     G = np.dot(np.ascontiguousarray(A[:, i0 : i0 + n_in]).T, dZ)
-    l2w = l2
-    if bug == mu.NO_L2_GRAD:
-        l2w = 0.0
-    elif bug == mu.L2_DOUBLED:
-        l2w = 2.0 * l2
-    factor = 2.0 if (bug == mu.SCALED_GRAD and l == L - 1) else 1.0
-    transposed = bug == mu.TRANSPOSED_WEIGHT and l == 0
     for i in range(n_in):
         for j in range(n_out):
             t = w0 + i * n_out + j
-            v = factor * (G[i, j] + l2w * theta[t])
-            if transposed:
-                grad[w0 + j * n_in + i] = v
-            else:
-                grad[t] = v
+            grad[t] = G[i, j] + l2 * theta[t]
     # biases: ∂J/∂b_j = Σ_b dz_bj
     if b0 >= 0:
         for j in range(n_out):
             s = 0.0
-            if bug == mu.BIAS_AXIS and l == L - 1:
-                r = j % B
-                for k in range(n_out):
-                    s += dA[r, o0 + k]
-            else:
-                for b in range(B):
-                    s += dA[b, o0 + j]
-            if bug == mu.BIAS_REGULARIZED:
-                s += l2 * theta[b0 + j]
+            for b in range(B):
+                s += dA[b, o0 + j]
             grad[b0 + j] = s
     # input: ∂J/∂A_in = dZ·Wᵀ, one matrix product (BLAS)
     if l > 0:
@@ -278,8 +248,8 @@ def mlp_cost_blas(theta, X, Y, arch, loss, l2, mask):
 
 
 @njit(**NET)
-def mlp_grad(theta, X, Y, arch, loss, l2, mask, bug, grad):
-    """``grad = ∂J/∂θ`` by backprop (``bug`` plants a mutant; 0: correct).
+def mlp_grad(theta, X, Y, arch, loss, l2, mask, grad):
+    """``grad = ∂J/∂θ`` by backprop (the correct gradient; the mutants are in :mod:`.mutant_backprop`).
 
     ∂J/∂A_L[b] = scale·row_loss_grad(A_L[b], y_b), then each layer's
     :func:`dense_backward` from the last to the first, every product a
@@ -292,13 +262,11 @@ def mlp_grad(theta, X, Y, arch, loss, l2, mask, bug, grad):
     Z, H, A = forward_blas(theta, X, arch, mask)
     o0, K = arch[L - 1, OUT_OFF], arch[L - 1, N_OUT]
     scale = loss_scale(loss, B, K)
-    if bug == mu.NO_MEAN and loss != SSE:
-        scale *= B
     dA = np.zeros_like(A)
     for b in range(B):
         row_loss_grad(A[b, o0 : o0 + K], Y[b], loss, dA[b, o0 : o0 + K])
         for k in range(K):
             dA[b, o0 + k] *= scale
     for l in range(L - 1, -1, -1):
-        dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, bug, grad)
+        dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, grad)
     return data_loss(A, Y, arch, loss) + l2_penalty(theta, arch, l2)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import config
 from ..layout import Layout
-from . import backprop
+from . import backprop, mutant_backprop
 from .functions import ACTIVATIONS, LOSSES
 from .mutants import get_mutant
 
@@ -320,7 +320,10 @@ class MLP:
         # one BLAS thread: the products are small, and a BLAS thread pool woken next to
         # Numba's threads costs far more than it saves (about 20× at 784-128-10)
         with config.single_threaded_blas():
-            backprop.mlp_grad(theta, *args, np.int64(self._bug_code), out)
+            if self._bug_code:
+                mutant_backprop.mlp_grad(theta, *args, np.int64(self._bug_code), out)
+            else:
+                backprop.mlp_grad(theta, *args, out)
         return out
 
     def forward(self, theta, X) -> np.ndarray:
