@@ -156,7 +156,7 @@ def run_eps(args) -> int:
             threads=args.threads, structured=not args.blackbox, out=directory, resume=args.resume,
             overwrite=args.force, progress=False if args.quiet else None, client=client, force=args.force,
         )
-        _report(args, directory, df)
+        _report(args, directory)
     if not args.quiet:
         fits = fit_orders(df)
         cols = ["problem", "scheme", "dtype", "order", "truncation_slope", "roundoff_slope", "best_eps", "floor"]
@@ -179,7 +179,7 @@ def run_size(args) -> int:
             seed=args.seed, out=directory, resume=args.resume, overwrite=args.force,
             progress=False if args.quiet else None, client=client, force=args.force,
         )
-        _report(args, directory, df)
+        _report(args, directory)
     if not args.quiet:
         cols = ["problem", "n_params", "mode", "threads", "seconds", "evals_per_s", "peak_mem_mb", "verdict", "note"]
         print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
@@ -188,7 +188,7 @@ def run_size(args) -> int:
     return 0 if ran["passed"].all() else 1
 
 
-def _report(args, directory, df) -> None:
+def _report(args, directory) -> None:
     from ..files import dumps_strict, write_text
     from ..sweep.store import META_JSON, read_json
 
