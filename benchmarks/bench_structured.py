@@ -12,7 +12,7 @@ variant is warmed up first; figures are medians of ``--repeat`` runs):
 1. the full per-coordinate central check of MLP 784-128-10 (sigmoid, sse,
    batch 64) by ``fastcheck.check_model`` (structure-aware kernel) at 2 and
    1 threads, and by the black-box parallel kernel, torch.autograd.gradcheck
-   (fast_mode=False, float64) and the seeds' NumPy loop
+   (fast_mode=False, float64) and the tutorial's NumPy loop
    (computeNumericalGradient over a NumPy forward pass).  The three slow ones
    are timed on ``--peer-coords`` coordinates spread over θ and scaled by
    n / measured (the table says so), unless ``--full-peers``;
@@ -41,7 +41,7 @@ from fastcheck.evaluate import JitEvaluator
 from timing import median_time
 from fastcheck.check import run_check
 from fastcheck.models import MLP, backprop
-from peers.networks import SeedsNetwork, seeds_numerical_gradient
+from peers.networks import TutorialNetwork, tutorial_numerical_gradient
 from fastcheck.structured import check_model
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "structured"
@@ -61,7 +61,7 @@ def headline_problem():
     return model, theta, X, y
 
 
-# -- the seeds' NumPy loop --------------------------------------------------------------
+# -- the tutorial's NumPy loop --------------------------------------------------------------
 # -- torch --------------------------------------------------------------------------------
 def torch_gradcheck_time(model, theta, X, y, coords, threads):
     """Seconds of torch.autograd.gradcheck(fast_mode=False, float64) over ``coords`` of θ
@@ -145,7 +145,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--peer-coords", type=int, default=1000)
-    p.add_argument("--full-peers", action="store_true", help="time torch and the seeds' loop on every coordinate")
+    p.add_argument("--full-peers", action="store_true", help="time torch and the tutorial's loop on every coordinate")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -189,16 +189,16 @@ def main(argv=None):
     add(section, f"fastcheck black-box parallel kernel (model.jit_cost), {threads} thread(s)", sec, len(peer),
         times=times, difference=res.difference, verdict=res.verdict)
 
-    net = SeedsNetwork.like(model)
+    net = TutorialNetwork.like(model)
     net.setParams(theta.copy())
-    seeds_numerical_gradient(net, X, Y, peer[:5])
+    tutorial_numerical_gradient(net, X, Y, peer[:5])
     t0 = time.perf_counter()
-    num = seeds_numerical_gradient(net, X, Y, peer)[peer]
+    num = tutorial_numerical_gradient(net, X, Y, peer)[peer]
     sec = time.perf_counter() - t0
     g = model.grad(theta, X, Y)[peer]
     diff = fastcheck.relative_difference(g, num)
-    add(section, "seeds' NumPy loop (computeNumericalGradient, NumPy forward)", sec, len(peer), difference=diff,
-        verdict=fastcheck.result.verdict(diff), note=f"NumPy BLAS threads as installed; eps 1e-4 as in the seeds")
+    add(section, "the tutorial's NumPy loop (computeNumericalGradient, NumPy forward)", sec, len(peer), difference=diff,
+        verdict=fastcheck.result.verdict(diff), note=f"NumPy BLAS threads as installed; eps 1e-4 as in the tutorial")
 
     if not args.no_torch:
         try:

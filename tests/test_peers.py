@@ -42,7 +42,7 @@ def _naive_cost(p):
 @pytest.mark.parametrize("which", ["seed_problem", "small_problem"])
 def test_seeds_network_matches_model_and_naive(which, request):
     p = request.getfixturevalue(which)
-    net = peers.SeedsNetwork.like(p.model)
+    net = peers.TutorialNetwork.like(p.model)
     net.setParams(p.theta.copy())
     np.testing.assert_array_equal(net.getParams(), p.theta)
     ref = _naive_cost(p)(p.theta)
@@ -54,9 +54,9 @@ def test_seeds_network_matches_model_and_naive(which, request):
 
 def test_seeds_network_refuses_other_models():
     with pytest.raises(ValueError, match="sigmoid units with the 'sse' loss"):
-        peers.SeedsNetwork.like(MLP([3, 2], activations="tanh"))
+        peers.TutorialNetwork.like(MLP([3, 2], activations="tanh"))
     with pytest.raises(ValueError, match="sigmoid units"):
-        peers.SeedsNetwork.like(MLP([3, 2], loss="mse"))
+        peers.TutorialNetwork.like(MLP([3, 2], loss="mse"))
 
 
 @needs_torch
@@ -73,25 +73,25 @@ def test_torch_network_matches_model(which, request):
     np.testing.assert_allclose(t.grad.numpy(), p.grad, rtol=1e-12, atol=1e-15)
 
 
-# -- the seeds' loop --------------------------------------------------------------------------
-def test_seeds_loop_on_the_seeds_network(seed_problem):
+# -- the tutorial's loop --------------------------------------------------------------------------
+def test_tutorial_loop_on_the_seeds_network(seed_problem):
     p = seed_problem
-    net = peers.SeedsNetwork.like(p.model)
+    net = peers.TutorialNetwork.like(p.model)
     net.setParams(p.theta.copy())
-    numgrad = peers.seeds_numerical_gradient(net, p.X, p.y)
-    # the seeds' own reading: norm(grad − numgrad) / norm(grad + numgrad) ≈ 1e-10
+    numgrad = peers.tutorial_numerical_gradient(net, p.X, p.y)
+    # the tutorial's own reading: norm(grad − numgrad) / norm(grad + numgrad) ≈ 1e-10
     assert np.linalg.norm(p.grad - numgrad) / np.linalg.norm(p.grad + numgrad) < 1e-8
     np.testing.assert_allclose(numgrad, naive.central_difference(_naive_cost(p), p.theta, 1e-4), rtol=1e-10, atol=1e-13)
     np.testing.assert_array_equal(net.getParams(), p.theta)  # restored
 
 
-def test_seeds_loop_on_coordinates_only(small_problem):
+def test_tutorial_loop_on_coordinates_only(small_problem):
     p = small_problem
-    net = peers.SeedsNetwork.like(p.model)
+    net = peers.TutorialNetwork.like(p.model)
     net.setParams(p.theta.copy())
     coords = np.array([0, 7, 20, p.n_params - 1])
-    g = peers.seeds_numerical_gradient(net, p.X, p.y, coords)
-    full = peers.seeds_numerical_gradient(net, p.X, p.y)
+    g = peers.tutorial_numerical_gradient(net, p.X, p.y, coords)
+    full = peers.tutorial_numerical_gradient(net, p.X, p.y)
     np.testing.assert_array_equal(g[coords], full[coords])
     assert np.count_nonzero(np.delete(g, coords)) == 0
 
@@ -99,7 +99,7 @@ def test_seeds_loop_on_coordinates_only(small_problem):
 # -- every checker on one problem ---------------------------------------------------------------
 # Tolerances by the scheme's order: forward differences ~1e-7, central ~1e-9.
 ACCURACY = {
-    "seeds loop": 1e-8,
+    "tutorial loop": 1e-8,
     "scipy approx_fprime": 1e-6,
     "scipy approx_derivative 3-point": 1e-9,
     "fastcheck blackbox": 1e-8,
@@ -129,7 +129,7 @@ def test_each_peer_checks_the_seed_problem(name, seed_problem):
     assert diff < ACCURACY[name]
 
 
-@pytest.mark.parametrize("name", ["scipy approx_fprime", "scipy approx_derivative 3-point", "seeds loop"])
+@pytest.mark.parametrize("name", ["scipy approx_fprime", "scipy approx_derivative 3-point", "tutorial loop"])
 def test_subset_runs_give_the_full_runs_values(name, small_problem):
     """A peer restricted to some coordinates computes exactly what its full run does there."""
     peer = peers.PEERS[name]
@@ -226,7 +226,7 @@ def test_time_peer_repeats_short_runs(monkeypatch):
 # -- the whole comparison and its reports ------------------------------------------------------------
 @pytest.fixture(scope="module")
 def comparison():
-    names = ["seeds loop", "scipy approx_derivative 3-point", "fastcheck blackbox", "fastcheck directional"]
+    names = ["tutorial loop", "scipy approx_derivative 3-point", "fastcheck blackbox", "fastcheck directional"]
     if peers.PEERS["fastcheck structured"].available():
         names.append("fastcheck structured")
     return peers.compare(["seed 2-3-1"], names, budget=30.0, repeat=1)
@@ -252,7 +252,7 @@ def test_compare_rejects_bad_input():
     with pytest.raises(ValueError, match="unknown peer"):
         peers.compare(["seed 2-3-1"], ["numdifftools"])
     with pytest.raises(ValueError, match="budget"):
-        peers.compare(["seed 2-3-1"], ["seeds loop"], budget=0)
+        peers.compare(["seed 2-3-1"], ["tutorial loop"], budget=0)
     with pytest.raises(ValueError, match="batch"):
         peers.make_problem("64-32-10", batch=0)
 
@@ -276,13 +276,13 @@ def test_report_files_and_extrapolation_marks(comparison, tmp_path):
 
 
 def test_peers_command(tmp_path, capsys):
-    code = peers_main(["--sizes", "seed", "--peers", "seeds-loop", "fastcheck-blackbox",
+    code = peers_main(["--sizes", "seed", "--peers", "tutorial-loop", "fastcheck-blackbox",
                  "--repeat", "1", "--quiet", "--out", str(tmp_path)])
     assert code == 0
     out = capsys.readouterr().out
-    assert "| seed 2-3-1 | 9 | seeds loop |" in out and "| seed 2-3-1 | 9 | fastcheck blackbox |" in out
+    assert "| seed 2-3-1 | 9 | tutorial loop |" in out and "| seed 2-3-1 | 9 | fastcheck blackbox |" in out
     df = pd.read_csv(tmp_path / "peers.csv")
-    assert list(df["peer"]) == ["seeds loop", "fastcheck blackbox"]
+    assert list(df["peer"]) == ["tutorial loop", "fastcheck blackbox"]
     assert (tmp_path / "peers.md").exists() and (tmp_path / "peers.png").exists()
 
 

@@ -41,7 +41,7 @@ def test_parse_spec(spec, parsed):
     assert parse_spec(spec) == parsed
 
 
-def test_smooth_gradient_against_the_seeds_loop_and_the_complex_step():
+def test_smooth_gradient_against_the_tutorial_loop_and_the_complex_step():
     p = get_problem("smooth:n=7,seed=3")
     (c,) = p.args
     g = smooth_grad(p.theta, c)
@@ -71,7 +71,7 @@ def test_the_seeds_cube_and_square():
     assert cube.theta.tolist() == [1.0] and square.theta.tolist() == [1.5]
     assert cube.reference_gradient("float64").tolist() == [3.0]
     assert square.reference_gradient("float64").tolist() == [3.0]
-    # the seeds' numbers: central 3.0001 and forward 3.0301 at eps = 0.01
+    # the tutorial's numbers: central 3.0001 and forward 3.0301 at eps = 0.01
     f = lambda t: float(cube.cost(np.array([t])))  # noqa: E731
     assert (f(1.01) - f(0.99)) / 0.02 == pytest.approx(3.0001, abs=1e-12)
 

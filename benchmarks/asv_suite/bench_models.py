@@ -2,7 +2,7 @@
 directional, thread scaling, peak memory, and the accuracy of correct models.
 
 The networks are those of ``python -m benchmarks.peers`` (sigmoid units, the
-seeds' cost, batch 64).  ``setup`` checks one coordinate first, which
+the tutorial's cost, batch 64).  ``setup`` checks one coordinate first, which
 compiles the kernels, so the timings hold no compilation.
 """
 import fastcheck

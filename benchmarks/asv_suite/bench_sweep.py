@@ -32,7 +32,7 @@ class EpsSweep:
 
 
 class FittedOrders:
-    """The seeds' network swept over the default 29 steps (1 to 1e-14) in
+    """The tutorial's network swept over the default 29 steps (1 to 1e-14) in
     float64 and float32; the fitted truncation slopes should stay at the
     schemes' orders (1, 2, 4, 2) and the best errors at their floors."""
 

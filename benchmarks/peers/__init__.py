@@ -7,9 +7,9 @@ Run it from the repository root:  ``flock /tmp/fastcheck-bench.lock python -m be
 One run puts the same problems through every checker and times them on the
 same machine in the same process:
 
-* ``seeds loop``: the seeds' ``computeNumericalGradient`` (a Python loop over
+* ``tutorial loop``: the tutorial's ``computeNumericalGradient`` (a Python loop over
   the weights, perturbing a NumPy network through ``setParams`` and
-  calling ``costFunction``, ε = 1e-4), on :class:`SeedsNetwork`, the seeds'
+  calling ``costFunction``, ε = 1e-4), on :class:`TutorialNetwork`, the tutorial'
   ``Neural_Network`` generalised to any widths and biases;
 * ``scipy approx_fprime``: :func:`scipy.optimize.approx_fprime` (forward
   differences, step √eps_mach);
@@ -25,23 +25,23 @@ same machine in the same process:
   ``directional`` (:func:`fastcheck.check_directional`).
 
 Every checker's numerical gradient is compared with the model's analytic
-(backprop) gradient with the seeds' normalised difference.  A checker whose
+(backprop) gradient with the tutorial's normalised difference.  A checker whose
 full run would exceed the time budget runs on an evenly spaced subset of
 coordinates, and its time for all of θ is *extrapolated* from a straight-line
 fit of time against the number of coordinates; such rows say so in the
 ``extrapolated`` column and in the Markdown table.
 
 The networks are the built-in :class:`fastcheck.models.MLP` with sigmoid
-units and the seeds' cost ½·Σ(y − ŷ)², so :class:`SeedsNetwork` and the
+units and the tutorial's cost ½·Σ(y − ŷ)², so :class:`TutorialNetwork` and the
 torch network compute exactly the same function (the tests compare them).
 """
 from .checkers import PEERS, SAMPLE, Outcome, Peer
 from .harness import BUDGET, COLUMNS, REFERENCES, Timing, add_ratios, compare, subset_coords, time_peer
-from .networks import PROBLEMS, Problem, SeedsNetwork, make_problem, seeds_numerical_gradient, torch_available, torch_cost
+from .networks import PROBLEMS, Problem, TutorialNetwork, make_problem, tutorial_numerical_gradient, torch_available, torch_cost
 from .table import markdown_table, plot, write_report
 
 __all__ = [
-    "BUDGET", "COLUMNS", "PEERS", "PROBLEMS", "REFERENCES", "SAMPLE", "Outcome", "Peer", "Problem", "SeedsNetwork",
-    "Timing", "add_ratios", "compare", "make_problem", "markdown_table", "plot", "seeds_numerical_gradient",
+    "BUDGET", "COLUMNS", "PEERS", "PROBLEMS", "REFERENCES", "SAMPLE", "Outcome", "Peer", "Problem", "TutorialNetwork",
+    "Timing", "add_ratios", "compare", "make_problem", "markdown_table", "plot", "tutorial_numerical_gradient",
     "subset_coords", "time_peer", "torch_available", "torch_cost", "write_report",
 ]

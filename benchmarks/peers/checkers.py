@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .networks import Problem, SeedsNetwork, seeds_numerical_gradient, torch_available, torch_cost
+from .networks import Problem, TutorialNetwork, tutorial_numerical_gradient, torch_available, torch_cost
 
 #: Coordinates per block for the ``fastcheck sampled`` row.
 SAMPLE = 16
@@ -61,16 +61,16 @@ def _restricted(f, theta, coords):
     return g, theta[coords].copy()
 
 
-def _seeds_loop(p: Problem, coords):
-    net = SeedsNetwork.like(p.model)
+def _tutorial_loop(p: Problem, coords):
+    net = TutorialNetwork.like(p.model)
     net.setParams(p.theta.copy())
-    g = seeds_numerical_gradient(net, p.X, p.y, coords)
+    g = tutorial_numerical_gradient(net, p.X, p.y, coords)
     g = g if coords is None else g[coords]
     return Outcome(g, None, len(g))
 
 
 def _numpy_cost(p: Problem):
-    net = SeedsNetwork.like(p.model)
+    net = TutorialNetwork.like(p.model)
     return lambda th: net.cost(th, p.X, p.y)
 
 
@@ -173,7 +173,7 @@ def _warm_sampled(p: Problem):
 PEERS = {
     peer.name: peer
     for peer in (
-        Peer("seeds loop", _seeds_loop, note="the seeds' computeNumericalGradient, central, e=1e-4"),
+        Peer("tutorial loop", _tutorial_loop, note="the tutorial's computeNumericalGradient, central, e=1e-4"),
         Peer("scipy approx_fprime", _approx_fprime, note="forward differences, step sqrt(eps)"),
         Peer(
             "scipy approx_derivative 3-point",

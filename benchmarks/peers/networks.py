@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Problems by name: ``None`` is the seeds' own network and data, a tuple the
+#: Problems by name: ``None`` is the tutorial's own network and data, a tuple the
 #: widths of an MLP with sigmoid units and biases on a random batch.
 PROBLEMS = {
     "seed 2-3-1": None,
@@ -41,7 +41,7 @@ class Problem:
 def make_problem(name: str, batch: int = 64, seed: int = 0) -> Problem:
     """Build the problem ``name`` (see :data:`PROBLEMS`).
 
-    The seeds' problem keeps its own three-sample data set; the MLPs get a
+    The tutorial's problem keeps its own three-sample data set; the MLPs get a
     random batch of ``batch`` samples and θ from ``model.init(seed)``.
     """
     from fastcheck import models
@@ -61,7 +61,7 @@ def make_problem(name: str, batch: int = 64, seed: int = 0) -> Problem:
 
 
 def _sigmoid_sse(model) -> None:
-    """The peers re-implement only sigmoid units with the seeds' cost."""
+    """The peers re-implement only sigmoid units with the tutorial's cost."""
     acts = set(model.activation_names)
     if acts != {"sigmoid"} or model.loss != "sse" or model.l2 != 0 or model.keep_prob != 1:
         raise ValueError(
@@ -69,14 +69,14 @@ def _sigmoid_sse(model) -> None:
         )
 
 
-# -- the seeds' network and loop ---------------------------------------------------
-class SeedsNetwork:
-    """The seeds' ``Neural_Network``, generalised to any widths and to biases.
+# -- the tutorial's network and loop ---------------------------------------------------
+class TutorialNetwork:
+    """The tutorial's ``Neural_Network``, generalised to any widths and to biases.
 
-    Same conventions as the seeds and as :class:`fastcheck.models.MLP`:
+    Same conventions as the tutorial and as :class:`fastcheck.models.MLP`:
     row-major, ``z = a·W + b``, sigmoid units, cost ``J = ½·Σ(y − ŷ)²``, and
     ``getParams`` concatenating ``W1, b1, W2, b2, …`` each raveled in C order.
-    (The seeds write ``0.5*sum(...)``, which is a vector for several
+    (The tutorial write ``0.5*sum(...)``, which is a vector for several
     outputs; ``np.sum`` keeps J a scalar.)
     """
 
@@ -87,7 +87,7 @@ class SeedsNetwork:
         self.b = [np.zeros(b) for b in self.sizes[1:]] if self.bias else []
 
     @classmethod
-    def like(cls, model) -> "SeedsNetwork":
+    def like(cls, model) -> "TutorialNetwork":
         """The network computing the same cost as a sigmoid/sse ``MLP``."""
         _sigmoid_sse(model)
         return cls(model.sizes, bias=model.bias)
@@ -160,8 +160,8 @@ class SeedsNetwork:
         return float(self.costFunction(X, y))
 
 
-def seeds_numerical_gradient(N, X, y, coords=None, e: float = 1e-4) -> np.ndarray:
-    """The seeds' ``computeNumericalGradient``, optionally over ``coords`` only.
+def tutorial_numerical_gradient(N, X, y, coords=None, e: float = 1e-4) -> np.ndarray:
+    """The tutorial's ``computeNumericalGradient``, optionally over ``coords`` only.
 
     For each weight p: ``perturb[p] = e``, J⁺ at ``params + perturb``, J⁻ at
     ``params − perturb``, ``numgrad[p] = (J⁺ − J⁻) / 2e``; the parameters

@@ -1,6 +1,6 @@
 """Sweep benchmark: the default eps sweep of MLP 784-128-10, and Dask throughput.
 
-Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_sweep.py [--quick]
+Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_sweep_throughput.py [--quick]
 Writes reports/sweep-bench/results.csv and reports/sweep-bench/README.md.
 
 1. The default eps sweep (29 ε × forward/central/central4/complex × float64/float32)
@@ -167,7 +167,7 @@ def _readme(table, skip_reasons, breakdown, t_shared, t_alone, ratio, ratio_full
     return "\n".join([
         "# Sweep benchmark",
         "",
-        f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_sweep.py` on {usable_cores()} core(s), "
+        f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_sweep_throughput.py` on {usable_cores()} core(s), "
         f"numba {numba.__version__}, Python {sys.version.split()[0]}; medians of {repeat} run(s) after warm-up.",
         "",
         markdown_table(table[["benchmark", "variant", "seconds", "runs", "points", "computed", "threads", "points_per_s",
