@@ -178,7 +178,7 @@ def differences(ev, theta, coords, scheme, eps, f0, mach=None, step_mach=None):
     mach = float(np.finfo(theta.dtype).eps) if mach is None else float(mach)
     if isinstance(eps, str):  # "adaptive": Richardson over a ladder of steps, estimate and error bar
         base = errorbars.ladder_base(theta, coords, mach if step_mach is None else step_mach)
-        lad, n_evals = ladder.evaluate(ev, theta, coords, base, f0, mach, ladder.ADAPTIVE_RUNGS, ladder.ADAPTIVE_RATIO)
+        lad, n_evals = ladder.adaptive(ev, theta, coords, base, f0, mach)
         return lad.estimate, base, lad.error, lad.finite & np.isfinite(lad.estimate), n_evals, None
     steps = absolute_steps(theta, coords, scheme, eps, step_mach)
     if scheme.complex:
@@ -210,9 +210,11 @@ def numerical_gradient(
         ``None``: the scheme's optimal relative step times max(1, |θ_i|);
         a number: an absolute step; ``"adaptive"``: central differences on
         a ladder of steps 4^k·h (k = 8 … −2) per coordinate with Richardson
-        extrapolation, the entry with the smallest estimated error kept
-        (22 evaluations per coordinate; :func:`adaptive_gradient` also
-        returns the error bars).  ``scheme`` is then ignored.
+        extrapolation, the entry with the smallest estimated error kept,
+        evaluated in rounds from the largest steps down that stop per
+        coordinate once its error bar is small (6 to 22 evaluations per
+        coordinate, see :func:`fastcheck.ladder.adaptive`;
+        :func:`adaptive_gradient` also returns the error bars).  ``scheme`` is then ignored.
     scheme : {"forward", "backward", "central", "central4", "complex"}
     coords : int array, optional
         Only these coordinates; the result then has ``len(coords)`` entries.

@@ -48,6 +48,13 @@ REFINE_RUNGS = tuple(range(6, -13, -1))
 #: length scale still has small steps.
 ADAPTIVE_RATIO = 4.0
 ADAPTIVE_RUNGS = tuple(range(8, -3, -1))
+#: ``eps="adaptive"`` evaluates that ladder in rounds, largest steps first: the
+#: number of rungs each round adds below the previous ones (8, 7, 6 | 5, 4 | 3 … −2).
+#: A coordinate leaves after a round once its error bar is at most
+#: ``ε^(2/3)`` (3.7e-11 in float64) of its scale, max(|g_i|, max_j |g_j|); only the
+#: others get the next round's evaluations.  Most smooth coordinates settle on
+#: the first six evaluations; the error bars are the full ladder's where they do not.
+ADAPTIVE_ROUNDS = (3, 2, 6)
 #: Richardson levels beyond the plain quotient.
 LEVELS = 3
 #: Round-off of one cost value, in units of the cost's machine epsilon times |J|.
@@ -87,6 +94,8 @@ class Ladder:
         The rung steps (mean of the two effective displacements).
     finite : ndarray (n,) bool
         At least two consecutive rungs had finite costs.
+    rounding : ndarray (n,)
+        The round-off part of ``error`` (the rest is truncation left).
     """
 
     estimate: np.ndarray
@@ -97,6 +106,7 @@ class Ladder:
     roundoff: np.ndarray
     steps: np.ndarray
     finite: np.ndarray
+    rounding: np.ndarray = None
 
 
 def evaluate(ev, theta, coords, base, f0, mach, rungs=REFINE_RUNGS, ratio=RATIO) -> tuple[Ladder, int]:
@@ -110,6 +120,51 @@ def evaluate(ev, theta, coords, base, f0, mach, rungs=REFINE_RUNGS, ratio=RATIO)
     costs = ev.stencil(theta, coords, base, offsets)
     disp = effective_offsets(theta, coords, base, offsets)
     return extrapolate(costs, disp, f0, mach, ratio), costs.size
+
+
+def adaptive(ev, theta, coords, base, f0, mach, rungs=ADAPTIVE_RUNGS, ratio=ADAPTIVE_RATIO,
+             rounds=ADAPTIVE_ROUNDS) -> tuple[Ladder, int]:
+    """The ``eps="adaptive"`` ladder, evaluated in rounds that stop per coordinate.
+
+    Round r evaluates the next ``rounds[r]`` rungs (largest steps first) for
+    the coordinates still pending, and extrapolates each of them over all the
+    rungs it has so far.  A coordinate whose error bar is within
+    ``mach^(2/3)`` of its scale max(|g_i|, max_j |g_j|) is done; the rest go on.
+    A coordinate that runs every round gets exactly :func:`evaluate`'s
+    result.  Columns of rungs a coordinate never reached are NaN in the
+    returned :class:`Ladder`.  Returns the ladder and the evaluations spent.
+    """
+    if sum(rounds) != len(rungs):
+        raise ValueError(f"rounds {rounds} must add up to the {len(rungs)} rungs")
+    coords = np.asarray(coords)
+    offsets = offsets_for(rungs, ratio)
+    n, K = len(coords), len(rungs)
+    costs = np.full((n, 2 * K), np.nan)
+    disp = effective_offsets(theta, coords, base, offsets)
+    est, err, rounding = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    finite = np.zeros(n, bool)
+    mats = {name: np.full((n, K), np.nan) for name in ("central", "right", "left", "roundoff", "steps")}
+    rtol = float(mach) ** (2.0 / 3.0)
+    pending, have, n_evals = np.arange(n), 0, 0
+    for add in rounds:
+        new = slice(2 * have, 2 * (have + add))
+        costs[pending, new] = ev.stencil(theta, coords[pending], base[pending], offsets[new])
+        n_evals += len(pending) * 2 * add
+        have += add
+        lad = extrapolate(costs[pending, : 2 * have], disp[pending, : 2 * have], f0, mach, ratio)
+        est[pending], err[pending], rounding[pending], finite[pending] = (
+            lad.estimate, lad.error, lad.rounding, lad.finite)
+        for name, mat in mats.items():
+            mat[pending, :have] = getattr(lad, name)
+        good = np.abs(est[np.isfinite(est)])
+        scale = good.max() if len(good) else 0.0
+        with np.errstate(invalid="ignore"):
+            done = lad.finite & (lad.error <= rtol * np.maximum(np.abs(lad.estimate), scale))
+        pending = pending[~done]
+        if not len(pending):
+            break
+    return Ladder(est, err, mats["central"], mats["right"], mats["left"], mats["roundoff"], mats["steps"], finite,
+                  rounding), n_evals
 
 
 def extrapolate(costs, disp, f0, mach, ratio=RATIO) -> Ladder:
@@ -137,7 +192,7 @@ def extrapolate(costs, disp, f0, mach, ratio=RATIO) -> Ladder:
         noise_J = tail.max(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             rnd = np.maximum(rnd, 2.0 * noise_J[:, None] / span)
-    cands, errs = [], []
+    cands, errs, rnds = [], [], []
     level, level_rnd = central, rnd
     for lev in range(LEVELS + 1):
         conv = ratio ** (2 * (lev + 1))  # how much more accurate the next entry is
@@ -153,6 +208,7 @@ def extrapolate(costs, disp, f0, mach, ratio=RATIO) -> Ladder:
             after[:, -1] = step_diff[:, -1]
             err = np.maximum(step_diff, floor) + level_rnd[:, :-1]
         cands.append(level[:, :-1])
+        rnds.append(level_rnd[:, :-1])
         errs.append(np.where(np.isfinite(err), err, np.inf))
         if lev == LEVELS:
             break
@@ -170,6 +226,7 @@ def extrapolate(costs, disp, f0, mach, ratio=RATIO) -> Ladder:
     j = np.argmin(pick, axis=1)
     rows = np.arange(n)
     best, best_err = cand[rows, j], errm[rows, j]
+    best_rnd = np.concatenate(rnds, axis=1)[rows, j]
     finite = np.isfinite(best_err)
     best_err = np.where(finite, best_err, np.nan)
-    return Ladder(best, best_err, central, right, left, rnd, 0.5 * span, finite)
+    return Ladder(best, best_err, central, right, left, rnd, 0.5 * span, finite, best_rnd)
