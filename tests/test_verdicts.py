@@ -173,6 +173,56 @@ def test_a_bug_in_the_relu_network_names_only_its_block(relu_net_near_a_kink):
     assert "wrong in W2" in r.headline()
 
 
+def _kink_flags(f, x):
+    from fastcheck import kinks
+
+    ev = LoopEvaluator(f)
+    mach = np.finfo(np.float64).eps
+    coords = np.arange(len(x))
+    lad, _ = ladder.evaluate(ev, x, coords, errorbars.ladder_base(x, coords, mach), ev.value(x), mach)
+    kink, at_theta, left, right = kinks.find(lad, ladder.REFINE_RUNGS.index(1))
+    return kink, at_theta, left, right
+
+
+def test_smooth_stationary_points_are_not_kinks():
+    """Where J'' vanishes (x⁴, x⁶ at 0) the one-sided mismatch shrinks like t³ or t⁵, not like t:
+    smooth all the same, so no kink; Ackley's stationary point at 100·x0 (every cosine at a
+    crest) neither.  ReLU corners at θ and within the step still are kinks."""
+    for f, x in [(lambda t: 1e6 * np.sum(t**4), np.zeros(3)), (lambda t: np.sum(t**4) + 1e-3 * np.sum(t**2), np.zeros(2)),
+                 (lambda t: 1e12 * np.sum(t**6), np.zeros(2)),
+                 (smooth.ackley, 100 * (np.linspace(-2.0, 3.0, 10) + 0.3))]:
+        kink, _, _, _ = _kink_flags(f, x)
+        assert not kink.any()
+    kink, at_theta, left, right = _kink_flags(lambda t: np.sum(np.maximum(t, 0.0)), np.array([0.0, 1e-7, -3e-6, 1.0]))
+    assert kink.tolist() == [True, True, True, False] and at_theta.tolist() == [True, False, False, False]
+    np.testing.assert_allclose([left[0], right[0]], [0.0, 1.0], atol=1e-12)
+
+
+def test_ackley_origin_is_a_corner_not_a_precision_problem():
+    """At 0 Ackley is a cone (√(Σx²)): one-sided slopes ∓4/√n along each axis, so a kink at θ,
+    where any slope between them is a valid subgradient and one outside is wrong.  J(0) is
+    4.4e-16, pure cancellation: the precision probe must not read that as a lower precision
+    (it once read ε ≈ 674 there, took steps of 8.8 and passed any gradient)."""
+    n = 2
+    slope = 4 / np.sqrt(n)  # d/dt of −20·exp(−0.2·|t|/√n) at 0⁺
+    r = _check(smooth.ackley, np.zeros(n), np.array([1e-2, 0.0]))
+    assert r.passed and r.precision == "float64" and np.all(r.eps < 1e-4), str(r)
+    assert r.kinks["coord"].tolist() == [0]
+    np.testing.assert_allclose(r.kinks[["left", "right"]].to_numpy()[0], [-slope, slope], rtol=1e-4)
+    r = _check(smooth.ackley, np.zeros(n), np.array([1.5 * slope, 0.0]))
+    assert r.verdict == "wrong" and r.precision == "float64", str(r)
+
+
+def test_cancelled_float64_values_are_not_read_as_float32():
+    from fastcheck.precision import _significant_bits
+
+    assert _significant_bits(np.array([0.0, 1.0, 0.75, np.float32(0.1), 0.1])).tolist() == [0, 1, 2, 24, 52]
+    # J = 20 − 20·exp(−|t|/5) + t: near 0 a few-bit multiple of ulp(20), float32-representable
+    f = lambda t: 20 - 20 * np.exp(-np.sqrt(np.sum(t * t)) / 5) + 1e-14 * np.sum(t)  # noqa: E731
+    r = _check(f, np.zeros(2), np.array([1e-14, 1e-14]))
+    assert r.precision == "float64", str(r)
+
+
 def test_generic_kinks_agree_with_the_built_in_exact_flags():
     """The built-in ReLU network's cost run as a black box (no exact flags): every kink the
     ladder finds is one the structure-aware kernel flags exactly, and the check still passes."""
