@@ -621,13 +621,18 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
     ana = np.array([g[a : a + n] @ dirvals[s : s + n] for a, n, s in zip(lo, lengths, start[:-1])])
     mach = float(np.finfo(theta.dtype).eps)
     noise = 4 * mach * 0.5 * np.abs(costs).sum(axis=1) / steps
-    status, why, error, n_more = _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, noise,
-                                                   finite, ana, mach, _coordinate_band(thresholds, mach))
+    status, why, error, n_more, est, kleft, kright = _judge_directions(
+        ev, theta, lo, start, dirvals, steps, f0, costs, num, noise, finite, g, ana, mach,
+        _coordinate_band(thresholds, mach))
+    at_kink = status == errorbars.KINK
+    kinks = pd.DataFrame({"block": [layout.names[b] for b in dblock[at_kink]], "index": [
+        f"u{d}" for d in np.flatnonzero(at_kink)], "coord": np.flatnonzero(at_kink), "analytic": ana[at_kink],
+        "numerical": est[at_kink], "left": kleft[at_kink], "right": kright[at_kink]}, columns=KINK_COLUMNS)
     seconds = time.perf_counter() - t0
     counted = np.isin(status, errorbars.COUNTED)
-    difference = relative_difference(ana[counted], num[counted])
+    difference = relative_difference(ana[counted], est[counted])
     labels = [f"u{d}" for d in range(len(lo))]
-    blocks = block_table(layout, dblock, labels, ana, num, status, why, thresholds)
+    blocks = block_table(layout, dblock, labels, ana, est, status, why, thresholds)
     verdict_, reason = overall(blocks, difference, thresholds, int(np.count_nonzero(~finite)))
     passed = verdict_ in config.PASSING
     return CheckResult(
@@ -653,15 +658,16 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
         note=getattr(ev, "note", ""),
         dtype=theta.dtype.name,
         error=error,
-        estimate=num,
+        estimate=est,
         status_code=status,
         reason=reason,
+        kinks=kinks,
         precision=theta.dtype.name,
         compile_seconds=getattr(ev, "compile_seconds", 0.0),
     )
 
 
-def _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, noise, finite, ana, mach, great):
+def _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, noise, finite, grad, ana, mach, great):
     """Passes 1 and 2 of :mod:`fastcheck.errorbars` for directions: a direction that does not
     agree at h gets a second step 2h; wrong beyond ``MARGIN`` error bars, inconclusive when
     the bar is too wide to resolve the gradient."""
@@ -690,4 +696,13 @@ def _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, nois
         resolved = bar <= config.RESOLVE * scale_all
         status[idx] = np.where(wrong, errorbars.WRONG, np.where(resolved, errorbars.AGREE, errorbars.INCONCLUSIVE))
         why[idx[~wrong & ~resolved]] = errorbars.ROUNDOFF
-    return status, why, error, 2 * len(idx)
+    # pass 3: a ladder along u for the directions still wrong or undecided (estimate, bar, kinks)
+    left, right, n3 = np.full(n, np.nan), np.full(n, np.nan), 0
+    idx3 = np.flatnonzero(np.isin(status, (errorbars.WRONG, errorbars.INCONCLUSIVE)) & finite)
+    if len(idx3):
+        g3, e3, st3, why3, left[idx3], right[idx3], n3 = errorbars.ladder_directions(
+            ev, theta, lo, start, dirvals, steps, f0, grad, ana, idx3, mach, scale_all, great)
+        keep = why3 != errorbars.NONFINITE_COST  # a ladder without finite costs keeps the two-step reading
+        sel = idx3[keep]
+        est[sel], error[sel], status[sel], why[sel] = g3[keep], e3[keep], st3[keep], why3[keep]
+    return status, why, error, 2 * len(idx) + n3, est, left, right

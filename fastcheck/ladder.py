@@ -55,6 +55,10 @@ ADAPTIVE_RUNGS = tuple(range(8, -3, -1))
 #: others get the next round's evaluations.  Most smooth coordinates settle on
 #: the first six evaluations; the error bars are the full ladder's where they do not.
 ADAPTIVE_ROUNDS = (3, 2, 6)
+#: A suspicious direction of a directional check: the coordinates' rungs.  A direction's point
+#: θ + t·u is rounded in every component it touches; the part of that rounding along u is
+#: taken into the effective step, the rest (across u) into the round-off of the costs.
+DIRECTION_RUNGS = REFINE_RUNGS
 #: Richardson levels beyond the plain quotient.
 LEVELS = 3
 #: Round-off of one cost value, in units of the cost's machine epsilon times |J|.
@@ -122,6 +126,31 @@ def evaluate(ev, theta, coords, base, f0, mach, rungs=REFINE_RUNGS, ratio=RATIO)
     return extrapolate(costs, disp, f0, mach, ratio), costs.size
 
 
+def evaluate_directions(ev, theta, lo, start, dirvals, base, f0, mach, grad, rungs=DIRECTION_RUNGS,
+                        ratio=RATIO) -> tuple[Ladder, int]:
+    """The ladder along directions ``u_d`` (ragged storage, as ``ev.directions`` takes them).
+
+    The rung steps are the effective ones along u, ``δ·u`` with
+    ``δ = fl(θ + c·h·u) − θ`` (θ's dtype, as the kernels round the moved
+    point), so the quotients and the one-sided slopes are directional
+    derivatives along the unit ``u``.  The rest of δ, across u, moves the
+    cost by about ``Σ|g_i·δ⊥_i|`` (``grad``: the analytic gradient, the
+    best guess of g there is); that is added to the costs' round-off.
+    """
+    offsets = offsets_for(rungs, ratio)
+    costs = ev.directions(theta, lo, start, dirvals, base, offsets)
+    disp = np.empty_like(costs)
+    across = np.zeros(len(lo))
+    for d in range(len(lo)):
+        u = dirvals[start[d] : start[d + 1]]
+        x = theta[lo[d] : lo[d] + len(u)].astype(np.float64)
+        delta = (x[None, :] + (offsets[:, None] * base[d]) * u[None, :]).astype(theta.dtype).astype(np.float64) - x
+        disp[d] = delta @ u
+        perp = delta - disp[d][:, None] * u[None, :]
+        across[d] = np.max(np.abs(perp) @ np.abs(np.asarray(grad[lo[d] : lo[d] + len(u)], np.float64)))
+    return extrapolate(costs, disp, f0, mach, ratio, cost_noise=across), costs.size
+
+
 def adaptive(ev, theta, coords, base, f0, mach, rungs=ADAPTIVE_RUNGS, ratio=ADAPTIVE_RATIO,
              rounds=ADAPTIVE_ROUNDS) -> tuple[Ladder, int]:
     """The ``eps="adaptive"`` ladder, evaluated in rounds that stop per coordinate.
@@ -167,8 +196,11 @@ def adaptive(ev, theta, coords, base, f0, mach, rungs=ADAPTIVE_RUNGS, ratio=ADAP
                   rounding), n_evals
 
 
-def extrapolate(costs, disp, f0, mach, ratio=RATIO) -> Ladder:
-    """Richardson table of a ladder's costs (columns ``[−t_0, +t_0, −t_1, +t_1, …]``)."""
+def extrapolate(costs, disp, f0, mach, ratio=RATIO, cost_noise=None) -> Ladder:
+    """Richardson table of a ladder's costs (columns ``[−t_0, +t_0, −t_1, +t_1, …]``).
+
+    ``cost_noise``: per row, an absolute error of each cost beyond its rounding (added to the round-off).
+    """
     minus, plus = costs[:, 0::2], costs[:, 1::2]
     dm, dp = disp[:, 0::2], disp[:, 1::2]  # dm < 0 < dp
     n, K = plus.shape
@@ -178,6 +210,9 @@ def extrapolate(costs, disp, f0, mach, ratio=RATIO) -> Ladder:
         right = (plus - f0) / dp
         left = (f0 - minus) / (-dm)
         rnd = COST_ROUNDING * mach * (np.abs(plus) + np.abs(minus)) / span
+    if cost_noise is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rnd = rnd + 2.0 * np.asarray(cost_noise, np.float64)[:, None] / span
     rnd = np.where(np.isfinite(central), rnd, np.nan)
     # The bound above counts rounding of J itself; a cost that cancels inside (J small next
     # to its terms) rounds far more.  At the smallest rungs the once-extrapolated quotients
