@@ -242,16 +242,19 @@ def numerical_gradient(
     return g
 
 
-def adaptive_gradient(cost, theta, *, args=(), coords=None, threads=None, jit="auto"):
+def adaptive_gradient(cost, theta, *, args=(), coords=None, threads=None, jit="auto", workers="auto", client=None):
     """Finite-difference gradient with ``eps="adaptive"``, and its error bars.
 
     Returns ``(g, error)``: per coordinate the Richardson estimate over a
     geometric ladder of steps and its estimated error (truncation left plus
-    round-off), computed by the parallel kernels for a jitted cost.
+    round-off), computed by the parallel kernels for a jitted cost, and for
+    a cost that stays Python on worker processes when ``workers`` says so
+    (as in :func:`check_gradient`).
     """
     theta = as_theta(theta)
     coords = select_coords(len(theta), Layout.single(len(theta)), coords)
-    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords))
+    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords), workers=workers,
+                        client=client)
     f0 = _base_value(ev, theta)
     with held_blas(ev):
         g, _, err, finite, _, _ = differences(ev, theta, coords, get_scheme("central"), ADAPTIVE, f0)

@@ -15,6 +15,8 @@ import numba
 
 #: Flags for the serial kernels.
 NJIT = dict(cache=os.environ.get("FASTCHECK_CACHE", "1") != "0", fastmath=False, nogil=True)
+#: Serial numeric kernels whose divisions may meet 0 (NaN and inf as in NumPy, no exception).
+NUMERIC = dict(NJIT, error_model="numpy")
 #: Flags for the parallel (``prange``) kernels.  Kernels that take a cost
 #: function as an argument are specialised per cost and cannot be cached.
 PARALLEL = dict(parallel=True, fastmath=False, nogil=True)
