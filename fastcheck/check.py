@@ -627,10 +627,7 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
     status, why, error, n_more, est, kleft, kright = _judge_directions(
         ev, theta, lo, start, dirvals, steps, f0, costs, num, noise, finite, g, ana, mach,
         _coordinate_band(thresholds, mach))
-    at_kink = status == errorbars.KINK
-    kinks = pd.DataFrame({"block": [layout.names[b] for b in dblock[at_kink]], "index": [
-        f"u{d}" for d in np.flatnonzero(at_kink)], "coord": np.flatnonzero(at_kink), "analytic": ana[at_kink],
-        "numerical": est[at_kink], "left": kleft[at_kink], "right": kright[at_kink]}, columns=KINK_COLUMNS)
+    kinks = errorbars.direction_kinks(layout.names, dblock, status, ana, est, kleft, kright)
     seconds = time.perf_counter() - t0
     counted = np.isin(status, errorbars.COUNTED)
     difference = relative_difference(ana[counted], est[counted])
@@ -699,13 +696,6 @@ def _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, nois
         resolved = bar <= config.RESOLVE * scale_all
         status[idx] = np.where(wrong, errorbars.WRONG, np.where(resolved, errorbars.AGREE, errorbars.INCONCLUSIVE))
         why[idx[~wrong & ~resolved]] = errorbars.ROUNDOFF
-    # pass 3: a ladder along u for the directions still wrong or undecided (estimate, bar, kinks)
-    left, right, n3 = np.full(n, np.nan), np.full(n, np.nan), 0
-    idx3 = np.flatnonzero(np.isin(status, (errorbars.WRONG, errorbars.INCONCLUSIVE)) & finite)
-    if len(idx3):
-        g3, e3, st3, why3, left[idx3], right[idx3], n3 = errorbars.ladder_directions(
-            ev, theta, lo, start, dirvals, steps, f0, grad, ana, idx3, mach, scale_all, great)
-        keep = why3 != errorbars.NONFINITE_COST  # a ladder without finite costs keeps the two-step reading
-        sel = idx3[keep]
-        est[sel], error[sel], status[sel], why[sel] = g3[keep], e3[keep], st3[keep], why3[keep]
+    n3, left, right = errorbars.ladder_directions(ev, theta, lo, start, dirvals, steps, f0, grad, ana, finite, status,
+                                                  why, error, est, mach, scale_all, great)  # pass 3
     return status, why, error, 2 * len(idx) + n3, est, left, right

@@ -292,19 +292,43 @@ def read_ladder(a, lad, first_rung, great, scale_all, near_corner_sides=False):
     return g, e, status, why, left, right
 
 
-def ladder_directions(ev, theta, lo, start, dirvals, steps, f0, grad, ana, idx, mach, scale_all, great):
-    """Pass 3 for a directional check: the directions ``idx`` that look wrong or undecided get a
-    ladder of steps along u (:func:`fastcheck.ladder.evaluate_directions`): Richardson's estimate,
-    its error bar, and the kink test on the one-sided slopes along u.  ``grad`` is the analytic
-    gradient (θ-long), ``ana`` the analytic u·g of every direction.
+def ladder_directions(ev, theta, lo, start, dirvals, steps, f0, grad, ana, finite, status, why, error, est, mach,
+                      scale_all, great):
+    """Pass 3 for a directional check: the directions still wrong or undecided after the second
+    step get a ladder of steps along u (:func:`fastcheck.ladder.evaluate_directions`):
+    Richardson's estimate, its error bar, and the kink test on the one-sided slopes along u.
 
-    Returns ``(estimate, error, status, why, left, right, n_evals)`` for ``idx``.
+    ``grad`` is the analytic gradient (θ-long), ``ana`` the analytic u·g of every direction;
+    ``status``, ``why``, ``error`` and ``est`` are updated in place (a direction whose ladder
+    had no finite costs keeps the two-step reading).  Returns ``(n_evals, left, right)``, the
+    one-sided slopes of the directions at a kink (NaN elsewhere).
     """
+    n = len(lo)
+    left, right = np.full(n, np.nan), np.full(n, np.nan)
+    idx = np.flatnonzero(np.isin(status, (WRONG, INCONCLUSIVE)) & finite)
+    if not len(idx):
+        return 0, left, right
     sub = np.concatenate([dirvals[start[d] : start[d + 1]] for d in idx])
     sub_start = np.concatenate([[0], np.cumsum(np.diff(start)[idx])]).astype(np.int64)
     lad, n_ev = ladder.evaluate_directions(ev, theta, lo[idx], sub_start, sub, steps[idx], f0, mach, grad)
     first_rung = ladder.DIRECTION_RUNGS.index(1)  # steps up to 2h tell a kink
-    return (*read_ladder(ana[idx], lad, first_rung, great, scale_all), n_ev)
+    g, e, st, wy, left[idx], right[idx] = read_ladder(ana[idx], lad, first_rung, great, scale_all)
+    keep = wy != NONFINITE_COST
+    sel = idx[keep]
+    est[sel], error[sel], status[sel], why[sel] = g[keep], e[keep], st[keep], wy[keep]
+    return n_ev, left, right
+
+
+def direction_kinks(names, dblock, status, ana, est, left, right):
+    """``result.kinks`` of a directional check: one row per direction at a kink, indexed ``u<d>``."""
+    import pandas as pd
+
+    from .result import KINK_COLUMNS
+
+    d = np.flatnonzero(status == KINK)
+    return pd.DataFrame({"block": [names[b] for b in dblock[d]], "index": [f"u{k}" for k in d], "coord": d,
+                         "analytic": ana[d], "numerical": est[d], "left": left[d], "right": right[d]},
+                        columns=KINK_COLUMNS)
 
 
 def _complex_pass(out, ev, theta, coords, idx, a, mach, scale_all, great) -> int:
