@@ -524,3 +524,15 @@ def test_richardson_kernel_matches_the_numpy_table():
                                       rounding=ladder.COST_ROUNDING)
         for name, value in want.items():
             np.testing.assert_array_equal(getattr(got, name), value, err_msg=f"{name} of table {k}")
+
+
+def test_adaptive_gradient_on_worker_processes_is_the_loop_bit_for_bit():
+    """``workers=2`` sends every round's evaluations to the pool: the same costs, so the same
+    estimates and error bars as the serial loop, and the rounds still stop early."""
+    f = smooth.function("extended_rosenbrock")
+    x = np.linspace(-1.2, 1.0, 40)
+    g1, e1 = fc.adaptive_gradient(f, x, jit=False, workers=1)
+    g2, e2 = fc.adaptive_gradient(f, x, jit=False, workers=2)
+    np.testing.assert_array_equal(g1, g2)
+    np.testing.assert_array_equal(e1, e2)
+    np.testing.assert_allclose(g1, smooth.reference_gradient(f, x), rtol=1e-9, atol=1e-9)
