@@ -57,6 +57,17 @@ def compiled(f, x):
     return f, "loop"
 
 
+def counted(f):
+    """``f`` and a list whose length is the number of calls made to it."""
+    calls = []
+
+    def g(x, *args):
+        calls.append(1)
+        return f(x, *args)
+
+    return g, calls
+
+
 def timed(fn, repeat):
     times, out = [], None
     for _ in range(repeat):
@@ -80,15 +91,21 @@ def main(argv=None):
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            g_fc, t_fc = timed(lambda: fastcheck.adaptive_gradient(f, x, jit=False)[0], args.repeat)
+            g_fc, t_fc = timed(lambda: fastcheck.adaptive_gradient(f, x, jit=False, workers=1)[0], args.repeat)
             g_nd, t_nd = timed(lambda: nd.Gradient(f)(x), args.repeat)
+            # evaluations per coordinate, counted on one more (untimed) call of each
+            fc_f, fc_calls = counted(f)
+            fastcheck.adaptive_gradient(fc_f, x, jit=False, workers=1)
+            nd_f, nd_calls = counted(f)
+            nd.Gradient(nd_f)(x)
             # the same function compiled once with numba.njit when Numba can: the parallel kernels
             jf, path = compiled(f, x)
             fastcheck.adaptive_gradient(jf, x, jit=False)  # warm up: compilation stays out
             g_jit, t_jit = timed(lambda: fastcheck.adaptive_gradient(jf, x, jit=False)[0], args.repeat)
         rows.append({"case": label, "n": len(x), "fastcheck_err": max_rel(g_fc, ref), "numdifftools_err":
                      max_rel(np.ravel(g_nd), ref), "fastcheck_jit_err": max_rel(g_jit, ref), "fastcheck_s": t_fc,
-                     "numdifftools_s": t_nd, "fastcheck_jit_s": t_jit, "jit_path": path})
+                     "numdifftools_s": t_nd, "fastcheck_jit_s": t_jit, "jit_path": path,
+                     "fastcheck_evals": len(fc_calls), "numdifftools_evals": len(nd_calls)})
     df = pd.DataFrame(rows)
     OUT.mkdir(parents=True, exist_ok=True)
     df.to_csv(OUT / "adaptive.csv", index=False)
@@ -108,6 +125,9 @@ def main(argv=None):
     per_case = float((comp["fastcheck_jit_s"] / comp["numdifftools_s"]).median())
     per_case_loop = float((df["fastcheck_s"] / df["numdifftools_s"]).median())
     ratio_comp = comp["fastcheck_jit_s"].sum() / comp["numdifftools_s"].sum()
+    fc_per = df["fastcheck_evals"].sum() / df["n"].sum()
+    nd_per = df["numdifftools_evals"].sum() / df["n"].sum()
+    fc_per_med = float((df["fastcheck_evals"] / df["n"]).median())
     try:
         import matplotlib
 
@@ -135,9 +155,14 @@ def main(argv=None):
              f" functions compile with Numba and run on the parallel kernels; the others fall back to the loop;"
              f" compilation excluded by a warm-up call) **{ratio_jit:.3f}** in total, **{ratio_comp:.3f}** in total"
              f" over the compiled ones, **{per_case:.3f}** median per case; with the plain loop (the same Python"
-             f" function numdifftools calls) **{ratio:.3f}** in total, {per_case_loop:.3f} median per case: there"
-             " both make about the same number of evaluations (22 per coordinate here, about 30 there), so the"
-             " loop is not 5× faster.", "",
+             f" function numdifftools calls, one process each) **{ratio:.3f}** in total, **{per_case_loop:.3f}**"
+             " median per case.", "",
+             f"Cost evaluations per coordinate (counted on one more call of each, over all coordinates): fastcheck"
+             f" {fc_per:.1f} ({fc_per_med:.1f} in the median case), numdifftools {nd_per:.1f}.  eps='adaptive'"
+             " evaluates its ladder in rounds from the largest steps down and stops a coordinate once its error bar"
+             " is within ε^(2/3) of the gradient's scale (6 evaluations where that happens at once, 22 where it"
+             " never does); the coordinates that never settle are those whose error bar is round-off of a large"
+             " |f| (Trigonometric, Rastrigin, the large-offset quadratic at n = 1000), and they set the total.", "",
              "![errors](adaptive.png)", ""]
     (OUT / "README.md").write_text("\n".join(lines))
     print("\n".join(lines))

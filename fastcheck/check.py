@@ -80,7 +80,7 @@ def differences(ev, theta, coords, scheme, eps, f0, mach=None, step_mach=None):
     mach = float(np.finfo(theta.dtype).eps) if mach is None else float(mach)
     if isinstance(eps, str):  # "adaptive": Richardson over a ladder of steps, estimate and error bar
         base = errorbars.ladder_base(theta, coords, mach if step_mach is None else step_mach)
-        lad, n_evals = ladder.evaluate(ev, theta, coords, base, f0, mach, ladder.ADAPTIVE_RUNGS, ladder.ADAPTIVE_RATIO)
+        lad, n_evals = ladder.adaptive(ev, theta, coords, base, f0, mach)
         return lad.estimate, base, lad.error, lad.finite & np.isfinite(lad.estimate), n_evals, None
     steps = absolute_steps(theta, coords, scheme, eps, step_mach)
     if scheme.complex:
@@ -112,9 +112,11 @@ def numerical_gradient(
         ``None``: the scheme's optimal relative step times max(1, |θ_i|);
         a number: an absolute step; ``"adaptive"``: central differences on
         a ladder of steps 4^k·h (k = 8 … −2) per coordinate with Richardson
-        extrapolation, the entry with the smallest estimated error kept
-        (22 evaluations per coordinate; :func:`adaptive_gradient` also
-        returns the error bars).  ``scheme`` is then ignored.
+        extrapolation, the entry with the smallest estimated error kept,
+        evaluated in rounds from the largest steps down that stop per
+        coordinate once its error bar is small (6 to 22 evaluations per
+        coordinate, see :func:`fastcheck.ladder.adaptive`;
+        :func:`adaptive_gradient` also returns the error bars).  ``scheme`` is then ignored.
     scheme : {"forward", "backward", "central", "central4", "complex"}
     coords : int array, optional
         Only these coordinates; the result then has ``len(coords)`` entries.
@@ -141,16 +143,19 @@ def numerical_gradient(
     return g
 
 
-def adaptive_gradient(cost, theta, *, args=(), coords=None, threads=None, jit="auto"):
+def adaptive_gradient(cost, theta, *, args=(), coords=None, threads=None, jit="auto", workers="auto", client=None):
     """Finite-difference gradient with ``eps="adaptive"``, and its error bars.
 
     Returns ``(g, error)``: per coordinate the Richardson estimate over a
     geometric ladder of steps and its estimated error (truncation left plus
-    round-off), computed by the parallel kernels for a jitted cost.
+    round-off), computed by the parallel kernels for a jitted cost, and for
+    a cost that stays Python on worker processes when ``workers`` says so
+    (as in :func:`check_gradient`).
     """
     theta = as_theta(theta)
     coords = select_coords(len(theta), Layout.single(len(theta)), coords)
-    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords))
+    ev = make_evaluator(cost, args, threads=threads, theta=theta, jit=jit, n_coords=len(coords), workers=workers,
+                        client=client)
     f0 = _base_value(ev, theta)
     with held_blas(ev):
         g, _, err, finite, _, _ = differences(ev, theta, coords, get_scheme("central"), ADAPTIVE, f0)
@@ -501,13 +506,15 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
     ana = np.array([g[a : a + n] @ dirvals[s : s + n] for a, n, s in zip(lo, lengths, start[:-1])])
     mach = float(np.finfo(theta.dtype).eps)
     noise = 4 * mach * 0.5 * np.abs(costs).sum(axis=1) / steps
-    status, why, error, n_more = _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, noise,
-                                                   finite, ana, mach, _coordinate_band(thresholds, mach))
+    status, why, error, n_more, est, kleft, kright = _judge_directions(
+        ev, theta, lo, start, dirvals, steps, f0, costs, num, noise, finite, g, ana, mach,
+        _coordinate_band(thresholds, mach))
+    kinks = errorbars.direction_kinks(layout.names, dblock, status, ana, est, kleft, kright)
     seconds = time.perf_counter() - t0
     counted = np.isin(status, errorbars.COUNTED)
-    difference = relative_difference(ana[counted], num[counted])
+    difference = relative_difference(ana[counted], est[counted])
     labels = [f"u{d}" for d in range(len(lo))]
-    blocks = block_table(layout, dblock, labels, ana, num, status, why, thresholds)
+    blocks = block_table(layout, dblock, labels, ana, est, status, why, thresholds)
     verdict_, reason = overall(blocks, difference, thresholds, int(np.count_nonzero(~finite)))
     passed = verdict_ in config.PASSING
     return CheckResult(
@@ -534,15 +541,16 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
         note=ev.note,
         dtype=theta.dtype.name,
         error=error,
-        estimate=num,
+        estimate=est,
         status_code=status,
         reason=reason,
+        kinks=kinks,
         precision=theta.dtype.name,
         compile_seconds=ev.compile_seconds,
     )
 
 
-def _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, noise, finite, ana, mach, great):
+def _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, noise, finite, grad, ana, mach, great):
     """Passes 1 and 2 of :mod:`fastcheck.errorbars` for directions: a direction that does not
     agree at h gets a second step 2h; wrong beyond ``MARGIN`` error bars, inconclusive when
     the bar is too wide to resolve the gradient."""
@@ -571,4 +579,6 @@ def _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, nois
         resolved = bar <= config.RESOLVE * scale_all
         status[idx] = np.where(wrong, errorbars.WRONG, np.where(resolved, errorbars.AGREE, errorbars.INCONCLUSIVE))
         why[idx[~wrong & ~resolved]] = errorbars.ROUNDOFF
-    return status, why, error, 2 * len(idx)
+    n3, left, right = errorbars.ladder_directions(ev, theta, lo, start, dirvals, steps, f0, grad, ana, finite, status,
+                                                  why, error, est, mach, scale_all, great)  # pass 3
+    return status, why, error, 2 * len(idx) + n3, est, left, right

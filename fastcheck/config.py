@@ -23,6 +23,8 @@ import numba
 CACHE = os.environ.get("FASTCHECK_CACHE", "1") != "0"
 #: Flags for the serial functions (the built-in test problems).
 NJIT = dict(cache=CACHE, fastmath=False, nogil=True)
+#: Serial numeric kernels whose divisions may meet 0 (NaN and inf as in NumPy, no exception).
+NUMERIC = dict(NJIT, error_model="numpy")
 #: Flags for the parallel (``prange``) kernels.  Kernels that take a cost
 #: function as an argument are specialised per cost and cannot be cached.
 PARALLEL = dict(parallel=True, fastmath=False, nogil=True)

@@ -227,32 +227,11 @@ def _ladder_pass(out, ev, theta, coords, block_ids, pending, f0, a, mach, scale_
         lad, n_ev = ladder.evaluate(ev, theta, coords[idx], base, f0, mach)
         out.n_evals += n_ev
         out.refined += len(idx)
-        kink, at_theta, kl, kr = kinks.find(lad, first_rung)
-        g = lad.estimate
-        e = np.maximum(lad.error, great * np.maximum(np.abs(g), np.abs(a[idx])))
-        for r, j in enumerate(idx):
-            if not lad.finite[r]:
-                status[j], why[j] = INCONCLUSIVE, NONFINITE_COST
-                continue
-            est[j], error[j] = g[r], e[r]
-            dev = abs(a[j] - g[r])
-            if kink[r] and at_theta[r]:
-                # a corner at θ: backprop may take either side's slope (or one between)
-                lo, hi = min(kl[r], kr[r]), max(kl[r], kr[r])
-                tol = config.MARGIN * e[r] + 0.05 * (hi - lo)
-                inside = lo - tol <= a[j] <= hi + tol
-                out.kink_left[j], out.kink_right[j] = kl[r], kr[r]
-                status[j] = KINK if (inside or dev <= config.MARGIN * e[r]) else WRONG
-            elif kink[r]:
-                # a corner within the step: below it the cost is smooth and the small steps decide
-                out.kink_left[j], out.kink_right[j] = kl[r], kr[r]
-                status[j] = KINK if dev <= config.MARGIN * e[r] else WRONG
-            elif dev > config.MARGIN * e[r]:
-                status[j] = WRONG
-            elif e[r] <= config.RESOLVE * scale_all:
-                status[j] = AGREE
-            else:
-                status[j], why[j] = INCONCLUSIVE, (ROUNDOFF if lad.roundoff[r, -1] >= e[r] / 4 else CONVERGE)
+        g, e, st, wy, kl, kr = read_ladder(a[idx], lad, first_rung, great, scale_all)
+        fin = lad.finite
+        est[idx[fin]], error[idx[fin]] = g[fin], e[fin]
+        status[idx], why[idx] = st, wy
+        out.kink_left[idx], out.kink_right[idx] = kl, kr
         undecided = idx[status[idx] == INCONCLUSIVE]
         undecided = undecided[why[undecided] != NONFINITE_COST]
         doubted = idx[status[idx] == WRONG]
@@ -269,6 +248,87 @@ def _ladder_pass(out, ev, theta, coords, block_ids, pending, f0, a, mach, scale_
             status[j] = WRONG if beyond else INCONCLUSIVE
             if not beyond:
                 why[j] = CONVERGE
+
+
+def read_ladder(a, lad, first_rung, great, scale_all, near_corner_sides=False):
+    """Judge laddered entries (coordinates or directions) against their analytic values ``a``.
+
+    The error bars get a relative floor, ``great``·max(|g|, |ĝ|).  With
+    ``near_corner_sides`` a corner within the step also accepts an analytic
+    value between its one-sided slopes (θ's own side is one of them), as a
+    corner at θ does: for a ladder too short to reach below the corner.  Returns
+    ``(estimate, error, status, why, left, right)``; ``left``/``right`` are
+    the one-sided slopes of entries at a kink (NaN elsewhere).
+    """
+    kink, at_theta, kl, kr = kinks.find(lad, first_rung)
+    g = lad.estimate
+    e = np.maximum(lad.error, great * np.maximum(np.abs(g), np.abs(a)))
+    n = len(a)
+    status = np.full(n, AGREE, dtype=np.int8)
+    why = np.zeros(n, dtype=np.int8)
+    left, right = np.full(n, np.nan), np.full(n, np.nan)
+    for r in range(n):
+        if not lad.finite[r]:
+            status[r], why[r] = INCONCLUSIVE, NONFINITE_COST
+            continue
+        dev = abs(a[r] - g[r])
+        lo, hi = min(kl[r], kr[r]), max(kl[r], kr[r])
+        tol = config.MARGIN * e[r] + 0.05 * (hi - lo)
+        inside = lo - tol <= a[r] <= hi + tol
+        if kink[r] and at_theta[r]:
+            # a corner at θ: backprop may take either side's slope (or one between)
+            left[r], right[r] = kl[r], kr[r]
+            status[r] = KINK if (inside or dev <= config.MARGIN * e[r]) else WRONG
+        elif kink[r]:
+            # a corner within the step: below it the cost is smooth and the small steps decide
+            left[r], right[r] = kl[r], kr[r]
+            status[r] = KINK if (dev <= config.MARGIN * e[r] or (near_corner_sides and inside)) else WRONG
+        elif dev > config.MARGIN * e[r]:
+            status[r] = WRONG
+        elif e[r] <= config.RESOLVE * scale_all:
+            status[r] = AGREE
+        else:
+            status[r], why[r] = INCONCLUSIVE, (ROUNDOFF if lad.roundoff[r, -1] >= e[r] / 4 else CONVERGE)
+    return g, e, status, why, left, right
+
+
+def ladder_directions(ev, theta, lo, start, dirvals, steps, f0, grad, ana, finite, status, why, error, est, mach,
+                      scale_all, great):
+    """Pass 3 for a directional check: the directions still wrong or undecided after the second
+    step get a ladder of steps along u (:func:`fastcheck.ladder.evaluate_directions`):
+    Richardson's estimate, its error bar, and the kink test on the one-sided slopes along u.
+
+    ``grad`` is the analytic gradient (θ-long), ``ana`` the analytic u·g of every direction;
+    ``status``, ``why``, ``error`` and ``est`` are updated in place (a direction whose ladder
+    had no finite costs keeps the two-step reading).  Returns ``(n_evals, left, right)``, the
+    one-sided slopes of the directions at a kink (NaN elsewhere).
+    """
+    n = len(lo)
+    left, right = np.full(n, np.nan), np.full(n, np.nan)
+    idx = np.flatnonzero(np.isin(status, (WRONG, INCONCLUSIVE)) & finite)
+    if not len(idx):
+        return 0, left, right
+    sub = np.concatenate([dirvals[start[d] : start[d + 1]] for d in idx])
+    sub_start = np.concatenate([[0], np.cumsum(np.diff(start)[idx])]).astype(np.int64)
+    lad, n_ev = ladder.evaluate_directions(ev, theta, lo[idx], sub_start, sub, steps[idx], f0, mach, grad)
+    first_rung = ladder.DIRECTION_RUNGS.index(1)  # steps up to 2h tell a kink
+    g, e, st, wy, left[idx], right[idx] = read_ladder(ana[idx], lad, first_rung, great, scale_all)
+    keep = wy != NONFINITE_COST
+    sel = idx[keep]
+    est[sel], error[sel], status[sel], why[sel] = g[keep], e[keep], st[keep], wy[keep]
+    return n_ev, left, right
+
+
+def direction_kinks(names, dblock, status, ana, est, left, right):
+    """``result.kinks`` of a directional check: one row per direction at a kink, indexed ``u<d>``."""
+    import pandas as pd
+
+    from .result import KINK_COLUMNS
+
+    d = np.flatnonzero(status == KINK)
+    return pd.DataFrame({"block": [names[b] for b in dblock[d]], "index": [f"u{k}" for k in d], "coord": d,
+                         "analytic": ana[d], "numerical": est[d], "left": left[d], "right": right[d]},
+                        columns=KINK_COLUMNS)
 
 
 def _complex_pass(out, ev, theta, coords, idx, a, mach, scale_all, great) -> int:

@@ -9,6 +9,13 @@ mismatch stays the jump of the slope however small t gets (``m/t`` grows as
 So a coordinate sits at a kink when two rungs' curvature estimates differ
 by more than a factor of two beyond their round-off.  Only suspicious
 coordinates are laddered, so this costs nothing on a clean check.
+
+A smooth cost's ``m(t)/t`` is a polynomial in t², ``J'' + J''''·t²/12 + …``: where
+J'' vanishes (a stationary point of ``x⁴``, ``(1 − cos x)²``) the higher terms
+alone make it change by 4× per halving of t, which the plain comparison would
+read as a kink.  So the comparison is repeated on the curvature estimates
+extrapolated in t² (Neville's scheme, :data:`LEVELS` times): a smooth cost
+agrees with itself at some level, a corner at none.
 """
 from __future__ import annotations
 
@@ -20,6 +27,25 @@ from .ladder import Ladder
 NOISE_MARGIN = 4.0
 #: Two curvature estimates that differ by more than this factor (beyond round-off) mean a kink.
 FACTOR = 2.0
+#: Levels of extrapolation in t² at which a kink must still show (level 0: the plain estimates).
+LEVELS = 2
+
+
+def _disagree(c, cu):
+    """Rows whose curvature estimates ``c ± cu`` differ by more than :data:`FACTOR`."""
+    ok = np.isfinite(c) & np.isfinite(cu)
+    low = np.where(ok, np.abs(c) - cu, -np.inf)  # lower bounds of |c|
+    high = np.where(ok, np.abs(c) + cu, np.inf)  # upper bounds
+    big = np.max(low, axis=1)
+    return (big > FACTOR * np.min(high, axis=1)) & (big > 0)
+
+
+def _extrapolated(c, cu, t2, level):
+    """One Neville step in x = t²: entries fitted to ``a + b·t² + …`` over ``level + 1`` rungs, and their round-off."""
+    x0, x1 = t2[:, : -level], t2[:, level:]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        d = x0 - x1
+        return (x0 * c[:, 1:] - x1 * c[:, :-1]) / d, (x0 * cu[:, 1:] + x1 * cu[:, :-1]) / d
 
 
 def find(lad: Ladder, first_rung: int):
@@ -46,6 +72,15 @@ def find(lad: Ladder, first_rung: int):
     high = np.where(ok, c + cu, np.inf)  # upper bounds
     kink = np.max(low, axis=1) > FACTOR * np.min(high, axis=1)
     kink &= np.max(low, axis=1) > 0
+    # the same test on the estimates with the t², t⁴, … terms of a smooth cost removed
+    signed = np.where(ok, (m / t)[:, first_rung:], np.nan)
+    ce, cue = signed, np.where(ok, cu, np.nan)
+    t2 = t[:, first_rung:] ** 2
+    for level in range(1, LEVELS + 1):
+        if ce.shape[1] < 3:
+            break
+        ce, cue = _extrapolated(ce, cue, t2, level)
+        kink &= _disagree(ce, cue)
     strongest = np.argmax(low, axis=1)
     # the smallest step whose mismatch still stands clear of round-off
     clear = ok & (c > 2 * cu)

@@ -29,9 +29,12 @@ quotient.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
+
+from .kernels import richardson
 
 #: Ratio of consecutive rungs.
 RATIO = 2.0
@@ -48,6 +51,17 @@ REFINE_RUNGS = tuple(range(6, -13, -1))
 #: length scale still has small steps.
 ADAPTIVE_RATIO = 4.0
 ADAPTIVE_RUNGS = tuple(range(8, -3, -1))
+#: ``eps="adaptive"`` evaluates that ladder in rounds, largest steps first: the
+#: number of rungs each round adds below the previous ones (8, 7, 6 | 5, 4 | 3 … −2).
+#: A coordinate leaves after a round once its error bar is at most
+#: ``ε^(2/3)`` (3.7e-11 in float64) of its scale, max(|g_i|, max_j |g_j|); only the
+#: others get the next round's evaluations.  Most smooth coordinates settle on
+#: the first six evaluations; the error bars are the full ladder's where they do not.
+ADAPTIVE_ROUNDS = (3, 2, 6)
+#: A suspicious direction of a directional check: the coordinates' rungs.  A direction's point
+#: θ + t·u is rounded in every component it touches; the part of that rounding along u is
+#: taken into the effective step, the rest (across u) into the round-off of the costs.
+DIRECTION_RUNGS = REFINE_RUNGS
 #: Richardson levels beyond the plain quotient.
 LEVELS = 3
 #: Round-off of one cost value, in units of the cost's machine epsilon times |J|.
@@ -56,6 +70,11 @@ COST_ROUNDING = 2.0
 
 def offsets_for(rungs, ratio=RATIO) -> np.ndarray:
     """Stencil offsets ``[−r^k, +r^k]`` for each rung, largest rung first."""
+    return _offsets(tuple(rungs), float(ratio)).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _offsets(rungs, ratio):
     out = []
     for k in rungs:
         out += [-(ratio**k), ratio**k]
@@ -87,6 +106,8 @@ class Ladder:
         The rung steps (mean of the two effective displacements).
     finite : ndarray (n,) bool
         At least two consecutive rungs had finite costs.
+    rounding : ndarray (n,)
+        The round-off part of ``error`` (the rest is truncation left).
     """
 
     estimate: np.ndarray
@@ -97,6 +118,7 @@ class Ladder:
     roundoff: np.ndarray
     steps: np.ndarray
     finite: np.ndarray
+    rounding: np.ndarray = None
 
 
 def evaluate(ev, theta, coords, base, f0, mach, rungs=REFINE_RUNGS, ratio=RATIO) -> tuple[Ladder, int]:
@@ -112,64 +134,88 @@ def evaluate(ev, theta, coords, base, f0, mach, rungs=REFINE_RUNGS, ratio=RATIO)
     return extrapolate(costs, disp, f0, mach, ratio), costs.size
 
 
-def extrapolate(costs, disp, f0, mach, ratio=RATIO) -> Ladder:
-    """Richardson table of a ladder's costs (columns ``[−t_0, +t_0, −t_1, +t_1, …]``)."""
-    minus, plus = costs[:, 0::2], costs[:, 1::2]
-    dm, dp = disp[:, 0::2], disp[:, 1::2]  # dm < 0 < dp
-    n, K = plus.shape
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        span = dp - dm
-        central = (plus - minus) / span
-        right = (plus - f0) / dp
-        left = (f0 - minus) / (-dm)
-        rnd = COST_ROUNDING * mach * (np.abs(plus) + np.abs(minus)) / span
-    rnd = np.where(np.isfinite(central), rnd, np.nan)
-    # The bound above counts rounding of J itself; a cost that cancels inside (J small next
-    # to its terms) rounds far more.  At the smallest rungs the once-extrapolated quotients
-    # (t² removed, t⁴ left: nil there) differ by round-off alone, so |R¹_k − R¹_{k+1}|·t
-    # measures the cost's absolute noise, which then bounds every rung's round-off from below.
-    if K >= 4:
-        w = ratio**2
+def evaluate_directions(ev, theta, lo, start, dirvals, base, f0, mach, grad, rungs=DIRECTION_RUNGS,
+                        ratio=RATIO) -> tuple[Ladder, int]:
+    """The ladder along directions ``u_d`` (ragged storage, as ``ev.directions`` takes them).
+
+    The rung steps are the effective ones along u, ``δ·u`` with
+    ``δ = fl(θ + c·h·u) − θ`` (θ's dtype, as the kernels round the moved
+    point), so the quotients and the one-sided slopes are directional
+    derivatives along the unit ``u``.  The rest of δ, across u, moves the
+    cost by about ``Σ|g_i·δ⊥_i|`` (``grad``: the analytic gradient, the
+    best guess of g there is); that is added to the costs' round-off.
+    """
+    offsets = offsets_for(rungs, ratio)
+    costs = ev.directions(theta, lo, start, dirvals, base, offsets)
+    disp = np.empty_like(costs)
+    across = np.zeros(len(lo))
+    for d in range(len(lo)):
+        u = dirvals[start[d] : start[d + 1]]
+        x = theta[lo[d] : lo[d] + len(u)].astype(np.float64)
+        delta = (x[None, :] + (offsets[:, None] * base[d]) * u[None, :]).astype(theta.dtype).astype(np.float64) - x
+        disp[d] = delta @ u
+        perp = delta - disp[d][:, None] * u[None, :]
+        across[d] = np.max(np.abs(perp) @ np.abs(np.asarray(grad[lo[d] : lo[d] + len(u)], np.float64)))
+    return extrapolate(costs, disp, f0, mach, ratio, cost_noise=across), costs.size
+
+
+def adaptive(ev, theta, coords, base, f0, mach, rungs=ADAPTIVE_RUNGS, ratio=ADAPTIVE_RATIO,
+             rounds=ADAPTIVE_ROUNDS) -> tuple[Ladder, int]:
+    """The ``eps="adaptive"`` ladder, evaluated in rounds that stop per coordinate.
+
+    Round r evaluates the next ``rounds[r]`` rungs (largest steps first) for
+    the coordinates still pending, and extrapolates each of them over all the
+    rungs it has so far.  A coordinate whose error bar is within
+    ``mach^(2/3)`` of its scale max(|g_i|, max_j |g_j|) is done; the rest go on.
+    A coordinate that runs every round gets exactly :func:`evaluate`'s
+    result.  Columns of rungs a coordinate never reached are NaN in the
+    returned :class:`Ladder`.  Returns the ladder and the evaluations spent.
+    """
+    if sum(rounds) != len(rungs):
+        raise ValueError(f"rounds {rounds} must add up to the {len(rungs)} rungs")
+    coords = np.asarray(coords)
+    offsets = offsets_for(rungs, ratio)
+    n, K = len(coords), len(rungs)
+    costs = np.full((n, 2 * K), np.nan)
+    disp = effective_offsets(theta, coords, base, offsets)
+    est, err, rounding = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    finite = np.zeros(n, bool)
+    mats = {name: np.full((n, K), np.nan) for name in ("central", "right", "left", "roundoff", "steps")}
+    rtol = float(mach) ** (2.0 / 3.0)
+    pending, have, n_evals = np.arange(n), 0, 0
+    for add in rounds:
+        new = slice(2 * have, 2 * (have + add))
+        costs[pending, new] = ev.stencil(theta, coords[pending], base[pending], offsets[new])
+        n_evals += len(pending) * 2 * add
+        have += add
+        lad = extrapolate(costs[pending, : 2 * have], disp[pending, : 2 * have], f0, mach, ratio)
+        est[pending], err[pending], rounding[pending], finite[pending] = (
+            lad.estimate, lad.error, lad.rounding, lad.finite)
+        for name, mat in mats.items():
+            mat[pending, :have] = getattr(lad, name)
+        good = np.abs(est[np.isfinite(est)])
+        scale = good.max() if len(good) else 0.0
         with np.errstate(invalid="ignore"):
-            r1 = (w * central[:, 1:] - central[:, :-1]) / (w - 1)
-            tail = np.abs(r1[:, -3:-1] - r1[:, -2:]) * (0.5 * span[:, -2:])
-        tail = np.where(np.isfinite(tail), tail, 0.0)
-        noise_J = tail.max(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rnd = np.maximum(rnd, 2.0 * noise_J[:, None] / span)
-    cands, errs = [], []
-    level, level_rnd = central, rnd
-    for lev in range(LEVELS + 1):
-        conv = ratio ** (2 * (lev + 1))  # how much more accurate the next entry is
-        if level.shape[1] < 2:
+            done = lad.finite & (lad.error <= rtol * np.maximum(np.abs(lad.estimate), scale))
+        pending = pending[~done]
+        if not len(pending):
             break
-        with np.errstate(invalid="ignore"):
-            step_diff = np.abs(level[:, :-1] - level[:, 1:])
-            floor = np.full_like(step_diff, 0.0)
-            floor[:, 1:] = step_diff[:, :-1] / conv
-            # the next difference too: one chance crossing of two neighbours cannot fake a tiny error
-            after = np.empty_like(step_diff)
-            after[:, :-1] = step_diff[:, 1:]
-            after[:, -1] = step_diff[:, -1]
-            err = np.maximum(step_diff, floor) + level_rnd[:, :-1]
-        cands.append(level[:, :-1])
-        errs.append(np.where(np.isfinite(err), err, np.inf))
-        if lev == LEVELS:
-            break
-        w = ratio ** (2 * (lev + 1))
-        level = (w * level[:, 1:] - level[:, :-1]) / (w - 1)
-        level_rnd = (w * level_rnd[:, 1:] + level_rnd[:, :-1]) / (w - 1)
-    cand = np.concatenate(cands, axis=1)
-    errm = np.concatenate(errs, axis=1)
-    # Prefer entries that know their own sign (error below half the value): at steps far
-    # above the cost's length scale the quotients can look converged on a wrong value
-    # (a saturated atan), with an error small in absolute terms only.
-    with np.errstate(invalid="ignore"):
-        sure = errm <= 0.5 * np.abs(cand)
-    pick = np.where(sure.any(axis=1)[:, None] & ~sure, np.inf, errm)
-    j = np.argmin(pick, axis=1)
-    rows = np.arange(n)
-    best, best_err = cand[rows, j], errm[rows, j]
-    finite = np.isfinite(best_err)
-    best_err = np.where(finite, best_err, np.nan)
-    return Ladder(best, best_err, central, right, left, rnd, 0.5 * span, finite)
+    return Ladder(est, err, mats["central"], mats["right"], mats["left"], mats["roundoff"], mats["steps"], finite,
+                  rounding), n_evals
+
+
+def extrapolate(costs, disp, f0, mach, ratio=RATIO, cost_noise=None) -> Ladder:
+    """Richardson table of a ladder's costs (columns ``[−t_0, +t_0, −t_1, +t_1, …]``).
+
+    ``cost_noise``: per row, an absolute error of each cost beyond its rounding (added to the
+    round-off).  The table is built row by row by :func:`fastcheck.kernels.richardson.table`.
+    """
+    costs = np.ascontiguousarray(costs, np.float64)
+    disp = np.ascontiguousarray(disp, np.float64)
+    n, K = costs.shape[0], costs.shape[1] // 2
+    noise = np.zeros(n) if cost_noise is None else np.ascontiguousarray(cost_noise, np.float64)
+    best, best_err, best_rnd = np.empty(n), np.empty(n), np.empty(n)
+    central, right, left, rnd, steps = (np.empty((n, K)) for _ in range(5))
+    richardson.table(costs, disp, float(f0), float(mach), float(ratio), noise, LEVELS, COST_ROUNDING,
+                     best, best_err, best_rnd, central, right, left, rnd, steps)
+    return Ladder(best, best_err, central, right, left, rnd, steps, np.isfinite(best_err), best_rnd)

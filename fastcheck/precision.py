@@ -27,6 +27,21 @@ PROBE_COORDS = 3
 PROBE_MOVE = 3e-6
 
 
+#: A float32 cost's values use most of float32's 24-bit significand; values of a float64 cost that
+#: are short only because they come out of cancellation (J ≈ 0 next to its terms: 20 − 20·e^(−δ))
+#: fit in float32 too, but with a handful of bits.  The float32 reading needs one value longer than this.
+FULL_BITS = 16
+
+
+def _significant_bits(v) -> np.ndarray:
+    """Bits of the float64 significand each value really uses (0 for zero)."""
+    m, _ = np.frexp(np.abs(np.asarray(v, np.float64)))
+    k = (m * 2.0**53).astype(np.int64)  # the significand as an integer (exact)
+    k = np.where(k == 0, 1, k)
+    trailing = np.log2(k & -k).astype(np.int64)
+    return np.where(m == 0, 0, 53 - trailing)
+
+
 @dataclass(frozen=True)
 class Precision:
     """What the probe found.
@@ -75,6 +90,11 @@ def detect(ev, theta, coords, analytic, f0) -> Precision:
     # is not yet a parabola at scale s (a cubic term, a kink within the probe) fits far better
     # at the smaller ones; each coordinate keeps its smallest non-zero reading, and the
     # cost its smallest over coordinates (a kink spoils some coordinates, round-off all)
+    # A coordinate whose probe step is clipped to θ's rounding floor at every scale (|J| tiny
+    # next to its slope: J(θ) is itself round-off, as at a minimum of value ~0 reached by
+    # cancellation) has one scale only, where a shape misfit (a corner at θ) cannot be told
+    # from round-off: it gives no reading (the relative scatter about |J| ≈ 0 would be huge).
+    spread = step * (1.0 / 256) > lo
     readings = np.full((3, len(pick)), np.inf)
     values, n_evals = [np.float64(f0)], 0
     for m, shrink in enumerate((1.0, 1.0 / 16, 1.0 / 256)):
@@ -96,12 +116,13 @@ def detect(ev, theta, coords, analytic, f0) -> Precision:
             resid = (y - f0) - A @ coef
             # uniform rounding in ±ulp/2 has rms ulp/√12, and ulp/|J| lies in [ε/2, ε]: rms·√12·1.4/|J| ≈ ε
             r = np.sqrt(np.mean(resid**2) * len(y) / (len(y) - 3)) * np.sqrt(12) * 1.4 / abs(f0)
-            if r > 0:
+            if r > 0 and spread[j]:
                 readings[m, j] = r
     per_coord = readings.min(axis=0)
     scatters = [float(per_coord[np.isfinite(per_coord)].min())] if np.isfinite(per_coord).any() else []
     allv = np.concatenate([np.ravel(v) for v in values])
-    if theta.dtype == np.float64 and len(np.unique(allv)) >= 4 and np.all(allv.astype(np.float32) == allv):
+    if (theta.dtype == np.float64 and len(np.unique(allv)) >= 4 and np.all(allv.astype(np.float32) == allv)
+            and _significant_bits(allv).max() > FULL_BITS):
         # every value the cost returned is a float32 number: it computes (or rounds) in float32
         sc = scatters[0] if scatters else KNOWN["float32"]
         return Precision(max(sc, KNOWN["float32"]), "float32", sc, True, n_evals)

@@ -342,8 +342,10 @@ class CheckResult:
             shown = ", ".join(f"{b}{_index_str(i)}" for b, i in (self.layout.locate(c) for c in self.nonfinite[:10]))
             lines += ["", f"non-finite cost at {len(self.nonfinite)} perturbed coordinate(s): {shown}"]
         if len(self.kinks):
-            shown = ", ".join(f"{b}{i}" for b, i in zip(self.kinks["block"][:5], self.kinks["index"][:5]))
-            lines += ["", f"{len(self.kinks)} coordinate(s) sit at a kink of the cost (the slopes left and right"
+            shown = ", ".join(f"{b}{i}" if i.startswith("[") else f"{b} {i}"  # "b1[2]", or "relu u0" for a direction
+                              for b, i in zip(self.kinks["block"][:5], self.kinks["index"][:5]))
+            what = "direction(s)" if self.kind == "directional" else "coordinate(s)"
+            lines += ["", f"{len(self.kinks)} {what} sit at a kink of the cost (the slopes left and right"
                       f" of θ differ, or the estimate jumps as the step shrinks): {shown}; excluded from the verdict"]
         if not self.passed and len(self.coords):
             worst = self.worst(5)

@@ -332,3 +332,76 @@ def mlp_backprop(theta, X, y, sizes, activations, loss, l2=0.0, bias=True, masks
         if bias:
             parts.append(gb)
     return np.concatenate(parts)
+
+
+def richardson_table(costs, disp, f0, mach, ratio, cost_noise=None, levels=3, rounding=2.0):
+    """The Richardson table of :func:`fastcheck.ladder.extrapolate` in plain NumPy, whole table at once
+    (columns ``[−t_0, +t_0, −t_1, +t_1, …]``).  Returns the fields of ``Ladder`` as a dict.
+
+    ``cost_noise``: per row, an absolute error of each cost beyond its rounding (added to the round-off).
+    """
+    minus, plus = costs[:, 0::2], costs[:, 1::2]
+    dm, dp = disp[:, 0::2], disp[:, 1::2]  # dm < 0 < dp
+    n, K = plus.shape
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        span = dp - dm
+        central = (plus - minus) / span
+        right = (plus - f0) / dp
+        left = (f0 - minus) / (-dm)
+        rnd = rounding * mach * (np.abs(plus) + np.abs(minus)) / span
+    if cost_noise is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rnd = rnd + 2.0 * np.asarray(cost_noise, np.float64)[:, None] / span
+    rnd = np.where(np.isfinite(central), rnd, np.nan)
+    # The bound above counts rounding of J itself; a cost that cancels inside (J small next
+    # to its terms) rounds far more.  At the smallest rungs the once-extrapolated quotients
+    # (t² removed, t⁴ left: nil there) differ by round-off alone, so |R¹_k − R¹_{k+1}|·t
+    # measures the cost's absolute noise, which then bounds every rung's round-off from below.
+    if K >= 4:
+        w = ratio**2
+        with np.errstate(invalid="ignore"):
+            r1 = (w * central[:, 1:] - central[:, :-1]) / (w - 1)
+            tail = np.abs(r1[:, -3:-1] - r1[:, -2:]) * (0.5 * span[:, -2:])
+        tail = np.where(np.isfinite(tail), tail, 0.0)
+        noise_J = tail.max(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rnd = np.maximum(rnd, 2.0 * noise_J[:, None] / span)
+    cands, errs, rnds = [], [], []
+    level, level_rnd = central, rnd
+    for lev in range(levels + 1):
+        conv = ratio ** (2 * (lev + 1))  # how much more accurate the next entry is
+        if level.shape[1] < 2:
+            break
+        with np.errstate(invalid="ignore"):
+            step_diff = np.abs(level[:, :-1] - level[:, 1:])
+            floor = np.full_like(step_diff, 0.0)
+            floor[:, 1:] = step_diff[:, :-1] / conv
+            # the next difference too: one chance crossing of two neighbours cannot fake a tiny error
+            after = np.empty_like(step_diff)
+            after[:, :-1] = step_diff[:, 1:]
+            after[:, -1] = step_diff[:, -1]
+            err = np.maximum(step_diff, floor) + level_rnd[:, :-1]
+        cands.append(level[:, :-1])
+        rnds.append(level_rnd[:, :-1])
+        errs.append(np.where(np.isfinite(err), err, np.inf))
+        if lev == levels:
+            break
+        w = ratio ** (2 * (lev + 1))
+        level = (w * level[:, 1:] - level[:, :-1]) / (w - 1)
+        level_rnd = (w * level_rnd[:, 1:] + level_rnd[:, :-1]) / (w - 1)
+    cand = np.concatenate(cands, axis=1)
+    errm = np.concatenate(errs, axis=1)
+    # Prefer entries that know their own sign (error below half the value): at steps far
+    # above the cost's length scale the quotients can look converged on a wrong value
+    # (a saturated atan), with an error small in absolute terms only.
+    with np.errstate(invalid="ignore"):
+        sure = errm <= 0.5 * np.abs(cand)
+    pick = np.where(sure.any(axis=1)[:, None] & ~sure, np.inf, errm)
+    j = np.argmin(pick, axis=1)
+    rows = np.arange(n)
+    best, best_err = cand[rows, j], errm[rows, j]
+    best_rnd = np.concatenate(rnds, axis=1)[rows, j]
+    finite = np.isfinite(best_err)
+    best_err = np.where(finite, best_err, np.nan)
+    return dict(estimate=best, error=best_err, central=central, right=right, left=left, roundoff=rnd,
+                steps=0.5 * span, finite=finite, rounding=best_rnd)

@@ -24,6 +24,7 @@ RANKS = {
     "fastcheck.protocol": 1, "fastcheck.progress": 1, "fastcheck.models.mutants": 1, "fastcheck.models.numeric": 1,
     # kernels over flat arrays, validation, verdict pieces
     "fastcheck.kinks": 2, "fastcheck.validate": 2, "fastcheck.kernels": 2, "fastcheck.kernels.stencil": 2,
+    "fastcheck.kernels.richardson": 1,
     "fastcheck.models.functions": 2,
     "fastcheck.errorbars": 3, "fastcheck.models.backprop": 3,
     # the built-in networks and their structured kernel; results; the evaluators

@@ -173,6 +173,56 @@ def test_a_bug_in_the_relu_network_names_only_its_block(relu_net_near_a_kink):
     assert "wrong in W2" in r.headline()
 
 
+def _kink_flags(f, x):
+    from fastcheck import kinks
+
+    ev = LoopEvaluator(f)
+    mach = np.finfo(np.float64).eps
+    coords = np.arange(len(x))
+    lad, _ = ladder.evaluate(ev, x, coords, errorbars.ladder_base(x, coords, mach), ev.value(x), mach)
+    kink, at_theta, left, right = kinks.find(lad, ladder.REFINE_RUNGS.index(1))
+    return kink, at_theta, left, right
+
+
+def test_smooth_stationary_points_are_not_kinks():
+    """Where J'' vanishes (x⁴, x⁶ at 0) the one-sided mismatch shrinks like t³ or t⁵, not like t:
+    smooth all the same, so no kink; Ackley's stationary point at 100·x0 (every cosine at a
+    crest) neither.  ReLU corners at θ and within the step still are kinks."""
+    for f, x in [(lambda t: 1e6 * np.sum(t**4), np.zeros(3)), (lambda t: np.sum(t**4) + 1e-3 * np.sum(t**2), np.zeros(2)),
+                 (lambda t: 1e12 * np.sum(t**6), np.zeros(2)),
+                 (smooth.ackley, 100 * (np.linspace(-2.0, 3.0, 10) + 0.3))]:
+        kink, _, _, _ = _kink_flags(f, x)
+        assert not kink.any()
+    kink, at_theta, left, right = _kink_flags(lambda t: np.sum(np.maximum(t, 0.0)), np.array([0.0, 1e-7, -3e-6, 1.0]))
+    assert kink.tolist() == [True, True, True, False] and at_theta.tolist() == [True, False, False, False]
+    np.testing.assert_allclose([left[0], right[0]], [0.0, 1.0], atol=1e-12)
+
+
+def test_ackley_origin_is_a_corner_not_a_precision_problem():
+    """At 0 Ackley is a cone (√(Σx²)): one-sided slopes ∓4/√n along each axis, so a kink at θ,
+    where any slope between them is a valid subgradient and one outside is wrong.  J(0) is
+    4.4e-16, pure cancellation: the precision probe must not read that as a lower precision
+    (it once read ε ≈ 674 there, took steps of 8.8 and passed any gradient)."""
+    n = 2
+    slope = 4 / np.sqrt(n)  # d/dt of −20·exp(−0.2·|t|/√n) at 0⁺
+    r = _check(smooth.ackley, np.zeros(n), np.array([1e-2, 0.0]))
+    assert r.passed and r.precision == "float64" and np.all(r.eps < 1e-4), str(r)
+    assert r.kinks["coord"].tolist() == [0]
+    np.testing.assert_allclose(r.kinks[["left", "right"]].to_numpy()[0], [-slope, slope], rtol=1e-4)
+    r = _check(smooth.ackley, np.zeros(n), np.array([1.5 * slope, 0.0]))
+    assert r.verdict == "wrong" and r.precision == "float64", str(r)
+
+
+def test_cancelled_float64_values_are_not_read_as_float32():
+    from fastcheck.precision import _significant_bits
+
+    assert _significant_bits(np.array([0.0, 1.0, 0.75, np.float32(0.1), 0.1])).tolist() == [0, 1, 2, 24, 52]
+    # J = 20 − 20·exp(−|t|/5) + t: near 0 a few-bit multiple of ulp(20), float32-representable
+    f = lambda t: 20 - 20 * np.exp(-np.sqrt(np.sum(t * t)) / 5) + 1e-14 * np.sum(t)  # noqa: E731
+    r = _check(f, np.zeros(2), np.array([1e-14, 1e-14]))
+    assert r.precision == "float64", str(r)
+
+
 def test_generic_kinks_agree_with_the_built_in_exact_flags():
     """The built-in ReLU network's cost run as a black box (no exact flags): every kink the
     ladder finds is one the structure-aware kernel flags exactly, and the check still passes."""
@@ -344,7 +394,8 @@ def test_adaptive_checks_catch_a_planted_error():
     theta = np.random.default_rng(1).uniform(-2, 2, 300)
     g = 3 * theta**2 + 1
     ok = fc.check_gradient(_cubic, theta, g, eps="adaptive")
-    assert ok.passed and ok.n_evals >= 20 * 300
+    # the rounds stop early on a cubic: six evaluations per coordinate, not the full ladder's 22
+    assert ok.passed and 6 * 300 <= ok.n_evals < 22 * 300
     bad = g.copy()
     bad[7] *= 1.001
     r = fc.check_gradient(_cubic, theta, bad, eps="adaptive")
@@ -354,9 +405,134 @@ def test_adaptive_checks_catch_a_planted_error():
         fc.numerical_gradient(_cubic, theta, eps="adaptve")
 
 
+def _mixed_scale_py(t):
+    return np.sum(t**3) + np.sin(1e4 * t[0]) * 1e-4
+
+
+def test_adaptive_rounds_stop_per_coordinate():
+    """Coordinates that settle on the largest steps stop there; one with a short length scale runs
+    every round and gets exactly the full ladder's estimate and error bar (same costs)."""
+    from fastcheck import errorbars, ladder
+    from fastcheck.evaluate import LoopEvaluator
+
+    theta = np.array([0.3, -1.2, 0.7, 2.0])
+    truth = 3 * theta**2
+    truth[0] += np.cos(1e4 * theta[0])
+    ev = LoopEvaluator(_mixed_scale_py)
+    f0 = ev.value(theta)
+    coords = np.arange(4)
+    mach = np.finfo(np.float64).eps
+    base = errorbars.ladder_base(theta, coords, mach)
+    lad, n_evals = ladder.adaptive(ev, theta, coords, base, f0, mach)
+    full, n_full = ladder.evaluate(ev, theta, coords, base, f0, mach, ladder.ADAPTIVE_RUNGS, ladder.ADAPTIVE_RATIO)
+    assert n_full == 22 * 4 and n_evals == 22 + 3 * 6
+    assert lad.estimate[0] == full.estimate[0] and lad.error[0] == full.error[0]
+    assert np.all(np.isnan(lad.central[1:, 3:])) and np.all(np.isfinite(lad.central[:, :3]))
+    np.testing.assert_allclose(lad.estimate[1:], truth[1:], rtol=1e-12)
+    assert np.all(np.abs(lad.estimate - truth) <= lad.error)
+    with pytest.raises(ValueError, match="add up"):
+        ladder.adaptive(ev, theta, coords, base, f0, mach, rounds=(3, 2))
+
+
 def test_cli_accepts_eps_adaptive(capsys):
     from fastcheck.cli import main
 
     assert main(["check", "--sizes", "6,5,3", "--batch", "4", "--eps", "adaptive", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["passed"] and out["n_evals"] >= 20 * out["checked"]
+
+
+# -- directional checks: a ladder along u for the directions that look wrong -----------------------
+def _relu_then_sine_py(t):
+    return np.sum(np.maximum(t[:4], 0.0)) + np.sum(np.sin(t[4:]))
+
+
+def _relu_then_sine_grad(t):
+    return np.concatenate([(t[:4] > 0).astype(float), np.cos(t[4:])])
+
+
+@pytest.mark.parametrize("corner", [0.0, 1e-7])
+def test_directional_check_reads_a_relu_corner_as_a_kink(corner):
+    """A direction through a ReLU corner (at θ, or within the step) reads u·g against one-sided
+    slopes along u; the corner is listed as a kink (its slopes: the other coordinates' sum plus
+    min/max(u₀, 0), written out here by hand) and kept out of the verdict.  Every direction of
+    the block crosses that corner, so the block is inconclusive (not wrong, as it read before
+    the ladder), the smooth block is read as usual, and a planted bug there fails naming it."""
+    theta = np.array([corner, 0.5, -0.3, 0.8, 0.1, 0.2, 0.3])
+    layout = fc.Layout.from_shapes({"relu": (4,), "sine": (3,)})
+    g = _relu_then_sine_grad(theta)
+    r = fc.check_directional(_relu_then_sine_py, theta, g, layout=layout, n_dirs=4, jit=False, workers=1)
+    assert r.verdict == "inconclusive" and not r.wrong_blocks, str(r)
+    verdicts = dict(zip(r.blocks["block"], r.blocks["verdict"]))
+    assert verdicts["relu"] == "inconclusive" and verdicts["sine"] in ("great", "ok"), str(r)
+    assert r.kinks["coord"].tolist() == [0, 1, 2, 3] and set(r.kinks["block"]) == {"relu"}, str(r)
+    _, start, vals, _ = fc.check.random_directions(layout, 4, 0, True)
+    for d, left, right in zip(r.kinks["coord"], r.kinks["left"], r.kinks["right"]):
+        u = vals[start[d] : start[d + 1]]
+        rest = u[1] + u[3]  # θ₁ and θ₃ are on the linear side, θ₂ on the flat one
+        if corner == 0.0:  # at θ: the two sides' slopes
+            want = sorted([rest + min(u[0], 0.0), rest + max(u[0], 0.0)])
+            np.testing.assert_allclose(sorted([left, right]), want, rtol=1e-6, atol=1e-8)
+        else:  # within the step: the side away from the corner is θ's own slope, u·g
+            pure = right if u[0] > 0 else left
+            np.testing.assert_allclose(pure, rest + u[0], rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(r.analytic[d], rest + u[0], rtol=1e-12)
+    assert "kink" in str(r)
+    bad = g.copy()
+    bad[5] *= 1.01
+    r = fc.check_directional(_relu_then_sine_py, theta, bad, layout=layout, n_dirs=4, jit=False, workers=1)
+    assert r.verdict == "wrong" and r.wrong_blocks == ["sine"], str(r)
+
+
+def test_directional_smooth_cost_needs_no_ladder():
+    """A clean directional check of a smooth cost never reaches the ladder: two evaluations per
+    direction (plus the second step for those that do not agree at once)."""
+    theta = np.linspace(-1, 1, 7) + 0.05
+    layout = fc.Layout.from_shapes({"relu": (4,), "sine": (3,)})
+    r = fc.check_directional(lambda t: np.sum(np.sin(t)), theta, np.cos(theta), layout=layout, n_dirs=4, jit=False,
+                             workers=1)
+    assert r.passed and len(r.kinks) == 0 and r.n_evals <= 4 * 2 * 2
+
+
+def test_richardson_kernel_matches_the_numpy_table():
+    """The compiled table (row by row) against the whole-table NumPy version in tests/naive.py:
+    the same numbers, bit for bit, on real ladders of the smooth table, on costs with NaN and inf
+    holes, short ladders, and with extra cost noise."""
+    from . import naive
+
+    mach = float(np.finfo(np.float64).eps)
+    tables = []
+    for label, f, x in list(smooth.cases(max_n=10))[::9]:
+        ev = LoopEvaluator(f)
+        coords = np.arange(len(x))
+        base = errorbars.ladder_base(x, coords, mach)
+        for rungs, ratio in ((ladder.ADAPTIVE_RUNGS, ladder.ADAPTIVE_RATIO), (ladder.REFINE_RUNGS, ladder.RATIO)):
+            offs = ladder.offsets_for(rungs, ratio)
+            with np.errstate(all="ignore"):
+                costs = ev.stencil(x, coords, base, offs)
+            tables.append((costs, ladder.effective_offsets(x, coords, base, offs), ev.value(x), ratio))
+    rng = np.random.default_rng(3)
+    costs, disp, f0, ratio = tables[0]
+    holes = costs.copy()
+    holes[rng.random(holes.shape) < 0.15] = np.nan
+    holes[0, 3] = np.inf
+    tables += [(holes, disp, f0, ratio), (costs[:, :6], disp[:, :6], f0, ratio), (costs[:, :4], disp[:, :4], f0, ratio)]
+    for k, (c, d, f0, ratio) in enumerate(tables):
+        noise = rng.random(len(c)) * 1e-12 if k % 2 else None
+        got = ladder.extrapolate(c, d, f0, mach, ratio, cost_noise=noise)
+        want = naive.richardson_table(c, d, f0, mach, ratio, cost_noise=noise, levels=ladder.LEVELS,
+                                      rounding=ladder.COST_ROUNDING)
+        for name, value in want.items():
+            np.testing.assert_array_equal(getattr(got, name), value, err_msg=f"{name} of table {k}")
+
+
+def test_adaptive_gradient_on_worker_processes_is_the_loop_bit_for_bit():
+    """``workers=2`` sends every round's evaluations to the pool: the same costs, so the same
+    estimates and error bars as the serial loop, and the rounds still stop early."""
+    f = smooth.function("extended_rosenbrock")
+    x = np.linspace(-1.2, 1.0, 40)
+    g1, e1 = fc.adaptive_gradient(f, x, jit=False, workers=1)
+    g2, e2 = fc.adaptive_gradient(f, x, jit=False, workers=2)
+    np.testing.assert_array_equal(g1, g2)
+    np.testing.assert_array_equal(e1, e2)
+    np.testing.assert_allclose(g1, smooth.reference_gradient(f, x), rtol=1e-9, atol=1e-9)

@@ -1,0 +1,98 @@
+"""The Richardson table of a step ladder, row by row (see :mod:`fastcheck.ladder`).
+
+One compiled pass per row replaces some sixty small NumPy operations on
+the whole table: for a check of a few coordinates those cost far more than
+the table's arithmetic (``eps="adaptive"`` builds one table per round).
+The operations, their order and the rounding are those of the plain NumPy
+table (``tests/naive.py`` keeps it, and the tests compare the two).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import NUMERIC, jit
+
+
+@jit(NUMERIC)
+def _nanmax(a, b):
+    """``np.maximum``: NaN if either is NaN."""
+    if np.isnan(a) or np.isnan(b):
+        return np.nan
+    return a if a >= b else b
+
+
+@jit(NUMERIC)
+def table(costs, disp, f0, mach, ratio, cost_noise, levels, rounding,
+          best, best_err, best_rnd, central, right, left, rnd, steps):
+    """Fill the per-row outputs from ``costs``/``disp`` (columns ``[−t_0, +t_0, −t_1, +t_1, …]``).
+
+    ``best``, ``best_err``, ``best_rnd`` (n,) and ``central``, ``right``,
+    ``left``, ``rnd``, ``steps`` (n, K) are written; ``best_err`` is NaN where
+    no entry had a finite error.
+    """
+    n, K = central.shape
+    span = np.empty(K)
+    level = np.empty(K)
+    level_rnd = np.empty(K)
+    for i in range(n):
+        for k in range(K):
+            dm, dp = disp[i, 2 * k], disp[i, 2 * k + 1]
+            minus, plus = costs[i, 2 * k], costs[i, 2 * k + 1]
+            span[k] = dp - dm
+            central[i, k] = (plus - minus) / span[k]
+            right[i, k] = (plus - f0) / dp
+            left[i, k] = (f0 - minus) / (-dm)
+            r = rounding * mach * (abs(plus) + abs(minus)) / span[k]
+            r = r + 2.0 * cost_noise[i] / span[k]
+            rnd[i, k] = r if np.isfinite(central[i, k]) else np.nan
+            steps[i, k] = 0.5 * span[k]
+        if K >= 4:
+            # the cost's absolute noise from the smallest rungs' once-extrapolated quotients
+            w = ratio**2
+            noise = -np.inf
+            for j in (K - 4, K - 3):
+                r1a = (w * central[i, j + 1] - central[i, j]) / (w - 1)
+                r1b = (w * central[i, j + 2] - central[i, j + 1]) / (w - 1)
+                t = abs(r1a - r1b) * (0.5 * span[j + 2])
+                if not np.isfinite(t):
+                    t = 0.0
+                noise = max(noise, t)
+            for k in range(K):
+                rnd[i, k] = _nanmax(rnd[i, k], 2.0 * noise / span[k])
+        m = K
+        for k in range(K):
+            level[k] = central[i, k]
+            level_rnd[k] = rnd[i, k]
+        pick_b, pick_e, pick_r = np.nan, np.inf, np.nan
+        any_sure = False
+        first = True
+        for lev in range(levels + 1):
+            conv = ratio ** (2 * (lev + 1))
+            if m < 2:
+                break
+            prev_diff = np.nan
+            for k in range(m - 1):
+                step_diff = abs(level[k] - level[k + 1])
+                floor = 0.0 if k == 0 else prev_diff / conv
+                prev_diff = step_diff
+                err = _nanmax(step_diff, floor) + level_rnd[k]
+                if not np.isfinite(err):
+                    err = np.inf
+                cand = level[k]
+                sure = err <= 0.5 * abs(cand)
+                # the smallest error, among the entries that know their sign if any does;
+                # the first such entry in table order on ties
+                if first or (sure and not any_sure) or (sure == any_sure and err < pick_e):
+                    pick_b, pick_e, pick_r = cand, err, level_rnd[k]
+                    first = False
+                any_sure = any_sure or sure
+            if lev == levels:
+                break
+            w = ratio ** (2 * (lev + 1))
+            for k in range(m - 1):
+                level[k] = (w * level[k + 1] - level[k]) / (w - 1)
+                level_rnd[k] = (w * level_rnd[k + 1] + level_rnd[k]) / (w - 1)
+            m -= 1
+        best[i] = pick_b
+        best_err[i] = pick_e if np.isfinite(pick_e) else np.nan
+        best_rnd[i] = pick_r
