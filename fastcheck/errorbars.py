@@ -53,6 +53,9 @@ SETTLE = {
     "kinks": "every checked coordinate of this block sits at a kink; a point off the corners, or more coordinates, would settle it",
 }
 
+#: Columns of the kinks table of a result (:attr:`fastcheck.result.CheckResult.kinks`).
+KINK_COLUMNS = ["block", "index", "coord", "analytic", "numerical", "left", "right"]
+
 
 @dataclass
 class Judgement:
@@ -323,7 +326,6 @@ def direction_kinks(names, dblock, status, ana, est, left, right):
     """``result.kinks`` of a directional check: one row per direction at a kink, indexed ``u<d>``."""
     import pandas as pd
 
-    from .result import KINK_COLUMNS
 
     d = np.flatnonzero(status == KINK)
     return pd.DataFrame({"block": [names[b] for b in dblock[d]], "index": [f"u{k}" for k in d], "coord": d,

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import config
+from .errorbars import KINK_COLUMNS
 from .layout import Layout
 
 __all__ = ["CheckResult", "relative_difference"]
@@ -362,7 +363,6 @@ class CheckResult:
         return f"<pre>{self}</pre>"
 
 
-KINK_COLUMNS = ["block", "index", "coord", "analytic", "numerical", "left", "right"]
 
 
 def _asked(eps) -> str:
