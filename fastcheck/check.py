@@ -244,43 +244,35 @@ def _run_check(
         mach=prec.mach, great=_coordinate_band(thresholds, prec.mach), exact_kinks=exact, refine=refine,
     )
     seconds = time.perf_counter() - t0
-    counted = np.isin(j.status, errorbars.COUNTED)
-    difference = relative_difference(ana[counted], num[counted])
-    blocks = block_table(layout, block_ids, _LazyLabels(layout, coords), ana, num, j.status, j.why, thresholds)
-    verdict_, reason = overall(blocks, difference, thresholds, int(np.count_nonzero(~finite)))
     at_kink = j.status == errorbars.KINK
     kinks = _kink_frame(layout, coords[at_kink], ana[at_kink], num[at_kink], j.kink_left[at_kink],
                         j.kink_right[at_kink])
+    return _assemble(
+        ev, theta, layout=layout, thresholds=thresholds, block_ids=block_ids, labels=_LazyLabels(layout, coords),
+        analytic=ana, compared=num, shown=num, status=j.status, why=j.why, finite=finite,
+        kind="coordinates", coords=coords, eps=asked, steps=steps, scheme=scheme.name, n_evals=n_evals + j.n_evals,
+        seconds=seconds, kinks=kinks, nonfinite=coords[~finite], error=j.error, estimate=j.estimate,
+        precision=prec.name, n_refined=j.refined,
+    )
+
+
+def _assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, compared, shown, status, why, finite,
+              **fields) -> CheckResult:
+    """The one place a check's result is put together (per-coordinate and directional checks alike).
+
+    The overall difference and the blocks compare ``analytic`` with ``compared`` over the
+    entries whose status counts; ``shown`` (NaN where a cost was not finite) is the
+    result's ``numerical``; ``fields`` are the rest of :class:`CheckResult`.
+    """
+    counted = np.isin(status, errorbars.COUNTED)
+    difference = relative_difference(analytic[counted], compared[counted])
+    blocks = block_table(layout, block_ids, labels, analytic, compared, status, why, thresholds)
+    verdict_, reason = overall(blocks, difference, thresholds, int(np.count_nonzero(~finite)))
     return CheckResult(
-        difference=difference,
-        verdict=verdict_,
-        passed=verdict_ in config.PASSING,
-        numerical=np.where(finite, num, np.nan),
-        analytic=ana,
-        coords=coords,
-        eps=asked,
-        steps=steps,
-        scheme=scheme.name,
-        n_evals=n_evals + j.n_evals,
-        seconds=seconds,
-        threads=ev.threads,
-        blocks=blocks,
-        layout=layout,
-        path=ev.path,
-        kind="coordinates",
-        n_params=len(theta),
-        thresholds=thresholds,
-        kinks=kinks,
-        nonfinite=coords[~finite],
-        note=ev.note,
-        dtype=theta.dtype.name,
-        error=j.error,
-        estimate=j.estimate,
-        status_code=j.status,
-        reason=reason,
-        precision=prec.name,
-        n_refined=j.refined,
-        compile_seconds=ev.compile_seconds,
+        difference=difference, verdict=verdict_, passed=verdict_ in config.PASSING,
+        numerical=np.where(finite, shown, np.nan), analytic=analytic, blocks=blocks, layout=layout,
+        thresholds=thresholds, status_code=status, reason=reason, threads=ev.threads, path=ev.path, note=ev.note,
+        compile_seconds=ev.compile_seconds, n_params=len(theta), dtype=theta.dtype.name, **fields,
     )
 
 
@@ -511,42 +503,13 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
         _coordinate_band(thresholds, mach))
     kinks = errorbars.direction_kinks(layout.names, dblock, status, ana, est, kleft, kright)
     seconds = time.perf_counter() - t0
-    counted = np.isin(status, errorbars.COUNTED)
-    difference = relative_difference(ana[counted], est[counted])
-    labels = [f"u{d}" for d in range(len(lo))]
-    blocks = block_table(layout, dblock, labels, ana, est, status, why, thresholds)
-    verdict_, reason = overall(blocks, difference, thresholds, int(np.count_nonzero(~finite)))
-    passed = verdict_ in config.PASSING
-    return CheckResult(
-        difference=difference,
-        verdict=verdict_,
-        passed=passed,
-        numerical=np.where(finite, num, np.nan),
-        analytic=ana,
-        coords=np.arange(len(lo), dtype=np.int64),
-        eps=validate_eps(eps),
-        steps=steps,
-        scheme="central",
-        n_evals=2 * len(lo) + n_more,
-        seconds=seconds,
-        threads=ev.threads,
-        blocks=blocks,
-        layout=layout,
-        path=ev.path,
-        kind="directional",
-        n_params=len(theta),
-        thresholds=thresholds,
-        nonfinite=np.flatnonzero(~finite),
-        direction_blocks=dblock,
-        note=ev.note,
-        dtype=theta.dtype.name,
-        error=error,
-        estimate=est,
-        status_code=status,
-        reason=reason,
-        kinks=kinks,
+    return _assemble(
+        ev, theta, layout=layout, thresholds=thresholds, block_ids=dblock, labels=[f"u{d}" for d in range(len(lo))],
+        analytic=ana, compared=est, shown=num, status=status, why=why, finite=finite,
+        kind="directional", coords=np.arange(len(lo), dtype=np.int64), eps=validate_eps(eps), steps=steps,
+        scheme=scheme.name, n_evals=2 * len(lo) + n_more, seconds=seconds, kinks=kinks,
+        nonfinite=np.flatnonzero(~finite), direction_blocks=dblock, error=error, estimate=est,
         precision=theta.dtype.name,
-        compile_seconds=ev.compile_seconds,
     )
 
 
