@@ -429,3 +429,29 @@ def test_a_dead_worker_is_a_clear_error_and_the_pool_comes_back():
         fc.check_gradient(_crashes_in_a_worker, theta, 2 * theta, jit=False, workers=2)
     res = fc.check_gradient(lambda t: float(np.sum(t**2)), theta, 2 * theta, jit=False, workers=2)
     assert "pool" in res.path and res.passed
+
+
+@pytest.mark.parametrize("n, workers, item, least", [(496, 2, 4.2e-3, 0.02), (13200, 2, 8e-5, 0.02), (7, 2, 1.0, 0.02),
+                                                     (5, 3, 1e-9, 0.1), (100, 2, float("inf"), 0.02), (1, 2, 0.1, 0.02)])
+def test_chunk_plan_covers_every_coordinate_once_largest_chunks_first(n, workers, item, least):
+    chunks = pool.chunk_plan(n, workers, item, least)
+    flat = np.concatenate(chunks)
+    np.testing.assert_array_equal(np.sort(flat), np.arange(n))  # each coordinate exactly once
+    assert all(np.all(np.diff(c) > 0) for c in chunks)  # sorted within a chunk
+    sizes = [len(c) for c in chunks]
+    assert len(chunks) >= min(n, workers)  # every worker gets work
+    assert len(chunks) <= max(workers * pool.MAX_CHUNKS_PER_WORKER, workers * pool.LOCAL_CHUNKS_PER_WORKER)
+    if np.isfinite(item):
+        assert all(a >= b for a, b in zip(sizes[:-2], sizes[1:-1]))  # guided: never growing (the last is what is left)
+        # no chunk (but the remainder) below the minimum work, unless that would leave a worker idle
+        floor = min(int(np.ceil(least / item)), -(-n // workers))
+        assert all(s >= floor for s in sizes[:-1])
+    else:
+        assert max(sizes) - min(sizes) <= 1
+
+
+def test_spread_order_spreads_every_run_over_the_range():
+    order = pool.spread_order(1000)
+    np.testing.assert_array_equal(np.sort(order), np.arange(1000))
+    for start in (0, 100, 500):  # any 100 consecutive entries cover all ten tenths of the range
+        assert len(np.unique(order[start : start + 100] // 100)) == 10
