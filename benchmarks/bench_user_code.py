@@ -17,7 +17,10 @@ from the medians and reported on their own):
 3. a conv-relu-pool-affine-relu-affine-softmax network in plain NumPy with
    naive loops for the convolution and the pooling: ``check_sequential``
    against the black-box check of the composed cost (``check_gradient``),
-   both in the serial loop and both with default settings;
+   both in the serial loop and both with default settings; and a smaller
+   one written as a list of layer objects (``tests/user_nets.LayerListNet``)
+   through ``check_object``, which finds its stages, against
+   ``cache_stages=False`` (the black-box loop);
 4. a plain NumPy cost of an MLP 784-30-10 compiled by ``jit=True`` (then
    checked with ``jit="auto"``, which finds it compiled) and a user's
    ``@njit`` cost: the wall time of the first call (compiling), the second
@@ -45,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 import fastcheck as fc
 from fastcheck import compiled, pool
 from fastcheck.sequential import compose
-from tests.user_nets import ObjectNet, computeNumericalGradient, conv_net, object_data
+from tests.user_nets import LayerListNet, ObjectNet, computeNumericalGradient, conv_net, object_data
 
 OUT = ROOT / "reports" / "user-code"
 
@@ -185,6 +188,32 @@ def main(argv=None):
         times=times["seq_default"], reference=f"{med['bb_default'] / med['seq_default']:.1f}x the black box, default")
     add(sec, f"black-box check_gradient, default settings [{results['bb_default'].path}]", med["bb_default"],
         times=times["bb_default"])
+    print(pd.DataFrame(rows).iloc[-4:, :4].to_string(), flush=True)
+
+    # -- 3b. stage caching with no glue: check_object on a list of layer objects --------------------------
+    lnet = LayerListNet()
+    lrun = {
+        "staged_serial": lambda: fc.check_object(lnet, lnet.x, lnet.labels, workers=1),
+        "black_serial": lambda: fc.check_object(lnet, lnet.x, lnet.labels, workers=1, cache_stages=False),
+        "staged_default": lambda: fc.check_object(lnet, lnet.x, lnet.labels),
+        "black_default": lambda: fc.check_object(lnet, lnet.x, lnet.labels, cache_stages=False),
+    }
+    results = {k: fn() for k, fn in lrun.items()}  # warm-up, and the numbers
+    times = interleaved(lrun, max(3, args.repeat // 2))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    same = all(np.array_equal(r.numerical, results["black_serial"].numerical) for r in results.values())
+    sec = (f"the same conv network as a list of layer objects (params dict + loss(X, y) -> (loss, grads), "
+           f"{results['black_serial'].numerical.size} parameters), check_object")
+    add(sec, f"check_object, workers=1 [{results['staged_serial'].path}]", med["staged_serial"],
+        times=times["staged_serial"], reference=f"{med['black_serial'] / med['staged_serial']:.1f}x the black-box loop",
+        identical=str(same), note="identical: all four variants give the same numbers; the model's loss also "
+        "computes its backward pass, so each black-box evaluation costs a forward and a backward pass")
+    add(sec, "check_object, cache_stages=False, workers=1 [loop]", med["black_serial"], times=times["black_serial"])
+    add(sec, f"check_object, default settings [{results['staged_default'].path}]", med["staged_default"],
+        times=times["staged_default"],
+        reference=f"{med['black_default'] / med['staged_default']:.1f}x the black box, default")
+    add(sec, f"check_object, cache_stages=False, default settings [{results['black_default'].path}]",
+        med["black_default"], times=times["black_default"])
     print(pd.DataFrame(rows).iloc[-4:, :4].to_string(), flush=True)
 
     # -- 4. compile once ------------------------------------------------------------------------------

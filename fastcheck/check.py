@@ -17,7 +17,7 @@ import pandas as pd
 from . import config
 from .evaluate import as_scalar, make_evaluator
 from .layout import Layout
-from . import errorbars, ladder, precision
+from . import errorbars, ladder, precision, resources
 from .result import KINK_COLUMNS, CheckResult, block_table, check_thresholds, overall, relative_difference
 from .steps import ADAPTIVE, absolute_steps, check_eps, get_scheme
 
@@ -321,6 +321,7 @@ def _run_check(
     coords = select_coords(len(theta), layout, coords, sample, seed)
     eps = _eps_for(eps, theta, coords)
     f0 = _base_value(ev, theta)
+    resources.heads_up(ev, len(coords), 1 if scheme.complex else len(scheme.offsets))  # a long check says so
     if hasattr(ev, "prepare"):  # compile before the clock starts
         ev.prepare(theta, "complex" if scheme.complex else "stencil")
     t0 = time.perf_counter()
