@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 import numba  # noqa: E402
 
 import fastcheck  # noqa: E402
+from benchmarks.quiet import wait_for_quiet  # noqa: E402
 from tests.layers_ref import conv_backward_naive, conv_forward_naive  # noqa: E402
 
 OUT = ROOT / "reports" / "layers"
@@ -52,6 +53,8 @@ def course_loop(f, x, df, h=1e-5):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                    help="wait up to SECONDS for the other work on the machine to stop before timing")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
@@ -77,6 +80,7 @@ def main(argv=None) -> int:
         "check_layer, default settings": check("auto"),
         "check_layer, workers=1": check(1),
     }
+    quiet = wait_for_quiet(args.wait_quiet) if args.wait_quiet > 0 else ""
     first = {}
     for name, fn in variants.items():  # warm-up (the pool starts here)
         t0 = time.perf_counter()
@@ -108,10 +112,11 @@ def main(argv=None) -> int:
     lines = [
         "# Checking a layer: naive-loop convolution",
         "",
-        f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_layers.py --repeat {args.repeat}` — "
+        f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_layers.py --repeat {args.repeat}"
+        f"{f' --wait-quiet {args.wait_quiet:g}' if args.wait_quiet > 0 else ''}` — "
         f"fastcheck {fastcheck.__version__}, numba {numba.__version__}, numpy {np.__version__}, Python "
         f"{platform.python_version()}, {os.cpu_count()} core(s), 1-minute load average {load:.2f} at the end "
-        "(the machine is shared).",
+        "(the machine is shared)" + (f"; {quiet}" if quiet else "") + ".",
         "",
         f"Layer: `conv_forward_naive` / `conv_backward_naive` of tests/layers_ref.py (explicit loops), x {x.shape}, "
         f"w {w.shape}, b {b.shape}, stride 1, pad 1: {n} input coordinates, each differenced with two forward "

@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import fastcheck as fc
+from benchmarks.quiet import wait_for_quiet
 from fastcheck import compiled, pool
 from fastcheck.sequential import compose
 from tests.user_nets import LayerListNet, ObjectNet, computeNumericalGradient, conv_net, object_data
@@ -102,6 +103,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--no-dask", action="store_true")
+    p.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                    help="wait up to SECONDS for the other work on the machine to stop before timing")
     args = p.parse_args(argv)
     warnings.simplefilter("ignore", RuntimeWarning)
     rows = []
@@ -112,6 +115,7 @@ def main(argv=None):
                      "all_seconds": " ".join(f"{t:.3f}" for t in times)})
 
     cores = pool.available_cores()
+    quiet = wait_for_quiet(args.wait_quiet) if args.wait_quiet > 0 else ""
     load_before = os.getloadavg()[0]
     print(f"{cores} core(s), load average {load_before:.2f}", flush=True)
 
@@ -247,22 +251,23 @@ def main(argv=None):
         note=f"compile_seconds {r_unc.compile_seconds:.2f}")
     print(pd.DataFrame(rows).iloc[-10:, :4].to_string(), flush=True)
 
-    write(rows, args, cores, (load_before, os.getloadavg()[0]))
+    write(rows, args, cores, (load_before, os.getloadavg()[0]), quiet)
 
 
-def write(rows, args, cores, load):
+def write(rows, args, cores, load, quiet=""):
     OUT.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(rows)
     df.to_csv(OUT / "user_code.csv", index=False)
     meta = (f"numba {numba.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
             f"{platform.machine()}, {cores} core(s) available to the process; 1-minute load average "
             f"{load[0]:.2f} at the start and {load[1]:.2f} at the end (the machine is shared: other work competes "
-            "for the cores, which depresses the parallel ratios)")
+            "for the cores, which depresses the parallel ratios)" + (f"; {quiet}" if quiet else ""))
     lines = [
         "# Your own network at full speed",
         "",
         (f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_user_code.py --repeat {args.repeat}"
-         f"{' --no-dask' if args.no_dask else ''}` — {meta}."),
+         f"{' --no-dask' if args.no_dask else ''}{f' --wait-quiet {args.wait_quiet:g}' if args.wait_quiet > 0 else ''}"
+         f"` — {meta}."),
         "Variants of a section ran interleaved, round by round, in one process after warm-up; `seconds` is the",
         "median (`all_seconds` in the CSV lists every run).  `identical` says whether the numerical gradients are",
         "bitwise equal to the reference named in the note.",

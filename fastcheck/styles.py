@@ -55,7 +55,7 @@ def params_loss_problem(net, X, y):
         # them (``layer.W is params["W1"]``) see θ too; put back by restore().
         for k, v in layout.unflatten(theta).items():
             held = params.get(k)
-            if held is original[k] and held.flags.writeable:
+            if held is original[k] and held.flags.writeable and np.can_cast(v.dtype, held.dtype, "same_kind"):
                 held[...] = v
             else:
                 params[k] = v.copy()

@@ -455,3 +455,18 @@ def test_spread_order_spreads_every_run_over_the_range():
     np.testing.assert_array_equal(np.sort(order), np.arange(1000))
     for start in (0, 100, 500):  # any 100 consecutive entries cover all ten tenths of the range
         assert len(np.unique(order[start : start + 100] // 100)) == 10
+
+
+@needs_two_cores
+def test_large_costs_go_to_each_worker_once_and_a_worker_without_them_asks_again(monkeypatch):
+    monkeypatch.setattr(pool, "SEND_EVERY_CHUNK_BYTES", 0)  # every cost counts as large: first chunks only
+    theta = np.linspace(-2.0, 2.0, 300)
+    base = LoopEvaluator(lambda t: float(np.sum(np.sin(t) * t)))
+    base.eval_seconds = 1e-3  # guided chunks: many more chunks than workers
+    ev = pool.ChunkedEvaluator(base, pool.LocalRunner(2))
+    coords, steps, offsets = np.arange(300), np.full(300, 1e-4), np.array([-1.0, 1.0])
+    n_chunks = len(pool.chunk_plan(300, 2, 2e-3, pool.LOCAL_MIN_CHUNK_SECONDS))
+    assert n_chunks > 2
+    for _ in range(2):  # the second check finds the cost already loaded in the workers
+        np.testing.assert_array_equal(ev.stencil(theta, coords, steps, offsets),
+                                      base.stencil(theta, coords, steps, offsets))
