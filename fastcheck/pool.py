@@ -72,9 +72,9 @@ DASK_MIN_CHUNK_SECONDS = 0.1
 #: ... and never more than this many chunks per worker.
 MAX_CHUNKS_PER_WORKER = 16
 #: The cost and θ ride along with every chunk when their bytes are below this
-#: (unpickling θ again is cheaper than a round trip asking for it); above it,
-#: with each worker's first chunk only.
-SEND_EVERY_CHUNK_BYTES = 1 << 20
+#: (a few kilobytes cost less than a round trip asking for them); above it,
+#: with each worker's first chunk only (a worker keeps them for its next chunks).
+SEND_EVERY_CHUNK_BYTES = 64 << 10
 
 
 class PoolFallbackWarning(RuntimeWarning):
