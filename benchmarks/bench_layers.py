@@ -88,7 +88,10 @@ def main(argv=None) -> int:
         first[name + " (first)"] = time.perf_counter() - t0
     times = {name: [] for name in variants}
     last = {}
+    busy = []
     for _ in range(args.repeat):
+        if args.wait_quiet > 0:  # every round starts on a quiet machine if it can (within a tenth of the wait)
+            busy.append(wait_for_quiet(args.wait_quiet / 10))
         for name, fn in variants.items():
             t0 = time.perf_counter()
             last[name] = fn()
@@ -116,7 +119,9 @@ def main(argv=None) -> int:
         f"{f' --wait-quiet {args.wait_quiet:g}' if args.wait_quiet > 0 else ''}` — "
         f"fastcheck {fastcheck.__version__}, numba {numba.__version__}, numpy {np.__version__}, Python "
         f"{platform.python_version()}, {os.cpu_count()} core(s), 1-minute load average {load:.2f} at the end "
-        "(the machine is shared)" + (f"; {quiet}" if quiet else "") + ".",
+        "(the machine is shared)" + (f"; {quiet}" if quiet else "") + "."
+        + (f" Rounds that began on a quiet machine: {sum(b.startswith('quiet') for b in busy)} of {len(busy)}."
+           if busy else ""),
         "",
         f"Layer: `conv_forward_naive` / `conv_backward_naive` of tests/layers_ref.py (explicit loops), x {x.shape}, "
         f"w {w.shape}, b {b.shape}, stride 1, pad 1: {n} input coordinates, each differenced with two forward "
