@@ -118,22 +118,22 @@ def main(argv=None) -> int:
     lines = [
         "# Checking a layer: naive-loop convolution",
         "",
-        f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_layers.py --repeat {args.repeat}"
-        f"{f' --wait-quiet {args.wait_quiet:g}' if args.wait_quiet > 0 else ''}` — "
-        f"fastcheck {fastcheck.__version__}, numba {numba.__version__}, numpy {np.__version__}, Python "
-        f"{platform.python_version()}, {os.cpu_count()} core(s), 1-minute load average {load:.2f} at the end "
-        "(the machine is shared)" + (f"; {quiet}" if quiet else "") + "."
-        + (f" Rounds that began on a quiet machine: {sum(b.startswith('quiet') for b in busy)} of {len(busy)}."
-           if busy else ""),
+        (f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_layers.py --repeat {args.repeat}"
+         f"{f' --wait-quiet {args.wait_quiet:g}' if args.wait_quiet > 0 else ''}` — "
+         f"fastcheck {fastcheck.__version__}, numba {numba.__version__}, numpy {np.__version__}, Python "
+         f"{platform.python_version()}, {os.cpu_count()} core(s), 1-minute load average {load:.2f} at the end "
+         "(the machine is shared)" + (f"; {quiet}" if quiet else "") + "."
+         + (f" Rounds that began on a quiet machine: {sum(b.startswith('quiet') for b in busy)} of {len(busy)}."
+            if busy else "")),
         "",
         f"Layer: `conv_forward_naive` / `conv_backward_naive` of tests/layers_ref.py (explicit loops), x {x.shape}, "
         f"w {w.shape}, b {b.shape}, stride 1, pad 1: {n} input coordinates, each differenced with two forward "
         "passes (central, h = 1e-5) by every variant. Medians of interleaved rounds after a warm-up call (the "
         "first call of the default settings runs serially and starts the process pool for the next ones).",
         "",
-        "`× the course loop` is the ratio of the medians; `paired` is the median over rounds of the ratio within "
-        "a round (the course loop and the variant timed back to back, so both meet the same load: the fairer "
-        "figure when other work comes and goes).",
+        ("`× the course loop` is the ratio of the medians; `paired` is the median over rounds of the ratio within "
+         "a round (the course loop and the variant timed back to back, so both meet the same load: the fairer "
+         "figure when other work comes and goes)."),
         "",
         "| variant | seconds | × the course loop | paired | first call (s) | note |",
         "|---|---:|---:|---:|---:|---|",

@@ -13,7 +13,7 @@ from tests.test_pool import needs_two_cores
 from tests.test_styles import CrossEntropy, ListNetwork, TwoLayerNet
 from tests.user_nets import LayerListNet
 
-SMALL = dict(batch=2, channels=1, size=4, filters=2, hidden=3, classes=3, seed=0)
+SMALL = {"batch": 2, "channels": 1, "size": 4, "filters": 2, "hidden": 3, "classes": 3, "seed": 0}
 
 
 def by_block(res):

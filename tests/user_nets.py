@@ -204,7 +204,7 @@ class ConvLayer:
 
     def backward(self, d):
         self.dW, self.db = conv_backward_naive(d, self.a, self.W)
-        return None  # the first layer: no gradient for the input
+        # the first layer: no gradient for its input (None)
 
 
 class ReluLayer:
