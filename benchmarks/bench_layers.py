@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 import numba  # noqa: E402
 
 import fastcheck  # noqa: E402
+from benchmarks.quiet import wait_for_quiet  # noqa: E402
 from tests.layers_ref import conv_backward_naive, conv_forward_naive  # noqa: E402
 
 OUT = ROOT / "reports" / "layers"
@@ -52,6 +53,8 @@ def course_loop(f, x, df, h=1e-5):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                    help="wait up to SECONDS for the other work on the machine to stop before timing")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
@@ -77,6 +80,7 @@ def main(argv=None) -> int:
         "check_layer, default settings": check("auto"),
         "check_layer, workers=1": check(1),
     }
+    quiet = wait_for_quiet(args.wait_quiet) if args.wait_quiet > 0 else ""
     first = {}
     for name, fn in variants.items():  # warm-up (the pool starts here)
         t0 = time.perf_counter()
@@ -84,7 +88,10 @@ def main(argv=None) -> int:
         first[name + " (first)"] = time.perf_counter() - t0
     times = {name: [] for name in variants}
     last = {}
+    busy = []
     for _ in range(args.repeat):
+        if args.wait_quiet > 0:  # every round starts on a quiet machine if it can (within a tenth of the wait)
+            busy.append(wait_for_quiet(args.wait_quiet / 10))
         for name, fn in variants.items():
             t0 = time.perf_counter()
             last[name] = fn()
@@ -99,7 +106,10 @@ def main(argv=None) -> int:
         note = f"path of the timed calls: {last[name].path}" if not isinstance(res, np.ndarray) else ""
         if not isinstance(res, np.ndarray):
             note += f"; passed {res.passed}; max |numerical − loop's| {np.max(np.abs(numbers - ref)):.1e}"
-        rows.append({"variant": name, "seconds": med, "speedup_vs_loop": base / med, "first_call_s": first[name + " (first)"],
+        loop_times = times["course loop over x, w, b (eval_numerical_gradient_array style)"]
+        paired = float(np.median([a / b for a, b in zip(loop_times, times[name])]))
+        rows.append({"variant": name, "seconds": med, "speedup_vs_loop": base / med, "paired_speedup": paired,
+                     "first_call_s": first[name + " (first)"],
                      "all_seconds": " ".join(f"{t:.3f}" for t in times[name]), "note": note})
     df = pd.DataFrame(rows)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -108,21 +118,29 @@ def main(argv=None) -> int:
     lines = [
         "# Checking a layer: naive-loop convolution",
         "",
-        f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_layers.py --repeat {args.repeat}` — "
-        f"fastcheck {fastcheck.__version__}, numba {numba.__version__}, numpy {np.__version__}, Python "
-        f"{platform.python_version()}, {os.cpu_count()} core(s), 1-minute load average {load:.2f} at the end "
-        "(the machine is shared).",
+        (f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_layers.py --repeat {args.repeat}"
+         f"{f' --wait-quiet {args.wait_quiet:g}' if args.wait_quiet > 0 else ''}` — "
+         f"fastcheck {fastcheck.__version__}, numba {numba.__version__}, numpy {np.__version__}, Python "
+         f"{platform.python_version()}, {os.cpu_count()} core(s), 1-minute load average {load:.2f} at the end "
+         "(the machine is shared)" + (f"; {quiet}" if quiet else "") + "."
+         + (f" Rounds that began on a quiet machine: {sum(b.startswith('quiet') for b in busy)} of {len(busy)}."
+            if busy else "")),
         "",
         f"Layer: `conv_forward_naive` / `conv_backward_naive` of tests/layers_ref.py (explicit loops), x {x.shape}, "
         f"w {w.shape}, b {b.shape}, stride 1, pad 1: {n} input coordinates, each differenced with two forward "
         "passes (central, h = 1e-5) by every variant. Medians of interleaved rounds after a warm-up call (the "
         "first call of the default settings runs serially and starts the process pool for the next ones).",
         "",
-        "| variant | seconds | × the course loop | first call (s) | note |",
-        "|---|---:|---:|---:|---|",
+        ("`× the course loop` is the ratio of the medians; `paired` is the median over rounds of the ratio within "
+         "a round (the course loop and the variant timed back to back, so both meet the same load: the fairer "
+         "figure when other work comes and goes)."),
+        "",
+        "| variant | seconds | × the course loop | paired | first call (s) | note |",
+        "|---|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['variant']} | {r['seconds']:.3f} | {r['speedup_vs_loop']:.2f} | {r['first_call_s']:.3f} "
+        lines.append(f"| {r['variant']} | {r['seconds']:.3f} | {r['speedup_vs_loop']:.2f} | {r['paired_speedup']:.2f} "
+                     f"| {r['first_call_s']:.3f} "
                      f"| {r['note']} |")
     lines.append("")
     (OUT / "README.md").write_text("\n".join(lines) + "\n")

@@ -157,7 +157,7 @@ def main(argv=None):
     rows = []
     model, theta, X, y = headline_problem()
     n = model.n_params
-    X, Y = model.check_data(X, y)
+    X, Y = model.validate_data(X, y)
     cargs = model.cost_args(X, Y)
 
     def add(section, variant, seconds, measured, *, times=(), difference=np.nan, verdict="", note=""):

@@ -17,7 +17,10 @@ from the medians and reported on their own):
 3. a conv-relu-pool-affine-relu-affine-softmax network in plain NumPy with
    naive loops for the convolution and the pooling: ``check_sequential``
    against the black-box check of the composed cost (``check_gradient``),
-   both in the serial loop and both with default settings;
+   both in the serial loop and both with default settings; and a smaller
+   one written as a list of layer objects (``tests/user_nets.LayerListNet``)
+   through ``check_object``, which finds its stages, against
+   ``cache_stages=False`` (the black-box loop);
 4. a plain NumPy cost of an MLP 784-30-10 compiled by ``jit=True`` (then
    checked with ``jit="auto"``, which finds it compiled) and a user's
    ``@njit`` cost: the wall time of the first call (compiling), the second
@@ -43,9 +46,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import fastcheck as fc
+from benchmarks.quiet import wait_for_quiet
 from fastcheck import compiled, pool
 from fastcheck.sequential import compose
-from tests.user_nets import ObjectNet, computeNumericalGradient, conv_net, object_data
+from tests.user_nets import LayerListNet, ObjectNet, computeNumericalGradient, conv_net, object_data
 
 OUT = ROOT / "reports" / "user-code"
 
@@ -99,6 +103,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--no-dask", action="store_true")
+    p.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                    help="wait up to SECONDS for the other work on the machine to stop before timing")
     args = p.parse_args(argv)
     warnings.simplefilter("ignore", RuntimeWarning)
     rows = []
@@ -109,6 +115,7 @@ def main(argv=None):
                      "all_seconds": " ".join(f"{t:.3f}" for t in times)})
 
     cores = pool.available_cores()
+    quiet = wait_for_quiet(args.wait_quiet) if args.wait_quiet > 0 else ""
     load_before = os.getloadavg()[0]
     print(f"{cores} core(s), load average {load_before:.2f}", flush=True)
 
@@ -187,6 +194,32 @@ def main(argv=None):
         times=times["bb_default"])
     print(pd.DataFrame(rows).iloc[-4:, :4].to_string(), flush=True)
 
+    # -- 3b. stage caching with no glue: check_object on a list of layer objects --------------------------
+    lnet = LayerListNet()
+    lrun = {
+        "staged_serial": lambda: fc.check_object(lnet, lnet.x, lnet.labels, workers=1),
+        "black_serial": lambda: fc.check_object(lnet, lnet.x, lnet.labels, workers=1, cache_stages=False),
+        "staged_default": lambda: fc.check_object(lnet, lnet.x, lnet.labels),
+        "black_default": lambda: fc.check_object(lnet, lnet.x, lnet.labels, cache_stages=False),
+    }
+    results = {k: fn() for k, fn in lrun.items()}  # warm-up, and the numbers
+    times = interleaved(lrun, max(3, args.repeat // 2))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    same = all(np.array_equal(r.numerical, results["black_serial"].numerical) for r in results.values())
+    sec = (f"the same conv network as a list of layer objects (params dict + loss(X, y) -> (loss, grads), "
+           f"{results['black_serial'].numerical.size} parameters), check_object")
+    add(sec, f"check_object, workers=1 [{results['staged_serial'].path}]", med["staged_serial"],
+        times=times["staged_serial"], reference=f"{med['black_serial'] / med['staged_serial']:.1f}x the black-box loop",
+        identical=str(same), note="identical: all four variants give the same numbers; the model's loss also "
+        "computes its backward pass, so each black-box evaluation costs a forward and a backward pass")
+    add(sec, "check_object, cache_stages=False, workers=1 [loop]", med["black_serial"], times=times["black_serial"])
+    add(sec, f"check_object, default settings [{results['staged_default'].path}]", med["staged_default"],
+        times=times["staged_default"],
+        reference=f"{med['black_default'] / med['staged_default']:.1f}x the black box, default")
+    add(sec, f"check_object, cache_stages=False, default settings [{results['black_default'].path}]",
+        med["black_default"], times=times["black_default"])
+    print(pd.DataFrame(rows).iloc[-4:, :4].to_string(), flush=True)
+
     # -- 4. compile once ------------------------------------------------------------------------------
     rng = np.random.default_rng(0)
     Xm, Ym = rng.standard_normal((32, 784)) * 0.1, rng.random((32, 10))
@@ -218,22 +251,23 @@ def main(argv=None):
         note=f"compile_seconds {r_unc.compile_seconds:.2f}")
     print(pd.DataFrame(rows).iloc[-10:, :4].to_string(), flush=True)
 
-    write(rows, args, cores, (load_before, os.getloadavg()[0]))
+    write(rows, args, cores, (load_before, os.getloadavg()[0]), quiet)
 
 
-def write(rows, args, cores, load):
+def write(rows, args, cores, load, quiet=""):
     OUT.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(rows)
     df.to_csv(OUT / "user_code.csv", index=False)
     meta = (f"numba {numba.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
             f"{platform.machine()}, {cores} core(s) available to the process; 1-minute load average "
             f"{load[0]:.2f} at the start and {load[1]:.2f} at the end (the machine is shared: other work competes "
-            "for the cores, which depresses the parallel ratios)")
+            "for the cores, which depresses the parallel ratios)" + (f"; {quiet}" if quiet else ""))
     lines = [
         "# Your own network at full speed",
         "",
         (f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_user_code.py --repeat {args.repeat}"
-         f"{' --no-dask' if args.no_dask else ''}` — {meta}."),
+         f"{' --no-dask' if args.no_dask else ''}{f' --wait-quiet {args.wait_quiet:g}' if args.wait_quiet > 0 else ''}"
+         f"` — {meta}."),
         "Variants of a section ran interleaved, round by round, in one process after warm-up; `seconds` is the",
         "median (`all_seconds` in the CSV lists every run).  `identical` says whether the numerical gradients are",
         "bitwise equal to the reference named in the note.",

@@ -15,6 +15,7 @@ row-major code both work, and the report names blocks by the user's keys.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def is_object_style(net) -> bool:
     return all(_method(net, role) is not None for role in _SPELLINGS)
 
 
-def check_data(X, y, names=("X", "y")):
+def validate_data(X, y, names=("X", "y")):
     """Inputs and targets must be numeric and finite (never modified)."""
     for arr, name in zip((X, y), names):
         a = np.asarray(arr)
@@ -97,6 +98,15 @@ def check_object(net, X, y, *, layout=None, directional=None, **options):
     directional : int, optional
         Run :func:`~fastcheck.check_directional` with this many directions
         instead of a per-coordinate check.
+    cache_stages : bool, default True
+        When the network shows its stages (a ``layers`` list whose objects
+        hold the ``params`` arrays; ``weights``/``biases`` lists fed through
+        ``feedforward``'s loop; see :mod:`fastcheck.stages`), check it with
+        stage caching (:func:`~fastcheck.check_sequential`): a coordinate
+        recomputes only the layers from its own on.  Same numbers as the
+        black-box loop (False), which runs when the stages are not
+        recognised (``result.note`` says why when a ``layers`` list was
+        found but could not be used).
     **options
         As for :func:`~fastcheck.check_gradient`.
 
@@ -104,13 +114,13 @@ def check_object(net, X, y, *, layout=None, directional=None, **options):
     afterwards, also when its cost raises.
     """
     if not is_object_style(net):
-        for _, recognise, problem in STYLES:
+        for style, recognise, problem in STYLES:
             if recognise(net):
-                return _check_style(problem, net, X, y, layout, directional, options)
+                return _check_style(style, problem, net, X, y, layout, directional, options)
         missing = [_SPELLINGS[r][0] for r in _SPELLINGS if _method(net, r) is None]
         raise TypeError(f"{type(net).__name__} is not a network object: it lacks {', '.join(missing)}; nor has it "
                         f"{' or '.join(name for name, _, _ in STYLES)}")
-    check_data(X, y)
+    validate_data(X, y)
     get, set_, cost_fn, grad_fn = (_method(net, r) for r in ("get", "set", "cost", "grad"))
     theta0 = np.array(get(), copy=True).ravel()
     if theta0.dtype not in (np.float32, np.float64):  # keep the user's float32 or float64
@@ -137,18 +147,55 @@ def check_object(net, X, y, *, layout=None, directional=None, **options):
         vars(net).update(snapshot)
 
 
-def _check_style(problem, net, X, y, layout, directional, options):
-    """Check a network of one of :data:`fastcheck.styles.STYLES`; its arrays are put back afterwards."""
-    check_data(X, y)
+def _check_style(style, problem, net, X, y, layout, directional, options):
+    """Check a network of one of :data:`fastcheck.styles.STYLES`; its arrays are put back afterwards.
+
+    When the network shows its stages (:mod:`fastcheck.stages`) and
+    ``cache_stages`` is true, the per-coordinate check recomputes only the
+    stages after the perturbed one; otherwise the black-box loop runs.
+    """
+    validate_data(X, y)
+    cache_stages = options.pop("cache_stages", True)
     cost, grad, theta0, own_layout, restore = problem(net, X, y)
     jit = options.pop("jit", False)  # methods of a Python object do not compile
+    why_not = ""
     try:
+        if cache_stages and not directional and layout is None:
+            res, why_not = _check_staged(style, net, X, y, cost, grad, theta0, own_layout, options)
+            if res is not None:
+                return res
         if directional:
             return check_directional(cost, theta0, grad, layout=layout or own_layout, n_dirs=int(directional),
                                      jit=jit, **options)
-        return check_gradient(cost, theta0, grad, layout=layout or own_layout, jit=jit, **options)
+        res = check_gradient(cost, theta0, grad, layout=layout or own_layout, jit=jit, **options)
+        if why_not:
+            res = replace(res, note="; ".join(n for n in (res.note, f"stages not cached: {why_not}") if n))
+        return res
     finally:
         restore()
+
+
+def _check_staged(style, net, X, y, cost, grad, theta0, own_layout, options):
+    """``(result, "")`` of the stage-cached check, or ``(None, why)`` when the stages are not usable."""
+    from . import pool
+    from .check import run_check
+    from .stages import restore, snapshot, staged_problem
+
+    saved = snapshot(net)
+    try:
+        ev, why = staged_problem(style, net, X, y, cost, theta0, own_layout)
+        if ev is None:
+            return None, why
+        workers, client = options.pop("workers", "auto"), options.pop("client", None)
+        options.pop("threads", None)  # Numba threads: nothing here is compiled
+        restore(saved)
+        g = np.asarray(grad(theta0.copy()), dtype=np.float64)
+        restore(saved)
+        ev = pool.wrap(ev, pool.check_workers(workers), pool.check_client(client))
+        ev.value(theta0)
+        return run_check(ev, theta0, g, layout=own_layout, **options), ""
+    finally:
+        restore(saved)
 
 
 def _param_layout(parameters) -> Layout:
@@ -193,7 +240,7 @@ def check_functions(forward, backward, parameters, X, Y, *, directional=None, **
         As for :func:`~fastcheck.check_gradient`.
     """
     layout = _param_layout(parameters)
-    check_data(X, Y, names=("X", "Y"))
+    validate_data(X, Y, names=("X", "Y"))
     # the user's precision: float32 parameters stay float32 (any lower float is promoted to float32)
     kinds = {np.asarray(v).dtype for v in parameters.values()}
     dtype = np.float64 if np.dtype(np.float64) in kinds or any(k.itemsize > 8 for k in kinds) else np.float32

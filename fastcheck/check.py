@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from . import config, errorbars, ladder, precision
+from . import config, errorbars, ladder, precision, resources
 from .errors import NondeterministicCostWarning, NonFiniteCostError, PrecisionWarning
 from .evaluate import make_evaluator
 from .layout import Layout
@@ -216,6 +216,7 @@ def _run_check(
     coords = select_coords(len(theta), layout, coords, sample, seed)
     eps = resolve_eps(asked, theta, coords)
     f0 = _base_value(ev, theta)
+    resources.heads_up(ev, len(coords), 1 if scheme.complex else len(scheme.offsets))  # a long check says so
     ev.prepare(theta, "complex" if scheme.complex else "stencil")  # compile before the clock starts
     t0 = time.perf_counter()
     g_full = analytic_gradient(grad, theta, args, layout, user_layout)

@@ -10,15 +10,20 @@ object or closure and its data: every worker has its own copy, the user's
 stays untouched).  Each worker evaluates the same perturbed points in the
 same arithmetic as the serial loop, so the costs are bitwise the same.
 
-Chunks are strided (chunk k of K takes the coordinates k, k+K, k+2K, ...),
-so they cost the same even when coordinates do not (the later stages of
+Chunks are *guided* (:func:`chunk_plan`): large ones first, then ever
+smaller ones down to a few tens of milliseconds of work each, handed to
+whichever worker is free, so a worker slowed by other work on the machine
+takes fewer of them and the workers finish together.  Each chunk takes its
+coordinates spread over the whole of θ (a bit-reversed order), so chunks of
+one size cost the same even when coordinates do not (the later stages of
 :func:`fastcheck.check_sequential` are cheaper to recompute than the first).
-There are a few chunks per worker, so a worker slowed by other work on the
-machine takes fewer of them.  On the local pool the cost and θ ride along
-with each worker's first chunk only and stay there for its next ones; on a
-Dask cluster they are scattered to every worker once, a lost worker costs
-only its chunk (Dask runs it again elsewhere), and a progress bar counts
-chunks.
+On the local pool the cost is pickled once per check and unpickled once per
+worker (a worker keeps it, under a digest of its bytes, for the next chunks
+and the next checks of the same cost); the cost and θ ride along with every
+chunk when they are small, and with each worker's first chunk only when
+they are large.  On a Dask cluster they are scattered to every worker once,
+a lost worker costs only its chunk (Dask runs it again elsewhere), and a
+progress bar counts chunks.
 """
 from __future__ import annotations
 
@@ -54,11 +59,24 @@ MIN_POOL_SECONDS = 0.25
 #: long enough to pay for starting the pool now, starts it in the background
 #: (the check itself runs serially), so the next long check finds it running.
 BACKGROUND_MIN_SECONDS = 0.5
-#: Chunks per local worker: a worker slowed by other work on the machine takes
-#: fewer of them (the cost and θ still go to each worker once).
+#: Chunks per local worker when the cost's time is unknown: a worker slowed by
+#: other work on the machine takes fewer of them.
 LOCAL_CHUNKS_PER_WORKER = 4
-#: Chunks per Dask worker.
+#: Chunks per Dask worker when the cost's time is unknown.
 DASK_CHUNKS_PER_WORKER = 4
+#: Guided chunks: each takes 1/(GUIDED_SHARE × workers) of what is left ...
+GUIDED_SHARE = 2
+#: ... but at least this many seconds of work on the local pool (a chunk's
+#: round trip there is ~0.5 ms; measured on this project's machine) ...
+LOCAL_MIN_CHUNK_SECONDS = 0.02
+#: ... or on a Dask cluster (a task's round trip is milliseconds).
+DASK_MIN_CHUNK_SECONDS = 0.1
+#: ... and never more than this many chunks per worker.
+MAX_CHUNKS_PER_WORKER = 16
+#: The cost and θ ride along with every chunk when their bytes are below this
+#: (a few kilobytes cost less than a round trip asking for them); above it,
+#: with each worker's first chunk only (a worker keeps them for its next chunks).
+SEND_EVERY_CHUNK_BYTES = 64 << 10
 
 
 class PoolFallbackWarning(RuntimeWarning):
@@ -165,8 +183,8 @@ class LocalRunner:
     def describe(self) -> str:
         return f"pool of {self.n_workers} processes"
 
-    def n_chunks(self, n_items: int) -> int:
-        return min(LOCAL_CHUNKS_PER_WORKER * self.n_workers, n_items)
+    min_chunk_seconds = LOCAL_MIN_CHUNK_SECONDS
+    chunks_per_worker = LOCAL_CHUNKS_PER_WORKER
 
     def _executor(self):
         from loky import get_reusable_executor
@@ -216,25 +234,34 @@ class LocalRunner:
         return ex
 
     def map(self, payload, digest, method, theta, chunk_args) -> list:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
         from loky.process_executor import TerminatedWorkerError
 
         ex = self.start()
-        # The cost and θ ride along with the first chunk of each worker only;
-        # a worker then keeps them (under ``key``) for the chunks it takes
-        # next.  Should a worker take a later chunk without having them, it
-        # says so (:class:`_Unknown`) and the chunk is sent again with them.
+        # A worker keeps the cost and θ under ``key`` for the chunks it takes
+        # next.  Small ones ride along with every chunk; large ones with the
+        # first chunk of each worker only, and a worker that takes a later
+        # chunk without having them says so (:class:`_Unknown`): that chunk
+        # is sent again at once, with them.
         key = digest + hashlib.blake2b(theta.tobytes(), digest_size=8).hexdigest()
         state = (digest, payload, theta)
-        first = self.n_workers
-        futures = [ex.submit(run_keyed_chunk, key, state if j < first else None, method, *a)
-                   for j, a in enumerate(chunk_args)]
+        first = len(chunk_args) if len(payload) + theta.nbytes <= SEND_EVERY_CHUNK_BYTES else self.n_workers
+        futures = {ex.submit(run_keyed_chunk, key, state if j < first else None, method, *a): j
+                   for j, a in enumerate(chunk_args)}
+        results = [None] * len(chunk_args)
         try:
-            results = []
-            for f, a in zip(futures, chunk_args):
-                try:
-                    results.append(f.result())
-                except _Unknown:
-                    results.append(ex.submit(run_keyed_chunk, key, state, method, *a).result())
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    j = futures[f]
+                    try:
+                        results[j] = f.result()
+                    except _Unknown:
+                        again = ex.submit(run_keyed_chunk, key, state, method, *chunk_args[j])
+                        futures[again] = j
+                        pending.add(again)
             return results
         except TerminatedWorkerError as exc:
             codes = [ln.strip() for ln in str(exc).splitlines() if "exit codes" in ln]
@@ -261,13 +288,13 @@ class DaskRunner:
     def describe(self) -> str:
         return f"Dask cluster of {self.n_workers} workers"
 
-    def n_chunks(self, n_items: int) -> int:
-        return min(DASK_CHUNKS_PER_WORKER * self.n_workers, n_items)
+    min_chunk_seconds = DASK_MIN_CHUNK_SECONDS
+    chunks_per_worker = DASK_CHUNKS_PER_WORKER
 
     def map(self, payload, digest, method, theta, chunk_args) -> list:
         from distributed import as_completed
 
-        from .sweep.progress import make_progress
+        from .progress import make_progress
 
         client = self.client
         payload_f = client.scatter(payload, broadcast=True, hash=False)
@@ -389,8 +416,50 @@ def run_chunk(digest, payload, method, theta, *arrays):
 
 
 # -- the evaluator ----------------------------------------------------------------
-def _strided(n: int, k: int) -> list:
-    return [np.arange(j, n, k) for j in range(k)]
+def spread_order(n: int) -> np.ndarray:
+    """0 … n-1 in bit-reversed order: every run of consecutive entries is
+    spread evenly over the whole range (0, n/2, n/4, 3n/4, ...)."""
+    if n <= 1:
+        return np.arange(n)
+    bits = int(n - 1).bit_length()
+    i = np.arange(1 << bits)
+    r = np.zeros_like(i)
+    for b in range(bits):
+        r |= ((i >> b) & 1) << (bits - 1 - b)
+    return r[r < n]
+
+
+def chunk_plan(n_items: int, n_workers: int, item_seconds: float, min_chunk_seconds: float,
+               chunks_per_worker: int = LOCAL_CHUNKS_PER_WORKER) -> list:
+    """The coordinates (0 … n_items-1) of each chunk, in the order they are handed out.
+
+    Guided: each chunk takes 1/(:data:`GUIDED_SHARE` × workers) of the items
+    left, but at least ``min_chunk_seconds`` of work (at ``item_seconds`` an
+    item; yet one chunk per worker at least) and at most
+    :data:`MAX_CHUNKS_PER_WORKER` chunks a worker: large
+    chunks first, small ones at the end, so whichever worker is free takes
+    the next and all finish within a small chunk of each other.  When the
+    time of an item is unknown (not finite), ``chunks_per_worker`` equal
+    chunks a worker.  Each chunk takes a run of :func:`spread_order`
+    (coordinates from all over θ), sorted.
+    """
+    n_workers = max(1, int(n_workers))
+    if n_items <= 0:
+        return []
+    if not np.isfinite(item_seconds) or item_seconds <= 0:
+        k = min(chunks_per_worker * n_workers, n_items)
+        sizes = [n_items // k + (j < n_items % k) for j in range(k)]
+    else:
+        least = max(1, min(int(np.ceil(min_chunk_seconds / item_seconds)), -(-n_items // n_workers)),
+                    -(-n_items // (MAX_CHUNKS_PER_WORKER * n_workers)))
+        sizes, left = [], n_items
+        while left > 0:
+            size = min(left, max(least, int(np.ceil(left / (GUIDED_SHARE * n_workers)))))
+            sizes.append(size)
+            left -= size
+    order = spread_order(n_items)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    return [np.sort(order[bounds[j] : bounds[j + 1]]) for j in range(len(sizes))]
 
 
 class ChunkedEvaluator(Evaluator):
@@ -428,7 +497,7 @@ class ChunkedEvaluator(Evaluator):
 
     @property
     def note(self) -> str:
-        notes = [n for n in (getattr(self.base, "note", ""), self._why_not) if n]
+        notes = [n for n in (self.base.note, self._why_not) if n]
         return "; ".join(notes)
 
     @property
@@ -453,13 +522,12 @@ class ChunkedEvaluator(Evaluator):
         return self.base.value(theta)
 
     def prepare(self, theta, kind: str) -> None:
-        if hasattr(self.base, "prepare"):
-            self.base.prepare(theta, kind)
+        self.base.prepare(theta, kind)
 
     # deciding and shipping
     def _use_pool(self, n_evals: int) -> bool:
         if self.auto:
-            t = getattr(self.base, "eval_seconds", float("inf"))
+            t = self.base.eval_seconds
             if not np.isfinite(t):
                 return False
             serial = n_evals * t
@@ -490,8 +558,10 @@ class ChunkedEvaluator(Evaluator):
             self._digest = hashlib.blake2b(self._payload, digest_size=16).hexdigest()
         return self._payload is not None
 
-    def _map(self, method, theta, n_items, args_of):
-        chunks = _strided(n_items, self.runner.n_chunks(n_items))
+    def _map(self, method, theta, n_items, args_of, evals_per_item=1):
+        item_seconds = self.base.eval_seconds * evals_per_item
+        chunks = chunk_plan(n_items, self.runner.n_workers, item_seconds, self.runner.min_chunk_seconds,
+                            self.runner.chunks_per_worker)
         parts = self.runner.map(self._payload, self._digest, method, theta, [args_of(i) for i in chunks])
         self._used = True
         return chunks, parts
@@ -502,7 +572,8 @@ class ChunkedEvaluator(Evaluator):
         if len(coords) < 2 or not self._use_pool(len(coords) * len(offsets)):
             return self.base.stencil(theta, coords, steps, offsets)
         coords, steps = np.asarray(coords), np.asarray(steps, np.float64)
-        chunks, parts = self._map("stencil", theta, len(coords), lambda i: (coords[i], steps[i], offsets))
+        chunks, parts = self._map("stencil", theta, len(coords), lambda i: (coords[i], steps[i], offsets),
+                                  len(offsets))
         out = np.empty((len(coords), len(offsets)))
         for i, part in zip(chunks, parts):
             out[i] = part
@@ -529,7 +600,7 @@ class ChunkedEvaluator(Evaluator):
             vals = np.concatenate([dirvals[start[d] : start[d + 1]] for d in i]) if len(i) else np.zeros(0)
             return lo[i], sub_start, vals, steps[i], offsets
 
-        chunks, parts = self._map("directions", theta, len(lo), args_of)
+        chunks, parts = self._map("directions", theta, len(lo), args_of, len(offsets))
         out = np.empty((len(lo), len(offsets)))
         for i, part in zip(chunks, parts):
             out[i] = part

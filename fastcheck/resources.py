@@ -1,16 +1,29 @@
-"""Memory estimates made before anything big is allocated, and the refusal above what the machine has.
+"""Memory and time estimates made before the work starts: a refusal above the machine's memory, a
+heads-up before a long check.
 
 A check holds a handful of arrays of θ's length (θ, the analytic and the
 numerical gradient, steps, noise levels, the checked indices) plus one
 working copy of θ per thread; a sweep also holds one row per grid point.
 Asking for a network of 20000×20000 weights or a grid of 10⁸ steps should
 say so at once, not after minutes of swapping or a ``MemoryError`` at 5 GB.
+
+Time is estimated from a probe: the evaluation of J(θ) every check makes
+first (timed by the evaluators), times the evaluations the scheme needs,
+over the workers.  A check expected to run longer than
+:data:`ANNOUNCE_SECONDS` says so before it starts (a
+:class:`LongRunWarning` with the estimate and how to shorten it).  It is a
+heads-up, never a refusal: the user asked for this check, and the estimate
+is only as good as one timed evaluation (the machine may be busier later).
 """
 from __future__ import annotations
 
+import math
 import os
+import warnings
+from dataclasses import asdict, dataclass
 
-__all__ = ["ResourceError", "available_memory", "check_bytes", "grid_bytes", "mlp_bytes", "require_memory"]
+__all__ = ["LongRunWarning", "ResourceError", "TimeEstimate", "announce", "available_memory", "check_bytes",
+           "estimate_check_time", "grid_bytes", "mlp_bytes", "require_memory"]
 
 #: n-length float64 arrays a check holds besides the per-thread copies of θ.
 ARRAYS_PER_CHECK = 10
@@ -18,6 +31,8 @@ ARRAYS_PER_CHECK = 10
 BYTES_PER_ROW = 2048
 #: Share of the available memory an estimate may take before it is refused.
 SHARE = 0.8
+#: A check estimated to take at least this many seconds says so before it starts.
+ANNOUNCE_SECONDS = 30.0
 
 
 class ResourceError(ValueError):
@@ -82,3 +97,80 @@ def mlp_bytes(sizes, batch: int, threads: int = 1) -> tuple:
 def grid_bytes(n_points: int) -> int:
     """Memory of the rows of a sweep grid of ``n_points`` points."""
     return BYTES_PER_ROW * int(n_points)
+
+
+# -- time ---------------------------------------------------------------------------------------------------
+class LongRunWarning(UserWarning):
+    """A check is estimated to take long; the message gives the estimate and ways to shorten it."""
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@dataclass(frozen=True)
+class TimeEstimate:
+    """Expected seconds of ``n_evals`` cost evaluations of ``eval_seconds`` each, spread over ``workers``."""
+
+    n_evals: int
+    eval_seconds: float
+    workers: int = 1
+
+    @property
+    def seconds(self) -> float:
+        return self.n_evals * self.eval_seconds / max(1, self.workers)
+
+    def __str__(self) -> str:
+        on = f" on {self.workers} workers" if self.workers > 1 else ""
+        return (f"about {_duration(self.seconds)} ({self.n_evals:,} evaluations of the cost × "
+                f"{_duration(self.eval_seconds)} each{on})")
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([{**asdict(self), "seconds": self.seconds}])
+
+
+def _evaluator_speed(ev) -> tuple:
+    """``(seconds of one evaluation, workers)`` of an evaluator: measured by its J(θ), or (inf, 1)."""
+    base = getattr(ev, "base", ev)  # the pool's ChunkedEvaluator wraps the evaluator that times J(θ)
+    t = getattr(base, "eval_seconds", math.inf)
+    runner = getattr(ev, "runner", None)
+    workers = getattr(runner, "n_workers", None) if runner is not None else getattr(ev, "threads", 1)
+    return float(t), max(1, int(workers or 1))
+
+
+def estimate_check_time(ev, n_evals: int):
+    """A :class:`TimeEstimate` for ``n_evals`` evaluations on ``ev``, or None when its cost was not timed.
+
+    Spread over the pool's workers (or the kernel's threads): a check long
+    enough to be announced is long enough for ``workers="auto"`` to use them.
+    """
+    t, workers = _evaluator_speed(ev)
+    if not math.isfinite(t) or t <= 0 or n_evals <= 0:
+        return None
+    return TimeEstimate(int(n_evals), t, workers)
+
+
+def announce(estimate, *, what: str = "this check", limit: float | None = None, stacklevel: int = 3) -> bool:
+    """Warn (:class:`LongRunWarning`) when ``estimate`` is at least ``limit`` seconds
+    (:data:`ANNOUNCE_SECONDS` by default).  Returns whether it warned."""
+    limit = ANNOUNCE_SECONDS if limit is None else limit
+    if estimate is None or estimate.seconds < limit:
+        return False
+    warnings.warn(f"{what} will take {estimate}; for a first answer in seconds check a sample of the "
+                  "coordinates (sample=k per block, --sample k)", LongRunWarning, stacklevel=stacklevel)
+    return True
+
+
+def heads_up(ev, n_coords: int, evals_per_coord: int) -> None:
+    """The hook a check calls once J(θ) is timed: announce a long check before it starts."""
+    announce(estimate_check_time(ev, int(n_coords) * int(evals_per_coord)), stacklevel=5)

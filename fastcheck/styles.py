@@ -46,12 +46,19 @@ def params_loss_problem(net, X, y):
     """``(cost, grad, theta0, layout, restore)`` for a model with ``params`` and ``loss(X, y)``."""
     params = net.params
     original = dict(params)
+    values = {k: np.array(v, copy=True) for k, v in params.items()}
     layout = Layout(tuple(params), tuple(np.shape(v) for v in params.values()))
     theta0 = layout.flatten(params, dtype=np.result_type(*params.values()))
 
     def load(theta):
+        # Written into the model's own arrays, so that layer objects holding
+        # them (``layer.W is params["W1"]``) see θ too; put back by restore().
         for k, v in layout.unflatten(theta).items():
-            params[k] = v.copy()
+            held = params.get(k)
+            if held is original[k] and held.flags.writeable and np.can_cast(v.dtype, held.dtype, "same_kind"):
+                held[...] = v
+            else:
+                params[k] = v.copy()
 
     def call(theta):
         load(theta)
@@ -76,6 +83,9 @@ def params_loss_problem(net, X, y):
     def restore():
         params.clear()
         params.update(original)
+        for k, v in values.items():
+            if original[k].flags.writeable:
+                original[k][...] = v
 
     return cost, grad, theta0, layout, restore
 

@@ -35,14 +35,14 @@ RANKS = {
     # the core check and what builds on it
     "fastcheck.check": 6,
     "fastcheck.structured": 7, "fastcheck.sequential": 7, "fastcheck.layers": 7, "fastcheck.styles": 7,
-    "fastcheck.adapters": 7,
+    "fastcheck.adapters": 7, "fastcheck.stages": 7,
     "fastcheck.testing": 8, "fastcheck.targets": 8,
     # what can be checked by name; the sweeps; the report; the command line
     "fastcheck.problems.problem": 9, "fastcheck.problems.registry": 9, "fastcheck.problems.builtin": 9,
     "fastcheck.problems": 9,
     "fastcheck.sweep.dask": 10, "fastcheck.sweep.schema": 10, "fastcheck.sweep.grid": 10, "fastcheck.sweep.fit": 10,
     "fastcheck.sweep.store": 10, "fastcheck.sweep.measure": 10, "fastcheck.sweep.shared": 10,
-    "fastcheck.sweep.progress": 10, "fastcheck.sweep.engine": 10, "fastcheck.sweep.eps": 10,
+    "fastcheck.sweep.engine": 10, "fastcheck.sweep.eps": 10,
     "fastcheck.sweep.size": 10, "fastcheck.sweep": 10,
     "fastcheck.report": 11,
     "fastcheck": 12, "fastcheck.__main__": 13,

@@ -429,3 +429,44 @@ def test_a_dead_worker_is_a_clear_error_and_the_pool_comes_back():
         fc.check_gradient(_crashes_in_a_worker, theta, 2 * theta, jit=False, workers=2)
     res = fc.check_gradient(lambda t: float(np.sum(t**2)), theta, 2 * theta, jit=False, workers=2)
     assert "pool" in res.path and res.passed
+
+
+@pytest.mark.parametrize("n, workers, item, least", [(496, 2, 4.2e-3, 0.02), (13200, 2, 8e-5, 0.02), (7, 2, 1.0, 0.02),
+                                                     (5, 3, 1e-9, 0.1), (100, 2, float("inf"), 0.02), (1, 2, 0.1, 0.02)])
+def test_chunk_plan_covers_every_coordinate_once_largest_chunks_first(n, workers, item, least):
+    chunks = pool.chunk_plan(n, workers, item, least)
+    flat = np.concatenate(chunks)
+    np.testing.assert_array_equal(np.sort(flat), np.arange(n))  # each coordinate exactly once
+    assert all(np.all(np.diff(c) > 0) for c in chunks)  # sorted within a chunk
+    sizes = [len(c) for c in chunks]
+    assert len(chunks) >= min(n, workers)  # every worker gets work
+    assert len(chunks) <= max(workers * pool.MAX_CHUNKS_PER_WORKER, workers * pool.LOCAL_CHUNKS_PER_WORKER)
+    if np.isfinite(item):
+        assert all(np.diff(sizes[:-1]) <= 0)  # guided: never growing (the last is what is left)
+        # no chunk (but the remainder) below the minimum work, unless that would leave a worker idle
+        floor = min(int(np.ceil(least / item)), -(-n // workers))
+        assert all(s >= floor for s in sizes[:-1])
+    else:
+        assert max(sizes) - min(sizes) <= 1
+
+
+def test_spread_order_spreads_every_run_over_the_range():
+    order = pool.spread_order(1000)
+    np.testing.assert_array_equal(np.sort(order), np.arange(1000))
+    for start in (0, 100, 500):  # any 100 consecutive entries cover all ten tenths of the range
+        assert len(np.unique(order[start : start + 100] // 100)) == 10
+
+
+@needs_two_cores
+def test_large_costs_go_to_each_worker_once_and_a_worker_without_them_asks_again(monkeypatch):
+    monkeypatch.setattr(pool, "SEND_EVERY_CHUNK_BYTES", 0)  # every cost counts as large: first chunks only
+    theta = np.linspace(-2.0, 2.0, 300)
+    base = LoopEvaluator(lambda t: float(np.sum(np.sin(t) * t)))
+    base.eval_seconds = 1e-3  # guided chunks: many more chunks than workers
+    ev = pool.ChunkedEvaluator(base, pool.LocalRunner(2))
+    coords, steps, offsets = np.arange(300), np.full(300, 1e-4), np.array([-1.0, 1.0])
+    n_chunks = len(pool.chunk_plan(300, 2, 2e-3, pool.LOCAL_MIN_CHUNK_SECONDS))
+    assert n_chunks > 2
+    for _ in range(2):  # the second check finds the cost already loaded in the workers
+        np.testing.assert_array_equal(ev.stencil(theta, coords, steps, offsets),
+                                      base.stencil(theta, coords, steps, offsets))

@@ -26,7 +26,7 @@ from fastcheck.sweep import (
     fit_orders,
     size_sweep,
 )
-from fastcheck.sweep.progress import make_progress
+from fastcheck.progress import make_progress
 from fastcheck.sweep.schema import EPS_KEY
 from fastcheck.sweep.store import ResultStore, ResultsExistError
 

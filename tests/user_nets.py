@@ -191,3 +191,90 @@ def conv_net(batch=2, channels=1, size=8, filters=3, hidden=12, classes=5, seed=
         return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "dW3": dW3, "db3": db3}
 
     return stages, params, x, grads
+
+
+# -- the same convolutional network as a list of layer objects (a from-scratch layer framework) -----------
+class ConvLayer:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, a):
+        self.a = a
+        return conv_forward_naive(a, self.W, self.b)
+
+    def backward(self, d):
+        self.dW, self.db = conv_backward_naive(d, self.a, self.W)
+        # the first layer: no gradient for its input (None)
+
+
+class ReluLayer:
+    def forward(self, a):
+        self.mask = a > 0
+        return relu(a)
+
+    def backward(self, d):
+        return d * self.mask
+
+
+class PoolLayer:
+    def forward(self, a):
+        self.a = a
+        return max_pool_naive(a)
+
+    def backward(self, d):
+        return max_pool_backward_naive(d, self.a)
+
+
+class AffineLayer:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, a):
+        self.shape = a.shape
+        self.a2 = a.reshape(a.shape[0], -1)
+        return self.a2 @ self.W + self.b
+
+    def backward(self, d):
+        self.dW, self.db = self.a2.T @ d, d.sum(axis=0)
+        return (d @ self.W.T).reshape(self.shape)
+
+
+class LayerListNet:
+    """conv-relu-pool-affine-relu-affine-softmax as ``self.layers``, the arrays shared with ``self.params``
+    (the params-dict style: ``loss(X, y) -> (loss, grads)``)."""
+
+    def __init__(self, batch=2, channels=1, size=8, filters=3, hidden=12, classes=5, seed=0, bug=None):
+        _, self.params, self.x, _ = conv_net(batch, channels, size, filters, hidden, classes, seed)
+        self.labels = np.random.default_rng(seed + 1).integers(0, classes, batch)
+        p = self.params
+        self.layers = [ConvLayer(p["W1"], p["b1"]), ReluLayer(), PoolLayer(), AffineLayer(p["W2"], p["b2"]),
+                       ReluLayer(), AffineLayer(p["W3"], p["b3"])]
+        self.names = {0: ("W1", "b1"), 3: ("W2", "b2"), 5: ("W3", "b3")}
+        self.bug, self.reg = bug, 0.05
+
+    def loss(self, X, y):
+        a = X
+        for layer in self.layers:
+            a = layer.forward(a)
+        shifted = a - a.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+        loss = -np.mean(logp[np.arange(len(y)), y])
+        # a weight penalty read from the params dict: every parameter, whichever layers ran
+        loss += 0.5 * self.reg * sum(float(np.sum(self.params[k] ** 2)) for k in ("W1", "W2", "W3"))
+        d = np.exp(logp)
+        d[np.arange(len(y)), y] -= 1
+        d /= len(y)
+        grads = {}
+        for layer in reversed(self.layers):
+            d = layer.backward(d)
+            if hasattr(layer, "W"):
+                grads[self._name(layer, "W")] = layer.dW + self.reg * layer.W
+                grads[self._name(layer, "b")] = layer.db
+            if d is None:
+                break
+        if self.bug in grads:
+            grads[self.bug] = grads[self.bug] * 1.01
+        return loss, grads
+
+    def _name(self, layer, attr):
+        return next(k for k, v in self.params.items() if v is getattr(layer, attr))

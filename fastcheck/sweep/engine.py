@@ -21,7 +21,7 @@ from ..problems import estimated_bytes, get_problem
 from ..resources import grid_bytes, require_memory
 from . import dask as dask_support
 from .grid import GridError
-from .progress import make_progress
+from ..progress import make_progress
 from .schema import TIMING_COLUMNS
 from .store import ResultStore, coerce
 
