@@ -45,10 +45,25 @@ branch alone (:func:`fastcheck.models.numeric.div`), and the smallness tests
 bound |δ| by |Re δ| + |Im δ|: both branch-free, so the loops vectorise as
 the real ones do.
 
-Blocks of coordinates (the thread count does not enter).  ``coords`` is cut
-into blocks: runs of consecutive coordinates of one layer, about
-:data:`BLOCK_ROWS` rows long (a row is one sample of one coordinate at one
-move).  For a coordinate of layer l with at least two layers above it, the
+Columns: when the one or two layers above layer l are all sigmoid and the
+loss is sse or mse (:func:`_column_path`), every coordinate of column j of
+layer l (``W_l[:, j]`` and ``b_l[j]``) moves the rest of the network through
+the column's change ``D_b`` alone, and each sigmoid above changes by a cubic
+in its move whose remainder is under rounding
+(:mod:`fastcheck.kernels.columns`).  Such coordinates are taken a column at a
+time (:func:`_column_block`): the column's changes of all its coordinates and
+moves stacked, ``(B × rows)``, then the layers above and the loss in loops
+over the rows (no division, no exp, vectorised), with the second layer's
+products ``C_n·W_q`` taken once per column.  A block whose moves are too
+large for the cubics (bounded before any row is computed) takes the paths
+below.
+
+Blocks of coordinates (the thread count does not enter).  ``coords`` is
+regrouped by a stable sort on (layer, column on the column path) and cut
+into blocks (:func:`_plan`): runs of coordinates of one layer (one column on
+the column path), about :data:`BLOCK_ROWS` rows long (a row is one sample of
+one coordinate at one move), :data:`COLUMN_ENTRIES` on the column path.
+For a coordinate of layer l with at least two layers above it, the
 block stacks the changed activations of layer l+1 of all its (coordinate,
 move) pairs, ``(rows × n_{l+1})``, and pushes them through each layer above
 as one matrix product ``ΔA_{q−1}·W_q`` (BLAS; a BLAS-3 shape instead of one
@@ -62,7 +77,8 @@ one at a time as above (a rank-1 update, no product).
 Parallel over blocks, interleaved (chunk ``c`` takes blocks ``c, c + n_chunks,
 …``, which balances the costlier first-layer coordinates); each chunk owns its
 scratch (O(block rows · width), plus O(batch · width) for the one-at-a-time
-path), and every block runs the same operations whatever the thread count,
+path and O(:data:`COLUMN_ENTRIES` + batch · width) for the column path), and
+every block runs the same operations whatever the thread count,
 so the results are identical for any number of threads.  The products run
 inside the parallel region, so BLAS must be held to one thread
 (:class:`fastcheck.structured.LayeredEvaluator` does; see
@@ -619,7 +635,7 @@ def _gemm_block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, sc
     l+1 are taken group by group; the layers above l+1 then see all the block's rows at once,
     ``DZ_q = ΔA_{q−1}·W_q`` as one matrix product of ``(rows × n_{q−1})·(n_{q−1} × n_q)``
     (BLAS), followed by each row's activations; the loss by difference, group by group.
-    The blocks are cut from ``coords`` alone (see :func:`_blocks`), so every row goes
+    The blocks are cut from ``coords`` alone (see :func:`_plan`), so every row goes
     through the same operations, products included, whatever the thread count.
     """
     Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
