@@ -86,35 +86,45 @@ def sigmoid_coefficients(HT, ET):
 
 
 @njit(**NET)
-def sigmoid_column(SK, nc, XG, G, MT, u, dx, DT):
-    """Step 1 for a sigmoid column ``u`` by its cubic: ``DT[b, k·nc + c] = M[b, u]·(σ(z + δ) − σ(z))``,
-    ``δ = SK[k, c]·XG[b, c]`` (``XG[b, c]`` the input coordinate c multiplies on sample b, 1 for
-    the bias).  ``dx`` bounds every |δ| and is at most :func:`cubic_limit`.  Returns a bound
-    of every |DT| (from ``dx`` and the coefficients, so that the loops carry no max)."""
-    B = DT.shape[0]
-    n_off = SK.shape[0]
-    ncu = np.uint64(nc)
+def column_bound(G, MT, u, dx):
+    """A bound of every |D| of a sigmoid column ``u`` whose moves |δ| are at most ``dx``:
+    ``max_b |M|·(|g₁| + dx·(|g₂| + dx·|g₃|))·dx`` (taken from the coefficients, so that the
+    row loops carry no max)."""
     dmax = 0.0
-    for b in range(B):
-        c1 = MT[u, b] * G[0, u, b]
-        c2 = MT[u, b] * G[1, u, b]
-        c3 = MT[u, b] * G[2, u, b]
-        dmax = max(dmax, dx * (abs(c1) + dx * (abs(c2) + dx * abs(c3))))
-        for k in range(n_off):
-            base = np.uint64(k * nc)
-            for c in range(ncu):
-                x = SK[k, c] * XG[b, c]
-                DT[b, base + c] = x * (c1 + x * (c2 + x * c3))
+    for b in range(MT.shape[1]):
+        m = abs(MT[u, b])
+        dmax = max(dmax, dx * m * (abs(G[0, u, b]) + dx * (abs(G[1, u, b]) + dx * abs(G[2, u, b]))))
     return dmax
 
 
 @njit(**NET)
-def output_rows(DT, R, theta, wrow, G, AT, YT, oL, K, acc):
+def _column_row(b, DT, cubic, SK, nc, XG, G, MT, u, row):
+    """Sample b's column changes of every row: ``DT[b]`` when step 1 was taken row by row,
+    else (``cubic``) ``row[k·nc + c] = M[b, u]·(σ(z + δ) − σ(z))`` by the cubic in
+    ``δ = SK[k, c]·XG[b, c]`` (``XG[b, c]`` is the input that coordinate c multiplies on
+    sample b, 1 for the bias), computed here so that it stays in the L1 cache."""
+    if not cubic:
+        return DT[b]
+    c1 = MT[u, b] * G[0, u, b]
+    c2 = MT[u, b] * G[1, u, b]
+    c3 = MT[u, b] * G[2, u, b]
+    ncu = np.uint64(nc)
+    for k in range(SK.shape[0]):
+        base = np.uint64(k * nc)
+        for c in range(ncu):
+            x = SK[k, c] * XG[b, c]
+            row[base + c] = x * (c1 + x * (c2 + x * c3))
+    return row
+
+
+@njit(**NET)
+def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K, acc, row):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))``, ``d = σ(z + D[b, r]·w_k) − σ(z)`` by the cubic,
     for a column whose next layer is the sigmoid output (``w = θ[wrow : wrow + K]``).
 
-    ``DT`` is ``(B, ≥ R)``: row r's column change on sample b at ``DT[b, r]``.  The
-    loop over rows is innermost, its coefficients hoisted, so it vectorises.
+    The column's changes ``D[b, r]`` come from ``DT`` (``(B, ≥ R)``) or, for a sigmoid
+    column ``u0`` by its cubic, sample by sample from :func:`_column_row`.  The loop over
+    rows is innermost, its coefficients hoisted, so it vectorises.
     """
     B = DT.shape[0]
     two = const(2.0, AT[0, 0])
@@ -122,6 +132,7 @@ def output_rows(DT, R, theta, wrow, G, AT, YT, oL, K, acc):
     for r in range(Ru):
         acc[r] = 0.0
     for b in range(B):
+        D = _column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
         for k in range(K):
             u = oL + k
             w = theta[wrow + k]
@@ -130,7 +141,7 @@ def output_rows(DT, R, theta, wrow, G, AT, YT, oL, K, acc):
             c3 = G[2, u, b] * w * w * w
             t = two * (AT[u, b] - YT[k, b])
             for r in range(Ru):
-                x = DT[b, r]
+                x = D[r]
                 d = x * (c1 + x * (c2 + x * c3))
                 acc[r] += d * (d + t)
 
@@ -178,16 +189,17 @@ def output_bound(P, B, dmax):
 
 
 @njit(**NET)
-def hidden_output_rows(DT, R, P, G, AT, YT, oL, K, acc):
+def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, acc, row):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))`` for a column two layers below the sigmoid output:
     ``δ = Σ_n D[b, r]ⁿ·P_n[b, k]`` (see :func:`hidden_coefficients`), ``d`` the output's
-    cubic in δ.  Vectorised over the rows, as :func:`output_rows`."""
+    cubic in δ; ``D`` as in :func:`output_rows`, whose loops these are."""
     B = DT.shape[0]
     two = const(2.0, AT[0, 0])
     Ru = np.uint64(R)
     for r in range(Ru):
         acc[r] = 0.0
     for b in range(B):
+        D = _column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
         for k in range(K):
             u = oL + k
             p1 = P[b, k]
@@ -198,7 +210,7 @@ def hidden_output_rows(DT, R, P, G, AT, YT, oL, K, acc):
             c3 = G[2, u, b]
             t = two * (AT[u, b] - YT[k, b])
             for r in range(Ru):
-                x = DT[b, r]
+                x = D[r]
                 z = x * (p1 + x * (p2 + x * p3))
                 d = z * (c1 + z * (c2 + z * c3))
                 acc[r] += d * (d + t)

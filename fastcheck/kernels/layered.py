@@ -813,7 +813,7 @@ def _column_scratch(arch, loss, B, n_moves, zero, real):
     rows = size * n_moves
     return (np.full((B, rows + PAD if rows > 0 else 0), zero), np.full((B, size + PAD if size > 0 else 0), real),
             np.zeros(size, np.int64), np.full(rows, zero), np.full((3 * B if mid > 0 else 0, mid), real),
-            np.full((3 * B if mid > 0 else 0, K), real))
+            np.full((3 * B if mid > 0 else 0, K), real), np.full(rows, zero), np.full(rows, zero))
 
 
 @njit(**NET)
@@ -824,7 +824,7 @@ def _column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kin
     Returns False, having written nothing the caller reads, when some move is too large
     for the cubics (the caller then takes the general path)."""
     Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
-    DT, XG, ii, acc, C, P = cscratch
+    DT, XG, ii, acc, C, P, SKf, row = cscratch
     L = arch.shape[0]
     B = Z.shape[0]
     K = arch[L - 1, N_OUT]
@@ -845,8 +845,10 @@ def _column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kin
         xmax = max(xmax, 1.0 if i < 0 else colmax[i0 + i])
         for k in range(n_off):
             smax = max(smax, bound(S[c, k]))
-    if arch[l, ACT] == SIGMOID and smax * xmax <= limit:
-        SK = _rows(acc, n_off, nc)  # the moves, move-major (acc is written only after step 1)
+    cubic = arch[l, ACT] == SIGMOID and smax * xmax <= limit
+    SK = _rows(SKf, n_off, nc)
+    if cubic:
+        # the moves, move-major, and the inputs; the changes are made sample by sample below
         for c in range(nc):
             ii[c] = locate(arch, coords[t0 + c])[2]
             kink[c] = False
@@ -855,7 +857,7 @@ def _column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kin
         for b in range(B):
             for c in range(nc):
                 XG[b, c] = 1.0 if ii[c] < 0 else A[b, i0 + ii[c]]
-        dmax = columns.sigmoid_column(SK, nc, XG, G, MT, u, smax * xmax, DT)
+        dmax = columns.column_bound(G, MT, u, smax * xmax)
     else:
         dmax = 0.0
         for c in range(nc):
@@ -878,12 +880,12 @@ def _column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kin
             wmax = max(wmax, abs(theta[wrow + k]))
         if dmax * wmax > limit:
             return False
-        columns.output_rows(DT, R, theta, wrow, G, AT, YT, oL, K, acc)
+        columns.output_rows(DT, cubic, SK, nc, XG, MT, u, R, theta, wrow, G, AT, YT, oL, K, acc, row)
     else:
         wmax = columns.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
         if dmax * wmax > limit or columns.output_bound(P, B, dmax) > limit:
             return False
-        columns.hidden_output_rows(DT, R, P, G, AT, YT, oL, K, acc)
+        columns.hidden_output_rows(DT, cubic, SK, nc, XG, MT, u, R, P, G, AT, YT, oL, K, acc, row)
     scale = const(loss_scale(loss, B, K) * (0.5 if loss == SSE else 1.0), J0)
     for c in range(nc):
         i = locate(arch, coords[t0 + c])[2]
