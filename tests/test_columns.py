@@ -125,22 +125,24 @@ def _column_blocks(model, theta, X, Y, coords, S):
     return res
 
 
+@pytest.mark.parametrize("eps", [3e-5, 1e-7])
 @pytest.mark.parametrize("params", COLUMN, ids=_gid)
-def test_column_blocks_are_taken_and_exact(params):
+def test_column_blocks_are_taken_and_exact(params, eps):
     """Every column block takes the column path at a small step and gives J(θ + s·e_i) − J(θ)
     of the plain NumPy network at the moved point; the kernel's stencil returns the same
-    costs (taken in a shuffled order, so that the blocks regroup the coordinates)."""
+    costs (taken in a shuffled order, so that the blocks regroup the coordinates).  At the
+    smaller step the output's changes take the quadratic."""
     model, theta, X, Y = _build(*params, batch=7)
     rng = np.random.default_rng(4)
     coords = rng.permutation(model.n_params)
-    eps = 1e-5
     offsets = np.array([-2.0, -1.0, 1.0])
     S = (theta[coords, None] + offsets * eps) - theta[coords, None]
     direct = _column_blocks(model, theta, X, Y, coords, S)
     arch, loss = model.cost_args(X, Y)[2:4]
     expected = [c for c in coords if layered._column_path(arch, loss, layered.locate(arch, c)[0])]
     assert len(expected) > 0 and sorted(direct) == sorted(expected)
-    assert all(ok for ok, _, _ in direct.values())
+    if eps < 1e-6:
+        assert all(ok == 2 for ok, _, _ in direct.values())  # the column path, the output's quadratic
     out = LayeredEvaluator(model, X, Y).stencil(theta, coords, np.full(len(coords), eps), offsets)
     cost = _naive_cost(model, X, Y)
     J0 = cost(theta)
@@ -151,12 +153,27 @@ def test_column_blocks_are_taken_and_exact(params):
             p[c] = theta[c] + o * eps
             ref = cost(p)
             assert out[t, k] == pytest.approx(ref, rel=tol, abs=1e-15), (model.layout.locate(c), o)
-            if c in direct:
+            if c in direct and direct[c][0] > 0:
                 # ΔJ itself, to the rounding of J (the difference of two costs)
                 assert direct[c][1][k] == pytest.approx(ref - J0, abs=tol * abs(J0) + 1e-15)
     if "relu" in model.activation_names:
         flags = LayeredEvaluator(model, X, Y).kinks(theta, coords, np.full(len(coords), eps))
         np.testing.assert_array_equal(flags, naive.mlp_kinks(model, theta, X, coords, np.full(len(coords), eps)))
+
+
+def test_both_output_routes_are_taken():
+    """The cubic and the quadratic of the output both occur (so both loops are exercised
+    by the exactness test above)."""
+    seen = {}
+    for params in COLUMN:
+        model, theta, X, Y = _build(*params, batch=7)
+        coords = np.arange(model.n_params)
+        for eps in (3e-5, 1e-7):
+            S = (theta[coords, None] + np.array([-2.0, -1.0, 1.0]) * eps) - theta[coords, None]
+            for ok, _, _ in _column_blocks(model, theta, X, Y, coords, S).values():
+                seen.setdefault(ok, set()).add(len(params[0]))
+    # both routes, in the networks of one and of two layers above the column
+    assert seen[1] == {3, 4, 5} and seen[2] == {3, 4, 5}, seen
 
 
 @pytest.mark.parametrize("params", [COLUMN[1], COLUMN[2]], ids=_gid)
@@ -167,7 +184,7 @@ def test_large_moves_leave_the_column_path_and_stay_exact(params):
     offsets = np.array([-1.0, 1.0])
     S = (theta[coords, None] + offsets * eps) - theta[coords, None]
     direct = _column_blocks(model, theta, X, Y, coords, S)
-    assert not any(ok for ok, _, _ in direct.values())
+    assert not any(ok > 0 for ok, _, _ in direct.values())
     out = LayeredEvaluator(model, X, Y).stencil(theta, coords, np.full(len(coords), eps), offsets)
     cost = _naive_cost(model, X, Y)
     tol = naive.roundoff(len(X) + sum(model.sizes))

@@ -54,10 +54,24 @@ CUBIC = 2.0**-13
 CUBIC32 = 2.0**-6
 
 
+#: Largest |δ| for which the output's change is taken from the quadratic alone, the
+#: cubic's last term dropped (remainder below σ'(z)·e^|δ|·|δ|³/6: 1e-17·σ'(z) in double
+#: precision, 2e-9·σ'(z) in single); the default steps of a central check at weights
+#: below 1 usually move the output by less.
+QUADRATIC = 2.0**-18
+QUADRATIC32 = 2.0**-9
+
+
 @njit(**NET)
 def cubic_limit(x):
     """The cubic's limit on |δ| in the precision of ``x``."""
     return CUBIC32 if is_single(x) else CUBIC
+
+
+@njit(**NET)
+def quadratic_limit(x):
+    """The quadratic's limit on |δ| in the precision of ``x``."""
+    return QUADRATIC32 if is_single(x) else QUADRATIC
 
 
 @njit(**NET)
@@ -118,8 +132,9 @@ def _column_row(b, DT, cubic, SK, nc, XG, G, MT, u, row):
 
 
 @njit(**NET)
-def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K, acc, row):
-    """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))``, ``d = σ(z + D[b, r]·w_k) − σ(z)`` by the cubic,
+def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row):
+    """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))``, ``d = σ(z + D[b, r]·w_k) − σ(z)`` by the cubic
+    (by the quadratic when ``quad``: every |δ| is under :func:`quadratic_limit`),
     for a column whose next layer is the sigmoid output (``w = θ[wrow : wrow + K]``).
 
     The column's changes ``D[b, r]`` come from ``DT`` (``(B, ≥ R)``) or, for a sigmoid
@@ -140,10 +155,16 @@ def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K,
             c2 = G[1, u, b] * w * w
             c3 = G[2, u, b] * w * w * w
             t = two * (AT[u, b] - YT[k, b])
-            for r in range(Ru):
-                x = D[r]
-                d = x * (c1 + x * (c2 + x * c3))
-                acc[r] += d * (d + t)
+            if quad:
+                for r in range(Ru):
+                    x = D[r]
+                    d = x * (c1 + x * c2)
+                    acc[r] += d * (d + t)
+            else:
+                for r in range(Ru):
+                    x = D[r]
+                    d = x * (c1 + x * (c2 + x * c3))
+                    acc[r] += d * (d + t)
 
 
 @njit(**NET)
@@ -189,10 +210,10 @@ def output_bound(P, B, dmax):
 
 
 @njit(**NET)
-def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, acc, row):
+def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, quad, acc, row):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))`` for a column two layers below the sigmoid output:
     ``δ = Σ_n D[b, r]ⁿ·P_n[b, k]`` (see :func:`hidden_coefficients`), ``d`` the output's
-    cubic in δ; ``D`` as in :func:`output_rows`, whose loops these are."""
+    cubic in δ (quadratic when ``quad``); ``D`` as in :func:`output_rows`, whose loops these are."""
     B = DT.shape[0]
     two = const(2.0, AT[0, 0])
     Ru = np.uint64(R)
@@ -209,8 +230,15 @@ def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, ac
             c2 = G[1, u, b]
             c3 = G[2, u, b]
             t = two * (AT[u, b] - YT[k, b])
-            for r in range(Ru):
-                x = D[r]
-                z = x * (p1 + x * (p2 + x * p3))
-                d = z * (c1 + z * (c2 + z * c3))
-                acc[r] += d * (d + t)
+            if quad:
+                for r in range(Ru):
+                    x = D[r]
+                    z = x * (p1 + x * (p2 + x * p3))
+                    d = z * (c1 + z * c2)
+                    acc[r] += d * (d + t)
+            else:
+                for r in range(Ru):
+                    x = D[r]
+                    z = x * (p1 + x * (p2 + x * p3))
+                    d = z * (c1 + z * (c2 + z * c3))
+                    acc[r] += d * (d + t)

@@ -821,8 +821,9 @@ def _column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kin
     """``dJ`` and ``kink`` of a block of coordinates of one column ``j`` of a layer on the
     column path (:mod:`fastcheck.kernels.columns`): the column's changes ``D`` (row
     ``k·nc + c`` is coordinate c at move k), then the layers above as cubics in them.
-    Returns False, having written nothing the caller reads, when some move is too large
-    for the cubics (the caller then takes the general path)."""
+    Returns 0, having written nothing the caller reads, when some move is too large
+    for the cubics (the caller then takes the general path); else 1, or 2 when the
+    output's changes were small enough for the quadratic."""
     Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
     DT, XG, ii, acc, C, P, SKf, row = cscratch
     L = arch.shape[0]
@@ -879,13 +880,16 @@ def _column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kin
         for k in range(K):
             wmax = max(wmax, abs(theta[wrow + k]))
         if dmax * wmax > limit:
-            return False
-        columns.output_rows(DT, cubic, SK, nc, XG, MT, u, R, theta, wrow, G, AT, YT, oL, K, acc, row)
+            return 0
+        quad = dmax * wmax <= columns.quadratic_limit(J0)
+        columns.output_rows(DT, cubic, SK, nc, XG, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row)
     else:
         wmax = columns.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
-        if dmax * wmax > limit or columns.output_bound(P, B, dmax) > limit:
-            return False
-        columns.hidden_output_rows(DT, cubic, SK, nc, XG, MT, u, R, P, G, AT, YT, oL, K, acc, row)
+        zmax = columns.output_bound(P, B, dmax)
+        if dmax * wmax > limit or zmax > limit:
+            return 0
+        quad = zmax <= columns.quadratic_limit(J0)
+        columns.hidden_output_rows(DT, cubic, SK, nc, XG, MT, u, R, P, G, AT, YT, oL, K, quad, acc, row)
     scale = const(loss_scale(loss, B, K) * (0.5 if loss == SSE else 1.0), J0)
     for c in range(nc):
         i = locate(arch, coords[t0 + c])[2]
@@ -896,7 +900,7 @@ def _column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kin
                 w = theta[arch[l, W_OFF] + i * arch[l, N_OUT] + j]
                 d += const(0.5, s) * l2 * s * (const(2.0, w) * w + s)
             dJ[c, k] = d
-    return True
+    return 2 if quad else 1
 
 
 @njit(**NET)
@@ -909,7 +913,7 @@ def _block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kink, scra
     l = locate(arch, coords[t0])[0]
     anew, dvec, acc, cur, moved, DZ, CUR, DC = scratch
     if _column_path(arch, loss, l):
-        if _column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kink, anew, dvec, cscratch):
+        if _column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kink, anew, dvec, cscratch) > 0:
             return
     if l <= L - 3:
         size = _block_size(S.shape[1], Y.shape[0])
