@@ -16,8 +16,14 @@ itself (σ' ≤ min(σ, 1 − σ)): the cubic *is* the moved activation, to
 rounding, like the Taylor polynomials of :mod:`fastcheck.kernels.layered`.
 Nothing is linearised; the cubic's error is below that of evaluating σ anew.
 
+Below |δ| ≤ 2⁻¹⁸ (2⁻⁹) the quadratic alone is as good (remainder below
+σ'(z)·|δ|³/6 < 1e-17·σ'(z)); the output takes it when every move of a block
+allows (:func:`quadratic_limit`).
+
 So, for the coordinates of one column, stacked as rows ``r`` (a coordinate at
-one move) with their column changes ``D[b, r]``:
+one move) with their column changes ``D[b, r]`` (for a sigmoid column, the
+cubic in ``δ = s·x_b``, made sample by sample beside the loops that read it,
+:func:`_column_row`):
 
 * one layer above (the sigmoid output): the output unit k moves by
   ``δ = D·W[j, k]``, so its change is the cubic in D with coefficients
