@@ -7,11 +7,13 @@ the forward pass (``model.cost``, the unit); the whole ``check_model``; the kern
 every coordinate (``LayeredEvaluator.stencil`` with the check's steps); the kernel on the
 coordinates of each layer alone; the kernel on three coordinates (its fixed cost: the cached
 forward pass, the plan, the scratch); and the same on one thread.  Medians of ``--repeat``
-runs.  Writes reports/structured/profile.csv and prints a Markdown table.
+runs.  Writes reports/structured/profile.csv and its table between the ``profile`` markers of
+reports/structured/README.md.
 """
 from __future__ import annotations
 
 import argparse
+import platform
 import sys
 from pathlib import Path
 
@@ -23,6 +25,7 @@ sys.path.insert(0, str(HERE))
 OUT = HERE.parent / "reports" / "structured"
 NETWORKS = ([784, 128, 10], [784, 256, 64, 10])
 BATCH = 64
+BEGIN, END = "<!-- profile: begin -->", "<!-- profile: end -->"
 
 
 def profile(sizes, repeat):
@@ -84,11 +87,27 @@ def main(argv=None):
     df = pd.DataFrame(rows)
     OUT.mkdir(parents=True, exist_ok=True)
     df.to_csv(OUT / "profile.csv", index=False)
-    print("| network | part | threads | coordinates | seconds | forward passes | ns / coordinate |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    lines = [BEGIN, "## Where a full check's time goes (`benchmarks/profile_structured.py`)", "",
+             f"`flock /tmp/fastcheck-bench.lock python benchmarks/profile_structured.py --repeat {args.repeat}` —"
+             f" numba {numba.__version__}, numpy {np.__version__}, Python {platform.python_version()}.",
+             "Medians of runs in one process, after warm-up; the unit is one `model.cost` of the same network.",
+             "The fixed cost is the kernel on three coordinates: the cached forward pass, the plan of blocks,",
+             "the scratch and the start of the parallel region.", "",
+             "| network | part | threads | coordinates | seconds | forward passes | ns / coordinate |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for r in df.itertuples():
-        print(f"| {r.network} | {r.part} | {r.threads} | {r.coords} | {r.seconds:.4f} | {r.forward_units:.0f} |"
-              f" {r.ns_per_coord:.0f} |")
+        lines.append(f"| {r.network} | {r.part} | {r.threads} | {r.coords} | {r.seconds:.4f} |"
+                     f" {r.forward_units:.0f} | {r.ns_per_coord:.0f} |")
+    lines += ["", "Every figure is in `profile.csv`.", END]
+    section = "\n".join(lines)
+    readme = OUT / "README.md"
+    text = readme.read_text() if readme.exists() else ""
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    readme.write_text(text)
+    print(section)
     return 0
 
 
