@@ -28,19 +28,27 @@ MODES = ("structured", "blackbox")
 
 
 class _KinkCache:
-    """Kink flags of the last stencil run, reused when the same points are asked for."""
+    """Kink flags of the last stencil run, reused when the same points are asked for
+    (kept as copies and compared entry by entry: cheaper than hashing the bytes)."""
 
     def __init__(self):
         self._key = None
         self._flags = None
 
     def store(self, theta, coords, steps, flags):
-        self._key = (theta.tobytes(), coords.tobytes(), np.asarray(steps, np.float64).tobytes())
+        self._key = (theta.copy(), coords.copy(), np.array(steps, np.float64))
         self._flags = flags
 
     def get(self, theta, coords, steps):
-        key = (theta.tobytes(), coords.tobytes(), np.asarray(steps, np.float64).tobytes())
-        return self._flags if key == self._key else None
+        if self._key is None:
+            return None
+        same = all(np.array_equal(a, b) for a, b in zip(self._key, (theta, coords, np.asarray(steps, np.float64))))
+        return self._flags if same else None
+
+
+#: (kind, dtype) pairs whose kernel this process has compiled (or loaded from the cache):
+#: compilation is process-wide, so a new evaluator need not run the kernel again to prepare it.
+_COMPILED = set()
 
 
 class LayeredEvaluator(Evaluator):
@@ -72,7 +80,6 @@ class LayeredEvaluator(Evaluator):
         self.args = model.cost_args(X, Y, self.dtype)
         self._threads = threads
         self._kinks = _KinkCache()
-        self._compiled = set()
 
     @property
     def threads(self) -> int:
@@ -89,13 +96,13 @@ class LayeredEvaluator(Evaluator):
         self._check_theta(theta)
         if kind == "directions":
             JitEvaluator(self.model.jit_cost, self.args, self._threads).prepare(theta, kind)
-        elif kind not in self._compiled:
+        elif (kind, self.dtype) not in _COMPILED:
             one, h = np.zeros(1, np.int64), np.full(1, 1e-3)
             if kind == "complex":
                 self.complex_step(theta, one, h)
             else:
                 self._run(theta, one, h, np.ones(1))
-            self._compiled.add(kind)
+            _COMPILED.add((kind, self.dtype))
 
     def _check_theta(self, theta):
         if theta.dtype != self.dtype:

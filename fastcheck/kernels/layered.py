@@ -45,10 +45,25 @@ branch alone (:func:`fastcheck.models.numeric.div`), and the smallness tests
 bound |δ| by |Re δ| + |Im δ|: both branch-free, so the loops vectorise as
 the real ones do.
 
-Blocks of coordinates (the thread count does not enter).  ``coords`` is cut
-into blocks: runs of consecutive coordinates of one layer, about
-:data:`BLOCK_ROWS` rows long (a row is one sample of one coordinate at one
-move).  For a coordinate of layer l with at least two layers above it, the
+Columns: when the one or two layers above layer l are all sigmoid and the
+loss is sse or mse (:func:`_column_path`), every coordinate of column j of
+layer l (``W_l[:, j]`` and ``b_l[j]``) moves the rest of the network through
+the column's change ``D_b`` alone, and each sigmoid above changes by a cubic
+in its move whose remainder is under rounding
+(:mod:`fastcheck.kernels.columns`).  Such coordinates are taken a column at a
+time (:func:`_column_block`): the column's changes of all its coordinates and
+moves stacked, ``(B × rows)``, then the layers above and the loss in loops
+over the rows (no division, no exp, vectorised), with the second layer's
+products ``C_n·W_q`` taken once per column.  A block whose moves are too
+large for the cubics (bounded before any row is computed) takes the paths
+below.
+
+Blocks of coordinates (the thread count does not enter).  ``coords`` is
+regrouped by a stable sort on (layer, column on the column path) and cut
+into blocks (:func:`_plan`): runs of coordinates of one layer (one column on
+the column path), about :data:`BLOCK_ROWS` rows long (a row is one sample of
+one coordinate at one move), :data:`COLUMN_ENTRIES` on the column path.
+For a coordinate of layer l with at least two layers above it, the
 block stacks the changed activations of layer l+1 of all its (coordinate,
 move) pairs, ``(rows × n_{l+1})``, and pushes them through each layer above
 as one matrix product ``ΔA_{q−1}·W_q`` (BLAS; a BLAS-3 shape instead of one
@@ -62,7 +77,8 @@ one at a time as above (a rank-1 update, no product).
 Parallel over blocks, interleaved (chunk ``c`` takes blocks ``c, c + n_chunks,
 …``, which balances the costlier first-layer coordinates); each chunk owns its
 scratch (O(block rows · width), plus O(batch · width) for the one-at-a-time
-path), and every block runs the same operations whatever the thread count,
+path and O(:data:`COLUMN_ENTRIES` + batch · width) for the column path), and
+every block runs the same operations whatever the thread count,
 so the results are identical for any number of threads.  The products run
 inside the parallel region, so BLAS must be held to one thread
 (:class:`fastcheck.structured.LayeredEvaluator` does; see
@@ -110,6 +126,7 @@ from ..models.functions import (
     softplus,
 )
 from ..models.numeric import bound, const, div, is_complex, is_single
+from . import columns
 
 #: Largest |δ| for which e^(−δ) and tanh δ are taken from their Taylor
 #: polynomials in double precision (truncation below 7.5e-18 resp. 5e-20 relative) ...
@@ -618,7 +635,7 @@ def _gemm_block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, sc
     l+1 are taken group by group; the layers above l+1 then see all the block's rows at once,
     ``DZ_q = ΔA_{q−1}·W_q`` as one matrix product of ``(rows × n_{q−1})·(n_{q−1} × n_q)``
     (BLAS), followed by each row's activations; the loss by difference, group by group.
-    The blocks are cut from ``coords`` alone (see :func:`_blocks`), so every row goes
+    The blocks are cut from ``coords`` alone (see :func:`_plan`), so every row goes
     through the same operations, products included, whatever the thread count.
     """
     Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
@@ -710,37 +727,210 @@ def _block_size(n_moves, B):
     return max(1, BLOCK_ROWS // (n_moves * B))
 
 
+#: Entries (row × sample) of one column block's stacked changes ``D`` (see
+#: :mod:`fastcheck.kernels.columns`): 512 KB in double precision, rows of a few
+#: hundred coordinates at batch 64, whose inner loops stay in the L1/L2 caches.
+COLUMN_ENTRIES = 65536
+
+
 @njit(**NET)
-def _blocks(arch, coords, size):
-    """Start indices (and the end) of the blocks of ``coords``: runs of consecutive
-    coordinates of one layer, at most ``size`` long.  A function of ``coords`` alone."""
+def _column_size(n_moves, B):
+    """Coordinates per column block (at least one)."""
+    return max(1, COLUMN_ENTRIES // (n_moves * B))
+
+
+@njit(**NET)
+def _column_path(arch, loss, l):
+    """Whether the coordinates of layer l take the column path (:mod:`fastcheck.kernels.columns`):
+    one or two layers above l, all of them sigmoid, under sse or mse."""
+    L = arch.shape[0]
+    above = L - 1 - l
+    if above < 1 or above > 2 or not (loss == SSE or loss == MSE):
+        return False
+    for q in range(l + 1, L):
+        if arch[q, ACT] != SIGMOID:
+            return False
+    return True
+
+
+@njit(**NET)
+def _plan(arch, loss, coords, n_moves, B):
+    """``(order, starts)``: the order in which the coordinates are taken and the start indices
+    (and the end) of the blocks, runs of ``coords[order]``.
+
+    A block holds coordinates of one layer, at most :func:`_block_size` of them; for a
+    layer on the column path, of one column ``j`` (``W_l[:, j]`` and ``b_l[j]``), at most
+    :func:`_column_size`.  ``order`` is a stable sort by (layer, column on the column
+    path), so both are functions of ``coords`` alone, whatever the thread count.
+    """
     nc = coords.shape[0]
+    span = _width(arch) + 1
+    keys = np.empty(nc, np.int64)
+    for t in range(nc):
+        l, _, _, j = locate(arch, coords[t])
+        keys[t] = l * span + (j + 1 if _column_path(arch, loss, l) else 0)
+    # a stable counting sort on the keys: O(n) (a merge sort took ~7 ms at 10⁵ coordinates)
+    first = np.zeros(arch.shape[0] * span + 1, np.int64)
+    for t in range(nc):
+        first[keys[t] + 1] += 1
+    for key in range(1, first.shape[0]):
+        first[key] += first[key - 1]
+    order = np.empty(nc, np.int64)
+    for t in range(nc):
+        order[first[keys[t]]] = t
+        first[keys[t]] += 1
+    gsize = _block_size(n_moves, B)
+    csize = _column_size(n_moves, B)
     starts = np.empty(nc + 1, np.int64)
     nb = 0
     prev = -1
     count = 0
     for t in range(nc):
-        layer = locate(arch, coords[t])[0]
-        if t == 0 or layer != prev or count == size:
+        key = keys[order[t]]
+        size = gsize if key % span == 0 else csize
+        if t == 0 or key != prev or count == size:
             starts[nb] = t
             nb += 1
             count = 0
-        prev = layer
+        prev = key
         count += 1
     starts[nb] = nc
-    return starts[: nb + 1]
+    return order, starts[: nb + 1]
+
+
+#: Padding of the column blocks' rows: a row stride that is a multiple of 4 KB would put
+#: every sample's entry of one column in the same L1 set.
+PAD = 8
 
 
 @njit(**NET)
-def _block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, scratch, gscratch):
-    """``dJ`` and ``kink`` of one block: by :func:`_gemm_block` when at least two layers lie
-    above the block's layer, else coordinate by coordinate (:func:`perturbed_delta`)."""
+def _column_scratch(arch, loss, B, n_moves, zero, real):
+    """A chunk's column-path scratch ``(DT, XG, ii, acc, C, P)``: the stacked changes ``(B, rows)``
+    in the type of ``zero``, the gathered inputs ``(B, coordinates)`` (real) and their
+    indices ``i``, the rows' sums
+    (type of ``zero``); the real ``(3B, n_m)`` and ``(3B, K)`` of
+    :func:`fastcheck.kernels.columns.hidden_coefficients` (empty when no layer needs them)."""
+    L = arch.shape[0]
+    size = 0
+    mid = 0
+    for l in range(L):
+        if _column_path(arch, loss, l):
+            size = _column_size(n_moves, B)
+            if l == L - 3:
+                mid = arch[l + 1, N_OUT]
+    K = arch[L - 1, N_OUT] if mid > 0 else 0
+    rows = size * n_moves
+    return (np.full((B, rows + PAD if rows > 0 else 0), zero), np.full((B, size + PAD if size > 0 else 0), real),
+            np.zeros(size, np.int64), np.full(rows, zero), np.full((3 * B if mid > 0 else 0, mid), real),
+            np.full((3 * B if mid > 0 else 0, K), real), np.full(rows, zero), np.full(rows, zero))
+
+
+@njit(**NET)
+def _column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kink, anew, dvec, cscratch):
+    """``dJ`` and ``kink`` of a block of coordinates of one column ``j`` of a layer on the
+    column path (:mod:`fastcheck.kernels.columns`): the column's changes ``D`` (row
+    ``k·nc + c`` is coordinate c at move k), then the layers above as cubics in them.
+    Returns 0, having written nothing the caller reads, when some move is too large
+    for the cubics (the caller then takes the general path); else 1, or 2 when the
+    output's changes were small enough for the quadratic."""
+    Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
+    DT, XG, ii, acc, C, P, SKf, row = cscratch
+    L = arch.shape[0]
+    B = Z.shape[0]
+    K = arch[L - 1, N_OUT]
+    oL = arch[L - 1, OUT_OFF]
+    n_off = S.shape[1]
+    nc = t1 - t0
+    R = nc * n_off
+    l, _, _, j = locate(arch, coords[t0])
+    i0 = arch[l, IN_OFF]
+    u = arch[l, OUT_OFF] + j
+    limit = columns.cubic_limit(J0)
+    # step 1: by the cubic for a sigmoid column whose moves |s·x| are small enough, else
+    # by _column row by row (any activation, kinks flagged)
+    smax = 0.0
+    xmax = 0.0
+    for c in range(nc):
+        i = locate(arch, coords[t0 + c])[2]
+        xmax = max(xmax, 1.0 if i < 0 else colmax[i0 + i])
+        for k in range(n_off):
+            smax = max(smax, bound(S[c, k]))
+    cubic = arch[l, ACT] == SIGMOID and smax * xmax <= limit
+    SK = _rows(SKf, n_off, nc)
+    if cubic:
+        # the moves, move-major, and the inputs; the changes are made sample by sample below
+        for c in range(nc):
+            ii[c] = locate(arch, coords[t0 + c])[2]
+            kink[c] = False
+            for k in range(n_off):
+                SK[k, c] = S[c, k]
+        for b in range(B):
+            for c in range(nc):
+                XG[b, c] = 1.0 if ii[c] < 0 else A[b, i0 + ii[c]]
+        dmax = columns.column_bound(G, MT, u, smax * xmax)
+    else:
+        dmax = 0.0
+        for c in range(nc):
+            i = locate(arch, coords[t0 + c])[2]
+            flag = False
+            for k in range(n_off):
+                r = k * nc + c
+                if _column(arch, l, i, j, S[c, k], ZT, HT, AT, ET, MT, colmax, anew, dvec):
+                    flag = True
+                for b in range(B):
+                    DT[b, r] = dvec[b]
+                    dmax = max(dmax, bound(dvec[b]))
+            kink[c] = flag
+    # steps 2-4: the layers above and the loss, every row at once
+    m = l + 1
+    if m == L - 1:
+        wrow = arch[m, W_OFF] + j * K
+        wmax = 0.0
+        for k in range(K):
+            wmax = max(wmax, abs(theta[wrow + k]))
+        if dmax * wmax > limit:
+            return 0
+        quad = dmax * wmax <= columns.quadratic_limit(J0)
+        columns.output_rows(DT, cubic, SK, nc, XG, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row)
+    else:
+        wmax = columns.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
+        zmax = columns.output_bound(P, B, dmax)
+        if dmax * wmax > limit or zmax > limit:
+            return 0
+        quad = zmax <= columns.quadratic_limit(J0)
+        columns.hidden_output_rows(DT, cubic, SK, nc, XG, MT, u, R, P, G, AT, YT, oL, K, quad, acc, row)
+    scale = const(loss_scale(loss, B, K) * (0.5 if loss == SSE else 1.0), J0)
+    for c in range(nc):
+        i = locate(arch, coords[t0 + c])[2]
+        for k in range(n_off):
+            s = S[c, k]
+            d = scale * acc[k * nc + c]
+            if i >= 0 and l2 != 0.0:
+                w = theta[arch[l, W_OFF] + i * arch[l, N_OUT] + j]
+                d += const(0.5, s) * l2 * s * (const(2.0, w) * w + s)
+            dJ[c, k] = d
+    return 2 if quad else 1
+
+
+@njit(**NET)
+def _block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kink, scratch, gscratch, cscratch):
+    """``dJ`` and ``kink`` of one block: by :func:`_column_block` on the column path when its
+    moves are small enough, else by :func:`_gemm_block` (in blocks of at most
+    :func:`_block_size` coordinates) when at least two layers lie above the block's layer,
+    else coordinate by coordinate (:func:`perturbed_delta`)."""
     L = arch.shape[0]
     l = locate(arch, coords[t0])[0]
-    if l <= L - 3:
-        _gemm_block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, gscratch)
-        return
     anew, dvec, acc, cur, moved, DZ, CUR, DC = scratch
+    if _column_path(arch, loss, l):
+        if _column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kink, anew, dvec, cscratch) > 0:
+            return
+    if l <= L - 3:
+        size = _block_size(S.shape[1], Y.shape[0])
+        for a in range(t0, t1, size):
+            e = min(t1, a + size)
+            _gemm_block(theta, Y, arch, loss, l2, cache, coords, a, e, S[a - t0 :], dJ[a - t0 :], kink[a - t0 :],
+                        gscratch)
+        return
     for c in range(t1 - t0):
         _, _, i, j = locate(arch, coords[t0 + c])
         flag = False
@@ -777,32 +967,36 @@ def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_c
     """
     cache = forward_cache(theta, X, Y, arch, loss, l2, mask)
     J0 = cache[-1]
+    G = columns.sigmoid_coefficients(cache[6], cache[8])
     B = X.shape[0]
     width = _width(arch)
     gwidth = width if arch.shape[0] >= 3 else 0  # no block products in a network of one or two layers
     n_off = offsets.shape[0]
-    size = _block_size(n_off, B)
-    starts = _blocks(arch, coords, size)
+    gsize = _block_size(n_off, B)
+    size = max(gsize, _column_size(n_off, B))
+    order, starts = _plan(arch, loss, coords, n_off, B)
+    pcoords = coords[order]
     nb = starts.shape[0] - 1
     n_chunks = max(1, min(nb, n_chunks))
     zero = const(0.0, J0)
     for c in prange(n_chunks):
         scratch = _scratch(B, width, zero)
-        gscratch = _gemm_scratch(B, gwidth, size * n_off * B, zero, zero)
+        gscratch = _gemm_scratch(B, gwidth, gsize * n_off * B, zero, zero)
+        cscratch = _column_scratch(arch, loss, B, n_off, zero, zero)
         S = np.full((size, n_off), zero)
         dJ = np.full((size, n_off), zero)
         kink = np.zeros(size, np.bool_)
         for blk in range(c, nb, n_chunks):
             t0, t1 = starts[blk], starts[blk + 1]
             for t in range(t0, t1):
-                x = theta[coords[t]]
+                x = theta[pcoords[t]]
                 for k in range(n_off):
-                    S[t - t0, k] = const(x + offsets[k] * steps[t], x) - x
-            _block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, scratch, gscratch)
+                    S[t - t0, k] = const(x + offsets[k] * steps[order[t]], x) - x
+            _block(theta, Y, arch, loss, l2, cache, G, pcoords, t0, t1, S, dJ, kink, scratch, gscratch, cscratch)
             for t in range(t0, t1):
                 for k in range(n_off):
-                    out[t, k] = J0 + dJ[t - t0, k]
-                kinks[t] = kink[t - t0]
+                    out[order[t], k] = J0 + dJ[t - t0, k]
+                kinks[order[t]] = kink[t - t0]
 
 
 @njit(**NET_PARALLEL)
@@ -819,28 +1013,32 @@ def layered_complex_step(theta, X, Y, arch, loss, l2, mask, coords, steps, unit,
     complex matrix into its real and imaginary rows (one real product).
     """
     cache = forward_cache(theta, X, Y, arch, loss, l2, mask)
+    G = columns.sigmoid_coefficients(cache[6], cache[8])
     B = X.shape[0]
     width = _width(arch)
     gwidth = width if arch.shape[0] >= 3 else 0
-    size = _block_size(1, B)
-    starts = _blocks(arch, coords, size)
+    gsize = _block_size(1, B)
+    size = max(gsize, _column_size(1, B))
+    order, starts = _plan(arch, loss, coords, 1, B)
+    pcoords = coords[order]
     nb = starts.shape[0] - 1
     n_chunks = max(1, min(nb, n_chunks))
     real = const(0.0, theta[0])
     zero = unit * real
     for c in prange(n_chunks):
         scratch = _scratch(B, width, zero)
-        gscratch = _gemm_scratch(B, gwidth, size * B, zero, real)
+        gscratch = _gemm_scratch(B, gwidth, gsize * B, zero, real)
+        cscratch = _column_scratch(arch, loss, B, 1, zero, real)
         S = np.full((size, 1), zero)
         dJ = np.full((size, 1), zero)
         kink = np.zeros(size, np.bool_)
         for blk in range(c, nb, n_chunks):
             t0, t1 = starts[blk], starts[blk + 1]
             for t in range(t0, t1):
-                S[t - t0, 0] = unit * const(steps[t], theta[0])
-            _block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, scratch, gscratch)
+                S[t - t0, 0] = unit * const(steps[order[t]], theta[0])
+            _block(theta, Y, arch, loss, l2, cache, G, pcoords, t0, t1, S, dJ, kink, scratch, gscratch, cscratch)
             for t in range(t0, t1):
-                out[t] = dJ[t - t0, 0].imag
+                out[order[t]] = dJ[t - t0, 0].imag
 
 
 @njit(**NET)

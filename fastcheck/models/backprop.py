@@ -69,14 +69,17 @@ def dense_forward(theta, arch, l, A, Z, H, mask):
     """
     n_in, n_out, act = arch[l, N_IN], arch[l, N_OUT], arch[l, ACT]
     w0, b0, i0, o0 = arch[l, W_OFF], arch[l, B_OFF], arch[l, IN_OFF], arch[l, OUT_OFF]
+    # unsigned column indices: Numba then skips its negative-index wraparound, and LLVM
+    # vectorises the loop over j (the same operations in the same order)
+    nu, ou = np.uint64(n_out), np.uint64(o0)
     for b in range(A.shape[0]):
         for j in range(n_out):
             Z[b, o0 + j] = theta[b0 + j] if b0 >= 0 else const(0.0, theta[0])
         for i in range(n_in):
             x = A[b, i0 + i]
-            row = w0 + i * n_out
-            for j in range(n_out):
-                Z[b, o0 + j] += x * theta[row + j]
+            row = np.uint64(w0 + i * n_out)
+            for j in range(nu):
+                Z[b, ou + j] += x * theta[row + j]
         for j in range(n_out):
             h = activate(Z[b, o0 + j], act)
             H[b, o0 + j] = h
@@ -211,8 +214,8 @@ def mlp_cost(theta, X, Y, arch, loss, l2, mask):
                 nxt[j] = theta[b0 + j] if b0 >= 0 else const(0.0, theta[0])
             for i in range(n_in):
                 x = cur[i]
-                row = w0 + i * n_out
-                for j in range(n_out):
+                row = np.uint64(w0 + i * n_out)
+                for j in range(np.uint64(n_out)):
                     nxt[j] += x * theta[row + j]
             for j in range(n_out):
                 cur[j] = activate(nxt[j], act) * mask[b, o0 + j]

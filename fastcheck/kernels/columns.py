@@ -1,0 +1,250 @@
+"""The sigmoid layers above a moved column, as a cubic in the column's change.
+
+Every coordinate of column ``j`` of layer l (``W_l[i, j]`` for all i, and
+``b_l[j]``) moves the network through one number per sample: the change
+``D_b`` of the activation ``A_l[b, j]``.  Above it, in a sigmoid layer whose
+pre-activation moves by ``δ`` (with ``g₁ = σ'(z)``, ``g₂ = σ''(z)/2``,
+``g₃ = σ'''(z)/6`` cached from the unperturbed pass)
+
+    σ(z + δ) − σ(z) = δ·(g₁ + δ·(g₂ + δ·g₃)) + R,   |R| ≤ σ'(z)·e^|δ|·δ⁴/24,
+
+because every derivative of σ is σ' times a polynomial in σ bounded by 1 on
+[0, 1] (σ'' = σ'(1 − 2σ), σ''' = σ'(1 − 6σ'), σ'''' = σ'(1 − 2σ)(1 − 12σ'))
+and σ'(ξ) ≤ σ'(z)·e^|ξ − z|.  For |δ| ≤ 2⁻¹³ (2⁻⁶ in single precision) the
+remainder is below 1e-17·σ'(z) (3e-9·σ'(z)), under the rounding of σ(z + δ)
+itself (σ' ≤ min(σ, 1 − σ)): the cubic *is* the moved activation, to
+rounding, like the Taylor polynomials of :mod:`fastcheck.kernels.layered`.
+Nothing is linearised; the cubic's error is below that of evaluating σ anew.
+
+Below |δ| ≤ 2⁻¹⁸ (2⁻⁹) the quadratic alone is as good (remainder below
+σ'(z)·|δ|³/6 < 1e-17·σ'(z)); the output takes it when every move of a block
+allows (:func:`quadratic_limit`).
+
+So, for the coordinates of one column, stacked as rows ``r`` (a coordinate at
+one move) with their column changes ``D[b, r]`` (for a sigmoid column, the
+cubic in ``δ = s·x_b``, made sample by sample beside the loops that read it,
+:func:`_column_row`):
+
+* one layer above (the sigmoid output): the output unit k moves by
+  ``δ = D·W[j, k]``, so its change is the cubic in D with coefficients
+  ``c_n = g_n·W[j, k]ⁿ``, and the loss change of sse/mse is
+  ``(a' − a)(a' + a − 2y) = d·(d + 2(a − y))`` (:func:`output_rows`);
+* two layers above (a sigmoid hidden layer m, then the sigmoid output): layer
+  m's change is a cubic in D, ``ΔA_m[b, u] = Σ_n Dⁿ·C_n[b, u]`` with
+  ``C_n = M·g_n·W_m[j, u]ⁿ``, so the output's pre-activations move by
+  ``ΔZ[b, k] = Σ_n Dⁿ·P_n[b, k]`` with ``P_n = C_n·W_q``: three small products
+  per column (:func:`hidden_coefficients`) instead of one product per row, and
+  each row pays only the cubics (:func:`hidden_output_rows`).  The products are
+  the same sums as ``ΔA_m·W_q`` in another order, exact to rounding.
+
+The validity of every cubic (|δ| under the limit) is decided per block from
+``max |D|`` and the coefficients (:func:`output_bound`), before any row is
+computed; a block that fails it takes the general path.  The inner loops run
+over the rows (contiguous, coefficients hoisted), so they vectorise and pay
+no division.  The complex step runs the same code with complex ``D``: the
+cubics are the same series, bounded through |Re δ| + |Im δ|.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..models.backprop import N_OUT, OUT_OFF, W_OFF
+from ..models.functions import NET
+from ..models.numeric import const, is_single
+
+#: Largest |δ| for which a sigmoid's change is taken from its cubic in double
+#: precision (remainder below 1e-17·σ'(z)) ...
+CUBIC = 2.0**-13
+#: ... and in single precision (below 3e-9·σ'(z), float32's rounding is 6e-8).
+CUBIC32 = 2.0**-6
+
+
+#: Largest |δ| for which the output's change is taken from the quadratic alone, the
+#: cubic's last term dropped (remainder below σ'(z)·e^|δ|·|δ|³/6: 1e-17·σ'(z) in double
+#: precision, 2e-9·σ'(z) in single); the default steps of a central check at weights
+#: below 1 usually move the output by less.
+QUADRATIC = 2.0**-18
+QUADRATIC32 = 2.0**-9
+
+
+@njit(**NET)
+def cubic_limit(x):
+    """The cubic's limit on |δ| in the precision of ``x``."""
+    return CUBIC32 if is_single(x) else CUBIC
+
+
+@njit(**NET)
+def quadratic_limit(x):
+    """The quadratic's limit on |δ| in the precision of ``x``."""
+    return QUADRATIC32 if is_single(x) else QUADRATIC
+
+
+@njit(**NET)
+def sigmoid_coefficients(HT, ET):
+    """``G[n − 1, u, b]`` = σ⁽ⁿ⁾(z)/n! (n = 1, 2, 3) at every cached unit, unit-major ``(3, T, B)``.
+
+    From the cached ``h = σ(z)`` and ``E = e^(−z)``: ``q = 1 − σ(z)`` is taken as
+    ``E·h`` when h ≥ ½ (no cancellation) and ``1 − h`` below, ``g₁ = h·q``,
+    ``g₂ = g₁(q − h)/2``, ``g₃ = g₁(1 − 6g₁)/6``.  Meaningful for sigmoid units only.
+    """
+    T, B = HT.shape
+    G = np.empty((3, T, B), HT.dtype)
+    one = const(1.0, HT[0, 0])
+    half = const(0.5, one)
+    six = const(6.0, one)
+    sixth = const(1.0 / 6.0, one)
+    for u in range(T):
+        for b in range(B):
+            h = HT[u, b]
+            q = ET[u, b] * h if h >= half else one - h
+            g1 = h * q
+            G[0, u, b] = g1
+            G[1, u, b] = g1 * (q - h) * half
+            G[2, u, b] = g1 * (one - six * g1) * sixth
+    return G
+
+
+@njit(**NET)
+def column_bound(G, MT, u, dx):
+    """A bound of every |D| of a sigmoid column ``u`` whose moves |δ| are at most ``dx``:
+    ``max_b |M|·(|g₁| + dx·(|g₂| + dx·|g₃|))·dx`` (taken from the coefficients, so that the
+    row loops carry no max)."""
+    dmax = 0.0
+    for b in range(MT.shape[1]):
+        m = abs(MT[u, b])
+        dmax = max(dmax, dx * m * (abs(G[0, u, b]) + dx * (abs(G[1, u, b]) + dx * abs(G[2, u, b]))))
+    return dmax
+
+
+@njit(**NET)
+def _column_row(b, DT, cubic, SK, nc, XG, G, MT, u, row):
+    """Sample b's column changes of every row: ``DT[b]`` when step 1 was taken row by row,
+    else (``cubic``) ``row[k·nc + c] = M[b, u]·(σ(z + δ) − σ(z))`` by the cubic in
+    ``δ = SK[k, c]·XG[b, c]`` (``XG[b, c]`` is the input that coordinate c multiplies on
+    sample b, 1 for the bias), computed here so that it stays in the L1 cache."""
+    if not cubic:
+        return DT[b]
+    c1 = MT[u, b] * G[0, u, b]
+    c2 = MT[u, b] * G[1, u, b]
+    c3 = MT[u, b] * G[2, u, b]
+    ncu = np.uint64(nc)
+    for k in range(SK.shape[0]):
+        base = np.uint64(k * nc)
+        for c in range(ncu):
+            x = SK[k, c] * XG[b, c]
+            row[base + c] = x * (c1 + x * (c2 + x * c3))
+    return row
+
+
+@njit(**NET)
+def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row):
+    """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))``, ``d = σ(z + D[b, r]·w_k) − σ(z)`` by the cubic
+    (by the quadratic when ``quad``: every |δ| is under :func:`quadratic_limit`),
+    for a column whose next layer is the sigmoid output (``w = θ[wrow : wrow + K]``).
+
+    The column's changes ``D[b, r]`` come from ``DT`` (``(B, ≥ R)``) or, for a sigmoid
+    column ``u0`` by its cubic, sample by sample from :func:`_column_row`.  The loop over
+    rows is innermost, its coefficients hoisted, so it vectorises.
+    """
+    B = DT.shape[0]
+    two = const(2.0, AT[0, 0])
+    Ru = np.uint64(R)
+    for r in range(Ru):
+        acc[r] = 0.0
+    for b in range(B):
+        D = _column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
+        for k in range(K):
+            u = oL + k
+            w = theta[wrow + k]
+            c1 = G[0, u, b] * w
+            c2 = G[1, u, b] * w * w
+            c3 = G[2, u, b] * w * w * w
+            t = two * (AT[u, b] - YT[k, b])
+            if quad:
+                for r in range(Ru):
+                    x = D[r]
+                    d = x * (c1 + x * c2)
+                    acc[r] += d * (d + t)
+            else:
+                for r in range(Ru):
+                    x = D[r]
+                    d = x * (c1 + x * (c2 + x * c3))
+                    acc[r] += d * (d + t)
+
+
+@njit(**NET)
+def hidden_coefficients(theta, arch, m, j, G, MT, C, P):
+    """``P[(n − 1)·B + b, k] = Σ_u C_n[b, u]·W_q[u, k]`` with ``C_n[b, u] = M[b, u]·g_n[b, u]·W_m[j, u]ⁿ``:
+    the output's pre-activation change is ``Σ_n Dⁿ·P_n`` when column ``j`` below the
+    sigmoid hidden layer ``m`` changes by D (``q = m + 1`` is the output layer).
+
+    Returns ``max_u |W_m[j, u]|`` (the layer-m cubics hold while ``max|D|`` times it is
+    under :func:`cubic_limit`).  ``C`` is ``(3B, n_m)``, ``P`` ``(3B, K)`` scratch.
+    """
+    n = arch[m, N_OUT]
+    om = arch[m, OUT_OFF]
+    row = arch[m, W_OFF] + j * n
+    q = m + 1
+    K = arch[q, N_OUT]
+    wq = arch[q, W_OFF]
+    B = MT.shape[1]
+    W = theta[wq : wq + n * K].reshape((n, K))
+    wmax = 0.0
+    for u in range(n):
+        w = theta[row + u]
+        wmax = max(wmax, abs(w))
+        for b in range(B):
+            mask = MT[om + u, b]
+            C[b, u] = mask * G[0, om + u, b] * w
+            C[B + b, u] = mask * G[1, om + u, b] * w * w
+            C[2 * B + b, u] = mask * G[2, om + u, b] * w * w * w
+    np.dot(C, W, P)
+    return wmax
+
+
+@njit(**NET)
+def output_bound(P, B, dmax):
+    """``max_{b,k} Σ_n dmaxⁿ·|P_n[b, k]|``: a bound of the output's |ΔZ| over the block."""
+    K = P.shape[1]
+    top = 0.0
+    for b in range(B):
+        for k in range(K):
+            z = dmax * (abs(P[b, k]) + dmax * (abs(P[B + b, k]) + dmax * abs(P[2 * B + b, k])))
+            top = max(top, z)
+    return top
+
+
+@njit(**NET)
+def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, quad, acc, row):
+    """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))`` for a column two layers below the sigmoid output:
+    ``δ = Σ_n D[b, r]ⁿ·P_n[b, k]`` (see :func:`hidden_coefficients`), ``d`` the output's
+    cubic in δ (quadratic when ``quad``); ``D`` as in :func:`output_rows`, whose loops these are."""
+    B = DT.shape[0]
+    two = const(2.0, AT[0, 0])
+    Ru = np.uint64(R)
+    for r in range(Ru):
+        acc[r] = 0.0
+    for b in range(B):
+        D = _column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
+        for k in range(K):
+            u = oL + k
+            p1 = P[b, k]
+            p2 = P[B + b, k]
+            p3 = P[2 * B + b, k]
+            c1 = G[0, u, b]
+            c2 = G[1, u, b]
+            c3 = G[2, u, b]
+            t = two * (AT[u, b] - YT[k, b])
+            if quad:
+                for r in range(Ru):
+                    x = D[r]
+                    z = x * (p1 + x * (p2 + x * p3))
+                    d = z * (c1 + z * c2)
+                    acc[r] += d * (d + t)
+            else:
+                for r in range(Ru):
+                    x = D[r]
+                    z = x * (p1 + x * (p2 + x * p3))
+                    d = z * (c1 + z * (c2 + z * c3))
+                    acc[r] += d * (d + t)
