@@ -39,7 +39,7 @@ def profile(sizes, repeat):
     model = MLP(sizes, activations="sigmoid", loss="sse")
     theta = model.init(seed=0)
     X, y = model.sample_data(BATCH, seed=1)
-    X, Y = model.check_data(X, y)
+    X, Y = model.validate_data(X, y)
     n = model.n_params
     coords = np.arange(n)
     steps = absolute_steps(theta, coords, get_scheme("central"), None)

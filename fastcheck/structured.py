@@ -1,7 +1,7 @@
 """Checking the built-in networks: the structure-aware evaluator and :func:`check_model`.
 
 :class:`LayeredEvaluator` computes the perturbed costs of a
-:class:`fastcheck.models.MLP` with :mod:`fastcheck.kernels.layered`, which
+:class:`fastcheck.models.MLP` with :mod:`fastcheck.models.layered`, which
 recomputes only what a coordinate's perturbation changes;
 :class:`BlackBoxModelEvaluator` runs the same model's jitted cost through the
 generic parallel kernel.  Both plug into :func:`fastcheck.check.run_check`
@@ -16,9 +16,9 @@ import numpy as np
 from . import config
 from .check import run_check
 from .evaluate import JitEvaluator, complex_dtype
+from .kernels import stencil
+from .models import MLP, backprop, layered
 from .protocol import Evaluator
-from .kernels import layered, stencil
-from .models import MLP, backprop
 from .validate import as_theta, validate_threads
 
 __all__ = ["BlackBoxModelEvaluator", "LayeredEvaluator", "check_model"]
@@ -133,7 +133,7 @@ class LayeredEvaluator(Evaluator):
 
     def complex_step(self, theta, coords, steps) -> np.ndarray:
         """``Im J(θ + i·h_j·e_{coords[j]})`` by the structure-aware kernel (see
-        :func:`fastcheck.kernels.layered.layered_complex_step`)."""
+        :func:`fastcheck.models.layered.layered_complex_step`)."""
         self._check_theta(theta)
         coords = np.ascontiguousarray(coords, np.int64)
         steps = np.ascontiguousarray(steps, np.float64)

@@ -1,4 +1,4 @@
-"""The column path of the structure-aware kernel (fastcheck/kernels/columns.py): the sigmoid
+"""The column path of the structure-aware kernel (fastcheck/models/columns.py): the sigmoid
 layers above a moved column as cubics in its change.
 
 References: σ in extended precision (np.longdouble) for the cubic itself, the plain NumPy
@@ -8,7 +8,7 @@ the same kernel (taken when the moves are too large for the cubics).
 import numpy as np
 import pytest
 
-from fastcheck.kernels import columns, layered
+from fastcheck.models import columns, layered
 from fastcheck.models import MLP
 from fastcheck.models import LOSSES
 from fastcheck.structured import LayeredEvaluator, check_model
@@ -22,7 +22,7 @@ def _build(sizes, act, loss, l2, kp, batch=6, seed=0):
     model = MLP(sizes, activations=act, loss=loss, l2=l2, keep_prob=kp, dropout_seed=seed + 1)
     theta = model.init(seed=seed + 2)
     X, y = model.sample_data(batch, seed=seed + 3)
-    return model, theta, *model.check_data(X, y)
+    return model, theta, *model.validate_data(X, y)
 
 
 def _gid(p):

@@ -28,8 +28,8 @@ RANKS = {
     "fastcheck.models.functions": 2,
     "fastcheck.errorbars": 3, "fastcheck.models.backprop": 3,
     # the built-in networks and their structured kernel; results; the evaluators
-    "fastcheck.models.mlp": 4, "fastcheck.models.mutant_backprop": 4, "fastcheck.models.layered": 4,
-    "fastcheck.kernels.layered": 4,
+    "fastcheck.models.mlp": 4, "fastcheck.models.mutant_backprop": 4, "fastcheck.models.columns": 4,
+    "fastcheck.models.layered": 4,
     "fastcheck.result": 4, "fastcheck.pool": 4,
     "fastcheck.models.tutorial": 5, "fastcheck.models": 5, "fastcheck.evaluate": 5,
     # the core check and what builds on it

@@ -31,22 +31,22 @@ float64 reference.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ..config import jit
 from .functions import NET, activate, activate_prime, loss_scale, row_loss, row_loss_grad
 from .numeric import const
 
 N_IN, N_OUT, ACT, W_OFF, B_OFF, IN_OFF, OUT_OFF = range(7)
 
 
-@njit(**NET)
+@jit(NET)
 def total_columns(arch):
     """T = n_0 + Σ n_l: the width of the side-by-side activation arrays."""
     L = arch.shape[0]
     return arch[L - 1, OUT_OFF] + arch[L - 1, N_OUT]
 
 
-@njit(**NET)
+@jit(NET)
 def l2_penalty(theta, arch, l2):
     """½·l2·Σ_l Σ_ij W_l[i, j]², in θ's precision (``l2`` of the same type)."""
     s = const(0.0, theta[0])
@@ -60,7 +60,7 @@ def l2_penalty(theta, arch, l2):
 
 
 # -- one dense layer: forward beside backward ------------------------------------------
-@njit(**NET)
+@jit(NET)
 def dense_forward(theta, arch, l, A, Z, H, mask):
     """Layer ``l`` on every sample: Z = A_in·W + b, H = act(Z), A_out = H ⊙ mask.
 
@@ -86,7 +86,7 @@ def dense_forward(theta, arch, l, A, Z, H, mask):
             A[b, o0 + j] = h * mask[b, o0 + j]
 
 
-@njit(**NET)
+@jit(NET)
 def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, grad):
     """Backprop through layer ``l``, given ``dA = ∂J/∂A_out`` in the layer's columns.
 
@@ -129,7 +129,7 @@ def dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, grad):
 
 
 # -- whole network ------------------------------------------------------------------
-@njit(**NET)
+@jit(NET)
 def _kept_buffers(theta, X, arch):
     """``(Z, H, A)`` of a forward pass, each ``(B, T)`` in θ's precision, with the inputs in their first columns."""
     B = X.shape[0]
@@ -145,7 +145,7 @@ def _kept_buffers(theta, X, arch):
     return Z, H, A
 
 
-@njit(**NET)
+@jit(NET)
 def forward(theta, X, arch, mask):
     """The forward pass, kept: ``(Z, H, A)``, each ``(B, T)`` in θ's precision (see the module doc)."""
     Z, H, A = _kept_buffers(theta, X, arch)
@@ -154,7 +154,7 @@ def forward(theta, X, arch, mask):
     return Z, H, A
 
 
-@njit(**NET)
+@jit(NET)
 def forward_blas(theta, X, arch, mask):
     """The forward pass as :func:`forward` keeps it, each layer one matrix product ``A_in·W``
     (BLAS) plus the bias: the backprop's pass (it rounds differently from the row loops)."""
@@ -175,7 +175,7 @@ def forward_blas(theta, X, arch, mask):
     return Z, H, A
 
 
-@njit(**NET)
+@jit(NET)
 def data_loss(A, Y, arch, loss):
     """scale · Σ_b row_loss(A_L[b], y_b), from the kept activations."""
     L = arch.shape[0]
@@ -187,7 +187,7 @@ def data_loss(A, Y, arch, loss):
     return const(loss_scale(loss, B, K), s) * s
 
 
-@njit(**NET)
+@jit(NET)
 def mlp_cost(theta, X, Y, arch, loss, l2, mask):
     """J(θ) = scale·Σ_b row_loss(A_L[b], y_b) + ½·l2·Σ‖W_l‖², by row loops.
 
@@ -224,7 +224,7 @@ def mlp_cost(theta, X, Y, arch, loss, l2, mask):
     return const(loss_scale(loss, B, arch[L - 1, N_OUT]), s) * s + l2_penalty(theta, arch, l2)
 
 
-@njit(**NET)
+@jit(NET)
 def mlp_cost_blas(theta, X, Y, arch, loss, l2, mask):
     """J(θ) as :func:`mlp_cost`, with each layer one matrix product ``A·W`` (BLAS).
 
@@ -250,7 +250,7 @@ def mlp_cost_blas(theta, X, Y, arch, loss, l2, mask):
     return const(loss_scale(loss, A.shape[0], A.shape[1]), s) * s + l2_penalty(theta, arch, l2)
 
 
-@njit(**NET)
+@jit(NET)
 def mlp_grad(theta, X, Y, arch, loss, l2, mask, grad):
     """``grad = ∂J/∂θ`` by backprop (the correct gradient; the mutants are in :mod:`.mutant_backprop`).
 

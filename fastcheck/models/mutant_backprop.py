@@ -13,7 +13,7 @@ import numpy as np
 
 from ..config import NET, jit
 from . import mutants as mu
-from .backprop import B_OFF, IN_OFF, N_IN, N_OUT, OUT_OFF, W_OFF, ACT, data_loss, forward_blas, l2_penalty
+from .backprop import ACT, B_OFF, IN_OFF, N_IN, N_OUT, OUT_OFF, W_OFF, data_loss, forward_blas, l2_penalty
 from .functions import SSE, activate, activate_prime, loss_scale, row_loss_grad
 
 __all__ = ["dense_backward", "mlp_grad"]

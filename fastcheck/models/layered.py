@@ -50,7 +50,7 @@ loss is sse or mse (:func:`_column_path`), every coordinate of column j of
 layer l (``W_l[:, j]`` and ``b_l[j]``) moves the rest of the network through
 the column's change ``D_b`` alone, and each sigmoid above changes by a cubic
 in its move whose remainder is under rounding
-(:mod:`fastcheck.kernels.columns`).  Such coordinates are taken a column at a
+(:mod:`fastcheck.models.columns`).  Such coordinates are taken a column at a
 time (:func:`_column_block`): the column's changes of all its coordinates and
 moves stacked, ``(B × rows)``, then the layers above and the loss in loops
 over the rows (no division, no exp, vectorised), with the second layer's
@@ -92,10 +92,12 @@ vectorising them).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, types
+from numba import prange, types
 from numba.extending import overload
 
-from ..models.backprop import (
+from ..config import NET_OVERLOAD, jit, jit_options
+from . import columns
+from .backprop import (
     ACT,
     B_OFF,
     IN_OFF,
@@ -107,26 +109,25 @@ from ..models.backprop import (
     forward,
     l2_penalty,
 )
-from ..models.functions import (
+from .functions import (
     BCE,
-    LEAKY_RELU,
     IDENTITY,
+    LEAKY_RELU,
     LEAKY_SLOPE,
     MSE,
     NET,
     NET_PARALLEL,
     RELU,
     SIGMOID,
-    TANH,
     SOFTMAX_CE,
     SSE,
+    TANH,
     activate,
     loss_scale,
     row_loss,
     softplus,
 )
-from ..models.numeric import bound, const, div, is_complex, is_single
-from . import columns
+from .numeric import bound, const, div, is_complex, is_single
 
 #: Largest |δ| for which e^(−δ) and tanh δ are taken from their Taylor
 #: polynomials in double precision (truncation below 7.5e-18 resp. 5e-20 relative) ...
@@ -137,13 +138,13 @@ SMALL = 2.0**-10
 SMALL32 = 2.0**-5
 
 
-@njit(**NET)
+@jit(NET)
 def _small(x):
     """The polynomial route's limit on |δ| in the precision of ``x``."""
     return SMALL32 if is_single(x) else SMALL
 
 
-@njit(**NET)
+@jit(NET)
 def _exp_small(x):
     """e^x for |x| ≤ 2⁻¹⁰: 1 + x + x²/2 + x³/6 + x⁴/24 (truncation < 7.5e-18 relative;
     < 2.5e-10 for |x| ≤ 2⁻⁵, the single-precision limit)."""
@@ -151,7 +152,7 @@ def _exp_small(x):
     return one + x * (one + x * (const(0.5, x) + x * (const(1.0 / 6.0, x) + x * const(1.0 / 24.0, x))))
 
 
-@njit(**NET)
+@jit(NET)
 def _tanh_small(x):
     """tanh x for |x| ≤ 2⁻¹⁰: x − x³/3 + 2x⁵/15 (truncation 17x⁷/315 < 5e-20 relative;
     < 6e-11 for |x| ≤ 2⁻⁵, the single-precision limit)."""
@@ -159,12 +160,12 @@ def _tanh_small(x):
     return x * (const(1.0, x) + x2 * (const(-1.0 / 3.0, x) + x2 * const(2.0 / 15.0, x)))
 
 
-@njit(**NET)
+@jit(NET)
 def _kinked(code):
     return code == RELU or code == LEAKY_RELU
 
 
-@njit(**NET)
+@jit(NET)
 def _moved(z0, h0, e0, delta, act):
     """act(z0 + δ), from the cached z0, h0 = act(z0) and e0 = e^(−z0).
 
@@ -182,7 +183,7 @@ def _moved(z0, h0, e0, delta, act):
     return activate(z0 + delta, act)
 
 
-@njit(**NET)
+@jit(NET)
 def forward_cache(theta, X, Y, arch, loss, l2, mask):
     """The unperturbed pass, kept in the forms the kernel reads.
 
@@ -217,7 +218,7 @@ def forward_cache(theta, X, Y, arch, loss, l2, mask):
     return Z, H, A, E, mask, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0
 
 
-@njit(**NET)
+@jit(NET)
 def locate(arch, c):
     """``(layer, is_bias, i, j)`` of flat coordinate ``c`` (``i = -1`` for a bias)."""
     for l in range(arch.shape[0]):
@@ -230,7 +231,7 @@ def locate(arch, c):
     return -1, False, -1, -1
 
 
-@njit(**NET)
+@jit(NET)
 def _column(arch, l, i, j, s, ZT, HT, AT, ET, MT, colmax, anew, dvec):
     """Step 1: column j of layer l after the move ``s`` of W_l[i, j] (``i < 0``: b_l[j]).
 
@@ -274,7 +275,7 @@ def _column(arch, l, i, j, s, ZT, HT, AT, ET, MT, colmax, anew, dvec):
     return False
 
 
-@njit(**NET)
+@jit(NET)
 def _advance(arch, q, DZ, ZT, HT, AT, ET, MT, CUR, DC, moved):
     """Layer q after its pre-activations moved by ``DZ`` (unit-major, ``(n_q, B)``):
     writes the new activations (after dropout) into ``CUR`` and their changes
@@ -333,7 +334,7 @@ def _advance(arch, q, DZ, ZT, HT, AT, ET, MT, CUR, DC, moved):
     return kink
 
 
-@njit(**NET)
+@jit(NET)
 def _output_diff(a_new, a_old, y, loss):
     """Unnormalised loss change of one output entry for the separable losses."""
     if loss == BCE:
@@ -342,7 +343,7 @@ def _output_diff(a_new, a_old, y, loss):
     return const(0.5, d) * d if loss == SSE else d
 
 
-@njit(**NET)
+@jit(NET)
 def perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s, anew, dvec, acc, cur, moved, DZ, CUR, DC):
     """J(θ + s·e_c) − J(θ) for the coordinate ``(l, i, j)`` (see the module doc).
 
@@ -446,7 +447,7 @@ def perturbed_delta(theta, Y, arch, loss, l2, cache, l, i, j, s, anew, dvec, acc
     return dJ, kink
 
 
-@njit(**NET)
+@jit(NET)
 def _width(arch):
     width = 1
     for l in range(arch.shape[0]):
@@ -454,7 +455,7 @@ def _width(arch):
     return width
 
 
-@njit(**NET)
+@jit(NET)
 def _scratch(B, width, zero):
     """One chunk's scratch, in the type of ``zero``: ``(anew, dvec, acc, cur, moved, DZ, CUR, DC)``."""
     return (np.full(B, zero), np.full(B, zero), np.full(B, zero), np.full(width, zero),
@@ -474,7 +475,7 @@ def _product(DC, W, DZ, Pf, Qf):
     DZ[:] = DC @ W
 
 
-@overload(_product, jit_options={"error_model": "numpy"})
+@overload(_product, jit_options=jit_options(NET_OVERLOAD))
 def _product_impl(DC, W, DZ, Pf, Qf):
     if isinstance(DC.dtype, types.Float):
         def impl(DC, W, DZ, Pf, Qf):
@@ -504,13 +505,13 @@ def _product_impl(DC, W, DZ, Pf, Qf):
     return None
 
 
-@njit(**NET)
+@jit(NET)
 def _rows(flat, R, n):
     """The first ``R·n`` entries of a flat scratch buffer as a C-contiguous ``(R, n)`` matrix."""
     return flat[: R * n].reshape((R, n))
 
 
-@njit(**NET)
+@jit(NET)
 def _advance_rows(arch, q, DZ, B, Z, H, A, E, M, CUR, DC, gkink):
     """Layer q for stacked rows (row ``r`` is sample ``r % B`` of group ``r // B``) whose
     pre-activations moved by ``DZ`` (``(R, n_q)``, row-major): writes the new activations
@@ -573,7 +574,7 @@ def _advance_rows(arch, q, DZ, B, Z, H, A, E, M, CUR, DC, gkink):
                 DC[r, k] = a - A[b, u]
 
 
-@njit(**NET)
+@jit(NET)
 def _sigmoid_loss_t(DZT, B, ZT, HT, ET, AT, YT, oL, loss, total, acc):
     """``total[g] += Σ_b Σ_k ℓ(σ(z + δ)) − ℓ(σ(z))`` for a sigmoid output (no dropout there)
     under sse or mse, from the unit-major moves ``DZT`` (``(K, rows)``, row ``g·B + b``).
@@ -612,7 +613,7 @@ def _sigmoid_loss_t(DZT, B, ZT, HT, ET, AT, YT, oL, loss, total, acc):
             total[g] += acc[0, b]
 
 
-@njit(**NET)
+@jit(NET)
 def _gemm_scratch(B, width, rows, zero, real):
     """A block's scratch: ``(D, anew, acc, DZ, CUR, DC, P, Q, total, gkink)``: the groups' column
     changes ``(groups, B)``, one column, two rows of per-sample sums, three flat ``rows × width`` buffers in the type of
@@ -626,7 +627,7 @@ def _gemm_scratch(B, width, rows, zero, real):
             np.full(planes, real), np.full(planes, real), np.full(G, zero), np.zeros(G, np.bool_))
 
 
-@njit(**NET)
+@jit(NET)
 def _gemm_block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, scratch):
     """``dJ[t − t0, k] = J(θ + S[t − t0, k]·e_{coords[t]}) − J(θ)`` for a block of coordinates
     of one layer l ≤ L − 3, and ``kink[t − t0]``.
@@ -721,27 +722,27 @@ def _gemm_block(theta, Y, arch, loss, l2, cache, coords, t0, t1, S, dJ, kink, sc
         kink[c] = flag
 
 
-@njit(**NET)
+@jit(NET)
 def _block_size(n_moves, B):
     """Coordinates per block: about :data:`BLOCK_ROWS` stacked rows (at least one coordinate)."""
     return max(1, BLOCK_ROWS // (n_moves * B))
 
 
 #: Entries (row × sample) of one column block's stacked changes ``D`` (see
-#: :mod:`fastcheck.kernels.columns`): 512 KB in double precision, rows of a few
+#: :mod:`fastcheck.models.columns`): 512 KB in double precision, rows of a few
 #: hundred coordinates at batch 64, whose inner loops stay in the L1/L2 caches.
 COLUMN_ENTRIES = 65536
 
 
-@njit(**NET)
+@jit(NET)
 def _column_size(n_moves, B):
     """Coordinates per column block (at least one)."""
     return max(1, COLUMN_ENTRIES // (n_moves * B))
 
 
-@njit(**NET)
+@jit(NET)
 def _column_path(arch, loss, l):
-    """Whether the coordinates of layer l take the column path (:mod:`fastcheck.kernels.columns`):
+    """Whether the coordinates of layer l take the column path (:mod:`fastcheck.models.columns`):
     one or two layers above l, all of them sigmoid, under sse or mse."""
     L = arch.shape[0]
     above = L - 1 - l
@@ -753,7 +754,7 @@ def _column_path(arch, loss, l):
     return True
 
 
-@njit(**NET)
+@jit(NET)
 def _plan(arch, loss, coords, n_moves, B):
     """``(order, starts)``: the order in which the coordinates are taken and the start indices
     (and the end) of the blocks, runs of ``coords[order]``.
@@ -803,13 +804,13 @@ def _plan(arch, loss, coords, n_moves, B):
 PAD = 8
 
 
-@njit(**NET)
+@jit(NET)
 def _column_scratch(arch, loss, B, n_moves, zero, real):
     """A chunk's column-path scratch ``(DT, XG, ii, acc, C, P)``: the stacked changes ``(B, rows)``
     in the type of ``zero``, the gathered inputs ``(B, coordinates)`` (real) and their
     indices ``i``, the rows' sums
     (type of ``zero``); the real ``(3B, n_m)`` and ``(3B, K)`` of
-    :func:`fastcheck.kernels.columns.hidden_coefficients` (empty when no layer needs them)."""
+    :func:`fastcheck.models.columns.hidden_coefficients` (empty when no layer needs them)."""
     L = arch.shape[0]
     size = 0
     mid = 0
@@ -825,10 +826,10 @@ def _column_scratch(arch, loss, B, n_moves, zero, real):
             np.full((3 * B if mid > 0 else 0, K), real), np.full(rows, zero), np.full(rows, zero))
 
 
-@njit(**NET)
+@jit(NET)
 def _column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kink, anew, dvec, cscratch):
     """``dJ`` and ``kink`` of a block of coordinates of one column ``j`` of a layer on the
-    column path (:mod:`fastcheck.kernels.columns`): the column's changes ``D`` (row
+    column path (:mod:`fastcheck.models.columns`): the column's changes ``D`` (row
     ``k·nc + c`` is coordinate c at move k), then the layers above as cubics in them.
     Returns 0, having written nothing the caller reads, when some move is too large
     for the cubics (the caller then takes the general path); else 1, or 2 when the
@@ -912,7 +913,7 @@ def _column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kin
     return 2 if quad else 1
 
 
-@njit(**NET)
+@jit(NET)
 def _block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kink, scratch, gscratch, cscratch):
     """``dJ`` and ``kink`` of one block: by :func:`_column_block` on the column path when its
     moves are small enough, else by :func:`_gemm_block` (in blocks of at most
@@ -942,7 +943,7 @@ def _block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kink, scra
         kink[c] = flag
 
 
-@njit(**NET_PARALLEL)
+@jit(NET_PARALLEL)
 def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_chunks, out, kinks):
     """``out[j, k] = J(θ + s_jk·e_{coords[j]})`` with ``s_jk = fl(θ_c + offsets[k]·steps[j]) − θ_c``,
     and ``kinks[j]`` = some relu/leaky_relu pre-activation changes side at one of those points.
@@ -999,7 +1000,7 @@ def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_c
                 kinks[order[t]] = kink[t - t0]
 
 
-@njit(**NET_PARALLEL)
+@jit(NET_PARALLEL)
 def layered_complex_step(theta, X, Y, arch, loss, l2, mask, coords, steps, unit, n_chunks, out):
     """``out[j] = Im J(θ + i·h_j·e_{coords[j]})``, ``h_j = fl(steps[j])``: the complex step.
 
@@ -1039,9 +1040,3 @@ def layered_complex_step(theta, X, Y, arch, loss, l2, mask, coords, steps, unit,
             _block(theta, Y, arch, loss, l2, cache, G, pcoords, t0, t1, S, dJ, kink, scratch, gscratch, cscratch)
             for t in range(t0, t1):
                 out[order[t]] = dJ[t - t0, 0].imag
-
-
-@njit(**NET)
-def base_cost(theta, X, Y, arch, loss, l2, mask):
-    """J(θ) from the cached pass (equal, bit for bit, to the black-box cost)."""
-    return forward_cache(theta, X, Y, arch, loss, l2, mask)[-1]

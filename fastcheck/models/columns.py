@@ -13,7 +13,7 @@ because every derivative of σ is σ' times a polynomial in σ bounded by 1 on
 and σ'(ξ) ≤ σ'(z)·e^|ξ − z|.  For |δ| ≤ 2⁻¹³ (2⁻⁶ in single precision) the
 remainder is below 1e-17·σ'(z) (3e-9·σ'(z)), under the rounding of σ(z + δ)
 itself (σ' ≤ min(σ, 1 − σ)): the cubic *is* the moved activation, to
-rounding, like the Taylor polynomials of :mod:`fastcheck.kernels.layered`.
+rounding, like the Taylor polynomials of :mod:`fastcheck.models.layered`.
 Nothing is linearised; the cubic's error is below that of evaluating σ anew.
 
 Below |δ| ≤ 2⁻¹⁸ (2⁻⁹) the quadratic alone is as good (remainder below
@@ -47,11 +47,11 @@ cubics are the same series, bounded through |Re δ| + |Im δ|.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from ..models.backprop import N_OUT, OUT_OFF, W_OFF
-from ..models.functions import NET
-from ..models.numeric import const, is_single
+from ..config import jit
+from .backprop import N_OUT, OUT_OFF, W_OFF
+from .functions import NET
+from .numeric import const, is_single
 
 #: Largest |δ| for which a sigmoid's change is taken from its cubic in double
 #: precision (remainder below 1e-17·σ'(z)) ...
@@ -68,19 +68,19 @@ QUADRATIC = 2.0**-18
 QUADRATIC32 = 2.0**-9
 
 
-@njit(**NET)
+@jit(NET)
 def cubic_limit(x):
     """The cubic's limit on |δ| in the precision of ``x``."""
     return CUBIC32 if is_single(x) else CUBIC
 
 
-@njit(**NET)
+@jit(NET)
 def quadratic_limit(x):
     """The quadratic's limit on |δ| in the precision of ``x``."""
     return QUADRATIC32 if is_single(x) else QUADRATIC
 
 
-@njit(**NET)
+@jit(NET)
 def sigmoid_coefficients(HT, ET):
     """``G[n − 1, u, b]`` = σ⁽ⁿ⁾(z)/n! (n = 1, 2, 3) at every cached unit, unit-major ``(3, T, B)``.
 
@@ -105,7 +105,7 @@ def sigmoid_coefficients(HT, ET):
     return G
 
 
-@njit(**NET)
+@jit(NET)
 def column_bound(G, MT, u, dx):
     """A bound of every |D| of a sigmoid column ``u`` whose moves |δ| are at most ``dx``:
     ``max_b |M|·(|g₁| + dx·(|g₂| + dx·|g₃|))·dx`` (taken from the coefficients, so that the
@@ -117,7 +117,7 @@ def column_bound(G, MT, u, dx):
     return dmax
 
 
-@njit(**NET)
+@jit(NET)
 def _column_row(b, DT, cubic, SK, nc, XG, G, MT, u, row):
     """Sample b's column changes of every row: ``DT[b]`` when step 1 was taken row by row,
     else (``cubic``) ``row[k·nc + c] = M[b, u]·(σ(z + δ) − σ(z))`` by the cubic in
@@ -137,7 +137,7 @@ def _column_row(b, DT, cubic, SK, nc, XG, G, MT, u, row):
     return row
 
 
-@njit(**NET)
+@jit(NET)
 def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))``, ``d = σ(z + D[b, r]·w_k) − σ(z)`` by the cubic
     (by the quadratic when ``quad``: every |δ| is under :func:`quadratic_limit`),
@@ -173,7 +173,7 @@ def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K,
                     acc[r] += d * (d + t)
 
 
-@njit(**NET)
+@jit(NET)
 def hidden_coefficients(theta, arch, m, j, G, MT, C, P):
     """``P[(n − 1)·B + b, k] = Σ_u C_n[b, u]·W_q[u, k]`` with ``C_n[b, u] = M[b, u]·g_n[b, u]·W_m[j, u]ⁿ``:
     the output's pre-activation change is ``Σ_n Dⁿ·P_n`` when column ``j`` below the
@@ -203,7 +203,7 @@ def hidden_coefficients(theta, arch, m, j, G, MT, C, P):
     return wmax
 
 
-@njit(**NET)
+@jit(NET)
 def output_bound(P, B, dmax):
     """``max_{b,k} Σ_n dmaxⁿ·|P_n[b, k]|``: a bound of the output's |ΔZ| over the block."""
     K = P.shape[1]
@@ -215,7 +215,7 @@ def output_bound(P, B, dmax):
     return top
 
 
-@njit(**NET)
+@jit(NET)
 def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, quad, acc, row):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))`` for a column two layers below the sigmoid output:
     ``δ = Σ_n D[b, r]ⁿ·P_n[b, k]`` (see :func:`hidden_coefficients`), ``d`` the output's
