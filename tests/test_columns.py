@@ -108,7 +108,7 @@ def _column_blocks(model, theta, X, Y, coords, S):
     n_off = S.shape[1]
     order, starts = layered._plan(arch, loss, coords, n_off, B)
     pcoords = coords[order]
-    cs = layered._column_scratch(arch, loss, B, n_off, 0.0, 0.0)
+    cs = layered._column_scratch(arch, loss, B, n_off, 0.0, 0.0, 1 << 30)
     res = {}
     for blk in range(len(starts) - 1):
         t0, t1 = starts[blk], starts[blk + 1]

@@ -735,6 +735,15 @@ COLUMN_ENTRIES = 65536
 
 
 @jit(NET)
+def _longest(starts):
+    """The number of coordinates of the longest block (at least one)."""
+    longest = 1
+    for b in range(starts.shape[0] - 1):
+        longest = max(longest, starts[b + 1] - starts[b])
+    return longest
+
+
+@jit(NET)
 def _column_size(n_moves, B):
     """Coordinates per column block (at least one)."""
     return max(1, COLUMN_ENTRIES // (n_moves * B))
@@ -805,7 +814,7 @@ PAD = 8
 
 
 @jit(NET)
-def _column_scratch(arch, loss, B, n_moves, zero, real):
+def _column_scratch(arch, loss, B, n_moves, zero, real, cap):
     """A chunk's column-path scratch ``(DT, XG, ii, acc, C, P)``: the stacked changes ``(B, rows)``
     in the type of ``zero``, the gathered inputs ``(B, coordinates)`` (real) and their
     indices ``i``, the rows' sums
@@ -816,7 +825,7 @@ def _column_scratch(arch, loss, B, n_moves, zero, real):
     mid = 0
     for l in range(L):
         if _column_path(arch, loss, l):
-            size = _column_size(n_moves, B)
+            size = min(_column_size(n_moves, B), cap)  # no block is longer than cap coordinates
             if l == L - 3:
                 mid = arch[l + 1, N_OUT]
     K = arch[L - 1, N_OUT] if mid > 0 else 0
@@ -973,17 +982,18 @@ def layered_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_c
     width = _width(arch)
     gwidth = width if arch.shape[0] >= 3 else 0  # no block products in a network of one or two layers
     n_off = offsets.shape[0]
-    gsize = _block_size(n_off, B)
-    size = max(gsize, _column_size(n_off, B))
     order, starts = _plan(arch, loss, coords, n_off, B)
     pcoords = coords[order]
     nb = starts.shape[0] - 1
+    longest = _longest(starts)  # scratch for the blocks there are (a small check allocates little)
+    gsize = min(_block_size(n_off, B), longest)
+    size = max(gsize, min(_column_size(n_off, B), longest))
     n_chunks = max(1, min(nb, n_chunks))
     zero = const(0.0, J0)
     for c in prange(n_chunks):
         scratch = _scratch(B, width, zero)
         gscratch = _gemm_scratch(B, gwidth, gsize * n_off * B, zero, zero)
-        cscratch = _column_scratch(arch, loss, B, n_off, zero, zero)
+        cscratch = _column_scratch(arch, loss, B, n_off, zero, zero, longest)
         S = np.full((size, n_off), zero)
         dJ = np.full((size, n_off), zero)
         kink = np.zeros(size, np.bool_)
@@ -1018,18 +1028,19 @@ def layered_complex_step(theta, X, Y, arch, loss, l2, mask, coords, steps, unit,
     B = X.shape[0]
     width = _width(arch)
     gwidth = width if arch.shape[0] >= 3 else 0
-    gsize = _block_size(1, B)
-    size = max(gsize, _column_size(1, B))
     order, starts = _plan(arch, loss, coords, 1, B)
     pcoords = coords[order]
     nb = starts.shape[0] - 1
+    longest = _longest(starts)
+    gsize = min(_block_size(1, B), longest)
+    size = max(gsize, min(_column_size(1, B), longest))
     n_chunks = max(1, min(nb, n_chunks))
     real = const(0.0, theta[0])
     zero = unit * real
     for c in prange(n_chunks):
         scratch = _scratch(B, width, zero)
         gscratch = _gemm_scratch(B, gwidth, gsize * B, zero, real)
-        cscratch = _column_scratch(arch, loss, B, 1, zero, real)
+        cscratch = _column_scratch(arch, loss, B, 1, zero, real, longest)
         S = np.full((size, 1), zero)
         dJ = np.full((size, 1), zero)
         kink = np.zeros(size, np.bool_)
