@@ -18,7 +18,15 @@ from .errors import NondeterministicCostWarning, NonFiniteCostError, PrecisionWa
 from .evaluate import make_evaluator
 from .layout import Layout
 from .result import KINK_COLUMNS, CheckResult, block_table, overall, relative_difference, validate_thresholds
-from .steps import ADAPTIVE, absolute_steps, direction_steps, get_scheme, resolve_eps, validate_eps
+from .steps import (
+    ADAPTIVE,
+    absolute_steps,
+    direction_steps,
+    get_scheme,
+    resolve_eps,
+    validate_direction_eps,
+    validate_eps,
+)
 from .validate import as_theta, layout_for, select_coords, validate_threads
 
 __all__ = ["adaptive_gradient", "check_directional", "check_gradient", "numerical_gradient"]
@@ -473,7 +481,7 @@ def check_directional(
     threads = validate_threads(threads)
     if isinstance(n_dirs, bool) or not isinstance(n_dirs, (int, np.integer)) or n_dirs < 1:
         raise ValueError(f"n_dirs must be a positive integer, got {n_dirs!r}")
-    direction_steps(theta, [], [], get_scheme("central"), eps)  # a bad eps fails before any work
+    eps = validate_direction_eps(eps)  # a bad eps fails before any work
     thresholds = validate_thresholds(thresholds)
     user_layout = layout is not None
     layout = layout_for(theta, layout)
@@ -507,7 +515,7 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
     return _assemble(
         ev, theta, layout=layout, thresholds=thresholds, block_ids=dblock, labels=[f"u{d}" for d in range(len(lo))],
         analytic=ana, compared=est, shown=num, status=status, why=why, finite=finite,
-        kind="directional", coords=np.arange(len(lo), dtype=np.int64), eps=validate_eps(eps), steps=steps,
+        kind="directional", coords=np.arange(len(lo), dtype=np.int64), eps=eps, steps=steps,
         scheme=scheme.name, n_evals=2 * len(lo) + n_more, seconds=seconds, kinks=kinks,
         nonfinite=np.flatnonzero(~finite), direction_blocks=dblock, error=error, estimate=est,
         precision=theta.dtype.name,

@@ -17,7 +17,8 @@ import numpy as np
 
 from .errors import StepTooSmallError
 
-__all__ = ["ADAPTIVE", "SCHEMES", "Scheme", "absolute_steps", "direction_steps", "get_scheme", "resolve_eps", "validate_eps"]
+__all__ = ["ADAPTIVE", "SCHEMES", "Scheme", "absolute_steps", "direction_steps", "get_scheme", "resolve_eps", "validate_direction_eps",
+           "validate_eps"]
 
 
 @dataclass(frozen=True)
@@ -127,19 +128,25 @@ def resolve_eps(eps, theta: np.ndarray, coords: np.ndarray):
     raise ValueError(f"eps has length {len(eps)}; expected a scalar, len(theta)={len(theta)} or len(coords)={len(coords)}")
 
 
+def validate_direction_eps(eps):
+    """A directional check's asked step, validated: ``None`` or a single positive number."""
+    eps = validate_eps(eps)
+    if eps is not None and (isinstance(eps, str) or eps.ndim != 0):
+        raise ValueError("eps for a directional check must be a single number")
+    return eps
+
+
 def direction_steps(theta: np.ndarray, lo, lengths, scheme: Scheme, eps) -> np.ndarray:
     """The step along each direction of a directional check.
 
     ``eps=None``: the scheme's optimal relative step times max(1, rms of the
     direction's slice of θ); a number: that absolute step for every direction.
     """
-    eps = validate_eps(eps)
+    eps = validate_direction_eps(eps)
     if eps is None:
         x = theta.astype(np.float64)
         rms = np.array([np.sqrt(np.mean(x[a : a + n] ** 2)) for a, n in zip(lo, lengths)])
         return scheme.relative_step(theta.dtype) * np.maximum(1.0, rms)
-    if isinstance(eps, str) or eps.ndim != 0:
-        raise ValueError("eps for a directional check must be a single number")
     return np.full(len(lo), float(eps))
 
 

@@ -14,6 +14,7 @@ from ..layout import Layout
 from ..problems import Problem, fingerprint, get_problem
 from ..result import relative_difference
 from ..steps import SCHEMES, StepTooSmallError
+from ..structured import LayeredEvaluator
 from . import dask as dask_support
 from .engine import SweepKind, load_problems, require_sweep_memory, run_grid
 from .grid import (
@@ -36,8 +37,6 @@ def _structured_evaluator(problem: Problem, threads, dtype="float64"):
     """The structure-aware evaluator of a built-in model in ``dtype``, or None if there is none."""
     if problem.model is None:
         return None
-    from ..structured import LayeredEvaluator
-
     return LayeredEvaluator(problem.model, *problem.data, threads, dtype=dtype)
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from .. import config
 from ..check import check_directional, check_gradient
 from ..problems import Problem, fingerprint, get_problem
+from ..structured import check_model
 from .engine import SweepKind, load_problems, require_sweep_memory, run_grid
 from .grid import DEFAULT_MODES, GridError, validate_modes, validate_positive_int, validate_threads
 from .measure import PeakMemory, estimate_full
@@ -33,8 +34,6 @@ class SizeOptions:
 
 
 def _check_model(problem, theta, **kw):
-    from ..structured import check_model
-
     X, y = problem.data
     return check_model(problem.model, theta, X, y, **kw)
 
