@@ -14,11 +14,11 @@ import numba
 import numpy as np
 import pandas as pd
 from numba import njit
+from timing import median_time
 
 from fastcheck import config
-from fastcheck.check import run_check
-from fastcheck.evaluate import JitEvaluator, LoopEvaluator
-from timing import median_time
+from fastcheck.checks.gradient import run_check
+from fastcheck.evaluators.user import JitEvaluator, LoopEvaluator
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "core"
 

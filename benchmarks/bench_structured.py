@@ -35,14 +35,14 @@ from pathlib import Path
 import numba
 import numpy as np
 import pandas as pd
+from peers.networks import TutorialNetwork, tutorial_numerical_gradient
+from timing import median_time
 
 import fastcheck
-from fastcheck.evaluate import JitEvaluator
-from timing import median_time
-from fastcheck.check import run_check
+from fastcheck.checks.gradient import run_check
+from fastcheck.checks.model import check_model
+from fastcheck.evaluators.user import JitEvaluator
 from fastcheck.models import MLP, backprop
-from peers.networks import TutorialNetwork, tutorial_numerical_gradient
-from fastcheck.structured import check_model
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "structured"
 HEADLINE = dict(sizes=[784, 128, 10], activations="sigmoid", loss="sse")
@@ -198,7 +198,7 @@ def main(argv=None):
     g = model.grad(theta, X, Y)[peer]
     diff = fastcheck.relative_difference(g, num)
     add(section, "the tutorial's NumPy loop (computeNumericalGradient, NumPy forward)", sec, len(peer), difference=diff,
-        verdict=fastcheck.result.verdict(diff), note=f"NumPy BLAS threads as installed; eps 1e-4 as in the tutorial")
+        verdict=fastcheck.verdicts.bands.verdict(diff), note="NumPy BLAS threads as installed; eps 1e-4 as in the tutorial")
 
     if not args.no_torch:
         try:

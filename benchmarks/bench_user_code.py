@@ -47,8 +47,8 @@ sys.path.insert(0, str(ROOT))
 
 import fastcheck as fc
 from benchmarks.quiet import wait_for_quiet
-from fastcheck import compiled, pool
-from fastcheck.sequential import compose
+from fastcheck.checks.sequential import compose
+from fastcheck.evaluators import compiled, pool
 from tests.user_nets import LayerListNet, ObjectNet, computeNumericalGradient, conv_net, object_data
 
 OUT = ROOT / "reports" / "user-code"

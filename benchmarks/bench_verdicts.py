@@ -29,7 +29,7 @@ import json, sys, time
 import numpy as np
 import fastcheck
 from fastcheck.models import MLP
-from fastcheck.structured import check_model
+from fastcheck.checks.model import check_model
 m = MLP([784, 128, 10], activations="sigmoid", loss="sse")
 theta = m.init(seed=0)
 X, y = m.sample_data(64, seed=1)
@@ -133,7 +133,7 @@ def main(argv=None) -> None:
     imported = df.groupby("version", sort=False)["imported"].first()
     assert imported.nunique() == len(imported), f"both versions imported the same fastcheck: {imported.tolist()}"
     lines += ["", f"Ratio (this tree / base): **{ratio:.3f}** (target ≤ 1.3).", "",
-              f"Per-round medians: " + ", ".join(
+              "Per-round medians: " + ", ".join(
                   f"{n}: " + " ".join(f"{statistics.median(g['seconds']):.3f}" for _, g in df[df.version == n].groupby('round'))
                   for n in names)]
     verdicts.to_csv(OUT / "table.csv", index=False)

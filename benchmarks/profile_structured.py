@@ -32,9 +32,9 @@ def profile(sizes, repeat):
     from timing import median_time
 
     import fastcheck
+    from fastcheck.core.steps import absolute_steps, get_scheme
+    from fastcheck.evaluators.structured import LayeredEvaluator
     from fastcheck.models import MLP
-    from fastcheck.steps import absolute_steps, get_scheme
-    from fastcheck.structured import LayeredEvaluator
 
     model = MLP(sizes, activations="sigmoid", loss="sse")
     theta = model.init(seed=0)

@@ -3,18 +3,18 @@
 The public API, re-exported; sweeps live in :mod:`fastcheck.sweep`, the
 built-in networks in :mod:`fastcheck.models`.
 """
-from .adapters import check_functions, check_object
-from .check import adaptive_gradient, check_directional, check_gradient, numerical_gradient
-from .errors import JitError, NondeterministicCostWarning, NonFiniteCostError, PrecisionWarning
-from .layers import check_jacobian, check_layer
-from .layout import Layout
-from .result import CheckResult, relative_difference
-from .sequential import check_sequential
-from .steps import SCHEMES
-from .structured import check_model
-from .testing import assert_gradients_match
-
-from ._version import __version__
+from fastcheck._version import __version__
+from fastcheck.checks.gradient import adaptive_gradient, check_directional, check_gradient, numerical_gradient
+from fastcheck.checks.model import check_model
+from fastcheck.checks.result import CheckResult
+from fastcheck.checks.sequential import check_sequential
+from fastcheck.core.layout import Layout
+from fastcheck.core.steps import SCHEMES
+from fastcheck.errors import JitError, NondeterministicCostWarning, NonFiniteCostError, PrecisionWarning
+from fastcheck.inputs.adapters import check_functions, check_object
+from fastcheck.inputs.layers import check_jacobian, check_layer
+from fastcheck.testing import assert_gradients_match
+from fastcheck.verdicts.bands import relative_difference
 
 __all__ = [
     "SCHEMES",

@@ -13,7 +13,7 @@
 
 Needs the ``report`` extra (matplotlib, pyarrow).  Every file is written
 through a temporary file and an atomic replace, under the directory's lock
-(:mod:`fastcheck.files`): a full disk or a kill leaves the previous complete
+(:mod:`fastcheck.support.files`): a full disk or a kill leaves the previous complete
 file, and ``results.csv`` read from the directory is never rewritten.
 """
 from __future__ import annotations
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import atomic_write, directory_lock, write_text
-from .sweep.fit import best_rows, fit_notes, fit_orders
-from .sweep.schema import EPS_SCHEMA, SIZE_SCHEMA
-from .sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore, SweepFileError, read_json
+from fastcheck.support.files import atomic_write, directory_lock, write_text
+from fastcheck.sweep.fit import best_rows, fit_notes, fit_orders
+from fastcheck.sweep.schema import EPS_SCHEMA, SIZE_SCHEMA
+from fastcheck.sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore, SweepFileError, read_json
 
 __all__ = ["load_results", "markdown_table", "plot_eps", "plot_size_time", "plot_speedup", "write_report"]
 
@@ -233,8 +233,8 @@ def plot_speedup(df: pd.DataFrame, path) -> Path:
 def _environment() -> str:
     import numba
 
-    from ._version import __version__
-    from .sweep.dask import usable_cores
+    from fastcheck._version import __version__
+    from fastcheck.sweep.dask import usable_cores
 
     return (f"fastcheck {__version__}, numba {numba.__version__}, numpy {np.__version__}, "
             f"Python {platform.python_version()}, {usable_cores()} core(s), {platform.machine()}")

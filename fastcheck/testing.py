@@ -1,7 +1,7 @@
 """Helpers for users' own test suites."""
 from __future__ import annotations
 
-from .check import check_gradient
+from fastcheck.checks.gradient import check_gradient
 
 __all__ = ["assert_gradients_match"]
 
@@ -25,7 +25,7 @@ def assert_gradients_match(cost_or_model, theta, grad=None, *, args=(), **option
         The passing result, for further assertions.
     """
     if hasattr(cost_or_model, "layout") and hasattr(cost_or_model, "grad") and grad is None:
-        from .structured import check_model
+        from fastcheck.checks.model import check_model
 
         result = check_model(cost_or_model, theta, *args, **options)
     else:

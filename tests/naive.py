@@ -335,7 +335,7 @@ def mlp_backprop(theta, X, y, sizes, activations, loss, l2=0.0, bias=True, masks
 
 
 def richardson_table(costs, disp, f0, mach, ratio, cost_noise=None, levels=3, rounding=2.0):
-    """The Richardson table of :func:`fastcheck.ladder.extrapolate` in plain NumPy, whole table at once
+    """The Richardson table of :func:`fastcheck.verdicts.ladder.extrapolate` in plain NumPy, whole table at once
     (columns ``[−t_0, +t_0, −t_1, +t_1, …]``).  Returns the fields of ``Ladder`` as a dict.
 
     ``cost_noise``: per row, an absolute error of each cost beyond its rounding (added to the round-off).

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import fastcheck as fc
-from fastcheck.adapters import check_functions, check_object
+from fastcheck.inputs.adapters import check_functions, check_object
 from fastcheck.testing import assert_gradients_match
 
 from .naive import SeedNetwork, course_data, course_forward, course_parameters, make_course_backward, seed_data
@@ -119,7 +119,7 @@ def test_plain_numpy_cost_is_compiled_when_it_pays(monkeypatch, two_threads):
     small = fc.check_gradient(cost, theta[:10], grad[:10], args=(A[:10],), workers=1, threads=two_threads)
     assert small.path == "loop" and "not compiled" in small.note  # compiling cannot pay for 20 evaluations
     # with compilation taken as free, "auto" compiles a cost that does, and says why one does not
-    monkeypatch.setattr("fastcheck.compiled.estimate", lambda: 0.0)
+    monkeypatch.setattr("fastcheck.evaluators.compiled.estimate", lambda: 0.0)
     res = fc.check_gradient(cost, theta, grad, args=(A,), workers=1, threads=two_threads)
     assert res.path == "parallel (auto-jit)" and res.passed
     loop = fc.check_gradient(uncompilable, theta, grad, args=(A,), workers=1, threads=two_threads)
@@ -129,7 +129,7 @@ def test_plain_numpy_cost_is_compiled_when_it_pays(monkeypatch, two_threads):
 def test_assert_gradients_match():
     params = course_parameters()
     X, Y = course_data()
-    from fastcheck.adapters import gradients_to_vector
+    from fastcheck.inputs.adapters import gradients_to_vector
 
     layout = fc.Layout.from_arrays(params)
     theta = layout.flatten(params)

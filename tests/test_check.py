@@ -113,8 +113,8 @@ def test_parallel_kernel_matches_loop_and_naive(quartic_problem):
     # the quotient magnifies by 1/h: agree to the round-off level
     np.testing.assert_allclose(par.numerical, loop.numerical, rtol=0, atol=1e-8)
     # the same compiled cost through the loop takes exactly the same points
-    from fastcheck.check import run_check
-    from fastcheck.evaluate import LoopEvaluator
+    from fastcheck.checks.gradient import run_check
+    from fastcheck.evaluators.user import LoopEvaluator
 
     same = run_check(LoopEvaluator(quartic, args), theta, quartic_grad, args=args)
     np.testing.assert_array_equal(same.numerical, par.numerical)
@@ -324,7 +324,7 @@ def test_result_views():
 
 @pytest.mark.parametrize("diff, expected", [(1e-8, "great"), (1e-5, "ok"), (1e-3, "suspect"), (0.5, "wrong")])
 def test_verdict_bands(diff, expected):
-    from fastcheck.result import verdict
+    from fastcheck.verdicts.bands import verdict
 
     assert verdict(diff) == expected
     assert verdict(diff, {"great": 1.0, "ok": 1.0, "suspect": 1.0}) == "great"
@@ -354,7 +354,7 @@ def test_central_error_on_cubics_is_exactly_c_h_squared(c, h, seed):
 
 def test_blas_is_held_to_one_thread_for_a_whole_parallel_check():
     """Between kernels a check calls the cost, the gradient and NumPy serially; on a parallel
-    evaluator BLAS stays at one thread for all of it (see fastcheck.check.held_blas), and the
+    evaluator BLAS stays at one thread for all of it (see fastcheck.checks.gradient.held_blas), and the
     previous limit comes back afterwards.  A plain loop evaluator leaves BLAS alone."""
     from threadpoolctl import threadpool_info
 

@@ -8,10 +8,9 @@ the same kernel (taken when the moves are too large for the cubics).
 import numpy as np
 import pytest
 
-from fastcheck.models import columns, layered
-from fastcheck.models import MLP
-from fastcheck.models import LOSSES
-from fastcheck.structured import LayeredEvaluator, check_model
+from fastcheck import check_model
+from fastcheck.evaluators.structured import LayeredEvaluator
+from fastcheck.models import LOSSES, MLP, columns, layered
 
 from . import naive
 

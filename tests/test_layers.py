@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from fastcheck.layers import LayerError, ShapeNoteWarning, check_jacobian, check_layer
+from fastcheck.inputs.layers import LayerError, ShapeNoteWarning, check_jacobian, check_layer
 
 from . import layers_ref as L
 

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 import fastcheck
-from fastcheck.models import backprop
-from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANT_INFO, MUTANTS, SHOWCASE, tutorial_network
+from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANT_INFO, MUTANTS, SHOWCASE, backprop, tutorial_network
 
 from . import naive
 
@@ -285,9 +284,8 @@ def test_bad_data_is_named():
 def test_the_mutant_copy_of_backprop_without_a_bug_is_the_reference():
     """The planted bugs live beside the reference backprop (models/mutant_backprop.py), not in it;
     with bug 0 the copy must give the reference's gradient bit for bit, or the two have drifted."""
-    from fastcheck.models import backprop, mutant_backprop
-
     from fastcheck import config
+    from fastcheck.models import backprop, mutant_backprop
 
     model = MLP([5, 4, 3], activations=["tanh", "sigmoid"], loss="bce", l2=0.1, keep_prob=0.8)
     theta = model.init(3)

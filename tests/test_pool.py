@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import fastcheck as fc
-from fastcheck import pool
-from fastcheck.adapters import check_functions, check_object
-from fastcheck.evaluate import LoopEvaluator
+from fastcheck.evaluators import pool
+from fastcheck.evaluators.user import LoopEvaluator
+from fastcheck.inputs.adapters import check_functions, check_object
 
 from .naive import SeedNetwork, course_data, course_forward, course_parameters, make_course_backward, seed_data
 

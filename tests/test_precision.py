@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import fastcheck
+from fastcheck import check_model
+from fastcheck.evaluators.structured import BlackBoxModelEvaluator, LayeredEvaluator
 from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANT_INFO, MUTANTS, SHOWCASE, backprop
-from fastcheck.structured import BlackBoxModelEvaluator, LayeredEvaluator, check_model
 
 from . import naive
 

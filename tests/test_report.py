@@ -79,8 +79,8 @@ def test_report_command_rewrites_from_the_results_file(eps_dir, capsys):
 
 
 def test_report_of_an_interrupted_sweep(tmp_path):
-    from fastcheck.sweep.store import ResultStore
     from fastcheck.sweep.schema import EPS_SCHEMA
+    from fastcheck.sweep.store import ResultStore
 
     eps_sweep("smooth:n=3,jit=0", eps=np.logspace(0, -8, 9), schemes=("forward", "central"),
               dtypes=("float64",), out=tmp_path)

@@ -1,4 +1,4 @@
-"""Time estimates from a probe (the timed J(θ)) and the heads-up before a long check (fastcheck.resources)."""
+"""Time estimates from a probe (the timed J(θ)) and the heads-up before a long check (fastcheck.support.resources)."""
 from __future__ import annotations
 
 import time
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import fastcheck as fc
-from fastcheck import resources
-from fastcheck.evaluate import LoopEvaluator
-from fastcheck.resources import LongRunWarning, TimeEstimate
+from fastcheck.evaluators.user import LoopEvaluator
+from fastcheck.support import resources
+from fastcheck.support.resources import LongRunWarning, TimeEstimate
 
 
 def slow_cost(theta):
@@ -32,7 +32,7 @@ def test_estimate_from_the_timed_probe():
 
 
 def test_the_pool_divides_the_estimate_by_its_workers():
-    from fastcheck import pool
+    from fastcheck.evaluators import pool
 
     ev = pool.ChunkedEvaluator(LoopEvaluator(slow_cost), pool.LocalRunner(2))
     ev.value(np.ones(3))

@@ -20,10 +20,10 @@ from numba import njit
 
 import fastcheck as fc
 from fastcheck.cli import main
-from fastcheck.evaluate import CostError
-from fastcheck.files import LOCK_NAME, DirectoryBusyError, atomic_write, directory_lock
+from fastcheck.evaluators.user import CostError
 from fastcheck.report import write_report
-from fastcheck.resources import ResourceError
+from fastcheck.support.files import LOCK_NAME, DirectoryBusyError, atomic_write, directory_lock
+from fastcheck.support.resources import ResourceError
 from fastcheck.sweep import eps_sweep, size_sweep
 from fastcheck.sweep.schema import EPS_SCHEMA
 from fastcheck.sweep.store import ResultStore, ResumeError
@@ -126,7 +126,7 @@ def test_1_a_second_sweep_on_the_same_directory_is_refused_and_no_rows_are_lost(
 def test_1_the_directory_lock_refuses_another_process_and_is_reentrant(tmp_path):
     d = tmp_path / "held"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from fastcheck.files import directory_lock\n"
+        [sys.executable, "-c", "import sys, time; from fastcheck.support.files import directory_lock\n"
          f"with directory_lock({str(d)!r}):\n    print('held', flush=True); time.sleep(60)"],
         env=ENV, stdout=subprocess.PIPE, text=True)
     try:
@@ -472,7 +472,7 @@ EIGHT_GB = 8 << 30  # the machine the tests pretend to run on (a CI runner may h
 
 
 def test_13_a_huge_eps_grid_is_refused_before_allocating(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("fastcheck.resources.available_memory", lambda: EIGHT_GB)
+    monkeypatch.setattr("fastcheck.support.resources.available_memory", lambda: EIGHT_GB)
     tracemalloc.start()
     try:
         code = main(["sweep", "eps", "square", "--eps", "1:1e-14:100000000", "--out", str(tmp_path), "--quiet"])
@@ -486,14 +486,14 @@ def test_13_a_huge_eps_grid_is_refused_before_allocating(tmp_path, capsys, monke
 
 
 def test_13_a_huge_model_is_refused_and_force_insists(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("fastcheck.resources.available_memory", lambda: EIGHT_GB)
+    monkeypatch.setattr("fastcheck.support.resources.available_memory", lambda: EIGHT_GB)
     assert main(["check", "--sizes", "20000,20000"]) == 2
     err = capsys.readouterr().err
     assert "MLP 20000,20000 (400,020,000 parameters) needs about" in err and "8.0 GB available" in err
     with pytest.raises(ResourceError, match="400,020,000 parameters"):
         size_sweep(["20000-20000"], threads=(1,))
     # on a machine with 1 KB to spare, a small network is refused too, unless --force insists
-    monkeypatch.setattr("fastcheck.resources.available_memory", lambda: 1 << 10)
+    monkeypatch.setattr("fastcheck.support.resources.available_memory", lambda: 1 << 10)
     small = ["check", "--sizes", "30,20,5", "--batch", "4"]
     assert main(small) == 2 and "needs about" in capsys.readouterr().err
     assert main(small + ["--force"]) == 0

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import fastcheck as fc
-from fastcheck import pool
-from fastcheck.sequential import StageError, compose
+from fastcheck.checks.sequential import StageError, compose
+from fastcheck.evaluators import pool
 
 from .user_nets import affine, conv_net, relu, softmax_loss
 

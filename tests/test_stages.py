@@ -1,4 +1,4 @@
-"""check_object routes networks that show their stages through stage caching (fastcheck.stages):
+"""check_object routes networks that show their stages through stage caching (fastcheck.inputs.stages):
 a list of layer objects sharing the params dict's arrays, and weight/bias lists fed through a loop.
 Every number must be bitwise the black-box check's; what is not recognised runs the black box."""
 from __future__ import annotations

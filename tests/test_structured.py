@@ -3,11 +3,20 @@ import numpy as np
 import pytest
 
 import fastcheck
-from fastcheck.models import layered
-from fastcheck.models import backprop
-from fastcheck.result import band
-from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANT_INFO, MUTANTS, SHOWCASE, tutorial_network
-from fastcheck.structured import LayeredEvaluator, check_model
+from fastcheck import check_model
+from fastcheck.evaluators.structured import LayeredEvaluator
+from fastcheck.models import (
+    ACTIVATIONS,
+    LOSSES,
+    MLP,
+    MUTANT_INFO,
+    MUTANTS,
+    SHOWCASE,
+    backprop,
+    layered,
+    tutorial_network,
+)
+from fastcheck.verdicts.bands import band
 
 from . import naive
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from fastcheck import check_object
-from fastcheck.layout import ShapeNoteWarning
-from fastcheck.styles import is_backprop_lists_style, is_params_loss_style
+from fastcheck.core.layout import ShapeNoteWarning
+from fastcheck.inputs.styles import is_backprop_lists_style, is_params_loss_style
 
 
 class TwoLayerNet:

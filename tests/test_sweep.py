@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import numba
@@ -12,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fastcheck.core.steps import SCHEMES
 from fastcheck.models import tutorial_network
 from fastcheck.problems import Problem, get_problem, smooth_cost_numpy, smooth_grad
-from fastcheck.steps import SCHEMES
+from fastcheck.support.progress import make_progress
 from fastcheck.sweep import (
     DEFAULT_EPS,
     EPS_SCHEMA,
@@ -22,13 +22,11 @@ from fastcheck.sweep import (
     TIMING_COLUMNS,
     GridError,
     eps_sweep,
-    fit_curve,
     fit_orders,
     size_sweep,
 )
-from fastcheck.progress import make_progress
 from fastcheck.sweep.schema import EPS_KEY
-from fastcheck.sweep.store import ResultStore, ResultsExistError
+from fastcheck.sweep.store import ResultsExistError, ResultStore
 
 from .naive import SeedNetwork, seed_data
 

@@ -1,14 +1,14 @@
-"""What a user hands in: one dispatcher (fastcheck.targets) for the CLI, the sweeps and the testing helper."""
+"""What a user hands in: one dispatcher (fastcheck.inputs.targets) for the CLI, the sweeps and the testing helper."""
 import warnings
 
 import numpy as np
 import pytest
 
 import fastcheck
-from fastcheck import targets
+from fastcheck.inputs import targets
+from fastcheck.inputs.userfile import load_callable, module_name_of
 from fastcheck.models import MLP, tutorial_network
 from fastcheck.problems import ProblemError, get_problem
-from fastcheck.userfile import load_callable, module_name_of
 
 
 def _cost(t):
@@ -142,7 +142,7 @@ def test_one_loader_names_a_module_the_same_way_in_every_process(tmp_path):
 
 
 def test_the_size_sweep_modes_extend_the_kernel_modes():
-    from fastcheck.structured import MODES as KERNELS
+    from fastcheck.evaluators.structured import MODES as KERNELS
     from fastcheck.sweep import MODES
 
     assert MODES[: len(KERNELS)] == KERNELS and set(MODES) - set(KERNELS) == {"directional", "sampled"}

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 import fastcheck as fc
-from fastcheck import errorbars, ladder
-from fastcheck.evaluate import LoopEvaluator
+from fastcheck import check_model
+from fastcheck.evaluators.structured import LayeredEvaluator
+from fastcheck.evaluators.user import LoopEvaluator
 from fastcheck.models import MLP, MUTANT_INFO, MUTANTS, SHOWCASE
-from fastcheck.structured import LayeredEvaluator, check_model
+from fastcheck.verdicts import errorbars, ladder
 
 from . import smooth
 
@@ -174,7 +175,7 @@ def test_a_bug_in_the_relu_network_names_only_its_block(relu_net_near_a_kink):
 
 
 def _kink_flags(f, x):
-    from fastcheck import kinks
+    from fastcheck.verdicts import kinks
 
     ev = LoopEvaluator(f)
     mach = np.finfo(np.float64).eps
@@ -214,7 +215,7 @@ def test_ackley_origin_is_a_corner_not_a_precision_problem():
 
 
 def test_cancelled_float64_values_are_not_read_as_float32():
-    from fastcheck.precision import _significant_bits
+    from fastcheck.verdicts.precision import _significant_bits
 
     assert _significant_bits(np.array([0.0, 1.0, 0.75, np.float32(0.1), 0.1])).tolist() == [0, 1, 2, 24, 52]
     # J = 20 − 20·exp(−|t|/5) + t: near 0 a few-bit multiple of ulp(20), float32-representable
@@ -277,8 +278,8 @@ def test_float32_theta_still_fails_a_small_error_in_one_block():
     good = check_model(model, theta, X, y)
     assert good.passed, str(good)
     # a 0.3 % error in one block of the float32 model's gradient
-    from fastcheck.check import run_check
-    from fastcheck.structured import LayeredEvaluator as LE
+    from fastcheck.checks.gradient import run_check
+    from fastcheck.evaluators.structured import LayeredEvaluator as LE
 
     Xc, Yc = model.validate_data(X, y, "float32")
     g = model.grad(theta, X, y, precision="float32")
@@ -343,7 +344,7 @@ def test_a_sample_that_saw_only_zero_gradients_says_so():
 
 
 def test_hint_names_the_highest_failing_layer_and_the_output_gradient():
-    from fastcheck.result import hint
+    from fastcheck.verdicts.bands import hint
 
     layout = fc.Layout.from_shapes({"W1": (2, 2), "b1": (2,), "W2": (2, 2), "b2": (2,), "W3": (2, 1), "b3": (1,)})
     assert "layer 2" in hint(layout, ["W1", "b1", "W2", "b2"]) and "W2, b2" in hint(layout, ["W1", "b1", "W2", "b2"])
@@ -412,8 +413,8 @@ def _mixed_scale_py(t):
 def test_adaptive_rounds_stop_per_coordinate():
     """Coordinates that settle on the largest steps stop there; one with a short length scale runs
     every round and gets exactly the full ladder's estimate and error bar (same costs)."""
-    from fastcheck import errorbars, ladder
-    from fastcheck.evaluate import LoopEvaluator
+    from fastcheck.evaluators.user import LoopEvaluator
+    from fastcheck.verdicts import errorbars, ladder
 
     theta = np.array([0.3, -1.2, 0.7, 2.0])
     truth = 3 * theta**2

@@ -100,7 +100,7 @@ def check_model():
 
     if hasattr(fastcheck, "check_model"):
         return fastcheck.check_model
-    return optional("fastcheck.structured", "check_model").check_model
+    return optional("fastcheck.checks.model", "check_model").check_model
 
 
 def require_threads(threads):

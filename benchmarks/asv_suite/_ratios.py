@@ -19,8 +19,8 @@ the gate reads exactly what asv records.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -104,9 +104,9 @@ def blackbox_parallel_over_serial(n: int = 2_000, rounds: int = 5) -> float:
 def blackbox_in_cost_calls(n: int = 2_000, rounds: int = 7) -> float:
     """A full central check of a jitted black-box cost (2n perturbed costs) in units of one cost call, on one
     thread: 2n with no overhead."""
-    import fastcheck
-
     from threadpoolctl import threadpool_limits
+
+    import fastcheck
 
     cost, theta, grad, args, layout = logistic_problem(n)
     fastcheck.check_gradient(cost, theta, grad, args=args, coords=[0], threads=1)

@@ -10,7 +10,6 @@ import fastcheck
 from ._problems import NETWORKS, check_model, network, require_threads
 
 
-
 class ModelCheck:
     """A full check of every parameter, structure-aware or black-box.
 

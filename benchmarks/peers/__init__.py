@@ -37,7 +37,15 @@ torch network compute exactly the same function (the tests compare them).
 """
 from .checkers import PEERS, SAMPLE, Outcome, Peer
 from .harness import BUDGET, COLUMNS, REFERENCES, Timing, add_ratios, compare, subset_coords, time_peer
-from .networks import PROBLEMS, Problem, TutorialNetwork, make_problem, tutorial_numerical_gradient, torch_available, torch_cost
+from .networks import (
+    PROBLEMS,
+    Problem,
+    TutorialNetwork,
+    make_problem,
+    torch_available,
+    torch_cost,
+    tutorial_numerical_gradient,
+)
 from .table import markdown_table, plot, write_report
 
 __all__ = [

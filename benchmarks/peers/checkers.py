@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .networks import Problem, TutorialNetwork, tutorial_numerical_gradient, torch_available, torch_cost
+from .networks import Problem, TutorialNetwork, torch_available, torch_cost, tutorial_numerical_gradient
 
 #: Coordinates per block for the ``fastcheck sampled`` row.
 SAMPLE = 16

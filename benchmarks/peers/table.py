@@ -8,6 +8,7 @@ import pandas as pd
 
 from .harness import REFERENCES
 
+
 # -- reports ----------------------------------------------------------------------------------
 def _fmt_seconds(s, extrapolated) -> str:
     if s is None or not np.isfinite(s):
@@ -55,7 +56,7 @@ def plot(df: pd.DataFrame, path) -> Path:
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     path = Path(path)
-    from fastcheck.files import atomic_write
+    from fastcheck.support.files import atomic_write
 
     try:
         with atomic_write(path, "wb") as fh:  # a full disk leaves the previous plot
@@ -68,7 +69,7 @@ def plot(df: pd.DataFrame, path) -> Path:
 def write_report(df: pd.DataFrame, out_dir, *, header: str = "") -> dict:
     """Save ``peers.csv``, ``peers.parquet`` (when pyarrow is installed),
     ``peers.md`` and ``peers.png`` in ``out_dir``; returns the paths."""
-    from fastcheck.files import atomic_write, write_text
+    from fastcheck.support.files import atomic_write, write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

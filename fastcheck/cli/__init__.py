@@ -13,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from .._version import __version__
+from fastcheck._version import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ("demo", "check", "sweep", "report", "bench")

@@ -15,6 +15,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from . import UsageError
+    from fastcheck.cli import UsageError
 
     raise UsageError(MOVED)

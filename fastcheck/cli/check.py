@@ -4,14 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..targets import ACCEPTED
-from . import UsageError
+from fastcheck.cli import UsageError
+from fastcheck.inputs.targets import ACCEPTED
 
 
 def register(sub) -> None:
     import argparse
 
-    from ..steps import SCHEMES
+    from fastcheck.core.steps import SCHEMES
 
     p = sub.add_parser(
         "check",
@@ -96,8 +96,8 @@ def _options(args) -> dict:
 
 
 def check_target(obj, opts: dict, directional=None, mode: str = "structured"):
-    """Run the right check for what a user's ``make()`` returned (see :mod:`fastcheck.targets`)."""
-    from ..targets import TargetError, run_target
+    """Run the right check for what a user's ``make()`` returned (see :mod:`fastcheck.inputs.targets`)."""
+    from fastcheck.inputs.targets import TargetError, run_target
 
     try:
         return run_target(obj, opts, directional, mode)
@@ -107,7 +107,7 @@ def check_target(obj, opts: dict, directional=None, mode: str = "structured"):
 
 def builtin_model(args):
     """The model, θ and data that ``--model`` and its options describe."""
-    from .. import models
+    from fastcheck import models
 
     if args.model in ("tutorial", "seed"):
         model, theta, X, y = models.tutorial_network(seed=args.seed)
@@ -116,8 +116,8 @@ def builtin_model(args):
             sizes = [int(s) for s in args.sizes.split(",")]
         except ValueError:
             raise UsageError(f"--sizes must be comma-separated integers, got {args.sizes!r}") from None
-        from ..config import num_threads
-        from ..resources import mlp_bytes, require_memory
+        from fastcheck.config import num_threads
+        from fastcheck.support.resources import mlp_bytes, require_memory
 
         n, nbytes = mlp_bytes(sizes, max(args.batch, 1), args.threads or num_threads())
         require_memory(nbytes, f"a check of MLP {args.sizes} ({n:,} parameters)", force=args.force)
@@ -132,7 +132,7 @@ def builtin_model(args):
 
 
 def run(args) -> int:
-    from ..userfile import call_user, load_callable
+    from fastcheck.inputs.userfile import call_user, load_callable
 
     opts = _options(args)
     if args.target:
@@ -147,12 +147,12 @@ def run(args) -> int:
         title = f"{args.model} {args.sizes if args.model == 'mlp' else ''}".strip()
         result = check_target((model, theta, X, y), opts, args.directional, mode=args.mode)
     if args.json:
-        from ..files import dumps_strict
+        from fastcheck.support.files import dumps_strict
 
         # Strict JSON: a NaN (say, a non-finite perturbed cost) is null, not a literal jq rejects.
         sys.stdout.write(dumps_strict(result.to_dict(worst=args.worst), indent=2) + "\n")
     else:
-        from .render import print_result
+        from fastcheck.cli.render import print_result
 
         print_result(result, title=title, worst=args.worst)
     if result.passed:

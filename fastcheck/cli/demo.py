@@ -26,9 +26,9 @@ def register(sub) -> None:
 def run(args) -> int:
     from rich.console import Console
 
-    from ..models import MUTANTS, tutorial_network
-    from ..structured import check_model
-    from .render import print_result
+    from fastcheck.checks.model import check_model
+    from fastcheck.cli.render import print_result
+    from fastcheck.models import MUTANTS, tutorial_network
 
     console = Console()
     model, theta, X, y = tutorial_network(seed=args.seed)
@@ -54,8 +54,8 @@ def run(args) -> int:
 
 def _eps_study(console, report_dir) -> None:
     """Error vs ε of the NumPy network of Neural Networks Demystified: fitted orders and the best step."""
-    from ..sweep import eps_sweep, fit_notes, fit_orders
-    from .render import table_of
+    from fastcheck.cli.render import table_of
+    from fastcheck.sweep import eps_sweep, fit_notes, fit_orders
 
     console.rule("how good is the check itself? error vs eps on the same network")
     df = eps_sweep("tutorial-numpy", schemes=("forward", "central", "central4", "complex"), dtypes=("float64", "float32"))
@@ -71,7 +71,7 @@ def _eps_study(console, report_dir) -> None:
     for line in fit_notes(fits):  # why a slope shows as –
         console.print(f"[dim]– {line}[/]")
     if report_dir:
-        from ..report import write_report
+        from fastcheck.report import write_report
 
         files = write_report(report_dir, df, {"command": "fastcheck demo --report " + str(report_dir)},
                              title="error vs eps: the Neural Networks Demystified network")

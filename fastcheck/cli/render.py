@@ -5,7 +5,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..result import hint
+from fastcheck.verdicts.bands import hint
 
 _STYLE = {"great": "green", "ok": "green", "suspect": "yellow", "wrong": "bold red", "inconclusive": "yellow"}
 

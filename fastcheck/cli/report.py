@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import UsageError
+from fastcheck.cli import UsageError
 
 
 def register(sub) -> None:
@@ -19,7 +19,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..report import ReportError, write_report
+    from fastcheck.report import ReportError, write_report
 
     directory = Path(args.directory)
     try:

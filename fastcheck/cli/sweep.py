@@ -7,7 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
-from . import UsageError
+from fastcheck.cli import UsageError
 
 
 def _csv(text: str) -> tuple:
@@ -93,7 +93,7 @@ def _default_name(kind: str, first: str) -> str:
 @contextlib.contextmanager
 def _client(args):
     """The Dask client the options ask for (None: run in-process)."""
-    from ..sweep import dask as dask_support
+    from fastcheck.sweep import dask as dask_support
 
     if args.workers is not None:
         if args.workers < 1:
@@ -138,11 +138,11 @@ def _command(args) -> str:
 
 
 def run_eps(args) -> int:
-    from ..files import directory_lock
-    from ..problems import get_problem
-    from ..sweep import eps_sweep, fit_notes, fit_orders, parse_eps
-    from ..sweep.grid import eps_count
-    from ..sweep.engine import require_sweep_memory
+    from fastcheck.problems import get_problem
+    from fastcheck.support.files import directory_lock
+    from fastcheck.sweep import eps_sweep, fit_notes, fit_orders, parse_eps
+    from fastcheck.sweep.engine import require_sweep_memory
+    from fastcheck.sweep.grid import eps_count
 
     # The size of the grid is known before its steps are made: refuse a huge one first.
     n_points = len(args.problems) * len(args.schemes) * len(args.dtypes) * eps_count(args.eps)
@@ -168,8 +168,8 @@ def run_eps(args) -> int:
 
 
 def run_size(args) -> int:
-    from ..files import directory_lock
-    from ..sweep import size_sweep
+    from fastcheck.support.files import directory_lock
+    from fastcheck.sweep import size_sweep
 
     directory = _directory(args, "size", args.sizes[0])
     with directory_lock(directory), _client(args) as client:  # one writer, from the first row to the report
@@ -189,14 +189,14 @@ def run_size(args) -> int:
 
 
 def _report(args, directory) -> None:
-    from ..files import dumps_strict, write_text
-    from ..sweep.store import META_JSON, read_json
+    from fastcheck.support.files import dumps_strict, write_text
+    from fastcheck.sweep.store import META_JSON, read_json
 
     meta_path = directory / META_JSON
     meta = read_json(meta_path) if meta_path.exists() else {}
     meta["command"] = _command(args)
     write_text(meta_path, dumps_strict(meta, indent=2) + "\n")
     if not args.no_report:
-        from ..report import write_report
+        from fastcheck.report import write_report
 
         write_report(directory)

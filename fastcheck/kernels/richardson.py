@@ -1,4 +1,4 @@
-"""The Richardson table of a step ladder, row by row (see :mod:`fastcheck.ladder`).
+"""The Richardson table of a step ladder, row by row (see :mod:`fastcheck.verdicts.ladder`).
 
 One compiled pass per row replaces some sixty small NumPy operations on
 the whole table: for a check of a few coordinates those cost far more than
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import NUMERIC, jit
+from fastcheck.config import NUMERIC, jit
 
 
 @jit(NUMERIC)

@@ -20,7 +20,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ..config import CALL, PARALLEL, jit
+from fastcheck.config import CALL, PARALLEL, jit
 
 
 @jit(CALL)

@@ -6,10 +6,10 @@
 * :func:`tutorial_network`: the 2-3-1 sigmoid network of Neural Networks Demystified and its data
   (:mod:`fastcheck.models.tutorial` also has it in the tutorial's NumPy style).
 """
-from .functions import ACTIVATIONS, KINKED, LOSS_FORMULAS, LOSSES
-from .mlp import MLP
-from .mutants import MUTANT_INFO, MUTANTS, SHOWCASE, Mutant, get_mutant
-from .tutorial import seed_network, sleep_study_data, tutorial_network
+from fastcheck.models.functions import ACTIVATIONS, KINKED, LOSS_FORMULAS, LOSSES
+from fastcheck.models.mlp import MLP
+from fastcheck.models.mutants import MUTANT_INFO, MUTANTS, SHOWCASE, Mutant, get_mutant
+from fastcheck.models.tutorial import seed_network, sleep_study_data, tutorial_network
 
 __all__ = [
     "ACTIVATIONS",

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import jit
-from .functions import NET, activate, activate_prime, loss_scale, row_loss, row_loss_grad
-from .numeric import const
+from fastcheck.config import jit
+from fastcheck.models.functions import NET, activate, activate_prime, loss_scale, row_loss, row_loss_grad
+from fastcheck.models.numeric import const
 
 N_IN, N_OUT, ACT, W_OFF, B_OFF, IN_OFF, OUT_OFF = range(7)
 

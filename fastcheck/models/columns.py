@@ -48,10 +48,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import jit
-from .backprop import N_OUT, OUT_OFF, W_OFF
-from .functions import NET
-from .numeric import const, is_single
+from fastcheck.config import jit
+from fastcheck.models.backprop import N_OUT, OUT_OFF, W_OFF
+from fastcheck.models.functions import NET
+from fastcheck.models.numeric import const, is_single
 
 #: Largest |δ| for which a sigmoid's change is taken from its cubic in double
 #: precision (remainder below 1e-17·σ'(z)) ...

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import NET, NET_PARALLEL, jit  # noqa: F401 - the network code's Numba flags, re-exported
-from .numeric import const
+from fastcheck.config import NET, NET_PARALLEL, jit  # noqa: F401 - the network code's Numba flags, re-exported
+from fastcheck.models.numeric import const
 
 IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTPLUS = range(6)
 

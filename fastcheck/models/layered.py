@@ -81,7 +81,7 @@ path and O(:data:`COLUMN_ENTRIES` + batch · width) for the column path), and
 every block runs the same operations whatever the thread count,
 so the results are identical for any number of threads.  The products run
 inside the parallel region, so BLAS must be held to one thread
-(:class:`fastcheck.structured.LayeredEvaluator` does; see
+(:class:`fastcheck.evaluators.structured.LayeredEvaluator` does; see
 :func:`fastcheck.config.single_threaded_blas`).  The loops that divide
 vectorise because the network code uses NumPy's error model (no
 ZeroDivisionError check; see :data:`fastcheck.models.functions.NET`), and
@@ -95,9 +95,9 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from ..config import NET_OVERLOAD, jit, jit_options
-from . import columns
-from .backprop import (
+from fastcheck.config import NET_OVERLOAD, jit, jit_options
+from fastcheck.models import columns
+from fastcheck.models.backprop import (
     ACT,
     B_OFF,
     IN_OFF,
@@ -109,7 +109,7 @@ from .backprop import (
     forward,
     l2_penalty,
 )
-from .functions import (
+from fastcheck.models.functions import (
     BCE,
     IDENTITY,
     LEAKY_RELU,
@@ -127,7 +127,7 @@ from .functions import (
     row_loss,
     softplus,
 )
-from .numeric import bound, const, div, is_complex, is_single
+from fastcheck.models.numeric import bound, const, div, is_complex, is_single
 
 #: Largest |δ| for which e^(−δ) and tanh δ are taken from their Taylor
 #: polynomials in double precision (truncation below 7.5e-18 resp. 5e-20 relative) ...

@@ -5,11 +5,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import config
-from ..layout import Layout
-from . import backprop, mutant_backprop
-from .functions import ACTIVATIONS, LOSSES
-from .mutants import get_mutant
+from fastcheck import config
+from fastcheck.core.layout import Layout
+from fastcheck.models import backprop, mutant_backprop
+from fastcheck.models.functions import ACTIVATIONS, LOSSES
+from fastcheck.models.mutants import get_mutant
 
 
 class MLP:

@@ -11,10 +11,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import NET, jit
-from . import mutants as mu
-from .backprop import ACT, B_OFF, IN_OFF, N_IN, N_OUT, OUT_OFF, W_OFF, data_loss, forward_blas, l2_penalty
-from .functions import SSE, activate, activate_prime, loss_scale, row_loss_grad
+from fastcheck.config import NET, jit
+from fastcheck.models import mutants as mu
+from fastcheck.models.backprop import (
+    ACT,
+    B_OFF,
+    IN_OFF,
+    N_IN,
+    N_OUT,
+    OUT_OFF,
+    W_OFF,
+    data_loss,
+    forward_blas,
+    l2_penalty,
+)
+from fastcheck.models.functions import SSE, activate, activate_prime, loss_scale, row_loss_grad
 
 __all__ = ["dense_backward", "mlp_grad"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from numba import types
 from numba.extending import overload
 
-from ..config import NET_OVERLOAD, jit_options
+from fastcheck.config import NET_OVERLOAD, jit_options
 
 
 def const(value, like):

@@ -14,8 +14,8 @@ import warnings
 
 import numpy as np
 
-from ..layout import Layout
-from .mlp import MLP
+from fastcheck.core.layout import Layout
+from fastcheck.models.mlp import MLP
 
 __all__ = ["TUTORIAL_LAYOUT", "seed_network", "sleep_study_data", "tutorial_network", "tutorial_numpy_cost",
            "tutorial_numpy_grad"]

@@ -16,7 +16,7 @@ A *problem* is a cost, a point θ and the analytic gradient there
                           Gradients) and x² at 1.5 (Neural Networks Demystified)
 
   (``seed`` and ``seed-numpy``, the old names of the first two, are still accepted);
-* a user file, ``"path/to/file.py:function"`` (loaded by :mod:`fastcheck.userfile`):
+* a user file, ``"path/to/file.py:function"`` (loaded by :mod:`fastcheck.inputs.userfile`):
   the function is called with no arguments and returns a :class:`Problem`, a
   ``(cost, theta, grad[, args][, layout])`` tuple or a ``(model, theta, X, y)`` tuple;
 * a ``(cost, theta, grad[, args])`` tuple, a built-in model, or a :class:`Problem`.
@@ -24,10 +24,26 @@ A *problem* is a cost, a point θ and the analytic gradient there
 Problems built from a string keep it as :attr:`Problem.spec`, so a Dask
 worker rebuilds them from a few bytes instead of receiving pickled arrays.
 """
-from . import builtin  # noqa: F401 - fills the registry
-from .builtin import cube_cost, cube_grad, smooth_cost, smooth_cost_numpy, smooth_grad, square_cost, square_grad
-from .problem import Problem, ProblemError, fingerprint
-from .registry import ALIASES, PROBLEMS, estimated_bytes, get_problem, list_problems, parse_spec, register
+from fastcheck.problems import builtin  # noqa: F401 - fills the registry
+from fastcheck.problems.builtin import (
+    cube_cost,
+    cube_grad,
+    smooth_cost,
+    smooth_cost_numpy,
+    smooth_grad,
+    square_cost,
+    square_grad,
+)
+from fastcheck.problems.problem import Problem, ProblemError, fingerprint
+from fastcheck.problems.registry import (
+    ALIASES,
+    PROBLEMS,
+    estimated_bytes,
+    get_problem,
+    list_problems,
+    parse_spec,
+    register,
+)
 
 __all__ = [
     "ALIASES",

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import config, models
-from ..layout import Layout
-from .problem import Problem, ProblemError
-from .registry import _SIZES, _from_model, register
+from fastcheck import config, models
+from fastcheck.core.layout import Layout
+from fastcheck.problems.problem import Problem, ProblemError
+from fastcheck.problems.registry import _SIZES, _from_model, register
 
 __all__ = ["cube_cost", "cube_grad", "smooth_cost", "smooth_cost_numpy", "smooth_grad", "square_cost", "square_grad"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..layout import Layout
+from fastcheck.core.layout import Layout
 
 __all__ = ["Problem", "ProblemError", "fingerprint", "is_file_spec"]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..targets import TargetError, classify, is_model, split_cost
-from ..userfile import UserFileError, call_user, load_callable
-from ..validate import as_theta
-from .problem import Problem, ProblemError, is_file_spec
+from fastcheck.core.validate import as_theta
+from fastcheck.inputs.targets import TargetError, classify, is_model, split_cost
+from fastcheck.inputs.userfile import UserFileError, call_user, load_callable
+from fastcheck.problems.problem import Problem, ProblemError, is_file_spec
 
 __all__ = ["PROBLEMS", "estimated_bytes", "get_problem", "list_problems", "parse_spec", "register"]
 
@@ -140,7 +140,7 @@ def _from_file(spec: str) -> Problem:
 def estimated_bytes(spec, threads: int = 1) -> tuple:
     """``(n_params, bytes)`` a check of registry problem ``spec`` would need, read from the
     spec alone (nothing is built); ``(None, None)`` when the spec does not tell."""
-    from ..resources import check_bytes, mlp_bytes
+    from fastcheck.support.resources import check_bytes, mlp_bytes
 
     if not isinstance(spec, str) or is_file_spec(spec.strip()):
         return None, None

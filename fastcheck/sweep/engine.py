@@ -16,14 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import config
-from ..problems import estimated_bytes, get_problem
-from ..resources import grid_bytes, require_memory
-from . import dask as dask_support
-from .grid import GridError
-from ..progress import make_progress
-from .schema import TIMING_COLUMNS
-from .store import ResultStore, coerce
+from fastcheck import config
+from fastcheck.problems import estimated_bytes, get_problem
+from fastcheck.support.progress import make_progress
+from fastcheck.support.resources import grid_bytes, require_memory
+from fastcheck.sweep import dask as dask_support
+from fastcheck.sweep.grid import GridError
+from fastcheck.sweep.schema import TIMING_COLUMNS
+from fastcheck.sweep.store import ResultStore, coerce
 
 __all__ = ["SweepKind", "load_problems", "require_sweep_memory", "run_grid"]
 

@@ -8,16 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..check import PrecisionWarning, run_check, select_coords
-from ..evaluate import complex_dtype, make_evaluator
-from ..layout import Layout
-from ..problems import Problem, fingerprint, get_problem
-from ..result import relative_difference
-from ..steps import SCHEMES, StepTooSmallError
-from ..structured import LayeredEvaluator
-from . import dask as dask_support
-from .engine import SweepKind, load_problems, require_sweep_memory, run_grid
-from .grid import (
+from fastcheck.checks.gradient import PrecisionWarning, run_check, select_coords
+from fastcheck.core.layout import Layout
+from fastcheck.core.steps import SCHEMES, StepTooSmallError
+from fastcheck.evaluators.structured import LayeredEvaluator
+from fastcheck.evaluators.user import complex_dtype, make_evaluator
+from fastcheck.problems import Problem, fingerprint, get_problem
+from fastcheck.sweep import dask as dask_support
+from fastcheck.sweep.engine import SweepKind, load_problems, require_sweep_memory, run_grid
+from fastcheck.sweep.grid import (
     DEFAULT_DTYPES,
     DEFAULT_SCHEMES,
     GridError,
@@ -27,8 +26,9 @@ from .grid import (
     validate_schemes,
     validate_threads,
 )
-from .schema import EPS_KEY, EPS_SCHEMA, VERSIONS
-from .shared import SharedStencil
+from fastcheck.sweep.schema import EPS_KEY, EPS_SCHEMA, VERSIONS
+from fastcheck.sweep.shared import SharedStencil
+from fastcheck.verdicts.bands import relative_difference
 
 __all__ = ["EpsOptions", "eps_point", "eps_sweep"]
 
@@ -239,7 +239,7 @@ def eps_sweep(
     out : path, optional
         Directory for ``results.csv`` (appended point by point) and
         ``sweep.json``.  This process is its only writer while the sweep runs
-        (another one gets :class:`fastcheck.files.DirectoryBusyError`).
+        (another one gets :class:`fastcheck.support.files.DirectoryBusyError`).
     resume : bool
         Keep the finished points in ``out`` and compute only the missing
         ones.  Refused (:class:`fastcheck.sweep.ResumeError`) when an option
@@ -257,7 +257,7 @@ def eps_sweep(
     force : bool
         Run even when the memory estimate (problems named by spec, rows of
         the grid) exceeds what the machine has available; otherwise such a
-        sweep is refused with :class:`fastcheck.resources.ResourceError`
+        sweep is refused with :class:`fastcheck.support.resources.ResourceError`
         before anything is allocated.
 
     Returns

@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..steps import SCHEMES
+from fastcheck.core.steps import SCHEMES
 
 FIT_COLUMNS = [
     "problem", "n_params", "scheme", "dtype", "order", "truncation_slope", "truncation_points",

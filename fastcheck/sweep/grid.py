@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..steps import SCHEMES
+from fastcheck.core.steps import SCHEMES
 
 #: The default ε grid: 29 log-spaced steps from 1 to 1e-14 (two per decade).
 DEFAULT_EPS = tuple(float(e) for e in np.logspace(0, -14, 29))
@@ -18,7 +18,7 @@ DEFAULT_SCHEMES = ("forward", "central", "central4", "complex")
 DEFAULT_DTYPES = ("float64", "float32")
 DTYPES = ("float64", "float32")
 #: The ways of checking a size sweep times: the two kernels of a built-in
-#: model's full check (:data:`fastcheck.structured.MODES`, the black-box one
+#: model's full check (:data:`fastcheck.evaluators.structured.MODES`, the black-box one
 #: also for any other problem), a directional check, and a sampled check.
 MODES = ("structured", "blackbox", "directional", "sampled")
 DEFAULT_MODES = MODES

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .._version import __version__
+from fastcheck._version import __version__
 
 __all__ = ["EPS_KEY", "EPS_SCHEMA", "SIZE_KEY", "SIZE_SCHEMA", "TIMING_COLUMNS", "VERSIONS"]
 

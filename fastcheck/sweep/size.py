@@ -8,14 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import config
-from ..check import check_directional, check_gradient
-from ..problems import Problem, fingerprint, get_problem
-from ..structured import check_model
-from .engine import SweepKind, load_problems, require_sweep_memory, run_grid
-from .grid import DEFAULT_MODES, GridError, validate_modes, validate_positive_int, validate_threads
-from .measure import PeakMemory, estimate_full
-from .schema import SIZE_KEY, SIZE_SCHEMA, VERSIONS
+from fastcheck import config
+from fastcheck.checks.gradient import check_directional, check_gradient
+from fastcheck.checks.model import check_model
+from fastcheck.problems import Problem, fingerprint, get_problem
+from fastcheck.sweep.engine import SweepKind, load_problems, require_sweep_memory, run_grid
+from fastcheck.sweep.grid import DEFAULT_MODES, GridError, validate_modes, validate_positive_int, validate_threads
+from fastcheck.sweep.measure import PeakMemory, estimate_full
+from fastcheck.sweep.schema import SIZE_KEY, SIZE_SCHEMA, VERSIONS
 
 __all__ = ["SizeOptions", "size_point", "size_sweep"]
 

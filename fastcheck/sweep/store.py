@@ -8,7 +8,7 @@ exact (round-trip) parser, so a resumed table equals an uninterrupted one bit
 for bit.
 
 The files are written so that nothing is lost: one process at a time writes
-a directory (:func:`fastcheck.files.directory_lock`), every rewrite goes
+a directory (:func:`fastcheck.support.files.directory_lock`), every rewrite goes
 through a temporary file and an atomic replace, and resuming refuses rows
 computed with other options, another version of a problem, or unknown
 options.
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..files import atomic_write, directory_lock, dumps_strict, open_for_append, write_text
+from fastcheck.support.files import atomic_write, directory_lock, dumps_strict, open_for_append, write_text
 
 RESULTS_CSV = "results.csv"
 RESULTS_PARQUET = "results.parquet"

@@ -9,11 +9,11 @@ attributes, never from its type:
   of :mod:`fastcheck.kernels.stencil`;
 * :class:`LoopEvaluator` runs any Python callable in a plain loop that
   computes the same points, so a user's NumPy network just works;
-* :class:`fastcheck.pool.ChunkedEvaluator` runs that loop's chunks on
+* :class:`fastcheck.evaluators.pool.ChunkedEvaluator` runs that loop's chunks on
   worker processes or a Dask cluster (bitwise the same numbers);
-* :class:`fastcheck.sequential.SequentialEvaluator` reruns only the stages
+* :class:`fastcheck.evaluators.sequential.SequentialEvaluator` reruns only the stages
   after the perturbed one;
-* :class:`fastcheck.structured.LayeredEvaluator`, the structure-aware kernel
+* :class:`fastcheck.evaluators.structured.LayeredEvaluator`, the structure-aware kernel
   of the built-in networks.
 """
 from __future__ import annotations
@@ -25,10 +25,11 @@ import warnings
 import numba
 import numpy as np
 
-from . import compiled, config
-from .errors import CostError, JitError
-from .protocol import Evaluator
-from .kernels import stencil
+from fastcheck import config
+from fastcheck.errors import CostError, JitError
+from fastcheck.evaluators import compiled
+from fastcheck.evaluators.protocol import Evaluator
+from fastcheck.kernels import stencil
 
 __all__ = ["Evaluator", "JitEvaluator", "LoopEvaluator", "make_evaluator"]
 
@@ -133,7 +134,7 @@ class JitEvaluator(_UserCost):
     """
 
     path = "parallel"
-    #: Checks on this evaluator hold BLAS to one thread throughout (see :func:`fastcheck.check.held_blas`).
+    #: Checks on this evaluator hold BLAS to one thread throughout (see :func:`fastcheck.checks.gradient.held_blas`).
     holds_blas = True
 
     def __init__(self, cost, args=(), threads=None):
@@ -266,7 +267,7 @@ def try_jit(cost, theta, args, want=None):
     """``config.compile_cost(cost)`` (Numba) if it compiles for these arguments and agrees with
     the Python cost at θ (to 1e-12 relative), else ``None`` and the reason.
 
-    The dispatcher is kept (:mod:`fastcheck.compiled`), so a cost is compiled
+    The dispatcher is kept (:mod:`fastcheck.evaluators.compiled`), so a cost is compiled
     once per process and argument types; a failure is remembered too.
     """
     if not isinstance(cost, types.FunctionType):
@@ -305,7 +306,7 @@ def make_evaluator(cost, args=(), *, threads=None, theta=None, jit="auto", n_coo
       against the compile time measured so far plus the time on all threads;
       a cost compiled before costs nothing to compile again.
     * Anything else runs in the plain loop, on a pool of worker processes
-      when ``workers`` says so (see :func:`fastcheck.pool.wrap`), or on a
+      when ``workers`` says so (see :func:`fastcheck.evaluators.pool.wrap`), or on a
       Dask cluster when a ``client`` is given.
 
     ``kind`` ("stencil" or "directions") is the kernel compiled up front;
@@ -314,7 +315,7 @@ def make_evaluator(cost, args=(), *, threads=None, theta=None, jit="auto", n_coo
     run on worker processes, keep their serial loop); the public checks
     default to "auto".
     """
-    from . import pool
+    from fastcheck.evaluators import pool
 
     if not callable(cost):
         raise TypeError(f"cost must be callable, got {type(cost).__name__}")

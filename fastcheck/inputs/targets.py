@@ -21,27 +21,27 @@ class TargetError(TypeError):
 
 def is_model(obj) -> bool:
     """Whether ``obj`` is a built-in :mod:`fastcheck.models` network (it has the structure-aware kernel)."""
-    from .models import MLP
+    from fastcheck.models import MLP
 
     return isinstance(obj, MLP)
 
 
 def _is_object(obj) -> bool:
-    from . import adapters
-    from .styles import STYLES
+    from fastcheck.inputs import adapters
+    from fastcheck.inputs.styles import STYLES
 
     return adapters.is_object_style(obj) or any(ok(obj) for _, ok, _ in STYLES)
 
 
 def _looks_like_layout(obj) -> bool:
-    from .layout import Layout
+    from fastcheck.core.layout import Layout
 
     return isinstance(obj, Layout) or (isinstance(obj, Mapping) and bool(obj) and all(isinstance(k, str) for k in obj))
 
 
 def layout_of(obj):
-    """A :class:`~fastcheck.layout.Layout` from a Layout or from ``{name: shape}`` (a shape is an int or a tuple)."""
-    from .layout import Layout
+    """A :class:`~fastcheck.core.layout.Layout` from a Layout or from ``{name: shape}`` (a shape is an int or a tuple)."""
+    from fastcheck.core.layout import Layout
 
     if isinstance(obj, Layout):
         return obj
@@ -102,7 +102,7 @@ def split_cost(made) -> tuple:
 
 
 def run_target(made, options: dict, directional=None, mode: str = "structured"):
-    """Run the check that fits what ``made`` is; returns its :class:`~fastcheck.result.CheckResult`.
+    """Run the check that fits what ``made`` is; returns its :class:`~fastcheck.checks.result.CheckResult`.
 
     ``options`` are the keyword options of the check functions; ``directional``
     (a number of directions) asks for a directional check; ``mode`` picks the
@@ -112,8 +112,8 @@ def run_target(made, options: dict, directional=None, mode: str = "structured"):
 
 
 def _run_model(made, opts, directional, mode):
-    from .check import check_directional
-    from .structured import check_model
+    from fastcheck.checks.gradient import check_directional
+    from fastcheck.checks.model import check_model
 
     model, theta, X, y = made
     if directional:
@@ -126,19 +126,19 @@ def _run_model(made, opts, directional, mode):
 
 
 def _run_object(made, opts, directional, mode):
-    from .adapters import check_object
+    from fastcheck.inputs.adapters import check_object
 
     return check_object(*made, directional=directional, **opts)
 
 
 def _run_functions(made, opts, directional, mode):
-    from .adapters import check_functions
+    from fastcheck.inputs.adapters import check_functions
 
     return check_functions(*made, directional=directional, **opts)
 
 
 def _run_layer(made, opts, directional, mode):
-    from .layers import check_layer
+    from fastcheck.inputs.layers import check_layer
 
     if directional:
         raise ValueError("a directional check (--directional) does not apply to a layer check; drop it")
@@ -147,7 +147,7 @@ def _run_layer(made, opts, directional, mode):
 
 
 def _run_cost(made, opts, directional, mode):
-    from .check import check_directional, check_gradient
+    from fastcheck.checks.gradient import check_directional, check_gradient
 
     cost, theta, grad, args, layout = split_cost(made)
     if directional:

@@ -10,8 +10,8 @@ import warnings
 import numba
 import numpy as np
 
-from .errors import PrecisionWarning
-from .layout import Layout
+from fastcheck.core.layout import Layout
+from fastcheck.errors import PrecisionWarning
 
 __all__ = ["as_theta", "layout_for", "select_coords", "validate_threads"]
 

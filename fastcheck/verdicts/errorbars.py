@@ -13,9 +13,9 @@ coordinates the previous one could not settle:
    ν + |ĝ_h − ĝ_2h| (the truncation the estimate still carries, and the
    round-off the two estimates show).  Agreement within ``MARGIN`` error
    bars, with a bar that resolves the gradient, settles it.
-3. **a ladder of steps** 64h … h/4096 (:mod:`fastcheck.ladder`): Richardson's
+3. **a ladder of steps** 64h … h/4096 (:mod:`fastcheck.verdicts.ladder`): Richardson's
    best estimate and its error bar; the one-sided slopes tell a kink
-   (:mod:`fastcheck.kinks`); where the bar is still too wide, or the
+   (:mod:`fastcheck.verdicts.kinks`); where the bar is still too wide, or the
    coordinate looks wrong, the complex step (when the cost takes complex
    input) confirms or clears it.  A block stops being laddered as soon as one of its
    coordinates is confirmed wrong, so a failing check stays cheap.
@@ -32,8 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import config, kinks, ladder
-from .steps import get_scheme
+from fastcheck import config
+from fastcheck.core.steps import get_scheme
+from fastcheck.verdicts import kinks, ladder
 
 #: Status codes (int8 per coordinate; :data:`STATUS_NAMES` spells them).
 AGREE, ZERO, WRONG, KINK, INCONCLUSIVE, NONFINITE = range(6)
@@ -53,7 +54,7 @@ SETTLE = {
     "kinks": "every checked coordinate of this block sits at a kink; a point off the corners, or more coordinates, would settle it",
 }
 
-#: Columns of the kinks table of a result (:attr:`fastcheck.result.CheckResult.kinks`).
+#: Columns of the kinks table of a result (:attr:`fastcheck.checks.result.CheckResult.kinks`).
 KINK_COLUMNS = ["block", "index", "coord", "analytic", "numerical", "left", "right"]
 
 
@@ -298,7 +299,7 @@ def read_ladder(a, lad, first_rung, great, scale_all, near_corner_sides=False):
 def ladder_directions(ev, theta, lo, start, dirvals, steps, f0, grad, ana, finite, status, why, error, est, mach,
                       scale_all, great):
     """Pass 3 for a directional check: the directions still wrong or undecided after the second
-    step get a ladder of steps along u (:func:`fastcheck.ladder.evaluate_directions`):
+    step get a ladder of steps along u (:func:`fastcheck.verdicts.ladder.evaluate_directions`):
     Richardson's estimate, its error bar, and the kink test on the one-sided slopes along u.
 
     ``grad`` is the analytic gradient (θ-long), ``ana`` the analytic u·g of every direction;

@@ -21,7 +21,7 @@ coordinate and rung ``t_k = r^k·h``:
   error bar.
 
 The one-sided slopes ``(J(θ+t_k) − J(θ)) / t_k`` and ``(J(θ) − J(θ−t_k)) / t_k``
-come out of the same costs; :mod:`fastcheck.kinks` reads them.
+come out of the same costs; :mod:`fastcheck.verdicts.kinks` reads them.
 
 The steps are the *effective* ones, ``fl(θ_i + c·h) − θ_i`` in θ's dtype,
 exactly what the kernels apply, so rounding of the step never leaks into a
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import richardson
+from fastcheck.kernels import richardson
 
 #: Ratio of consecutive rungs.
 RATIO = 2.0

@@ -1,109 +1,17 @@
 """CheckResult: what a gradient check found, and where."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from . import config
-from .errorbars import KINK_COLUMNS
-from .layout import Layout
+from fastcheck import config
+from fastcheck.core.layout import Layout
+from fastcheck.verdicts.bands import band, hint, relative_difference
+from fastcheck.verdicts.errorbars import KINK_COLUMNS
 
 __all__ = ["CheckResult", "relative_difference"]
-
-
-def relative_difference(a, b) -> float:
-    """||a − b||₂ / (||a||₂ + ||b||₂), the classic recipe's formula; 0 when both are 0."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    den = _norm(a) + _norm(b)
-    return 0.0 if den == 0 else float(_norm(a - b) / den)
-
-
-def _norm(x) -> float:
-    """√Σx², by NumPy's own summation rather than BLAS: called right after a Numba
-    parallel kernel, a BLAS ``ddot`` can stall for far longer than the sum
-    takes while its threads wake up against Numba's still-spinning workers."""
-    x = np.ravel(x)
-    return float(np.sqrt(np.sum(x * x)))
-
-
-def validate_thresholds(thresholds) -> dict:
-    """Merge user thresholds into the defaults; they must increase."""
-    t = dict(config.THRESHOLDS)
-    if thresholds:
-        unknown = set(thresholds) - set(t)
-        if unknown:
-            raise ValueError(f"unknown threshold(s) {sorted(unknown)}; known: {list(t)}")
-        t.update({k: float(v) for k, v in thresholds.items()})
-    vals = [t[k] for k in ("great", "ok", "suspect")]
-    if not all(v > 0 and np.isfinite(v) for v in vals) or not vals[0] <= vals[1] <= vals[2]:
-        raise ValueError(f"thresholds must be positive and increasing great <= ok <= suspect, got {t}")
-    return t
-
-
-def verdict(difference: float, thresholds=None, *, at_noise: bool = False) -> str:
-    """Read a difference against the bands ("great", "ok", "suspect", "wrong").
-
-    ``at_noise`` marks a difference whose absolute errors are all below the
-    round-off noise of the difference quotient: nothing can be read from it,
-    so it is not held against the gradient.
-    """
-    t = thresholds or config.THRESHOLDS
-    if at_noise:
-        return "great"
-    if not np.isfinite(difference):
-        return "wrong"
-    for name in ("great", "ok", "suspect"):
-        if difference < t[name]:
-            return name
-    return "wrong"
-
-
-def band(difference: float, thresholds=None) -> str:
-    """The classic reading of a difference: "great", "ok", "suspect" or "wrong"."""
-    return verdict(difference, thresholds)
-
-
-def within_error_bars(difference: float, thresholds=None) -> str:
-    """The verdict of a difference whose every coordinate agrees within its error bar:
-    the band, but never worse than "ok" (numerics alone never make a gradient wrong)."""
-    b = band(difference, thresholds)
-    return b if b in config.PASSING else "ok"
-
-
-def _layer_of(name: str, default: int) -> int:
-    digits = re.search(r"(\d+)$", name)
-    return int(digits.group(1)) if digits else default
-
-
-def hint(layout: Layout, failing) -> str:
-    """Where to look first, from which blocks fail.
-
-    Backprop carries an error downwards: a wrong delta at layer l spoils the
-    gradients of every layer below it.  So when every block up to some layer
-    fails, the highest of them is where the error most likely enters; when
-    every block fails, the gradient of the loss at the output is the first
-    suspect.
-    """
-    failing = list(failing)
-    if not failing:
-        return ""
-    names = list(layout.names)
-    layers = [_layer_of(n, i + 1) for i, n in enumerate(names)]
-    bad = {n for n in failing}
-    if len(names) > 1 and bad == set(names):
-        return ("every block fails: look first at the gradient of the loss with respect to the network's"
-                " output (dJ/dŷ), which every block's gradient goes through")
-    top = max(layers[names.index(n)] for n in failing)
-    below = [n for n, l in zip(names, layers) if l <= top]
-    if len({l for n, l in zip(names, layers) if n in bad}) > 1 and set(below) <= bad:
-        entry = [n for n, l in zip(names, layers) if l == top]
-        return (f"every block up to layer {top} fails: the error most likely enters at {', '.join(entry)}"
-                " (the highest failing layer) and propagates down through backprop; look there first")
-    return f"look at the backprop of: {', '.join(failing)}"
 
 
 def _plain(v):
@@ -213,7 +121,7 @@ class CheckResult:
     @property
     def status(self) -> np.ndarray:
         """Per entry: "agree", "zero", "wrong", "kink", "inconclusive" or "nonfinite"."""
-        from .errorbars import STATUS_NAMES
+        from fastcheck.verdicts.errorbars import STATUS_NAMES
 
         return STATUS_NAMES[self.status_code]
 
@@ -379,91 +287,3 @@ def _max_abs(x) -> float:
     x = np.abs(np.asarray(x, np.float64))
     x = x[np.isfinite(x)]
     return float(x.max()) if len(x) else 0.0
-
-
-BLOCK_COLUMNS = ["block", "size", "checked", "difference", "max_abs_err", "worst_index", "verdict", "wrong", "note"]
-
-
-def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, thresholds) -> pd.DataFrame:
-    """Per-block verdicts of checked entries (coordinates or directions).
-
-    ``ids`` gives the block number of each entry and ``labels`` its name
-    inside the block (an index such as ``[2,0]``, or ``u3`` for a
-    direction); ``status`` and ``why`` are the per-entry judgement of
-    :mod:`fastcheck.errorbars`.  A block is "wrong" when any entry is, else
-    "inconclusive" when any entry could not be read (or a partial sample saw
-    only zero gradients), else the band of its difference, no worse than
-    "ok".
-    """
-    from .errorbars import COUNTED, INCONCLUSIVE, NONFINITE, SETTLE, WHY_NAMES, WRONG, ZERO
-
-    ids = np.asarray(ids, np.int64)
-    rows = []
-    for b, name in enumerate(layout.names):
-        in_block = ids == b
-        checked = int(np.count_nonzero(in_block))
-        if checked == 0:
-            continue
-        st = status[in_block]
-        counted = np.isin(st, COUNTED)
-        sel = np.flatnonzero(in_block)[counted]
-        a, g = analytic[sel], numerical[sel]
-        err = np.abs(a - g)
-        if len(err):
-            w = int(np.argmax(err))
-            worst_label = labels[sel[w]]
-            max_err = float(err[w])
-            diff = relative_difference(a, g)
-        else:
-            worst_label, max_err, diff = "", 0.0, 0.0
-        n_wrong = int(np.count_nonzero(st == WRONG))
-        note = ""
-        if n_wrong:
-            bad = np.flatnonzero(in_block)[st == WRONG]
-            e = np.abs(analytic[bad] - numerical[bad])
-            worst_label = labels[bad[int(np.argmax(e))]]
-            max_err = max(max_err, float(e.max()))
-            verdict_b = "wrong"
-            note = f"{n_wrong} outside their error bars"
-        elif np.any(st == NONFINITE) or np.any(st == INCONCLUSIVE):
-            verdict_b = "inconclusive"
-            keys = why[in_block]
-            keys = keys[keys > 0]
-            note = SETTLE[WHY_NAMES[int(keys[0])]] if len(keys) else ""
-        elif not counted.any():
-            verdict_b = "inconclusive"
-            note = SETTLE["kinks"]
-        elif np.all(st == ZERO) and checked < layout.sizes[b]:
-            verdict_b = "inconclusive"
-            note = SETTLE["zeros"]
-        else:
-            verdict_b = within_error_bars(diff, thresholds)
-            if np.all(st == ZERO):
-                note = "all zero"
-        rows.append(
-            {
-                "block": name,
-                "size": layout.sizes[b],
-                "checked": checked,
-                "difference": diff,
-                "max_abs_err": max_err,
-                "worst_index": worst_label,
-                "verdict": verdict_b,
-                "wrong": n_wrong,
-                "note": note,
-            }
-        )
-    return pd.DataFrame(rows, columns=BLOCK_COLUMNS)
-
-
-def overall(blocks: pd.DataFrame, difference: float, thresholds, n_nonfinite: int = 0) -> tuple[str, str]:
-    """The overall verdict and, for an inconclusive one, the reason."""
-    if (blocks["verdict"] == "wrong").any():
-        return "wrong", ""
-    inc = blocks[blocks["verdict"] == "inconclusive"]
-    if len(inc):
-        notes = list(dict.fromkeys(n for n in inc["note"] if n))
-        where = ", ".join(inc["block"])
-        lead = f"non-finite cost at {n_nonfinite} perturbed coordinate(s); " if n_nonfinite else ""
-        return "inconclusive", f"{lead}{where}: {'; '.join(notes)}"
-    return within_error_bars(difference, thresholds), ""

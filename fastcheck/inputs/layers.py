@@ -25,9 +25,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .check import check_gradient
-from .layout import Layout, ShapeNoteWarning, fit_gradient_shape  # noqa: F401 (re-exported)
-from .result import CheckResult
+from fastcheck.checks.gradient import check_gradient
+from fastcheck.checks.result import CheckResult
+from fastcheck.core.layout import Layout, fit_gradient_shape
 
 
 class LayerError(ValueError):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ladder import Ladder
+from fastcheck.verdicts.ladder import Ladder
 
 #: Round-off margin on a mismatch (in units of its round-off bound).
 NOISE_MARGIN = 4.0

@@ -13,12 +13,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from . import config, errorbars, ladder, precision, resources
-from .errors import NondeterministicCostWarning, NonFiniteCostError, PrecisionWarning
-from .evaluate import make_evaluator
-from .layout import Layout
-from .result import KINK_COLUMNS, CheckResult, block_table, overall, relative_difference, validate_thresholds
-from .steps import (
+from fastcheck import config
+from fastcheck.checks.result import KINK_COLUMNS, CheckResult
+from fastcheck.core.layout import Layout
+from fastcheck.core.steps import (
     ADAPTIVE,
     absolute_steps,
     direction_steps,
@@ -27,7 +25,12 @@ from .steps import (
     validate_direction_eps,
     validate_eps,
 )
-from .validate import as_theta, layout_for, select_coords, validate_threads
+from fastcheck.core.validate import as_theta, layout_for, select_coords, validate_threads
+from fastcheck.errors import NondeterministicCostWarning, NonFiniteCostError, PrecisionWarning
+from fastcheck.evaluators.user import make_evaluator
+from fastcheck.support import resources
+from fastcheck.verdicts import errorbars, ladder, precision
+from fastcheck.verdicts.bands import block_table, overall, relative_difference, validate_thresholds
 
 __all__ = ["adaptive_gradient", "check_directional", "check_gradient", "numerical_gradient"]
 
@@ -123,7 +126,7 @@ def numerical_gradient(
         extrapolation, the entry with the smallest estimated error kept,
         evaluated in rounds from the largest steps down that stop per
         coordinate once its error bar is small (6 to 22 evaluations per
-        coordinate, see :func:`fastcheck.ladder.adaptive`;
+        coordinate, see :func:`fastcheck.verdicts.ladder.adaptive`;
         :func:`adaptive_gradient` also returns the error bars).  ``scheme`` is then ignored.
     scheme : {"forward", "backward", "central", "central4", "complex"}
     coords : int array, optional
@@ -286,7 +289,7 @@ def _assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, com
 
 
 def _all_agree(ana, num, noise, finite, great) -> bool:
-    """Every checked coordinate agrees outright (pass 1 of :mod:`fastcheck.errorbars`)."""
+    """Every checked coordinate agrees outright (pass 1 of :mod:`fastcheck.verdicts.errorbars`)."""
     scale = errorbars._scale(ana, num, finite, noise)
     return bool(errorbars.first_pass(ana, num, noise, finite, np.zeros(len(ana), bool), scale, great)[finite].all()
                 and finite.all())
@@ -398,7 +401,7 @@ def check_gradient(
         ``CheckResult.path`` says which ran.
     workers : int or "auto"
         Worker processes for a cost that runs in the loop (see
-        :mod:`fastcheck.pool`): 1 is the serial loop; "auto" (default) uses
+        :mod:`fastcheck.evaluators.pool`): 1 is the serial loop; "auto" (default) uses
         every core when the estimated serial time outweighs the pool's
         start-up.  Same numbers either way.
     client : dask.distributed.Client, optional
@@ -523,7 +526,7 @@ def _directional(ev, theta, grad, args, n_dirs, eps, seed, layout, user_layout, 
 
 
 def _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, noise, finite, grad, ana, mach, great):
-    """Passes 1 and 2 of :mod:`fastcheck.errorbars` for directions: a direction that does not
+    """Passes 1 and 2 of :mod:`fastcheck.verdicts.errorbars` for directions: a direction that does not
     agree at h gets a second step 2h; wrong beyond ``MARGIN`` error bars, inconclusive when
     the bar is too wide to resolve the gradient."""
     n = len(lo)

@@ -7,10 +7,9 @@ its index in that block's own shape.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-import warnings
 
 import numpy as np
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .layout import Layout, fit_gradient_shape
+from fastcheck.core.layout import Layout, fit_gradient_shape
 
 
 def _float_arrays(values) -> bool:

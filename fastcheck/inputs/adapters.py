@@ -19,9 +19,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from .check import check_directional, check_gradient
-from .layout import Layout, fit_gradient_shape
-from .styles import STYLES
+from fastcheck.checks.gradient import check_directional, check_gradient
+from fastcheck.core.layout import Layout, fit_gradient_shape
+from fastcheck.inputs.styles import STYLES
 
 _SPELLINGS = {
     "get": ("getParams", "get_params"),
@@ -89,7 +89,7 @@ def check_object(net, X, y, *, layout=None, directional=None, **options):
         Networks Demystified*; or a ``params`` dict with ``loss(X, y) ->
         (loss, grads)``; or ``weights``/``biases`` lists with
         ``feedforward(x)`` and ``backprop(x, y) -> (nabla_b, nabla_w)`` (then
-        ``X, y`` are one example).  See :mod:`fastcheck.styles`.
+        ``X, y`` are one example).  See :mod:`fastcheck.inputs.styles`.
     X, y : arrays
         The data the cost is evaluated on.
     layout : Layout, optional
@@ -101,7 +101,7 @@ def check_object(net, X, y, *, layout=None, directional=None, **options):
     cache_stages : bool, default True
         When the network shows its stages (a ``layers`` list whose objects
         hold the ``params`` arrays; ``weights``/``biases`` lists fed through
-        ``feedforward``'s loop; see :mod:`fastcheck.stages`), check it with
+        ``feedforward``'s loop; see :mod:`fastcheck.inputs.stages`), check it with
         stage caching (:func:`~fastcheck.check_sequential`): a coordinate
         recomputes only the layers from its own on.  Same numbers as the
         black-box loop (False), which runs when the stages are not
@@ -148,9 +148,9 @@ def check_object(net, X, y, *, layout=None, directional=None, **options):
 
 
 def _check_style(style, problem, net, X, y, layout, directional, options):
-    """Check a network of one of :data:`fastcheck.styles.STYLES`; its arrays are put back afterwards.
+    """Check a network of one of :data:`fastcheck.inputs.styles.STYLES`; its arrays are put back afterwards.
 
-    When the network shows its stages (:mod:`fastcheck.stages`) and
+    When the network shows its stages (:mod:`fastcheck.inputs.stages`) and
     ``cache_stages`` is true, the per-coordinate check recomputes only the
     stages after the perturbed one; otherwise the black-box loop runs.
     """
@@ -177,9 +177,9 @@ def _check_style(style, problem, net, X, y, layout, directional, options):
 
 def _check_staged(style, net, X, y, cost, grad, theta0, own_layout, options):
     """``(result, "")`` of the stage-cached check, or ``(None, why)`` when the stages are not usable."""
-    from . import pool
-    from .check import run_check
-    from .stages import restore, snapshot, staged_problem
+    from fastcheck.checks.gradient import run_check
+    from fastcheck.evaluators import pool
+    from fastcheck.inputs.stages import restore, snapshot, staged_problem
 
     saved = snapshot(net)
     try:

@@ -5,7 +5,7 @@ stages l…L only.  :func:`check_object` hands a network to it instead of the
 black-box loop when the network shows its stages in one of two ways:
 
 * **a list of layer objects** (the params-dict style of
-  :mod:`fastcheck.styles`, plus ``net.layers``): ``net.layers`` is a list,
+  :mod:`fastcheck.inputs.styles`, plus ``net.layers``): ``net.layers`` is a list,
   tuple or dict (its values, in order) of objects with ``forward(a)``, and
   every array of ``net.params`` is an attribute of exactly one layer (the
   same array object: ``layer.W is net.params["W1"]``).  Stage l is
@@ -34,8 +34,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .layout import Layout
-from .sequential import SequentialEvaluator
+from fastcheck.core.layout import Layout
+from fastcheck.evaluators.sequential import SequentialEvaluator
 
 
 def _one_layer(held, key):
@@ -89,7 +89,7 @@ class ListStage:
 
 
 class LayerModelEvaluator(SequentialEvaluator):
-    """:class:`~fastcheck.sequential.SequentialEvaluator` over a layer-list model: before the stages
+    """:class:`~fastcheck.evaluators.sequential.SequentialEvaluator` over a layer-list model: before the stages
     run, every parameter array of the point (``work``) is put in its layer and in ``net.params``
     (copies), so nothing is left over from the previous point."""
 
@@ -204,7 +204,7 @@ def list_stages(net, X, y, style_layout: Layout):
     return stages, params, None
 
 
-#: Style name (as in :data:`fastcheck.styles.STYLES`) -> what finds its stages.
+#: Style name (as in :data:`fastcheck.inputs.styles.STYLES`) -> what finds its stages.
 FINDERS = {
     "params dict and loss(X, y) -> (loss, grads)": layer_list_stages,
     "weights/biases lists and backprop(x, y) -> (nabla_b, nabla_w)": list_stages,
@@ -238,7 +238,7 @@ def staged_problem(style_name, net, X, y, cost, theta0, style_layout: Layout):
     structure is not visible (``why`` empty) or not usable (``why`` says
     what failed).
     """
-    from .sequential import _plan
+    from fastcheck.evaluators.sequential import _plan
 
     finder = FINDERS.get(style_name)
     if finder is None:

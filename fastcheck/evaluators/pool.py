@@ -2,7 +2,7 @@
 chunks on worker processes (loky) or on a Dask cluster.
 
 A cost Numba cannot compile (a method of the user's network object, a
-closure over a dict) runs in :class:`~fastcheck.evaluate.LoopEvaluator`'s
+closure over a dict) runs in :class:`~fastcheck.evaluators.user.LoopEvaluator`'s
 plain loop.  :class:`ChunkedEvaluator` splits that loop's coordinates into
 *chunks* and runs each chunk in a worker, with the very evaluator the serial
 path would run, unpickled from the bytes cloudpickle made of it (the user's
@@ -37,7 +37,7 @@ import warnings
 
 import numpy as np
 
-from .protocol import Evaluator
+from fastcheck.evaluators.protocol import Evaluator
 
 #: Each worker holds BLAS, OpenMP and Numba to one thread: the workers are the parallelism.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
@@ -294,7 +294,7 @@ class DaskRunner:
     def map(self, payload, digest, method, theta, chunk_args) -> list:
         from distributed import as_completed
 
-        from .progress import make_progress
+        from fastcheck.support.progress import make_progress
 
         client = self.client
         payload_f = client.scatter(payload, broadcast=True, hash=False)

@@ -1,8 +1,8 @@
 """The evaluator protocol: what the core check asks of whatever computes the perturbed costs.
 
-The implementations live with what they evaluate (:mod:`fastcheck.evaluate`
-for a user's cost, :mod:`fastcheck.pool` for processes and Dask,
-:mod:`fastcheck.sequential` for stages, :mod:`fastcheck.structured` for the
+The implementations live with what they evaluate (:mod:`fastcheck.evaluators.user`
+for a user's cost, :mod:`fastcheck.evaluators.pool` for processes and Dask,
+:mod:`fastcheck.checks.sequential` for stages, :mod:`fastcheck.checks.model` for the
 built-in networks); they all derive from :class:`Evaluator`, and the core
 reads their capabilities from its attributes.
 """

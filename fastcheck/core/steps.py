@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import StepTooSmallError
+from fastcheck.errors import StepTooSmallError
 
 __all__ = ["ADAPTIVE", "SCHEMES", "Scheme", "absolute_steps", "direction_steps", "get_scheme", "resolve_eps", "validate_direction_eps",
            "validate_eps"]
@@ -91,7 +91,7 @@ def get_scheme(name) -> Scheme:
         raise ValueError(f"unknown scheme {name!r}; choose one of {sorted(SCHEMES)}") from None
 
 
-#: ``eps="adaptive"``: a step ladder with Richardson extrapolation per coordinate (:mod:`fastcheck.ladder`).
+#: ``eps="adaptive"``: a step ladder with Richardson extrapolation per coordinate (:mod:`fastcheck.verdicts.ladder`).
 ADAPTIVE = "adaptive"
 
 

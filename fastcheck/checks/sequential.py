@@ -1,0 +1,101 @@
+"""Checking a network written as a sequence of stages: :func:`check_sequential`.
+
+The perturbed costs come from
+:class:`fastcheck.evaluators.sequential.SequentialEvaluator`, which reruns
+only the stages from the perturbed one on.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from fastcheck.checks.gradient import run_check
+from fastcheck.core.layout import Layout
+from fastcheck.evaluators import pool
+from fastcheck.evaluators.sequential import SequentialEvaluator, StageError, _plan
+
+__all__ = ["StageError", "check_sequential", "compose"]
+
+
+def compose(stages, params, x):
+    """The composed cost of ``stages`` as a plain function of θ.
+
+    Returns ``(cost, theta, layout)``: ``cost(theta)`` runs every stage
+    (what a black-box check differences), θ the flattened ``params`` in
+    stage order and the :class:`~fastcheck.Layout` naming its blocks.
+    """
+    fns, names, layout = _plan(stages, params)
+    ev = SequentialEvaluator(fns, names, layout, x)
+
+    def cost(theta):
+        return ev._run(0, np.array(x, copy=True), theta)
+
+    return cost, layout.flatten(params), layout
+
+
+def _gradient_vector(grads, params, x, layout: Layout) -> np.ndarray:
+    if callable(grads):
+        grads = grads({k: np.array(v, copy=True) for k, v in params.items()}, np.array(x, copy=True))
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"grads must be a dict keyed by parameter name (or 'd' + name), or a callable returning one; "
+                        f"got {type(grads).__name__}")
+    out = np.empty(layout.size)
+    for name, shape in zip(layout.names, layout.shapes):
+        key = name if name in grads else "d" + name
+        if key not in grads:
+            raise KeyError(f"grads has no {name!r} (nor {'d' + name!r}); keys: {sorted(grads)}")
+        g = np.asarray(grads[key], dtype=np.float64)
+        if g.shape != shape:
+            raise ValueError(f"gradient {key!r} has shape {g.shape} but parameter {name!r} has shape {shape}")
+        out[layout.block_slice(name)] = g.ravel()
+    return out
+
+
+def check_sequential(stages, params, x, grads, *, eps=None, scheme="central", coords=None, sample=None, seed=0,
+                     thresholds=None, workers="auto", client=None):
+    """Check the gradient of a network written as a sequence of stages, recomputing only what a coordinate changes.
+
+    Parameters
+    ----------
+    stages : list of (fn, names)
+        ``fn(a, *[params[n] for n in names])`` returns the next activation
+        (a NumPy array); the last stage returns the scalar cost.  ``names``
+        is a parameter name, a list of them, or ``()`` for a stage without
+        parameters (relu, pooling).  Every parameter belongs to exactly one stage.
+    params : dict of float arrays
+        Not modified.
+    x : array
+        The input of the first stage (the batch; labels can sit in the last
+        stage's closure).  Not modified.
+    grads : dict or callable
+        The analytic gradient, keyed by parameter name or ``"d" + name``, or
+        ``grads(params, x)`` returning such a dict.
+    eps, scheme, coords, sample, seed, thresholds
+        As in :func:`fastcheck.check_gradient`.
+    workers, client
+        As in :func:`fastcheck.check_gradient`: the coordinates are spread over
+        worker processes (or a Dask cluster) in strided chunks, so every
+        worker gets coordinates of every stage.
+
+    Returns
+    -------
+    CheckResult
+        Bitwise the numbers of a black-box check of the composed cost
+        (:func:`compose`) for the real schemes; ``path`` is "sequential".
+
+    Raises
+    ------
+    StageError
+        A stage that is not ``(fn, names)``, names a parameter params lacks
+        or one another stage names, a parameter no stage names, a stage that
+        returns something other than an array, a last stage that returns
+        something other than a scalar: each names the stage.
+    """
+    fns, names, layout = _plan(stages, params)
+    ev = pool.wrap(SequentialEvaluator(fns, names, layout, x), pool.check_workers(workers), pool.check_client(client))
+    theta = layout.flatten(params)
+    ev.value(theta)  # validates every stage's return before anything else
+    g = _gradient_vector(grads, params, x, layout)
+    return run_check(ev, theta, g, eps=eps, scheme=scheme, coords=coords, sample=sample, seed=seed,
+                     layout=layout, thresholds=thresholds)
