@@ -18,6 +18,7 @@ from timing import median_time
 
 from fastcheck import config
 from fastcheck.checks.gradient import run_check
+from fastcheck.core.options import CheckOptions
 from fastcheck.evaluators.user import JitEvaluator, LoopEvaluator
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "core"
@@ -64,8 +65,8 @@ def main(repeat=5):
             *[(f"parallel kernel, {t} thread(s)", (lambda t=t: JitEvaluator(smooth, (0.3,), threads=t))) for t in range(1, max_threads + 1)],
         ):
             ev = make()
-            run_check(ev, theta, g, args=(0.3,), coords=np.arange(2))  # warm up / compile
-            sec, _ = median_time(lambda: run_check(ev, theta, g, args=(0.3,)), repeat)
+            run_check(ev, theta, g, CheckOptions(args=(0.3,), coords=np.arange(2)))  # warm up / compile
+            sec, _ = median_time(lambda: run_check(ev, theta, g, CheckOptions(args=(0.3,))), repeat)
             rows.append({"benchmark": "elementwise cost, full central check", "n_params": n, "variant": label, "seconds": sec})
 
     # 2. BLAS inside the prange body: hold BLAS to 1 thread (default) or leave it alone
@@ -77,8 +78,8 @@ def main(repeat=5):
         for limit in (True, False):
             config.LIMIT_BLAS = limit
             ev = JitEvaluator(dense_layer, (X,))
-            run_check(ev, theta, g, args=(X,), coords=np.arange(2))
-            sec, _ = median_time(lambda: run_check(ev, theta, g, args=(X,), coords=coords), repeat)
+            run_check(ev, theta, g, CheckOptions(args=(X,), coords=np.arange(2)))
+            sec, _ = median_time(lambda: run_check(ev, theta, g, CheckOptions(args=(X,), coords=coords)), repeat)
             label = "BLAS held to 1 thread in the kernel" if limit else "BLAS left to its own threads"
             rows.append(
                 {"benchmark": "BLAS cost (X @ W, 512×128 · 128×64) inside prange, 400 coordinates",

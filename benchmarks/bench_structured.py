@@ -41,6 +41,7 @@ from timing import median_time
 import fastcheck
 from fastcheck.checks.gradient import run_check
 from fastcheck.checks.model import check_model
+from fastcheck.core.options import CheckOptions
 from fastcheck.evaluators.user import JitEvaluator
 from fastcheck.models import MLP, backprop
 
@@ -178,11 +179,11 @@ def main(argv=None):
     coords = spread_coords(n, args.peer_coords)
     peer = np.arange(n) if args.full_peers else coords
     ev = JitEvaluator(model.jit_cost, cargs, threads)
-    run_check(ev, theta, model.grad, args=cargs, coords=coords[:2], layout=model.layout)
+    run_check(ev, theta, model.grad, CheckOptions(args=cargs, coords=coords[:2], layout=model.layout))
     last = {}
 
     def blackbox():
-        last["res"] = run_check(ev, theta, model.grad, args=cargs, coords=peer, layout=model.layout)
+        last["res"] = run_check(ev, theta, model.grad, CheckOptions(args=cargs, coords=peer, layout=model.layout))
 
     sec, times = median_time(blackbox, 1 if args.full_peers else 3)
     res = last["res"]
@@ -219,8 +220,8 @@ def main(argv=None):
     for label, cost in (("row loops (backprop.mlp_cost)", backprop.mlp_cost),
                         ("BLAS A @ W held to 1 thread (model.jit_cost)", model.jit_cost)):
         ev = JitEvaluator(cost, cargs, threads)
-        run_check(ev, theta, model.grad, args=cargs, coords=sub[:2], layout=model.layout)
-        sec, times = median_time(lambda: run_check(ev, theta, model.grad, args=cargs, coords=sub, layout=model.layout), 3)
+        run_check(ev, theta, model.grad, CheckOptions(args=cargs, coords=sub[:2], layout=model.layout))
+        sec, times = median_time(lambda: run_check(ev, theta, model.grad, CheckOptions(args=cargs, coords=sub, layout=model.layout)), 3)
         add(section, label, sec, len(sub), times=times)
 
     # 3. a deeper network and a ~1M-parameter one, in full -------------------------------------------------------

@@ -4,11 +4,13 @@ The public API, re-exported; sweeps live in :mod:`fastcheck.sweep`, the
 built-in networks in :mod:`fastcheck.models`.
 """
 from fastcheck._version import __version__
-from fastcheck.checks.gradient import adaptive_gradient, check_directional, check_gradient, numerical_gradient
+from fastcheck.checks.directional import check_directional
+from fastcheck.checks.gradient import adaptive_gradient, check_gradient, numerical_gradient
 from fastcheck.checks.model import check_model
 from fastcheck.checks.result import CheckResult
 from fastcheck.checks.sequential import check_sequential
 from fastcheck.core.layout import Layout
+from fastcheck.core.options import CheckOptions
 from fastcheck.core.steps import SCHEMES
 from fastcheck.errors import JitError, NondeterministicCostWarning, NonFiniteCostError, PrecisionWarning
 from fastcheck.inputs.adapters import check_functions, check_object
@@ -18,6 +20,7 @@ from fastcheck.verdicts.bands import relative_difference
 
 __all__ = [
     "SCHEMES",
+    "CheckOptions",
     "CheckResult",
     "JitError",
     "Layout",

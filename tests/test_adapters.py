@@ -44,7 +44,7 @@ def test_object_style_bug_is_found_and_parameters_restored_on_error():
 
 def test_object_style_directional():
     X, y = seed_data()
-    res = check_object(SeedNetwork(seed=2), X, y, directional=3)
+    res = check_object(SeedNetwork(seed=2), X, y, directions=3)
     assert res.kind == "directional" and res.passed
 
 

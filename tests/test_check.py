@@ -114,9 +114,10 @@ def test_parallel_kernel_matches_loop_and_naive(quartic_problem):
     np.testing.assert_allclose(par.numerical, loop.numerical, rtol=0, atol=1e-8)
     # the same compiled cost through the loop takes exactly the same points
     from fastcheck.checks.gradient import run_check
+    from fastcheck.core.options import CheckOptions
     from fastcheck.evaluators.user import LoopEvaluator
 
-    same = run_check(LoopEvaluator(quartic, args), theta, quartic_grad, args=args)
+    same = run_check(LoopEvaluator(quartic, args), theta, quartic_grad, CheckOptions(args=args))
     np.testing.assert_array_equal(same.numerical, par.numerical)
     assert par.passed and par.verdict == "great"
     naive = central_difference(lambda t: quartic.py_func(t, *args), theta, 1e-5)
@@ -206,14 +207,14 @@ def test_directional_passes_and_names_a_wrong_block(quartic_problem):
     theta, args = quartic_problem
     layout = fc.Layout.from_shapes({"W": (200,), "b": (100,)})
     g = quartic_grad(theta, *args)
-    ok = fc.check_directional(quartic, theta, g, args=args, layout=layout, n_dirs=4)
+    ok = fc.check_directional(quartic, theta, g, args=args, layout=layout, directions=4)
     assert ok.passed and ok.kind == "directional" and ok.n_evals == 16
-    loop = fc.check_directional(quartic.py_func, theta, g, args=args, layout=layout, n_dirs=4)
+    loop = fc.check_directional(quartic.py_func, theta, g, args=args, layout=layout, directions=4)
     np.testing.assert_allclose(ok.numerical, loop.numerical, rtol=1e-10)
     # directional derivative agrees with u·(naive gradient)
     bad = g.copy()
     bad[200:] += 0.05
-    res = fc.check_directional(quartic, theta, bad, args=args, layout=layout, n_dirs=4)
+    res = fc.check_directional(quartic, theta, bad, args=args, layout=layout, directions=4)
     assert not res.passed and res.failing_blocks == ["b"]
     assert set(res.worst(2)["block"]) == {"b"}
 
@@ -299,8 +300,8 @@ def test_bad_options():
         fc.check_gradient(f_sum, np.ones(3), 2 * np.ones(3), layout={"W": np.zeros(2)})
     with pytest.raises(ValueError, match="thresholds must be positive and increasing"):
         fc.check_gradient(f_sum, np.ones(3), 2 * np.ones(3), thresholds={"great": 1e-2, "ok": 1e-3})
-    with pytest.raises(ValueError, match="n_dirs must be a positive integer"):
-        fc.check_directional(f_sum, np.ones(3), 2 * np.ones(3), n_dirs=0)
+    with pytest.raises(ValueError, match="directions must be a positive integer"):
+        fc.check_directional(f_sum, np.ones(3), 2 * np.ones(3), directions=0)
 
 
 # -- the result ----------------------------------------------------------------------------

@@ -123,8 +123,8 @@ def test_dictionary_style_and_directional_on_the_pool():
     pooled = check_functions(course_forward, backward, params, X, Y, workers=2)
     np.testing.assert_array_equal(pooled.numerical, serial.numerical)
     assert pooled.passed and "pool" in pooled.path
-    d1 = check_functions(course_forward, backward, params, X, Y, directional=3, workers=1)
-    d2 = check_functions(course_forward, backward, params, X, Y, directional=3, workers=2)
+    d1 = check_functions(course_forward, backward, params, X, Y, directions=3, workers=1)
+    d2 = check_functions(course_forward, backward, params, X, Y, directions=3, workers=2)
     np.testing.assert_array_equal(d2.numerical, d1.numerical)
     assert d2.passed and "pool" in d2.path
     for k in params:
@@ -228,8 +228,8 @@ def test_dask_gives_the_local_numbers(client, seed_net):
     np.testing.assert_array_equal(res.numerical, serial.numerical)
     np.testing.assert_array_equal(net.getParams(), before)
     params, (Xc, Yc) = course_parameters(), course_data()
-    d1 = check_functions(course_forward, make_course_backward(), params, Xc, Yc, directional=2, workers=1)
-    d2 = check_functions(course_forward, make_course_backward(), params, Xc, Yc, directional=2, client=client)
+    d1 = check_functions(course_forward, make_course_backward(), params, Xc, Yc, directions=2, workers=1)
+    d2 = check_functions(course_forward, make_course_backward(), params, Xc, Yc, directions=2, client=client)
     np.testing.assert_array_equal(d2.numerical, d1.numerical)
 
 

@@ -349,7 +349,7 @@ ENTRY_POINTS = {
     "check_gradient": lambda: fc.check_gradient(boom, THETA6, 2 * THETA6, eps=0.3),
     "check_gradient threads=1": lambda: fc.check_gradient(boom, THETA6, 2 * THETA6, eps=0.3, threads=1),
     "numerical_gradient": lambda: fc.numerical_gradient(boom, THETA6, eps=0.3),
-    "check_directional": lambda: fc.check_directional(boom, THETA6, 2 * THETA6, eps=0.6, n_dirs=4),
+    "check_directional": lambda: fc.check_directional(boom, THETA6, 2 * THETA6, eps=0.6, directions=4),
     "complex step": lambda: fc.check_gradient(boom, THETA6, 2 * THETA6, scheme="complex"),
     "auto-jit": lambda: fc.check_gradient(boom_py, THETA6, 2 * THETA6, eps=0.3, jit=True),
 }

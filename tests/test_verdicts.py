@@ -279,6 +279,7 @@ def test_float32_theta_still_fails_a_small_error_in_one_block():
     assert good.passed, str(good)
     # a 0.3 % error in one block of the float32 model's gradient
     from fastcheck.checks.gradient import run_check
+    from fastcheck.core.options import CheckOptions
     from fastcheck.evaluators.structured import LayeredEvaluator as LE
 
     Xc, Yc = model.validate_data(X, y, "float32")
@@ -287,7 +288,7 @@ def test_float32_theta_still_fails_a_small_error_in_one_block():
     a, b = model.layout.offsets[-3], model.layout.offsets[-2]
     bad = g.copy()
     bad[a:b] *= 1.003
-    r = run_check(LE(model, Xc, Yc, dtype="float32"), theta, bad, layout=model.layout)
+    r = run_check(LE(model, Xc, Yc, dtype="float32"), theta, bad, CheckOptions(layout=model.layout))
     assert not r.passed and r.wrong_blocks == [block], str(r)
 
 
@@ -462,7 +463,7 @@ def test_directional_check_reads_a_relu_corner_as_a_kink(corner):
     theta = np.array([corner, 0.5, -0.3, 0.8, 0.1, 0.2, 0.3])
     layout = fc.Layout.from_shapes({"relu": (4,), "sine": (3,)})
     g = _relu_then_sine_grad(theta)
-    r = fc.check_directional(_relu_then_sine_py, theta, g, layout=layout, n_dirs=4, jit=False, workers=1)
+    r = fc.check_directional(_relu_then_sine_py, theta, g, layout=layout, directions=4, jit=False, workers=1)
     assert r.verdict == "inconclusive" and not r.wrong_blocks, str(r)
     verdicts = dict(zip(r.blocks["block"], r.blocks["verdict"]))
     assert verdicts["relu"] == "inconclusive" and verdicts["sine"] in ("great", "ok"), str(r)
@@ -481,7 +482,7 @@ def test_directional_check_reads_a_relu_corner_as_a_kink(corner):
     assert "kink" in str(r)
     bad = g.copy()
     bad[5] *= 1.01
-    r = fc.check_directional(_relu_then_sine_py, theta, bad, layout=layout, n_dirs=4, jit=False, workers=1)
+    r = fc.check_directional(_relu_then_sine_py, theta, bad, layout=layout, directions=4, jit=False, workers=1)
     assert r.verdict == "wrong" and r.wrong_blocks == ["sine"], str(r)
 
 
@@ -490,7 +491,7 @@ def test_directional_smooth_cost_needs_no_ladder():
     direction (plus the second step for those that do not agree at once)."""
     theta = np.linspace(-1, 1, 7) + 0.05
     layout = fc.Layout.from_shapes({"relu": (4,), "sine": (3,)})
-    r = fc.check_directional(lambda t: np.sum(np.sin(t)), theta, np.cos(theta), layout=layout, n_dirs=4, jit=False,
+    r = fc.check_directional(lambda t: np.sum(np.sin(t)), theta, np.cos(theta), layout=layout, directions=4, jit=False,
                              workers=1)
     assert r.passed and len(r.kinks) == 0 and r.n_evals <= 4 * 2 * 2
 

@@ -162,7 +162,7 @@ def _warm_directional(p: Problem):
     import fastcheck
 
     cost, args = _fastcheck_args(p)
-    fastcheck.check_directional(cost, p.theta, p.model.grad, args=args, n_dirs=1)
+    fastcheck.check_directional(cost, p.theta, p.model.grad, args=args, directions=1)
 
 
 def _warm_sampled(p: Problem):

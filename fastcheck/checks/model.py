@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import functools
 
+from fastcheck.checks.directional import run_directional
 from fastcheck.checks.gradient import run_check
+from fastcheck.checks.result import CheckResult
+from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.validate import as_theta, validate_threads
 from fastcheck.evaluators import pool
 from fastcheck.evaluators.structured import MODES, BlackBoxModelEvaluator, LayeredEvaluator
@@ -17,23 +20,8 @@ from fastcheck.models import MLP
 __all__ = ["check_model"]
 
 
-def check_model(
-    model,
-    theta,
-    X,
-    y,
-    *,
-    eps=None,
-    scheme="central",
-    coords=None,
-    sample=None,
-    seed=0,
-    thresholds=None,
-    threads=None,
-    mode="structured",
-    workers=None,
-    client=None,
-):
+@takes_options(specific={"mode": "structured"})
+def check_model(model, theta, X, y, *, opts: CheckOptions) -> CheckResult:
     """Check a built-in network's backprop against finite differences of its cost.
 
     Parameters
@@ -47,19 +35,19 @@ def check_model(
         model's float64 backprop at that point.
     X, y : arrays
         The batch, ``(B, n_0)`` and ``(B, n_L)``.
-    eps, scheme, coords, sample, seed, thresholds, threads
-        As in :func:`fastcheck.check_gradient`; ``scheme="complex"`` works
-        for every activation and loss (the piecewise ones take the branch
-        of the real part).
-    mode : {"structured", "blackbox"}
-        ``"structured"`` (default): the structure-aware kernel, which
-        recomputes only what each perturbation changes; ``"blackbox"``: the
-        model's jitted cost through the generic parallel kernel.
-    workers, client
-        Black-box mode only: run the kernel's chunks on this many worker
-        processes (an int > 1), or on a Dask cluster (a
-        ``dask.distributed.Client``); each worker compiles the kernel once.
-        The numbers are the same as on threads.  ``None``/"auto"/1: threads.
+
+    The options are those of every check; ``scheme="complex"`` works for
+    every activation and loss (the piecewise ones take the branch of the real
+    part); ``directions=k`` runs a directional check of the model's jitted
+    cost.  ``args`` and ``layout`` are the model's own (``(X, y)``,
+    ``model.layout``) and cannot be passed; ``jit`` and ``cache_stages`` do
+    not apply (the model is compiled).  ``mode`` (this check only):
+    ``"structured"`` (default), the structure-aware kernel, which recomputes
+    only what each perturbation changes; ``"blackbox"``, the model's jitted
+    cost through the generic parallel kernel.  ``workers``/``client``:
+    black-box mode only, the kernel's chunks on this many worker processes
+    (an int > 1) or on a Dask cluster, each worker compiling the kernel once;
+    "auto" (default) and 1 mean Numba threads.  The numbers are the same.
 
     Returns
     -------
@@ -71,24 +59,29 @@ def check_model(
     if not isinstance(model, MLP):
         raise TypeError(f"check_model takes a fastcheck.models.MLP, got {type(model).__name__}; "
                         "for your own network use fastcheck.check_gradient")
+    mode = opts["mode"]
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {list(MODES)}")
+    if opts.args:
+        raise ValueError("check_model takes the batch as X, y; args= does not apply")
+    if opts.layout is not None:
+        raise ValueError("check_model reports on the model's own layout (model.layout); layout= does not apply")
     theta = as_theta(theta)
-    threads = validate_threads(threads)
+    threads = validate_threads(opts.threads)
     dtype = model.check_dtype(theta.dtype)
     theta = model.check_theta(theta, dtype)
     X, Y = model.validate_data(X, y, dtype)
-    workers = pool.check_workers(workers)
-    pool.check_client(client)
-    spread = client is not None or workers not in ("auto", 1)
+    workers = pool.check_workers(opts.workers)
+    pool.check_client(opts.client)
+    spread = opts.client is not None or workers not in ("auto", 1)
     if spread and mode != "blackbox":
         raise ValueError("workers= and client= apply to mode='blackbox'; the structured kernel runs on Numba threads")
     cls = LayeredEvaluator if mode == "structured" else BlackBoxModelEvaluator
     ev = cls(model, X, Y, threads, dtype)
     if spread:
-        ev = pool.wrap(ev, workers, client)
+        ev = pool.wrap(ev, workers, opts.client)
     grad = functools.partial(model.grad, precision=dtype)
-    return run_check(
-        ev, theta, grad, args=(X, Y), eps=eps, scheme=scheme, coords=coords, sample=sample,
-        seed=seed, layout=model.layout, thresholds=thresholds,
-    )
+    checked = opts.replace(args=(X, Y), layout=model.layout)
+    if opts.directions is not None:
+        return run_directional(ev, theta, grad, checked)
+    return run_check(ev, theta, grad, checked)

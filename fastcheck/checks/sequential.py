@@ -10,8 +10,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from fastcheck.checks.directional import check_directional_with
 from fastcheck.checks.gradient import run_check
+from fastcheck.checks.result import CheckResult
 from fastcheck.core.layout import Layout
+from fastcheck.core.options import CheckOptions, takes_options
+from fastcheck.core.validate import validate_threads
 from fastcheck.evaluators import pool
 from fastcheck.evaluators.sequential import SequentialEvaluator, StageError, _plan
 
@@ -52,8 +56,8 @@ def _gradient_vector(grads, params, x, layout: Layout) -> np.ndarray:
     return out
 
 
-def check_sequential(stages, params, x, grads, *, eps=None, scheme="central", coords=None, sample=None, seed=0,
-                     thresholds=None, workers="auto", client=None):
+@takes_options()
+def check_sequential(stages, params, x, grads, *, opts: CheckOptions) -> CheckResult:
     """Check the gradient of a network written as a sequence of stages, recomputing only what a coordinate changes.
 
     Parameters
@@ -71,12 +75,14 @@ def check_sequential(stages, params, x, grads, *, eps=None, scheme="central", co
     grads : dict or callable
         The analytic gradient, keyed by parameter name or ``"d" + name``, or
         ``grads(params, x)`` returning such a dict.
-    eps, scheme, coords, sample, seed, thresholds
-        As in :func:`fastcheck.check_gradient`.
-    workers, client
-        As in :func:`fastcheck.check_gradient`: the coordinates are spread over
-        worker processes (or a Dask cluster) in strided chunks, so every
-        worker gets coordinates of every stage.
+
+    The options are those of every check.  ``workers``/``client``: the
+    coordinates are spread over worker processes (or a Dask cluster) in
+    chunks spread over θ, so every worker gets coordinates of every stage.
+    ``threads`` is validated (nothing here is compiled); ``jit`` and
+    ``cache_stages`` do not apply; ``layout`` and ``args`` are the stages'
+    own and cannot be passed; ``directions=k`` runs a directional check of
+    the composed cost.
 
     Returns
     -------
@@ -92,10 +98,19 @@ def check_sequential(stages, params, x, grads, *, eps=None, scheme="central", co
         returns something other than an array, a last stage that returns
         something other than a scalar: each names the stage.
     """
+    if opts.args:
+        raise ValueError("check_sequential: the stages take their inputs from x and params; args= does not apply")
+    if opts.layout is not None:
+        raise ValueError("check_sequential names the blocks after params (in stage order); layout= does not apply")
+    validate_threads(opts.threads)
+    if opts.directions is not None:  # every direction moves every stage: the composed cost, no caching to gain
+        cost, theta, layout = compose(stages, params, x)
+        g = _gradient_vector(grads, params, x, layout)
+        return check_directional_with(cost, theta, g, opts.replace(layout=layout, jit=False))
     fns, names, layout = _plan(stages, params)
-    ev = pool.wrap(SequentialEvaluator(fns, names, layout, x), pool.check_workers(workers), pool.check_client(client))
+    ev = pool.wrap(SequentialEvaluator(fns, names, layout, x), pool.check_workers(opts.workers),
+                   pool.check_client(opts.client))
     theta = layout.flatten(params)
     ev.value(theta)  # validates every stage's return before anything else
     g = _gradient_vector(grads, params, x, layout)
-    return run_check(ev, theta, g, eps=eps, scheme=scheme, coords=coords, sample=sample, seed=seed,
-                     layout=layout, thresholds=thresholds)
+    return run_check(ev, theta, g, opts.replace(layout=layout))

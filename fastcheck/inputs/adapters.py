@@ -19,8 +19,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from fastcheck.checks.gradient import check_directional, check_gradient
+from fastcheck.checks.gradient import check_gradient_with, run_check
+from fastcheck.checks.result import CheckResult
 from fastcheck.core.layout import Layout, fit_gradient_shape
+from fastcheck.core.options import CheckOptions, takes_options
+from fastcheck.core.validate import validate_threads
+from fastcheck.evaluators import pool
+from fastcheck.inputs.stages import restore, snapshot, staged_problem
 from fastcheck.inputs.styles import STYLES
 
 _SPELLINGS = {
@@ -77,7 +82,8 @@ def _infer_object_layout(net, theta) -> Layout:
     return Layout.single(len(theta))
 
 
-def check_object(net, X, y, *, layout=None, directional=None, **options):
+@takes_options()
+def check_object(net, X, y, *, opts: CheckOptions) -> CheckResult:
     """Check a network object written in one of the common styles.
 
     Parameters
@@ -92,31 +98,30 @@ def check_object(net, X, y, *, layout=None, directional=None, **options):
         ``X, y`` are one example).  See :mod:`fastcheck.inputs.styles`.
     X, y : arrays
         The data the cost is evaluated on.
-    layout : Layout, optional
-        Names the blocks; by default taken from the object's array attributes
-        when they concatenate to ``getParams()``.
-    directional : int, optional
-        Run :func:`~fastcheck.check_directional` with this many directions
-        instead of a per-coordinate check.
-    cache_stages : bool, default True
-        When the network shows its stages (a ``layers`` list whose objects
-        hold the ``params`` arrays; ``weights``/``biases`` lists fed through
-        ``feedforward``'s loop; see :mod:`fastcheck.inputs.stages`), check it with
-        stage caching (:func:`~fastcheck.check_sequential`): a coordinate
-        recomputes only the layers from its own on.  Same numbers as the
-        black-box loop (False), which runs when the stages are not
-        recognised (``result.note`` says why when a ``layers`` list was
-        found but could not be used).
-    **options
-        As for :func:`~fastcheck.check_gradient`.
+
+    The options are those of every check.  ``layout`` names the blocks (by
+    default taken from the object's array attributes when they concatenate
+    to ``getParams()``, or the style's own names); ``directions=k`` runs a
+    directional check; ``cache_stages`` (default True): when the network
+    shows its stages (a ``layers`` list whose objects hold the ``params``
+    arrays; ``weights``/``biases`` lists fed through ``feedforward``'s loop;
+    see :mod:`fastcheck.inputs.stages`), a coordinate recomputes only the
+    layers from its own on (same numbers as the black-box loop, which runs
+    when the stages are not recognised; ``result.note`` says why when a
+    ``layers`` list was found but could not be used).  ``jit="auto"`` means
+    the loop here (methods of a Python object do not compile); ``args`` does
+    not apply (the data are X, y).
 
     The network's parameters (and every attribute it had) are restored
     afterwards, also when its cost raises.
     """
+    if opts.args:
+        raise ValueError("check_object evaluates the network on X, y; args= does not apply")
+    opts = opts.for_python_cost()  # methods of a Python object do not compile
     if not is_object_style(net):
         for style, recognise, problem in STYLES:
             if recognise(net):
-                return _check_style(style, problem, net, X, y, layout, directional, options)
+                return _check_style(style, problem, net, X, y, opts)
         missing = [_SPELLINGS[r][0] for r in _SPELLINGS if _method(net, r) is None]
         raise TypeError(f"{type(net).__name__} is not a network object: it lacks {', '.join(missing)}; nor has it "
                         f"{' or '.join(name for name, _, _ in STYLES)}")
@@ -126,8 +131,8 @@ def check_object(net, X, y, *, layout=None, directional=None, **options):
     if theta0.dtype not in (np.float32, np.float64):  # keep the user's float32 or float64
         theta0 = theta0.astype(np.float64)
     snapshot = dict(vars(net))
-    if layout is None:
-        layout = _infer_object_layout(net, theta0)
+    if opts.layout is None:
+        opts = opts.replace(layout=_infer_object_layout(net, theta0))
 
     def cost(theta):
         set_(theta.copy())
@@ -137,17 +142,14 @@ def check_object(net, X, y, *, layout=None, directional=None, **options):
         set_(theta.copy())
         return np.asarray(grad_fn(X, y), dtype=np.float64).ravel()
 
-    jit = options.pop("jit", False)  # methods of a Python object do not compile
     try:
-        if directional:
-            return check_directional(cost, theta0, grad, layout=layout, n_dirs=int(directional), jit=jit, **options)
-        return check_gradient(cost, theta0, grad, layout=layout, jit=jit, **options)
+        return check_gradient_with(cost, theta0, grad, opts)
     finally:
         set_(theta0.copy())
         vars(net).update(snapshot)
 
 
-def _check_style(style, problem, net, X, y, layout, directional, options):
+def _check_style(style, problem, net, X, y, opts: CheckOptions):
     """Check a network of one of :data:`fastcheck.inputs.styles.STYLES`; its arrays are put back afterwards.
 
     When the network shows its stages (:mod:`fastcheck.inputs.stages`) and
@@ -155,19 +157,14 @@ def _check_style(style, problem, net, X, y, layout, directional, options):
     stages after the perturbed one; otherwise the black-box loop runs.
     """
     validate_data(X, y)
-    cache_stages = options.pop("cache_stages", True)
     cost, grad, theta0, own_layout, restore = problem(net, X, y)
-    jit = options.pop("jit", False)  # methods of a Python object do not compile
     why_not = ""
     try:
-        if cache_stages and not directional and layout is None:
-            res, why_not = _check_staged(style, net, X, y, cost, grad, theta0, own_layout, options)
+        if opts.cache_stages and opts.directions is None and opts.layout is None:
+            res, why_not = _check_staged(style, net, X, y, cost, grad, theta0, own_layout, opts)
             if res is not None:
                 return res
-        if directional:
-            return check_directional(cost, theta0, grad, layout=layout or own_layout, n_dirs=int(directional),
-                                     jit=jit, **options)
-        res = check_gradient(cost, theta0, grad, layout=layout or own_layout, jit=jit, **options)
+        res = check_gradient_with(cost, theta0, grad, opts.replace(layout=opts.layout or own_layout))
         if why_not:
             res = replace(res, note="; ".join(n for n in (res.note, f"stages not cached: {why_not}") if n))
         return res
@@ -175,25 +172,20 @@ def _check_style(style, problem, net, X, y, layout, directional, options):
         restore()
 
 
-def _check_staged(style, net, X, y, cost, grad, theta0, own_layout, options):
+def _check_staged(style, net, X, y, cost, grad, theta0, own_layout, opts: CheckOptions):
     """``(result, "")`` of the stage-cached check, or ``(None, why)`` when the stages are not usable."""
-    from fastcheck.checks.gradient import run_check
-    from fastcheck.evaluators import pool
-    from fastcheck.inputs.stages import restore, snapshot, staged_problem
-
     saved = snapshot(net)
     try:
         ev, why = staged_problem(style, net, X, y, cost, theta0, own_layout)
         if ev is None:
             return None, why
-        workers, client = options.pop("workers", "auto"), options.pop("client", None)
-        options.pop("threads", None)  # Numba threads: nothing here is compiled
+        validate_threads(opts.threads)  # Numba threads: nothing here is compiled
         restore(saved)
         g = np.asarray(grad(theta0.copy()), dtype=np.float64)
         restore(saved)
-        ev = pool.wrap(ev, pool.check_workers(workers), pool.check_client(client))
+        ev = pool.wrap(ev, pool.check_workers(opts.workers), pool.check_client(opts.client))
         ev.value(theta0)
-        return run_check(ev, theta0, g, layout=own_layout, **options), ""
+        return run_check(ev, theta0, g, opts.replace(layout=own_layout)), ""
     finally:
         restore(saved)
 
@@ -221,7 +213,8 @@ def gradients_to_vector(grads, layout: Layout, prefix: str = "d") -> np.ndarray:
     return out
 
 
-def check_functions(forward, backward, parameters, X, Y, *, directional=None, **options):
+@takes_options()
+def check_functions(forward, backward, parameters, X, Y, *, opts: CheckOptions) -> CheckResult:
     """Check a network written as ``forward``/``backward`` over a parameter dict.
 
     Parameters
@@ -234,11 +227,15 @@ def check_functions(forward, backward, parameters, X, Y, *, directional=None, **
     parameters : dict of float arrays
         ``{"W1": …, "b1": …}``; not modified.
     X, Y : arrays
-    directional : int, optional
-        Run a directional check with this many directions per block.
-    **options
-        As for :func:`~fastcheck.check_gradient`.
+
+    The options are those of every check; the blocks are named after the
+    parameters (``layout`` may name blocks of θ, the parameters flattened in
+    their dict order, otherwise; ``args`` does not apply: the data are X, Y);
+    ``jit="auto"`` means the loop (a closure over your forward does not
+    compile); ``directions=k`` runs a directional check per block.
     """
+    if opts.args:
+        raise ValueError("check_functions evaluates forward on X, Y; args= does not apply")
     layout = _param_layout(parameters)
     validate_data(X, Y, names=("X", "Y"))
     # the user's precision: float32 parameters stay float32 (any lower float is promoted to float32)
@@ -254,7 +251,5 @@ def check_functions(forward, backward, parameters, X, Y, *, directional=None, **
         _, cache = forward(X, Y, {k: v.copy() for k, v in layout.unflatten(theta).items()})
         return gradients_to_vector(backward(X, Y, cache), layout)
 
-    jit = options.pop("jit", False)  # a closure over the user's forward does not compile
-    if directional:
-        return check_directional(cost, theta0, grad, layout=layout, n_dirs=int(directional), jit=jit, **options)
-    return check_gradient(cost, theta0, grad, layout=layout, jit=jit, **options)
+    # θ is the parameters flattened in their dict order; a layout of the user's names blocks of that θ
+    return check_gradient_with(cost, theta0, grad, opts.replace(layout=opts.layout or layout).for_python_cost())

@@ -25,9 +25,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from fastcheck.checks.gradient import check_gradient
+from fastcheck.checks.gradient import check_gradient_with
 from fastcheck.checks.result import CheckResult
 from fastcheck.core.layout import Layout, fit_gradient_shape
+from fastcheck.core.options import CheckOptions, takes_options
 
 
 class LayerError(ValueError):
@@ -158,8 +159,10 @@ class _ProjectedLayer:
         return total
 
 
-def check_layer(forward, backward, inputs, *, args=(), dout=None, n_douts=1, seed=0, eps=None, scheme="central",
-                sample=None, coords=None, workers="auto", client=None, thresholds=None, **options) -> CheckResult:
+@takes_options(specific={"dout": None, "n_douts": 1}, extra_docs={
+    "dout": "check_layer: the upstream gradient(s), one per output (default: drawn from a standard normal, seeded)",
+    "n_douts": "check_layer: check against this many drawn dout at once (blocks get a leading axis of this length)"})
+def check_layer(forward, backward, inputs, *, opts: CheckOptions) -> CheckResult:
     """Check a layer's backward pass: the VJP of every input against ⟨dout, f⟩'s numerical gradient.
 
     Parameters
@@ -177,19 +180,15 @@ def check_layer(forward, backward, inputs, *, args=(), dout=None, n_douts=1, see
     inputs : dict of float arrays
         The differentiated inputs, ``{"x": x, "w": w, "b": b}``, in the order
         forward takes them; blocks of the result are named after them.
-    args : tuple
-        Further arguments of forward that are not differentiated
-        (``conv_param``, ``bn_param``, a mask).
-    dout : array or tuple of arrays, optional
-        The upstream gradient(s), one per output; drawn from a standard
-        normal with ``seed`` when not given.
-    n_douts : int
-        Check against this many drawn ``dout`` at once (blocks get a leading
-        axis of this length; coordinate ``[k, …]`` belongs to draw k).
-    eps, scheme, sample, coords, workers, client, thresholds, **options
-        As for :func:`fastcheck.check_gradient` (``seed`` also draws its
-        sample): the forward passes run on a process pool when that pays
-        (``workers="auto"``), or on a Dask cluster with ``client=``.
+
+    The options are those of every check; ``args`` are further arguments of
+    forward that are not differentiated (``conv_param``, ``bn_param``, a
+    mask); ``dout`` (the upstream gradients, one per output; drawn from a
+    standard normal with ``seed`` when not given) and ``n_douts`` (check
+    against this many drawn ``dout`` at once: blocks get a leading axis of
+    this length, coordinate ``[k, …]`` belonging to draw k) are this check's
+    own.  The forward passes run on a process pool when that pays
+    (``workers="auto"``), or on a Dask cluster with ``client=``.
 
     Returns
     -------
@@ -202,12 +201,11 @@ def check_layer(forward, backward, inputs, *, args=(), dout=None, n_douts=1, see
     """
     if not callable(forward) or not callable(backward):
         raise LayerError("forward and backward must be callable")
+    dout, n_douts, seed, args = opts["dout"], opts["n_douts"], opts.seed, opts.args
     if isinstance(n_douts, bool) or not isinstance(n_douts, (int, np.integer)) or n_douts < 1:
         raise LayerError(f"n_douts must be a positive integer, got {n_douts!r}")
     if dout is not None and n_douts != 1:
         raise LayerError("give dout or n_douts > 1, not both")
-    if not isinstance(args, tuple):
-        args = (args,)
     xs = _check_inputs(inputs)
     names = list(xs)
     outs, cache, has_cache = _split_forward(forward(*[x.copy() for x in xs.values()], *args))
@@ -225,9 +223,8 @@ def check_layer(forward, backward, inputs, *, args=(), dout=None, n_douts=1, see
     base = [xs[n] for n in names]
     base_terms = [_inner(douts, outs) for douts in draws]
     phi = _ProjectedLayer(forward, args, layout, names, draws, base, base_terms, len(outs))
-    options.setdefault("jit", False)  # a Python forward with a cache does not compile
-    return check_gradient(phi, theta, grad, eps=eps, scheme=scheme, sample=sample, coords=coords, seed=seed,
-                          layout=layout, thresholds=thresholds, workers=workers, client=client, **options)
+    checked = opts.own_layout("check_layer", layout).for_python_cost().replace(args=())
+    return check_gradient_with(phi, theta, grad, checked)
 
 
 # -- Jacobians ----------------------------------------------------------------------------------------------
@@ -270,8 +267,8 @@ class _JacobianRows:
         return total
 
 
-def check_jacobian(fn, x, jac, *, args=(), eps=None, scheme="central", coords=None, workers="auto", client=None,
-                   thresholds=None, **options) -> CheckResult:
+@takes_options()
+def check_jacobian(fn, x, jac, *, opts: CheckOptions) -> CheckResult:
     """Check every entry of the Jacobian of a small vector-valued function.
 
     Parameters
@@ -283,9 +280,9 @@ def check_jacobian(fn, x, jac, *, args=(), eps=None, scheme="central", coords=No
     jac : array or callable
         The analytic Jacobian, ``(m, n)`` or ``out.shape + x.shape``, or
         ``jac(x, *args)`` returning one.
-    eps, scheme, coords, workers, client, thresholds, **options
-        As for :func:`fastcheck.check_gradient`; ``coords`` index the m × n
-        entries in row-major order.
+
+    The options are those of every check (``args``: further arguments of
+    ``fn``); ``coords`` index the m × n entries in row-major order.
 
     Returns
     -------
@@ -296,8 +293,7 @@ def check_jacobian(fn, x, jac, *, args=(), eps=None, scheme="central", coords=No
     """
     if not callable(fn):
         raise LayerError("fn must be callable")
-    if not isinstance(args, tuple):
-        args = (args,)
+    args = opts.args
     x = _check_inputs({"x": x})["x"]
     shape, n = x.shape, x.size
     out = np.asarray(fn(x.copy(), *args))
@@ -313,6 +309,5 @@ def check_jacobian(fn, x, jac, *, args=(), eps=None, scheme="central", coords=No
     layout = Layout(("J",), ((m, n),))
     theta = np.tile(x.ravel(), m)
     rows = _JacobianRows(fn, args, shape, m, x.ravel().copy(), np.ravel(out).copy(), memo_limit=8 * n + 8)
-    options.setdefault("jit", False)
-    return check_gradient(rows, theta, J.ravel(), eps=eps, scheme=scheme, coords=coords, layout=layout,
-                          thresholds=thresholds, workers=workers, client=client, **options)
+    checked = opts.own_layout("check_jacobian", layout).for_python_cost().replace(args=())
+    return check_gradient_with(rows, theta, J.ravel(), checked)

@@ -104,54 +104,50 @@ def split_cost(made) -> tuple:
 def run_target(made, options: dict, directional=None, mode: str = "structured"):
     """Run the check that fits what ``made`` is; returns its :class:`~fastcheck.checks.result.CheckResult`.
 
-    ``options`` are the keyword options of the check functions; ``directional``
-    (a number of directions) asks for a directional check; ``mode`` picks the
-    kernel of a built-in model (``"structured"`` or ``"blackbox"``).
+    ``options`` are the keyword options of the check functions
+    (:class:`~fastcheck.core.options.CheckOptions`); ``directional`` (a number
+    of directions) asks for a directional check; ``mode`` picks the kernel of
+    a built-in model (``"structured"`` or ``"blackbox"``).
     """
-    return _RUNNERS[classify(made)](made, options, directional, mode)
+    opts = dict(options)
+    if directional:
+        opts["directions"] = int(directional)
+    return _RUNNERS[classify(made)](made, opts, mode)
 
 
-def _run_model(made, opts, directional, mode):
-    from fastcheck.checks.gradient import check_directional
+def _run_model(made, opts, mode):
     from fastcheck.checks.model import check_model
 
-    model, theta, X, y = made
-    if directional:
-        return check_directional(model.jit_cost, theta, model.grad(theta, X, y), args=model.cost_args(X, y),
-                                 layout=model.layout, n_dirs=directional, **opts)
-    if mode == "structured" and opts.get("workers", "auto") not in ("auto", 1):
+    if mode == "structured" and opts.get("workers", "auto") not in ("auto", 1) and not opts.get("directions"):
         raise ValueError("workers (--workers) applies to your own network's cost, or to a built-in model in "
                          "blackbox mode (--mode blackbox)")
+    model, theta, X, y = made
     return check_model(model, theta, X, y, mode=mode, **opts)
 
 
-def _run_object(made, opts, directional, mode):
+def _run_object(made, opts, mode):
     from fastcheck.inputs.adapters import check_object
 
-    return check_object(*made, directional=directional, **opts)
+    return check_object(*made, **opts)
 
 
-def _run_functions(made, opts, directional, mode):
+def _run_functions(made, opts, mode):
     from fastcheck.inputs.adapters import check_functions
 
-    return check_functions(*made, directional=directional, **opts)
+    return check_functions(*made, **opts)
 
 
-def _run_layer(made, opts, directional, mode):
+def _run_layer(made, opts, mode):
     from fastcheck.inputs.layers import check_layer
 
-    if directional:
-        raise ValueError("a directional check (--directional) does not apply to a layer check; drop it")
     extra = made[3] if len(made) == 4 else ()
     return check_layer(made[0], made[1], made[2], args=extra if isinstance(extra, tuple) else (extra,), **opts)
 
 
-def _run_cost(made, opts, directional, mode):
-    from fastcheck.checks.gradient import check_directional, check_gradient
+def _run_cost(made, opts, mode):
+    from fastcheck.checks.gradient import check_gradient
 
     cost, theta, grad, args, layout = split_cost(made)
-    if directional:
-        return check_directional(cost, theta, grad, args=args, n_dirs=directional, layout=layout, **opts)
     return check_gradient(cost, theta, grad, args=args, layout=layout, **opts)
 
 

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fastcheck.checks.gradient import PrecisionWarning, run_check, select_coords
+from fastcheck.checks.gradient import run_check
 from fastcheck.core.layout import Layout
+from fastcheck.core.options import CheckOptions
 from fastcheck.core.steps import SCHEMES, StepTooSmallError
+from fastcheck.core.validate import select_coords
+from fastcheck.errors import PrecisionWarning
 from fastcheck.evaluators.structured import LayeredEvaluator
 from fastcheck.evaluators.user import complex_dtype, make_evaluator
 from fastcheck.problems import Problem, fingerprint, get_problem
@@ -154,8 +157,8 @@ def eps_point(problem: Problem, label: str, dtype: str, eps: float, schemes, opt
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", PrecisionWarning)
                 # a sweep measures the quotient at each eps as it is: no refinement, no precision probe
-                res = run_check(ev, prep.theta, prep.ref, eps=eps, scheme=name, coords=prep.coords, layout=prep.layout,
-                                refine=False)
+                res = run_check(ev, prep.theta, prep.ref,
+                                CheckOptions(eps=eps, scheme=name, coords=prep.coords, layout=prep.layout), refine=False)
         except StepTooSmallError:
             row["note"] = f"skipped: eps below {dtype} resolution (theta_i + eps == theta_i at some coordinates)"
             continue

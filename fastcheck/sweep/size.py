@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from fastcheck import config
-from fastcheck.checks.gradient import check_directional, check_gradient
+from fastcheck.checks.directional import check_directional
+from fastcheck.checks.gradient import check_gradient
 from fastcheck.checks.model import check_model
 from fastcheck.problems import Problem, fingerprint, get_problem
 from fastcheck.sweep.engine import SweepKind, load_problems, require_sweep_memory, run_grid
@@ -61,7 +62,7 @@ def _mode_call(problem: Problem, mode: str, opts: SizeOptions):
 
     def call(t, small=False, coords=None):  # directional
         return check_directional(problem.cost, theta, problem.grad, args=problem.args, layout=layout,
-                                 n_dirs=1 if small else opts.n_dirs, seed=opts.seed, threads=t, jit=opts.jit)
+                                 directions=1 if small else opts.n_dirs, seed=opts.seed, threads=t, jit=opts.jit)
     return call, ""
 
 

@@ -1,0 +1,104 @@
+"""What every check shares: the analytic gradient read in, J(θ), BLAS held, the result assembled.
+
+The per-coordinate check (:mod:`fastcheck.checks.gradient`) and the
+directional one (:mod:`fastcheck.checks.directional`) both call these, so a
+gradient is read, a cost's randomness detected and a result put together in
+one way.
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+
+from fastcheck import config
+from fastcheck.checks.result import CheckResult
+from fastcheck.core.layout import Layout
+from fastcheck.errors import NondeterministicCostWarning
+from fastcheck.verdicts import errorbars
+from fastcheck.verdicts.bands import block_table, overall, relative_difference
+
+__all__ = ["analytic_gradient", "assemble", "base_value", "coordinate_band", "held_blas"]
+
+
+def analytic_gradient(grad, theta, args, layout: Layout, user_layout: bool) -> np.ndarray:
+    """The analytic gradient as a flat float64 vector of len(θ)."""
+    if callable(grad):
+        grad = grad(theta.copy(), *args)
+    if isinstance(grad, dict):
+        if not user_layout:
+            raise TypeError("grad is a dict; pass layout= so its blocks can be placed in theta")
+        grad = layout.flatten(grad)
+    g = np.asarray(grad)
+    if not (np.issubdtype(g.dtype, np.floating) or np.issubdtype(g.dtype, np.integer)):
+        raise TypeError(f"grad must be a float array, got dtype {g.dtype}")
+    if g.shape != theta.shape:
+        if g.size == theta.size and g.ndim != 1:
+            g = g.reshape(-1)
+        else:
+            raise ValueError(f"grad has shape {g.shape} but theta has shape {theta.shape}; they must match")
+    g = g.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(g))
+    if len(bad):
+        raise ValueError(f"the analytic gradient is NaN or inf at {len(bad)} coordinate(s), first {bad[:5].tolist()}")
+    return g
+
+
+def base_value(ev, theta) -> float:
+    """J(θ), finite; a cost that gives two values at the same θ is warned about."""
+    f0 = ev.value(theta)
+    if not np.isfinite(f0):
+        raise ValueError(f"the cost is {f0} at theta itself; nothing can be checked")
+    # A user's cost is evaluated twice to catch hidden randomness; an evaluator
+    # that is deterministic by construction (the built-in networks: fixed
+    # dropout mask) says so and saves the second pass.
+    if not ev.deterministic and ev.value(theta) != f0:
+        warnings.warn(
+            "the cost gave two different values at the same theta: it is not deterministic"
+            " (dropout? fix its mask or seed for the check, as the classic gradient-checking recipe advises)",
+            NondeterministicCostWarning,
+            stacklevel=4,
+        )
+    return f0
+
+
+def held_blas(ev):
+    """BLAS held to one thread for a whole check on a parallel evaluator.
+
+    Between its parallel kernels a check calls the cost serially (J(θ)), the
+    gradient and a few NumPy reductions.  Right after a parallel region
+    Numba's OpenMP threads still spin on the cores, and a multi-threaded
+    BLAS call then fights them: a directional check of a small network can
+    then run slower on two Numba threads than on one, and faster than either
+    with BLAS held to one thread for the whole check.
+    """
+    if ev.holds_blas:
+        return config.single_threaded_blas()
+    return contextlib.nullcontext()
+
+
+def assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, compared, shown, status, why, finite,
+             **fields) -> CheckResult:
+    """The one place a check's result is put together (per-coordinate and directional checks alike).
+
+    The overall difference and the blocks compare ``analytic`` with ``compared`` over the
+    entries whose status counts; ``shown`` (NaN where a cost was not finite) is the
+    result's ``numerical``; ``fields`` are the rest of :class:`CheckResult`.
+    """
+    counted = np.isin(status, errorbars.COUNTED)
+    difference = relative_difference(analytic[counted], compared[counted])
+    blocks = block_table(layout, block_ids, labels, analytic, compared, status, why, thresholds)
+    verdict_, reason = overall(blocks, difference, thresholds, int(np.count_nonzero(~finite)))
+    return CheckResult(
+        difference=difference, verdict=verdict_, passed=verdict_ in config.PASSING,
+        numerical=np.where(finite, shown, np.nan), analytic=analytic, blocks=blocks, layout=layout,
+        thresholds=thresholds, status_code=status, reason=reason, threads=ev.threads, path=ev.path, note=ev.note,
+        compile_seconds=ev.compile_seconds, n_params=len(theta), dtype=theta.dtype.name, **fields,
+    )
+
+
+def coordinate_band(thresholds, mach) -> float:
+    """Relative agreement that settles a coordinate outright: the ``great`` band,
+    or what a central difference can reach in the cost's precision if that is more."""
+    return max(float(thresholds["great"]), 8.0 * mach ** (2.0 / 3.0))
