@@ -135,8 +135,11 @@ def test_a_layer_from_a_file(capsys):
     assert code == 1 and strict_json(out)["failing_blocks"] == "b"
     code, out, _ = run(capsys, "check", f"{DATA / 'layer_make.py'}:make_with_args", "--json")
     assert code == 0 and strict_json(out)["checked"] == 5
-    code, _, err = run(capsys, "check", f"{DATA / 'layer_make.py'}:make", "--directional", "2")
-    assert code == 2 and "does not apply to a layer" in err
+    # every check takes directions: a layer gets a directional check of its VJPs, two directions per input
+    code, out, _ = run(capsys, "check", f"{DATA / 'layer_make.py'}:make", "--directional", "2", "--json")
+    assert code == 0 and strict_json(out)["kind"] == "directional" and strict_json(out)["checked"] == 6
+    code, out, _ = run(capsys, "check", f"{DATA / 'layer_make.py'}:make_bug", "--directional", "2", "--json")
+    assert code == 1 and strict_json(out)["failing_blocks"] == "b"
 
 
 def test_a_layout_names_the_blocks_of_a_plain_cost(capsys):
