@@ -35,7 +35,7 @@ from pathlib import Path
 import numba
 import numpy as np
 import pandas as pd
-from peers.networks import TutorialNetwork, tutorial_numerical_gradient
+from peers.networks import network_like, tutorial_numerical_gradient
 from timing import median_time
 
 import fastcheck
@@ -190,7 +190,7 @@ def main(argv=None):
     add(section, f"fastcheck black-box parallel kernel (model.jit_cost), {threads} thread(s)", sec, len(peer),
         times=times, difference=res.difference, verdict=res.verdict)
 
-    net = TutorialNetwork.like(model)
+    net = network_like(model)
     net.setParams(theta.copy())
     tutorial_numerical_gradient(net, X, Y, peer[:5])
     t0 = time.perf_counter()

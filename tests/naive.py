@@ -29,23 +29,37 @@ def central_difference(f, theta, eps):
 
 
 def seed_data():
-    """The seeds' training data: hours of sleep/study, scaled by column max; test scores / 100."""
+    """The tutorial's training data: hours of sleep/study, scaled by column max; test scores / 100."""
     X = np.array([[3, 5], [5, 1], [10, 2]], dtype=np.float64)
     y = np.array([[75], [82], [93]], dtype=np.float64)
     return X / np.amax(X, axis=0), y / 100
 
 
-class SeedNetwork:
-    """The seeds' 2-3-1 sigmoid network, written plainly in NumPy (object style).
+class TutorialNetwork:
+    """The network class of *Neural Networks Demystified*, written plainly in NumPy (object style):
+    the one tutorial network of the tests and the benchmarks.
 
+    ``sizes`` (default the tutorial's 2-3-1), sigmoid units, cost ``J = ½·Σ(y − ŷ)²``,
+    row-major ``z = a·W (+ b)``; the arrays are attributes ``W1, (b1,) W2, …`` in
+    the order ``getParams`` concatenates them, so fastcheck can name the blocks.
+    The weights are drawn from a standard normal with ``seed`` (the tutorial's
+    own draw), divided by √fan-in when ``scaled``; biases start at zero.
     ``broken=True`` plants a wrong sigmoid derivative in the output layer.
+    (The tutorial writes ``0.5*sum(...)``, a vector for several outputs;
+    ``np.sum`` keeps J a scalar.)
     """
 
-    def __init__(self, seed=0, broken=False):
+    def __init__(self, sizes=(2, 3, 1), seed=0, broken=False, bias=False, scaled=False):
         rng = np.random.default_rng(seed)
-        self.W1 = rng.standard_normal((2, 3))
-        self.W2 = rng.standard_normal((3, 1))
-        self.broken = broken
+        self.sizes, self.bias, self.broken = tuple(int(s) for s in sizes), bool(bias), bool(broken)
+        self.n_layers = len(self.sizes) - 1
+        for l, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:]), start=1):
+            setattr(self, f"W{l}", rng.standard_normal((a, b)) / (np.sqrt(a) if scaled else 1.0))
+            if self.bias:
+                setattr(self, f"b{l}", np.zeros(b))
+
+    def _names(self):
+        return [n for l in range(1, self.n_layers + 1) for n in ((f"W{l}", f"b{l}") if self.bias else (f"W{l}",))]
 
     @staticmethod
     def sigmoid(z):
@@ -55,34 +69,59 @@ class SeedNetwork:
         return np.exp(-z) / ((1 + np.exp(-z)) ** 2)
 
     def forward(self, X):
-        self.z2 = X @ self.W1
-        self.a2 = self.sigmoid(self.z2)
-        self.z3 = self.a2 @ self.W2
-        return self.sigmoid(self.z3)
+        self.z, self.a = [], [X]
+        a = X
+        for l in range(1, self.n_layers + 1):
+            z = a @ getattr(self, f"W{l}")
+            if self.bias:
+                z = z + getattr(self, f"b{l}")
+            a = self.sigmoid(z)
+            self.z.append(z)
+            self.a.append(a)
+        self.z2 = self.z[0]
+        self.a2 = self.a[1]
+        self.z3 = self.z[-1]
+        return a
 
     def costFunction(self, X, y):
         self.yHat = self.forward(X)
         return 0.5 * np.sum((y - self.yHat) ** 2)
 
     def costFunctionPrime(self, X, y):
+        """Backprop, one (dW, db) per layer: δ_L = −(y − ŷ)·σ'(z_L), δ_l = (δ_{l+1}·W_{l+1}ᵀ)·σ'(z_l)."""
         self.yHat = self.forward(X)
-        d3 = self.sigmoid(self.z3) if self.broken else self.sigmoid_prime(self.z3)
-        delta3 = -(y - self.yHat) * d3
-        dJdW2 = self.a2.T @ delta3
-        delta2 = (delta3 @ self.W2.T) * self.sigmoid_prime(self.z2)
-        dJdW1 = X.T @ delta2
-        return dJdW1, dJdW2
+        d_out = self.sigmoid(self.z[-1]) if self.broken else self.sigmoid_prime(self.z[-1])
+        delta = -(y - self.yHat) * d_out
+        grads = [None] * self.n_layers
+        for l in range(self.n_layers, 0, -1):
+            grads[l - 1] = (self.a[l - 1].T @ delta, delta.sum(axis=0))
+            if l > 1:
+                delta = (delta @ getattr(self, f"W{l}").T) * self.sigmoid_prime(self.z[l - 2])
+        return grads
 
     def getParams(self):
-        return np.concatenate((self.W1.ravel(), self.W2.ravel()))
+        return np.concatenate([getattr(self, n).ravel() for n in self._names()])
 
     def setParams(self, params):
-        self.W1 = np.reshape(params[:6], (2, 3))
-        self.W2 = np.reshape(params[6:9], (3, 1))
+        start = 0
+        for n in self._names():
+            shape = getattr(self, n).shape
+            end = start + int(np.prod(shape))
+            setattr(self, n, np.reshape(params[start:end], shape))
+            start = end
 
     def computeGradients(self, X, y):
-        dJdW1, dJdW2 = self.costFunctionPrime(X, y)
-        return np.concatenate((dJdW1.ravel(), dJdW2.ravel()))
+        parts = []
+        for dW, db in self.costFunctionPrime(X, y):
+            parts.append(dW.ravel())
+            if self.bias:
+                parts.append(db.ravel())
+        return np.concatenate(parts)
+
+    def cost(self, params, X, y) -> float:
+        """J at ``params`` (sets them first, as the tutorial's loop does)."""
+        self.setParams(params)
+        return float(self.costFunction(X, y))
 
     def cost_of(self, theta, X, y):
         """J(θ) without touching the network's own weights."""
@@ -100,6 +139,35 @@ class SeedNetwork:
             return self.computeGradients(X, y)
         finally:
             self.setParams(saved)
+
+
+class SeedNetwork(TutorialNetwork):
+    """The tutorial's own 2-3-1 network without biases."""
+
+    def __init__(self, seed=0, broken=False):
+        super().__init__((2, 3, 1), seed=seed, broken=broken)
+
+
+def tutorial_numerical_gradient(N, X, y, coords=None, e: float = 1e-4) -> np.ndarray:
+    """The tutorial's ``computeNumericalGradient``, optionally over ``coords`` only.
+
+    For each weight p: ``perturb[p] = e``, J⁺ at ``params + perturb``, J⁻ at
+    ``params − perturb``, ``numgrad[p] = (J⁺ − J⁻) / 2e``; the parameters
+    are restored at the end.  Entries outside ``coords`` stay 0.
+    """
+    paramsInitial = N.getParams()
+    numgrad = np.zeros(paramsInitial.shape)
+    perturb = np.zeros(paramsInitial.shape)
+    for p in range(len(paramsInitial)) if coords is None else coords:
+        perturb[p] = e
+        N.setParams(paramsInitial + perturb)
+        loss2 = N.costFunction(X, y)
+        N.setParams(paramsInitial - perturb)
+        loss1 = N.costFunction(X, y)
+        numgrad[p] = (loss2 - loss1) / (2 * e)
+        perturb[p] = 0
+    N.setParams(paramsInitial)
+    return numgrad
 
 
 # -- the dictionary style of the deep-learning course (column-major) ------------------

@@ -42,7 +42,7 @@ def _naive_cost(p):
 @pytest.mark.parametrize("which", ["seed_problem", "small_problem"])
 def test_seeds_network_matches_model_and_naive(which, request):
     p = request.getfixturevalue(which)
-    net = peers.TutorialNetwork.like(p.model)
+    net = peers.network_like(p.model)
     net.setParams(p.theta.copy())
     np.testing.assert_array_equal(net.getParams(), p.theta)
     ref = _naive_cost(p)(p.theta)
@@ -54,9 +54,9 @@ def test_seeds_network_matches_model_and_naive(which, request):
 
 def test_seeds_network_refuses_other_models():
     with pytest.raises(ValueError, match="sigmoid units with the 'sse' loss"):
-        peers.TutorialNetwork.like(MLP([3, 2], activations="tanh"))
+        peers.network_like(MLP([3, 2], activations="tanh"))
     with pytest.raises(ValueError, match="sigmoid units"):
-        peers.TutorialNetwork.like(MLP([3, 2], loss="mse"))
+        peers.network_like(MLP([3, 2], loss="mse"))
 
 
 @needs_torch
@@ -76,7 +76,7 @@ def test_torch_network_matches_model(which, request):
 # -- the tutorial's loop --------------------------------------------------------------------------
 def test_tutorial_loop_on_the_seeds_network(seed_problem):
     p = seed_problem
-    net = peers.TutorialNetwork.like(p.model)
+    net = peers.network_like(p.model)
     net.setParams(p.theta.copy())
     numgrad = peers.tutorial_numerical_gradient(net, p.X, p.y)
     # the tutorial's own reading: norm(grad − numgrad) / norm(grad + numgrad) ≈ 1e-10
@@ -87,7 +87,7 @@ def test_tutorial_loop_on_the_seeds_network(seed_problem):
 
 def test_tutorial_loop_on_coordinates_only(small_problem):
     p = small_problem
-    net = peers.TutorialNetwork.like(p.model)
+    net = peers.network_like(p.model)
     net.setParams(p.theta.copy())
     coords = np.array([0, 7, 20, p.n_params - 1])
     g = peers.tutorial_numerical_gradient(net, p.X, p.y, coords)

@@ -14,24 +14,16 @@ from fastcheck.evaluators import pool
 from fastcheck.evaluators.user import LoopEvaluator
 from fastcheck.inputs.adapters import check_functions, check_object
 
-from .naive import SeedNetwork, course_data, course_forward, course_parameters, make_course_backward, seed_data
+from .naive import TutorialNetwork, course_data, course_forward, course_parameters, make_course_backward, seed_data
 
 needs_two_cores = pytest.mark.skipif(pool.available_cores() < 2, reason="a pool needs two cores")
 
 
-class WideNet(SeedNetwork):
-    """The seeds' network with a wider hidden layer (so chunks hold many coordinates)."""
+class WideNet(TutorialNetwork):
+    """The tutorial's network with a wider hidden layer (so chunks hold many coordinates)."""
 
     def __init__(self, seed=0, hidden=7):
-        rng = np.random.default_rng(seed)
-        self.W1 = rng.standard_normal((2, hidden))
-        self.W2 = rng.standard_normal((hidden, 1))
-        self.broken = False
-
-    def setParams(self, params):
-        n = self.W1.size
-        self.W1 = np.reshape(params[:n], self.W1.shape)
-        self.W2 = np.reshape(params[n:], self.W2.shape)
+        super().__init__((2, hidden, 1), seed=seed)
 
 
 def flaky_cost(theta, bad):

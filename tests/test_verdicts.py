@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import fastcheck as fc
-from fastcheck.checks.directional import random_directions
 from fastcheck import check_model
+from fastcheck.checks.directional import random_directions
 from fastcheck.evaluators.structured import LayeredEvaluator
 from fastcheck.evaluators.user import LoopEvaluator
 from fastcheck.models import MLP, MUTANT_INFO, MUTANTS, SHOWCASE

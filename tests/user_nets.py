@@ -7,45 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from tests.naive import TutorialNetwork, tutorial_numerical_gradient
+
 
 # -- the object style of *Neural Networks Demystified* ------------------------------------
-class ObjectNet:
-    """A sizes[0]-sizes[1]-sizes[2] sigmoid network with a squared-error cost (object style)."""
+class ObjectNet(TutorialNetwork):
+    """A sizes[0]-sizes[1]-sizes[2] sigmoid network, squared-error cost, weights scaled by √fan-in."""
 
     def __init__(self, sizes=(100, 120, 10), seed=0):
-        rng = np.random.default_rng(seed)
-        self.W1 = rng.standard_normal(sizes[:2]) / np.sqrt(sizes[0])
-        self.W2 = rng.standard_normal(sizes[1:]) / np.sqrt(sizes[1])
-
-    @staticmethod
-    def sigmoid(z):
-        return 1 / (1 + np.exp(-z))
-
-    def forward(self, X):
-        self.z2 = X @ self.W1
-        self.a2 = self.sigmoid(self.z2)
-        self.z3 = self.a2 @ self.W2
-        return self.sigmoid(self.z3)
-
-    def costFunction(self, X, y):
-        self.yHat = self.forward(X)
-        return 0.5 * np.sum((y - self.yHat) ** 2)
-
-    def computeGradients(self, X, y):
-        yhat = self.forward(X)
-        delta3 = -(y - yhat) * yhat * (1 - yhat)
-        dW2 = self.a2.T @ delta3
-        delta2 = (delta3 @ self.W2.T) * self.a2 * (1 - self.a2)
-        dW1 = X.T @ delta2
-        return np.concatenate((dW1.ravel(), dW2.ravel()))
-
-    def getParams(self):
-        return np.concatenate((self.W1.ravel(), self.W2.ravel()))
-
-    def setParams(self, params):
-        n = self.W1.size
-        self.W1 = np.reshape(params[:n], self.W1.shape)
-        self.W2 = np.reshape(params[n:], self.W2.shape)
+        super().__init__(sizes, seed=seed, scaled=True)
 
 
 def object_data(sizes=(100, 120, 10), batch=20, seed=1):
@@ -53,22 +23,9 @@ def object_data(sizes=(100, 120, 10), batch=20, seed=1):
     return rng.standard_normal((batch, sizes[0])), rng.random((batch, sizes[2]))
 
 
-def computeNumericalGradient(N, X, y):
+def computeNumericalGradient(N, X, y):  # noqa: N802 - the tutorial's name
     """The tutorial's loop: perturb one parameter at a time by ±1e-4."""
-    paramsInitial = N.getParams()
-    numgrad = np.zeros(paramsInitial.shape)
-    perturb = np.zeros(paramsInitial.shape)
-    e = 1e-4
-    for p in range(len(paramsInitial)):
-        perturb[p] = e
-        N.setParams(paramsInitial + perturb)
-        loss2 = N.costFunction(X, y)
-        N.setParams(paramsInitial - perturb)
-        loss1 = N.costFunction(X, y)
-        numgrad[p] = (loss2 - loss1) / (2 * e)
-        perturb[p] = 0
-    N.setParams(paramsInitial)
-    return numgrad
+    return tutorial_numerical_gradient(N, X, y)
 
 
 # -- a small convolutional network as stages ------------------------------------------------

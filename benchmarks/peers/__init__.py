@@ -42,6 +42,7 @@ from .networks import (
     Problem,
     TutorialNetwork,
     make_problem,
+    network_like,
     torch_available,
     torch_cost,
     tutorial_numerical_gradient,
@@ -49,7 +50,7 @@ from .networks import (
 from .table import markdown_table, plot, write_report
 
 __all__ = [
-    "BUDGET", "COLUMNS", "PEERS", "PROBLEMS", "REFERENCES", "SAMPLE", "Outcome", "Peer", "Problem", "TutorialNetwork",
+    "BUDGET", "COLUMNS", "PEERS", "PROBLEMS", "REFERENCES", "SAMPLE", "Outcome", "Peer", "Problem", "TutorialNetwork", "network_like",
     "Timing", "add_ratios", "compare", "make_problem", "markdown_table", "plot", "tutorial_numerical_gradient",
     "subset_coords", "time_peer", "torch_available", "torch_cost", "write_report",
 ]

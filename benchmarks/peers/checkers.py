@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .networks import Problem, TutorialNetwork, torch_available, torch_cost, tutorial_numerical_gradient
+from .networks import Problem, network_like, torch_available, torch_cost, tutorial_numerical_gradient
 
 #: Coordinates per block for the ``fastcheck sampled`` row.
 SAMPLE = 16
@@ -62,7 +62,7 @@ def _restricted(f, theta, coords):
 
 
 def _tutorial_loop(p: Problem, coords):
-    net = TutorialNetwork.like(p.model)
+    net = network_like(p.model)
     net.setParams(p.theta.copy())
     g = tutorial_numerical_gradient(net, p.X, p.y, coords)
     g = g if coords is None else g[coords]
@@ -70,7 +70,7 @@ def _tutorial_loop(p: Problem, coords):
 
 
 def _numpy_cost(p: Problem):
-    net = TutorialNetwork.like(p.model)
+    net = network_like(p.model)
     return lambda th: net.cost(th, p.X, p.y)
 
 
