@@ -1,5 +1,5 @@
-"""The column path of the structure-aware kernel (fastcheck/models/columns.py): the sigmoid
-layers above a moved column as cubics in its change.
+"""The column path of the structure-aware kernel (fastcheck/models/layered/columns.py, the
+series in cubics.py): the sigmoid layers above a moved column as cubics in its change.
 
 References: σ in extended precision (np.longdouble) for the cubic itself, the plain NumPy
 network of ``tests/naive.py`` at every perturbed point for the kernel, and the other paths of
@@ -10,7 +10,8 @@ import pytest
 
 from fastcheck import check_model
 from fastcheck.evaluators.structured import LayeredEvaluator
-from fastcheck.models import LOSSES, MLP, columns, layered
+from fastcheck.models import LOSSES, MLP, layered
+from fastcheck.models.layered import cubics
 
 from . import naive
 
@@ -50,7 +51,7 @@ def test_the_cubic_is_the_moved_sigmoid_to_rounding():
     z = np.concatenate([np.linspace(-40, 40, 161), [-700.0, -30.5, 0.0, 1e-3, 36.0]])
     H = 1.0 / (1.0 + np.exp(-z))
     E = np.exp(-z)
-    G = columns.sigmoid_coefficients(H[:, None], E[:, None])[:, :, 0]
+    G = cubics.sigmoid_coefficients(H[:, None], E[:, None])[:, :, 0]
     for delta in (1e-9, -3e-7, 1e-5, -2.0**-14, 2.0**-13, -(2.0**-13)):
         d = delta * (G[0] + delta * (G[1] + delta * G[2]))
         # σ(z + δ) − σ(z) = e^(−z)·(1 − e^(−δ))·σ(z)·σ(z + δ): no cancellation, so relative
@@ -71,9 +72,9 @@ def test_float32_limit_keeps_the_remainder_under_float32_rounding():
     z = np.linspace(-15, 15, 61)
     H = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
     E = np.exp(-z).astype(np.float32)
-    G = columns.sigmoid_coefficients(H[:, None], E[:, None])[:, :, 0]
+    G = cubics.sigmoid_coefficients(H[:, None], E[:, None])[:, :, 0]
     assert G.dtype == np.float32
-    delta = np.float32(columns.CUBIC32)
+    delta = np.float32(cubics.CUBIC32)
     d = (delta * (G[0] + delta * (G[1] + delta * G[2]))).astype(np.float64)
     exact = (_sigma_ld(z.astype(np.float32).astype(np.float64) + float(delta))
              - _sigma_ld(z.astype(np.float32).astype(np.float64))).astype(np.float64)
@@ -102,7 +103,7 @@ def _column_blocks(model, theta, X, Y, coords, S):
     args = model.cost_args(X, Y)
     arch, loss, l2 = args[2], args[3], args[4]
     cache = layered.forward_cache(theta, *args)
-    G = columns.sigmoid_coefficients(cache[6], cache[8])
+    G = cubics.sigmoid_coefficients(cache[6], cache[8])
     B = len(X)
     n_off = S.shape[1]
     order, starts = layered._plan(arch, loss, coords, n_off, B)

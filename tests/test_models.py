@@ -5,7 +5,17 @@ import numpy as np
 import pytest
 
 import fastcheck
-from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANT_INFO, MUTANTS, SHOWCASE, backprop, tutorial_network
+from fastcheck.models import (
+    ACTIVATIONS,
+    LOSSES,
+    MLP,
+    MUTANT_DESCRIPTIONS,
+    MUTANTS,
+    SHOWCASE,
+    Mutant,
+    backprop,
+    tutorial_network,
+)
 
 from . import naive
 
@@ -119,18 +129,30 @@ def showcase():
 
 def test_mutant_registry():
     assert len(MUTANTS) >= 8
-    for name, text in MUTANTS.items():
+    assert list(MUTANT_DESCRIPTIONS) == list(MUTANTS)
+    for name, text in MUTANT_DESCRIPTIONS.items():
         assert isinstance(text, str) and text and "\n" not in text
-        assert MUTANT_INFO[name].description == text
+        assert isinstance(MUTANTS[name], Mutant) and MUTANTS[name].name == name
+        assert MUTANTS[name].description == text
     for kind in ("activation", "l2", "bias", "transpose", "multipl", "layer 2", "batch size", "dropout"):
-        assert any(kind in t.lower() for t in MUTANTS.values()), kind
+        assert any(kind in t.lower() for t in MUTANT_DESCRIPTIONS.values()), kind
+
+
+def test_mutant_info_is_the_old_name_of_mutants():
+    import fastcheck.models
+    import fastcheck.models.mutants
+
+    with pytest.warns(DeprecationWarning, match="MUTANTS"):
+        assert fastcheck.models.MUTANT_INFO is MUTANTS
+    with pytest.warns(DeprecationWarning, match="MUTANTS"):
+        assert fastcheck.models.mutants.MUTANT_INFO is MUTANTS
 
 
 @pytest.mark.parametrize("name", list(MUTANTS))
 def test_mutant_breaks_only_its_blocks(showcase, name):
     model, theta, X, y, g = showcase
     bad = model.mutant(name)
-    info = MUTANT_INFO[name]
+    info = MUTANTS[name]
     assert info.visible(bad)
     assert bad.bug == name and bad.layout == model.layout
     assert bad.cost(theta, X, y) == model.cost(theta, X, y)
@@ -162,7 +184,7 @@ INVISIBLE = {
 def test_mutant_visibility_is_declared_truthfully(name):
     model = MLP(**{**SHOWCASE, **INVISIBLE[name]})
     bad = model.mutant(name)
-    assert not MUTANT_INFO[name].visible(bad)
+    assert not MUTANTS[name].visible(bad)
     theta = model.init(seed=5)
     X, y = model.sample_data(4, seed=6)
     np.testing.assert_array_equal(bad.grad(theta, X, y), model.grad(theta, X, y))

@@ -9,7 +9,7 @@ import pytest
 import fastcheck
 from fastcheck import check_model
 from fastcheck.evaluators.structured import BlackBoxModelEvaluator, LayeredEvaluator
-from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANT_INFO, MUTANTS, SHOWCASE, backprop
+from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANTS, SHOWCASE, backprop
 
 from . import naive
 
@@ -111,11 +111,11 @@ def test_float32_catches_the_showcase_mutants():
     theta = model.init(seed=5).astype(F32)
     X, y = model.sample_data(8, seed=6)
     for name in MUTANTS:
-        if not MUTANT_INFO[name].visible(model):
+        if not MUTANTS[name].visible(model):
             continue
         res = check_model(model.mutant(name), theta, X, y)
         assert not res.passed, name
-        assert set(res.failing_blocks) <= set(MUTANT_INFO[name].blocks(model)), (name, str(res))
+        assert set(res.failing_blocks) <= set(MUTANTS[name].blocks(model)), (name, str(res))
 
 
 # -- the complex step ------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_complex_step_at_a_relu_kink_takes_backprops_branch():
     assert len(res.kinks) == 0 and res.passed and res.difference < 1e-13, str(res)
 
 
-MUTANT_CASES = [name for name in MUTANTS if MUTANT_INFO[name].visible(MLP(**SHOWCASE))]
+MUTANT_CASES = [name for name in MUTANTS if MUTANTS[name].visible(MLP(**SHOWCASE))]
 
 
 @pytest.mark.parametrize("name", MUTANT_CASES)
@@ -172,7 +172,7 @@ def test_complex_step_catches_every_mutant_in_its_block(name):
     X, y = model.sample_data(8, seed=6)
     res = check_model(model.mutant(name), theta, X, y, scheme="complex")
     assert not res.passed
-    assert set(res.failing_blocks) <= set(MUTANT_INFO[name].blocks(model)), str(res)
+    assert set(res.failing_blocks) <= set(MUTANTS[name].blocks(model)), str(res)
 
 
 # deep networks whose first layer goes through the blocks' products, ending in the

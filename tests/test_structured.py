@@ -9,7 +9,6 @@ from fastcheck.models import (
     ACTIVATIONS,
     LOSSES,
     MLP,
-    MUTANT_INFO,
     MUTANTS,
     SHOWCASE,
     backprop,
@@ -165,7 +164,7 @@ MUTANT_CONFIGS = [
     dict(sizes=(2, 3, 1), activations="sigmoid", loss="sse", bias=False),  # the seeds' network
 ]
 MUTANT_CASES = [(name, i) for i, cfg in enumerate(MUTANT_CONFIGS) for name in MUTANTS
-                if MUTANT_INFO[name].visible(MLP(**cfg))]
+                if MUTANTS[name].visible(MLP(**cfg))]
 
 
 @pytest.mark.parametrize("name, config", MUTANT_CASES, ids=[f"{n}-cfg{i}" for n, i in MUTANT_CASES])
@@ -176,9 +175,9 @@ def test_every_mutant_fails_in_its_own_block(name, config):
     res = check_model(model.mutant(name), theta, X, y)
     assert not res.passed
     worst = res.blocks.loc[res.blocks["difference"].idxmax()]
-    assert worst["block"] in MUTANT_INFO[name].blocks(model), str(res)
+    assert worst["block"] in MUTANTS[name].blocks(model), str(res)
     assert worst["verdict"] in ("suspect", "wrong"), str(res)
-    assert set(res.failing_blocks) <= set(MUTANT_INFO[name].blocks(model)), str(res)
+    assert set(res.failing_blocks) <= set(MUTANTS[name].blocks(model)), str(res)
     if config != 2:
         assert res.verdict in ("suspect", "wrong"), str(res)
     # In the depth-4 network (config 2) the gradient of layer 1 is small next to the later

@@ -15,7 +15,7 @@ from fastcheck import check_model
 from fastcheck.checks.directional import random_directions
 from fastcheck.evaluators.structured import LayeredEvaluator
 from fastcheck.evaluators.user import LoopEvaluator
-from fastcheck.models import MLP, MUTANT_INFO, MUTANTS, SHOWCASE
+from fastcheck.models import MLP, MUTANTS, SHOWCASE
 from fastcheck.verdicts import errorbars, ladder
 
 from . import smooth
@@ -316,7 +316,7 @@ def test_adapters_keep_the_users_dtype():
 
 
 # -- headlines and hints ----------------------------------------------------------------------------
-@pytest.mark.parametrize("name", [m for m in MUTANTS if MUTANT_INFO[m].visible(MLP(**SHOWCASE))])
+@pytest.mark.parametrize("name", [m for m in MUTANTS if MUTANTS[m].visible(MLP(**SHOWCASE))])
 def test_failing_headlines_say_why(name):
     model = MLP(**SHOWCASE)
     theta = model.init(seed=5)
@@ -325,7 +325,7 @@ def test_failing_headlines_say_why(name):
     assert not r.passed
     head = r.headline()
     assert head.startswith("FAILED — wrong in ") and "great" not in head and "— ok" not in head
-    assert set(r.wrong_blocks) <= set(MUTANT_INFO[name].blocks(model))
+    assert set(r.wrong_blocks) <= set(MUTANTS[name].blocks(model))
 
 
 def test_a_sample_that_saw_only_zero_gradients_says_so():

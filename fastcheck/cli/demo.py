@@ -38,7 +38,7 @@ def run(args) -> int:
     if args.mutant not in MUTANTS:
         raise ValueError(f"unknown mutant {args.mutant!r}; choose one of {sorted(MUTANTS)}")
     console.rule(f"the same network with a planted bug: {args.mutant}")
-    console.print(f"[dim]{MUTANTS[args.mutant]}[/]")
+    console.print(f"[dim]{MUTANTS[args.mutant].description}[/]")
     bad = check_model(model.mutant(args.mutant), theta, X, y)
     print_result(bad, title="broken", console=console)
     ok = good.passed and not bad.passed

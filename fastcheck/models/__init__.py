@@ -2,13 +2,16 @@
 
 * :class:`MLP`: dense layers, activations and losses each written beside its
   derivative, L2 regularization and a fixed dropout mask, compiled by Numba;
-* :data:`MUTANTS`: the planted backprop bugs (``model.mutant(name)``);
+* :data:`MUTANTS`: the planted backprop bugs, name -> :class:`Mutant` (``model.mutant(name)``), and
+  :data:`MUTANT_DESCRIPTIONS`, name -> its one-line description;
 * :func:`tutorial_network`: the 2-3-1 sigmoid network of Neural Networks Demystified and its data
   (:mod:`fastcheck.models.tutorial` also has it in the tutorial's NumPy style).
 """
+import warnings
+
 from fastcheck.models.functions import ACTIVATIONS, KINKED, LOSS_FORMULAS, LOSSES
 from fastcheck.models.mlp import MLP
-from fastcheck.models.mutants import MUTANT_INFO, MUTANTS, SHOWCASE, Mutant, get_mutant
+from fastcheck.models.mutants import MUTANT_DESCRIPTIONS, MUTANTS, SHOWCASE, Mutant, get_mutant
 from fastcheck.models.tutorial import seed_network, sleep_study_data, tutorial_network
 
 __all__ = [
@@ -18,7 +21,7 @@ __all__ = [
     "LOSS_FORMULAS",
     "MLP",
     "MUTANTS",
-    "MUTANT_INFO",
+    "MUTANT_DESCRIPTIONS",
     "SHOWCASE",
     "Mutant",
     "get_mutant",
@@ -26,3 +29,12 @@ __all__ = [
     "sleep_study_data",
     "tutorial_network",
 ]
+
+
+def __getattr__(name):
+    """``MUTANT_INFO``, the old name of :data:`MUTANTS`, with a DeprecationWarning."""
+    if name == "MUTANT_INFO":
+        warnings.warn("MUTANT_INFO is now MUTANTS (name -> Mutant); the descriptions are MUTANT_DESCRIPTIONS",
+                      DeprecationWarning, stacklevel=2)
+        return MUTANTS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

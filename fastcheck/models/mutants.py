@@ -9,6 +9,7 @@ check that the report points at the right block.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 NONE = 0
@@ -144,10 +145,10 @@ _ALL = (
     ),
 )
 
-#: Mutant name -> :class:`Mutant`.
-MUTANT_INFO = {m.name: m for m in _ALL}
-#: Mutant name -> one-line description.
-MUTANTS = {m.name: m.description for m in _ALL}
+#: Mutant name -> :class:`Mutant` (its code, description, visibility and blocks).
+MUTANTS = {m.name: m for m in _ALL}
+#: Mutant name -> one-line description (``MUTANTS[name].description``).
+MUTANT_DESCRIPTIONS = {m.name: m.description for m in _ALL}
 
 #: A configuration in which every mutant shows (see :meth:`Mutant.visible`).
 SHOWCASE = dict(
@@ -155,9 +156,18 @@ SHOWCASE = dict(
 )
 
 
+def __getattr__(name):
+    """``MUTANT_INFO``, the old name of :data:`MUTANTS` (name -> Mutant), with a DeprecationWarning."""
+    if name == "MUTANT_INFO":
+        warnings.warn("MUTANT_INFO is now MUTANTS (name -> Mutant); the descriptions are MUTANT_DESCRIPTIONS",
+                      DeprecationWarning, stacklevel=2)
+        return MUTANTS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def get_mutant(name) -> Mutant:
     """The :class:`Mutant` called ``name``; a clear error for unknown names."""
     try:
-        return MUTANT_INFO[name]
+        return MUTANTS[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown mutant {name!r}; choose one of {sorted(MUTANTS)}") from None

@@ -1,5 +1,8 @@
 """The sigmoid layers above a moved column, as a cubic in the column's change.
 
+The series and the loops over rows of the column path; the block that drives
+them is :func:`fastcheck.models.layered.columns.column_block`.
+
 Every coordinate of column ``j`` of layer l (``W_l[i, j]`` for all i, and
 ``b_l[j]``) moves the network through one number per sample: the change
 ``D_b`` of the activation ``A_l[b, j]``.  Above it, in a sigmoid layer whose
@@ -13,7 +16,7 @@ because every derivative of σ is σ' times a polynomial in σ bounded by 1 on
 and σ'(ξ) ≤ σ'(z)·e^|ξ − z|.  For |δ| ≤ 2⁻¹³ (2⁻⁶ in single precision) the
 remainder is below 1e-17·σ'(z) (3e-9·σ'(z)), under the rounding of σ(z + δ)
 itself (σ' ≤ min(σ, 1 − σ)): the cubic *is* the moved activation, to
-rounding, like the Taylor polynomials of :mod:`fastcheck.models.layered`.
+rounding, like the Taylor polynomials of :mod:`fastcheck.models.layered.moves`.
 Nothing is linearised; the cubic's error is below that of evaluating σ anew.
 
 Below |δ| ≤ 2⁻¹⁸ (2⁻⁹) the quadratic alone is as good (remainder below

@@ -1,0 +1,148 @@
+"""The column path: a block of one column's coordinates, the layers above as cubics.
+
+When the one or two layers above layer l are all sigmoid and the loss is sse
+or mse (:func:`fastcheck.models.layered.plan.column_path`), every coordinate of
+column j of layer l (``W_l[:, j]`` and ``b_l[j]``) moves the rest of the network
+through the column's change ``D_b`` alone, and each sigmoid above changes by a
+cubic in its move whose remainder is under rounding (the series are in
+:mod:`fastcheck.models.layered.cubics`).  :func:`column_block` takes such
+coordinates a column at a time:
+
+1. the column's changes of all its coordinates and moves, stacked ``(B × rows)``
+   (row ``k·nc + c`` is coordinate c at move k): for a sigmoid column whose
+   moves ``|s·x|`` are small enough, ``D = M·(g₁δ + g₂δ² + g₃δ³)`` with
+   ``δ = s·x_b``, made sample by sample beside the loops that read it; else by
+   :func:`~fastcheck.models.layered.moves.moved_column` row by row;
+2. the layers above and the loss in loops over the rows (no division, no exp,
+   vectorised), ``ΔJ = scale·Σ_b Σ_k d·(d + 2(a − y)) + ½·l2·s·(2w + s)``, with
+   the second layer's products ``C_n·W_q`` taken once per column.
+
+A block whose moves are too large for the cubics (bounded from ``max |D|``
+before any row is computed) returns 0 and takes the general paths
+(:mod:`~fastcheck.models.layered.gemm`, :mod:`~fastcheck.models.layered.rank1`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fastcheck.config import NET, jit
+from fastcheck.models.backprop import ACT, IN_OFF, N_OUT, OUT_OFF, W_OFF
+from fastcheck.models.functions import SIGMOID, SSE, loss_scale
+from fastcheck.models.layered import cubics
+from fastcheck.models.layered.cache import locate, matrix_view
+from fastcheck.models.layered.moves import l2_change, moved_column
+from fastcheck.models.layered.plan import column_path, column_size
+from fastcheck.models.numeric import bound, const
+
+#: Padding of the column blocks' rows: a row stride that is a multiple of 4 KB would put
+#: every sample's entry of one column in the same L1 set.
+PAD = 8
+
+
+@jit(NET)
+def column_scratch(arch, loss, B, n_moves, zero, real, cap):
+    """A chunk's column-path scratch ``(DT, XG, ii, acc, C, P, SK, row)``: the stacked changes
+    ``(B, rows)`` in the type of ``zero``, the gathered inputs ``(B, coordinates)`` (real) and
+    their indices ``i``, the rows' sums (type of ``zero``); the real ``(3B, n_m)`` and
+    ``(3B, K)`` of :func:`fastcheck.models.layered.cubics.hidden_coefficients` (empty when no
+    layer needs them); the moves, move-major, and one sample's changes of every row (type of
+    ``zero``)."""
+    L = arch.shape[0]
+    size = 0
+    mid = 0
+    for l in range(L):
+        if column_path(arch, loss, l):
+            size = min(column_size(n_moves, B), cap)  # no block is longer than cap coordinates
+            if l == L - 3:
+                mid = arch[l + 1, N_OUT]
+    K = arch[L - 1, N_OUT] if mid > 0 else 0
+    rows = size * n_moves
+    return (np.full((B, rows + PAD if rows > 0 else 0), zero), np.full((B, size + PAD if size > 0 else 0), real),
+            np.zeros(size, np.int64), np.full(rows, zero), np.full((3 * B if mid > 0 else 0, mid), real),
+            np.full((3 * B if mid > 0 else 0, K), real), np.full(rows, zero), np.full(rows, zero))
+
+
+@jit(NET)
+def column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kink, anew, dvec, cscratch):
+    """``dJ`` and ``kink`` of a block of coordinates of one column ``j`` of a layer on the
+    column path (see the module doc): the column's changes ``D`` (row
+    ``k·nc + c`` is coordinate c at move k), then the layers above as cubics in them.
+    Returns 0, having written nothing the caller reads, when some move is too large
+    for the cubics (the caller then takes the general path); else 1, or 2 when the
+    output's changes were small enough for the quadratic."""
+    Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
+    DT, XG, ii, acc, C, P, SKf, row = cscratch
+    L = arch.shape[0]
+    B = Z.shape[0]
+    K = arch[L - 1, N_OUT]
+    oL = arch[L - 1, OUT_OFF]
+    n_off = S.shape[1]
+    nc = t1 - t0
+    R = nc * n_off
+    l, _, _, j = locate(arch, coords[t0])
+    i0 = arch[l, IN_OFF]
+    u = arch[l, OUT_OFF] + j
+    limit = cubics.cubic_limit(J0)
+    # step 1: by the cubic for a sigmoid column whose moves |s·x| are small enough, else
+    # by moved_column row by row (any activation, kinks flagged)
+    smax = 0.0
+    xmax = 0.0
+    for c in range(nc):
+        i = locate(arch, coords[t0 + c])[2]
+        xmax = max(xmax, 1.0 if i < 0 else colmax[i0 + i])
+        for k in range(n_off):
+            smax = max(smax, bound(S[c, k]))
+    cubic = arch[l, ACT] == SIGMOID and smax * xmax <= limit
+    SK = matrix_view(SKf, n_off, nc)
+    if cubic:
+        # the moves, move-major, and the inputs; the changes are made sample by sample below
+        for c in range(nc):
+            ii[c] = locate(arch, coords[t0 + c])[2]
+            kink[c] = False
+            for k in range(n_off):
+                SK[k, c] = S[c, k]
+        for b in range(B):
+            for c in range(nc):
+                XG[b, c] = 1.0 if ii[c] < 0 else A[b, i0 + ii[c]]
+        dmax = cubics.column_bound(G, MT, u, smax * xmax)
+    else:
+        dmax = 0.0
+        for c in range(nc):
+            i = locate(arch, coords[t0 + c])[2]
+            flag = False
+            for k in range(n_off):
+                r = k * nc + c
+                if moved_column(arch, l, i, j, S[c, k], ZT, HT, AT, ET, MT, colmax, anew, dvec):
+                    flag = True
+                for b in range(B):
+                    DT[b, r] = dvec[b]
+                    dmax = max(dmax, bound(dvec[b]))
+            kink[c] = flag
+    # steps 2-4: the layers above and the loss, every row at once
+    m = l + 1
+    if m == L - 1:
+        wrow = arch[m, W_OFF] + j * K
+        wmax = 0.0
+        for k in range(K):
+            wmax = max(wmax, abs(theta[wrow + k]))
+        if dmax * wmax > limit:
+            return 0
+        quad = dmax * wmax <= cubics.quadratic_limit(J0)
+        cubics.output_rows(DT, cubic, SK, nc, XG, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row)
+    else:
+        wmax = cubics.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
+        zmax = cubics.output_bound(P, B, dmax)
+        if dmax * wmax > limit or zmax > limit:
+            return 0
+        quad = zmax <= cubics.quadratic_limit(J0)
+        cubics.hidden_output_rows(DT, cubic, SK, nc, XG, MT, u, R, P, G, AT, YT, oL, K, quad, acc, row)
+    scale = const(loss_scale(loss, B, K) * (0.5 if loss == SSE else 1.0), J0)
+    for c in range(nc):
+        i = locate(arch, coords[t0 + c])[2]
+        for k in range(n_off):
+            s = S[c, k]
+            d = scale * acc[k * nc + c]
+            if i >= 0 and l2 != 0.0:
+                d += l2_change(theta, arch, l, i, j, s, l2)
+            dJ[c, k] = d
+    return 2 if quad else 1

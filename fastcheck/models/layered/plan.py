@@ -1,0 +1,113 @@
+"""The plan: which path each coordinate takes, and the blocks the coordinates are cut into.
+
+``coords`` is regrouped by a stable counting sort on the key (layer, column on
+the column path) and cut into blocks (:func:`plan_blocks`): runs of
+coordinates of one layer (of one column ``j`` on the column path), at most
+``block_size = max(1, BLOCK_ROWS // (n_moves·B))`` coordinates, and
+``column_size = max(1, COLUMN_ENTRIES // (n_moves·B))`` on the column path (a
+row is one sample of one coordinate at one move).  A layer takes the column
+path when the one or two layers above it are all sigmoid and the loss is sse
+or mse (:func:`column_path`).  The plan is a function of ``coords`` alone, so
+the thread count does not enter and every block runs the same operations
+whatever the number of threads.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fastcheck.config import NET, jit
+from fastcheck.models.backprop import ACT
+from fastcheck.models.functions import MSE, SIGMOID, SSE
+from fastcheck.models.layered.cache import locate, widest
+
+#: Rows (coordinate × offset × sample) one block stacks for its matrix products
+#: (:mod:`fastcheck.models.layered.gemm`): a few
+#: hundred rows keep each thread's stacked activations (rows × width) in its L2 cache
+#: while the products have BLAS-3 shapes.
+BLOCK_ROWS = 256
+
+
+#: Entries (row × sample) of one column block's stacked changes ``D`` (see
+#: :mod:`fastcheck.models.layered.columns`): 512 KB in double precision, rows of a few
+#: hundred coordinates at batch 64, whose inner loops stay in the L1/L2 caches.
+COLUMN_ENTRIES = 65536
+
+
+@jit(NET)
+def block_size(n_moves, B):
+    """Coordinates per block: about :data:`BLOCK_ROWS` stacked rows (at least one coordinate)."""
+    return max(1, BLOCK_ROWS // (n_moves * B))
+
+
+@jit(NET)
+def column_size(n_moves, B):
+    """Coordinates per column block (at least one)."""
+    return max(1, COLUMN_ENTRIES // (n_moves * B))
+
+
+@jit(NET)
+def column_path(arch, loss, l):
+    """Whether the coordinates of layer l take the column path (:mod:`fastcheck.models.layered.columns`):
+    one or two layers above l, all of them sigmoid, under sse or mse."""
+    L = arch.shape[0]
+    above = L - 1 - l
+    if above < 1 or above > 2 or not (loss == SSE or loss == MSE):
+        return False
+    for q in range(l + 1, L):
+        if arch[q, ACT] != SIGMOID:
+            return False
+    return True
+
+
+@jit(NET)
+def longest_block(starts):
+    """The number of coordinates of the longest block (at least one)."""
+    longest = 1
+    for b in range(starts.shape[0] - 1):
+        longest = max(longest, starts[b + 1] - starts[b])
+    return longest
+
+
+@jit(NET)
+def plan_blocks(arch, loss, coords, n_moves, B):
+    """``(order, starts)``: the order in which the coordinates are taken and the start indices
+    (and the end) of the blocks, runs of ``coords[order]``.
+
+    A block holds coordinates of one layer, at most :func:`block_size` of them; for a
+    layer on the column path, of one column ``j`` (``W_l[:, j]`` and ``b_l[j]``), at most
+    :func:`column_size`.  ``order`` is a stable sort by (layer, column on the column
+    path), so both are functions of ``coords`` alone, whatever the thread count.
+    """
+    nc = coords.shape[0]
+    span = widest(arch) + 1
+    keys = np.empty(nc, np.int64)
+    for t in range(nc):
+        l, _, _, j = locate(arch, coords[t])
+        keys[t] = l * span + (j + 1 if column_path(arch, loss, l) else 0)
+    # a stable counting sort on the keys: O(n) (a merge sort took ~7 ms at 10⁵ coordinates)
+    first = np.zeros(arch.shape[0] * span + 1, np.int64)
+    for t in range(nc):
+        first[keys[t] + 1] += 1
+    for key in range(1, first.shape[0]):
+        first[key] += first[key - 1]
+    order = np.empty(nc, np.int64)
+    for t in range(nc):
+        order[first[keys[t]]] = t
+        first[keys[t]] += 1
+    gsize = block_size(n_moves, B)
+    csize = column_size(n_moves, B)
+    starts = np.empty(nc + 1, np.int64)
+    nb = 0
+    prev = -1
+    count = 0
+    for t in range(nc):
+        key = keys[order[t]]
+        size = gsize if key % span == 0 else csize
+        if t == 0 or key != prev or count == size:
+            starts[nb] = t
+            nb += 1
+            count = 0
+        prev = key
+        count += 1
+    starts[nb] = nc
+    return order, starts[: nb + 1]
