@@ -87,6 +87,7 @@ def check_directional_with(cost, theta, grad, opts: CheckOptions) -> CheckResult
 
 def run_directional(ev, theta, grad, opts: CheckOptions) -> CheckResult:
     """A directional check with a ready evaluator (its validation first, then the work)."""
+    opts.require_full("a directional check")
     n_dirs = config.N_DIRS if opts.directions is None else opts.directions
     if isinstance(n_dirs, bool) or not isinstance(n_dirs, (int, np.integer)) or n_dirs < 1:
         raise ValueError(f"directions must be a positive integer (random directions), got {n_dirs!r}")

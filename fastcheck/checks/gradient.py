@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fastcheck.checks import screen
 from fastcheck.checks.base import analytic_gradient, assemble, base_value, coordinate_band, held_blas
 from fastcheck.checks.directional import check_directional_with
 from fastcheck.checks.result import CheckResult
@@ -126,6 +127,7 @@ def _prepared(cost, theta, opts: CheckOptions, where: str):
     """Evaluator, θ, coordinates and J(θ) of a numerical gradient (not a check: no verdict options)."""
     if opts.directions is not None:
         raise ValueError(f"{where} estimates every selected coordinate; directions= applies to the checks")
+    opts.require_full(where)
     get_scheme(opts.scheme)
     theta = as_theta(theta)
     threads = validate_threads(opts.threads)
@@ -151,6 +153,7 @@ def run_check(ev, theta, grad, opts: CheckOptions, *, refine: bool = True) -> Ch
     skips the precision probe and the refinement passes (what an eps sweep
     measures).
     """
+    opts.require_full("a per-coordinate check")
     with held_blas(ev):
         return _run_check(ev, theta, grad, opts, refine)
 
@@ -296,6 +299,13 @@ def check_gradient(cost, theta, grad, *, opts: CheckOptions) -> CheckResult:
 
 def check_gradient_with(cost, theta, grad, opts: CheckOptions) -> CheckResult:
     """:func:`check_gradient` with its options already built (the adapters come here)."""
+    if opts.strategy == "screen":  # group tests on the directions evaluator, then run_check on what they point to
+        theta = as_theta(theta)
+        layout = layout_for(theta, opts.layout)
+        ev = make_evaluator(cost, opts.args, threads=validate_threads(opts.threads), theta=theta, jit=opts.jit,
+                            n_coords=screen.estimated_evals(len(theta), len(layout.names)) // 2, kind="directions",
+                            workers=opts.workers, client=opts.client)
+        return screen.run_screen(ev, theta, grad, opts, confirm=run_check)
     if opts.directions is not None:
         return check_directional_with(cost, theta, grad, opts)
     theta = as_theta(theta)

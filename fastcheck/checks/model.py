@@ -11,6 +11,7 @@ import functools
 from fastcheck.checks.directional import run_directional
 from fastcheck.checks.gradient import run_check
 from fastcheck.checks.result import CheckResult
+from fastcheck.checks.screen import run_screen
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.validate import as_theta, validate_threads
 from fastcheck.evaluators import pool
@@ -82,6 +83,8 @@ def check_model(model, theta, X, y, *, opts: CheckOptions) -> CheckResult:
         ev = pool.wrap(ev, workers, opts.client)
     grad = functools.partial(model.grad, precision=dtype)
     checked = opts.replace(args=(X, Y), layout=model.layout)
+    if opts.strategy == "screen":
+        return run_screen(ev, theta, grad, checked, confirm=run_check)
     if opts.directions is not None:
         return run_directional(ev, theta, grad, checked)
     return run_check(ev, theta, grad, checked)

@@ -20,12 +20,16 @@ import functools
 import inspect
 import warnings
 from collections.abc import Mapping
+from numbers import Integral
 from types import MappingProxyType
 
-__all__ = ["OPTION_DOCS", "CheckOptions", "takes_options"]
+__all__ = ["OPTION_DOCS", "STRATEGIES", "CheckOptions", "takes_options"]
 
 #: Old spellings still accepted, with a DeprecationWarning: old name -> new name.
 RENAMED = {"n_dirs": "directions", "directional": "directions"}
+#: ``strategy=``: every coordinate differenced ("full"), or screened by group tests ("screen",
+#: :mod:`fastcheck.checks.screen`).
+STRATEGIES = ("full", "screen")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +55,8 @@ class CheckOptions:
     directions: object = None
     per_block: object = None
     cache_stages: bool = True
+    strategy: str = "full"
+    max_evals: object = None
     extra: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
@@ -84,6 +90,7 @@ class CheckOptions:
             raise TypeError(f"{where}() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
                             f"it accepts: {accepted}")
         extra = {k: kw.pop(k, v) for k, v in specific.items()}
+        _validate_strategy(where, kw.get("strategy", "full"), kw.get("max_evals"))
         args = kw.get("args", ())
         if not isinstance(args, tuple):  # a list of arguments, or one argument alone
             kw["args"] = tuple(args) if isinstance(args, list) else (args,)
@@ -112,6 +119,25 @@ class CheckOptions:
         """A check-specific option, e.g. ``opts["dout"]``."""
         return self.extra[key]
 
+    def require_full(self, where: str) -> None:
+        """Refuse ``strategy="screen"`` and ``max_evals`` in a check that differences every coordinate it is given."""
+        if self.strategy != "full" or self.max_evals is not None:
+            raise ValueError(f"{where} differences every coordinate it checks: strategy='screen' and max_evals= "
+                             "do not apply (they screen a cost evaluated as a whole: check_gradient, check_object, "
+                             "check_functions, check_layer, check_model)")
+
+
+def _validate_strategy(where: str, strategy, max_evals) -> None:
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
+        raise ValueError(f"{where}(): strategy must be one of {list(STRATEGIES)}, got {strategy!r}")
+    if max_evals is not None and (isinstance(max_evals, bool) or not isinstance(max_evals, Integral)
+                                  or max_evals < 1):
+        raise ValueError(f"{where}(): max_evals must be a positive integer (cost evaluations) or None, "
+                         f"got {max_evals!r}")
+    if max_evals is not None and strategy != "screen":
+        raise ValueError(f"{where}(): max_evals= bounds a screen (strategy='screen'); a full check takes "
+                         "the evaluations its coordinates need")
+
 
 #: One line of documentation per option, shown in every public check's docstring.
 OPTION_DOCS = {
@@ -133,6 +159,11 @@ OPTION_DOCS = {
                   "two cost evaluations per direction",
     "per_block": "directional checks: draw the directions inside every block (default: when a layout is known)",
     "cache_stages": "networks whose stages fastcheck can see: recompute only the stages after a perturbed one",
+    "strategy": "\"full\" (default: every coordinate differenced) or \"screen\" (group tests along random-sign "
+                "directions per block, then the per-coordinate check of the few coordinates they point to; "
+                "states the smallest single-coordinate error it would have caught)",
+    "max_evals": "strategy=\"screen\": at most this many cost evaluations (inconclusive where the budget ends "
+                 "before a decision); None: no bound",
 }
 
 
