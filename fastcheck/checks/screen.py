@@ -50,7 +50,7 @@ from fastcheck import config
 from fastcheck.checks.base import analytic_gradient, base_value, coordinate_band, held_blas
 from fastcheck.checks.screen_result import SCREEN_BLOCK_COLUMNS, TEST_COLUMNS, ScreenResult
 from fastcheck.core.options import CheckOptions
-from fastcheck.core.steps import SCHEMES, direction_steps, get_scheme, validate_eps
+from fastcheck.core.steps import ADAPTIVE, SCHEMES, direction_steps, get_scheme, validate_eps
 from fastcheck.core.validate import layout_for
 from fastcheck.errors import NondeterministicCostWarning
 from fastcheck.verdicts import errorbars, ladder, precision
@@ -211,24 +211,16 @@ class _Screen:
             return
         groups = [_Group(blk, blk.lo, blk.size, 0) for blk in todo for _ in range(self.n_dirs)]
         sign_rows = [row for s in signs for row in s]
-        lo, start, dirvals, steps, ana, costs = self._measure(groups, sign_rows, n_rungs, np.ones(len(groups)), "screen")
+        lo, start, dirvals, steps, ana, peak, costs = self._measure(groups, sign_rows, n_rungs, np.ones(len(groups)),
+                                                                    "screen")
         reading = read_rungs(costs, steps, self.mach)
         finite = reading.finite
         self.scale = scale_of(ana, reading)
-        j = judge_groups(reading, ana, costs, self.f0, self.great, self.scale)
+        j = judge_groups(reading, ana, peak, costs, self.f0, self.great, self.scale)
         status, why, est, err = j.status, j.why, reading.estimate.copy(), reading.error.copy()
-        flagged = np.isin(status, (errorbars.WRONG, errorbars.INCONCLUSIVE)) & finite
-        per_ladder = 2 * len(ladder.DIRECTION_RUNGS)
-        room = int(min(self.budget.left, per_ladder * len(groups)) // per_ladder)
-        keep = np.zeros(len(groups), bool)
-        keep[np.flatnonzero(flagged)[np.argsort(-j.ratio[flagged], kind="stable")[:room]]] = True
-        if keep.any():  # the ladder along the flagged directions, as a directional check's
-            n3, _, _ = errorbars.ladder_directions(self.ev, self.theta, lo, start, dirvals, steps, self.f0, self.g,
-                                                    ana, finite & keep, status, why, err, est, self.mach,
-                                                    self.scale, self.great)
-            self.budget.spend(n3, "ladder")
+        self._ladder(todo, lo, start, dirvals, steps, ana, finite, status, why, err, est, j.ratio)
         with np.errstate(invalid="ignore", divide="ignore"):
-            tol = config.MARGIN * np.maximum(err, self.great * np.maximum(np.abs(ana), np.abs(est)))
+            tol = config.MARGIN * np.maximum(err, self.great * np.maximum(np.maximum(np.abs(ana), np.abs(est)), peak))
             ratio = np.where(tol > 0, np.abs(ana - est) / np.where(tol > 0, tol, 1.0), np.inf)
         for k, blk in enumerate(todo):
             rows = slice(k * self.n_dirs, (k + 1) * self.n_dirs)
@@ -245,7 +237,34 @@ class _Screen:
                 blk.why = int(codes[0]) if len(codes) else errorbars.ROUNDOFF
             else:
                 blk.state = "passed"
-        self._record("screen", groups, ana, est, err, status, ratio)
+        self._record("screen", groups, ana, peak, est, err, status, ratio)
+
+    def _ladder(self, todo, lo, start, dirvals, steps, ana, finite, status, why, err, est, ratio) -> None:
+        """The ladder along flagged screen tests, as a directional check's (kinks, truncation, Richardson):
+        per block its worst flagged test, then the next one only if the ladder cleared it; updates in place."""
+        per_ladder = 2 * len(ladder.DIRECTION_RUNGS)
+        done = np.zeros(len(status), bool)
+        flagged = (status == errorbars.WRONG) | (status == errorbars.INCONCLUSIVE)
+        while True:
+            pick = []
+            for k in range(len(todo)):
+                rows = np.arange(k * self.n_dirs, (k + 1) * self.n_dirs)
+                if np.any(done[rows] & (status[rows] == errorbars.WRONG)):
+                    continue  # the block is wrong, confirmed
+                cand = rows[flagged[rows] & finite[rows] & ~done[rows]]
+                if len(cand):
+                    pick.append(int(cand[np.argmax(ratio[cand])]))
+            pick = sorted(pick, key=lambda d: -ratio[d])[: int(min(self.budget.left, per_ladder * len(pick))
+                                                                   // per_ladder)]
+            if not pick:
+                return
+            mask = np.zeros(len(status), bool)
+            mask[pick] = True
+            done |= mask
+            n3, _, _ = errorbars.ladder_directions(self.ev, self.theta, lo, start, dirvals, steps, self.f0, self.g,
+                                                    ana, finite & mask, status, why, err, est, self.mach,
+                                                    self.scale, self.great)
+            self.budget.spend(n3, "ladder")
 
     def _localise(self) -> None:
         """Step 2: halves of the failing groups, level by level, all blocks in one evaluation per level."""
@@ -271,10 +290,10 @@ class _Screen:
                 return
             rows = [p.block.signs[p.lo - p.block.lo : p.lo - p.block.lo + p.size] for p in parts]
             factor = np.array([p.block.factor for p in parts])
-            _, _, _, steps, ana, costs = self._measure(parts, rows, LOCALISE_RUNGS, factor, "localise")
+            _, _, _, steps, ana, peak, costs = self._measure(parts, rows, LOCALISE_RUNGS, factor, "localise")
             reading = read_rungs(costs, steps, self.mach)
-            j = judge_groups(reading, ana, costs, self.f0, self.great, self.scale)
-            self._record("localise", parts, ana, reading.estimate, reading.error, j.status, j.ratio)
+            j = judge_groups(reading, ana, peak, costs, self.f0, self.great, self.scale)
+            self._record("localise", parts, ana, peak, reading.estimate, reading.error, j.status, j.ratio)
             suspects = []
             for k, parent in enumerate(parents):
                 pair = parts[2 * k : 2 * k + 2]
@@ -315,7 +334,10 @@ class _Screen:
         if not wanted:
             return
         scheme = get_scheme(self.opts.scheme)
-        first = len(ladder.ADAPTIVE_RUNGS) * 2 if isinstance(self.opts.eps, str) else scheme.evals_per_coord
+        # Richardson over a ladder of steps unless a step or the complex step is asked for: the full check's
+        # sharpest reading, so that what a group test (at its best step) caught is not lost at the default step
+        eps = ADAPTIVE if self.opts.eps is None and not scheme.complex else self.opts.eps
+        first = len(ladder.ADAPTIVE_RUNGS) * 2 if isinstance(eps, str) else scheme.evals_per_coord
         per_coord = 3 * first + 2 * len(ladder.REFINE_RUNGS) + 1  # h, 2h, after a precision probe, ladder, complex
         fixed = self.n_base + precision.PROBE_COORDS * len(precision.PROBE_OFFSETS) * 3
         room = max(0, int((self.budget.left - fixed) // per_coord)) if self.budget.limit is not None else math.inf
@@ -330,7 +352,7 @@ class _Screen:
         if not coords:
             return
         checked = self.opts.replace(coords=np.asarray(sorted(coords), np.int64), strategy="full", max_evals=None,
-                                    directions=None, sample=None, per_block=None)
+                                    directions=None, sample=None, per_block=None, eps=eps)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NondeterministicCostWarning)  # the screen's J(θ) said it already
             self.conf = self.confirm(self.ev, self.theta, self.g, checked)
@@ -347,13 +369,14 @@ class _Screen:
         steps = direction_steps(self.theta, lo, lengths, _CENTRAL, self.eps_dir) * factor
         ana = np.array([float(np.sum(self.g[a : a + n] * dirvals[s : s + n]))
                         for a, n, s in zip(lo, lengths, start[:-1])])
+        peak = np.array([float(np.max(np.abs(self.g[a : a + n]))) / math.sqrt(n) for a, n in zip(lo, lengths)])
         costs = self.ev.directions(self.theta, lo, start, dirvals, steps, offsets(n_rungs))
         self.budget.spend(costs.size, step)
-        return lo, start, dirvals, steps, ana, np.asarray(costs, np.float64)
+        return lo, start, dirvals, steps, ana, peak, np.asarray(costs, np.float64)
 
-    def _record(self, role, groups, ana, est, err, status, ratio) -> None:
+    def _record(self, role, groups, ana, peak, est, err, status, ratio) -> None:
         sizes = np.array([p.size for p in groups], np.int64)
-        catch, miss = limits(ana, est, err, sizes, self.great)
+        catch, miss = limits(ana, est, err, peak, sizes, self.great)
         self.log.append({
             "block": [p.block.name for p in groups], "role": [role] * len(groups),
             "level": [p.level for p in groups], "lo": [p.lo for p in groups], "size": sizes,

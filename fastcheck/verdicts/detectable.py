@@ -117,8 +117,9 @@ def scale_of(analytic, reading: Reading) -> float:
     return max(float(np.max(np.abs(np.asarray(analytic)[f]))), float(np.max(beyond, initial=0.0)), 0.0)
 
 
-def judge_groups(reading: Reading, analytic, costs, f0, great, scale) -> GroupJudgement:
-    """Judge group tests (see the module docstring); ``scale`` is S (:func:`scale_of` of the screen's tests)."""
+def judge_groups(reading: Reading, analytic, peak, costs, f0, great, scale) -> GroupJudgement:
+    """Judge group tests (see the module docstring); ``peak`` is each group's largest |g_i|/√m, ``scale``
+    is S (:func:`scale_of` of the screen's tests)."""
     a = np.asarray(analytic, np.float64)
     est, bar, finite = reading.estimate, reading.error, reading.finite
     n = len(a)
@@ -126,7 +127,7 @@ def judge_groups(reading: Reading, analytic, costs, f0, great, scale) -> GroupJu
     why = np.zeros(n, np.int8)
     with np.errstate(invalid="ignore"):
         dev = np.abs(a - est)
-        band = great * np.maximum(np.abs(a), np.abs(est))
+        band = great * np.maximum(np.maximum(np.abs(a), np.abs(est)), peak)
         tol = config.MARGIN * np.maximum(bar, band)
         ratio = np.where(dev == 0, 0.0, np.where(tol > 0, dev / np.where(tol > 0, tol, 1.0), np.inf))
     ratio[~finite] = np.inf
@@ -143,9 +144,10 @@ def judge_groups(reading: Reading, analytic, costs, f0, great, scale) -> GroupJu
     return GroupJudgement(status, why, ratio)
 
 
-def limits(analytic, estimate, error, sizes, great):
+def limits(analytic, estimate, error, peak, sizes, great):
     """Per test, the single-coordinate errors it catches for sure (above ``catch``) and misses for sure
-    (at most ``miss``), from what it measured: its estimate, its error bar and its weight 1/√size.
+    (at most ``miss``), from what it measured: its estimate, its error bar and its weight 1/√size
+    (``peak``: the group's largest |g_i|/√size, see :func:`judge_groups`).
 
     NaN where the test has no finite reading.
     """
@@ -155,7 +157,7 @@ def limits(analytic, estimate, error, sizes, great):
     root = np.sqrt(np.asarray(sizes, np.float64))  # 1 / the weight of each coordinate
     with np.errstate(invalid="ignore"):
         r = np.abs(a - d)
-        m = np.maximum(np.abs(a), np.abs(d))
+        m = np.maximum(np.maximum(np.abs(a), np.abs(d)), np.asarray(peak, np.float64))
         k = config.MARGIN * great
         catch = np.maximum(config.MARGIN * e + r, (k * m + r) / (1.0 - k)) * root
         miss = np.maximum(np.maximum(config.MARGIN * e - r, (k * m - r) / (1.0 + k)), 0.0) * root
