@@ -57,7 +57,7 @@ from fastcheck.verdicts import errorbars, ladder, precision
 from fastcheck.verdicts.bands import overall, relative_difference, validate_thresholds, within_error_bars
 from fastcheck.verdicts.detectable import LOCALISE_RUNGS, SCREEN_RUNGS, judge_groups, limits, offsets, read_rungs, scale_of
 
-__all__ = ["CARRY", "LEAF", "MAX_GROUPS", "SCREEN_DIRS", "WIDESPREAD_SAMPLE", "estimated_evals", "run_screen"]
+__all__ = ["CARRY", "LADDER_MAX_COORDS", "LEAF", "MAX_GROUPS", "SCREEN_DIRS", "WIDESPREAD_SAMPLE", "estimated_evals", "run_screen"]
 
 #: Group tests per block in the screen (random-sign directions over the whole block).
 SCREEN_DIRS = 2
@@ -70,6 +70,9 @@ MAX_GROUPS = 16
 WIDESPREAD_SAMPLE = 4
 #: Levels a failing group's suspicion is carried by the larger half when both halves pass.
 CARRY = 2
+#: Screen tests over longer directions skip the ladder (its bookkeeping holds 2·19 points of the direction,
+#: 300 bytes per coordinate): their two-step reading stands, and the per-coordinate check decides.
+LADDER_MAX_COORDS = 1_500_000
 
 _FAILING = (errorbars.WRONG, errorbars.INCONCLUSIVE, errorbars.NONFINITE)
 _CENTRAL = SCHEMES["central"]
@@ -251,7 +254,7 @@ class _Screen:
                 rows = np.arange(k * self.n_dirs, (k + 1) * self.n_dirs)
                 if np.any(done[rows] & (status[rows] == errorbars.WRONG)):
                     continue  # the block is wrong, confirmed
-                cand = rows[flagged[rows] & finite[rows] & ~done[rows]]
+                cand = rows[flagged[rows] & finite[rows] & ~done[rows]] if todo[k].size <= LADDER_MAX_COORDS else []
                 if len(cand):
                     pick.append(int(cand[np.argmax(ratio[cand])]))
             pick = sorted(pick, key=lambda d: -ratio[d])[: int(min(self.budget.left, per_ladder * len(pick))
@@ -337,8 +340,10 @@ class _Screen:
         # Richardson over a ladder of steps unless a step or the complex step is asked for: the full check's
         # sharpest reading, so that what a group test (at its best step) caught is not lost at the default step
         eps = ADAPTIVE if self.opts.eps is None and not scheme.complex else self.opts.eps
-        first = len(ladder.ADAPTIVE_RUNGS) * 2 if isinstance(eps, str) else scheme.evals_per_coord
-        per_coord = 3 * first + 2 * len(ladder.REFINE_RUNGS) + 1  # h, 2h, after a precision probe, ladder, complex
+        # the most a coordinate can cost: the adaptive ladder, or the scheme at h, at 2h and again after a
+        # precision probe; then the ladder of a doubtful coordinate, and its complex step
+        first = 2 * len(ladder.ADAPTIVE_RUNGS) if isinstance(eps, str) else 3 * scheme.evals_per_coord
+        per_coord = first + 2 * len(ladder.REFINE_RUNGS) + 1
         fixed = self.n_base + precision.PROBE_COORDS * len(precision.PROBE_OFFSETS) * 3
         room = max(0, int((self.budget.left - fixed) // per_coord)) if self.budget.limit is not None else math.inf
         coords = []
@@ -444,7 +449,7 @@ class _Screen:
         worst, n_wrong, note = "", 0, ""
         if blk.state == "passed":
             verdict = within_error_bars(diff, self.thresholds)
-            note = f"{blk.tests} group tests agree"
+            note = ""
         elif blk.state == "unscreened":
             verdict, note = "inconclusive", f"{budget} before this block was screened"
         elif blk.state == "inconclusive":
@@ -456,10 +461,9 @@ class _Screen:
             n_wrong = int(np.count_nonzero(wrong))
             where = []
             if blk.widespread:
-                where.append(f"wrong throughout: {MAX_GROUPS} or more of its groups disagree, so it was not "
-                             f"localised further; {len(ccoords)} of its coordinates checked one by one")
+                where.append(f"wrong throughout ({MAX_GROUPS}+ parts disagree; not localised further)")
             if blk.cut:
-                where.append(f"{budget} before localisation was complete: more coordinates may be wrong")
+                where.append(f"{budget} before localisation was complete; more may be wrong")
             if n_wrong:
                 verdict = "wrong"
                 idx = np.flatnonzero(wrong)
@@ -468,7 +472,7 @@ class _Screen:
                 top = pos[int(np.argmax(err[pos]))]
                 worst = "[" + ",".join(map(str, self.layout.locate(int(conf.coords[top]))[1])) + "]"
                 max_err = float(err[top])
-                note = "; ".join([f"{n_wrong} outside their error bars, found by {blk.tests} group tests"] + where)
+                note = "; ".join([f"{n_wrong} outside their error bars"] + where)
             elif np.any(np.isin(cstatus, (errorbars.INCONCLUSIVE, errorbars.NONFINITE))):
                 verdict = "inconclusive"
                 note = "; ".join(["a group test disagrees, and coordinates it points to could not be read"] + where)

@@ -41,6 +41,11 @@ def register(sub) -> None:
     p.add_argument("--scheme", default="central", choices=sorted(SCHEMES), help="difference scheme")
     p.add_argument("--sample", type=int, default=None, metavar="K", help="check K coordinates of every block")
     p.add_argument("--directional", type=int, default=None, metavar="N", help="check N random directions instead")
+    p.add_argument("--strategy", default="full", choices=["full", "screen"],
+                   help="full: every coordinate; screen: group tests per block, then the coordinates they point to "
+                        "(a few hundred evaluations at any size; states the smallest error it would have caught)")
+    p.add_argument("--max-evals", type=int, default=None, metavar="N",
+                   help="with --strategy screen: at most N cost evaluations (inconclusive where they run out)")
     p.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
     p.add_argument("--workers", default="auto", type=_workers,
                    help="worker processes for a cost that stays Python (1: the serial loop; auto: all cores when "
@@ -85,7 +90,13 @@ def _options(args) -> dict:
         raise UsageError(f"--directional must be a positive integer, got {args.directional}")
     if args.eps is not None and args.eps != "adaptive" and not args.eps > 0:
         raise UsageError(f"--eps must be positive, got {args.eps}")
+    if args.strategy == "screen" and (args.sample is not None or args.directional is not None):
+        raise UsageError("--strategy screen covers every coordinate; drop --sample and --directional")
+    if args.max_evals is not None and (args.strategy != "screen" or args.max_evals < 1):
+        raise UsageError("--max-evals takes a positive number and bounds --strategy screen")
     opts = {"threads": args.threads, "workers": args.workers}
+    if args.strategy == "screen":
+        opts.update(strategy="screen", max_evals=args.max_evals)
     if args.directional is None:
         opts.update(eps=args.eps, scheme=args.scheme, sample=args.sample, seed=args.seed)
     else:
