@@ -62,7 +62,7 @@ __all__ = ["CARRY", "LADDER_MAX_COORDS", "LEAF", "MAX_GROUPS", "SCREEN_DIRS", "W
 #: Group tests per block in the screen (random-sign directions over the whole block).
 SCREEN_DIRS = 2
 #: Groups of at most this many coordinates are checked coordinate by coordinate.
-LEAF = 4
+LEAF = 1
 #: A block with this many failing groups at one level is wrong throughout (not localised further): fewer
 #: wrong coordinates than this are always localised one by one.
 MAX_GROUPS = 16
