@@ -18,8 +18,7 @@ from fastcheck.problems import (
     smooth_cost_numpy,
     smooth_grad,
 )
-
-from .naive import SeedNetwork, central_difference
+from tests.naive import SeedNetwork, central_difference
 
 
 def test_registry_lists_the_built_in_problems():

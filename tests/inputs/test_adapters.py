@@ -4,8 +4,7 @@ import pytest
 import fastcheck as fc
 from fastcheck.inputs.adapters import check_functions, check_object
 from fastcheck.testing import assert_gradients_match
-
-from .naive import SeedNetwork, course_data, course_forward, course_parameters, make_course_backward, seed_data
+from tests.naive import SeedNetwork, course_data, course_forward, course_parameters, make_course_backward, seed_data
 
 
 def test_object_style_passes_with_blocks_named_after_attributes():

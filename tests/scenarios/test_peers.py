@@ -12,8 +12,7 @@ from benchmarks.peers.__main__ import main as peers_main
 from fastcheck import relative_difference
 from fastcheck.cli import main
 from fastcheck.models import MLP
-
-from . import naive
+from tests import naive
 
 TORCH = peers.torch_available()
 needs_torch = pytest.mark.skipif(not TORCH, reason="torch is not installed")

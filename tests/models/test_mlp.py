@@ -16,8 +16,7 @@ from fastcheck.models import (
     backprop,
     tutorial_network,
 )
-
-from . import naive
+from tests import naive
 
 ACTS = list(ACTIVATIONS)
 LOSS_NAMES = list(LOSSES)

@@ -27,8 +27,7 @@ from fastcheck.sweep import (
 )
 from fastcheck.sweep.schema import EPS_KEY
 from fastcheck.sweep.store import ResultsExistError, ResultStore
-
-from .naive import SeedNetwork, seed_data
+from tests.naive import SeedNetwork, seed_data
 
 THREADS = (1, 2) if numba.config.NUMBA_NUM_THREADS >= 2 else (1,)
 
@@ -244,7 +243,7 @@ def test_structured_and_blackbox_kernels_agree():
     assert (s["max_abs_err"] > 10 * noise).sum() >= 2
 
 
-# (fit_curve and fit_orders on their own: tests/test_fit.py)
+# (fit_curve and fit_orders on their own: tests/sweep/test_fit.py)
 
 
 # -- bad input: one clear error, before any work --------------------------------------------

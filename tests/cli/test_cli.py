@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from fastcheck.cli import build_parser, main
+from tests.strictjson import loads as strict_json
 
-from .strictjson import loads as strict_json
-
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def run(capsys, *argv):

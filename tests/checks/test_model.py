@@ -16,8 +16,7 @@ from fastcheck.models import (
     tutorial_network,
 )
 from fastcheck.verdicts.bands import band
-
-from . import naive
+from tests import naive
 
 ACTS = list(ACTIVATIONS)
 LOSS_NAMES = list(LOSSES)

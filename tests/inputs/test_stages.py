@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from fastcheck import check_object
-from tests.test_pool import needs_two_cores
-from tests.test_styles import CrossEntropy, ListNetwork, TwoLayerNet
+from tests.evaluators.test_pool import needs_two_cores
+from tests.inputs.test_styles import CrossEntropy, ListNetwork, TwoLayerNet
 from tests.user_nets import LayerListNet
 
 SMALL = {"batch": 2, "channels": 1, "size": 4, "filters": 2, "hidden": 3, "classes": 3, "seed": 0}

@@ -9,8 +9,7 @@ import pytest
 
 from fastcheck.core.layout import ShapeNoteWarning
 from fastcheck.inputs.layers import LayerError, check_jacobian, check_layer
-
-from . import layers_ref as L
+from tests import layers_ref as L
 
 CASES = L.layer_cases()
 

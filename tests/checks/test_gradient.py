@@ -7,9 +7,8 @@ import pytest
 
 import fastcheck as fc
 from fastcheck.config import threads
-
-from .costs import quadratic_blas, quadratic_grad, quartic, quartic_grad
-from .naive import SeedNetwork, central_difference, seed_data
+from tests.costs import quadratic_blas, quadratic_grad, quartic, quartic_grad
+from tests.naive import SeedNetwork, central_difference, seed_data
 
 
 # -- the seeds' worked examples ------------------------------------------------------

@@ -13,8 +13,7 @@ import fastcheck as fc
 from fastcheck.evaluators import pool
 from fastcheck.evaluators.user import LoopEvaluator
 from fastcheck.inputs.adapters import check_functions, check_object
-
-from .naive import TutorialNetwork, course_data, course_forward, course_parameters, make_course_backward, seed_data
+from tests.naive import TutorialNetwork, course_data, course_forward, course_parameters, make_course_backward, seed_data
 
 needs_two_cores = pytest.mark.skipif(pool.available_cores() < 2, reason="a pool needs two cores")
 

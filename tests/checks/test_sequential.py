@@ -5,8 +5,7 @@ import pytest
 import fastcheck as fc
 from fastcheck.checks.sequential import StageError, compose
 from fastcheck.evaluators import pool
-
-from .user_nets import affine, conv_net, relu, softmax_loss
+from tests.user_nets import affine, conv_net, relu, softmax_loss
 
 
 @pytest.fixture(scope="module")

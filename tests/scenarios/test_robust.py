@@ -3,7 +3,7 @@ check could read as a pass without having been made, and shows it no longer can.
 
 Numbers in test names refer to the items of the robustness issue ("Nothing lost,
 nothing faked"); items 7, 8 and 10 (verdicts against per-coordinate error bars)
-are tested with that work in tests/test_check.py.
+are tested with that work in tests/checks/test_gradient.py.
 """
 import fcntl
 import os
@@ -27,10 +27,9 @@ from fastcheck.support.resources import ResourceError
 from fastcheck.sweep import eps_sweep, size_sweep
 from fastcheck.sweep.schema import EPS_SCHEMA
 from fastcheck.sweep.store import ResultStore, ResumeError
+from tests.strictjson import loads as strict_json
 
-from .strictjson import loads as strict_json
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
 CHEAP = "smooth:n=3,jit=0"  # a NumPy cost on the plain loop: nothing to compile
 

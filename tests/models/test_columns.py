@@ -12,8 +12,7 @@ from fastcheck import check_model
 from fastcheck.evaluators.structured import LayeredEvaluator
 from fastcheck.models import LOSSES, MLP, layered
 from fastcheck.models.layered import cubics
-
-from . import naive
+from tests import naive
 
 MACH = np.finfo(np.float64).eps
 

@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("asv")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "benchmarks" / "asv.conf.json"
 SUITE = ROOT / "benchmarks" / "asv_suite"
 RESULTS = ROOT / "reports" / "asv" / "results"

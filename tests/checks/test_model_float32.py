@@ -10,8 +10,7 @@ import fastcheck
 from fastcheck import check_model
 from fastcheck.evaluators.structured import BlackBoxModelEvaluator, LayeredEvaluator
 from fastcheck.models import ACTIVATIONS, LOSSES, MLP, MUTANTS, SHOWCASE, backprop
-
-from . import naive
+from tests import naive
 
 pytestmark = pytest.mark.filterwarnings("ignore::fastcheck.PrecisionWarning")
 
