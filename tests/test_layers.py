@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from fastcheck.inputs.layers import LayerError, ShapeNoteWarning, check_jacobian, check_layer
+from fastcheck import LayerError, ShapeNoteWarning
+from fastcheck.inputs.layers import check_jacobian, check_layer
 
 from . import layers_ref as L
 

@@ -10,7 +10,8 @@ import pytest
 import fastcheck as fc
 from fastcheck.evaluators.user import LoopEvaluator
 from fastcheck.support import resources
-from fastcheck.support.resources import LongRunWarning, TimeEstimate
+from fastcheck.errors import LongRunWarning
+from fastcheck.support.resources import TimeEstimate
 
 
 def slow_cost(theta):

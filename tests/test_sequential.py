@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import fastcheck as fc
-from fastcheck.checks.sequential import StageError, compose
+from fastcheck import StageError
+from fastcheck.checks.sequential import compose
 from fastcheck.evaluators import pool
 
 from .user_nets import affine, conv_net, relu, softmax_loss

@@ -290,7 +290,7 @@ def _assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, com
 
 def _all_agree(ana, num, noise, finite, great) -> bool:
     """Every checked coordinate agrees outright (pass 1 of :mod:`fastcheck.verdicts.errorbars`)."""
-    scale = errorbars._scale(ana, num, finite, noise)
+    scale = errorbars.gradient_scale(ana, num, finite, noise)
     return bool(errorbars.first_pass(ana, num, noise, finite, np.zeros(len(ana), bool), scale, great)[finite].all()
                 and finite.all())
 
@@ -537,7 +537,7 @@ def _judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, nois
     still = finite & (ana == 0) & np.all(costs == f0, axis=1)
     status[still] = errorbars.ZERO
     est = np.where(finite, num, np.nan)
-    scale_all = errorbars._scale(ana, est, finite, noise)
+    scale_all = errorbars.gradient_scale(ana, est, finite, noise)
     error = np.where(finite, noise, np.nan)
     agree = errorbars.first_pass(ana, est, noise, finite, still, scale_all, great)
     idx = np.flatnonzero(finite & ~agree)

@@ -12,10 +12,11 @@ import numpy as np
 
 from fastcheck.checks.gradient import run_check
 from fastcheck.core.layout import Layout
+from fastcheck.errors import StageError
 from fastcheck.evaluators import pool
-from fastcheck.evaluators.sequential import SequentialEvaluator, StageError, _plan
+from fastcheck.evaluators.sequential import SequentialEvaluator, plan_stages
 
-__all__ = ["StageError", "check_sequential", "compose"]
+__all__ = ["check_sequential", "compose"]
 
 
 def compose(stages, params, x):
@@ -25,11 +26,11 @@ def compose(stages, params, x):
     (what a black-box check differences), θ the flattened ``params`` in
     stage order and the :class:`~fastcheck.Layout` naming its blocks.
     """
-    fns, names, layout = _plan(stages, params)
+    fns, names, layout = plan_stages(stages, params)
     ev = SequentialEvaluator(fns, names, layout, x)
 
     def cost(theta):
-        return ev._run(0, np.array(x, copy=True), theta)
+        return ev.composed(theta)
 
     return cost, layout.flatten(params), layout
 
@@ -92,7 +93,7 @@ def check_sequential(stages, params, x, grads, *, eps=None, scheme="central", co
         returns something other than an array, a last stage that returns
         something other than a scalar: each names the stage.
     """
-    fns, names, layout = _plan(stages, params)
+    fns, names, layout = plan_stages(stages, params)
     ev = pool.wrap(SequentialEvaluator(fns, names, layout, x), pool.check_workers(workers), pool.check_client(client))
     theta = layout.flatten(params)
     ev.value(theta)  # validates every stage's return before anything else

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Layout", "ShapeNoteWarning", "fit_gradient_shape"]
+from fastcheck.errors import GradientMismatchError, ShapeNoteWarning
 
-
-class ShapeNoteWarning(UserWarning):
-    """A gradient was accepted although its shape differs from its block's by singleton axes."""
+__all__ = ["Layout", "fit_gradient_shape"]
 
 
 def fit_gradient_shape(g, shape, label: str, error=ValueError) -> np.ndarray:

@@ -28,10 +28,7 @@ import numpy as np
 from fastcheck.checks.gradient import check_gradient
 from fastcheck.checks.result import CheckResult
 from fastcheck.core.layout import Layout, fit_gradient_shape
-
-
-class LayerError(ValueError):
-    """A layer, its inputs, its ``dout`` or its backward pass do not fit together."""
+from fastcheck.errors import LayerError
 
 
 # -- inputs, outputs, gradients ---------------------------------------------------------------------------

@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["ACCEPTED", "KINDS", "TargetError", "classify", "is_model", "layout_of", "run_target"]
+from fastcheck.errors import TargetError
 
-
-class TargetError(TypeError):
-    """What the user handed in is none of the shapes fastcheck can check."""
+__all__ = ["ACCEPTED", "KINDS", "classify", "is_model", "layout_of", "run_target"]
 
 
 def is_model(obj) -> bool:

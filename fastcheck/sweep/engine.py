@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 
 from fastcheck import config
+from fastcheck.errors import GridError
 from fastcheck.problems import estimated_bytes, get_problem
 from fastcheck.support.progress import make_progress
 from fastcheck.support.resources import grid_bytes, require_memory
 from fastcheck.sweep import dask as dask_support
-from fastcheck.sweep.grid import GridError
 from fastcheck.sweep.schema import TIMING_COLUMNS
 from fastcheck.sweep.store import ResultStore, coerce
 

@@ -104,12 +104,12 @@ def _first_line(exc) -> str:
 
 
 def _prepared(problem: Problem, dtype: str, opts: EpsOptions, threads) -> _Prepared:
-    key = ("prepared", dtype, threads, opts)
-    if key not in problem._cache:
+    def prepare():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PrecisionWarning)
-            problem._cache[key] = _Prepared(problem, dtype, opts, threads)
-    return problem._cache[key]
+            return _Prepared(problem, dtype, opts, threads)
+
+    return problem.memo(("prepared", dtype, threads, opts), prepare)
 
 
 def _error_metrics(res) -> dict:
@@ -239,10 +239,10 @@ def eps_sweep(
     out : path, optional
         Directory for ``results.csv`` (appended point by point) and
         ``sweep.json``.  This process is its only writer while the sweep runs
-        (another one gets :class:`fastcheck.support.files.DirectoryBusyError`).
+        (another one gets :class:`fastcheck.DirectoryBusyError`).
     resume : bool
         Keep the finished points in ``out`` and compute only the missing
-        ones.  Refused (:class:`fastcheck.sweep.ResumeError`) when an option
+        ones.  Refused (:class:`fastcheck.ResumeError`) when an option
         that shapes the results differs, a problem changed (θ, or its file's
         contents), ``sweep.json`` is missing, or the file holds two different
         rows for one point.
@@ -257,7 +257,7 @@ def eps_sweep(
     force : bool
         Run even when the memory estimate (problems named by spec, rows of
         the grid) exceeds what the machine has available; otherwise such a
-        sweep is refused with :class:`fastcheck.support.resources.ResourceError`
+        sweep is refused with :class:`fastcheck.ResourceError`
         before anything is allocated.
 
     Returns

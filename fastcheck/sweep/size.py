@@ -11,9 +11,10 @@ import pandas as pd
 from fastcheck import config
 from fastcheck.checks.gradient import check_directional, check_gradient
 from fastcheck.checks.model import check_model
+from fastcheck.errors import GridError
 from fastcheck.problems import Problem, fingerprint, get_problem
 from fastcheck.sweep.engine import SweepKind, load_problems, require_sweep_memory, run_grid
-from fastcheck.sweep.grid import DEFAULT_MODES, GridError, validate_modes, validate_positive_int, validate_threads
+from fastcheck.sweep.grid import DEFAULT_MODES, validate_modes, validate_positive_int, validate_threads
 from fastcheck.sweep.measure import PeakMemory, estimate_full
 from fastcheck.sweep.schema import SIZE_KEY, SIZE_SCHEMA, VERSIONS
 

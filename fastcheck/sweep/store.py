@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fastcheck.errors import ResultsExistError, ResumeError, SweepFileError
 from fastcheck.support.files import atomic_write, directory_lock, dumps_strict, open_for_append, write_text
 
 RESULTS_CSV = "results.csv"
@@ -46,18 +47,6 @@ def coerce(df: pd.DataFrame, schema: dict) -> pd.DataFrame:
         else:
             out[col] = pd.to_numeric(s).astype("float64")
     return out.reset_index(drop=True)
-
-
-class ResultsExistError(FileExistsError, ValueError):
-    """The output directory holds results and neither resume nor overwrite was asked."""
-
-
-class ResumeError(ValueError):
-    """The finished rows cannot be continued by this sweep (other options, problem or kind)."""
-
-
-class SweepFileError(ValueError):
-    """A file of a sweep directory cannot be read (truncated or not written by fastcheck)."""
 
 
 def read_json(path) -> dict:

@@ -109,7 +109,7 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
     if costs is not None:
         still = live & (a == 0) & np.all(costs == f0, axis=1)
     status[still] = ZERO
-    scale_all = _scale(a, est, live, noise)
+    scale_all = gradient_scale(a, est, live, noise)
     agree = first_pass(a, est, noise, live, still, scale_all, great)
     pending = live & ~agree
     out = Judgement(est, error, status, why, left, right)
@@ -134,7 +134,7 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
     return out
 
 
-def _scale(a, g, live, noise):
+def gradient_scale(a, g, live, noise):
     """The gradient's scale S: the largest |analytic| or the largest |numerical| beyond its own
     round-off (a quotient made of round-off alone says nothing about the gradient's size)."""
     if not live.any():
