@@ -12,7 +12,7 @@ import numpy as np
 
 from fastcheck.checks.gradient import run_check
 from fastcheck.core.layout import Layout
-from fastcheck.errors import StageError
+from fastcheck.errors import GradientMismatchError
 from fastcheck.evaluators import pool
 from fastcheck.evaluators.sequential import SequentialEvaluator, plan_stages
 
@@ -36,21 +36,13 @@ def compose(stages, params, x):
 
 
 def _gradient_vector(grads, params, x, layout: Layout) -> np.ndarray:
+    """``grads`` (or what ``grads(params, x)`` returns) flattened by :meth:`Layout.flatten_gradients`."""
     if callable(grads):
         grads = grads({k: np.array(v, copy=True) for k, v in params.items()}, np.array(x, copy=True))
-    if not isinstance(grads, Mapping):
-        raise TypeError(f"grads must be a dict keyed by parameter name (or 'd' + name), or a callable returning one; "
-                        f"got {type(grads).__name__}")
-    out = np.empty(layout.size)
-    for name, shape in zip(layout.names, layout.shapes):
-        key = name if name in grads else "d" + name
-        if key not in grads:
-            raise KeyError(f"grads has no {name!r} (nor {'d' + name!r}); keys: {sorted(grads)}")
-        g = np.asarray(grads[key], dtype=np.float64)
-        if g.shape != shape:
-            raise ValueError(f"gradient {key!r} has shape {g.shape} but parameter {name!r} has shape {shape}")
-        out[layout.block_slice(name)] = g.ravel()
-    return out
+    if not isinstance(grads, Mapping):  # a list could follow params' order or the stages': refuse the ambiguity
+        raise GradientMismatchError(f"grads must be a dict keyed by parameter name (or 'd' + name), or a callable "
+                                    f"returning one; got {type(grads).__name__}")
+    return layout.flatten_gradients(grads, what="grads")
 
 
 def check_sequential(stages, params, x, grads, *, eps=None, scheme="central", coords=None, sample=None, seed=0,

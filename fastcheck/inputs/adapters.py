@@ -20,7 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from fastcheck.checks.gradient import check_directional, check_gradient
-from fastcheck.core.layout import Layout, fit_gradient_shape
+from fastcheck.core.layout import Layout
 from fastcheck.inputs.styles import STYLES
 
 _SPELLINGS = {
@@ -135,7 +135,7 @@ def check_object(net, X, y, *, layout=None, directional=None, **options):
 
     def grad(theta):
         set_(theta.copy())
-        return np.asarray(grad_fn(X, y), dtype=np.float64).ravel()
+        return layout.flatten_gradients(np.ravel(grad_fn(X, y)), what=f"{type(net).__name__}'s gradient")
 
     jit = options.pop("jit", False)  # methods of a Python object do not compile
     try:
@@ -209,16 +209,9 @@ def _param_layout(parameters) -> Layout:
 
 
 def gradients_to_vector(grads, layout: Layout, prefix: str = "d") -> np.ndarray:
-    """Flatten ``{"dW1": …}`` in the layout's order; extra keys (dZ1, dA1…) are ignored."""
-    if not isinstance(grads, Mapping):
-        raise TypeError(f"backward must return a dict of gradients, got {type(grads).__name__}")
-    out = np.empty(layout.size)
-    for name, shape, a, b in zip(layout.names, layout.shapes, layout.offsets[:-1], layout.offsets[1:]):
-        key = prefix + name
-        if key not in grads:
-            raise KeyError(f"the gradients have no {key!r} for parameter {name!r} (keys: {sorted(grads)})")
-        out[a:b] = fit_gradient_shape(grads[key], shape, f"{key!r} of parameter {name!r}").ravel()
-    return out
+    """Flatten ``{"dW1": …}`` (or ``{"W1": …}``) in the layout's order; extra keys (dZ1, dA1…) are ignored
+    (:meth:`Layout.flatten_gradients`)."""
+    return layout.flatten_gradients(grads, (prefix, ""), what="backward's gradient")
 
 
 def check_functions(forward, backward, parameters, X, Y, *, directional=None, **options):

@@ -100,7 +100,7 @@ class Problem:
                 args = _cast(_cast(self.args, dtype), np.dtype(np.float64))
                 g = self.grad(theta.copy(), *args) if callable(self.grad) else self.grad
             if isinstance(g, dict):
-                g = self.layout.flatten(g)
+                g = self.layout.flatten_gradients(g, what=f"problem {self.name!r}'s gradient")
             g = np.asarray(g, dtype=np.float64).reshape(-1)
             if g.shape != self.theta.shape:
                 raise ProblemError(f"problem {self.name!r}: grad has {g.size} entries but theta has {self.n_params}")
