@@ -35,7 +35,7 @@ def test_kinks_and_ladder_readings_have_names():
     found = kinks.find(lad, ladder.REFINE_RUNGS.index(1))
     assert isinstance(found, kinks.Kinks) and found.kink.tolist() == [True, False] and found.at_theta[0]
     kink, at_theta, left, right = found  # positional unpacking keeps working
-    assert left is found.left and right is found.right
+    assert kink is found.kink and at_theta is found.at_theta and left is found.left and right is found.right
 
     reading = errorbars.read_ladder(np.array([0.5, 1.0]), lad, ladder.REFINE_RUNGS.index(1), 1e-7, 1.0)
     assert isinstance(reading, errorbars.LadderReading)
