@@ -160,15 +160,15 @@ def estimated_bytes(spec, threads: int = 1) -> tuple:
 
 def _from_tuple(t: tuple, name) -> Problem:
     try:
-        kind = classify(t)
+        target_type = classify(t)
     except TargetError as exc:
         raise ProblemError(str(exc)) from None
-    if kind == "model":
+    if target_type == "model":
         model, theta, X, y = t
         return problem_from_model(model, theta=theta, X=X, y=y, name=name)
-    if kind != "cost":
+    if target_type != "cost":
         raise ProblemError(f"a sweep takes a (cost, theta, grad[, args][, layout]) or a (model, theta, X, y) "
-                           f"tuple; this one is a {kind} check (run it with `fastcheck check`)")
+                           f"tuple; this one is a {target_type} check (run it with `fastcheck check`)")
     try:
         cost, theta, grad, args, layout = split_cost(t)
     except TargetError as exc:

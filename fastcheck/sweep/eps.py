@@ -15,7 +15,7 @@ from fastcheck.evaluators.structured import LayeredEvaluator
 from fastcheck.evaluators.user import complex_dtype, make_evaluator
 from fastcheck.problems import Problem, fingerprint, get_problem
 from fastcheck.sweep import dask as dask_support
-from fastcheck.sweep.engine import SweepKind, load_problems, require_sweep_memory, run_grid
+from fastcheck.sweep.engine import SweepHooks, load_problems, require_sweep_memory, run_grid
 from fastcheck.sweep.grid import (
     DEFAULT_DTYPES,
     DEFAULT_SCHEMES,
@@ -312,7 +312,7 @@ def eps_sweep(
                         tasks.append((p, d, e, missing))
         return tasks
 
-    kind = SweepKind(
+    hooks = SweepHooks(
         "eps", EPS_SCHEMA, EPS_KEY,
         local=lambda t: _eps_local(t, opts),
         remote=_eps_task,
@@ -320,7 +320,7 @@ def eps_sweep(
         label=lambda rows: f"{rows[0]['problem']} {rows[0]['dtype']} eps={rows[0]['eps']:.1e}",
         n_rows=lambda t: len(t[3]),
     )
-    return run_grid(kind, problems, grid, meta, plan, out=out, resume=resume, overwrite=overwrite,
+    return run_grid(hooks, problems, grid, meta, plan, out=out, resume=resume, overwrite=overwrite,
                     progress=progress, client=client, chunk=chunk, threads=threads)
 
 

@@ -36,13 +36,13 @@ GRID_KEYS = ("kind", "problems", "eps", "schemes", "dtypes", "modes", "threads",
 def coerce(df: pd.DataFrame, schema: dict) -> pd.DataFrame:
     """Columns in schema order with schema dtypes (``str`` columns: '' for missing)."""
     out = pd.DataFrame(index=df.index)
-    for col, kind in schema.items():
+    for col, col_type in schema.items():
         s = df[col] if col in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
-        if kind == "str":
+        if col_type == "str":
             out[col] = s.astype(object).where(s.notna(), "").astype(str)
-        elif kind == "int":
+        elif col_type == "int":
             out[col] = pd.to_numeric(s).astype("int64")
-        elif kind == "bool":
+        elif col_type == "bool":
             out[col] = s.map(lambda v: str(v).lower() in ("true", "1")).astype(bool)
         else:
             out[col] = pd.to_numeric(s).astype("float64")
