@@ -13,16 +13,9 @@ Dunder names (``__version__``, ``__dict__``) are public protocol and allowed.
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "fastcheck"
+from .test_layering import PACKAGE, ROOT, _module_name
+
 SOURCES = sorted(PACKAGE.rglob("*.py"))
-
-
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts)
 
 
 def _private(name: str) -> bool:

@@ -186,6 +186,8 @@ def _as_theta(theta) -> np.ndarray:
 
 
 def problem_from_model(model, *, theta=None, X=None, y=None, batch=64, seed=0, name=None, description="") -> Problem:
+    """The :class:`Problem` of a built-in :mod:`fastcheck.models` network: θ from ``model.init(seed)`` and a
+    sampled batch unless given; named ``mlp:<sizes>`` unless ``name`` is."""
     if theta is None:
         theta = model.init(seed)
     if X is None:
