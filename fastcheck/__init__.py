@@ -1,7 +1,9 @@
 """fastcheck: fast, parallel gradient checking for hand-written backprop.
 
 The public API, re-exported; sweeps live in :mod:`fastcheck.sweep`, the
-built-in networks in :mod:`fastcheck.models`.
+built-in networks in :mod:`fastcheck.models`.  Every exception and warning a
+public function raises or emits is here too (they are defined in
+:mod:`fastcheck.errors`).
 """
 from fastcheck._version import __version__
 from fastcheck.checks.directional import check_directional
@@ -12,7 +14,29 @@ from fastcheck.checks.sequential import check_sequential
 from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions
 from fastcheck.core.steps import SCHEMES
-from fastcheck.errors import JitError, NondeterministicCostWarning, NonFiniteCostError, PrecisionWarning
+from fastcheck.errors import (
+    CostError,
+    DirectoryBusyError,
+    GradientMismatchError,
+    GridError,
+    JitError,
+    LayerError,
+    LongRunWarning,
+    NondeterministicCostWarning,
+    NonFiniteCostError,
+    PrecisionWarning,
+    ProblemError,
+    ReportError,
+    ResourceError,
+    ResultsExistError,
+    ResumeError,
+    ShapeNoteWarning,
+    StageError,
+    StepTooSmallError,
+    SweepFileError,
+    TargetError,
+    UserFileError,
+)
 from fastcheck.inputs.adapters import check_functions, check_object
 from fastcheck.inputs.layers import check_jacobian, check_layer
 from fastcheck.testing import assert_gradients_match
@@ -22,11 +46,28 @@ __all__ = [
     "SCHEMES",
     "CheckOptions",
     "CheckResult",
+    "CostError",
+    "DirectoryBusyError",
+    "GradientMismatchError",
+    "GridError",
     "JitError",
+    "LayerError",
     "Layout",
+    "LongRunWarning",
     "NonFiniteCostError",
     "NondeterministicCostWarning",
     "PrecisionWarning",
+    "ProblemError",
+    "ReportError",
+    "ResourceError",
+    "ResultsExistError",
+    "ResumeError",
+    "ShapeNoteWarning",
+    "StageError",
+    "StepTooSmallError",
+    "SweepFileError",
+    "TargetError",
+    "UserFileError",
     "__version__",
     "adaptive_gradient",
     "assert_gradients_match",

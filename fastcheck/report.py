@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fastcheck.errors import ReportError, SweepFileError
 from fastcheck.support.files import atomic_write, directory_lock, write_text
 from fastcheck.sweep.fit import best_rows, fit_notes, fit_orders
 from fastcheck.sweep.schema import EPS_SCHEMA, SIZE_SCHEMA
-from fastcheck.sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore, SweepFileError, read_json
+from fastcheck.sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore, read_json
 
 __all__ = ["load_results", "markdown_table", "plot_eps", "plot_size_time", "plot_speedup", "write_report"]
 
@@ -37,10 +38,6 @@ COLORS = {
     "forward": "#1f77b4", "backward": "#17becf", "central": "#d62728", "central4": "#2ca02c", "complex": "#9467bd",
     "structured": "#d62728", "blackbox": "#1f77b4", "directional": "#2ca02c", "sampled": "#ff7f0e",
 }
-
-
-class ReportError(ValueError):
-    """A directory that holds no sweep results."""
 
 
 def _save(fig, path) -> Path:

@@ -29,7 +29,7 @@ def analytic_gradient(grad, theta, args, layout: Layout, user_layout: bool) -> n
     if isinstance(grad, dict):
         if not user_layout:
             raise TypeError("grad is a dict; pass layout= so its blocks can be placed in theta")
-        grad = layout.flatten(grad)
+        grad = layout.flatten_gradients(grad, what="grad")
     g = np.asarray(grad)
     if not (np.issubdtype(g.dtype, np.floating) or np.issubdtype(g.dtype, np.integer)):
         raise TypeError(f"grad must be a float array, got dtype {g.dtype}")

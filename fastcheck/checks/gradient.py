@@ -207,7 +207,7 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
 
 def _all_agree(ana, num, noise, finite, great) -> bool:
     """Every checked coordinate agrees outright (pass 1 of :mod:`fastcheck.verdicts.errorbars`)."""
-    scale = errorbars._scale(ana, num, finite, noise)
+    scale = errorbars.gradient_scale(ana, num, finite, noise)
     return bool(errorbars.first_pass(ana, num, noise, finite, np.zeros(len(ana), bool), scale, great)[finite].all()
                 and finite.all())
 

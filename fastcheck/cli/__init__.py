@@ -19,10 +19,6 @@ from fastcheck._version import __version__
 COMMANDS = ("demo", "check", "sweep", "report", "bench")
 
 
-class UsageError(Exception):
-    """Bad input from the command line: one line on stderr, exit code 2."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastcheck",

@@ -15,6 +15,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from fastcheck.cli import UsageError
+    from fastcheck.errors import UsageError
 
     raise UsageError(MOVED)

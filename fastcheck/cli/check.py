@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fastcheck.cli import UsageError
+from fastcheck.errors import TargetError, UsageError
 from fastcheck.inputs.targets import ACCEPTED
 
 
@@ -97,7 +97,7 @@ def _options(args) -> dict:
 
 def check_target(obj, opts: dict, directional=None, mode: str = "structured"):
     """Run the right check for what a user's ``make()`` returned (see :mod:`fastcheck.inputs.targets`)."""
-    from fastcheck.inputs.targets import TargetError, run_target
+    from fastcheck.inputs.targets import run_target
 
     try:
         return run_target(obj, opts, directional, mode)

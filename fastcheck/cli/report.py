@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastcheck.cli import UsageError
+from fastcheck.errors import ReportError, UsageError
 
 
 def register(sub) -> None:
@@ -19,7 +19,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from fastcheck.report import ReportError, write_report
+    from fastcheck.report import write_report
 
     directory = Path(args.directory)
     try:

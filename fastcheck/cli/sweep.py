@@ -7,7 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
-from fastcheck.cli import UsageError
+from fastcheck.errors import UsageError
 
 
 def _csv(text: str) -> tuple:

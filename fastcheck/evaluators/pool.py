@@ -37,6 +37,7 @@ import warnings
 
 import numpy as np
 
+from fastcheck.errors import MissingStateError
 from fastcheck.evaluators.protocol import Evaluator
 
 #: Each worker holds BLAS, OpenMP and Numba to one thread: the workers are the parallelism.
@@ -242,8 +243,8 @@ class LocalRunner:
         # A worker keeps the cost and θ under ``key`` for the chunks it takes
         # next.  Small ones ride along with every chunk; large ones with the
         # first chunk of each worker only, and a worker that takes a later
-        # chunk without having them says so (:class:`_Unknown`): that chunk
-        # is sent again at once, with them.
+        # chunk without having them says so (:class:`~fastcheck.errors.MissingStateError`):
+        # that chunk is sent again at once, with them.
         key = digest + hashlib.blake2b(theta.tobytes(), digest_size=8).hexdigest()
         state = (digest, payload, theta)
         first = len(chunk_args) if len(payload) + theta.nbytes <= SEND_EVERY_CHUNK_BYTES else self.n_workers
@@ -258,7 +259,7 @@ class LocalRunner:
                     j = futures[f]
                     try:
                         results[j] = f.result()
-                    except _Unknown:
+                    except MissingStateError:
                         again = ex.submit(run_keyed_chunk, key, state, method, *chunk_args[j])
                         futures[again] = j
                         pending.add(again)
@@ -322,7 +323,7 @@ def _load(digest, payload):
     cache = getattr(_LOADED, "cache", None)
     if cache is None or cache[0] != digest:
         if payload is None:
-            raise _Unknown(digest)
+            raise MissingStateError(digest)
         payload, paths = pickle.loads(payload)
         for p in paths:  # the user's folders, so their modules import here too
             if p not in sys.path:
@@ -332,17 +333,13 @@ def _load(digest, payload):
     return cache[1]
 
 
-class _Unknown(Exception):
-    """A worker was asked for a chunk of a check whose cost and θ it has not got."""
-
-
 def run_keyed_chunk(key, state, method, *arrays):
     """A chunk on the local pool: ``state`` = (digest, payload, θ) the first
     time this worker sees ``key``, else None (see :meth:`LocalRunner.map`)."""
     held = getattr(_LOADED, "keyed", None)
     if held is None or held[0] != key:
         if state is None:
-            raise _Unknown(key)
+            raise MissingStateError(key)
         held = (key, state[2])
         _LOADED.keyed = held
         _load(state[0], state[1])

@@ -27,12 +27,9 @@ import numpy as np
 
 from fastcheck.checks.gradient import check_gradient_with
 from fastcheck.checks.result import CheckResult
-from fastcheck.core.layout import Layout, fit_gradient_shape
+from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
-
-
-class LayerError(ValueError):
-    """A layer, its inputs, its ``dout`` or its backward pass do not fit together."""
+from fastcheck.errors import LayerError
 
 
 # -- inputs, outputs, gradients ---------------------------------------------------------------------------
@@ -104,27 +101,12 @@ def _check_douts(dout, outs, n_douts, seed) -> list:
     return [douts]
 
 
-def _fit_shape(g, shape, label) -> np.ndarray:
-    return fit_gradient_shape(g, shape, label, error=LayerError)
-
-
 def _grads_by_input(returned, inputs: dict) -> dict:
-    """The backward pass's gradients as ``{input name: array}``: one array, a tuple in the order of the
-    inputs, or a dict keyed by the input names or by "d" + name."""
-    names = list(inputs)
-    if isinstance(returned, Mapping):
-        out = {}
-        for n in names:
-            key = n if n in returned else ("d" + n if "d" + n in returned else None)
-            if key is None:
-                raise LayerError(f"backward returned no gradient for input {n!r} (looked for {n!r} and {'d' + n!r};"
-                                 f" keys: {sorted(map(str, returned))})")
-            out[n] = _fit_shape(returned[key], inputs[n].shape, repr(key))
-        return out
-    parts = list(returned) if isinstance(returned, (tuple, list)) else [returned]
-    if len(parts) != len(names):
-        raise LayerError(f"backward returned {len(parts)} gradient(s) for {len(names)} input(s) {names}")
-    return {n: _fit_shape(p, inputs[n].shape, f"for input {n!r}") for n, p in zip(names, parts)}
+    """The backward pass's gradients as ``{input name: float64 array}``: one array, a tuple in the order of
+    the inputs, or a dict keyed by the input names or by "d" + name (:meth:`Layout.flatten_gradients`)."""
+    layout = Layout(tuple(inputs), tuple(x.shape for x in inputs.values()))
+    parts = returned if isinstance(returned, (Mapping, tuple, list)) else [returned]
+    return layout.unflatten(layout.flatten_gradients(parts, what="backward's gradient"))
 
 
 # -- the scalar behind a layer check ---------------------------------------------------------------------------
@@ -305,8 +287,8 @@ def check_jacobian(fn, x, jac, *, opts: CheckOptions) -> CheckResult:
         raise LayerError(f"jac has shape {J.shape}; expected ({m}, {n}) or {out.shape + shape}")
     if not np.issubdtype(J.dtype, np.number):
         raise LayerError(f"jac must be a numeric array, got dtype {J.dtype}")
-    J = J.reshape(m, n).astype(np.float64)
     layout = Layout(("J",), ((m, n),))
+    J = layout.flatten_gradients([J.reshape(m, n)], what="jac")  # refuses a complex Jacobian
     theta = np.tile(x.ravel(), m)
     rows = _JacobianRows(fn, args, shape, m, x.ravel().copy(), np.ravel(out).copy(), memo_limit=8 * n + 8)
     checked = opts.own_layout("check_jacobian", layout).for_python_cost().replace(args=())

@@ -238,7 +238,7 @@ def staged_problem(style_name, net, X, y, cost, theta0, style_layout: Layout):
     structure is not visible (``why`` empty) or not usable (``why`` says
     what failed).
     """
-    from fastcheck.evaluators.sequential import _plan
+    from fastcheck.evaluators.sequential import plan_stages
 
     finder = FINDERS.get(style_name)
     if finder is None:
@@ -248,7 +248,7 @@ def staged_problem(style_name, net, X, y, cost, theta0, style_layout: Layout):
         stages, params, slots = finder(net, X, y, style_layout)
         if stages is None:
             return None, params
-        fns, names, layout = _plan(stages, params)
+        fns, names, layout = plan_stages(stages, params)
         if slots is None:
             ev = SequentialEvaluator(fns, names, layout, np.asarray(X))
         else:

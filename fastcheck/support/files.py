@@ -21,13 +21,14 @@ import tempfile
 import threading
 from pathlib import Path
 
+from fastcheck.errors import DirectoryBusyError
+
 try:  # POSIX; elsewhere directories are not locked
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["LOCK_NAME", "DirectoryBusyError", "atomic_write", "directory_lock", "dumps_strict", "open_for_append",
-           "write_text"]
+__all__ = ["LOCK_NAME", "atomic_write", "directory_lock", "dumps_strict", "open_for_append", "write_text"]
 
 LOCK_NAME = ".fastcheck.lock"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -42,10 +43,6 @@ def _file_mode() -> int:
 
 
 _MODE = _file_mode()
-
-
-class DirectoryBusyError(RuntimeError):
-    """Another process is writing to the same output directory."""
 
 
 @contextlib.contextmanager

@@ -22,8 +22,10 @@ import os
 import warnings
 from dataclasses import asdict, dataclass
 
-__all__ = ["LongRunWarning", "ResourceError", "TimeEstimate", "announce", "available_memory", "check_bytes",
-           "estimate_check_time", "grid_bytes", "mlp_bytes", "require_memory"]
+from fastcheck.errors import LongRunWarning, ResourceError
+
+__all__ = ["TimeEstimate", "announce", "available_memory", "check_bytes", "estimate_check_time", "grid_bytes",
+           "mlp_bytes", "require_memory"]
 
 #: n-length float64 arrays a check holds besides the per-thread copies of θ.
 ARRAYS_PER_CHECK = 10
@@ -33,10 +35,6 @@ BYTES_PER_ROW = 2048
 SHARE = 0.8
 #: A check estimated to take at least this many seconds says so before it starts.
 ANNOUNCE_SECONDS = 30.0
-
-
-class ResourceError(ValueError):
-    """The work asked for would need more memory than the machine has."""
 
 
 def available_memory() -> int | None:
@@ -100,10 +98,6 @@ def grid_bytes(n_points: int) -> int:
 
 
 # -- time ---------------------------------------------------------------------------------------------------
-class LongRunWarning(UserWarning):
-    """A check is estimated to take long; the message gives the estimate and ways to shorten it."""
-
-
 def _duration(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f} µs"

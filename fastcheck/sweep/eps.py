@@ -18,7 +18,7 @@ from fastcheck.evaluators.structured import LayeredEvaluator
 from fastcheck.evaluators.user import complex_dtype, make_evaluator
 from fastcheck.problems import Problem, fingerprint, get_problem
 from fastcheck.sweep import dask as dask_support
-from fastcheck.sweep.engine import SweepKind, load_problems, require_sweep_memory, run_grid
+from fastcheck.sweep.engine import SweepHooks, load_problems, require_sweep_memory, run_grid
 from fastcheck.sweep.grid import (
     DEFAULT_DTYPES,
     DEFAULT_SCHEMES,
@@ -107,12 +107,12 @@ def _first_line(exc) -> str:
 
 
 def _prepared(problem: Problem, dtype: str, opts: EpsOptions, threads) -> _Prepared:
-    key = ("prepared", dtype, threads, opts)
-    if key not in problem._cache:
+    def prepare():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PrecisionWarning)
-            problem._cache[key] = _Prepared(problem, dtype, opts, threads)
-    return problem._cache[key]
+            return _Prepared(problem, dtype, opts, threads)
+
+    return problem.memo(("prepared", dtype, threads, opts), prepare)
 
 
 def _error_metrics(res) -> dict:
@@ -242,10 +242,10 @@ def eps_sweep(
     out : path, optional
         Directory for ``results.csv`` (appended point by point) and
         ``sweep.json``.  This process is its only writer while the sweep runs
-        (another one gets :class:`fastcheck.support.files.DirectoryBusyError`).
+        (another one gets :class:`fastcheck.DirectoryBusyError`).
     resume : bool
         Keep the finished points in ``out`` and compute only the missing
-        ones.  Refused (:class:`fastcheck.sweep.ResumeError`) when an option
+        ones.  Refused (:class:`fastcheck.ResumeError`) when an option
         that shapes the results differs, a problem changed (θ, or its file's
         contents), ``sweep.json`` is missing, or the file holds two different
         rows for one point.
@@ -260,7 +260,7 @@ def eps_sweep(
     force : bool
         Run even when the memory estimate (problems named by spec, rows of
         the grid) exceeds what the machine has available; otherwise such a
-        sweep is refused with :class:`fastcheck.support.resources.ResourceError`
+        sweep is refused with :class:`fastcheck.ResourceError`
         before anything is allocated.
 
     Returns
@@ -315,7 +315,7 @@ def eps_sweep(
                         tasks.append((p, d, e, missing))
         return tasks
 
-    kind = SweepKind(
+    hooks = SweepHooks(
         "eps", EPS_SCHEMA, EPS_KEY,
         local=lambda t: _eps_local(t, opts),
         remote=_eps_task,
@@ -323,7 +323,7 @@ def eps_sweep(
         label=lambda rows: f"{rows[0]['problem']} {rows[0]['dtype']} eps={rows[0]['eps']:.1e}",
         n_rows=lambda t: len(t[3]),
     )
-    return run_grid(kind, problems, grid, meta, plan, out=out, resume=resume, overwrite=overwrite,
+    return run_grid(hooks, problems, grid, meta, plan, out=out, resume=resume, overwrite=overwrite,
                     progress=progress, client=client, chunk=chunk, threads=threads)
 
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import fastcheck as fc
-from fastcheck.checks.sequential import StageError, compose
+from fastcheck import StageError
+from fastcheck.checks.sequential import compose
 from fastcheck.evaluators import pool
 from tests.user_nets import affine, conv_net, relu, softmax_loss
 
@@ -118,10 +119,13 @@ def test_bad_stages_are_named(small, stages, error, message):
 
 def test_bad_grads(small):
     params, x = small
-    with pytest.raises(KeyError, match=r"grads has no 'V' \(nor 'dV'\)"):
+    # one error for every gradient that does not fit, GradientMismatchError (a ValueError; it was KeyError for a
+    # missing key and TypeError for a list)
+    with pytest.raises(fc.GradientMismatchError, match=r"grads for block 'V' is missing: looked for 'V' or 'dV'"):
         fc.check_sequential(_stages(params), params, x, {"W": params["W"], "b": params["b"]}, workers=1)
-    with pytest.raises(ValueError, match=r"gradient 'dW' has shape \(4, 3\) but parameter 'W' has shape \(3, 4\)"):
+    with pytest.raises(fc.GradientMismatchError,
+                       match=r"grads for block 'W' \('dW'\) has shape \(4, 3\) but the block has shape \(3, 4\)"):
         fc.check_sequential(_stages(params), params, x, {"dW": np.zeros((4, 3)), "b": params["b"], "V": params["V"]},
                             workers=1)
-    with pytest.raises(TypeError, match="grads must be a dict"):
+    with pytest.raises(fc.GradientMismatchError, match="grads must be a dict"):
         fc.check_sequential(_stages(params), params, x, [1, 2], workers=1)

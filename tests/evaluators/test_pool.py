@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import fastcheck as fc
+from fastcheck.errors import MissingStateError
 from fastcheck.evaluators import pool
 from fastcheck.evaluators.user import LoopEvaluator
 from fastcheck.inputs.adapters import check_functions, check_object
@@ -387,7 +388,7 @@ def test_a_worker_without_the_cost_asks_for_it():
     payload = pkl.dumps((cloudpickle.dumps(base), []))
     theta = np.arange(4.0)
     args = (np.array([1, 3]), np.array([0.5, 0.5]), np.array([1.0]))
-    with pytest.raises(pool._Unknown):
+    with pytest.raises(MissingStateError):
         pool.run_keyed_chunk("never-seen", None, "stencil", *args)
     got = pool.run_keyed_chunk("k1", ("d1", payload, theta), "stencil", *args)
     again = pool.run_keyed_chunk("k1", None, "stencil", *args)  # kept from the first chunk

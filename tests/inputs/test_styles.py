@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastcheck import check_object
-from fastcheck.core.layout import ShapeNoteWarning
+from fastcheck import ShapeNoteWarning, check_object
 from fastcheck.inputs.styles import is_backprop_lists_style, is_params_loss_style
 
 

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 import fastcheck
+from fastcheck import ProblemError
 from fastcheck.inputs import targets
 from fastcheck.inputs.userfile import load_callable, module_name_of
 from fastcheck.models import MLP, tutorial_network
-from fastcheck.problems import ProblemError, get_problem
+from fastcheck.problems import get_problem
 
 
 def _cost(t):
@@ -73,7 +74,7 @@ def test_classify_names_every_kind(tiny_model):
     ((_cost, np.ones(3), _grad, (), (), ()), "tuple of 6"),
 ])
 def test_classify_refuses_what_it_cannot_check(made, says):
-    with pytest.raises(targets.TargetError, match=says):
+    with pytest.raises(fastcheck.TargetError, match=says):
         targets.classify(made)
 
 

@@ -20,13 +20,12 @@ from numba import njit
 
 import fastcheck as fc
 from fastcheck.cli import main
-from fastcheck.evaluators.user import CostError
+from fastcheck.errors import CostError, DirectoryBusyError, ResourceError, ResumeError
 from fastcheck.report import write_report
-from fastcheck.support.files import LOCK_NAME, DirectoryBusyError, atomic_write, directory_lock
-from fastcheck.support.resources import ResourceError
+from fastcheck.support.files import LOCK_NAME, atomic_write, directory_lock
 from fastcheck.sweep import eps_sweep, size_sweep
 from fastcheck.sweep.schema import EPS_SCHEMA
-from fastcheck.sweep.store import ResultStore, ResumeError
+from fastcheck.sweep.store import ResultStore
 from tests.strictjson import loads as strict_json
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import fastcheck as fc
+from fastcheck.errors import LongRunWarning
 from fastcheck.evaluators.user import LoopEvaluator
 from fastcheck.support import resources
-from fastcheck.support.resources import LongRunWarning, TimeEstimate
+from fastcheck.support.resources import TimeEstimate
 
 
 def slow_cost(theta):

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from fastcheck.core.steps import SCHEMES
+from fastcheck.errors import ResultsExistError
 from fastcheck.models import tutorial_network
 from fastcheck.problems import Problem, get_problem, smooth_cost_numpy, smooth_grad
 from fastcheck.support.progress import make_progress
@@ -26,7 +27,7 @@ from fastcheck.sweep import (
     size_sweep,
 )
 from fastcheck.sweep.schema import EPS_KEY
-from fastcheck.sweep.store import ResultsExistError, ResultStore
+from fastcheck.sweep.store import ResultStore
 from tests.naive import SeedNetwork, seed_data
 
 THREADS = (1, 2) if numba.config.NUMBA_NUM_THREADS >= 2 else (1,)
