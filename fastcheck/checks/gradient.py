@@ -11,7 +11,6 @@ import time
 import warnings
 
 import numpy as np
-import pandas as pd
 
 from fastcheck import config
 from fastcheck.checks.result import KINK_COLUMNS, CheckResult
@@ -336,6 +335,8 @@ class _LazyLabels:
 
 
 def _kink_frame(layout, coords, ana, num, left, right):
+    import pandas as pd
+
     located = [layout.locate(c) for c in coords]
     return pd.DataFrame(
         {
