@@ -199,7 +199,7 @@ class GradCheck:
         self.results.append(result)
         depth = "" if self.depth == "full" else f" (--gradcheck={self.depth}: {_what(result)})"
         if expect == "pass" and not result.passed:
-            pytest.fail(f"{fn.__name__}: {result.headline()}{depth}\n\n{result.to_string()}", pytrace=False)
+            pytest.fail(f"{fn.__name__} did not pass{depth}:\n\n{result.to_string()}", pytrace=False)
         if expect != "pass" and (result.passed or (expect != "fail" and result.verdict != expect)):
             pytest.fail(f"{fn.__name__}: expected {expect}, got {result.verdict}{depth}\n\n{result.to_string()}",
                         pytrace=False)
