@@ -55,7 +55,7 @@ def _install_cache_locator() -> bool:
     """Send the cache files of fastcheck's own functions to :func:`user_cache_dir`.
 
     Numba picks a cache locator per function when it is decorated, trying its locator classes in order
-    (``numba.core.caching._CacheImpl._locator_classes``: ``NUMBA_CACHE_DIR`` first, then the source's
+    (``numba.core.caching.CacheImpl._locator_classes``, ``_CacheImpl`` in older Numba: ``NUMBA_CACHE_DIR`` first, then the source's
     ``__pycache__``, ...).  This puts one in front that claims only functions whose source file lies in
     this package, and only when the user has not set ``NUMBA_CACHE_DIR`` (then Numba's own locator, and
     the user's choice, wins).  A user's own ``cache=True`` functions are left to Numba's rules.  If Numba
@@ -66,7 +66,8 @@ def _install_cache_locator() -> bool:
         from numba.core import caching
         from numba.core import config as nconfig
 
-        impl, base = caching._CacheImpl, caching.UserProvidedCacheLocator
+        impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # _CacheImpl in older Numba
+        base = caching.UserProvidedCacheLocator
         impl._locator_classes  # noqa: B018 - the attribute this relies on
     except (ImportError, AttributeError):
         if not os.environ.get("NUMBA_CACHE_DIR"):
