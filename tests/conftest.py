@@ -4,6 +4,8 @@ import pytest
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running test")
+    # the plugin's marker, for the README's plugin example run in-process where the plugin is not installed
+    config.addinivalue_line("markers", "gradcheck: a gradient check (fastcheck's pytest plugin)")
 
 
 @pytest.fixture
