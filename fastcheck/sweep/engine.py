@@ -10,11 +10,12 @@ resumed, or ran on a cluster (apart from the timing columns).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from fastcheck import config
 from fastcheck.problems import estimated_bytes, get_problem
@@ -24,6 +25,9 @@ from fastcheck.sweep import dask as dask_support
 from fastcheck.sweep.grid import GridError
 from fastcheck.sweep.schema import TIMING_COLUMNS
 from fastcheck.sweep.store import ResultStore, coerce
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SweepKind", "load_problems", "require_sweep_memory", "run_grid"]
 
@@ -121,6 +125,8 @@ def run_grid(kind: SweepKind, problems, grid, meta, plan, *, out, resume, overwr
 
 def _open_store(out, schema, meta, resume, overwrite, key):
     """The locked results store of ``out`` and its finished rows (none without ``out``)."""
+    import pandas as pd
+
     if out is None:
         if resume:
             raise GridError("resume needs out= (the directory of the interrupted sweep)")
@@ -135,6 +141,8 @@ def _finished_keys(done: pd.DataFrame, key) -> set:
 
 def _final_table(done, rows, grid, key, schema, store, meta) -> pd.DataFrame:
     """The grid's rows in grid order (finished before + computed now); the store is finished and unlocked."""
+    import pandas as pd
+
     new = coerce(pd.DataFrame(rows), schema) if rows else coerce(pd.DataFrame(columns=list(schema)), schema)
     frames = [f for f in (done, new) if len(f)]
     allrows = pd.concat(frames, ignore_index=True) if frames else new

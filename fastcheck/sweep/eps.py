@@ -1,12 +1,13 @@
 """The ε sweep: error of the numerical gradient against ε, per scheme and precision."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from fastcheck.checks.gradient import PrecisionWarning, run_check, select_coords
 from fastcheck.core.layout import Layout
@@ -29,6 +30,9 @@ from fastcheck.sweep.grid import (
 from fastcheck.sweep.schema import EPS_KEY, EPS_SCHEMA, VERSIONS
 from fastcheck.sweep.shared import SharedStencil
 from fastcheck.verdicts.bands import relative_difference
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["EpsOptions", "eps_point", "eps_sweep"]
 

@@ -1,12 +1,13 @@
 """The size sweep: time every way of checking against model size, mode and Numba threads."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import statistics
 import time
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from fastcheck import config
 from fastcheck.checks.gradient import check_directional, check_gradient
@@ -16,6 +17,9 @@ from fastcheck.sweep.engine import SweepKind, load_problems, require_sweep_memor
 from fastcheck.sweep.grid import DEFAULT_MODES, GridError, validate_modes, validate_positive_int, validate_threads
 from fastcheck.sweep.measure import PeakMemory, estimate_full
 from fastcheck.sweep.schema import SIZE_KEY, SIZE_SCHEMA, VERSIONS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SizeOptions", "size_point", "size_sweep"]
 
