@@ -65,13 +65,19 @@ def _numeric(values) -> bool:
                for v in values if v is not None)
 
 
-def format_table(frame: pd.DataFrame, width: int | None = None, index: bool = False) -> str:
+def format_table(frame: pd.DataFrame, width: int | None = None, index: bool = False, drop_empty: bool = True) -> str:
     """``frame`` as plain text: every row, every column and every number in full (numbers right-aligned,
     text left-aligned, two spaces between columns).  Columns that do not fit ``width`` (default:
     :func:`terminal_width`) continue in a further section below, which repeats the first column; no
-    cell is ever cut."""
+    cell is ever cut.  A text column with no text in any row (a ``note`` nothing needed) is left out
+    (``drop_empty=False`` keeps it)."""
     if index:
         frame = frame.reset_index()
+    if drop_empty and len(frame):
+        empty = [c for c in frame.columns
+                 if (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]))
+                 and all(v is None or (isinstance(v, str) and v == "") for v in frame[c].tolist())]
+        frame = frame.drop(columns=empty)
     columns = [str(c) for c in frame.columns]
     if not columns:
         return "(no columns)"
