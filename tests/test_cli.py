@@ -222,3 +222,12 @@ def test_sweep_workers_says_what_to_use(capsys, tmp_path):
     assert main(["sweep", "eps", "square", "--workers", "2", "--out", str(tmp_path)]) == 2
     assert "--dask-workers" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_a_sweep_writes_into_fastcheck_reports_and_leaves_no_lock(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "eps", "square", "--eps", "1e-2,1e-4", "--schemes", "central", "--dtypes", "float64",
+                 "--name", "eps-square", "--quiet", "--no-report"]) == 0
+    d = tmp_path / "fastcheck-reports" / "eps-square"
+    assert (d / "results.csv").exists() and not (d / ".fastcheck.lock").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["fastcheck-reports"]

@@ -87,6 +87,17 @@ def test_the_entry_point_is_declared():
     assert meta["project"]["entry-points"]["pytest11"] == {"fastcheck": "fastcheck.testing.plugin"}
 
 
+def test_the_fixture_has_check_gradients_signature():
+    import inspect
+
+    from fastcheck.testing.plugin import GradCheck
+
+    sig = inspect.signature(GradCheck())
+    ours = [n for n in sig.parameters if n != "expect"]
+    assert ours == list(inspect.signature(fastcheck.check_gradient).parameters)
+    assert sig.parameters["expect"].default == "pass"
+
+
 def test_loading_the_plugin_imports_nothing_heavy():
     code = ("import sys, fastcheck.testing.plugin; "
             "print(sorted(m for m in ('numpy', 'numba', 'pandas', 'scipy') if m in sys.modules))")

@@ -96,3 +96,24 @@ def test_stale_report_tables_stay_marked():
     if "| fastcheck check_model (structured), 2 thread(s) | 101770 | 101770 | 0.141 |" in \
             (ROOT / "reports" / "structured" / "README.md").read_text():
         assert "The first five tables below are stale" in head
+
+
+def test_benchmarks_write_to_reports_only_with_write(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_timing", ROOT / "benchmarks" / "timing.py")
+    timing = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(timing)
+    tracked = tmp_path / "reports" / "core"
+    tracked.mkdir(parents=True)
+    (tracked / "README.md").write_text("tracked\n")
+    assert timing.report_dir(True, tracked) == tracked
+    out = timing.report_dir(False, tracked)
+    assert out != tracked and not str(out).startswith(str(tmp_path / "reports"))
+    assert (out / "README.md").read_text() == "tracked\n" and str(out) in capsys.readouterr().out
+    scripts = sorted((ROOT / "benchmarks").glob("bench_*.py")) + [ROOT / "benchmarks" / "profile_structured.py"]
+    for script in scripts:
+        text = script.read_text()
+        if '/ "reports" /' in text:  # writes a tracked report: only through report_dir(--write)
+            assert "report_dir(" in text and ("add_write_option(" in text), script.name
+    assert '"--write"' in (ROOT / "benchmarks" / "peers" / "__main__.py").read_text()

@@ -111,6 +111,16 @@ class GradCheck:
         self.defaults = dict(defaults or {})
         self.results: list = []
 
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """``check_gradient``'s signature plus ``expect`` (what ``inspect.signature(gradcheck)`` and IDEs show)."""
+        from fastcheck.checks.gradient import check_gradient
+
+        params = list(inspect.signature(check_gradient).parameters.values())
+        expect = inspect.Parameter("expect", inspect.Parameter.KEYWORD_ONLY, default="pass")
+        tail = [p for p in params if p.kind is p.VAR_KEYWORD]
+        return inspect.Signature([p for p in params if p.kind is not p.VAR_KEYWORD] + [expect] + tail)
+
     # -- the checks ------------------------------------------------------------------------------------
     def __call__(self, cost, theta, grad, *args: Any, expect: str = "pass", **options: Any):
         """:func:`fastcheck.check_gradient` as an assertion (its arguments, plus ``expect``)."""
