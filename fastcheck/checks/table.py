@@ -158,7 +158,11 @@ class Table(pd.DataFrame):
 
 
 def as_table(frame) -> Table:
-    """``frame`` as a :class:`Table` (the same data; a Table is returned as it is)."""
+    """``frame`` as a :class:`Table`: a plain DataFrame is retyped in place (a Table adds no state, only its
+    text, so this costs nothing per check); a Table is returned as it is; anything else is converted."""
     if isinstance(frame, Table):
+        return frame
+    if type(frame) is pd.DataFrame:
+        frame.__class__ = Table
         return frame
     return Table(frame)
