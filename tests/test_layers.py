@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from fastcheck.inputs.layers import LayerError, ShapeNoteWarning, check_jacobian, check_layer
+from fastcheck.core.layout import ShapeNoteWarning
+from fastcheck.inputs.layers import LayerError, check_jacobian, check_layer
 
 from . import layers_ref as L
 
