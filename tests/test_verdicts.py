@@ -467,7 +467,7 @@ def test_directional_check_reads_a_relu_corner_as_a_kink(corner):
     verdicts = dict(zip(r.blocks["block"], r.blocks["verdict"]))
     assert verdicts["relu"] == "inconclusive" and verdicts["sine"] in ("great", "ok"), str(r)
     assert r.kinks["coord"].tolist() == [0, 1, 2, 3] and set(r.kinks["block"]) == {"relu"}, str(r)
-    _, start, vals, _ = fc.check.random_directions(layout, 4, 0, True)
+    _, start, vals, _ = fc.checks.gradient.random_directions(layout, 4, 0, True)
     for d, left, right in zip(r.kinks["coord"], r.kinks["left"], r.kinks["right"]):
         u = vals[start[d] : start[d + 1]]
         rest = u[1] + u[3]  # θ₁ and θ₃ are on the linear side, θ₂ on the flat one
