@@ -42,7 +42,7 @@ BEGIN, END = "<!-- forward-units: begin -->", "<!-- forward-units: end -->"
 def child(repeat):
     """One tree's figures (run in a subprocess whose PYTHONPATH selects the tree)."""
     sys.path.insert(0, str(HERE))
-    from timing import add_write_option, median_time, report_dir
+    from timing import median_time
 
     import fastcheck
     from fastcheck.models import MLP
@@ -89,6 +89,9 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    sys.path.insert(0, str(HERE))
+    from timing import add_write_option, report_dir
+
     add_write_option(p, OUT)
     args = p.parse_args(argv)
     out = report_dir(args.write, OUT)

@@ -7,7 +7,6 @@ side by side in one process.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numba

@@ -22,6 +22,8 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from timing import add_write_option, report_dir  # noqa: E402 - benchmarks/ is on the path from here on
+
 OUT = HERE.parent / "reports" / "structured"
 NETWORKS = ([784, 128, 10], [784, 256, 64, 10])
 BATCH = 64
@@ -29,7 +31,7 @@ BEGIN, END = "<!-- profile: begin -->", "<!-- profile: end -->"
 
 
 def profile(sizes, repeat):
-    from timing import add_write_option, median_time, report_dir
+    from timing import median_time
 
     import fastcheck
     from fastcheck.core.steps import absolute_steps, get_scheme
