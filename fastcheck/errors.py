@@ -11,10 +11,8 @@ until the evaluators' refactor moves it here.
 """
 from __future__ import annotations
 
-import numpy as np
-
 __all__ = [
-    "CostError", "DirectoryBusyError", "GradientMismatchError", "GridError", "JitError", "LayerError",
+    "CostError", "DirectoryBusyError", "GradientCheckFailed", "GradientMismatchError", "GridError", "JitError", "LayerError",
     "LongRunWarning", "NonFiniteCostError", "NondeterministicCostWarning", "PrecisionWarning", "ProblemError",
     "ReportError", "ResourceError", "ResultsExistError", "ResumeError", "ShapeNoteWarning", "StageError",
     "StepTooSmallError", "SweepFileError", "TargetError", "UserFileError",
@@ -31,6 +29,8 @@ class NonFiniteCostError(FloatingPointError, ValueError):
 
     def __init__(self, message, coords):
         super().__init__(message)
+        import numpy as np  # here, not at import: the pytest plugin imports this module in every test run
+
         self.coords = np.asarray(coords, np.int64)
 
 
@@ -126,3 +126,12 @@ class UsageError(Exception):
 
 class MissingStateError(Exception):
     """Internal to the process pool: a worker was asked for a chunk of a check whose cost and θ it has not got."""
+
+
+class GradientCheckFailed(AssertionError):
+    """A gradient check in a test suite did not pass (:func:`fastcheck.testing.assert_gradients_match`, the
+    pytest plugin); ``result`` is its :class:`~fastcheck.CheckResult`."""
+
+    def __init__(self, message: str, result):
+        super().__init__(message)
+        self.result = result

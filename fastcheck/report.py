@@ -21,15 +21,18 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fastcheck.errors import ReportError, SweepFileError
 from fastcheck.support.files import atomic_write, directory_lock, write_text
 from fastcheck.sweep.fit import best_rows, fit_notes, fit_orders
 from fastcheck.sweep.schema import EPS_SCHEMA, SIZE_SCHEMA
 from fastcheck.sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore, read_json
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load_results", "markdown_table", "plot_eps", "plot_size_time", "plot_speedup", "write_report"]
 
@@ -60,6 +63,8 @@ def _to_parquet(df, path) -> None:
 # -- loading ---------------------------------------------------------------------------
 def load_results(directory):
     """``(table, meta)`` of a sweep directory (parquet if present and newer, else CSV)."""
+    import pandas as pd
+
     directory = Path(directory)
     meta_path = directory / META_JSON
     if not directory.is_dir():

@@ -7,7 +7,10 @@ from fastcheck.errors import ReportError, UsageError
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
+    from fastcheck.cli import add_parser
+
+    p = add_parser(
+        sub,
         "report",
         help="write results.parquet, plots and README.md of a sweep directory",
         description="Read DIR/results.csv (and DIR/sweep.json) left by `fastcheck sweep` - finished or "

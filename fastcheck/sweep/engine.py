@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fastcheck import config
 from fastcheck.errors import GridError
@@ -24,6 +24,9 @@ from fastcheck.support.resources import grid_bytes, require_memory
 from fastcheck.sweep import dask as dask_support
 from fastcheck.sweep.schema import TIMING_COLUMNS
 from fastcheck.sweep.store import ResultStore, coerce
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SweepHooks", "load_problems", "require_sweep_memory", "run_grid"]
 
@@ -121,6 +124,8 @@ def run_grid(hooks: SweepHooks, problems, grid, meta, plan, *, out, resume, over
 
 def _open_store(out, schema, meta, resume, overwrite, key):
     """The locked results store of ``out`` and its finished rows (none without ``out``)."""
+    import pandas as pd
+
     if out is None:
         if resume:
             raise GridError("resume needs out= (the directory of the interrupted sweep)")
@@ -135,6 +140,8 @@ def _finished_keys(done: pd.DataFrame, key) -> set:
 
 def _final_table(done, rows, grid, key, schema, store, meta) -> pd.DataFrame:
     """The grid's rows in grid order (finished before + computed now); the store is finished and unlocked."""
+    import pandas as pd
+
     new = coerce(pd.DataFrame(rows), schema) if rows else coerce(pd.DataFrame(columns=list(schema)), schema)
     frames = [f for f in (done, new) if len(f)]
     allrows = pd.concat(frames, ignore_index=True) if frames else new

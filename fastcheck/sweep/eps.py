@@ -4,9 +4,9 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fastcheck.checks.gradient import run_check
 from fastcheck.core.layout import Layout
@@ -32,6 +32,9 @@ from fastcheck.sweep.grid import (
 from fastcheck.sweep.schema import EPS_KEY, EPS_SCHEMA, VERSIONS
 from fastcheck.sweep.shared import SharedStencil
 from fastcheck.verdicts.bands import relative_difference
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["EpsOptions", "eps_point", "eps_sweep"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fastcheck import config
 from fastcheck.checks.directional import check_directional
@@ -18,6 +18,9 @@ from fastcheck.sweep.engine import SweepHooks, load_problems, require_sweep_memo
 from fastcheck.sweep.grid import DEFAULT_MODES, validate_modes, validate_positive_int, validate_threads
 from fastcheck.sweep.measure import PeakMemory, estimate_full
 from fastcheck.sweep.schema import SIZE_KEY, SIZE_SCHEMA, VERSIONS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SizeOptions", "size_point", "size_sweep"]
 

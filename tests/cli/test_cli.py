@@ -120,8 +120,9 @@ def test_builtin_model_spec(capsys):
     assert code == 0 and strict_json(out)["kind"] == "directional"
     code, _, err = run(capsys, "check", "--model", "mlp", "--sizes", "8,x")
     assert code == 2 and "--sizes must be comma-separated integers" in err
-    code, _, err = run(capsys, *base, "--mutant", "nope")
-    assert code == 2 and "nope" in err
+    with pytest.raises(SystemExit) as exc:  # an enumerated option: argparse lists the choices
+        main([*base, "--mutant", "nope"])
+    assert exc.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
 
 
 # -- layers and named blocks from a user file -----------------------------------------------------
@@ -147,3 +148,89 @@ def test_a_layout_names_the_blocks_of_a_plain_cost(capsys):
     result = strict_json(out)
     assert [b["block"] for b in result["blocks"]] == ["W", "bias"]
     assert result["failing_blocks"] == "bias"
+
+
+# -- help and readable output (issue 27, items 2 and 3) ---------------------------------------------------
+def _help(*argv):
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("argv", [["demo"], ["check"], ["sweep"], ["sweep", "eps"], ["sweep", "size"], ["report"]])
+def test_every_help_shows_each_default_once_and_no_python_reprs(argv, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # one option per line
+    text = _help(*argv)
+    assert "default: None" not in text and "(default: (" not in text and "(default: [" not in text
+    for line in text.splitlines():
+        assert line.count("default") <= 1, line
+    assert "seed is its old name" not in text and "(seed," not in text
+
+
+def test_enumerated_options_list_their_choices(monkeypatch):
+    from fastcheck.models import ACTIVATIONS, LOSSES, MUTANTS
+
+    monkeypatch.setenv("COLUMNS", "200")
+    check, size, demo = _help("check"), _help("sweep", "size"), _help("demo")
+    for text in (check, size):
+        assert all(name in text for name in ACTIVATIONS) and all(name in text for name in LOSSES)
+    assert all(name in check and name in demo for name in MUTANTS)
+
+
+def test_sweep_help_lists_both_kinds_options_and_dask_workers():
+    text = _help("sweep")
+    assert "fastcheck sweep eps" in text and "fastcheck sweep size" in text
+    assert "--schemes" in text and "--modes" in text and "--dask-workers N" in text and "--scheduler" in text
+
+
+def test_no_bench_command_and_tutorial_names():
+    assert "bench" not in _help()
+    from fastcheck.cli import COMMANDS
+
+    assert "bench" not in COMMANDS and not (Path(__file__).parents[1] / "fastcheck" / "cli" / "bench.py").exists()
+
+
+def test_bad_choices_are_usage_errors(capsys):
+    for argv in (["check", "--activation", "sigmoid,swish"], ["check", "--loss", "hinge"], ["check", "--mutant", "x"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+    assert "choose from identity" in capsys.readouterr().err
+
+
+def test_piped_output_at_80_columns_shows_every_number(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, "check", "--model", "tutorial", "--mutant", "activation_derivative")
+    assert code == 1
+    assert "…" not in out and "..." not in out and "\x1b[" not in out   # plain, nothing cut
+    table_lines = [ln for ln in out.splitlines()[2:] if ln.startswith("  ")]   # the tables (indented)
+    assert table_lines and all(len(ln) <= 80 for ln in table_lines), out
+    code, js, _ = run(capsys, "check", "--model", "tutorial", "--mutant", "activation_derivative", "--json")
+    result = strict_json(js)
+    for block in result["blocks"]:
+        assert f"{block['difference']:.2e}" in out and f"{block['max_abs_err']:.2e}" in out
+    for row in result["worst"]:
+        assert f"{row['analytic']:.6g}" in out and f"{row['abs_err']:.2e}" in out
+    first = out.splitlines()[0]
+    assert first.startswith("tutorial: FAILED — wrong in") and "· blocks: W1 wrong" in first
+    code, wide, _ = run(capsys, "check", "--model", "tutorial", "--mutant", "activation_derivative", "--wide")
+    assert max(len(line) for line in wide.splitlines()) > 80
+
+
+def test_sweep_workers_says_what_to_use(capsys, tmp_path):
+    assert main(["sweep", "eps", "square", "--workers", "2", "--out", str(tmp_path)]) == 2
+    assert "--dask-workers" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_sweep_writes_into_fastcheck_reports_and_leaves_no_lock(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "eps", "square", "--eps", "1e-2,1e-4", "--schemes", "central", "--dtypes", "float64",
+                 "--name", "eps-square", "--quiet", "--no-report"]) == 0
+    d = tmp_path / "fastcheck-reports" / "eps-square"
+    assert (d / "results.csv").exists() and not (d / ".fastcheck.lock").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["fastcheck-reports"]

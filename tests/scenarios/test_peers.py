@@ -285,9 +285,10 @@ def test_peers_command(tmp_path, capsys):
     assert (tmp_path / "peers.md").exists() and (tmp_path / "peers.png").exists()
 
 
-def test_the_old_bench_command_says_where_it_moved(capsys):
-    assert main(["bench", "peers", "--sizes", "seed"]) == 2
-    assert "python -m benchmarks.peers" in capsys.readouterr().err
+def test_the_old_bench_command_is_gone(capsys):
+    with pytest.raises(SystemExit) as exc:  # argparse: invalid choice, exit 2
+        main(["bench", "peers", "--sizes", "tutorial"])
+    assert exc.value.code == 2 and "invalid choice: 'bench'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -569,7 +569,7 @@ def test_cli_scheduler_and_workers_options(client, tmp_path):
     argv = ["sweep", "eps", "smooth:n=4,jit=0", "--eps", "1e-1:1e-7:7", "--dtypes", "float64", "--out", str(tmp_path),
             "--quiet", "--no-report"]
     assert main(argv + ["--name", "remote", "--scheduler", client.scheduler.address]) == 0
-    assert main(argv + ["--name", "local-cluster", "--workers", "1"]) == 0
+    assert main(argv + ["--name", "local-cluster", "--dask-workers", "1"]) == 0
     assert main(argv + ["--name", "in-process"]) == 0
     tables = [ResultStore(tmp_path / n, EPS_SCHEMA).read() for n in ("remote", "local-cluster", "in-process")]
     for t in tables[1:]:
