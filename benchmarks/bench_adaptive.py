@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import fastcheck  # noqa: E402
-import fastcheck.evaluators.user  # noqa: E402
+import fastcheck.evaluators.choose  # noqa: E402
 from tests import smooth  # noqa: E402
 
 OUT = ROOT / "reports" / "adaptive"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastcheck as fc
-from fastcheck.evaluators.user import JitError
+from fastcheck import JitError
 
 
 def sin_cost(theta, A):

@@ -11,7 +11,7 @@ import pytest
 
 import fastcheck as fc
 from fastcheck.evaluators import pool
-from fastcheck.evaluators.user import LoopEvaluator
+from fastcheck.evaluators.loop import LoopEvaluator
 from fastcheck.inputs.adapters import check_functions, check_object
 
 from .naive import SeedNetwork, course_data, course_forward, course_parameters, make_course_backward, seed_data

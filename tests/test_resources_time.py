@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastcheck as fc
-from fastcheck.evaluators.user import LoopEvaluator
+from fastcheck.evaluators.loop import LoopEvaluator
 from fastcheck.support import resources
 from fastcheck.support.resources import LongRunWarning, TimeEstimate
 

@@ -20,7 +20,7 @@ from numba import njit
 
 import fastcheck as fc
 from fastcheck.cli import main
-from fastcheck.evaluators.user import CostError
+from fastcheck.errors import CostError
 from fastcheck.report import write_report
 from fastcheck.support.files import LOCK_NAME, DirectoryBusyError, atomic_write, directory_lock
 from fastcheck.support.resources import ResourceError

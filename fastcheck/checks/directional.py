@@ -18,7 +18,7 @@ from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.steps import direction_steps, get_scheme, validate_direction_eps
 from fastcheck.core.validate import as_theta, layout_for, select_coords, validate_threads
-from fastcheck.evaluators.user import make_evaluator
+from fastcheck.evaluators.choose import make_evaluator
 from fastcheck.verdicts import errorbars
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.directions import judge_directions

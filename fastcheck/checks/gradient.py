@@ -20,7 +20,7 @@ from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.steps import ADAPTIVE, absolute_steps, get_scheme, resolve_eps, validate_eps
 from fastcheck.core.validate import as_theta, layout_for, select_coords, validate_threads
 from fastcheck.errors import NonFiniteCostError, PrecisionWarning
-from fastcheck.evaluators.user import make_evaluator
+from fastcheck.evaluators.choose import make_evaluator
 from fastcheck.support import resources
 from fastcheck.verdicts import errorbars, ladder, precision
 from fastcheck.verdicts.bands import validate_thresholds

@@ -2,7 +2,7 @@
 chunks on worker processes (loky) or on a Dask cluster.
 
 A cost Numba cannot compile (a method of the user's network object, a
-closure over a dict) runs in :class:`~fastcheck.evaluators.user.LoopEvaluator`'s
+closure over a dict) runs in :class:`~fastcheck.evaluators.loop.LoopEvaluator`'s
 plain loop.  :class:`ChunkedEvaluator` splits that loop's coordinates into
 *chunks* and runs each chunk in a worker, with the very evaluator the serial
 path would run, unpickled from the bytes cloudpickle made of it (the user's

@@ -1,10 +1,10 @@
 """The evaluator protocol: what the core check asks of whatever computes the perturbed costs.
 
-The implementations live with what they evaluate (:mod:`fastcheck.evaluators.user`
-for a user's cost, :mod:`fastcheck.evaluators.pool` for processes and Dask,
-:mod:`fastcheck.checks.sequential` for stages, :mod:`fastcheck.checks.model` for the
-built-in networks); they all derive from :class:`Evaluator`, and the core
-reads their capabilities from its attributes.
+The implementations live with what they evaluate (:mod:`fastcheck.evaluators.loop`
+and :mod:`fastcheck.evaluators.jit` for a user's cost, :mod:`fastcheck.evaluators.pool`
+for processes and Dask, :mod:`fastcheck.evaluators.sequential` for stages,
+:mod:`fastcheck.evaluators.structured` for the built-in networks); they all derive
+from :class:`Evaluator`, and the core reads their capabilities from its attributes.
 """
 from __future__ import annotations
 

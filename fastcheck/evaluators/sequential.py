@@ -19,8 +19,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from fastcheck.core.layout import Layout
+from fastcheck.evaluators.loop import as_scalar, complex_dtype
 from fastcheck.evaluators.protocol import Evaluator
-from fastcheck.evaluators.user import as_scalar, complex_dtype
 
 
 class StageError(ValueError):

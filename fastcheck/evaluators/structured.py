@@ -14,8 +14,9 @@ import functools
 import numpy as np
 
 from fastcheck import config
+from fastcheck.evaluators.jit import JitEvaluator
+from fastcheck.evaluators.loop import complex_dtype
 from fastcheck.evaluators.protocol import Evaluator
-from fastcheck.evaluators.user import JitEvaluator, complex_dtype
 from fastcheck.kernels import stencil
 from fastcheck.models import MLP, backprop, layered
 

@@ -14,8 +14,9 @@ from fastcheck.core.options import CheckOptions
 from fastcheck.core.steps import SCHEMES, StepTooSmallError
 from fastcheck.core.validate import select_coords
 from fastcheck.errors import PrecisionWarning
+from fastcheck.evaluators.choose import make_evaluator
+from fastcheck.evaluators.loop import complex_dtype
 from fastcheck.evaluators.structured import LayeredEvaluator
-from fastcheck.evaluators.user import complex_dtype, make_evaluator
 from fastcheck.problems import Problem, fingerprint, get_problem
 from fastcheck.sweep import dask as dask_support
 from fastcheck.sweep.engine import SweepKind, load_problems, require_sweep_memory, run_grid
