@@ -1,14 +1,15 @@
 """The exceptions and warnings of a gradient check, in one place.
 
 Every one subclasses the built-in a user would catch anyway (``ValueError``,
-``TypeError``, ``RuntimeWarning``), so ``except ValueError`` keeps working.
+``TypeError``, ``RuntimeWarning``), so ``except ValueError`` keeps working;
+the internal ones at the end never reach a user.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CostError", "JitError", "NonFiniteCostError", "NondeterministicCostWarning", "PrecisionWarning",
-           "StepTooSmallError"]
+__all__ = ["CostError", "JitError", "NonFiniteCostError", "NondeterministicCostWarning", "PoolFallbackWarning",
+           "PrecisionWarning", "StepTooSmallError"]
 
 
 class NonFiniteCostError(FloatingPointError, ValueError):
@@ -21,6 +22,10 @@ class NonFiniteCostError(FloatingPointError, ValueError):
 
 class NondeterministicCostWarning(RuntimeWarning):
     """Two evaluations of the cost at the same θ differed."""
+
+
+class PoolFallbackWarning(RuntimeWarning):
+    """The cost could not be sent to worker processes; the serial loop ran it."""
 
 
 class PrecisionWarning(RuntimeWarning):
@@ -37,3 +42,9 @@ class JitError(TypeError):
 
 class StepTooSmallError(ValueError):
     """The step asked for does not move θ_i in θ's precision (or underflows for the complex step)."""
+
+
+# -- internal: never reaches a user ----------------------------------------------------------------------------
+class MissingStateError(Exception):
+    """Internal to the process pool: a worker was asked for a chunk of a check whose cost and θ it has not got
+    (the runner sends that chunk again, with them)."""

@@ -1,5 +1,5 @@
 """Memory and time estimates made before the work starts: a refusal above the machine's memory, a
-heads-up before a long check.
+heads-up before a long check; the cores and memory this process may use.
 
 A check holds a handful of arrays of θ's length (θ, the analytic and the
 numerical gradient, steps, noise levels, the checked indices) plus one
@@ -22,8 +22,8 @@ import os
 import warnings
 from dataclasses import asdict, dataclass
 
-__all__ = ["LongRunWarning", "ResourceError", "TimeEstimate", "announce", "available_memory", "check_bytes",
-           "estimate_check_time", "grid_bytes", "mlp_bytes", "require_memory"]
+__all__ = ["LongRunWarning", "ResourceError", "TimeEstimate", "announce", "available_cores", "available_memory",
+           "check_bytes", "estimate_check_time", "grid_bytes", "mlp_bytes", "require_memory"]
 
 #: n-length float64 arrays a check holds besides the per-thread copies of θ.
 ARRAYS_PER_CHECK = 10
@@ -37,6 +37,13 @@ ANNOUNCE_SECONDS = 30.0
 
 class ResourceError(ValueError):
     """The work asked for would need more memory than the machine has."""
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its affinity mask where the system has one, not the machine's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def available_memory() -> int | None:
