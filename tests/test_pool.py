@@ -3,6 +3,7 @@
 One pool of two workers (loky's reusable executor) serves the whole module;
 the Dask tests share one small in-process cluster.
 """
+import dataclasses
 import os
 import warnings
 
@@ -474,3 +475,14 @@ def test_large_costs_go_to_each_worker_once_and_a_worker_without_them_asks_again
     for _ in range(2):  # the second check finds the cost already loaded in the workers
         np.testing.assert_array_equal(ev.stencil(theta, coords, steps, offsets),
                                       base.stencil(theta, coords, steps, offsets))
+
+
+def test_the_chunked_evaluator_reports_its_base_timing_and_capabilities():
+    base = LoopEvaluator(lambda t: float(np.sum(t**2)))
+    ev = pool.ChunkedEvaluator(base, pool.LocalRunner(3))  # not started: nothing here needs the workers
+    assert ev.eval_seconds == float("inf")  # not timed yet
+    ev.value(np.ones(3))
+    assert np.isfinite(ev.eval_seconds) and ev.eval_seconds == base.eval_seconds
+    assert ev.parallel_workers == 3 and ev.threads == 1 and ev.path == "loop"  # the pool has not run yet
+    assert ev.caps == dataclasses.replace(base.caps, holds_blas=False) and ev.cost is base.cost
+    assert ev.compile_seconds == base.compile_seconds and ev.note == base.note

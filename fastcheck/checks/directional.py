@@ -94,7 +94,7 @@ def run_directional(ev, theta, grad, opts: CheckOptions) -> CheckResult:
     if scheme.complex:
         raise ValueError("the complex step perturbs one coordinate at a time: use a per-coordinate check "
                          "(directions=None), or a real scheme for a directional check")
-    if not ev.has_directions:
+    if not ev.caps.directions:
         raise ValueError(f"the {ev.path} evaluator has no directional check; drop directions=")
     eps = validate_direction_eps(opts.eps)  # a bad eps fails before any work
     thresholds = validate_thresholds(opts.thresholds)

@@ -3,9 +3,12 @@
 An evaluator turns (θ, coordinates, steps, stencil offsets) into a matrix of
 costs.  Every evaluator is an :class:`~fastcheck.evaluators.protocol.Evaluator`:
 the core checker talks to that protocol only, and reads what an evaluator can
-do from its capability attributes, never from its type.
+do from its :class:`~fastcheck.evaluators.protocol.Capabilities` (``ev.caps``),
+never from its type.
 
-* :mod:`~fastcheck.evaluators.protocol`: the protocol and its defaults;
+* :mod:`~fastcheck.evaluators.protocol`: the protocol, the capabilities, and
+  :class:`~fastcheck.evaluators.protocol.Wrapper`, the base of every evaluator
+  built on another one;
 * :mod:`~fastcheck.evaluators.loop`: :class:`LoopEvaluator` runs any Python
   callable in a plain loop, so a user's NumPy network just works;
 * :mod:`~fastcheck.evaluators.jit`: :class:`JitEvaluator` hands a Numba-jitted

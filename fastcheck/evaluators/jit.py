@@ -20,6 +20,7 @@ from fastcheck import config
 from fastcheck.errors import CostError
 from fastcheck.evaluators import compiled
 from fastcheck.evaluators.loop import LoopEvaluator, UserCost, as_scalar, complex_dtype, require_complex_value
+from fastcheck.evaluators.protocol import Capabilities
 from fastcheck.kernels import stencil
 
 __all__ = ["JitEvaluator", "compiled_signatures", "first_line", "is_jitted", "try_jit"]
@@ -34,7 +35,7 @@ class JitEvaluator(UserCost):
 
     path = "parallel"
     #: Checks on this evaluator hold BLAS to one thread throughout (see :func:`fastcheck.checks.gradient.held_blas`).
-    holds_blas = True
+    caps = Capabilities(holds_blas=True, complex_step=True, directions=True, calls_user_cost=True)
 
     def __init__(self, cost, args=(), threads=None):
         super().__init__(cost, args)

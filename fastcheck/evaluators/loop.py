@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from fastcheck.errors import CostError
-from fastcheck.evaluators.protocol import Evaluator
+from fastcheck.evaluators.protocol import Capabilities, Evaluator
 
 __all__ = ["LoopEvaluator", "UserCost", "as_scalar", "complex_dtype", "require_complex_value"]
 
@@ -38,9 +38,7 @@ def complex_dtype(dtype):
 class UserCost(Evaluator):
     """An evaluator of a user's ``cost(theta, *args)``."""
 
-    has_complex_step = True
-    has_directions = True
-    calls_user_cost = True
+    caps = Capabilities(complex_step=True, directions=True, calls_user_cost=True)
 
     def __init__(self, cost, args=()):
         self.cost = cost

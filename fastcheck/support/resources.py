@@ -146,22 +146,15 @@ class TimeEstimate:
         return pd.DataFrame([{**asdict(self), "seconds": self.seconds}])
 
 
-def _evaluator_speed(ev) -> tuple:
-    """``(seconds of one evaluation, workers)`` of an evaluator: measured by its J(θ), or (inf, 1)."""
-    base = getattr(ev, "base", ev)  # the pool's ChunkedEvaluator wraps the evaluator that times J(θ)
-    t = getattr(base, "eval_seconds", math.inf)
-    runner = getattr(ev, "runner", None)
-    workers = getattr(runner, "n_workers", None) if runner is not None else getattr(ev, "threads", 1)
-    return float(t), max(1, int(workers or 1))
-
-
 def estimate_check_time(ev, n_evals: int):
-    """A :class:`TimeEstimate` for ``n_evals`` evaluations on ``ev``, or None when its cost was not timed.
+    """A :class:`TimeEstimate` for ``n_evals`` evaluations on the evaluator ``ev``, or None when its cost was not
+    timed (``ev.eval_seconds``, the fastest J(θ) it has seen).
 
-    Spread over the pool's workers (or the kernel's threads): a check long
-    enough to be announced is long enough for ``workers="auto"`` to use them.
+    Spread over its ``parallel_workers`` (the pool's workers, or the kernel's
+    threads): a check long enough to be announced is long enough for
+    ``workers="auto"`` to use them.
     """
-    t, workers = _evaluator_speed(ev)
+    t, workers = float(ev.eval_seconds), max(1, int(ev.parallel_workers or 1))
     if not math.isfinite(t) or t <= 0 or n_evals <= 0:
         return None
     return TimeEstimate(int(n_evals), t, workers)

@@ -84,9 +84,9 @@ class _Prepared:
 
     def _complex_support(self) -> str:
         """'' when the complex step can run, else why not."""
-        if not self.ev.has_complex_step:
+        if not self.ev.caps.complex_step:
             return f"skipped: the {self.ev.path} evaluator has no complex step"
-        if self.ev.calls_user_cost:  # a black-box cost: ask it directly first
+        if self.ev.caps.calls_user_cost:  # a black-box cost: ask it directly first
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from fastcheck.errors import PoolFallbackWarning
 from fastcheck.evaluators.pool.plan import chunk_plan
 from fastcheck.evaluators.pool.runners import CALL_SECONDS, DaskRunner, LocalRunner
 from fastcheck.evaluators.pool.worker import by_value_where_needed, import_paths, in_a_worker
-from fastcheck.evaluators.protocol import Evaluator
+from fastcheck.evaluators.protocol import Capabilities, Wrapper
 from fastcheck.support.resources import available_cores
 
 __all__ = ["AUTO_MARGIN", "BACKGROUND_MIN_SECONDS", "MIN_POOL_SECONDS", "ChunkedEvaluator", "check_client",
@@ -93,7 +94,7 @@ def estimate_seconds(n_evals: int, eval_seconds: float, workers) -> float:
 
 
 # -- the evaluator ----------------------------------------------------------------
-class ChunkedEvaluator(Evaluator):
+class ChunkedEvaluator(Wrapper):
     """Runs a picklable evaluator's perturbed costs in chunks on a runner.
 
     Each chunk runs in a worker with the very evaluator the serial path would
@@ -101,7 +102,8 @@ class ChunkedEvaluator(Evaluator):
     closure and its data: every worker has its own copy, the user's stays
     untouched), on the same perturbed points in the same arithmetic, so the
     costs are bitwise the serial ones.  ``value`` (J(θ)) and ``kinks`` run
-    here, in the user's process; the capabilities are the base's.
+    here, in the user's process, as do the capabilities, timings and notes of
+    the base (see :class:`~fastcheck.evaluators.protocol.Wrapper`).
 
     With ``auto`` the pool runs only when its estimated time (serial time /
     workers + start-up or call overhead) is below :data:`AUTO_MARGIN` of the
@@ -112,10 +114,8 @@ class ChunkedEvaluator(Evaluator):
     :class:`~fastcheck.errors.PoolFallbackWarning` naming why.
     """
 
-    holds_blas = False
-
     def __init__(self, base, runner, auto=False):
-        self.base = base
+        super().__init__(base)
         self.runner = runner
         self.auto = auto
         self._payload = None
@@ -125,6 +125,13 @@ class ChunkedEvaluator(Evaluator):
 
     # what the result reports
     @property
+    def caps(self) -> Capabilities:
+        # BLAS is held in the workers (one thread each); this process runs only
+        # J(θ), the gradient and the verdicts, and a base kernel that runs here
+        # holds BLAS itself while it runs.
+        return replace(self.base.caps, holds_blas=False)
+
+    @property
     def path(self) -> str:
         return f"{self.base.path} on a {self.runner.describe()}" if self._used else self.base.path
 
@@ -133,38 +140,18 @@ class ChunkedEvaluator(Evaluator):
         return self.runner.n_workers if self._used else self.base.threads
 
     @property
+    def parallel_workers(self) -> int:
+        return self.runner.n_workers
+
+    @property
     def note(self) -> str:
         notes = [n for n in (self.base.note, self._why_not) if n]
         return "; ".join(notes)
 
-    @property
-    def compile_seconds(self) -> float:
-        return self.base.compile_seconds
-
-    @property
-    def deterministic(self) -> bool:
-        return self.base.deterministic
-
-    # the capabilities are the base evaluator's
-    native_precision = property(lambda self: self.base.native_precision)
-    finds_kinks = property(lambda self: self.base.finds_kinks)
-    has_complex_step = property(lambda self: self.base.has_complex_step)
-    has_directions = property(lambda self: self.base.has_directions)
-    calls_user_cost = property(lambda self: self.base.calls_user_cost)
-
-    def kinks(self, theta, coords, steps):
-        return self.base.kinks(theta, coords, steps)
-
-    def value(self, theta) -> float:
-        return self.base.value(theta)
-
-    def prepare(self, theta, kind: str) -> None:
-        self.base.prepare(theta, kind)
-
     # deciding and shipping
     def _use_pool(self, n_evals: int) -> bool:
         if self.auto:
-            t = self.base.eval_seconds
+            t = self.eval_seconds
             if not np.isfinite(t):
                 return False
             serial = n_evals * t
@@ -196,7 +183,7 @@ class ChunkedEvaluator(Evaluator):
         return self._payload is not None
 
     def _map(self, method, theta, n_items, args_of, evals_per_item=1):
-        item_seconds = self.base.eval_seconds * evals_per_item
+        item_seconds = self.eval_seconds * evals_per_item
         chunks = chunk_plan(n_items, self.runner.n_workers, item_seconds, self.runner.min_chunk_seconds,
                             self.runner.chunks_per_worker)
         parts = self.runner.map(self._payload, self._digest, method, theta, [args_of(i) for i in chunks])
