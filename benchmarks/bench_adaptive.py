@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from timing import add_write_option, report_dir  # noqa: E402
 
 import fastcheck  # noqa: E402
-import fastcheck.evaluators.user  # noqa: E402
+import fastcheck.evaluators.choose  # noqa: E402
 from tests import smooth  # noqa: E402
 
 OUT = ROOT / "reports" / "adaptive"

@@ -18,7 +18,8 @@ from timing import add_write_option, median_time, report_dir
 from fastcheck import config
 from fastcheck.checks.gradient import run_check
 from fastcheck.core.options import CheckOptions
-from fastcheck.evaluators.user import JitEvaluator, LoopEvaluator
+from fastcheck.evaluators.jit import JitEvaluator
+from fastcheck.evaluators.loop import LoopEvaluator
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "core"
 

@@ -42,7 +42,7 @@ import fastcheck
 from fastcheck.checks.gradient import run_check
 from fastcheck.checks.model import check_model
 from fastcheck.core.options import CheckOptions
-from fastcheck.evaluators.user import JitEvaluator
+from fastcheck.evaluators.jit import JitEvaluator
 from fastcheck.models import MLP, backprop
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "structured"

@@ -29,8 +29,9 @@ import pandas as pd
 import psutil
 from timing import add_write_option, report_dir  # noqa: E402
 
+from fastcheck.support.resources import available_cores
 from fastcheck.sweep import DEFAULT_EPS, eps_sweep
-from fastcheck.sweep.dask import local_client, usable_cores
+from fastcheck.sweep.dask import local_client
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "sweep-bench"
 BIG = "mlp:784-128-10,batch=64,act=sigmoid,loss=sse"
@@ -170,7 +171,7 @@ def _readme(table, skip_reasons, breakdown, t_shared, t_alone, ratio, ratio_full
     return "\n".join([
         "# Sweep benchmark",
         "",
-        f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_sweep_throughput.py` on {usable_cores()} core(s), "
+        f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_sweep_throughput.py` on {available_cores()} core(s), "
         f"numba {numba.__version__}, Python {sys.version.split()[0]}; medians of {repeat} run(s) after warm-up.",
         "",
         markdown_table(table[["benchmark", "variant", "seconds", "runs", "points", "computed", "threads", "points_per_s",

@@ -5,15 +5,12 @@ Every error subclasses the built-in a user would catch anyway (``ValueError``,
 built-in warning category, so ``except ValueError`` keeps working.  Those a
 public function raises or emits are exported from :mod:`fastcheck` (this
 module's ``__all__``); the few in :data:`INTERNAL` never reach a user.
-
-``PoolFallbackWarning`` still lives in :mod:`fastcheck.evaluators.pool`
-until the evaluators' refactor moves it here.
 """
 from __future__ import annotations
 
 __all__ = [
     "CostError", "DirectoryBusyError", "GradientCheckFailed", "GradientMismatchError", "GridError", "JitError", "LayerError",
-    "LongRunWarning", "NonFiniteCostError", "NondeterministicCostWarning", "PrecisionWarning", "ProblemError",
+    "LongRunWarning", "NonFiniteCostError", "NondeterministicCostWarning", "PoolFallbackWarning", "PrecisionWarning", "ProblemError",
     "ReportError", "ResourceError", "ResultsExistError", "ResumeError", "ShapeNoteWarning", "StageError",
     "StepTooSmallError", "SweepFileError", "TargetError", "UserFileError",
 ]
@@ -36,6 +33,10 @@ class NonFiniteCostError(FloatingPointError, ValueError):
 
 class NondeterministicCostWarning(RuntimeWarning):
     """Two evaluations of the cost at the same θ differed."""
+
+
+class PoolFallbackWarning(RuntimeWarning):
+    """The cost could not be sent to worker processes; the serial loop ran it."""
 
 
 class PrecisionWarning(RuntimeWarning):

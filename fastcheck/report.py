@@ -236,10 +236,10 @@ def _environment() -> str:
     import numba
 
     from fastcheck._version import __version__
-    from fastcheck.sweep.dask import usable_cores
+    from fastcheck.support.resources import available_cores
 
     return (f"fastcheck {__version__}, numba {numba.__version__}, numpy {np.__version__}, "
-            f"Python {platform.python_version()}, {usable_cores()} core(s), {platform.machine()}")
+            f"Python {platform.python_version()}, {available_cores()} core(s), {platform.machine()}")
 
 
 def write_report(directory, df: pd.DataFrame | None = None, meta: dict | None = None, *, title: str | None = None) -> list:

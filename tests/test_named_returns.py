@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from fastcheck.core.steps import get_scheme
-from fastcheck.evaluators.user import LoopEvaluator
+from fastcheck.evaluators.loop import LoopEvaluator
 from fastcheck.verdicts import errorbars, kinks, ladder
 
 PACKAGE = Path(__file__).resolve().parents[1] / "fastcheck"

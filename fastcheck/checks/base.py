@@ -53,7 +53,7 @@ def base_value(ev, theta) -> float:
     # A user's cost is evaluated twice to catch hidden randomness; an evaluator
     # that is deterministic by construction (the built-in networks: fixed
     # dropout mask) says so and saves the second pass.
-    if not ev.deterministic and ev.value(theta) != f0:
+    if not ev.caps.deterministic and ev.value(theta) != f0:
         warnings.warn(
             "the cost gave two different values at the same theta: it is not deterministic"
             " (dropout? fix its mask or seed for the check, as the classic gradient-checking recipe advises)",
@@ -73,7 +73,7 @@ def held_blas(ev):
     then run slower on two Numba threads than on one, and faster than either
     with BLAS held to one thread for the whole check.
     """
-    if ev.holds_blas:
+    if ev.caps.holds_blas:
         return config.single_threaded_blas()
     return contextlib.nullcontext()
 

@@ -18,7 +18,7 @@ from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.steps import direction_steps, get_scheme, validate_direction_eps
 from fastcheck.core.validate import as_theta, layout_for, select_coords, validate_threads
-from fastcheck.evaluators.user import make_evaluator
+from fastcheck.evaluators.choose import make_evaluator
 from fastcheck.verdicts import errorbars
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.directions import judge_directions
@@ -94,7 +94,7 @@ def run_directional(ev, theta, grad, opts: CheckOptions) -> CheckResult:
     if scheme.complex:
         raise ValueError("the complex step perturbs one coordinate at a time: use a per-coordinate check "
                          "(directions=None), or a real scheme for a directional check")
-    if not ev.has_directions:
+    if not ev.caps.directions:
         raise ValueError(f"the {ev.path} evaluator has no directional check; drop directions=")
     eps = validate_direction_eps(opts.eps)  # a bad eps fails before any work
     thresholds = validate_thresholds(opts.thresholds)

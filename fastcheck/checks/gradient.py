@@ -20,7 +20,7 @@ from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.steps import ADAPTIVE, absolute_steps, get_scheme, resolve_eps, validate_eps
 from fastcheck.core.validate import as_theta, layout_for, select_coords, validate_threads
 from fastcheck.errors import NonFiniteCostError, PrecisionWarning
-from fastcheck.evaluators.user import make_evaluator
+from fastcheck.evaluators.choose import make_evaluator
 from fastcheck.support import resources
 from fastcheck.verdicts import errorbars, ladder, precision
 from fastcheck.verdicts.bands import validate_thresholds
@@ -171,7 +171,7 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
     ana = g_full[coords]
     prec = precision.nominal(theta.dtype)
     num, steps, noise, finite, n_evals, costs = differences(ev, theta, coords, scheme, eps, f0, prec.mach)
-    native = ev.native_precision
+    native = ev.caps.native_precision
     if refine and not native and not _all_agree(ana, num, noise, finite, coordinate_band(thresholds, prec.mach)):
         # Something disagrees: is the cost computing in a lower precision than θ? (Probed only
         # now, so a clean check of a slow cost pays nothing for it.)
@@ -185,7 +185,7 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
             noise = noise * (prec.mach / float(np.finfo(theta.dtype).eps))
     # The complex step evaluates at θ itself (the perturbation is imaginary): it
     # crosses no kink, and takes the branch the real part lies on.
-    crosses = ev.finds_kinks and not scheme.complex
+    crosses = ev.caps.finds_kinks and not scheme.complex
     exact = ev.kinks(theta, coords, steps) if crosses else None
     block_ids = layout.block_ids(coords)
     j = errorbars.judge(
@@ -214,7 +214,7 @@ def _all_agree(ana, num, noise, finite, great) -> bool:
 
 def _cost_precision(ev, theta, coords, ana, f0):
     """The precision the cost computes in: θ's for the built-in networks (they say so), else measured."""
-    if ev.native_precision:
+    if ev.caps.native_precision:
         return precision.nominal(theta.dtype)
     prec = precision.detect(ev, theta, coords, ana, f0)
     if prec.lower and prec.scatter > 1e-2:

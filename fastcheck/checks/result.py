@@ -271,7 +271,7 @@ class CheckResult:
             shown.append(f"… {len(names) - limit} more ({counts})")
         return ", ".join(shown) if shown else "none"
 
-    def _stats(self) -> str:
+    def stats_line(self) -> str:
         what = "random directions" if self.kind == "directional" else "coordinates"
         prec = "" if self.dtype == "float64" else " in " + self.dtype
         if self.precision and self.precision != self.dtype:
@@ -280,14 +280,14 @@ class CheckResult:
                 f"{prec}, {self.n_evals} cost evaluations,"
                 f" {self.seconds:.3g} s{self._compiled()} on {self.threads} thread(s) [{self.path}]")
 
-    def _kink_line(self) -> str:
+    def kink_line(self) -> str:
         shown = ", ".join(f"{b}{i}" if i.startswith("[") else f"{b} {i}"  # "b1[2]", or "relu u0" for a direction
                           for b, i in zip(self.kinks["block"][:5], self.kinks["index"][:5]))
         what = "direction(s)" if self.kind == "directional" else "coordinate(s)"
         return (f"{len(self.kinks)} {what} sit at a kink of the cost (the slopes left and right"
                 f" of θ differ, or the estimate jumps as the step shrinks): {shown}; excluded from the verdict")
 
-    def _nonfinite_line(self) -> str:
+    def nonfinite_line(self) -> str:
         if self.kind == "directional":
             return f"non-finite cost along {len(self.nonfinite)} direction(s): {self.nonfinite[:10].tolist()}"
         shown = ", ".join(f"{b}{_index_str(i)}" for b, i in (self.layout.locate(c) for c in self.nonfinite[:10]))
@@ -301,13 +301,13 @@ class CheckResult:
         and ``print(result)`` give the same."""
         from fastcheck.checks.table import format_table
 
-        lines = [self.summary(), "  " + self._stats()] + ([f"  ({self.note})"] if self.note else [])
+        lines = [self.summary(), "  " + self.stats_line()] + ([f"  ({self.note})"] if self.note else [])
         lines += ["", "per block:"]
         lines += [_indent(ln) for ln in format_table(self.blocks, None if width is None else width - 2).splitlines()]
         if len(self.nonfinite):
-            lines += ["", self._nonfinite_line()]
+            lines += ["", self.nonfinite_line()]
         if len(self.kinks):
-            lines += ["", self._kink_line()]
+            lines += ["", self.kink_line()]
         k = (5 if not self.passed else 0) if worst is None else int(worst)
         if k > 0 and len(self.coords):
             table = format_table(self.worst(k), None if width is None else width - 2)
@@ -337,15 +337,15 @@ class CheckResult:
         parts = [
             '<div class="fastcheck-result">',
             f'<p><strong style="color:{colour}">{e(self.headline())}</strong></p>',
-            f'<p style="color:#57606a">{e(self._stats())}</p>',
+            f'<p style="color:#57606a">{e(self.stats_line())}</p>',
         ]
         if self.note:
             parts.append(f"<p><em>{e(self.note)}</em></p>")
         parts += ["<p><strong>per block</strong></p>", html_table(self.blocks)]
         if len(self.nonfinite):
-            parts.append(f"<p>{e(self._nonfinite_line())}</p>")
+            parts.append(f"<p>{e(self.nonfinite_line())}</p>")
         if len(self.kinks):
-            parts += [f"<p><strong>kinks</strong>: {e(self._kink_line())}</p>", html_table(self.kinks, max_rows=10)]
+            parts += [f"<p><strong>kinks</strong>: {e(self.kink_line())}</p>", html_table(self.kinks, max_rows=10)]
         if len(self.coords):
             label = "worst coordinates" if self.kind == "coordinates" else "worst directions"
             parts += [f"<p><strong>{label}</strong></p>", html_table(self.worst(5))]

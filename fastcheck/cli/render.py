@@ -48,7 +48,7 @@ def print_result(result, title: str = "", console: Console | None = None, worst:
     style = "bold green" if result.passed else _STYLE.get(result.verdict, "bold red")
     console.print(f"{escape(title + ': ') if title else ''}[{style}]{escape(result.summary())}[/]", highlight=False,
                   soft_wrap=True)
-    console.print("  " + escape(result._stats()), highlight=False, soft_wrap=True)
+    console.print("  " + escape(result.stats_line()), highlight=False, soft_wrap=True)
     if result.note:
         console.print("  " + escape(f"({result.note})"), highlight=False, soft_wrap=True)
     if result.precision and result.precision != result.dtype:
@@ -56,9 +56,9 @@ def print_result(result, title: str = "", console: Console | None = None, worst:
                       " error bars and steps use its round-off", highlight=False, soft_wrap=True)
     print_table(console, result.blocks, "per block", wide)
     if len(result.nonfinite):
-        console.print(f"[red]{escape(result._nonfinite_line())}[/]", highlight=False, soft_wrap=True)
+        console.print(f"[red]{escape(result.nonfinite_line())}[/]", highlight=False, soft_wrap=True)
     if len(result.kinks):
-        console.print(f"[yellow]{escape(result._kink_line())}[/]", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]{escape(result.kink_line())}[/]", highlight=False, soft_wrap=True)
         print_table(console, result.kinks.head(worst), "kinks", wide, verdict_col=None)
     if not result.passed and len(result.coords):
         print_table(console, result.worst(worst), "worst coordinates", wide, verdict_col=None)

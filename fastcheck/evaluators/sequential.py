@@ -20,8 +20,8 @@ import numpy as np
 
 from fastcheck.core.layout import Layout
 from fastcheck.errors import StageError
-from fastcheck.evaluators.protocol import Evaluator
-from fastcheck.evaluators.user import as_scalar, complex_dtype
+from fastcheck.evaluators.loop import as_scalar, complex_dtype
+from fastcheck.evaluators.protocol import Capabilities, Evaluator
 
 
 def _stage_name(l: int, fn) -> str:
@@ -84,7 +84,7 @@ class SequentialEvaluator(Evaluator):
     """
 
     path = "sequential"
-    has_complex_step = True
+    caps = Capabilities(complex_step=True)  # the stages run in Python: no kink flags, no directions
 
     def __init__(self, fns, names, layout: Layout, x):
         self.fns = list(fns)

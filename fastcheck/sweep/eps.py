@@ -14,8 +14,9 @@ from fastcheck.core.options import CheckOptions
 from fastcheck.core.steps import SCHEMES, StepTooSmallError
 from fastcheck.core.validate import select_coords
 from fastcheck.errors import PrecisionWarning
+from fastcheck.evaluators.choose import make_evaluator
+from fastcheck.evaluators.loop import complex_dtype
 from fastcheck.evaluators.structured import LayeredEvaluator
-from fastcheck.evaluators.user import complex_dtype, make_evaluator
 from fastcheck.problems import Problem, fingerprint, get_problem
 from fastcheck.sweep import dask as dask_support
 from fastcheck.sweep.engine import SweepHooks, load_problems, require_sweep_memory, run_grid
@@ -86,9 +87,9 @@ class _Prepared:
 
     def _complex_support(self) -> str:
         """'' when the complex step can run, else why not."""
-        if not self.ev.has_complex_step:
+        if not self.ev.caps.complex_step:
             return f"skipped: the {self.ev.path} evaluator has no complex step"
-        if self.ev.calls_user_cost:  # a black-box cost: ask it directly first
+        if self.ev.caps.calls_user_cost:  # a black-box cost: ask it directly first
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

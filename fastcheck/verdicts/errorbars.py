@@ -377,7 +377,7 @@ def _complex_pass(out, ev, theta, coords, idx, a, mach, scale_all, great) -> int
     its own precision (a cost that is not complex-safe, say through ``abs``, cannot
     fake that).
     """
-    if not ev.has_complex_step or not len(idx):
+    if not ev.caps.complex_step or not len(idx):
         return 0
     cs = get_scheme("complex")
     x = np.abs(theta[coords[idx]].astype(np.float64))

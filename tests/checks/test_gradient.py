@@ -114,7 +114,7 @@ def test_parallel_kernel_matches_loop_and_naive(quartic_problem):
     # the same compiled cost through the loop takes exactly the same points
     from fastcheck.checks.gradient import run_check
     from fastcheck.core.options import CheckOptions
-    from fastcheck.evaluators.user import LoopEvaluator
+    from fastcheck.evaluators.loop import LoopEvaluator
 
     same = run_check(LoopEvaluator(quartic, args), theta, quartic_grad, CheckOptions(args=args))
     np.testing.assert_array_equal(same.numerical, par.numerical)

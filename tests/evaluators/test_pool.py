@@ -3,6 +3,7 @@
 One pool of two workers (loky's reusable executor) serves the whole module;
 the Dask tests share one small in-process cluster.
 """
+import dataclasses
 import os
 import warnings
 
@@ -12,7 +13,7 @@ import pytest
 import fastcheck as fc
 from fastcheck.errors import MissingStateError
 from fastcheck.evaluators import pool
-from fastcheck.evaluators.user import LoopEvaluator
+from fastcheck.evaluators.loop import LoopEvaluator
 from fastcheck.inputs.adapters import check_functions, check_object
 from tests.naive import TutorialNetwork, course_data, course_forward, course_parameters, make_course_backward, seed_data
 
@@ -186,13 +187,15 @@ def test_auto_keeps_a_quick_check_in_this_process(seed_net):
 @needs_two_cores
 def test_auto_uses_a_running_pool_when_the_loop_is_slow():
     pool.LocalRunner(pool.available_cores()).start()  # the pool is running
-    ev = pool.wrap(LoopEvaluator(lambda t: float(np.sum(t))), workers="auto")
-    ev.base.eval_seconds = 0.01  # as if each evaluation took 10 ms
+    base = LoopEvaluator(lambda t: float(np.sum(t)))
+    ev = pool.wrap(base, workers="auto")
+    base.eval_seconds = 0.01  # as if each evaluation took 10 ms
     costs = ev.stencil(np.zeros(40), np.arange(40), np.full(40, 0.1), np.array([-1.0, 1.0]))
     assert "pool" in ev.path
     np.testing.assert_allclose(costs[:, 1], 0.1)
-    slow_start = pool.wrap(LoopEvaluator(lambda t: float(np.sum(t))), workers="auto")
-    slow_start.base.eval_seconds = 1e-4  # 8 ms of work: too little for any pool to pay
+    quick = LoopEvaluator(lambda t: float(np.sum(t)))
+    slow_start = pool.wrap(quick, workers="auto")
+    quick.eval_seconds = 1e-4  # 8 ms of work: too little for any pool to pay
     slow_start.stencil(np.zeros(40), np.arange(40), np.full(40, 0.1), np.array([-1.0, 1.0]))
     assert slow_start.path == "loop"
 
@@ -335,16 +338,17 @@ def test_builtin_model_blackbox_on_the_pool_matches_threads():
 
 def test_auto_starts_the_pool_in_the_background_for_a_check_that_would_profit(monkeypatch):
     started = []
-    ev = pool.wrap(LoopEvaluator(lambda t: float(np.sum(t))), workers="auto")
+    base = LoopEvaluator(lambda t: float(np.sum(t)))
+    ev = pool.wrap(base, workers="auto")
     if not isinstance(ev, pool.ChunkedEvaluator):
         pytest.skip("one core: no pool")
     monkeypatch.setattr(pool.LocalRunner, "live", lambda self: False)
-    monkeypatch.setitem(pool._STARTUP, "seconds", 2.5)  # as if starting took 2.5 s
+    monkeypatch.setitem(pool.runners._STARTUP, "seconds", 2.5)  # as if starting took 2.5 s
     monkeypatch.setattr(pool.LocalRunner, "start_in_background", lambda self: started.append(self.n_workers))
-    ev.base.eval_seconds = 0.01  # 40 evaluations: 0.4 s, below BACKGROUND_MIN_SECONDS
+    base.eval_seconds = 0.01  # 40 evaluations: 0.4 s, below BACKGROUND_MIN_SECONDS
     ev.stencil(np.zeros(20), np.arange(20), np.full(20, 0.1), np.array([-1.0, 1.0]))
     assert started == [] and ev.path == "loop"
-    ev.base.eval_seconds = 0.05  # 2 s serial: too short for a cold start (2.5 s), long enough for a running pool
+    base.eval_seconds = 0.05  # 2 s serial: too short for a cold start (2.5 s), long enough for a running pool
     ev.stencil(np.zeros(20), np.arange(20), np.full(20, 0.1), np.array([-1.0, 1.0]))
     assert started == [pool.available_cores()] and ev.path == "loop"
 
@@ -397,14 +401,14 @@ def test_a_worker_without_the_cost_asks_for_it():
 
 
 def test_dask_progress_counts_chunks(client, capsys):
-    ev = pool.wrap(LoopEvaluator(lambda t: float(np.sum(t**2))), client=client)
-    ev.runner.progress = "plain"  # a terminal would get a rich bar
+    ev = pool.ChunkedEvaluator(LoopEvaluator(lambda t: float(np.sum(t**2))),
+                               pool.DaskRunner(client, progress="plain"))  # a terminal would get a rich bar
     theta = np.linspace(0.0, 1.0, 20)
     costs = ev.stencil(theta, np.arange(20), np.full(20, 1e-3), np.array([-1.0, 1.0]))
     np.testing.assert_array_equal(costs, LoopEvaluator(lambda t: float(np.sum(t**2))).stencil(
         theta, np.arange(20), np.full(20, 1e-3), np.array([-1.0, 1.0])))
     err = capsys.readouterr().err
-    n = pool.DASK_CHUNKS_PER_WORKER * 2
+    n = pool.plan.DASK_CHUNKS_PER_WORKER * 2
     assert f"gradient check (chunks): {n} point(s) to compute" in err and f"{n}/{n} (100%)" in err
 
 
@@ -432,7 +436,7 @@ def test_chunk_plan_covers_every_coordinate_once_largest_chunks_first(n, workers
     assert all(np.all(np.diff(c) > 0) for c in chunks)  # sorted within a chunk
     sizes = [len(c) for c in chunks]
     assert len(chunks) >= min(n, workers)  # every worker gets work
-    assert len(chunks) <= max(workers * pool.MAX_CHUNKS_PER_WORKER, workers * pool.LOCAL_CHUNKS_PER_WORKER)
+    assert len(chunks) <= max(workers * pool.plan.MAX_CHUNKS_PER_WORKER, workers * pool.plan.LOCAL_CHUNKS_PER_WORKER)
     if np.isfinite(item):
         assert all(np.diff(sizes[:-1]) <= 0)  # guided: never growing (the last is what is left)
         # no chunk (but the remainder) below the minimum work, unless that would leave a worker idle
@@ -451,14 +455,25 @@ def test_spread_order_spreads_every_run_over_the_range():
 
 @needs_two_cores
 def test_large_costs_go_to_each_worker_once_and_a_worker_without_them_asks_again(monkeypatch):
-    monkeypatch.setattr(pool, "SEND_EVERY_CHUNK_BYTES", 0)  # every cost counts as large: first chunks only
+    monkeypatch.setattr(pool.runners, "SEND_EVERY_CHUNK_BYTES", 0)  # every cost counts as large: first chunks only
     theta = np.linspace(-2.0, 2.0, 300)
     base = LoopEvaluator(lambda t: float(np.sum(np.sin(t) * t)))
     base.eval_seconds = 1e-3  # guided chunks: many more chunks than workers
     ev = pool.ChunkedEvaluator(base, pool.LocalRunner(2))
     coords, steps, offsets = np.arange(300), np.full(300, 1e-4), np.array([-1.0, 1.0])
-    n_chunks = len(pool.chunk_plan(300, 2, 2e-3, pool.LOCAL_MIN_CHUNK_SECONDS))
+    n_chunks = len(pool.chunk_plan(300, 2, 2e-3, pool.plan.LOCAL_MIN_CHUNK_SECONDS))
     assert n_chunks > 2
     for _ in range(2):  # the second check finds the cost already loaded in the workers
         np.testing.assert_array_equal(ev.stencil(theta, coords, steps, offsets),
                                       base.stencil(theta, coords, steps, offsets))
+
+
+def test_the_chunked_evaluator_reports_its_base_timing_and_capabilities():
+    base = LoopEvaluator(lambda t: float(np.sum(t**2)))
+    ev = pool.ChunkedEvaluator(base, pool.LocalRunner(3))  # not started: nothing here needs the workers
+    assert ev.eval_seconds == float("inf")  # not timed yet
+    ev.value(np.ones(3))
+    assert np.isfinite(ev.eval_seconds) and ev.eval_seconds == base.eval_seconds
+    assert ev.parallel_workers == 3 and ev.threads == 1 and ev.path == "loop"  # the pool has not run yet
+    assert ev.caps == dataclasses.replace(base.caps, holds_blas=False) and ev.cost is base.cost
+    assert ev.compile_seconds == base.compile_seconds and ev.note == base.note

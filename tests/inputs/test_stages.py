@@ -9,6 +9,10 @@ import numpy as np
 import pytest
 
 from fastcheck import check_object
+from fastcheck.core.layout import Layout
+from fastcheck.evaluators.loop import LoopEvaluator
+from fastcheck.evaluators.protocol import Capabilities
+from fastcheck.inputs.stages import InOrder
 from tests.evaluators.test_pool import needs_two_cores
 from tests.inputs.test_styles import CrossEntropy, ListNetwork, TwoLayerNet
 from tests.user_nets import LayerListNet
@@ -127,3 +131,81 @@ def test_staged_check_on_the_pool_gives_the_serial_numbers():
     assert "pool" in pooled.path and pooled.path.startswith("sequential")
     assert same_numbers(serial, pooled)
     assert_untouched(net, before)
+
+
+# -- InOrder: the model's order of θ over a stage-ordered evaluator --------------------------------------------------
+OWN = Layout(("b", "W", "c"), ((2,), (2, 3), (1,)))  # the model's order
+STAGED = Layout(("W", "c", "b"), ((2, 3), (1,), (2,)))  # the stages' order
+WEIGHTS = np.arange(1.0, 10.0)  # every position of the staged θ counts differently: a wrong permutation shows
+
+
+def staged_cost(t):
+    return float(np.sum(np.maximum(t, 0.0) * WEIGHTS) + np.sum(np.sin(t) * WEIGHTS[::-1]) / 7)
+
+
+class KinkLoop(LoopEvaluator):
+    """The loop over :func:`staged_cost`, flagging kinks as a structure-aware kernel would: by what sits at
+    each position of the staged θ (here θ_i ± h·w_i straddling 0, w_i the position's weight)."""
+
+    caps = Capabilities(finds_kinks=True, complex_step=True, directions=True, calls_user_cost=True)
+
+    def kinks(self, theta, coords, steps):
+        coords = np.asarray(coords, np.int64)
+        x, reach = theta[coords], steps * WEIGHTS[coords]
+        return (x - reach) * (x + reach) < 0
+
+
+def _staged_view():
+    """θ in the model's order, the same θ in the stages' order, and where each coordinate of the first sits in
+    the second (read from the layouts, not from InOrder)."""
+    theta = np.array([0.3, -4e-4, 1.2, -0.7, 2e-4, 0.9, -1.1, 5e-4, 0.6])
+    staged = STAGED.flatten(OWN.unflatten(theta))
+    at = STAGED.flatten(OWN.unflatten(np.arange(9.0))).astype(np.int64)  # own coordinate at each staged position
+    where = np.empty(9, np.int64)
+    where[at] = np.arange(9)
+    return theta, staged, where
+
+
+def test_in_order_permutes_the_coordinates_of_the_kink_flags():
+    theta, staged, where = _staged_view()
+    base = KinkLoop(staged_cost)
+    ev = InOrder(base, OWN, STAGED)
+    coords = np.array([4, 0, 1, 8, 7, 5, 2])  # in no particular order, with the near-zero θ_1, θ_4 and θ_7
+    steps = np.full(len(coords), 1e-4)
+    flags = ev.kinks(theta, coords, steps)
+    np.testing.assert_array_equal(flags, base.kinks(staged, where[coords], steps))
+    # θ_1 sits where w = 9 in the stages' order: |θ_1| = 4e-4 < 9e-4 crosses (at position 1, w = 2, it would not)
+    np.testing.assert_array_equal(flags, [True, False, True, False, True, False, False])
+    assert ev.caps.finds_kinks
+
+
+def test_in_order_permutes_the_directions():
+    theta, staged, where = _staged_view()
+    base = KinkLoop(staged_cost)
+    ev = InOrder(base, OWN, STAGED)
+    rng = np.random.default_rng(3)
+    offsets = np.array([-1.0, 1.0])
+    # one direction over the whole of θ: in the stages' order, its entries permuted
+    u = rng.standard_normal(9)
+    v = np.empty(9)
+    v[where] = u
+    whole = ev.directions(theta, np.array([0]), np.array([0, 9]), u, np.array([1e-3]), offsets)
+    np.testing.assert_array_equal(whole, base.directions(staged, np.array([0]), np.array([0, 9]), v,
+                                                         np.array([1e-3]), offsets))
+    # one direction per block: each block starts elsewhere in the stages' order, its entries in the same order
+    lo, start, vals = np.array([0, 2, 8]), np.array([0, 2, 8, 9]), rng.standard_normal(9)
+    steps = np.array([1e-3, 2e-3, 3e-3])
+    per_block = ev.directions(theta, lo, start, vals, steps, offsets)
+    np.testing.assert_array_equal(per_block, base.directions(staged, where[lo], start, vals, steps, offsets))
+    # a direction over parts of two blocks covers a run with gaps in the stages' order: still the same points
+    own = LoopEvaluator(lambda t: staged_cost(STAGED.flatten(OWN.unflatten(t))))
+    part = (np.array([1]), np.array([0, 3]), rng.standard_normal(3), np.array([1e-3]), offsets)
+    np.testing.assert_array_equal(ev.directions(theta, *part), own.directions(theta, *part))
+    np.testing.assert_array_equal(per_block, own.directions(theta, lo, start, vals, steps, offsets))
+
+
+def test_in_order_does_not_offer_the_base_cost_in_the_stage_order():
+    base = KinkLoop(staged_cost)
+    ev = InOrder(base, OWN, STAGED)
+    assert base.caps.calls_user_cost and not ev.caps.calls_user_cost and ev.cost is None
+    assert ev.caps.complex_step and ev.caps.directions

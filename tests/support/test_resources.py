@@ -9,7 +9,7 @@ import pytest
 
 import fastcheck as fc
 from fastcheck.errors import LongRunWarning
-from fastcheck.evaluators.user import LoopEvaluator
+from fastcheck.evaluators.loop import LoopEvaluator
 from fastcheck.support import resources
 from fastcheck.support.resources import TimeEstimate
 

@@ -546,9 +546,9 @@ def test_a_dying_worker_costs_only_its_points(client, tmp_path):
 
 
 def test_dask_threads_beyond_the_workers_share_are_refused(client):
-    from fastcheck.sweep.dask import usable_cores
+    from fastcheck.support.resources import available_cores
 
-    share = max(1, usable_cores() // 2)
+    share = max(1, available_cores() // 2)
     if share + 1 > numba.config.NUMBA_NUM_THREADS:
         pytest.skip("needs NUMBA_NUM_THREADS above the workers' share")
     with pytest.raises(GridError, match="exceeds"):
@@ -557,9 +557,9 @@ def test_dask_threads_beyond_the_workers_share_are_refused(client):
 
 def test_remote_rows_report_the_workers_thread_share(client):
     df = eps_sweep("smooth:n=6", eps=EPS[:2], schemes=("central",), dtypes=("float64",), client=client)
-    from fastcheck.sweep.dask import usable_cores
+    from fastcheck.support.resources import available_cores
 
-    assert (df["threads"] == max(1, min(usable_cores() // 2, numba.config.NUMBA_NUM_THREADS))).all()
+    assert (df["threads"] == max(1, min(available_cores() // 2, numba.config.NUMBA_NUM_THREADS))).all()
     assert os.environ.get("NUMBA_NUM_THREADS") is None or (df["threads"] <= int(os.environ["NUMBA_NUM_THREADS"])).all()
 
 
