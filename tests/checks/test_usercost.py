@@ -119,3 +119,9 @@ def test_reseed_callable_and_bug_found():
 def test_reseed_refuses_nonsense():
     with pytest.raises(ValueError, match="reseed"):
         fc.check_gradient(word_vectors, np.ones((2, 2)), reseed="yes")
+
+
+def test_reseed_holds_on_worker_processes():
+    W = np.random.default_rng(5).normal(size=(12, 4))
+    res = fc.check_gradient(negative_sampling, W, reseed=7, workers=2)
+    assert res.passed and "pool" in res.path
