@@ -39,6 +39,7 @@ from fastcheck.errors import (
 )
 from fastcheck.inputs.adapters import check_functions, check_object
 from fastcheck.inputs.layers import check_jacobian, check_layer
+from fastcheck.inputs.lossfun import check_loss, check_module
 from fastcheck.testing import assert_gradients_match
 from fastcheck.verdicts.bands import relative_difference
 
@@ -76,6 +77,8 @@ __all__ = [
     "check_gradient",
     "check_jacobian",
     "check_layer",
+    "check_loss",
+    "check_module",
     "check_model",
     "check_object",
     "check_sequential",
