@@ -290,7 +290,7 @@ def check_gradient(cost, theta, grad=None, *, opts: CheckOptions) -> CheckResult
 
     ``layout``: a :class:`~fastcheck.Layout`, a dict of arrays, or
     ``{name: shape}`` (ints or tuples), as the command line takes it.
-    ``reseed``: for a cost that draws random numbers (an int seeds NumPy's
+    ``reseed``: for a cost that draws random numbers (an int is the seed of NumPy's
     global RNG and the stdlib ``random`` before every evaluation, restoring
     them afterwards; a callable is called before every evaluation).
 

@@ -1,6 +1,6 @@
 """``reseed=``: a cost that draws random numbers made a function of θ for the length of a check.
 
-:class:`Reseeded` wraps the user's cost (and gradient): before every call it seeds NumPy's global
+:class:`Reseeded` wraps the user's cost (and gradient): before every call it sets the seed of NumPy's global
 random state and the stdlib :mod:`random` with the same integer (or calls the user's own reseeding
 function), and afterwards puts both states back as they were, so the user's program continues with
 the random numbers it would have drawn.  The wrapper is a plain picklable object: it travels with

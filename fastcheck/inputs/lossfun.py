@@ -115,9 +115,7 @@ def _check(fn, holder: _Holder, data: tuple, names, opts: CheckOptions, where: s
              "(*data), (holder, *data) or (*params, *data)")
     saved_bindings = dict(holder.items())
     if names is None:
-        refs = _referenced(fn)
-        candidates = {k: v for k, v in holder.items() if _is_float_array(v)
-                      and (holder.is_dict or refs is None or k in refs)}
+        candidates = {k: v for k, v in holder.items() if _is_float_array(v)}
     else:
         names = [names] if isinstance(names, str) else list(names)
         missing = [n for n in names if not _is_float_array(saved_bindings.get(n))]
@@ -130,6 +128,12 @@ def _check(fn, holder: _Holder, data: tuple, names, opts: CheckOptions, where: s
     modes = [m for m in modes if counts[m] is not None]
     n = pick_call(fn, [counts[m] for m in modes], where, forms)
     mode = modes[0] if n is None else next(m for m in modes if counts[m] == n)
+    # a dict handed to the function (or spread into it) is all parameters; otherwise (globals, attributes,
+    # a dict such as globals() that the function reads) the parameters are found among what its code names
+    discover = names is None and not (holder.is_dict and mode != "data")
+    if discover:
+        refs = _referenced(fn)
+        candidates = {k: v for k, v in candidates.items() if refs is None or k in refs} or candidates  # (a closure)
     originals = dict(candidates)
     contents = {k: np.array(v, copy=True) for k, v in originals.items()}
 
@@ -141,7 +145,7 @@ def _check(fn, holder: _Holder, data: tuple, names, opts: CheckOptions, where: s
         return fn(*[holder.get(k) for k in param_names], *data)
 
     try:
-        if names is None and not holder.is_dict:
+        if discover:
             _, grads = _returned(call(list(candidates)), where)
             names = _discover(candidates, grads, where)
             for k, v in contents.items():  # the discovery call may have changed state

@@ -96,3 +96,18 @@ def test_misfits_are_clear():
         fc.check_loss(lambda a: 0.0, params, X, y)
     with pytest.raises(fc.GradientMismatchError, match=r"must return \(loss"):
         fc.check_loss(lambda p, X, y: 1.0, params, X, y)
+
+
+def test_globals_dict_of_a_script_or_notebook():
+    g = {"np": np}
+    exec(
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.normal(size=(5, 3)); y = rng.normal(size=5)\n"
+        "w = rng.normal(size=3); c = np.array([0.3])\n"
+        "def lossFun(X, y):\n"
+        "    r = X @ w + c[0] - y\n"
+        "    return 0.5 * float(r @ r), X.T @ r, np.array([r.sum()])\n",
+        g,
+    )
+    res = fc.check_loss(g["lossFun"], g, g["X"], g["y"], workers=1)
+    assert res.passed and list(res.layout.names) == ["w", "c"]
