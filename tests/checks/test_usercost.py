@@ -125,3 +125,13 @@ def test_reseed_holds_on_worker_processes():
     W = np.random.default_rng(5).normal(size=(12, 4))
     res = fc.check_gradient(negative_sampling, W, reseed=7, workers=2)
     assert res.passed and "pool" in res.path
+
+
+def test_layout_of_shapes_planted_bug_named_by_block():
+    th = np.random.default_rng(6).normal(size=7)
+
+    def grads(t):
+        return (3 * t[:3] ** 2).reshape(3, 1), 3.3 * t[3:] ** 2
+
+    res = fc.check_gradient(lambda t: float(np.sum(t**3)), th, grads, layout={"W": (3, 1), "b": 4})
+    assert res.failing_blocks == ["b"]

@@ -56,3 +56,14 @@ def test_list_of_layers_with_a_loss_through_check_object():
     v = _verdicts(fc.check_object(bad, X, Y, workers=1))
     assert v["layers[0].b"] == "wrong" and v["layers[2].W"] in ("great", "ok")
     assert all(np.all(g == 0) for g in bad.layers[0].gradients.values())  # restored (they were zero)
+
+
+def test_diff_accumulators_planted_bug():
+    class Buggy(zoo.DiffDense):
+        def backward(self, dY):
+            out = super().backward(dY)
+            self.bg_diff *= 2
+            return out
+
+    res = fc.check_layer(Buggy(4, 3), X, workers=1)
+    assert res.failing_blocks == ["bg"]
