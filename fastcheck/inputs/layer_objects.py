@@ -121,14 +121,17 @@ class LayerState:
     def load(self, values: Mapping):
         for n, v in values.items():
             held = self.originals[n]
-            if held.flags.writeable:
+            # in place (an optimiser or another layer may hold the array), unless it cannot hold v: read-only,
+            # or v complex (the complex step) and the array real
+            in_place = held.flags.writeable and np.can_cast(v.dtype, held.dtype, "same_kind")
+            if in_place:
                 held[...] = v
-            if self.param(n) is not held or not held.flags.writeable:
-                target = getattr(self.layer, self.param_dict) if self.param_dict else None
-                if target is not None:
-                    target[n] = held if held.flags.writeable else v.copy()
+            value = held if in_place else v.copy()
+            if self.param(n) is not value:
+                if self.param_dict:
+                    getattr(self.layer, self.param_dict)[n] = value
                 else:
-                    setattr(self.layer, n, held if held.flags.writeable else v.copy())
+                    setattr(self.layer, n, value)
 
     def zero_gradients(self):
         """Zero every gradient array in place: an accumulating (+=) backward then gives this pass's gradient."""
@@ -200,7 +203,9 @@ def check_layer_object(layer, inputs, opts: CheckOptions) -> CheckResult:
         def phi(theta):
             blocks = layout.unflatten(theta)
             state.load({n: blocks[n] for n in names})
-            return float(np.sum(dY * np.asarray(layer.forward(blocks[xname].copy()), dtype=np.float64)))
+            out = np.asarray(layer.forward(blocks[xname].copy()))
+            # in float64, or complex for the complex step (its imaginary part is the derivative)
+            return np.sum(dY * (out if np.iscomplexobj(out) else out.astype(np.float64, copy=False))).item()
 
         layer.forward(X.copy())
         state.zero_gradients()

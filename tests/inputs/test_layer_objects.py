@@ -67,3 +67,8 @@ def test_diff_accumulators_planted_bug():
 
     res = fc.check_layer(Buggy(4, 3), X, workers=1)
     assert res.failing_blocks == ["bg"]
+
+
+def test_complex_step_through_a_layer_object():
+    assert fc.check_layer(zoo.Dense(4, 3), X, scheme="complex", workers=1).verdict == "great"
+    assert fc.check_layer(zoo.AttrDense(4, 3), X, scheme="complex", workers=1).verdict == "great"

@@ -111,3 +111,8 @@ def test_globals_dict_of_a_script_or_notebook():
     )
     res = fc.check_loss(g["lossFun"], g, g["X"], g["y"], workers=1)
     assert res.passed and list(res.layout.names) == ["w", "c"]
+
+
+def test_complex_step_reads_the_loss_only():
+    res = fc.check_module(rnn, "lossFun", args=(INPUTS, TARGETS, _hprev()), scheme="complex", workers=1)
+    assert res.verdict == "great"
