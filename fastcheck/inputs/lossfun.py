@@ -166,16 +166,18 @@ def _check(fn, holder: _Holder, data: tuple, names, opts: CheckOptions, where: s
                 else:
                     holder.set(n, block.copy())
 
-        def fun(theta):
+        def cost(theta):
             load(theta)
-            loss, grads = _returned(call(names), where)
-            if np.iscomplexobj(theta):  # the complex step reads the loss only
-                return loss, None
+            return _returned(call(names), where)[0]
+
+        def grad(theta):
+            load(theta)
+            _, grads = _returned(call(names), where)
             if not isinstance(grads, Mapping) and len(grads) > len(names):
                 grads = list(grads[: len(names)])  # extra values (the next hidden state) are not gradients
-            return loss, layout.flatten_gradients(grads, ("d", ""), what=f"{where}'s gradient")
+            return layout.flatten_gradients(grads, ("d", ""), what=f"{where}'s gradient")
 
-        return check_gradient_with(fun, theta0, None, opts.replace(layout=layout, args=()).for_python_cost())
+        return check_gradient_with(cost, theta0, grad, opts.replace(layout=layout, args=()).for_python_cost())
     finally:
         for k, v in contents.items():
             if originals[k].flags.writeable:
