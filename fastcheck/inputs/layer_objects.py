@@ -123,7 +123,7 @@ class LayerState:
             held = self.originals[n]
             # in place (an optimiser or another layer may hold the array), unless it cannot hold v: read-only,
             # or v complex (the complex step) and the array real
-            in_place = held.flags.writeable and np.can_cast(v.dtype, held.dtype, "same_kind")
+            in_place = held.flags.writeable and (v.dtype == held.dtype or np.can_cast(v.dtype, held.dtype, "same_kind"))
             if in_place:
                 held[...] = v
             value = held if in_place else v.copy()
@@ -205,7 +205,7 @@ def check_layer_object(layer, inputs, opts: CheckOptions) -> CheckResult:
             state.load({n: blocks[n] for n in names})
             out = np.asarray(layer.forward(blocks[xname].copy()))
             # in float64, or complex for the complex step (its imaginary part is the derivative)
-            return np.sum(dY * (out if np.iscomplexobj(out) else out.astype(np.float64, copy=False))).item()
+            return np.vdot(dY, out if np.iscomplexobj(out) else out.astype(np.float64, copy=False)).item()
 
         layer.forward(X.copy())
         state.zero_gradients()
