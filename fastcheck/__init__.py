@@ -58,6 +58,8 @@ _EXPORTS = {
     "check_functions": "fastcheck.inputs.adapters",
     "check_object": "fastcheck.inputs.adapters",
     "check_jacobian": "fastcheck.inputs.layers",
+    "check_loss": "fastcheck.inputs.lossfun",
+    "check_module": "fastcheck.inputs.lossfun",
     "check_layer": "fastcheck.inputs.layers",
     "assert_gradients_match": "fastcheck.testing",
     "relative_difference": "fastcheck.verdicts.bands",
@@ -101,6 +103,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names come
     )
     from fastcheck.inputs.adapters import check_functions, check_object
     from fastcheck.inputs.layers import check_jacobian, check_layer
+    from fastcheck.inputs.lossfun import check_loss, check_module
     from fastcheck.testing import assert_gradients_match
     from fastcheck.verdicts.bands import relative_difference
 

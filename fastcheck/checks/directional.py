@@ -14,6 +14,7 @@ import numpy as np
 from fastcheck import config
 from fastcheck.checks.base import analytic_gradient, assemble, base_value, coordinate_band, held_blas
 from fastcheck.checks.result import CheckResult
+from fastcheck.checks.usercost import user_problem
 from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.steps import direction_steps, get_scheme, validate_direction_eps
@@ -63,7 +64,7 @@ def random_directions(layout: Layout, n_dirs: int, seed: int, per_block: bool, s
 
 
 @takes_options()
-def check_directional(cost, theta, grad, *, opts: CheckOptions) -> CheckResult:
+def check_directional(cost, theta, grad=None, *, opts: CheckOptions) -> CheckResult:
     """Compare u·g with the difference of the cost along random unit directions u.
 
     ``directions`` (default ``config.N_DIRS``, 8) directions are drawn —
@@ -73,6 +74,7 @@ def check_directional(cost, theta, grad, *, opts: CheckOptions) -> CheckResult:
     ``scheme``: "central" (default), "central4", "forward" or "backward".
     Other options as in :func:`fastcheck.check_gradient`.
     """
+    cost, theta, grad, opts = user_problem(cost, theta, grad, opts)  # pairs, θ of any shape, reseed
     return check_directional_with(cost, theta, grad, opts)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from fastcheck.checks.base import analytic_gradient, assemble, base_value, coordinate_band, held_blas
 from fastcheck.checks.directional import check_directional_with
 from fastcheck.checks.result import CheckResult
+from fastcheck.checks.usercost import user_problem
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.steps import ADAPTIVE, absolute_steps, get_scheme, resolve_eps, validate_eps
 from fastcheck.core.validate import as_theta, layout_for, select_coords, validate_threads
@@ -265,7 +266,7 @@ def _kink_frame(layout, coords, ana, num, left, right):
 
 
 @takes_options()
-def check_gradient(cost, theta, grad, *, opts: CheckOptions) -> CheckResult:
+def check_gradient(cost, theta, grad=None, *, opts: CheckOptions) -> CheckResult:
     """Compare an analytic gradient with the numerical gradient of ``cost``.
 
     Parameters
@@ -273,11 +274,25 @@ def check_gradient(cost, theta, grad, *, opts: CheckOptions) -> CheckResult:
     cost : callable
         ``cost(theta, *args) -> float``; Numba-jitted costs run on all cores,
         a plain Python cost in a loop (or on worker processes, ``workers``).
-    theta : 1-D float array
-        The flattened parameters (see :class:`fastcheck.Layout`); not modified.
-    grad : array, dict or callable
-        The analytic gradient: a vector like θ, a dict of arrays matching
-        ``layout``, or ``grad(theta, *args)`` returning either.
+        With ``grad`` omitted (or ``True``), ``cost(theta, *args) -> (cost, grad)``
+        (scipy's ``jac=True``): evaluated once at θ for both, its cost part at
+        the perturbed points.
+    theta : float array of any shape
+        The parameters; not modified.  A θ of more than one axis is flattened
+        in C order for the check: the cost and ``grad`` see it in its shape,
+        the gradient has its shape, and the report names coordinates by their
+        index in it (``theta[2,5]``) unless ``layout`` names the blocks.
+    grad : array, dict, list, callable or omitted
+        The analytic gradient: an array like θ (or flat), a dict of arrays
+        matching ``layout`` (keys ``name`` or ``"d" + name``), a list or tuple
+        of arrays in the layout's block order, or ``grad(theta, *args)``
+        returning any of these.
+
+    ``layout``: a :class:`~fastcheck.Layout`, a dict of arrays, or
+    ``{name: shape}`` (ints or tuples), as the command line takes it.
+    ``reseed``: for a cost that draws random numbers (an int is the seed of NumPy's
+    global RNG and the stdlib ``random`` before every evaluation, restoring
+    them afterwards; a callable is called before every evaluation).
 
     ``sample=k`` checks k coordinates from *every* block (stratified, drawn
     from ``seed``): a first answer for a huge model in seconds.
@@ -296,6 +311,7 @@ def check_gradient(cost, theta, grad, *, opts: CheckOptions) -> CheckResult:
 
 def check_gradient_with(cost, theta, grad, opts: CheckOptions) -> CheckResult:
     """:func:`check_gradient` with its options already built (the adapters come here)."""
+    cost, theta, grad, opts = user_problem(cost, theta, grad, opts)
     if opts.directions is not None:
         return check_directional_with(cost, theta, grad, opts)
     theta = as_theta(theta)

@@ -54,6 +54,8 @@ def register(sub) -> None:
                    help="worker processes for a cost that stays Python (1: the serial loop; auto: all cores when "
                         "the check is long enough to pay for starting them)")
     p.add_argument("--seed", type=int, default=0, help="seed for sampling, directions and built-in models")
+    p.add_argument("--reseed", type=int, default=None, metavar="S",
+                   help="a cost that draws random numbers: seed NumPy's global RNG and random with S before every evaluation")
     p.add_argument("--worst", type=int, default=5, help="worst coordinates to show")
     p.add_argument("--wide", action="store_true", help="print each table in one piece, however wide")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object (strict: NaN is null)")
@@ -110,6 +112,8 @@ def _options(args) -> dict:
     if args.eps is not None and args.eps != "adaptive" and not args.eps > 0:
         raise UsageError(f"--eps must be positive, got {args.eps}")
     opts = {"threads": args.threads, "workers": args.workers}
+    if getattr(args, "reseed", None) is not None:
+        opts["reseed"] = args.reseed
     if args.directional is None:
         opts.update(eps=args.eps, scheme=args.scheme, sample=args.sample, seed=args.seed)
     else:

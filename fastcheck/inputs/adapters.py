@@ -161,7 +161,7 @@ def _check_style(style, problem, net, X, y, opts: CheckOptions):
     cost, grad, theta0, own_layout, restore = problem(net, X, y)
     why_not = ""
     try:
-        if opts.cache_stages and opts.directions is None and opts.layout is None:
+        if opts.cache_stages and opts.directions is None and opts.layout is None and hasattr(net, "__dict__"):
             res, why_not = _check_staged(style, net, X, y, cost, grad, theta0, own_layout, opts)
             if res is not None:
                 return res

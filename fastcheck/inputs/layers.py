@@ -30,6 +30,7 @@ from fastcheck.checks.result import CheckResult
 from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.errors import LayerError
+from fastcheck.inputs.layer_objects import check_layer_object, is_layer_object
 
 
 # -- inputs, outputs, gradients ---------------------------------------------------------------------------
@@ -144,8 +145,12 @@ class _ProjectedLayer:
 @takes_options(specific={"dout": None, "n_douts": 1}, extra_docs={
     "dout": "check_layer: the upstream gradient(s), one per output (default: drawn from a standard normal, seeded)",
     "n_douts": "check_layer: check against this many drawn dout at once (blocks get a leading axis of this length)"})
-def check_layer(forward, backward, inputs, *, opts: CheckOptions) -> CheckResult:
+def check_layer(forward, backward=None, inputs=None, *, opts: CheckOptions) -> CheckResult:
     """Check a layer's backward pass: the VJP of every input against ⟨dout, f⟩'s numerical gradient.
+
+    ``check_layer(layer, X)``: a layer object with ``forward(X)`` and ``backward(dY)`` methods and its
+    parameters and gradients in dicts or attributes (``+=`` accumulation handled, state restored; see
+    :mod:`fastcheck.inputs.layer_objects`); blocks ``X`` and the parameters' names.
 
     Parameters
     ----------
@@ -181,8 +186,13 @@ def check_layer(forward, backward, inputs, *, opts: CheckOptions) -> CheckResult
     inputs, ``dout`` and ``cache`` (a backward pass that writes into its
     ``dout`` or cache changes only the copies).
     """
+    if inputs is None and is_layer_object(forward) and backward is not None:
+        return check_layer_object(forward, backward, opts)
     if not callable(forward) or not callable(backward):
-        raise LayerError("forward and backward must be callable")
+        raise LayerError("forward and backward must be callable (or check_layer(layer, X) for a layer object with "
+                         "forward and backward methods)")
+    if inputs is None:
+        raise LayerError("check_layer(forward, backward, inputs): inputs is missing")
     dout, n_douts, seed, args = opts["dout"], opts["n_douts"], opts.seed, opts.args
     if isinstance(n_douts, bool) or not isinstance(n_douts, (int, np.integer)) or n_douts < 1:
         raise LayerError(f"n_douts must be a positive integer, got {n_douts!r}")

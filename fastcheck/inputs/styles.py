@@ -22,6 +22,7 @@ import numpy as np
 
 from fastcheck.core.layout import Layout
 from fastcheck.errors import GradientMismatchError
+from fastcheck.inputs.layer_objects import is_layer_list, layer_list_problem
 
 
 def _float_arrays(values) -> bool:
@@ -131,4 +132,5 @@ STYLES = (
     ("params dict and loss(X, y) -> (loss, grads)", is_params_loss_style, params_loss_problem),
     ("weights/biases lists and backprop(x, y) -> (nabla_b, nabla_w)", is_backprop_lists_style,
      backprop_lists_problem),
+    ("layer objects (forward/backward) ending in a loss", is_layer_list, layer_list_problem),
 )

@@ -226,7 +226,6 @@ def f_sum(t):
 @pytest.mark.parametrize(
     "theta, exc, match",
     [
-        (np.zeros((2, 2)), ValueError, "1-D"),
         (np.arange(3), TypeError, "dtype int"),
         (np.array([1.0, np.nan]), ValueError, "NaN or inf"),
         (np.array([1.0, np.inf]), ValueError, "NaN or inf"),
