@@ -51,6 +51,20 @@ def user_cache_dir() -> Path:
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+@functools.lru_cache(maxsize=1)
+def package_stamp() -> tuple:
+    """(latest modification time, total size) of fastcheck's own ``.py`` files, read once per process: any
+    change to any of them invalidates every cached compiled function of the package (see
+    :func:`_install_cache_locator`)."""
+    latest, total = 0.0, 0
+    for root, _dirs, files in os.walk(PACKAGE_DIR):
+        for name in files:
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(root, name))
+                latest, total = max(latest, st.st_mtime), total + st.st_size
+    return latest, total
+
+
 def _install_cache_locator() -> bool:
     """Send the cache files of fastcheck's own functions to :func:`user_cache_dir`.
 
@@ -86,6 +100,12 @@ def _install_cache_locator() -> bool:
             self._py_file = py_file
             self._lineno = py_func.__code__.co_firstlineno
             self._cache_path = os.path.join(str(user_cache_dir()), self.get_suitable_cache_subpath(py_file))
+
+        def get_source_stamp(self):
+            """The stamp of the whole package, not of the one file: Numba checks only the file a function is
+            defined in, so a cached kernel whose callees live in another file (the structure-aware kernel
+            spans eight) would keep running the old callees after that file changed."""
+            return package_stamp()
 
         @classmethod
         def from_function(cls, py_func, py_file):
