@@ -224,19 +224,3 @@ def _try_acquire(directory: Path, path: Path) -> int:
             "or write to another directory (--name / --out)"
         ) from None
     return fd
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        try:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
-        except OSError:
-            holder = ""
-        os.close(fd)
-        who = f" (pid {holder})" if holder.isdigit() else ""
-        raise DirectoryBusyError(
-            f"{directory} is being written by another fastcheck process{who}; wait for it to finish, "
-            "or write to another directory (--name / --out)"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
