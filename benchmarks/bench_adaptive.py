@@ -24,8 +24,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from timing import add_write_option, report_dir  # noqa: E402
+
 import fastcheck  # noqa: E402
-import fastcheck.evaluators.user  # noqa: E402
+import fastcheck.evaluators.choose  # noqa: E402
 from tests import smooth  # noqa: E402
 
 OUT = ROOT / "reports" / "adaptive"
@@ -83,7 +85,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--max-n", type=int, default=100)
     p.add_argument("--repeat", type=int, default=3)
+    add_write_option(p, OUT)
     args = p.parse_args(argv)
+    out = report_dir(args.write, OUT)
     rows = []
     for label, f, x in smooth.cases(max_n=args.max_n):
         ref = smooth.reference_gradient(f, x)
@@ -107,8 +111,8 @@ def main(argv=None):
                      "numdifftools_s": t_nd, "fastcheck_jit_s": t_jit, "jit_path": path,
                      "fastcheck_evals": len(fc_calls), "numdifftools_evals": len(nd_calls)})
     df = pd.DataFrame(rows)
-    OUT.mkdir(parents=True, exist_ok=True)
-    df.to_csv(OUT / "adaptive.csv", index=False)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "adaptive.csv", index=False)
     q = lambda c, v: float(np.nanquantile(df[c].replace([np.inf], np.nan), v))  # noqa: E731
     summary = pd.DataFrame({
         "method": ["fastcheck eps='adaptive', plain loop (jit=False)", "fastcheck eps='adaptive', jit=True",
@@ -142,7 +146,7 @@ def main(argv=None):
         ax.set_ylabel("fastcheck eps='adaptive' max rel err")
         ax.set_title(f"{len(df)} cases; time ratio {ratio:.2f}")
         fig.tight_layout()
-        fig.savefig(OUT / "adaptive.png", dpi=110)
+        fig.savefig(out / "adaptive.png", dpi=110)
     except ImportError:  # pragma: no cover
         pass
     lines = ["# eps='adaptive' against numdifftools.Gradient", "",
@@ -164,7 +168,7 @@ def main(argv=None):
              " never does); the coordinates that never settle are those whose error bar is round-off of a large"
              " |f| (Trigonometric, Rastrigin, the large-offset quadratic at n = 1000), and they set the total.", "",
              "![errors](adaptive.png)", ""]
-    (OUT / "README.md").write_text("\n".join(lines))
+    (out / "README.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 

@@ -89,7 +89,12 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    sys.path.insert(0, str(HERE))
+    from timing import add_write_option, report_dir
+
+    add_write_option(p, OUT)
     args = p.parse_args(argv)
+    out = report_dir(args.write, OUT)
     if args.child:
         child(args.repeat)
         return 0
@@ -101,10 +106,10 @@ def main(argv=None):
                 rows.append(dict(round=rnd, tree=name, **r))
                 print(name, rnd, r["network"], f"{r['check_units']:.0f} forward passes", flush=True)
     df = pd.DataFrame(rows)
-    OUT.mkdir(parents=True, exist_ok=True)
-    df.to_csv(OUT / "forward_units.csv", index=False)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "forward_units.csv", index=False)
     section = render(df, args)
-    readme = OUT / "README.md"
+    readme = out / "README.md"
     text = readme.read_text() if readme.exists() else ""
     if BEGIN in text and END in text:
         text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]

@@ -7,19 +7,19 @@ side by side in one process.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numba
 import numpy as np
 import pandas as pd
 from numba import njit
-from timing import median_time
+from timing import add_write_option, median_time, report_dir
 
 from fastcheck import config
 from fastcheck.checks.gradient import run_check
 from fastcheck.core.options import CheckOptions
-from fastcheck.evaluators.user import JitEvaluator, LoopEvaluator
+from fastcheck.evaluators.jit import JitEvaluator
+from fastcheck.evaluators.loop import LoopEvaluator
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "core"
 
@@ -51,7 +51,8 @@ def dense_layer_grad(theta, X):
     return (X.T @ (H * (1 - H**2))).ravel()
 
 
-def main(repeat=5):
+def main(repeat=5, write=False):
+    out = report_dir(write, OUT)
     rows = []
     rng = np.random.default_rng(0)
     max_threads = numba.config.NUMBA_NUM_THREADS
@@ -92,8 +93,8 @@ def main(repeat=5):
     df["threads_available"] = max_threads
     df["numba"] = numba.__version__
     df["threading_layer"] = numba.threading_layer()
-    OUT.mkdir(parents=True, exist_ok=True)
-    df.to_csv(OUT / "core.csv", index=False)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "core.csv", index=False)
     lines = [
         "# Core kernel benchmark",
         "",
@@ -108,10 +109,16 @@ def main(repeat=5):
             for r in sub.itertuples():
                 lines.append(f"| {n_params} | {r.variant} | {r.seconds:.4f} | {base / r.seconds:.2f}× |")
         lines.append("")
-    (OUT / "README.md").write_text("\n".join(lines))
+    (out / "README.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return df
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("repeat", nargs="?", type=int, default=5, help="timed runs per variant (median kept)")
+    add_write_option(ap, OUT)
+    cli = ap.parse_args()
+    main(cli.repeat, cli.write)

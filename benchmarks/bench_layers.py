@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numba  # noqa: E402
+from timing import add_write_option, report_dir  # noqa: E402
 
 import fastcheck  # noqa: E402
 from benchmarks.quiet import wait_for_quiet  # noqa: E402
@@ -55,7 +56,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                     help="wait up to SECONDS for the other work on the machine to stop before timing")
+    add_write_option(ap, OUT)
     args = ap.parse_args(argv)
+    out = report_dir(args.write, OUT)
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     conv_param = {"stride": 1, "pad": 1}
@@ -112,8 +115,8 @@ def main(argv=None) -> int:
                      "first_call_s": first[name + " (first)"],
                      "all_seconds": " ".join(f"{t:.3f}" for t in times[name]), "note": note})
     df = pd.DataFrame(rows)
-    OUT.mkdir(parents=True, exist_ok=True)
-    df.to_csv(OUT / "layers.csv", index=False)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "layers.csv", index=False)
     load = os.getloadavg()[0]
     lines = [
         "# Checking a layer: naive-loop convolution",
@@ -143,7 +146,7 @@ def main(argv=None) -> int:
                      f"| {r['first_call_s']:.3f} "
                      f"| {r['note']} |")
     lines.append("")
-    (OUT / "README.md").write_text("\n".join(lines) + "\n")
+    (out / "README.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -36,13 +36,13 @@ import numba
 import numpy as np
 import pandas as pd
 from peers.networks import network_like, tutorial_numerical_gradient
-from timing import median_time
+from timing import add_write_option, median_time, report_dir
 
 import fastcheck
 from fastcheck.checks.gradient import run_check
 from fastcheck.checks.model import check_model
 from fastcheck.core.options import CheckOptions
-from fastcheck.evaluators.user import JitEvaluator
+from fastcheck.evaluators.jit import JitEvaluator
 from fastcheck.models import MLP, backprop
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "structured"
@@ -149,7 +149,9 @@ def main(argv=None):
     p.add_argument("--full-peers", action="store_true", help="time torch and the tutorial's loop on every coordinate")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--memory-child", help=argparse.SUPPRESS)
+    add_write_option(p, OUT)
     args = p.parse_args(argv)
+    out = report_dir(args.write, OUT)
     if args.memory_child:
         print(json.dumps(memory_child([int(s) for s in args.memory_child.split("-")])))
         return 0
@@ -244,17 +246,17 @@ def main(argv=None):
     df = pd.DataFrame(rows)
     meta = (f"numba {numba.__version__}, threading layer `{numba.threading_layer()}`, numpy {np.__version__}, "
             f"{threads} thread(s), Python {platform.python_version()}, {platform.machine()}")
-    OUT.mkdir(parents=True, exist_ok=True)
-    df.to_csv(OUT / "structured.csv", index=False)
-    mem.to_csv(OUT / "memory.csv", index=False)
-    readme = OUT / "README.md"
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "structured.csv", index=False)
+    mem.to_csv(out / "memory.csv", index=False)
+    readme = out / "README.md"
     text = render(df, mem, meta, args)
     old = readme.read_text() if readme.exists() else ""
     begin, end = "<!-- forward-units: begin -->", "<!-- forward-units: end -->"
     if begin in old and end in old:  # keep the table bench_forward_units.py writes
         text = text.rstrip("\n") + "\n\n" + old[old.index(begin) : old.index(end) + len(end)] + "\n"
     readme.write_text(text)
-    print((OUT / "README.md").read_text())
+    print((out / "README.md").read_text())
     return 0
 
 

@@ -27,9 +27,11 @@ from pathlib import Path
 import numba
 import pandas as pd
 import psutil
+from timing import add_write_option, report_dir  # noqa: E402
 
+from fastcheck.support.resources import available_cores
 from fastcheck.sweep import DEFAULT_EPS, eps_sweep
-from fastcheck.sweep.dask import local_client, usable_cores
+from fastcheck.sweep.dask import local_client
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "sweep-bench"
 BIG = "mlp:784-128-10,batch=64,act=sigmoid,loss=sse"
@@ -86,9 +88,11 @@ def _warm_worker(specs):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one repeat, fewer small problems (a smoke run)")
+    add_write_option(ap, OUT)
     args = ap.parse_args(argv)
+    out = report_dir(args.write, OUT)
     repeat = 1 if args.quick else 3
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     small = SMALL[:6] if args.quick else SMALL
     rows = []
 
@@ -112,7 +116,7 @@ def main(argv=None) -> int:
                  .agg(points=("eps", "size"), computed=("difference", "count"), seconds=("seconds", "sum"),
                       best_difference=("difference", "min"))
                  .reset_index())
-    breakdown.to_csv(OUT / "breakdown.csv", index=False)
+    breakdown.to_csv(out / "breakdown.csv", index=False)
 
     # -- 2. many small problems: in-process and on Dask ------------------------------------
     def small_sweep(**kw):
@@ -150,13 +154,13 @@ def main(argv=None) -> int:
     table = pd.DataFrame(rows)
     table["points_per_s"] = table["points"] / table["seconds"]
     table["other_cores"] = OTHER
-    table.to_csv(OUT / "results.csv", index=False)
+    table.to_csv(out / "results.csv", index=False)
     small_rows = table[table["benchmark"] == "many small problems"].set_index("variant")["points_per_s"]
     one = small_rows[[v for v in small_rows.index if v.startswith("Dask, 1 worker(s) × 1")][0]]
     one_full = small_rows[[v for v in small_rows.index if v.startswith("Dask, 1 worker(s)")][-1]]
     two = small_rows[[v for v in small_rows.index if v.startswith("Dask, 2 worker(s)")][0]]
     text = _readme(table, skip_reasons, breakdown, t_shared, t_alone, two / one, two / one_full, repeat, len(small))
-    (OUT / "README.md").write_text(text)
+    (out / "README.md").write_text(text)
     print(text)
     return 0
 
@@ -167,7 +171,7 @@ def _readme(table, skip_reasons, breakdown, t_shared, t_alone, ratio, ratio_full
     return "\n".join([
         "# Sweep benchmark",
         "",
-        f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_sweep_throughput.py` on {usable_cores()} core(s), "
+        f"`flock /tmp/fastcheck-bench.lock python benchmarks/bench_sweep_throughput.py` on {available_cores()} core(s), "
         f"numba {numba.__version__}, Python {sys.version.split()[0]}; medians of {repeat} run(s) after warm-up.",
         "",
         markdown_table(table[["benchmark", "variant", "seconds", "runs", "points", "computed", "threads", "points_per_s",

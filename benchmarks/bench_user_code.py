@@ -45,6 +45,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from timing import add_write_option, report_dir  # noqa: E402
+
 import fastcheck as fc
 from benchmarks.quiet import wait_for_quiet
 from fastcheck.checks.sequential import compose
@@ -105,6 +107,7 @@ def main(argv=None):
     p.add_argument("--no-dask", action="store_true")
     p.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                     help="wait up to SECONDS for the other work on the machine to stop before timing")
+    add_write_option(p, OUT)
     args = p.parse_args(argv)
     warnings.simplefilter("ignore", RuntimeWarning)
     rows = []
@@ -255,9 +258,10 @@ def main(argv=None):
 
 
 def write(rows, args, cores, load, quiet=""):
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = report_dir(args.write, OUT)
+    out.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(rows)
-    df.to_csv(OUT / "user_code.csv", index=False)
+    df.to_csv(out / "user_code.csv", index=False)
     meta = (f"numba {numba.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
             f"{platform.machine()}, {cores} core(s) available to the process; 1-minute load average "
             f"{load[0]:.2f} at the start and {load[1]:.2f} at the end (the machine is shared: other work competes "
@@ -278,8 +282,8 @@ def write(rows, args, cores, load, quiet=""):
         for _, r in part.iterrows():
             lines.append(f"| {r.variant} | {r.seconds:.3f} | {r.reference} | {r.identical_numbers} | {r.note} |")
         lines.append("")
-    (OUT / "README.md").write_text("\n".join(lines))
-    print(f"wrote {OUT / 'user_code.csv'} and {OUT / 'README.md'}")
+    (out / "README.md").write_text("\n".join(lines))
+    print(f"wrote {out / 'user_code.csv'} and {out / 'README.md'}")
 
 
 if __name__ == "__main__":

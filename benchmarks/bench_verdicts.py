@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from timing import add_write_option, report_dir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "reports" / "verdicts"
@@ -89,7 +90,9 @@ def main(argv=None) -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
+    add_write_option(p, OUT)
     args = p.parse_args(argv)
+    out = report_dir(args.write, OUT)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.base, "fastcheck"], capture_output=True,
@@ -109,8 +112,8 @@ def main(argv=None) -> None:
             tables.append(t)
     verdicts = pd.concat(tables)
     df = pd.DataFrame(rows)
-    OUT.mkdir(parents=True, exist_ok=True)
-    df.to_csv(OUT / "speed.csv", index=False)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "speed.csv", index=False)
     med = df.groupby("version", sort=False)["seconds"].median()
     evals = df.groupby("version", sort=False)["n_evals"].first()
     names = list(med.index)
@@ -136,7 +139,7 @@ def main(argv=None) -> None:
               "Per-round medians: " + ", ".join(
                   f"{n}: " + " ".join(f"{statistics.median(g['seconds']):.3f}" for _, g in df[df.version == n].groupby('round'))
                   for n in names)]
-    verdicts.to_csv(OUT / "table.csv", index=False)
+    verdicts.to_csv(out / "table.csv", index=False)
     counts = verdicts.groupby("version", sort=False).agg(
         cases=("case", "size"),
         correct_read_wrong_or_suspect=("correct_verdict", lambda v: int(v.isin(["wrong", "suspect"]).sum())),
@@ -149,7 +152,7 @@ def main(argv=None) -> None:
               " benchmark functions at the standard point ×1, ×10, ×100, ×1e-6 and a mixed-scale point, default"
               " settings; then the same with a 1 % error planted in the largest coordinate.", "",
               counts.to_markdown(), ""]
-    (OUT / "README.md").write_text("\n".join(lines) + "\n")
+    (out / "README.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -22,6 +22,8 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from timing import add_write_option, report_dir  # noqa: E402 - benchmarks/ is on the path from here on
+
 OUT = HERE.parent / "reports" / "structured"
 NETWORKS = ([784, 128, 10], [784, 256, 64, 10])
 BATCH = 64
@@ -77,7 +79,9 @@ def profile(sizes, repeat):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=7)
+    add_write_option(p, OUT)
     args = p.parse_args(argv)
+    out = report_dir(args.write, OUT)
     import numba
 
     if numba.config.NUMBA_NUM_THREADS < 2:
@@ -86,8 +90,8 @@ def main(argv=None):
     for sizes in NETWORKS:
         rows += profile(sizes, args.repeat)
     df = pd.DataFrame(rows)
-    OUT.mkdir(parents=True, exist_ok=True)
-    df.to_csv(OUT / "profile.csv", index=False)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "profile.csv", index=False)
     lines = [BEGIN, "## Where a full check's time goes (`benchmarks/profile_structured.py`)", "",
              f"`flock /tmp/fastcheck-bench.lock python benchmarks/profile_structured.py --repeat {args.repeat}` —"
              f" numba {numba.__version__}, numpy {np.__version__}, Python {platform.python_version()}.",
@@ -102,7 +106,7 @@ def main(argv=None):
                      f" {r.forward_units:.0f} | {r.ns_per_coord:.0f} |")
     lines += ["", "Every figure is in `profile.csv`.", END]
     section = "\n".join(lines)
-    readme = OUT / "README.md"
+    readme = out / "README.md"
     text = readme.read_text() if readme.exists() else ""
     if BEGIN in text and END in text:
         text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]

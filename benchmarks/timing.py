@@ -13,3 +13,27 @@ def median_time(fn, repeat):
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), times
+
+
+def add_write_option(parser, tracked) -> None:
+    """``--write``: put the results into the tracked report folder ``tracked``; without it they go to a
+    fresh temporary folder (printed), so running a benchmark never dirties a checkout."""
+    parser.add_argument("--write", action="store_true",
+                        help=f"write the results into {tracked} (the tracked report); default: a temporary folder")
+
+
+def report_dir(write: bool, tracked):
+    """Where a benchmark writes: ``tracked`` with ``--write``, else a new temporary folder holding a copy
+    of the tracked README.md (benchmarks that update one section of it edit the copy)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    tracked = Path(tracked)
+    if write:
+        return tracked
+    out = Path(tempfile.mkdtemp(prefix=f"fastcheck-{tracked.name}-"))
+    if (tracked / "README.md").exists():
+        shutil.copy2(tracked / "README.md", out / "README.md")
+    print(f"results go to {out}/ (--write puts them into {tracked}/)", flush=True)
+    return out

@@ -1,43 +1,129 @@
 """fastcheck: fast, parallel gradient checking for hand-written backprop.
 
 The public API, re-exported; sweeps live in :mod:`fastcheck.sweep`, the
-built-in networks in :mod:`fastcheck.models`.
-"""
-from fastcheck._version import __version__
-from fastcheck.checks.directional import check_directional
-from fastcheck.checks.gradient import adaptive_gradient, check_gradient, numerical_gradient
-from fastcheck.checks.model import check_model
-from fastcheck.checks.result import CheckResult
-from fastcheck.checks.sequential import check_sequential
-from fastcheck.core.layout import Layout
-from fastcheck.core.options import CheckOptions
-from fastcheck.core.steps import SCHEMES
-from fastcheck.errors import JitError, NondeterministicCostWarning, NonFiniteCostError, PrecisionWarning
-from fastcheck.inputs.adapters import check_functions, check_object
-from fastcheck.inputs.layers import check_jacobian, check_layer
-from fastcheck.testing import assert_gradients_match
-from fastcheck.verdicts.bands import relative_difference
+built-in networks in :mod:`fastcheck.models`.  Every exception and warning a
+public function raises or emits is here too (they are defined in
+:mod:`fastcheck.errors`).
 
-__all__ = [
-    "SCHEMES",
-    "CheckOptions",
-    "CheckResult",
-    "JitError",
-    "Layout",
-    "NonFiniteCostError",
-    "NondeterministicCostWarning",
-    "PrecisionWarning",
-    "__version__",
-    "adaptive_gradient",
-    "assert_gradients_match",
-    "check_directional",
-    "check_functions",
-    "check_gradient",
-    "check_jacobian",
-    "check_layer",
-    "check_model",
-    "check_object",
-    "check_sequential",
-    "numerical_gradient",
-    "relative_difference",
-]
+The names are loaded on first use (PEP 562): ``import fastcheck`` costs
+next to nothing, and NumPy and Numba are imported when a check function, a
+class or a subpackage is first reached (``fastcheck.check_gradient``,
+``from fastcheck import Layout``, ``fastcheck.models``).  That keeps the
+pytest plugin (loaded by every pytest run where fastcheck is installed) and
+the command line's ``--help`` fast.  pandas is imported only where a table
+is built (a check's result, a sweep).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from fastcheck._version import __version__
+
+#: Where each public name lives.
+_EXPORTS = {
+    "check_directional": "fastcheck.checks.directional",
+    "adaptive_gradient": "fastcheck.checks.gradient",
+    "check_gradient": "fastcheck.checks.gradient",
+    "numerical_gradient": "fastcheck.checks.gradient",
+    "check_model": "fastcheck.checks.model",
+    "CheckResult": "fastcheck.checks.result",
+    "check_sequential": "fastcheck.checks.sequential",
+    "Layout": "fastcheck.core.layout",
+    "CheckOptions": "fastcheck.core.options",
+    "SCHEMES": "fastcheck.core.steps",
+    "CostError": "fastcheck.errors",
+    "DirectoryBusyError": "fastcheck.errors",
+    "GradientCheckFailed": "fastcheck.errors",
+    "GradientMismatchError": "fastcheck.errors",
+    "GridError": "fastcheck.errors",
+    "JitError": "fastcheck.errors",
+    "LayerError": "fastcheck.errors",
+    "LongRunWarning": "fastcheck.errors",
+    "NondeterministicCostWarning": "fastcheck.errors",
+    "NonFiniteCostError": "fastcheck.errors",
+    "PoolFallbackWarning": "fastcheck.errors",
+    "PrecisionWarning": "fastcheck.errors",
+    "ProblemError": "fastcheck.errors",
+    "ReportError": "fastcheck.errors",
+    "ResourceError": "fastcheck.errors",
+    "ResultsExistError": "fastcheck.errors",
+    "ResumeError": "fastcheck.errors",
+    "ShapeNoteWarning": "fastcheck.errors",
+    "StageError": "fastcheck.errors",
+    "StepTooSmallError": "fastcheck.errors",
+    "SweepFileError": "fastcheck.errors",
+    "TargetError": "fastcheck.errors",
+    "UserFileError": "fastcheck.errors",
+    "check_functions": "fastcheck.inputs.adapters",
+    "check_object": "fastcheck.inputs.adapters",
+    "check_jacobian": "fastcheck.inputs.layers",
+    "check_loss": "fastcheck.inputs.lossfun",
+    "check_module": "fastcheck.inputs.lossfun",
+    "check_layer": "fastcheck.inputs.layers",
+    "assert_gradients_match": "fastcheck.testing",
+    "relative_difference": "fastcheck.verdicts.bands",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names come from __getattr__
+    from fastcheck.checks.directional import check_directional
+    from fastcheck.checks.gradient import adaptive_gradient, check_gradient, numerical_gradient
+    from fastcheck.checks.model import check_model
+    from fastcheck.checks.result import CheckResult
+    from fastcheck.checks.sequential import check_sequential
+    from fastcheck.core.layout import Layout
+    from fastcheck.core.options import CheckOptions
+    from fastcheck.core.steps import SCHEMES
+    from fastcheck.errors import (
+        CostError,
+        DirectoryBusyError,
+        GradientCheckFailed,
+        GradientMismatchError,
+        GridError,
+        JitError,
+        LayerError,
+        LongRunWarning,
+        NondeterministicCostWarning,
+        NonFiniteCostError,
+        PoolFallbackWarning,
+        PrecisionWarning,
+        ProblemError,
+        ReportError,
+        ResourceError,
+        ResultsExistError,
+        ResumeError,
+        ShapeNoteWarning,
+        StageError,
+        StepTooSmallError,
+        SweepFileError,
+        TargetError,
+        UserFileError,
+    )
+    from fastcheck.inputs.adapters import check_functions, check_object
+    from fastcheck.inputs.layers import check_jacobian, check_layer
+    from fastcheck.inputs.lossfun import check_loss, check_module
+    from fastcheck.testing import assert_gradients_match
+    from fastcheck.verdicts.bands import relative_difference
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif not name.startswith("_"):
+        try:  # a subpackage or module: fastcheck.models, fastcheck.sweep, fastcheck.config, ...
+            value = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
+from pathlib import Path
 
 import numba
 
@@ -21,6 +23,101 @@ import numba
 #: it, so processes (Dask workers, pool workers) sharing a cache directory
 #: do not see half-written entries.
 CACHE = os.environ.get("FASTCHECK_CACHE", "1") != "0"
+
+
+def user_cache_dir() -> Path:
+    """Where fastcheck's own compiled functions are cached: ``FASTCHECK_CACHE_DIR``, else the platform's
+    user cache directory (``$XDG_CACHE_HOME`` or ``~/.cache`` on Linux, ``~/Library/Caches`` on macOS,
+    ``%LOCALAPPDATA%`` on Windows) + ``fastcheck/numba``.
+
+    Never the installed package: Numba's default puts cache files in ``__pycache__`` next to the source,
+    which for an installed package is site-packages, where no installer records them.  A later
+    ``pip install -e .`` then removes the ``.py`` files but leaves those, and the left-over
+    ``site-packages/fastcheck/`` folder is an empty namespace package that hides the editable install.
+    """
+    explicit = os.environ.get("FASTCHECK_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "fastcheck" / "numba"
+
+
+#: The directory of fastcheck's sources: functions defined under it are cached in :func:`user_cache_dir`.
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+@functools.lru_cache(maxsize=1)
+def package_stamp() -> tuple:
+    """(latest modification time, total size) of fastcheck's own ``.py`` files, read once per process: any
+    change to any of them invalidates every cached compiled function of the package (see
+    :func:`_install_cache_locator`)."""
+    latest, total = 0.0, 0
+    for root, _dirs, files in os.walk(PACKAGE_DIR):
+        for name in files:
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(root, name))
+                latest, total = max(latest, st.st_mtime), total + st.st_size
+    return latest, total
+
+
+def _install_cache_locator() -> bool:
+    """Send the cache files of fastcheck's own functions to :func:`user_cache_dir`.
+
+    Numba picks a cache locator per function when it is decorated, trying its locator classes in order
+    (``numba.core.caching.CacheImpl._locator_classes``, ``_CacheImpl`` in older Numba: ``NUMBA_CACHE_DIR`` first, then the source's
+    ``__pycache__``, ...).  This puts one in front that claims only functions whose source file lies in
+    this package, and only when the user has not set ``NUMBA_CACHE_DIR`` (then Numba's own locator, and
+    the user's choice, wins).  A user's own ``cache=True`` functions are left to Numba's rules.  If Numba
+    no longer has that list, ``NUMBA_CACHE_DIR`` is set for this process instead (the user's value, if
+    any, is kept).  Returns whether the locator is installed.
+    """
+    try:
+        from numba.core import caching
+        from numba.core import config as nconfig
+
+        impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # _CacheImpl in older Numba
+        base = caching.UserProvidedCacheLocator
+        impl._locator_classes  # noqa: B018 - the attribute this relies on
+    except (ImportError, AttributeError):
+        if not os.environ.get("NUMBA_CACHE_DIR"):
+            os.environ["NUMBA_CACHE_DIR"] = str(user_cache_dir())
+            numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+        return False
+    if any(getattr(c, "_fastcheck", False) for c in impl._locator_classes):
+        return True
+
+    class FastcheckCacheLocator(base):
+        """Cache files of fastcheck's functions in the user cache directory (see :func:`user_cache_dir`)."""
+
+        _fastcheck = True
+
+        def __init__(self, py_func, py_file):
+            self._py_file = py_file
+            self._lineno = py_func.__code__.co_firstlineno
+            self._cache_path = os.path.join(str(user_cache_dir()), self.get_suitable_cache_subpath(py_file))
+
+        def get_source_stamp(self):
+            """The stamp of the whole package, not of the one file: Numba checks only the file a function is
+            defined in, so a cached kernel whose callees live in another file (the structure-aware kernel
+            spans eight) would keep running the old callees after that file changed."""
+            return package_stamp()
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if nconfig.CACHE_DIR or not os.path.abspath(py_file).startswith(PACKAGE_DIR + os.sep):
+                return None
+            return super(base, cls).from_function(py_func, py_file)  # the source-file mixin's checks
+
+    impl._locator_classes = [FastcheckCacheLocator, *impl._locator_classes]
+    return True
+
+
+_install_cache_locator()
 #: Flags for the serial functions (the built-in test problems).
 NJIT = dict(cache=CACHE, fastmath=False, nogil=True)
 #: Serial numeric kernels whose divisions may meet 0 (NaN and inf as in NumPy, no exception).

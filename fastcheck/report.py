@@ -21,14 +21,18 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from fastcheck.errors import ReportError, SweepFileError
 from fastcheck.support.files import atomic_write, directory_lock, write_text
 from fastcheck.sweep.fit import best_rows, fit_notes, fit_orders
 from fastcheck.sweep.schema import EPS_SCHEMA, SIZE_SCHEMA
-from fastcheck.sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore, SweepFileError, read_json
+from fastcheck.sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore, read_json
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load_results", "markdown_table", "plot_eps", "plot_size_time", "plot_speedup", "write_report"]
 
@@ -37,10 +41,6 @@ COLORS = {
     "forward": "#1f77b4", "backward": "#17becf", "central": "#d62728", "central4": "#2ca02c", "complex": "#9467bd",
     "structured": "#d62728", "blackbox": "#1f77b4", "directional": "#2ca02c", "sampled": "#ff7f0e",
 }
-
-
-class ReportError(ValueError):
-    """A directory that holds no sweep results."""
 
 
 def _save(fig, path) -> Path:
@@ -63,6 +63,8 @@ def _to_parquet(df, path) -> None:
 # -- loading ---------------------------------------------------------------------------
 def load_results(directory):
     """``(table, meta)`` of a sweep directory (parquet if present and newer, else CSV)."""
+    import pandas as pd
+
     directory = Path(directory)
     meta_path = directory / META_JSON
     if not directory.is_dir():
@@ -234,10 +236,10 @@ def _environment() -> str:
     import numba
 
     from fastcheck._version import __version__
-    from fastcheck.sweep.dask import usable_cores
+    from fastcheck.support.resources import available_cores
 
     return (f"fastcheck {__version__}, numba {numba.__version__}, numpy {np.__version__}, "
-            f"Python {platform.python_version()}, {usable_cores()} core(s), {platform.machine()}")
+            f"Python {platform.python_version()}, {available_cores()} core(s), {platform.machine()}")
 
 
 def write_report(directory, df: pd.DataFrame | None = None, meta: dict | None = None, *, title: str | None = None) -> list:

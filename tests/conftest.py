@@ -1,9 +1,15 @@
 import numba
 import pytest
 
+# tests/data holds users' files; its plugin_project is a user's test suite, run by test_plugin.py in a
+# subprocess (two of its tests fail on purpose), never collected here.
+collect_ignore = ["data"]
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running test")
+    # the plugin's marker, for the README's plugin example run in-process where the plugin is not installed
+    config.addinivalue_line("markers", "gradcheck: a gradient check (fastcheck's pytest plugin)")
 
 
 @pytest.fixture

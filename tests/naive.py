@@ -1,4 +1,22 @@
-"""Slow, obvious reference implementations that the fast paths are tested against."""
+"""Slow, obvious reference implementations that the fast paths are tested against.
+
+Each is written from the formulas, independently of the package (nothing here imports fastcheck), and is
+named after what it checks:
+
+=============================  ==============================================================
+reference                      checks
+=============================  ==============================================================
+central_difference             fastcheck.numerical_gradient / the stencil kernels
+roundoff                       the round-off floor of the error bars (verdicts.errorbars)
+TutorialNetwork, SeedNetwork   check_object (the object style of Neural Networks Demystified)
+tutorial_numerical_gradient    the tutorial's own loop, the baseline of the benchmarks
+course_forward/_backward       check_functions (the dictionary style)
+mlp_cost, mlp_backprop         models.MLP's cost and backprop (models.backprop)
+mlp_numerical_gradient         check_model's numbers (the structure-aware kernel)
+mlp_preactivations, mlp_kinks  the exact kink flags of LayeredEvaluator.kinks
+richardson_table               kernels.richardson (the adaptive ladder's extrapolation)
+=============================  ==============================================================
+"""
 from __future__ import annotations
 
 import numpy as np

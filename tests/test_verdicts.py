@@ -13,8 +13,8 @@ import pytest
 import fastcheck as fc
 from fastcheck import check_model
 from fastcheck.checks.directional import random_directions
+from fastcheck.evaluators.loop import LoopEvaluator
 from fastcheck.evaluators.structured import LayeredEvaluator
-from fastcheck.evaluators.user import LoopEvaluator
 from fastcheck.models import MLP, MUTANTS, SHOWCASE
 from fastcheck.verdicts import errorbars, ladder
 
@@ -415,7 +415,7 @@ def _mixed_scale_py(t):
 def test_adaptive_rounds_stop_per_coordinate():
     """Coordinates that settle on the largest steps stop there; one with a short length scale runs
     every round and gets exactly the full ladder's estimate and error bar (same costs)."""
-    from fastcheck.evaluators.user import LoopEvaluator
+    from fastcheck.evaluators.loop import LoopEvaluator
     from fastcheck.verdicts import errorbars, ladder
 
     theta = np.array([0.3, -1.2, 0.7, 2.0])

@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--budget", type=float, default=BUDGET, help="seconds a checker may take per problem before it is extrapolated")
     q.add_argument("--repeat", type=int, default=3, help="runs per timing (median) for runs under a second")
     q.add_argument("--seed", type=int, default=0, help="seed of θ and of the random batch")
-    q.add_argument("--out", default="reports/peers", help="directory for peers.csv/.parquet/.md/.png")
+    q.add_argument("--out", default=None,
+                   help="directory for peers.csv/.parquet/.md/.png (default: a temporary folder; --write: reports/peers)")
+    q.add_argument("--write", action="store_true", help="write into the tracked reports/peers (same as --out reports/peers)")
     q.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return q
 
@@ -53,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _problem_names(sizes) -> list:
     out = []
     for s in sizes:
-        name = "seed 2-3-1" if s in ("seed", "2-3-1") else s
+        name = "seed 2-3-1" if s in ("seed", "tutorial", "2-3-1") else s
         if name not in PROBLEMS:
             raise UsageError(f"unknown problem {s!r} in --sizes; choose from {', '.join(repr(k) for k in PROBLEMS)}")
         if name not in out:
@@ -99,7 +101,12 @@ def run_peers(args) -> int:
         + f". Load average (1 min) {load_before} at the start and {load_after} at the end; the run itself"
         " accounts for up to the number of cores, anything above means other work shared them."
     )
-    paths = write_report(df, args.out, header=header)
+    out = args.out or ("reports/peers" if args.write else None)
+    if out is None:
+        import tempfile
+
+        out = tempfile.mkdtemp(prefix="fastcheck-peers-")
+    paths = write_report(df, out, header=header)
     print(markdown_table(df))
     for kind, path in paths.items():
         print(f"wrote {path}")

@@ -77,7 +77,7 @@ def _sigmoid_sse(model) -> None:
 _ROOT = Path(__file__).resolve().parents[2]  # the repository, for tests.naive (benchmarks run as scripts too)
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
-from tests.naive import TutorialNetwork  # noqa: E402
+from tests.naive import TutorialNetwork, tutorial_numerical_gradient  # noqa: E402, F401 - re-exported
 
 
 def network_like(model) -> TutorialNetwork:

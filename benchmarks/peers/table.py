@@ -42,7 +42,16 @@ def plot(df: pd.DataFrame, path) -> Path:
     for i, (peer, rows) in enumerate(df.groupby("peer", sort=False)):
         rows = rows.sort_values("n_params")
         color = f"C{i % 10}"
-        ax.plot(rows["n_params"], rows["seconds"], "-", color=color, label=peer, alpha=0.8)
+        # A checker that does not check every coordinate says so in the legend, and is drawn dashed:
+        # torch's fast mode checks one random projection, fastcheck's directional mode a few directions.
+        units = set(rows["unit"]) - {"coordinates"}
+        sampled = ((rows["checked"] < rows["n_params"]) & ~rows["extrapolated"].astype(bool)).any()
+        label, style = peer, "-"
+        if units:
+            label, style = f"{peer} (checks {rows['checked'].iloc[-1]} {rows['unit'].iloc[-1]} only)", "--"
+        elif sampled:
+            label, style = f"{peer} (checks a sample of coordinates)", "--"
+        ax.plot(rows["n_params"], rows["seconds"], style, color=color, label=label, alpha=0.8)
         meas = rows[~rows["extrapolated"].astype(bool)]
         extra = rows[rows["extrapolated"].astype(bool)]
         ax.plot(meas["n_params"], meas["seconds"], "o", color=color)

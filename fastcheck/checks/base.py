@@ -15,7 +15,7 @@ import numpy as np
 from fastcheck import config
 from fastcheck.checks.result import CheckResult
 from fastcheck.core.layout import Layout
-from fastcheck.errors import NondeterministicCostWarning
+from fastcheck.errors import GradientMismatchError, NondeterministicCostWarning
 from fastcheck.verdicts import errorbars
 from fastcheck.verdicts.bands import block_table, overall, relative_difference
 
@@ -29,7 +29,18 @@ def analytic_gradient(grad, theta, args, layout: Layout, user_layout: bool) -> n
     if isinstance(grad, dict):
         if not user_layout:
             raise TypeError("grad is a dict; pass layout= so its blocks can be placed in theta")
-        grad = layout.flatten(grad)
+        grad = layout.flatten_gradients(grad, what="grad")
+    elif isinstance(grad, (list, tuple)):
+        if user_layout or len(layout.names) > 1:
+            grad = layout.flatten_gradients(grad, what="grad")
+        else:
+            try:
+                grad = np.asarray(grad, dtype=np.float64)
+            except (TypeError, ValueError):
+                shapes = ", ".join(str(np.shape(g)) if isinstance(g, np.ndarray) else type(g).__name__ for g in grad)
+                raise GradientMismatchError(
+                    f"grad is a {type(grad).__name__} of {len(grad)} arrays ({shapes}), not one array like theta; "
+                    "pass layout={name: shape} naming theta's blocks in that order") from None
     g = np.asarray(grad)
     if not (np.issubdtype(g.dtype, np.floating) or np.issubdtype(g.dtype, np.integer)):
         raise TypeError(f"grad must be a float array, got dtype {g.dtype}")
@@ -53,7 +64,7 @@ def base_value(ev, theta) -> float:
     # A user's cost is evaluated twice to catch hidden randomness; an evaluator
     # that is deterministic by construction (the built-in networks: fixed
     # dropout mask) says so and saves the second pass.
-    if not ev.deterministic and ev.value(theta) != f0:
+    if not ev.caps.deterministic and ev.value(theta) != f0:
         warnings.warn(
             "the cost gave two different values at the same theta: it is not deterministic"
             " (dropout? fix its mask or seed for the check, as the classic gradient-checking recipe advises)",
@@ -73,7 +84,7 @@ def held_blas(ev):
     then run slower on two Numba threads than on one, and faster than either
     with BLAS held to one thread for the whole check.
     """
-    if ev.holds_blas:
+    if ev.caps.holds_blas:
         return config.single_threaded_blas()
     return contextlib.nullcontext()
 

@@ -14,11 +14,12 @@ import numpy as np
 from fastcheck import config
 from fastcheck.checks.base import analytic_gradient, assemble, base_value, coordinate_band, held_blas
 from fastcheck.checks.result import CheckResult
+from fastcheck.checks.usercost import user_problem
 from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.steps import direction_steps, get_scheme, validate_direction_eps
 from fastcheck.core.validate import as_theta, layout_for, select_coords, validate_threads
-from fastcheck.evaluators.user import make_evaluator
+from fastcheck.evaluators.choose import make_evaluator
 from fastcheck.verdicts import errorbars
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.directions import judge_directions
@@ -63,7 +64,7 @@ def random_directions(layout: Layout, n_dirs: int, seed: int, per_block: bool, s
 
 
 @takes_options()
-def check_directional(cost, theta, grad, *, opts: CheckOptions) -> CheckResult:
+def check_directional(cost, theta, grad=None, *, opts: CheckOptions) -> CheckResult:
     """Compare u·g with the difference of the cost along random unit directions u.
 
     ``directions`` (default ``config.N_DIRS``, 8) directions are drawn —
@@ -73,6 +74,7 @@ def check_directional(cost, theta, grad, *, opts: CheckOptions) -> CheckResult:
     ``scheme``: "central" (default), "central4", "forward" or "backward".
     Other options as in :func:`fastcheck.check_gradient`.
     """
+    cost, theta, grad, opts = user_problem(cost, theta, grad, opts)  # pairs, θ of any shape, reseed
     return check_directional_with(cost, theta, grad, opts)
 
 
@@ -95,7 +97,7 @@ def run_directional(ev, theta, grad, opts: CheckOptions) -> CheckResult:
     if scheme.complex:
         raise ValueError("the complex step perturbs one coordinate at a time: use a per-coordinate check "
                          "(directions=None), or a real scheme for a directional check")
-    if not ev.has_directions:
+    if not ev.caps.directions:
         raise ValueError(f"the {ev.path} evaluator has no directional check; drop directions=")
     eps = validate_direction_eps(opts.eps)  # a bad eps fails before any work
     thresholds = validate_thresholds(opts.thresholds)

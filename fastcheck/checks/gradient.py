@@ -17,11 +17,12 @@ from fastcheck.checks import screen
 from fastcheck.checks.base import analytic_gradient, assemble, base_value, coordinate_band, held_blas
 from fastcheck.checks.directional import check_directional_with
 from fastcheck.checks.result import CheckResult
+from fastcheck.checks.usercost import user_problem
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.steps import ADAPTIVE, absolute_steps, get_scheme, resolve_eps, validate_eps
 from fastcheck.core.validate import as_theta, layout_for, select_coords, validate_threads
 from fastcheck.errors import NonFiniteCostError, PrecisionWarning
-from fastcheck.evaluators.user import make_evaluator
+from fastcheck.evaluators.choose import make_evaluator
 from fastcheck.support import resources
 from fastcheck.verdicts import errorbars, ladder, precision
 from fastcheck.verdicts.bands import validate_thresholds
@@ -174,7 +175,7 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
     ana = g_full[coords]
     prec = precision.nominal(theta.dtype)
     num, steps, noise, finite, n_evals, costs = differences(ev, theta, coords, scheme, eps, f0, prec.mach)
-    native = ev.native_precision
+    native = ev.caps.native_precision
     if refine and not native and not _all_agree(ana, num, noise, finite, coordinate_band(thresholds, prec.mach)):
         # Something disagrees: is the cost computing in a lower precision than θ? (Probed only
         # now, so a clean check of a slow cost pays nothing for it.)
@@ -188,7 +189,7 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
             noise = noise * (prec.mach / float(np.finfo(theta.dtype).eps))
     # The complex step evaluates at θ itself (the perturbation is imaginary): it
     # crosses no kink, and takes the branch the real part lies on.
-    crosses = ev.finds_kinks and not scheme.complex
+    crosses = ev.caps.finds_kinks and not scheme.complex
     exact = ev.kinks(theta, coords, steps) if crosses else None
     block_ids = layout.block_ids(coords)
     j = errorbars.judge(
@@ -210,14 +211,14 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
 
 def _all_agree(ana, num, noise, finite, great) -> bool:
     """Every checked coordinate agrees outright (pass 1 of :mod:`fastcheck.verdicts.errorbars`)."""
-    scale = errorbars._scale(ana, num, finite, noise)
+    scale = errorbars.gradient_scale(ana, num, finite, noise)
     return bool(errorbars.first_pass(ana, num, noise, finite, np.zeros(len(ana), bool), scale, great)[finite].all()
                 and finite.all())
 
 
 def _cost_precision(ev, theta, coords, ana, f0):
     """The precision the cost computes in: θ's for the built-in networks (they say so), else measured."""
-    if ev.native_precision:
+    if ev.caps.native_precision:
         return precision.nominal(theta.dtype)
     prec = precision.detect(ev, theta, coords, ana, f0)
     if prec.lower and prec.scatter > 1e-2:
@@ -268,7 +269,7 @@ def _kink_frame(layout, coords, ana, num, left, right):
 
 
 @takes_options()
-def check_gradient(cost, theta, grad, *, opts: CheckOptions) -> CheckResult:
+def check_gradient(cost, theta, grad=None, *, opts: CheckOptions) -> CheckResult:
     """Compare an analytic gradient with the numerical gradient of ``cost``.
 
     Parameters
@@ -276,11 +277,25 @@ def check_gradient(cost, theta, grad, *, opts: CheckOptions) -> CheckResult:
     cost : callable
         ``cost(theta, *args) -> float``; Numba-jitted costs run on all cores,
         a plain Python cost in a loop (or on worker processes, ``workers``).
-    theta : 1-D float array
-        The flattened parameters (see :class:`fastcheck.Layout`); not modified.
-    grad : array, dict or callable
-        The analytic gradient: a vector like θ, a dict of arrays matching
-        ``layout``, or ``grad(theta, *args)`` returning either.
+        With ``grad`` omitted (or ``True``), ``cost(theta, *args) -> (cost, grad)``
+        (scipy's ``jac=True``): evaluated once at θ for both, its cost part at
+        the perturbed points.
+    theta : float array of any shape
+        The parameters; not modified.  A θ of more than one axis is flattened
+        in C order for the check: the cost and ``grad`` see it in its shape,
+        the gradient has its shape, and the report names coordinates by their
+        index in it (``theta[2,5]``) unless ``layout`` names the blocks.
+    grad : array, dict, list, callable or omitted
+        The analytic gradient: an array like θ (or flat), a dict of arrays
+        matching ``layout`` (keys ``name`` or ``"d" + name``), a list or tuple
+        of arrays in the layout's block order, or ``grad(theta, *args)``
+        returning any of these.
+
+    ``layout``: a :class:`~fastcheck.Layout`, a dict of arrays, or
+    ``{name: shape}`` (ints or tuples), as the command line takes it.
+    ``reseed``: for a cost that draws random numbers (an int is the seed of NumPy's
+    global RNG and the stdlib ``random`` before every evaluation, restoring
+    them afterwards; a callable is called before every evaluation).
 
     ``sample=k`` checks k coordinates from *every* block (stratified, drawn
     from ``seed``): a first answer for a huge model in seconds.
@@ -299,6 +314,7 @@ def check_gradient(cost, theta, grad, *, opts: CheckOptions) -> CheckResult:
 
 def check_gradient_with(cost, theta, grad, opts: CheckOptions) -> CheckResult:
     """:func:`check_gradient` with its options already built (the adapters come here)."""
+    cost, theta, grad, opts = user_problem(cost, theta, grad, opts)
     if opts.strategy == "screen":  # group tests on the directions evaluator, then run_check on what they point to
         theta = as_theta(theta)
         layout = layout_for(theta, opts.layout)

@@ -1,17 +1,29 @@
 """CheckResult: what a gradient check found, and where."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fastcheck import config
 from fastcheck.core.layout import Layout
 from fastcheck.verdicts.bands import band, hint, relative_difference
 from fastcheck.verdicts.errorbars import KINK_COLUMNS
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from fastcheck.checks.table import Table
+
 __all__ = ["CheckResult", "relative_difference"]
+
+
+def _empty_kinks():
+    import pandas as pd
+
+    return pd.DataFrame(columns=KINK_COLUMNS)
 
 
 def _plain(v):
@@ -104,7 +116,7 @@ class CheckResult:
     kind: str = "coordinates"
     n_params: int = 0
     thresholds: dict = field(default_factory=lambda: dict(config.THRESHOLDS))
-    kinks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=KINK_COLUMNS))
+    kinks: pd.DataFrame = field(default_factory=_empty_kinks)
     nonfinite: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     direction_blocks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     note: str = ""
@@ -117,6 +129,13 @@ class CheckResult:
     n_refined: int = 0
     compile_seconds: float = 0.0
 
+    def __post_init__(self):
+        # The tables print in full (every column, every number): see fastcheck.checks.table.
+        from fastcheck.checks.table import as_table
+
+        object.__setattr__(self, "blocks", as_table(self.blocks))
+        object.__setattr__(self, "kinks", as_table(self.kinks))
+
     # -- views ----------------------------------------------------------------
     @property
     def status(self) -> np.ndarray:
@@ -125,9 +144,13 @@ class CheckResult:
 
         return STATUS_NAMES[self.status_code]
 
-    def worst(self, k: int = 10) -> pd.DataFrame:
+    def worst(self, k: int = 10) -> Table:
         """The ``k`` checked coordinates with the largest absolute error
-        (wrong ones first, then by error), with their error bars and status."""
+        (wrong ones first, then by error), with their error bars and status.
+
+        A DataFrame (a :class:`~fastcheck.checks.table.Table`) that prints every column in full."""
+        from fastcheck.checks.table import Table
+
         err = np.abs(self.analytic - self.numerical)
         err_key = np.where(np.isfinite(err), err, np.inf)
         status = self.status if len(self.status_code) == len(err) else np.full(len(err), "", dtype=object)
@@ -144,7 +167,7 @@ class CheckResult:
         else:
             blocks = [self.layout.names[b] for b in self.direction_blocks[order]]
             index = [f"u{d}" for d in self.coords[order]]
-        return pd.DataFrame(
+        return Table(
             {
                 "block": blocks,
                 "index": index,
@@ -170,6 +193,8 @@ class CheckResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One tidy row summarising the check."""
+        import pandas as pd
+
         return pd.DataFrame(
             [
                 {
@@ -229,48 +254,110 @@ class CheckResult:
                     f" ({d})")
         return f"FAILED — inconclusive: {self.reason or 'the check could not decide'} ({d})"
 
-    def __str__(self) -> str:
+    def summary(self) -> str:
+        """The first line of the report: the verdict, then each block's verdict.
+
+        >>> result.summary()  # doctest: +SKIP
+        'PASSED — great (difference 2.094e-11) · blocks: W1 great, W2 great'
+        """
+        return f"{self.headline()} · blocks: {self._block_list()}"
+
+    def _block_list(self, limit: int = 12) -> str:
+        names, verdicts = list(self.blocks["block"]), list(self.blocks["verdict"])
+        shown = [f"{b} {v}" for b, v in zip(names[:limit], verdicts[:limit])]
+        if len(names) > limit:
+            rest = verdicts[limit:]
+            counts = ", ".join(f"{rest.count(v)} {v}" for v in dict.fromkeys(rest))
+            shown.append(f"… {len(names) - limit} more ({counts})")
+        return ", ".join(shown) if shown else "none"
+
+    def stats_line(self) -> str:
         what = "random directions" if self.kind == "directional" else "coordinates"
         prec = "" if self.dtype == "float64" else " in " + self.dtype
         if self.precision and self.precision != self.dtype:
             prec += f" (the cost computes in {self.precision})"
-        head = (
-            f"gradient check: {self.headline()}\n"
-            f"  {len(self.coords)} {what} checked ({self.n_params} parameters), scheme {self.scheme}"
-            f"{prec}, {self.n_evals} cost evaluations,"
-            f" {self.seconds:.3g} s{self._compiled()} on {self.threads} thread(s) [{self.path}]"
-        )
-        lines = [head] + ([f"  ({self.note})"] if self.note else []) + ["", "per block:"]
-        table = self.blocks.copy()
-        table["difference"] = table["difference"].map(lambda v: f"{v:.2e}")
-        table["max_abs_err"] = table["max_abs_err"].map(lambda v: f"{v:.2e}")
-        lines += ["  " + ln for ln in table.to_string(index=False).splitlines()]
-        if len(self.nonfinite) and self.kind == "directional":
-            lines += ["", f"non-finite cost along {len(self.nonfinite)} direction(s): {self.nonfinite[:10].tolist()}"]
-        elif len(self.nonfinite):
-            shown = ", ".join(f"{b}{_index_str(i)}" for b, i in (self.layout.locate(c) for c in self.nonfinite[:10]))
-            lines += ["", f"non-finite cost at {len(self.nonfinite)} perturbed coordinate(s): {shown}"]
+        return (f"{len(self.coords)} {what} checked ({self.n_params} parameters), scheme {self.scheme}"
+                f"{prec}, {self.n_evals} cost evaluations,"
+                f" {self.seconds:.3g} s{self._compiled()} on {self.threads} thread(s) [{self.path}]")
+
+    def kink_line(self) -> str:
+        shown = ", ".join(f"{b}{i}" if i.startswith("[") else f"{b} {i}"  # "b1[2]", or "relu u0" for a direction
+                          for b, i in zip(self.kinks["block"][:5], self.kinks["index"][:5]))
+        what = "direction(s)" if self.kind == "directional" else "coordinate(s)"
+        return (f"{len(self.kinks)} {what} sit at a kink of the cost (the slopes left and right"
+                f" of θ differ, or the estimate jumps as the step shrinks): {shown}; excluded from the verdict")
+
+    def nonfinite_line(self) -> str:
+        if self.kind == "directional":
+            return f"non-finite cost along {len(self.nonfinite)} direction(s): {self.nonfinite[:10].tolist()}"
+        shown = ", ".join(f"{b}{_index_str(i)}" for b, i in (self.layout.locate(c) for c in self.nonfinite[:10]))
+        return f"non-finite cost at {len(self.nonfinite)} perturbed coordinate(s): {shown}"
+
+    def to_string(self, worst: int | None = None, width: int | None = None) -> str:
+        """The whole report as plain text: the verdict and the blocks' verdicts, what was checked, the
+        per-block table, non-finite points and kinks, and (when the check did not pass, or ``worst=k``
+        asks) the worst coordinates and where to look.  Every number is shown in full; tables wider than
+        ``width`` (default: the terminal's, 80 when piped) continue on further lines.  ``str(result)``
+        and ``print(result)`` give the same."""
+        from fastcheck.checks.table import format_table
+
+        lines = [self.summary(), "  " + self.stats_line()] + ([f"  ({self.note})"] if self.note else [])
+        lines += ["", "per block:"]
+        lines += [_indent(ln) for ln in format_table(self.blocks, None if width is None else width - 2).splitlines()]
+        if len(self.nonfinite):
+            lines += ["", self.nonfinite_line()]
         if len(self.kinks):
-            shown = ", ".join(f"{b}{i}" if i.startswith("[") else f"{b} {i}"  # "b1[2]", or "relu u0" for a direction
-                              for b, i in zip(self.kinks["block"][:5], self.kinks["index"][:5]))
-            what = "direction(s)" if self.kind == "directional" else "coordinate(s)"
-            lines += ["", f"{len(self.kinks)} {what} sit at a kink of the cost (the slopes left and right"
-                      f" of θ differ, or the estimate jumps as the step shrinks): {shown}; excluded from the verdict"]
-        if not self.passed and len(self.coords):
-            worst = self.worst(5)
-            lines += ["", "worst coordinates:"] + ["  " + ln for ln in worst.to_string(index=False).splitlines()]
+            lines += ["", self.kink_line()]
+        k = (5 if not self.passed else 0) if worst is None else int(worst)
+        if k > 0 and len(self.coords):
+            table = format_table(self.worst(k), None if width is None else width - 2)
+            lines += ["", "worst coordinates:"] + [_indent(ln) for ln in table.splitlines()]
+        if not self.passed:
             tip = hint(self.layout, self.wrong_blocks)
             if tip:
                 lines += ["", tip]
         return "\n".join(lines)
 
+    def __str__(self) -> str:
+        return self.to_string()
+
+    def __repr__(self) -> str:
+        return f"<CheckResult {self.summary()}>"
+
     def _compiled(self) -> str:
         return f" (+ {self.compile_seconds:.3g} s compiling)" if self.compile_seconds > 0 else ""
 
-    def _repr_html_(self) -> str:  # pragma: no cover - notebooks
-        return f"<pre>{self}</pre>"
+    def _repr_html_(self) -> str:
+        """The report as HTML for notebooks: the verdict coloured, the per-block table, the worst
+        coordinates and the kinks as ``<table>``s."""
+        from fastcheck.checks.table import VERDICT_COLOURS, html_table
+
+        colour = VERDICT_COLOURS.get(self.verdict, "#cf222e") if not self.passed else VERDICT_COLOURS["great"]
+        e = html.escape
+        parts = [
+            '<div class="fastcheck-result">',
+            f'<p><strong style="color:{colour}">{e(self.headline())}</strong></p>',
+            f'<p style="color:#57606a">{e(self.stats_line())}</p>',
+        ]
+        if self.note:
+            parts.append(f"<p><em>{e(self.note)}</em></p>")
+        parts += ["<p><strong>per block</strong></p>", html_table(self.blocks)]
+        if len(self.nonfinite):
+            parts.append(f"<p>{e(self.nonfinite_line())}</p>")
+        if len(self.kinks):
+            parts += [f"<p><strong>kinks</strong>: {e(self.kink_line())}</p>", html_table(self.kinks, max_rows=10)]
+        if len(self.coords):
+            label = "worst coordinates" if self.kind == "coordinates" else "worst directions"
+            parts += [f"<p><strong>{label}</strong></p>", html_table(self.worst(5))]
+        tip = "" if self.passed else hint(self.layout, self.wrong_blocks)
+        if tip:
+            parts.append(f"<p>{e(tip)}</p>")
+        parts.append("</div>")
+        return "\n".join(parts)
 
 
+def _indent(line: str) -> str:
+    return "  " + line if line else ""
 
 
 def _asked(eps) -> str:

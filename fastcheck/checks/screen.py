@@ -133,14 +133,6 @@ def estimated_evals(n: int, n_blocks: int, n_dirs: int = SCREEN_DIRS) -> int:
             + 4 * LEAF)
 
 
-def _can(ev, flag: str) -> bool:
-    """An evaluator capability: ``ev.caps.<flag>`` where evaluators carry one, else the attribute of that name."""
-    caps = getattr(ev, "caps", None)
-    if caps is not None:
-        return bool(getattr(caps, flag))
-    return bool(getattr(ev, {"directions": "has_directions"}.get(flag, flag)))
-
-
 def run_screen(ev, theta, grad, opts: CheckOptions, *, confirm) -> ScreenResult:
     """A screen with a ready evaluator (see the module docstring).
 
@@ -155,7 +147,7 @@ def run_screen(ev, theta, grad, opts: CheckOptions, *, confirm) -> ScreenResult:
                          "strategy='full'")
     if opts.per_block is not None:
         raise ValueError("strategy='screen' tests every block apart; per_block= does not apply")
-    if not _can(ev, "directions"):
+    if not ev.caps.directions:
         raise ValueError(f"the {ev.path} evaluator evaluates no directions, which strategy='screen' needs; "
                          "use strategy='full'")
     get_scheme(opts.scheme)
@@ -177,7 +169,7 @@ class _Screen:
         self.mach = float(np.finfo(theta.dtype).eps)
         self.great = coordinate_band(thresholds, self.mach)
         self.budget = Budget(opts.max_evals)
-        self.n_base = 1 if _can(ev, "deterministic") else 2
+        self.n_base = 1 if ev.caps.deterministic else 2
         self.blocks = [_Block(b, name, layout.offsets[b], size)
                        for b, (name, size) in enumerate(zip(layout.names, layout.sizes)) if size > 0]
         self.log = []  # one dict of columns per round of tests

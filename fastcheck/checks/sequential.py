@@ -13,13 +13,15 @@ import numpy as np
 from fastcheck.checks.directional import check_directional_with
 from fastcheck.checks.gradient import run_check
 from fastcheck.checks.result import CheckResult
+from fastcheck.core.callables import call_fitting, describe, takes
 from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.validate import validate_threads
+from fastcheck.errors import GradientMismatchError, StageError
 from fastcheck.evaluators import pool
-from fastcheck.evaluators.sequential import SequentialEvaluator, StageError, _plan
+from fastcheck.evaluators.sequential import SequentialEvaluator, plan_stages
 
-__all__ = ["StageError", "check_sequential", "compose"]
+__all__ = ["check_sequential", "compose"]
 
 
 def compose(stages, params, x):
@@ -29,31 +31,34 @@ def compose(stages, params, x):
     (what a black-box check differences), θ the flattened ``params`` in
     stage order and the :class:`~fastcheck.Layout` naming its blocks.
     """
-    fns, names, layout = _plan(stages, params)
+    fns, names, layout = plan_stages(stages, params)
     ev = SequentialEvaluator(fns, names, layout, x)
 
     def cost(theta):
-        return ev._run(0, np.array(x, copy=True), theta)
+        return ev.composed(theta)
 
     return cost, layout.flatten(params), layout
 
 
+def _require_stage_signatures(fns, names) -> None:
+    """Every stage takes (a, *its parameters): a clear error naming the stage otherwise."""
+    for l, (fn, ns) in enumerate(zip(fns, names)):
+        if takes(fn, 1 + len(ns)) is False:
+            params = "".join(f", {n}" for n in ns)
+            raise StageError(f"stage {l} must take (a{params}): the activation and its {len(ns)} parameter(s); "
+                             f"{describe(fn)} does not")
+
+
 def _gradient_vector(grads, params, x, layout: Layout) -> np.ndarray:
+    """``grads`` (or what ``grads(params, x)`` returns) flattened by :meth:`Layout.flatten_gradients`."""
     if callable(grads):
-        grads = grads({k: np.array(v, copy=True) for k, v in params.items()}, np.array(x, copy=True))
-    if not isinstance(grads, Mapping):
-        raise TypeError(f"grads must be a dict keyed by parameter name (or 'd' + name), or a callable returning one; "
-                        f"got {type(grads).__name__}")
-    out = np.empty(layout.size)
-    for name, shape in zip(layout.names, layout.shapes):
-        key = name if name in grads else "d" + name
-        if key not in grads:
-            raise KeyError(f"grads has no {name!r} (nor {'d' + name!r}); keys: {sorted(grads)}")
-        g = np.asarray(grads[key], dtype=np.float64)
-        if g.shape != shape:
-            raise ValueError(f"gradient {key!r} has shape {g.shape} but parameter {name!r} has shape {shape}")
-        out[layout.block_slice(name)] = g.ravel()
-    return out
+        copies = {k: np.array(v, copy=True) for k, v in params.items()}
+        grads = call_fitting(grads, [(copies, np.array(x, copy=True)), (copies,)], "grads",
+                             "(params) or (params, x)")
+    if not isinstance(grads, Mapping):  # a list could follow params' order or the stages': refuse the ambiguity
+        raise GradientMismatchError(f"grads must be a dict keyed by parameter name (or 'd' + name), or a callable "
+                                    f"returning one; got {type(grads).__name__}")
+    return layout.flatten_gradients(grads, what="grads")
 
 
 @takes_options()
@@ -74,7 +79,8 @@ def check_sequential(stages, params, x, grads, *, opts: CheckOptions) -> CheckRe
         stage's closure).  Not modified.
     grads : dict or callable
         The analytic gradient, keyed by parameter name or ``"d" + name``, or
-        ``grads(params, x)`` returning such a dict.
+        ``grads(params, x)`` or ``grads(params)`` returning such a dict (any
+        other signature is refused with a message saying so).
 
     The options are those of every check.  ``workers``/``client``: the
     coordinates are spread over worker processes (or a Dask cluster) in
@@ -103,11 +109,17 @@ def check_sequential(stages, params, x, grads, *, opts: CheckOptions) -> CheckRe
     if opts.layout is not None:
         raise ValueError("check_sequential names the blocks after params (in stage order); layout= does not apply")
     validate_threads(opts.threads)
+    if opts.reseed is not None:
+        raise ValueError("check_sequential: reseed= is not supported yet (the stages are evaluated by fastcheck's "
+                         "own stage evaluator); reseed inside a stage, or check the composed cost (compose) with "
+                         "check_gradient(..., reseed=)")
     if opts.directions is not None:  # every direction moves every stage: the composed cost, no caching to gain
+        _require_stage_signatures(*plan_stages(stages, params)[:2])
         cost, theta, layout = compose(stages, params, x)
         g = _gradient_vector(grads, params, x, layout)
         return check_directional_with(cost, theta, g, opts.replace(layout=layout, jit=False))
-    fns, names, layout = _plan(stages, params)
+    fns, names, layout = plan_stages(stages, params)
+    _require_stage_signatures(fns, names)
     ev = pool.wrap(SequentialEvaluator(fns, names, layout, x), pool.check_workers(opts.workers),
                    pool.check_client(opts.client))
     theta = layout.flatten(params)

@@ -14,20 +14,54 @@ import importlib
 import sys
 
 from fastcheck._version import __version__
+from fastcheck.errors import UsageError  # noqa: F401 - the subcommands raise it from here
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("demo", "check", "sweep", "report", "bench")
+COMMANDS = ("demo", "check", "sweep", "report")
 
 
-class UsageError(Exception):
-    """Bad input from the command line: one line on stderr, exit code 2."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that shows each option's default once.
+
+    ``(default: X)`` is appended unless the help already names a default or the option has none to show
+    (None, False, or a flag); a tuple or list default shows as the comma list one types.  Choices show in
+    the option's metavar (``{a,b,c}``), as argparse does.  Descriptions and epilogs keep their line breaks.
+    """
+
+    def _fill_text(self, text, width, indent):
+        # Paragraphs (split by blank lines) of one line are wrapped; text laid out already is kept as it is.
+        import textwrap
+
+        paragraphs = text.split("\n\n")
+        return "\n\n".join(p if "\n" in p else textwrap.fill(p, width, initial_indent=indent, subsequent_indent=indent)
+                           for p in paragraphs)
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or "default" in text.lower() or default is None or default is False
+                or default is argparse.SUPPRESS or isinstance(action, argparse._StoreTrueAction)):
+            return text
+        if isinstance(default, (tuple, list)):
+            default = ",".join(str(v) for v in default)
+        return f"{text} (default: {str(default).replace('%', '%%')})"
+
+
+def add_parser(sub, name: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand's parser with the package's help formatter."""
+    kwargs.setdefault("formatter_class", HelpFormatter)
+    return sub.add_parser(name, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastcheck",
         description="Check hand-written gradients against finite differences, fast.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="`fastcheck COMMAND --help` lists each command's options (`fastcheck sweep --help`: both kinds "
+               "of sweep). Exit codes: 0 passed, 1 a gradient is wrong, 2 usage or input error, 3 inconclusive.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"fastcheck {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")

@@ -4,34 +4,40 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fastcheck.cli import UsageError
+from fastcheck.errors import TargetError, UsageError
 from fastcheck.inputs.targets import ACCEPTED
 
 
 def register(sub) -> None:
-    import argparse
-
+    from fastcheck.cli import add_parser
     from fastcheck.core.steps import SCHEMES
+    from fastcheck.models import ACTIVATIONS, LOSSES, MUTANTS
 
-    p = sub.add_parser(
+    p = add_parser(
+        sub,
         "check",
         help="check the gradient of your network (path/to/net.py:make) or of a built-in model",
         description="Check a hand-written gradient. TARGET is path/to/file.py:function, where function() returns "
         + ACCEPTED
-        + ". Without TARGET a built-in model is checked (--model, --sizes, ...).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        + ". Without TARGET a built-in model is checked (--model, --sizes, ...).\n\n"
+        "Tables are printed in full, never cut: columns that do not fit the terminal (COLUMNS; 80 when piped) "
+        "continue below; --wide prints each table in one piece, --json everything as JSON.",
     )
     p.add_argument("target", nargs="?", help="path/to/file.py:function returning what is to be checked")
-    p.add_argument("--model", default="mlp", choices=["mlp", "tutorial", "seed"],
+    p.add_argument("--model", default="mlp", choices=["mlp", "tutorial"], type=_model_name,
                    help="built-in model when no TARGET is given (tutorial: the 2-3-1 network of Neural Networks "
-                        "Demystified; seed is its old name)")
+                        "Demystified)")
     p.add_argument("--sizes", default="784,128,10", help="layer sizes of the built-in MLP")
-    p.add_argument("--activation", default="sigmoid", help="activation of the built-in MLP (one, or one per layer, comma-separated)")
-    p.add_argument("--loss", default="sse", help="loss of the built-in MLP")
+    p.add_argument("--activation", default="sigmoid", type=_names(ACTIVATIONS, "--activation"), metavar="NAME[,NAME...]",
+                   help=f"activation of the built-in MLP, one for every layer or one per layer, comma-separated: "
+                        f"{', '.join(ACTIVATIONS)}")
+    p.add_argument("--loss", default="sse", choices=list(LOSSES), help="loss of the built-in MLP")
     p.add_argument("--batch", type=int, default=64, help="batch size of the built-in MLP's data")
     p.add_argument("--l2", type=float, default=0.0, help="L2 regularisation of the built-in MLP")
     p.add_argument("--keep-prob", type=float, default=1.0, help="dropout keep probability (fixed mask) of the built-in MLP")
-    p.add_argument("--mutant", default=None, help="plant this backprop bug in the built-in model (see fastcheck.models.MUTANTS)")
+    p.add_argument("--mutant", default=None, choices=sorted(MUTANTS), metavar="MUTANT",
+                   help="plant this backprop bug in the built-in model: " + ", ".join(sorted(MUTANTS))
+                        + " (see fastcheck.models.MUTANTS); default: none")
     p.add_argument("--mode", default="structured", choices=["structured", "blackbox"], help="kernel for built-in models")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"],
                    help="precision the built-in model computes its costs in")
@@ -39,23 +45,45 @@ def register(sub) -> None:
                    help="absolute step, or 'adaptive' (Richardson over a ladder of steps per coordinate);"
                         " default: the scheme's optimal relative step")
     p.add_argument("--scheme", default="central", choices=sorted(SCHEMES), help="difference scheme")
-    p.add_argument("--sample", type=int, default=None, metavar="K", help="check K coordinates of every block")
-    p.add_argument("--directional", type=int, default=None, metavar="N", help="check N random directions instead")
+    p.add_argument("--sample", type=int, default=None, metavar="K",
+                   help="check K coordinates of every block (default: every coordinate)")
+    p.add_argument("--directional", type=int, default=None, metavar="N",
+                   help="check N random directions instead of coordinates")
     p.add_argument("--strategy", default="full", choices=["full", "screen"],
                    help="full: every coordinate; screen: group tests per block, then the coordinates they point to "
                         "(a few hundred evaluations at any size; states the smallest error it would have caught)")
     p.add_argument("--max-evals", type=int, default=None, metavar="N",
                    help="with --strategy screen: at most N cost evaluations (inconclusive where they run out)")
     p.add_argument("--threads", type=int, default=None, help="Numba threads (default: all)")
-    p.add_argument("--workers", default="auto", type=_workers,
+    p.add_argument("--workers", default="auto", type=_workers, metavar="N|auto",
                    help="worker processes for a cost that stays Python (1: the serial loop; auto: all cores when "
                         "the check is long enough to pay for starting them)")
     p.add_argument("--seed", type=int, default=0, help="seed for sampling, directions and built-in models")
+    p.add_argument("--reseed", type=int, default=None, metavar="S",
+                   help="a cost that draws random numbers: seed NumPy's global RNG and random with S before every evaluation")
     p.add_argument("--worst", type=int, default=5, help="worst coordinates to show")
+    p.add_argument("--wide", action="store_true", help="print each table in one piece, however wide")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object (strict: NaN is null)")
     p.add_argument("--force", action="store_true",
                    help="check a built-in model even if it needs more memory than the machine has available")
     p.set_defaults(func=run)
+
+
+def _model_name(text: str) -> str:
+    return "tutorial" if text == "seed" else text  # "seed": the tutorial network's old name, still accepted
+
+
+def _names(known, option: str):
+    """An argparse type: a comma list of names, each one of ``known``."""
+
+    def parse(text: str) -> str:
+        bad = [n for n in text.split(",") if n not in known]
+        if bad:
+            raise argparse.ArgumentTypeError(f"unknown {', '.join(map(repr, bad))}; choose from {', '.join(known)}")
+        return text
+
+    parse.__name__ = option.lstrip("-")
+    return parse
 
 
 def _eps_arg(text):
@@ -68,8 +96,6 @@ def _eps_arg(text):
 
 
 def _workers(text: str):
-    import argparse
-
     if text == "auto":
         return "auto"
     try:
@@ -95,6 +121,8 @@ def _options(args) -> dict:
     if args.max_evals is not None and (args.strategy != "screen" or args.max_evals < 1):
         raise UsageError("--max-evals takes a positive number and bounds --strategy screen")
     opts = {"threads": args.threads, "workers": args.workers}
+    if getattr(args, "reseed", None) is not None:
+        opts["reseed"] = args.reseed
     if args.strategy == "screen":
         opts.update(strategy="screen", max_evals=args.max_evals)
     if args.directional is None:
@@ -108,7 +136,7 @@ def _options(args) -> dict:
 
 def check_target(obj, opts: dict, directional=None, mode: str = "structured"):
     """Run the right check for what a user's ``make()`` returned (see :mod:`fastcheck.inputs.targets`)."""
-    from fastcheck.inputs.targets import TargetError, run_target
+    from fastcheck.inputs.targets import run_target
 
     try:
         return run_target(obj, opts, directional, mode)
@@ -120,7 +148,7 @@ def builtin_model(args):
     """The model, θ and data that ``--model`` and its options describe."""
     from fastcheck import models
 
-    if args.model in ("tutorial", "seed"):
+    if args.model == "tutorial":
         model, theta, X, y = models.tutorial_network(seed=args.seed)
     else:
         try:
@@ -165,7 +193,7 @@ def run(args) -> int:
     else:
         from fastcheck.cli.render import print_result
 
-        print_result(result, title=title, worst=args.worst)
+        print_result(result, title=title, worst=args.worst, wide=args.wide)
     if result.passed:
         return 0
     return 3 if result.verdict == "inconclusive" else 1

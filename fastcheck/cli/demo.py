@@ -5,18 +5,20 @@ DEMO_MUTANT = "activation_derivative"
 
 
 def register(sub) -> None:
-    import argparse
+    from fastcheck.cli import add_parser
+    from fastcheck.models import MUTANTS
 
-    p = sub.add_parser(
+    p = add_parser(
+        sub,
         "demo",
         help="check the 2-3-1 network of Neural Networks Demystified, correct and with a wrong sigmoid derivative",
         description="Check the 2-3-1 sigmoid network of Neural Networks Demystified (inputs [[3,5],[5,1],[10,2]] scaled by column max, "
         "targets [75,82,93]/100, cost 0.5·Σ(y−ŷ)²) with its correct backprop and with a planted bug, "
-        "and print both reports.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "and print both reports; then the error of each scheme against eps on the same network.",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the network's initial weights")
-    p.add_argument("--mutant", default=DEMO_MUTANT, help="the planted bug (see fastcheck.models.MUTANTS)")
+    p.add_argument("--mutant", default=DEMO_MUTANT, choices=sorted(MUTANTS), metavar="MUTANT",
+                   help="the planted bug: " + ", ".join(sorted(MUTANTS)) + f" (default: {DEMO_MUTANT})")
     p.add_argument("--no-sweep", action="store_true", help="skip the error-vs-eps study of the same network")
     p.add_argument("--report", default=None, metavar="DIR",
                    help="also write the eps study's report (results.parquet/csv, plot, README.md) into DIR")
@@ -54,7 +56,7 @@ def run(args) -> int:
 
 def _eps_study(console, report_dir) -> None:
     """Error vs ε of the NumPy network of Neural Networks Demystified: fitted orders and the best step."""
-    from fastcheck.cli.render import table_of
+    from fastcheck.cli.render import print_table
     from fastcheck.sweep import eps_sweep, fit_notes, fit_orders
 
     console.rule("how good is the check itself? error vs eps on the same network")
@@ -62,8 +64,8 @@ def _eps_study(console, report_dir) -> None:
     fits = fit_orders(df)
     cols = {"scheme": "scheme", "dtype": "dtype", "order": "order", "truncation_slope": "slope",
             "roundoff_slope": "round-off", "best_eps": "best eps", "floor": "floor"}
-    console.print(table_of(fits[list(cols)].rename(columns=cols), f"{df['eps'].nunique()} steps from 1 to 1e-14; slopes of log error vs log eps",
-                           verdict_col=None))
+    print_table(console, fits[list(cols)].rename(columns=cols),
+                f"{df['eps'].nunique()} steps from 1 to 1e-14; slopes of log error vs log eps", verdict_col=None)
     console.print(
         "[dim]truncation slopes ≈ 1 (forward), 2 (central), 4 (central4); round-off slope ≈ −1; "
         "the complex step has no round-off branch. float32 loses about half the digits.[/]"

@@ -1,63 +1,67 @@
-"""Terminal rendering of check results (rich tables)."""
+"""Terminal rendering of check results.
+
+Tables are plain text from :func:`fastcheck.checks.table.format_table`: every number in full, columns
+that do not fit the console's width continuing in a further section (``wide=True``: one piece), so piped
+output (80 columns unless ``COLUMNS`` says otherwise) is as complete as a wide terminal's.  On a terminal
+the verdicts are coloured; piped output is plain.
+"""
 from __future__ import annotations
+
+import re
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from fastcheck.verdicts.bands import hint
 
 _STYLE = {"great": "green", "ok": "green", "suspect": "yellow", "wrong": "bold red", "inconclusive": "yellow"}
+#: Wide enough for any table (``--wide``).
+WIDE = 100_000
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return "–" if v != v else f"{v:.3e}"  # NaN: nothing to show
-    return str(v)
+def table_text(frame, console: Console, wide: bool = False, indent: str = "  ",
+               verdict_col: str | None = "verdict") -> Text:
+    """``frame`` as text fitted to ``console`` (never cut), its verdict column coloured on a terminal."""
+    from fastcheck.checks.table import format_table
+
+    width = WIDE if wide else max(console.width - len(indent), 20)
+    lines = [(indent + ln) if ln else "" for ln in format_table(frame, width).splitlines()]
+    text = Text("\n".join(lines), no_wrap=True, overflow="ignore")
+    if verdict_col is not None and verdict_col in getattr(frame, "columns", ()):
+        for verdict, style in _STYLE.items():
+            text.highlight_regex(rf"(?<=\s){re.escape(verdict)}(?=\s|$)", style)
+    return text
 
 
-def table_of(frame, title: str | None = None, verdict_col: str | None = "verdict") -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for col in frame.columns:
-        table.add_column(str(col), justify="right" if frame[col].dtype.kind in "if" else "left")
-    for row in frame.itertuples(index=False):
-        cells = []
-        for col, v in zip(frame.columns, row):
-            text = escape(_fmt(v))
-            if col == verdict_col and v in _STYLE:
-                text = f"[{_STYLE[v]}]{text}[/]"
-            cells.append(text)
-        table.add_row(*cells)
-    return table
+def print_table(console: Console, frame, title: str | None = None, wide: bool = False,
+                verdict_col: str | None = "verdict") -> None:
+    if title:
+        console.print(escape(title) + ":", highlight=False)
+    console.print(table_text(frame, console, wide, verdict_col=verdict_col), highlight=False, crop=False,
+                  soft_wrap=True)
 
 
-def print_result(result, title: str = "", console: Console | None = None, worst: int = 5) -> None:
-    """Verdict line, per-block table, kinks and worst coordinates."""
+def print_result(result, title: str = "", console: Console | None = None, worst: int = 5, wide: bool = False) -> None:
+    """The verdict and the blocks' verdicts, what was checked, the per-block table, kinks and worst coordinates."""
     console = console or Console()
     style = "bold green" if result.passed else _STYLE.get(result.verdict, "bold red")
-    what = "random directions" if result.kind == "directional" else "coordinates"
-    console.print(f"{escape(title + ': ') if title else ''}[{style}]{escape(result.headline())}[/]")
-    console.print(
-        f"  {len(result.coords)} {what} of {result.n_params} parameters, scheme {result.scheme}, "
-        f"{result.n_evals} cost evaluations, {result.seconds:.3g} s on {result.threads} thread(s) " + escape(f"[{result.path}]"),
-        highlight=False,
-    )
+    console.print(f"{escape(title + ': ') if title else ''}[{style}]{escape(result.summary())}[/]", highlight=False,
+                  soft_wrap=True)
+    console.print("  " + escape(result.stats_line()), highlight=False, soft_wrap=True)
     if result.note:
-        console.print("  " + escape(f"({result.note})"), highlight=False)
+        console.print("  " + escape(f"({result.note})"), highlight=False, soft_wrap=True)
     if result.precision and result.precision != result.dtype:
         console.print(f"  [yellow]the cost computes in {escape(result.precision)}[/], not in {result.dtype}:"
-                      " error bars and steps use its round-off", highlight=False)
-    console.print(table_of(result.blocks, "per block"))
+                      " error bars and steps use its round-off", highlight=False, soft_wrap=True)
+    print_table(console, result.blocks, "per block", wide)
     if len(result.nonfinite):
-        console.print(f"[red]non-finite cost at {len(result.nonfinite)} perturbed point(s)[/]: {result.nonfinite[:10].tolist()}")
+        console.print(f"[red]{escape(result.nonfinite_line())}[/]", highlight=False, soft_wrap=True)
     if len(result.kinks):
-        console.print(
-            f"[yellow]{len(result.kinks)} coordinate(s) at a kink of the cost[/] (the slopes left and right of θ"
-            " differ, or the estimate jumps as the step shrinks): excluded from the verdict"
-        )
-        console.print(table_of(result.kinks.head(worst), "kinks", verdict_col=None))
+        console.print(f"[yellow]{escape(result.kink_line())}[/]", highlight=False, soft_wrap=True)
+        print_table(console, result.kinks.head(worst), "kinks", wide, verdict_col=None)
     if not result.passed and len(result.coords):
-        console.print(table_of(result.worst(worst), "worst coordinates", verdict_col=None))
+        print_table(console, result.worst(worst), "worst coordinates", wide, verdict_col=None)
         tip = hint(result.layout, result.wrong_blocks)
         if tip:
-            console.print(escape(tip))
+            console.print(escape(tip), highlight=False, soft_wrap=True)

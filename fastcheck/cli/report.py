@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastcheck.cli import UsageError
+from fastcheck.errors import ReportError, UsageError
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
+    from fastcheck.cli import add_parser
+
+    p = add_parser(
+        sub,
         "report",
         help="write results.parquet, plots and README.md of a sweep directory",
         description="Read DIR/results.csv (and DIR/sweep.json) left by `fastcheck sweep` - finished or "
@@ -19,7 +22,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from fastcheck.report import ReportError, write_report
+    from fastcheck.report import write_report
 
     directory = Path(args.directory)
     try:

@@ -1,4 +1,4 @@
-"""``fastcheck sweep eps|size``: run a sweep into reports/<name>/ and write its report."""
+"""``fastcheck sweep eps|size``: run a sweep into fastcheck-reports/<name>/ (``--out``) and write its report."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
-from fastcheck.cli import UsageError
+from fastcheck.errors import UsageError
 
 
 def _csv(text: str) -> tuple:
@@ -23,7 +23,8 @@ def _ints(text: str) -> tuple:
 
 def _common(p) -> None:
     p.add_argument("--name", help="report name: results go to OUT/NAME/ (default: from the first problem)")
-    p.add_argument("--out", default="reports", help="parent directory of the report")
+    p.add_argument("--out", default="fastcheck-reports",
+                   help="parent directory of the report (the project's own tracked reports use --out reports)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep: compute only missing points")
     p.add_argument("--force", action="store_true",
                    help="start over even if the report directory holds results (with --resume: keep them); "
@@ -31,31 +32,39 @@ def _common(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument("--no-report", action="store_true", help="only results.csv; skip parquet, plots and README")
     dist = p.add_mutually_exclusive_group()
-    dist.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N workers (127.0.0.1)")
+    dist.add_argument("--dask-workers", type=int, metavar="N",
+                      help="run on a local Dask cluster of N worker processes (127.0.0.1)")
     dist.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on an existing Dask cluster")
+    # --workers means worker processes of one check everywhere else; a sweep's parallelism is Dask's.
+    p.add_argument("--workers", type=str, default=None, help=argparse.SUPPRESS)
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
+    from fastcheck.cli import HelpFormatter, add_parser
+    from fastcheck.models import ACTIVATIONS, LOSSES
+
+    p = add_parser(
+        sub,
         "sweep",
-        help="error vs eps / time vs size sweeps, written to reports/<name>/",
+        help="error vs eps / time vs size sweeps, written to fastcheck-reports/<name>/ (--out, --name)",
         description="Run a sweep; every finished point is appended to OUT/NAME/results.csv at once, "
-        "--resume continues an interrupted run, and the report (parquet, plots, README) is written at the end.",
+        "--resume continues an interrupted run, and the report (parquet, plots, README) is written at the end. "
+        "Both kinds and all their options are listed below.",
     )
     kinds = p.add_subparsers(dest="kind", metavar="KIND")
     kinds.required = True
 
-    e = kinds.add_parser(
-        "eps", help="error of the numerical gradient vs eps, per scheme and dtype",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    e = add_parser(
+        kinds, "eps", help="error of the numerical gradient vs eps, per scheme and dtype",
         description="Error of the numerical gradient against the step eps for each scheme and precision. "
-        "PROBLEM is a registry name (seed, mlp:784-128-10,batch=64, smooth:n=20, cube, square) or FILE.py:FUNCTION.",
+        "PROBLEM is a registry name (tutorial, tutorial-numpy, mlp:784-128-10,batch=64, smooth:n=20, cube, square) "
+        "or FILE.py:FUNCTION.",
     )
     e.add_argument("problems", nargs="+", metavar="PROBLEM")
     e.add_argument("--eps", default="1e0:1e-14:29", help="START:STOP:NUM (log-spaced) or a comma list")
     e.add_argument("--schemes", type=_csv, default=("forward", "central", "central4", "complex"),
-                   help="comma list of schemes")
-    e.add_argument("--dtypes", type=_csv, default=("float64", "float32"), help="comma list of dtypes")
+                   help="comma list of schemes (forward, backward, central, central4, complex)")
+    e.add_argument("--dtypes", type=_csv, default=("float64", "float32"), help="comma list of dtypes (float64, float32)")
     e.add_argument("--sample", type=int, help="check this many coordinates per block (default: all)")
     e.add_argument("--seed", type=int, default=0, help="seed of the sampled coordinates")
     e.add_argument("--threads", type=int, help="Numba threads (default: all)")
@@ -63,19 +72,18 @@ def register(sub) -> None:
     _common(e)
     e.set_defaults(func=run_eps)
 
-    s = kinds.add_parser(
-        "size", help="check time vs model size, mode and threads (also: batch check of many networks)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    s = add_parser(
+        kinds, "size", help="check time vs model size, mode and threads (also: batch check of many networks)",
         description="Time every way of checking against model size and Numba threads. SIZE is layer sizes "
         "such as 784-128-10 (an MLP) or any problem spec.",
     )
     s.add_argument("sizes", nargs="+", metavar="SIZE")
     s.add_argument("--modes", type=_csv, default=("structured", "blackbox", "directional", "sampled"),
-                   help="comma list of modes")
+                   help="comma list of modes (structured, blackbox, directional, sampled)")
     s.add_argument("--threads", type=_ints, default=(1, 2), help="comma list of Numba thread counts")
     s.add_argument("--batch", type=int, default=64, help="batch size of MLPs given by layer sizes")
-    s.add_argument("--activation", default="sigmoid", help="activation of MLPs given by layer sizes")
-    s.add_argument("--loss", default="sse", help="loss of MLPs given by layer sizes")
+    s.add_argument("--activation", default="sigmoid", choices=list(ACTIVATIONS), help="activation of MLPs given by layer sizes")
+    s.add_argument("--loss", default="sse", choices=list(LOSSES), help="loss of MLPs given by layer sizes")
     s.add_argument("--sample", type=int, default=8, help="coordinates per block in the sampled mode")
     s.add_argument("--n-dirs", type=int, default=8, help="directions per block in the directional mode")
     s.add_argument("--repeat", type=int, default=3, help="timed runs per point (median kept)")
@@ -83,6 +91,11 @@ def register(sub) -> None:
     s.add_argument("--seed", type=int, default=0, help="seed of weights, data, samples and directions")
     _common(s)
     s.set_defaults(func=run_size)
+
+    # `fastcheck sweep --help` lists both kinds' options, not only their names.
+    p.epilog = "\n".join(f"{'-' * 8} fastcheck sweep {name} {'-' * 8}\n{kind.format_help()}"
+                         for name, kind in (("eps", e), ("size", s)))
+    p.formatter_class = HelpFormatter
 
 
 def _default_name(kind: str, first: str) -> str:
@@ -96,9 +109,12 @@ def _client(args):
     from fastcheck.sweep import dask as dask_support
 
     if args.workers is not None:
-        if args.workers < 1:
-            raise UsageError(f"--workers must be a positive integer, got {args.workers}")
-        client = dask_support.local_client(args.workers)
+        raise UsageError("a sweep runs its points on Dask: --dask-workers N starts a local cluster of N worker "
+                         "processes, --scheduler tcp://HOST:PORT joins one (--workers is a check's worker processes)")
+    if args.dask_workers is not None:
+        if args.dask_workers < 1:
+            raise UsageError(f"--dask-workers must be a positive integer, got {args.dask_workers}")
+        client = dask_support.local_client(args.dask_workers)
     elif args.scheduler:
         client = dask_support.connect(args.scheduler)
     else:
@@ -109,7 +125,7 @@ def _client(args):
     finally:
         cluster = getattr(client, "cluster", None)
         client.close()
-        if cluster is not None and args.workers is not None:
+        if cluster is not None and args.dask_workers is not None:
             cluster.close()
 
 

@@ -13,28 +13,44 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Layout", "ShapeNoteWarning", "fit_gradient_shape"]
+from fastcheck.errors import GradientMismatchError, ShapeNoteWarning
+
+__all__ = ["Layout", "fit_gradient_shape"]
 
 
-class ShapeNoteWarning(UserWarning):
-    """A gradient was accepted although its shape differs from its block's by singleton axes."""
-
-
-def fit_gradient_shape(g, shape, label: str, error=ValueError) -> np.ndarray:
-    """``g`` as an array of ``shape``: equal shapes, or shapes that differ only by singleton axes
+def fit_gradient_shape(g, shape, label: str, error=GradientMismatchError) -> np.ndarray:
+    """``g`` as a real array of ``shape``: equal shapes, or shapes that differ only by singleton axes
     (a ``(1, 20)`` gradient for a ``(20,)`` parameter, as some course code returns; accepted with a
-    :class:`ShapeNoteWarning`).  Anything else raises ``error`` naming ``label``."""
-    g = np.asarray(g)
+    :class:`~fastcheck.errors.ShapeNoteWarning`).  Anything else, and a complex or non-numeric ``g``,
+    raises ``error`` with a message that starts with ``label`` ("the gradient for block 'W1'")."""
+    try:
+        g = np.asarray(g)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
+        raise error(f"{label} is not an array ({exc})") from None
     shape = tuple(shape)
+    if np.iscomplexobj(g):
+        raise error(f"{label} is complex ({g.dtype}): the gradient of a real cost is real; an imaginary part was "
+                    "left in (a stray 1j term, or a complex intermediate)")
     if not np.issubdtype(g.dtype, np.number):
-        raise error(f"gradient {label} is not a numeric array (dtype {g.dtype})")
+        raise error(f"{label} is not a numeric array (dtype {g.dtype})")
     if g.shape == shape:
         return g
     if g.size == int(np.prod(shape)) and tuple(d for d in g.shape if d != 1) == tuple(d for d in shape if d != 1):
-        warnings.warn(f"gradient {label} has shape {g.shape}, its parameter {shape}: accepted (they differ only "
-                      "by singleton axes)", ShapeNoteWarning, stacklevel=3)
+        warnings.warn(f"{label} has shape {g.shape}, the block {shape}: accepted (they differ only by singleton "
+                      "axes)", ShapeNoteWarning, stacklevel=3)
         return g.reshape(shape)
-    raise error(f"gradient {label} has shape {g.shape} but its parameter has shape {shape}")
+    raise error(f"{label} has shape {g.shape} but the block has shape {shape}")
+
+
+def _blocks(layout) -> str:
+    return ", ".join(f"{n!r} {s}" for n, s in zip(layout.names, layout.shapes))
+
+
+def _shape_of(value) -> str:
+    try:
+        return str(np.shape(value))
+    except (TypeError, ValueError):
+        return type(value).__name__
 
 
 @dataclass(frozen=True)
@@ -155,6 +171,55 @@ class Layout:
             if arr.shape != shape:
                 raise ValueError(f"block {name!r} has shape {arr.shape}, layout expects {shape}")
             out[a:b] = arr.ravel()
+        return out
+
+    def flatten_gradients(self, grads, prefixes=("", "d"), *, what="the gradient") -> np.ndarray:
+        """An analytic gradient as one float64 vector in the layout's order: the one reader of the
+        gradients every entry point is handed.
+
+        ``grads`` is a mapping with an entry for every block, keyed by the block's name or by a prefix and the
+        name (``"dW1"``; the first of ``prefixes`` present wins; other keys, ``"dZ1"`` and the like, are
+        ignored); or a list or tuple of arrays in block order; or one array, a flat vector of all the
+        coordinates (or, for a one-block layout, that block).  A gradient may differ from its block's shape by
+        singleton axes only (accepted with a :class:`~fastcheck.errors.ShapeNoteWarning`).
+
+        Raises :class:`~fastcheck.errors.GradientMismatchError`, whose message starts with ``what`` and names
+        the block, the keys (or arrays) given and the shapes, for a missing block, a wrong number of arrays,
+        a wrong shape, and a complex or non-numeric gradient.
+        """
+        if isinstance(grads, Mapping):
+            parts = []
+            for name in self.names:
+                key = next((p + name for p in prefixes if p + name in grads), None)
+                if key is None:
+                    looked = " or ".join(repr(p + name) for p in dict.fromkeys(prefixes))
+                    given = ", ".join(f"{k!r} {_shape_of(v)}" for k, v in grads.items()) or "no keys"
+                    raise GradientMismatchError(f"{what} for block {name!r} is missing: looked for {looked} among "
+                                                f"{given}; the blocks are {_blocks(self)}")
+                label = f"{what} for block {name!r}" + (f" ({key!r})" if key != name else "")
+                parts.append((label, grads[key]))
+        elif isinstance(grads, (list, tuple)):
+            if len(grads) != len(self.names):
+                given = ", ".join(_shape_of(g) for g in grads) or "none"
+                raise GradientMismatchError(f"{what} has {len(grads)} array(s) for {len(self.names)} block(s); "
+                                            f"their shapes: {given}; the blocks are {_blocks(self)}")
+            parts = [(f"{what} for block {n!r} (array {i})", g) for i, (n, g) in enumerate(zip(self.names, grads))]
+        elif isinstance(grads, (np.ndarray, np.generic, int, float, complex)):
+            g = np.asarray(grads)
+            if g.ndim == 1 and g.size == self.size:
+                return fit_gradient_shape(g, (self.size,), what).astype(np.float64)
+            if len(self.names) != 1:
+                raise GradientMismatchError(f"{what} is one array of shape {g.shape}; expected a dict keyed by block, "
+                                            f"a list in block order or a flat vector of {self.size}; the blocks are "
+                                            f"{_blocks(self)}")
+            parts = [(f"{what} for block {self.names[0]!r}", g)]
+        else:
+            keys = " or ".join(repr(p + "<block>") for p in dict.fromkeys(prefixes))
+            raise GradientMismatchError(f"{what} must be a dict keyed by {keys}, a list of arrays in block order, "
+                                        f"or an array; got {type(grads).__name__}")
+        out = np.empty(self.size)
+        for (label, g), shape, a, b in zip(parts, self.shapes, self.offsets[:-1], self.offsets[1:]):
+            out[a:b] = fit_gradient_shape(g, shape, label).ravel()
         return out
 
     def unflatten(self, theta) -> dict:

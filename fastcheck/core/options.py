@@ -55,6 +55,7 @@ class CheckOptions:
     directions: object = None
     per_block: object = None
     cache_stages: bool = True
+    reseed: object = None
     strategy: str = "full"
     max_evals: object = None
     extra: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
@@ -159,6 +160,8 @@ OPTION_DOCS = {
                   "two cost evaluations per direction",
     "per_block": "directional checks: draw the directions inside every block (default: when a layout is known)",
     "cache_stages": "networks whose stages fastcheck can see: recompute only the stages after a perturbed one",
+    "reseed": "a cost that draws random numbers: an int (NumPy's global RNG and the stdlib random are seeded with it "
+              "before every evaluation and restored afterwards) or a callable run before every evaluation",
     "strategy": "\"full\" (default: every coordinate differenced) or \"screen\" (group tests along random-sign "
                 "directions per block, then the per-coordinate check of the few coordinates they point to; "
                 "states the smallest single-coordinate error it would have caught)",
@@ -187,8 +190,9 @@ def takes_options(*, specific: Mapping | None = None, extra_docs: Mapping | None
 
         @functools.wraps(fn)
         def check(*targets, **kwargs):
+            named = {p.name: kwargs.pop(p.name) for p in positional if p.name in kwargs}  # grad=True and the like
             opts = CheckOptions.build(where, kwargs, specific)
-            return fn(*targets, opts=opts)
+            return fn(*targets, **named, opts=opts)
 
         check.__signature__ = inspect.Signature(positional + options, return_annotation=inspect.Signature.empty)
         del check.__wrapped__  # inspect.signature must read the signature above, not fn's

@@ -6,6 +6,7 @@ the caller's object) or raises one clear error naming what is wrong.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import numba
 import numpy as np
@@ -53,11 +54,22 @@ def validate_threads(threads):
     return int(threads)
 
 
+def _is_shape(value) -> bool:
+    """An int, or a tuple (or list) of ints: a block's shape in ``{name: shape}``, as the command line takes it."""
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    return is_int(value) or (isinstance(value, (tuple, list)) and all(is_int(v) for v in value))
+
+
 def layout_for(theta, layout) -> Layout:
-    """The layout of θ: the one given (or built from arrays), else a single block; its size must match."""
+    """The layout of θ: the one given (a Layout, ``{name: shape}`` or built from arrays), else a single block;
+    its size must match."""
     if layout is None:
         return Layout.single(len(theta))
-    if not isinstance(layout, Layout):
+    if isinstance(layout, Mapping) and layout and all(_is_shape(v) for v in layout.values()):
+        layout = Layout.from_shapes({k: tuple(v) if isinstance(v, list) else v for k, v in layout.items()})
+    elif not isinstance(layout, Layout):
         layout = Layout.from_arrays(layout)
     if layout.size != len(theta):
         raise ValueError(f"layout has {layout.size} parameters but theta has {len(theta)}")

@@ -19,19 +19,16 @@ from collections.abc import Mapping
 import numpy as np
 
 from fastcheck.core.layout import Layout
-from fastcheck.evaluators.protocol import Evaluator
-from fastcheck.evaluators.user import as_scalar, complex_dtype
-
-
-class StageError(ValueError):
-    """A stage is malformed, names parameters wrongly, or returned the wrong thing."""
+from fastcheck.errors import StageError
+from fastcheck.evaluators.loop import as_scalar, complex_dtype
+from fastcheck.evaluators.protocol import Capabilities, Evaluator
 
 
 def _stage_name(l: int, fn) -> str:
     return f"stage {l} ({getattr(fn, '__name__', type(fn).__name__)})"
 
 
-def _plan(stages, params):
+def plan_stages(stages, params):
     """Validated ``(fns, names_per_stage, layout)``; the layout lists the
     parameters in stage order, so each stage's coordinates are contiguous."""
     if not isinstance(params, Mapping):
@@ -87,7 +84,7 @@ class SequentialEvaluator(Evaluator):
     """
 
     path = "sequential"
-    has_complex_step = True
+    caps = Capabilities(complex_step=True)  # the stages run in Python: no kink flags, no directions
 
     def __init__(self, fns, names, layout: Layout, x):
         self.fns = list(fns)
@@ -136,6 +133,10 @@ class SequentialEvaluator(Evaluator):
             return as_scalar(a, where=where, complex_ok=np.iscomplexobj(work))
         except ValueError as exc:
             raise StageError(f"{exc}; the last stage must return the scalar cost") from None
+
+    def composed(self, theta) -> float:
+        """J(θ) through every stage, neither validated nor timed: the cost a black-box check differences."""
+        return self._run(0, np.array(self.x, copy=True), theta)
 
     def _inputs(self, theta):
         """Every stage's input at θ (computed once per θ)."""

@@ -14,8 +14,9 @@ import functools
 import numpy as np
 
 from fastcheck import config
-from fastcheck.evaluators.protocol import Evaluator
-from fastcheck.evaluators.user import JitEvaluator, complex_dtype
+from fastcheck.evaluators.jit import JitEvaluator
+from fastcheck.evaluators.loop import complex_dtype
+from fastcheck.evaluators.protocol import Capabilities, Evaluator
 from fastcheck.kernels import stencil
 from fastcheck.models import MLP, backprop, layered
 
@@ -65,12 +66,14 @@ class LayeredEvaluator(Evaluator):
     """
 
     path = "structured"
-    holds_blas = True  # see fastcheck.checks.gradient.held_blas
-    deterministic = True  # a fixed dropout mask: J(θ) is not re-evaluated to test for randomness
-    native_precision = True  # computes in θ's dtype by construction: no precision probe
-    finds_kinks = True  # exact kink flags of relu / leaky_relu layers
-    has_complex_step = True
-    has_directions = True
+    caps = Capabilities(
+        holds_blas=True,  # see fastcheck.checks.gradient.held_blas
+        deterministic=True,  # a fixed dropout mask: J(θ) is not re-evaluated to test for randomness
+        native_precision=True,  # computes in θ's dtype by construction: no precision probe
+        finds_kinks=True,  # exact kink flags of relu / leaky_relu layers
+        complex_step=True,
+        directions=True,
+    )
 
     def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64):
         self.model = model
@@ -155,10 +158,10 @@ class BlackBoxModelEvaluator(JitEvaluator):
     layer's product stays one BLAS call of a single dtype.
     """
 
-    deterministic = True
-    native_precision = True
-    finds_kinks = True
-    calls_user_cost = False  # the model's own jitted cost, with its data cast per precision
+    # As the structured kernel's, and not ``calls_user_cost``: the cost is the
+    # model's own jitted cost, with its data cast per precision.
+    caps = Capabilities(holds_blas=True, deterministic=True, native_precision=True, finds_kinks=True,
+                        complex_step=True, directions=True)
 
     def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64):
         self._layered = LayeredEvaluator(model, X, Y, threads, dtype)

@@ -21,9 +21,9 @@ import numpy as np
 
 from fastcheck.checks.gradient import check_gradient_with, run_check
 from fastcheck.checks.result import CheckResult
-from fastcheck.core.layout import Layout, fit_gradient_shape
+from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
-from fastcheck.core.validate import validate_threads
+from fastcheck.core.validate import layout_for, validate_threads
 from fastcheck.evaluators import pool
 from fastcheck.inputs.stages import restore, snapshot, staged_problem
 from fastcheck.inputs.styles import STYLES
@@ -133,6 +133,7 @@ def check_object(net, X, y, *, opts: CheckOptions) -> CheckResult:
     snapshot = dict(vars(net))
     if opts.layout is None:
         opts = opts.replace(layout=_infer_object_layout(net, theta0))
+    layout = layout_for(theta0, opts.layout)
 
     def cost(theta):
         set_(theta.copy())
@@ -140,7 +141,7 @@ def check_object(net, X, y, *, opts: CheckOptions) -> CheckResult:
 
     def grad(theta):
         set_(theta.copy())
-        return np.asarray(grad_fn(X, y), dtype=np.float64).ravel()
+        return layout.flatten_gradients(np.ravel(grad_fn(X, y)), what=f"{type(net).__name__}'s gradient")
 
     try:
         return check_gradient_with(cost, theta0, grad, opts)
@@ -160,7 +161,8 @@ def _check_style(style, problem, net, X, y, opts: CheckOptions):
     cost, grad, theta0, own_layout, restore = problem(net, X, y)
     why_not = ""
     try:
-        if opts.cache_stages and opts.directions is None and opts.strategy == "full" and opts.layout is None:
+        if (opts.cache_stages and opts.directions is None and opts.strategy == "full" and opts.layout is None
+                and hasattr(net, "__dict__")):
             res, why_not = _check_staged(style, net, X, y, cost, grad, theta0, own_layout, opts)
             if res is not None:
                 return res
@@ -201,16 +203,9 @@ def _param_layout(parameters) -> Layout:
 
 
 def gradients_to_vector(grads, layout: Layout, prefix: str = "d") -> np.ndarray:
-    """Flatten ``{"dW1": …}`` in the layout's order; extra keys (dZ1, dA1…) are ignored."""
-    if not isinstance(grads, Mapping):
-        raise TypeError(f"backward must return a dict of gradients, got {type(grads).__name__}")
-    out = np.empty(layout.size)
-    for name, shape, a, b in zip(layout.names, layout.shapes, layout.offsets[:-1], layout.offsets[1:]):
-        key = prefix + name
-        if key not in grads:
-            raise KeyError(f"the gradients have no {key!r} for parameter {name!r} (keys: {sorted(grads)})")
-        out[a:b] = fit_gradient_shape(grads[key], shape, f"{key!r} of parameter {name!r}").ravel()
-    return out
+    """Flatten ``{"dW1": …}`` (or ``{"W1": …}``) in the layout's order; extra keys (dZ1, dA1…) are ignored
+    (:meth:`Layout.flatten_gradients`)."""
+    return layout.flatten_gradients(grads, (prefix, ""), what="backward's gradient")
 
 
 @takes_options()

@@ -27,12 +27,10 @@ import numpy as np
 
 from fastcheck.checks.gradient import check_gradient_with
 from fastcheck.checks.result import CheckResult
-from fastcheck.core.layout import Layout, fit_gradient_shape
+from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
-
-
-class LayerError(ValueError):
-    """A layer, its inputs, its ``dout`` or its backward pass do not fit together."""
+from fastcheck.errors import LayerError
+from fastcheck.inputs.layer_objects import check_layer_object, is_layer_object
 
 
 # -- inputs, outputs, gradients ---------------------------------------------------------------------------
@@ -104,27 +102,12 @@ def _check_douts(dout, outs, n_douts, seed) -> list:
     return [douts]
 
 
-def _fit_shape(g, shape, label) -> np.ndarray:
-    return fit_gradient_shape(g, shape, label, error=LayerError)
-
-
 def _grads_by_input(returned, inputs: dict) -> dict:
-    """The backward pass's gradients as ``{input name: array}``: one array, a tuple in the order of the
-    inputs, or a dict keyed by the input names or by "d" + name."""
-    names = list(inputs)
-    if isinstance(returned, Mapping):
-        out = {}
-        for n in names:
-            key = n if n in returned else ("d" + n if "d" + n in returned else None)
-            if key is None:
-                raise LayerError(f"backward returned no gradient for input {n!r} (looked for {n!r} and {'d' + n!r};"
-                                 f" keys: {sorted(map(str, returned))})")
-            out[n] = _fit_shape(returned[key], inputs[n].shape, repr(key))
-        return out
-    parts = list(returned) if isinstance(returned, (tuple, list)) else [returned]
-    if len(parts) != len(names):
-        raise LayerError(f"backward returned {len(parts)} gradient(s) for {len(names)} input(s) {names}")
-    return {n: _fit_shape(p, inputs[n].shape, f"for input {n!r}") for n, p in zip(names, parts)}
+    """The backward pass's gradients as ``{input name: float64 array}``: one array, a tuple in the order of
+    the inputs, or a dict keyed by the input names or by "d" + name (:meth:`Layout.flatten_gradients`)."""
+    layout = Layout(tuple(inputs), tuple(x.shape for x in inputs.values()))
+    parts = returned if isinstance(returned, (Mapping, tuple, list)) else [returned]
+    return layout.unflatten(layout.flatten_gradients(parts, what="backward's gradient"))
 
 
 # -- the scalar behind a layer check ---------------------------------------------------------------------------
@@ -162,8 +145,12 @@ class _ProjectedLayer:
 @takes_options(specific={"dout": None, "n_douts": 1}, extra_docs={
     "dout": "check_layer: the upstream gradient(s), one per output (default: drawn from a standard normal, seeded)",
     "n_douts": "check_layer: check against this many drawn dout at once (blocks get a leading axis of this length)"})
-def check_layer(forward, backward, inputs, *, opts: CheckOptions) -> CheckResult:
+def check_layer(forward, backward=None, inputs=None, *, opts: CheckOptions) -> CheckResult:
     """Check a layer's backward pass: the VJP of every input against ⟨dout, f⟩'s numerical gradient.
+
+    ``check_layer(layer, X)``: a layer object with ``forward(X)`` and ``backward(dY)`` methods and its
+    parameters and gradients in dicts or attributes (``+=`` accumulation handled, state restored; see
+    :mod:`fastcheck.inputs.layer_objects`); blocks ``X`` and the parameters' names.
 
     Parameters
     ----------
@@ -199,8 +186,13 @@ def check_layer(forward, backward, inputs, *, opts: CheckOptions) -> CheckResult
     inputs, ``dout`` and ``cache`` (a backward pass that writes into its
     ``dout`` or cache changes only the copies).
     """
+    if inputs is None and is_layer_object(forward) and backward is not None:
+        return check_layer_object(forward, backward, opts)
     if not callable(forward) or not callable(backward):
-        raise LayerError("forward and backward must be callable")
+        raise LayerError("forward and backward must be callable (or check_layer(layer, X) for a layer object with "
+                         "forward and backward methods)")
+    if inputs is None:
+        raise LayerError("check_layer(forward, backward, inputs): inputs is missing")
     dout, n_douts, seed, args = opts["dout"], opts["n_douts"], opts.seed, opts.args
     if isinstance(n_douts, bool) or not isinstance(n_douts, (int, np.integer)) or n_douts < 1:
         raise LayerError(f"n_douts must be a positive integer, got {n_douts!r}")
@@ -305,8 +297,8 @@ def check_jacobian(fn, x, jac, *, opts: CheckOptions) -> CheckResult:
         raise LayerError(f"jac has shape {J.shape}; expected ({m}, {n}) or {out.shape + shape}")
     if not np.issubdtype(J.dtype, np.number):
         raise LayerError(f"jac must be a numeric array, got dtype {J.dtype}")
-    J = J.reshape(m, n).astype(np.float64)
     layout = Layout(("J",), ((m, n),))
+    J = layout.flatten_gradients([J.reshape(m, n)], what="jac")  # refuses a complex Jacobian
     theta = np.tile(x.ravel(), m)
     rows = _JacobianRows(fn, args, shape, m, x.ravel().copy(), np.ravel(out).copy(), memo_limit=8 * n + 8)
     checked = opts.own_layout("check_jacobian", layout).for_python_cost().replace(args=())

@@ -31,10 +31,12 @@ numbers are those of the black-box check of the same model.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
 from fastcheck.core.layout import Layout
+from fastcheck.evaluators.protocol import Capabilities, Wrapper
 from fastcheck.evaluators.sequential import SequentialEvaluator
 
 
@@ -115,27 +117,30 @@ class LayerModelEvaluator(SequentialEvaluator):
         return super()._inputs(theta)
 
 
-class InOrder:
+class InOrder(Wrapper):
     """A stage-ordered evaluator seen in the model's own order of parameters.
 
     The stages need each stage's coordinates together (``W1, b1, W2, …``);
     the model lists them its own way (``biases[0], biases[1], weights[0],
-    …``).  θ and the coordinates are permuted on the way in, so the check and
-    its report keep the model's order; the numbers are the same.
+    …``).  θ and the coordinates (and the directions, and the kink flags) are
+    permuted on the way in, so the check and its report keep the model's
+    order; the numbers are the same.  The base's own cost takes θ in the
+    stage order, so it is not offered (``caps.calls_user_cost`` is False).
     """
 
+    cost = None
+
     def __init__(self, base, own: Layout, staged: Layout):
-        self.base = base
+        super().__init__(base)
         order = np.concatenate([np.arange(own.offsets[own.names.index(n)], own.offsets[own.names.index(n) + 1])
                                 for n in staged.names]).astype(np.int64)
         self.take = order  # θ_staged = θ_own[take]
         self.where = np.empty_like(order)  # coordinate i of θ_own sits at where[i] of θ_staged
         self.where[order] = np.arange(len(order))
 
-    def __getattr__(self, name):
-        if name == "base":
-            raise AttributeError(name)
-        return getattr(self.base, name)
+    @property
+    def caps(self) -> Capabilities:
+        return replace(self.base.caps, calls_user_cost=False)
 
     def value(self, theta):
         return self.base.value(theta[self.take])
@@ -148,6 +153,36 @@ class InOrder:
 
     def complex_step(self, theta, coords, steps):
         return self.base.complex_step(theta[self.take], self.where[np.asarray(coords, np.int64)], steps)
+
+    def kinks(self, theta, coords, steps):
+        return self.base.kinks(theta[self.take], self.where[np.asarray(coords, np.int64)], steps)
+
+    def directions(self, theta, lo, start, dirvals, steps, offsets):
+        """The directions re-stored in the stage order: direction d moves θ_own[lo[d] : lo[d] + m] by u_d,
+        which are the coordinates ``where[lo[d] : lo[d] + m]`` of θ_staged.
+
+        Blocks move as wholes, so a direction within a block or over the whole
+        of θ covers a run of θ_staged (only the order of its entries changes)
+        and its costs are bitwise those of the same direction in the model's
+        order.  A direction over some blocks but not all may cover a run with
+        gaps; the coordinates in the gaps get a zero component (θ_i + c·h·0,
+        the same point unless θ_i is -0.0).
+        """
+        lo, start = np.asarray(lo, np.int64), np.asarray(start, np.int64)
+        dirvals = np.asarray(dirvals)
+        new_lo = np.empty_like(lo)
+        parts = []
+        for d in range(len(lo)):
+            m = start[d + 1] - start[d]
+            pos = self.where[lo[d] : lo[d] + m]
+            first = int(pos.min()) if m else 0
+            u = np.zeros(int(pos.max()) + 1 - first if m else 0, dirvals.dtype)
+            u[pos - first] = dirvals[start[d] : start[d + 1]]
+            new_lo[d] = first
+            parts.append(u)
+        new_start = np.concatenate([[0], np.cumsum([len(u) for u in parts])]).astype(np.int64)
+        new_vals = np.concatenate(parts) if parts else np.zeros(0, dirvals.dtype)
+        return self.base.directions(theta[self.take], new_lo, new_start, new_vals, steps, offsets)
 
 
 def _layer_sequence(layers):
@@ -238,7 +273,7 @@ def staged_problem(style_name, net, X, y, cost, theta0, style_layout: Layout):
     structure is not visible (``why`` empty) or not usable (``why`` says
     what failed).
     """
-    from fastcheck.evaluators.sequential import _plan
+    from fastcheck.evaluators.sequential import plan_stages
 
     finder = FINDERS.get(style_name)
     if finder is None:
@@ -248,7 +283,7 @@ def staged_problem(style_name, net, X, y, cost, theta0, style_layout: Layout):
         stages, params, slots = finder(net, X, y, style_layout)
         if stages is None:
             return None, params
-        fns, names, layout = _plan(stages, params)
+        fns, names, layout = plan_stages(stages, params)
         if slots is None:
             ev = SequentialEvaluator(fns, names, layout, np.asarray(X))
         else:

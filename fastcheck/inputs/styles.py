@@ -20,7 +20,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from fastcheck.core.layout import Layout, fit_gradient_shape
+from fastcheck.core.layout import Layout
+from fastcheck.errors import GradientMismatchError
+from fastcheck.inputs.layer_objects import is_layer_list, layer_list_problem
 
 
 def _float_arrays(values) -> bool:
@@ -72,13 +74,7 @@ def params_loss_problem(net, X, y):
         return call(theta)[0]
 
     def grad(theta):
-        grads = call(theta)[1]
-        out = np.empty(layout.size)
-        for name, a, b in zip(layout.names, layout.offsets[:-1], layout.offsets[1:]):
-            if name not in grads:
-                raise KeyError(f"loss returned no gradient for parameter {name!r} (keys: {sorted(grads)})")
-            out[a:b] = fit_gradient_shape(grads[name], layout.shapes[layout.names.index(name)], repr(name)).ravel()
-        return out
+        return layout.flatten_gradients(call(theta)[1], what=f"{type(net).__name__}.loss(X, y)'s gradient")
 
     def restore():
         params.clear()
@@ -120,10 +116,10 @@ def backprop_lists_problem(net, x, y):
                             f"got {type(out).__name__}")
         nabla_b, nabla_w = out
         if len(nabla_b) != nb or len(nabla_w) != len(weights):
-            raise ValueError(f"backprop returned {len(nabla_b)} bias and {len(nabla_w)} weight gradients for "
-                             f"{nb} biases and {len(weights)} weights")
-        return np.concatenate([fit_gradient_shape(g, s, n).ravel()
-                               for g, s, n in zip(list(nabla_b) + list(nabla_w), layout.shapes, names)])
+            raise GradientMismatchError(f"backprop returned {len(nabla_b)} bias and {len(nabla_w)} weight gradients "
+                                        f"for {nb} biases and {len(weights)} weights")
+        return layout.flatten_gradients(list(nabla_b) + list(nabla_w),
+                                        what=f"{type(net).__name__}.backprop(x, y)'s gradient")
 
     def restore():
         net.weights, net.biases = weights, biases
@@ -136,4 +132,5 @@ STYLES = (
     ("params dict and loss(X, y) -> (loss, grads)", is_params_loss_style, params_loss_problem),
     ("weights/biases lists and backprop(x, y) -> (nabla_b, nabla_w)", is_backprop_lists_style,
      backprop_lists_problem),
+    ("layer objects (forward/backward) ending in a loss", is_layer_list, layer_list_problem),
 )

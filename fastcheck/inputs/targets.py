@@ -2,7 +2,7 @@
 
 A user's ``make()`` (``fastcheck check file.py:make``, a sweep's
 ``file.py:make`` problem) or a test (:func:`fastcheck.testing.assert_gradients_match`)
-returns one of the shapes of :data:`KINDS`.  :func:`classify` names the
+returns one of the shapes of :data:`TARGET_TYPES`.  :func:`classify` names the
 shape, :func:`run_target` runs its check; the command line, the sweeps'
 problem loader and the testing helper all go through here, so "is this a
 model?" and "what did ``make()`` return?" have one answer each.
@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["ACCEPTED", "KINDS", "TargetError", "classify", "is_model", "layout_of", "run_target"]
+from fastcheck.errors import TargetError
 
-
-class TargetError(TypeError):
-    """What the user handed in is none of the shapes fastcheck can check."""
+__all__ = ["ACCEPTED", "TARGET_TYPES", "TargetType", "classify", "is_model", "layout_of", "run_target"]
 
 
 def is_model(obj) -> bool:
@@ -53,7 +51,7 @@ def layout_of(obj):
 
 
 @dataclass(frozen=True)
-class Kind:
+class TargetType:
     """One shape a user can hand in: its name, how to recognise it, what it looks like."""
 
     name: str
@@ -62,32 +60,32 @@ class Kind:
 
 
 #: The shapes, tried in order (the first that matches wins).
-KINDS = (
-    Kind("model", lambda t: len(t) == 4 and is_model(t[0]), "(model, theta, X, y) with a fastcheck.models network"),
-    Kind("object", lambda t: len(t) == 3 and _is_object(t[0]),
+TARGET_TYPES = (
+    TargetType("model", lambda t: len(t) == 4 and is_model(t[0]), "(model, theta, X, y) with a fastcheck.models network"),
+    TargetType("object", lambda t: len(t) == 3 and _is_object(t[0]),
          "(net, X, y) with getParams/setParams/costFunction/computeGradients (or a params dict with loss(X, y), "
          "or weights/biases lists with backprop(x, y))"),
-    Kind("functions", lambda t: len(t) == 5 and callable(t[0]) and callable(t[1]) and isinstance(t[2], Mapping),
+    TargetType("functions", lambda t: len(t) == 5 and callable(t[0]) and callable(t[1]) and isinstance(t[2], Mapping),
          "(forward, backward, parameters, X, Y)"),
-    Kind("layer", lambda t: len(t) in (3, 4) and callable(t[0]) and callable(t[1]) and isinstance(t[2], Mapping),
+    TargetType("layer", lambda t: len(t) in (3, 4) and callable(t[0]) and callable(t[1]) and isinstance(t[2], Mapping),
          "(forward, backward, inputs[, args]) for a layer (inputs a dict of arrays)"),
-    Kind("cost", lambda t: 3 <= len(t) <= 5 and callable(t[0]),
+    TargetType("cost", lambda t: 3 <= len(t) <= 5 and callable(t[0]),
          "(cost, theta, grad[, args][, layout]) with layout a fastcheck.Layout or {name: shape}"),
 )
 
 #: One sentence listing every accepted shape (help texts and errors).
-ACCEPTED = ", ".join(k.shape for k in KINDS[1:]) + ", or " + KINDS[0].shape
+ACCEPTED = ", ".join(t.shape for t in TARGET_TYPES[1:]) + ", or " + TARGET_TYPES[0].shape
 
 
 def classify(made) -> str:
-    """The name of the :data:`KINDS` entry ``made`` matches; :class:`TargetError` if none."""
+    """The name of the :data:`TARGET_TYPES` entry ``made`` matches; :class:`TargetError` if none."""
     if not isinstance(made, tuple):
         raise TargetError(f"got a {type(made).__name__}; expected a tuple: {ACCEPTED}")
-    for kind in KINDS:
-        if kind.recognise(made):
-            return kind.name
-    kinds = ", ".join(type(o).__name__ for o in made)
-    raise TargetError(f"got a tuple of {len(made)} ({kinds}), which fastcheck does not recognise; expected {ACCEPTED}")
+    for target_type in TARGET_TYPES:
+        if target_type.recognise(made):
+            return target_type.name
+    types = ", ".join(type(o).__name__ for o in made)
+    raise TargetError(f"got a tuple of {len(made)} ({types}), which fastcheck does not recognise; expected {ACCEPTED}")
 
 
 def split_cost(made) -> tuple:
@@ -95,8 +93,8 @@ def split_cost(made) -> tuple:
     cost, theta, grad, *rest = made
     layout = layout_of(rest.pop()) if rest and _looks_like_layout(rest[-1]) else None
     if len(rest) > 1:
-        kinds = ", ".join(type(o).__name__ for o in made)
-        raise TargetError(f"got a tuple of {len(made)} ({kinds}); expected {ACCEPTED}")
+        types = ", ".join(type(o).__name__ for o in made)
+        raise TargetError(f"got a tuple of {len(made)} ({types}); expected {ACCEPTED}")
     args = tuple(rest[0]) if rest else ()
     return cost, theta, grad, args, layout
 

@@ -13,11 +13,9 @@ import importlib.util
 import sys
 from pathlib import Path
 
-__all__ = ["UserFileError", "call_user", "load_callable", "module_name_of"]
+from fastcheck.errors import UserFileError
 
-
-class UserFileError(ValueError):
-    """The user's file or function could not be loaded."""
+__all__ = ["call_user", "load_callable", "module_name_of"]
 
 
 def load_callable(target: str, default: str = "make"):

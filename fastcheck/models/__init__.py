@@ -7,8 +7,8 @@
 * :func:`tutorial_network`: the 2-3-1 sigmoid network of Neural Networks Demystified and its data
   (:mod:`fastcheck.models.tutorial` also has it in the tutorial's NumPy style).
 """
-import warnings
 
+from fastcheck.models import mutants
 from fastcheck.models.functions import ACTIVATIONS, KINKED, LOSS_FORMULAS, LOSSES
 from fastcheck.models.mlp import MLP
 from fastcheck.models.mutants import MUTANT_DESCRIPTIONS, MUTANTS, SHOWCASE, Mutant, get_mutant
@@ -32,9 +32,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    """``MUTANT_INFO``, the old name of :data:`MUTANTS`, with a DeprecationWarning."""
+    """``MUTANT_INFO``, the old name of :data:`MUTANTS`, with a DeprecationWarning (as in :mod:`.mutants`)."""
     if name == "MUTANT_INFO":
-        warnings.warn("MUTANT_INFO is now MUTANTS (name -> Mutant); the descriptions are MUTANT_DESCRIPTIONS",
-                      DeprecationWarning, stacklevel=2)
-        return MUTANTS
+        return mutants.__getattr__(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

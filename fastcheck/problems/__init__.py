@@ -24,6 +24,7 @@ A *problem* is a cost, a point θ and the analytic gradient there
 Problems built from a string keep it as :attr:`Problem.spec`, so a Dask
 worker rebuilds them from a few bytes instead of receiving pickled arrays.
 """
+from fastcheck.errors import ProblemError
 from fastcheck.problems import builtin  # noqa: F401 - fills the registry
 from fastcheck.problems.builtin import (
     cube_cost,
@@ -34,7 +35,7 @@ from fastcheck.problems.builtin import (
     square_cost,
     square_grad,
 )
-from fastcheck.problems.problem import Problem, ProblemError, fingerprint
+from fastcheck.problems.problem import Problem, fingerprint
 from fastcheck.problems.registry import (
     ALIASES,
     PROBLEMS,

@@ -5,8 +5,9 @@ import numpy as np
 
 from fastcheck import config, models
 from fastcheck.core.layout import Layout
-from fastcheck.problems.problem import Problem, ProblemError
-from fastcheck.problems.registry import _SIZES, _from_model, register
+from fastcheck.errors import ProblemError
+from fastcheck.problems.problem import Problem
+from fastcheck.problems.registry import SIZES_PATTERN, problem_from_model, register
 
 __all__ = ["cube_cost", "cube_grad", "smooth_cost", "smooth_cost_numpy", "smooth_grad", "square_cost", "square_grad"]
 
@@ -15,7 +16,7 @@ __all__ = ["cube_cost", "cube_grad", "smooth_cost", "smooth_cost_numpy", "smooth
                      "(fastcheck.models.tutorial_network)")
 def _tutorial(seed="0"):
     model, theta, X, y = models.tutorial_network(seed=_int(seed, "seed"))
-    return _from_model(model, theta=theta, X=X, y=y, description="the 2-3-1 sigmoid network of Neural Networks Demystified, sse loss")
+    return problem_from_model(model, theta=theta, X=X, y=y, description="the 2-3-1 sigmoid network of Neural Networks Demystified, sse loss")
 
 
 @register("tutorial-numpy", "the 2-3-1 network of Neural Networks Demystified as its own NumPy code (any dtype, "
@@ -29,14 +30,14 @@ def _tutorial_numpy(seed="0"):
 
 @register("mlp", "dense network by layer sizes, e.g. mlp:784-128-10,batch=64,act=sigmoid,loss=sse,l2=0,seed=0")
 def _mlp(sizes, batch="64", act="sigmoid", loss="sse", l2="0", seed="0"):
-    if not _SIZES.match(sizes):
+    if not SIZES_PATTERN.match(sizes):
         raise ProblemError(f"mlp sizes must look like 784-128-10, got {sizes!r}")
     dims = [int(s) for s in sizes.split("-")]
     if min(dims) < 1:
         raise ProblemError(f"mlp layer sizes must be positive, got {sizes!r}")
     acts = act.split("/") if "/" in act else act
     model = models.MLP(dims, activations=acts, loss=loss, l2=_float(l2, "l2"))
-    return _from_model(
+    return problem_from_model(
         model, batch=_int(batch, "batch"), seed=_int(seed, "seed"),
         description=f"MLP {sizes}, {act}, {loss} loss, batch {batch}",
     )

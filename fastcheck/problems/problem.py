@@ -8,12 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from fastcheck.core.layout import Layout
+from fastcheck.errors import ProblemError
 
-__all__ = ["Problem", "ProblemError", "fingerprint", "is_file_spec"]
-
-
-class ProblemError(ValueError):
-    """A problem specification that cannot be turned into a problem."""
+__all__ = ["Problem", "fingerprint", "is_file_spec"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,11 +100,21 @@ class Problem:
                 args = _cast(_cast(self.args, dtype), np.dtype(np.float64))
                 g = self.grad(theta.copy(), *args) if callable(self.grad) else self.grad
             if isinstance(g, dict):
-                g = self.layout.flatten(g)
+                g = self.layout.flatten_gradients(g, what=f"problem {self.name!r}'s gradient")
             g = np.asarray(g, dtype=np.float64).reshape(-1)
             if g.shape != self.theta.shape:
                 raise ProblemError(f"problem {self.name!r}: grad has {g.size} entries but theta has {self.n_params}")
             self._cache[key] = g
+        return self._cache[key]
+
+    def memo(self, key, make):
+        """The value kept under ``key`` in this process, made by ``make()`` the first time.
+
+        Users of a problem (a sweep's prepared evaluators) keep their per-problem state here; like
+        the cast copies of :meth:`at`, it is never pickled.
+        """
+        if key not in self._cache:
+            self._cache[key] = make()
         return self._cache[key]
 
     def ship(self):

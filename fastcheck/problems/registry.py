@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from fastcheck.core.validate import as_theta
-from fastcheck.inputs.targets import TargetError, classify, is_model, split_cost
-from fastcheck.inputs.userfile import UserFileError, call_user, load_callable
-from fastcheck.problems.problem import Problem, ProblemError, is_file_spec
+from fastcheck.errors import ProblemError, TargetError, UserFileError
+from fastcheck.inputs.targets import classify, is_model, split_cost
+from fastcheck.inputs.userfile import call_user, load_callable
+from fastcheck.problems.problem import Problem, is_file_spec
 
-__all__ = ["PROBLEMS", "estimated_bytes", "get_problem", "list_problems", "parse_spec", "register"]
+__all__ = ["PROBLEMS", "SIZES_PATTERN", "estimated_bytes", "get_problem", "list_problems", "parse_spec",
+           "problem_from_model", "register"]
 
 
 #: name -> (factory, one-line description).  Factories take the parsed
@@ -41,13 +43,13 @@ def list_problems():
 
 
 _SPEC = re.compile(r"^(?P<name>[A-Za-z_][\w.-]*)(?::(?P<opts>.*))?$")
-_SIZES = re.compile(r"^\d+(?:-\d+)+$")
+SIZES_PATTERN = re.compile(r"^\d+(?:-\d+)+$")
 
 
 def parse_spec(spec: str):
     """``"mlp:784-128-10,batch=64"`` -> ``("mlp", ["784-128-10"], {"batch": "64"})``."""
     text = spec.strip()
-    if _SIZES.match(text):
+    if SIZES_PATTERN.match(text):
         return "mlp", [text], {}
     m = _SPEC.match(text)
     if not m:
@@ -86,7 +88,7 @@ def get_problem(spec, name: str | None = None) -> Problem:
     if isinstance(spec, tuple):
         return _from_tuple(spec, name)
     if is_model(spec):
-        return _from_model(spec, name=name)
+        return problem_from_model(spec, name=name)
     raise ProblemError(
         f"cannot make a problem of {type(spec).__name__}; give a registry name, FILE.py:FUNCTION,"
         " a (cost, theta, grad[, args]) tuple or a fastcheck.models network"
@@ -146,7 +148,7 @@ def estimated_bytes(spec, threads: int = 1) -> tuple:
         return None, None
     try:
         name, pos, kw = parse_spec(spec)
-        if name == "mlp" and pos and _SIZES.match(pos[0]):
+        if name == "mlp" and pos and SIZES_PATTERN.match(pos[0]):
             return mlp_bytes(pos[0].split("-"), int(kw.get("batch", 64)), threads)
         if name == "smooth":
             n = int(kw.get("n", pos[0] if pos else 20))
@@ -158,15 +160,15 @@ def estimated_bytes(spec, threads: int = 1) -> tuple:
 
 def _from_tuple(t: tuple, name) -> Problem:
     try:
-        kind = classify(t)
+        target_type = classify(t)
     except TargetError as exc:
         raise ProblemError(str(exc)) from None
-    if kind == "model":
+    if target_type == "model":
         model, theta, X, y = t
-        return _from_model(model, theta=theta, X=X, y=y, name=name)
-    if kind != "cost":
+        return problem_from_model(model, theta=theta, X=X, y=y, name=name)
+    if target_type != "cost":
         raise ProblemError(f"a sweep takes a (cost, theta, grad[, args][, layout]) or a (model, theta, X, y) "
-                           f"tuple; this one is a {kind} check (run it with `fastcheck check`)")
+                           f"tuple; this one is a {target_type} check (run it with `fastcheck check`)")
     try:
         cost, theta, grad, args, layout = split_cost(t)
     except TargetError as exc:
@@ -183,7 +185,9 @@ def _as_theta(theta) -> np.ndarray:
     return np.array(arr, dtype=np.float64)
 
 
-def _from_model(model, *, theta=None, X=None, y=None, batch=64, seed=0, name=None, description="") -> Problem:
+def problem_from_model(model, *, theta=None, X=None, y=None, batch=64, seed=0, name=None, description="") -> Problem:
+    """The :class:`Problem` of a built-in :mod:`fastcheck.models` network: θ from ``model.init(seed)`` and a
+    sampled batch unless given; named ``mlp:<sizes>`` unless ``name`` is."""
     if theta is None:
         theta = model.init(seed)
     if X is None:

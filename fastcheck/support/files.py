@@ -21,13 +21,14 @@ import tempfile
 import threading
 from pathlib import Path
 
+from fastcheck.errors import DirectoryBusyError
+
 try:  # POSIX; elsewhere directories are not locked
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["LOCK_NAME", "DirectoryBusyError", "atomic_write", "directory_lock", "dumps_strict", "open_for_append",
-           "write_text"]
+__all__ = ["LOCK_NAME", "atomic_write", "directory_lock", "dumps_strict", "open_for_append", "write_text"]
 
 LOCK_NAME = ".fastcheck.lock"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -42,10 +43,6 @@ def _file_mode() -> int:
 
 
 _MODE = _file_mode()
-
-
-class DirectoryBusyError(RuntimeError):
-    """Another process is writing to the same output directory."""
 
 
 @contextlib.contextmanager
@@ -174,9 +171,12 @@ def directory_lock(directory):
     finally:
         with _held_guard:
             del _held[key]
-        if created and os.listdir(directory) == [LOCK_NAME]:  # nothing was written: leave no trace
+        # Leave no lock file behind: it is removed while still held (a process that opened it meanwhile
+        # sees, once it holds it, that the path no longer names its file, and starts over: _acquire).
+        with contextlib.suppress(OSError):
+            os.unlink(directory / LOCK_NAME)
+        if created and not os.listdir(directory):  # nothing was written: leave no trace
             with contextlib.suppress(OSError):
-                os.unlink(directory / LOCK_NAME)
                 for d in created:
                     os.rmdir(d)
         os.close(fd)  # releases the flock
@@ -184,6 +184,26 @@ def directory_lock(directory):
 
 def _acquire(directory: Path) -> int:
     path = directory / LOCK_NAME
+    for _ in range(100):
+        fd = _try_acquire(directory, path)
+        if fcntl is None:  # pragma: no cover
+            return fd
+        # The holder removes the lock file as it lets go: if the path no longer names the file now held,
+        # that file is stale, and the next holder's is the one to take.
+        held = os.fstat(fd)
+        try:
+            now = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            now = None
+        if now is not None and (now.st_ino, now.st_dev) == (held.st_ino, held.st_dev):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            return fd
+        os.close(fd)
+    raise DirectoryBusyError(f"cannot take the lock file {path}: it keeps being replaced")  # pragma: no cover
+
+
+def _try_acquire(directory: Path, path: Path) -> int:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o644)
     except OSError as exc:
@@ -203,6 +223,4 @@ def _acquire(directory: Path) -> int:
             f"{directory} is being written by another fastcheck process{who}; wait for it to finish, "
             "or write to another directory (--name / --out)"
         ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd

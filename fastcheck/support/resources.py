@@ -1,5 +1,5 @@
 """Memory and time estimates made before the work starts: a refusal above the machine's memory, a
-heads-up before a long check.
+heads-up before a long check; the cores and memory this process may use.
 
 A check holds a handful of arrays of θ's length (θ, the analytic and the
 numerical gradient, steps, noise levels, the checked indices) plus one
@@ -22,8 +22,10 @@ import os
 import warnings
 from dataclasses import asdict, dataclass
 
-__all__ = ["LongRunWarning", "ResourceError", "TimeEstimate", "announce", "available_memory", "check_bytes",
-           "estimate_check_time", "grid_bytes", "mlp_bytes", "require_memory"]
+from fastcheck.errors import LongRunWarning, ResourceError
+
+__all__ = ["TimeEstimate", "announce", "available_cores", "available_memory", "check_bytes", "estimate_check_time",
+           "grid_bytes", "mlp_bytes", "require_memory"]
 
 #: n-length float64 arrays a check holds besides the per-thread copies of θ.
 ARRAYS_PER_CHECK = 10
@@ -35,8 +37,11 @@ SHARE = 0.8
 ANNOUNCE_SECONDS = 30.0
 
 
-class ResourceError(ValueError):
-    """The work asked for would need more memory than the machine has."""
+def available_cores() -> int:
+    """Cores this process may run on (its affinity mask where the system has one, not the machine's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def available_memory() -> int | None:
@@ -100,10 +105,6 @@ def grid_bytes(n_points: int) -> int:
 
 
 # -- time ---------------------------------------------------------------------------------------------------
-class LongRunWarning(UserWarning):
-    """A check is estimated to take long; the message gives the estimate and ways to shorten it."""
-
-
 def _duration(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f} µs"
@@ -139,22 +140,15 @@ class TimeEstimate:
         return pd.DataFrame([{**asdict(self), "seconds": self.seconds}])
 
 
-def _evaluator_speed(ev) -> tuple:
-    """``(seconds of one evaluation, workers)`` of an evaluator: measured by its J(θ), or (inf, 1)."""
-    base = getattr(ev, "base", ev)  # the pool's ChunkedEvaluator wraps the evaluator that times J(θ)
-    t = getattr(base, "eval_seconds", math.inf)
-    runner = getattr(ev, "runner", None)
-    workers = getattr(runner, "n_workers", None) if runner is not None else getattr(ev, "threads", 1)
-    return float(t), max(1, int(workers or 1))
-
-
 def estimate_check_time(ev, n_evals: int):
-    """A :class:`TimeEstimate` for ``n_evals`` evaluations on ``ev``, or None when its cost was not timed.
+    """A :class:`TimeEstimate` for ``n_evals`` evaluations on the evaluator ``ev``, or None when its cost was not
+    timed (``ev.eval_seconds``, the fastest J(θ) it has seen).
 
-    Spread over the pool's workers (or the kernel's threads): a check long
-    enough to be announced is long enough for ``workers="auto"`` to use them.
+    Spread over its ``parallel_workers`` (the pool's workers, or the kernel's
+    threads): a check long enough to be announced is long enough for
+    ``workers="auto"`` to use them.
     """
-    t, workers = _evaluator_speed(ev)
+    t, workers = float(ev.eval_seconds), max(1, int(ev.parallel_workers or 1))
     if not math.isfinite(t) or t <= 0 or n_evals <= 0:
         return None
     return TimeEstimate(int(n_evals), t, workers)

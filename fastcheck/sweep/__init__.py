@@ -12,6 +12,7 @@ were computed with other options) and computed on a Dask cluster
 (``client=``); one process at a time writes a directory;
 :mod:`fastcheck.report` turns a directory into tables, plots and a README.
 """
+from fastcheck.errors import GridError, ResultsExistError, ResumeError, SweepFileError
 from fastcheck.sweep.eps import eps_sweep
 from fastcheck.sweep.fit import best_rows, fit_curve, fit_notes, fit_orders
 from fastcheck.sweep.grid import (
@@ -20,12 +21,10 @@ from fastcheck.sweep.grid import (
     DEFAULT_MODES,
     DEFAULT_SCHEMES,
     MODES,
-    GridError,
     parse_eps,
 )
 from fastcheck.sweep.schema import EPS_SCHEMA, SIZE_SCHEMA, TIMING_COLUMNS
 from fastcheck.sweep.size import size_sweep
-from fastcheck.sweep.store import ResultsExistError, ResumeError, SweepFileError
 
 __all__ = [
     "DEFAULT_DTYPES",

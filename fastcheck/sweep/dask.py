@@ -15,7 +15,8 @@ make this sound rather than merely possible:
 from __future__ import annotations
 
 import logging
-import os
+
+from fastcheck.support.resources import available_cores
 
 #: Numba threads for sweep tasks in this worker process (set by :class:`NumbaThreads`).
 WORKER_NUMBA_THREADS = None
@@ -27,14 +28,6 @@ def _import_distributed():
     except ImportError:  # pragma: no cover - exercised only without the extra
         raise ImportError("Dask is not installed: pip install 'fastcheck[distributed]'") from None
     return distributed
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def _make_plugin(n: int):
@@ -78,7 +71,7 @@ def configure(client) -> int:
     expected = len(getattr(getattr(client, "cluster", None), "workers", ()) or ()) or 1
     client.wait_for_workers(expected, timeout=120)
     workers = client.scheduler_info(n_workers=-1).get("workers", {})
-    cores = client.run(usable_cores)
+    cores = client.run(available_cores)
     per_host_threads, per_host_cores = {}, {}
     for addr, w in workers.items():
         host = w.get("host", addr)

@@ -12,25 +12,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fastcheck import config
+from fastcheck.errors import GridError
 from fastcheck.problems import estimated_bytes, get_problem
 from fastcheck.support.progress import make_progress
 from fastcheck.support.resources import grid_bytes, require_memory
 from fastcheck.sweep import dask as dask_support
-from fastcheck.sweep.grid import GridError
 from fastcheck.sweep.schema import TIMING_COLUMNS
 from fastcheck.sweep.store import ResultStore, coerce
 
-__all__ = ["SweepKind", "load_problems", "require_sweep_memory", "run_grid"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["SweepHooks", "load_problems", "require_sweep_memory", "run_grid"]
 
 
 @dataclass(frozen=True)
-class SweepKind:
-    """What distinguishes one kind of sweep for the run loop.
+class SweepHooks:
+    """What the run loop calls for one sweep (eps or size): its table, how a task runs, its progress line.
 
     Attributes
     ----------
@@ -82,7 +85,7 @@ def require_sweep_memory(specs, n_points, threads, force) -> None:
             require_memory(nbytes, f"problem {spec!r} ({n:,} parameters)", force=force)
 
 
-def run_grid(kind: SweepKind, problems, grid, meta, plan, *, out, resume, overwrite, progress,
+def run_grid(hooks: SweepHooks, problems, grid, meta, plan, *, out, resume, overwrite, progress,
              client, chunk, threads) -> pd.DataFrame:
     """Run the points of ``grid`` not yet in ``out`` and return the whole table in grid order.
 
@@ -91,28 +94,28 @@ def run_grid(kind: SweepKind, problems, grid, meta, plan, *, out, resume, overwr
     is the largest Numba thread count a task asks for (checked against
     what a Dask worker may use).
     """
-    store, done = _open_store(out, kind.schema, meta, resume, overwrite, kind.key)
-    tasks = plan(_finished_keys(done, kind.key))
+    store, done = _open_store(out, hooks.schema, meta, resume, overwrite, hooks.key)
+    tasks = plan(_finished_keys(done, hooks.key))
     rows = []
     try:
-        with make_progress(progress, sum(kind.n_rows(t) for t in tasks), f"{kind.name} sweep") as bar:
+        with make_progress(progress, sum(hooks.n_rows(t) for t in tasks), f"{hooks.name} sweep") as bar:
             def finished(new):
                 rows.extend(new)
                 if store is not None:
                     store.append(new)
-                bar.advance(len(new), kind.label(new))
+                bar.advance(len(new), hooks.label(new))
 
             if client is None:
                 for task in tasks:
-                    finished(kind.local(task))
+                    finished(hooks.local(task))
             elif tasks:
                 worker_n = dask_support.configure(client)
                 if threads is not None and threads > worker_n:
                     raise GridError(f"threads={threads} exceeds the {worker_n} Numba thread(s) each Dask worker may use")
                 shipped = dict(zip([p.name for p in problems], dask_support.ship_problems(client, problems)))
-                payloads = [kind.payload(task, shipped[task[0].name]) for task in tasks]
-                dask_support.run(client, kind.remote, payloads, finished, chunk or _auto_chunk(client, len(payloads)))
-        return _final_table(done, rows, grid, kind.key, kind.schema, store, meta)
+                payloads = [hooks.payload(task, shipped[task[0].name]) for task in tasks]
+                dask_support.run(client, hooks.remote, payloads, finished, chunk or _auto_chunk(client, len(payloads)))
+        return _final_table(done, rows, grid, hooks.key, hooks.schema, store, meta)
     except BaseException:
         if store is not None:
             store.abort()
@@ -121,6 +124,8 @@ def run_grid(kind: SweepKind, problems, grid, meta, plan, *, out, resume, overwr
 
 def _open_store(out, schema, meta, resume, overwrite, key):
     """The locked results store of ``out`` and its finished rows (none without ``out``)."""
+    import pandas as pd
+
     if out is None:
         if resume:
             raise GridError("resume needs out= (the directory of the interrupted sweep)")
@@ -135,6 +140,8 @@ def _finished_keys(done: pd.DataFrame, key) -> set:
 
 def _final_table(done, rows, grid, key, schema, store, meta) -> pd.DataFrame:
     """The grid's rows in grid order (finished before + computed now); the store is finished and unlocked."""
+    import pandas as pd
+
     new = coerce(pd.DataFrame(rows), schema) if rows else coerce(pd.DataFrame(columns=list(schema)), schema)
     frames = [f for f in (done, new) if len(f)]
     allrows = pd.concat(frames, ignore_index=True) if frames else new

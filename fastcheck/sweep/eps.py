@@ -4,9 +4,9 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fastcheck.checks.gradient import run_check
 from fastcheck.core.layout import Layout
@@ -14,11 +14,12 @@ from fastcheck.core.options import CheckOptions
 from fastcheck.core.steps import SCHEMES, StepTooSmallError
 from fastcheck.core.validate import select_coords
 from fastcheck.errors import PrecisionWarning
+from fastcheck.evaluators.choose import make_evaluator
+from fastcheck.evaluators.loop import complex_dtype
 from fastcheck.evaluators.structured import LayeredEvaluator
-from fastcheck.evaluators.user import complex_dtype, make_evaluator
 from fastcheck.problems import Problem, fingerprint, get_problem
 from fastcheck.sweep import dask as dask_support
-from fastcheck.sweep.engine import SweepKind, load_problems, require_sweep_memory, run_grid
+from fastcheck.sweep.engine import SweepHooks, load_problems, require_sweep_memory, run_grid
 from fastcheck.sweep.grid import (
     DEFAULT_DTYPES,
     DEFAULT_SCHEMES,
@@ -32,6 +33,9 @@ from fastcheck.sweep.grid import (
 from fastcheck.sweep.schema import EPS_KEY, EPS_SCHEMA, VERSIONS
 from fastcheck.sweep.shared import SharedStencil
 from fastcheck.verdicts.bands import relative_difference
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["EpsOptions", "eps_point", "eps_sweep"]
 
@@ -83,9 +87,9 @@ class _Prepared:
 
     def _complex_support(self) -> str:
         """'' when the complex step can run, else why not."""
-        if not self.ev.has_complex_step:
+        if not self.ev.caps.complex_step:
             return f"skipped: the {self.ev.path} evaluator has no complex step"
-        if self.ev.calls_user_cost:  # a black-box cost: ask it directly first
+        if self.ev.caps.calls_user_cost:  # a black-box cost: ask it directly first
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -107,12 +111,12 @@ def _first_line(exc) -> str:
 
 
 def _prepared(problem: Problem, dtype: str, opts: EpsOptions, threads) -> _Prepared:
-    key = ("prepared", dtype, threads, opts)
-    if key not in problem._cache:
+    def prepare():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PrecisionWarning)
-            problem._cache[key] = _Prepared(problem, dtype, opts, threads)
-    return problem._cache[key]
+            return _Prepared(problem, dtype, opts, threads)
+
+    return problem.memo(("prepared", dtype, threads, opts), prepare)
 
 
 def _error_metrics(res) -> dict:
@@ -242,10 +246,10 @@ def eps_sweep(
     out : path, optional
         Directory for ``results.csv`` (appended point by point) and
         ``sweep.json``.  This process is its only writer while the sweep runs
-        (another one gets :class:`fastcheck.support.files.DirectoryBusyError`).
+        (another one gets :class:`fastcheck.DirectoryBusyError`).
     resume : bool
         Keep the finished points in ``out`` and compute only the missing
-        ones.  Refused (:class:`fastcheck.sweep.ResumeError`) when an option
+        ones.  Refused (:class:`fastcheck.ResumeError`) when an option
         that shapes the results differs, a problem changed (θ, or its file's
         contents), ``sweep.json`` is missing, or the file holds two different
         rows for one point.
@@ -260,7 +264,7 @@ def eps_sweep(
     force : bool
         Run even when the memory estimate (problems named by spec, rows of
         the grid) exceeds what the machine has available; otherwise such a
-        sweep is refused with :class:`fastcheck.support.resources.ResourceError`
+        sweep is refused with :class:`fastcheck.ResourceError`
         before anything is allocated.
 
     Returns
@@ -315,7 +319,7 @@ def eps_sweep(
                         tasks.append((p, d, e, missing))
         return tasks
 
-    kind = SweepKind(
+    hooks = SweepHooks(
         "eps", EPS_SCHEMA, EPS_KEY,
         local=lambda t: _eps_local(t, opts),
         remote=_eps_task,
@@ -323,7 +327,7 @@ def eps_sweep(
         label=lambda rows: f"{rows[0]['problem']} {rows[0]['dtype']} eps={rows[0]['eps']:.1e}",
         n_rows=lambda t: len(t[3]),
     )
-    return run_grid(kind, problems, grid, meta, plan, out=out, resume=resume, overwrite=overwrite,
+    return run_grid(hooks, problems, grid, meta, plan, out=out, resume=resume, overwrite=overwrite,
                     progress=progress, client=client, chunk=chunk, threads=threads)
 
 

@@ -47,11 +47,14 @@ scheme, no subtraction, scatter), and the table counts the points left out.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
-from scipy import stats
 
 from fastcheck.core.steps import SCHEMES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FIT_COLUMNS = [
     "problem", "n_params", "scheme", "dtype", "order", "truncation_slope", "truncation_points",
@@ -92,6 +95,8 @@ def _branch(log_eps, log_err, mask, min_points, sign) -> dict:
         out["note"] = "few"
         return out
     x, y = log_eps[mask], log_err[mask]
+    from scipy import stats
+
     slope, intercept, low, high = stats.theilslopes(y, x, alpha=0.90)
     if not (sign * low > 0 and sign * high > 0):  # a line with the branch's sign, or nothing
         out["note"] = "scatter"
@@ -243,6 +248,8 @@ def fit_orders(df: pd.DataFrame, *, metric: str = "max_abs_err", margin: float =
         ``missing_points``, ``preasymptotic_points``) and the fitted lines
         for plotting.
     """
+    import pandas as pd
+
     need = {"problem", "scheme", "dtype", "eps", metric}
     missing = need - set(df.columns)
     if missing:

@@ -11,6 +11,7 @@ import numba
 import numpy as np
 
 from fastcheck.core.steps import SCHEMES
+from fastcheck.errors import GridError
 
 #: The default ε grid: 29 log-spaced steps from 1 to 1e-14 (two per decade).
 DEFAULT_EPS = tuple(float(e) for e in np.logspace(0, -14, 29))
@@ -22,10 +23,6 @@ DTYPES = ("float64", "float32")
 #: also for any other problem), a directional check, and a sampled check.
 MODES = ("structured", "blackbox", "directional", "sampled")
 DEFAULT_MODES = MODES
-
-
-class GridError(ValueError):
-    """An axis of a sweep grid is empty or holds a value fastcheck cannot run."""
 
 
 def _names(values, what: str, known) -> tuple:

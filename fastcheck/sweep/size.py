@@ -4,19 +4,23 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fastcheck import config
 from fastcheck.checks.directional import check_directional
 from fastcheck.checks.gradient import check_gradient
 from fastcheck.checks.model import check_model
+from fastcheck.errors import GridError
 from fastcheck.problems import Problem, fingerprint, get_problem
-from fastcheck.sweep.engine import SweepKind, load_problems, require_sweep_memory, run_grid
-from fastcheck.sweep.grid import DEFAULT_MODES, GridError, validate_modes, validate_positive_int, validate_threads
+from fastcheck.sweep.engine import SweepHooks, load_problems, require_sweep_memory, run_grid
+from fastcheck.sweep.grid import DEFAULT_MODES, validate_modes, validate_positive_int, validate_threads
 from fastcheck.sweep.measure import PeakMemory, estimate_full
 from fastcheck.sweep.schema import SIZE_KEY, SIZE_SCHEMA, VERSIONS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SizeOptions", "size_point", "size_sweep"]
 
@@ -205,12 +209,12 @@ def size_sweep(
     def plan(finished):
         return [(p, m, t) for p in problems for m in modes for t in threads if (p.name, m, t) not in finished]
 
-    kind = SweepKind(
+    hooks = SweepHooks(
         "size", SIZE_SCHEMA, SIZE_KEY,
         local=lambda t: [size_point(t[0], t[0].name, t[1], t[2], opts)],
         remote=_size_task,
         payload=lambda t, shipped: (shipped, t[0].name, t[1], t[2], opts),
         label=lambda rows: f"{rows[0]['problem']} {rows[0]['mode']} x{rows[0]['threads']}",
     )
-    return run_grid(kind, problems, grid, meta, plan, out=out, resume=resume, overwrite=overwrite,
+    return run_grid(hooks, problems, grid, meta, plan, out=out, resume=resume, overwrite=overwrite,
                     progress=progress, client=client, chunk=1, threads=max(threads))

@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from fastcheck.errors import ResultsExistError, ResumeError, SweepFileError
 from fastcheck.support.files import atomic_write, directory_lock, dumps_strict, open_for_append, write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RESULTS_CSV = "results.csv"
 RESULTS_PARQUET = "results.parquet"
@@ -34,30 +38,20 @@ GRID_KEYS = ("kind", "problems", "eps", "schemes", "dtypes", "modes", "threads",
 
 def coerce(df: pd.DataFrame, schema: dict) -> pd.DataFrame:
     """Columns in schema order with schema dtypes (``str`` columns: '' for missing)."""
+    import pandas as pd
+
     out = pd.DataFrame(index=df.index)
-    for col, kind in schema.items():
+    for col, col_type in schema.items():
         s = df[col] if col in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
-        if kind == "str":
+        if col_type == "str":
             out[col] = s.astype(object).where(s.notna(), "").astype(str)
-        elif kind == "int":
+        elif col_type == "int":
             out[col] = pd.to_numeric(s).astype("int64")
-        elif kind == "bool":
+        elif col_type == "bool":
             out[col] = s.map(lambda v: str(v).lower() in ("true", "1")).astype(bool)
         else:
             out[col] = pd.to_numeric(s).astype("float64")
     return out.reset_index(drop=True)
-
-
-class ResultsExistError(FileExistsError, ValueError):
-    """The output directory holds results and neither resume nor overwrite was asked."""
-
-
-class ResumeError(ValueError):
-    """The finished rows cannot be continued by this sweep (other options, problem or kind)."""
-
-
-class SweepFileError(ValueError):
-    """A file of a sweep directory cannot be read (truncated or not written by fastcheck)."""
 
 
 def read_json(path) -> dict:
@@ -183,10 +177,14 @@ class ResultStore:
         return done.drop_duplicates(list(self.key), keep="first").reset_index(drop=True)
 
     def empty(self) -> pd.DataFrame:
+        import pandas as pd
+
         return coerce(pd.DataFrame(columns=list(self.schema)), self.schema)
 
     def read(self) -> pd.DataFrame:
         """The finished rows in the file (a torn last line is ignored)."""
+        import pandas as pd
+
         if not self.path.is_file() or self.path.stat().st_size == 0:
             return self.empty()
         try:
@@ -220,6 +218,8 @@ class ResultStore:
     # -- writing ---------------------------------------------------------------
     def append(self, rows: list) -> None:
         """Append finished rows and flush (one write per grid point)."""
+        import pandas as pd
+
         if not rows:
             return
         df = coerce(pd.DataFrame(rows), self.schema)

@@ -9,13 +9,16 @@ entry could not be read.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fastcheck import config
 from fastcheck.core.layout import Layout
 from fastcheck.verdicts.errorbars import COUNTED, INCONCLUSIVE, NONFINITE, SETTLE, WHY_NAMES, WRONG, ZERO
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["BLOCK_COLUMNS", "band", "block_table", "hint", "overall", "relative_difference", "validate_thresholds",
            "verdict", "within_error_bars"]
@@ -127,6 +130,8 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
     only zero gradients), else the band of its difference, no worse than
     "ok".
     """
+    import pandas as pd
+
     ids = np.asarray(ids, np.int64)
     rows = []
     for b, name in enumerate(layout.names):

@@ -42,7 +42,7 @@ def judge_directions(ev, theta, lo, start, dirvals, steps, f0, costs, num, noise
     still = finite & (ana == 0) & np.all(costs == f0, axis=1)
     status[still] = errorbars.ZERO
     est = np.where(finite, num, np.nan)
-    scale_all = errorbars._scale(ana, est, finite, noise)
+    scale_all = errorbars.gradient_scale(ana, est, finite, noise)
     error = np.where(finite, noise, np.nan)
     agree = errorbars.first_pass(ana, est, noise, finite, still, scale_all, great)
     idx = np.flatnonzero(finite & ~agree)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -72,6 +73,36 @@ class Judgement:
     refined: int = 0
 
 
+class StencilSums(NamedTuple):
+    """What :func:`stencil_sums` returns, per coordinate."""
+
+    acc: np.ndarray  # Σ w_k·J_k
+    mag: np.ndarray  # Σ |w_k·J_k| (the round-off bound's sum)
+    finite: np.ndarray  # bool: every cost of the stencil is finite
+    costs: np.ndarray  # (n, len(offsets)) the stencil's costs, J(θ) in the unmoved columns
+    n_evals: int  # cost evaluations spent
+
+
+class Quotients(NamedTuple):
+    """A scheme's quotients at a given step and their round-off (:func:`_quotients`)."""
+
+    estimate: np.ndarray
+    noise: np.ndarray
+    finite: np.ndarray
+    n_evals: int
+
+
+class LadderReading(NamedTuple):
+    """The judgement :func:`read_ladder` gives laddered entries, one entry per row."""
+
+    estimate: np.ndarray  # Richardson's best estimate
+    error: np.ndarray  # its error bar, with the relative floor
+    status: np.ndarray  # int8 status codes (AGREE … NONFINITE)
+    why: np.ndarray  # int8 WHY code of an inconclusive entry, 0 otherwise
+    left: np.ndarray  # one-sided slopes of entries at a kink (NaN elsewhere)
+    right: np.ndarray
+
+
 def first_pass(analytic, numerical, noise, finite, still, scale_all, great):
     """Pass 1 on the check's own quotients: which coordinates agree outright."""
     err = np.abs(analytic - numerical)
@@ -109,7 +140,7 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
     if costs is not None:
         still = live & (a == 0) & np.all(costs == f0, axis=1)
     status[still] = ZERO
-    scale_all = _scale(a, est, live, noise)
+    scale_all = gradient_scale(a, est, live, noise)
     agree = first_pass(a, est, noise, live, still, scale_all, great)
     pending = live & ~agree
     out = Judgement(est, error, status, why, left, right)
@@ -134,7 +165,7 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
     return out
 
 
-def _scale(a, g, live, noise):
+def gradient_scale(a, g, live, noise):
     """The gradient's scale S: the largest |analytic| or the largest |numerical| beyond its own
     round-off (a quotient made of round-off alone says nothing about the gradient's size)."""
     if not live.any():
@@ -166,19 +197,19 @@ def _one_sided(costs, scheme, steps, f0):
     return left, right
 
 
-def _quotients(ev, theta, coords, scheme, h, f0, mach):
+def _quotients(ev, theta, coords, scheme, h, f0, mach) -> Quotients:
     """The scheme's quotient with absolute steps ``h`` (effective steps recomputed), and its round-off."""
     x = theta[coords]
     h_eff = ((x + h.astype(theta.dtype)) - x).astype(np.float64)
     h_eff = np.where(h_eff == 0, h, h_eff)
     acc, mag, fin, _, n_evals = stencil_sums(ev, theta, coords, scheme, h_eff, f0)
-    return acc / h_eff, 4 * mach * mag / h_eff, fin, n_evals
+    return Quotients(acc / h_eff, 4 * mach * mag / h_eff, fin, n_evals)
 
 
-def stencil_sums(ev, theta, coords, scheme, steps, f0):
+def stencil_sums(ev, theta, coords, scheme, steps, f0) -> StencilSums:
     """Σ w_k·J(θ + o_k·h·e_i) and Σ |w_k·J_k| per coordinate, the stencil's costs and their finiteness.
 
-    Returns ``(acc, mag, finite, costs, n_evals)``.  The weights are summed
+    Returns :class:`StencilSums` ``(acc, mag, finite, costs, n_evals)``.  The weights are summed
     in the scheme's fixed order, so every path rounds the combination alike.
     """
     offsets = np.asarray(scheme.offsets)
@@ -192,7 +223,7 @@ def stencil_sums(ev, theta, coords, scheme, steps, f0):
     for k, w in enumerate(scheme.weights):
         acc += w * costs[:, k]
         mag += np.abs(w * costs[:, k])
-    return acc, mag, finite, costs, int(moved.sum()) * len(coords)
+    return StencilSums(acc, mag, finite, costs, int(moved.sum()) * len(coords))
 
 
 def ladder_base(theta, coords, mach):
@@ -254,15 +285,15 @@ def _ladder_pass(out, ev, theta, coords, block_ids, pending, f0, a, mach, scale_
                 why[j] = CONVERGE
 
 
-def read_ladder(a, lad, first_rung, great, scale_all, near_corner_sides=False):
+def read_ladder(a, lad, first_rung, great, scale_all, near_corner_sides=False) -> LadderReading:
     """Judge laddered entries (coordinates or directions) against their analytic values ``a``.
 
     The error bars get a relative floor, ``great``·max(|g|, |ĝ|).  With
     ``near_corner_sides`` a corner within the step also accepts an analytic
     value between its one-sided slopes (θ's own side is one of them), as a
     corner at θ does: for a ladder too short to reach below the corner.  Returns
-    ``(estimate, error, status, why, left, right)``; ``left``/``right`` are
-    the one-sided slopes of entries at a kink (NaN elsewhere).
+    :class:`LadderReading` ``(estimate, error, status, why, left, right)``; ``left``/``right``
+    are the one-sided slopes of entries at a kink (NaN elsewhere).
     """
     kink, at_theta, kl, kr = kinks.find(lad, first_rung)
     g = lad.estimate
@@ -293,7 +324,7 @@ def read_ladder(a, lad, first_rung, great, scale_all, near_corner_sides=False):
             status[r] = AGREE
         else:
             status[r], why[r] = INCONCLUSIVE, (ROUNDOFF if lad.roundoff[r, -1] >= e[r] / 4 else CONVERGE)
-    return g, e, status, why, left, right
+    return LadderReading(g, e, status, why, left, right)
 
 
 def ladder_directions(ev, theta, lo, start, dirvals, steps, f0, grad, ana, finite, status, why, error, est, mach,
@@ -346,7 +377,7 @@ def _complex_pass(out, ev, theta, coords, idx, a, mach, scale_all, great) -> int
     its own precision (a cost that is not complex-safe, say through ``abs``, cannot
     fake that).
     """
-    if not ev.has_complex_step or not len(idx):
+    if not ev.caps.complex_step or not len(idx):
         return 0
     cs = get_scheme("complex")
     x = np.abs(theta[coords[idx]].astype(np.float64))

@@ -19,6 +19,8 @@ agrees with itself at some level, a corner at none.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from fastcheck.verdicts.ladder import Ladder
@@ -48,14 +50,23 @@ def _extrapolated(c, cu, t2, level):
         return (x0 * c[:, 1:] - x1 * c[:, :-1]) / d, (x0 * cu[:, 1:] + x1 * cu[:, :-1]) / d
 
 
-def find(lad: Ladder, first_rung: int):
+class Kinks(NamedTuple):
+    """What :func:`find` reads off a ladder, one entry per laddered coordinate."""
+
+    kink: np.ndarray  # bool: the one-sided slopes disagree beyond round-off at every level
+    at_theta: np.ndarray  # bool: the corner is at θ itself, not merely within the step
+    left: np.ndarray  # the one-sided slopes at the rung where the kink shows most
+    right: np.ndarray
+
+
+def find(lad: Ladder, first_rung: int) -> Kinks:
     """Kink flags and the one-sided slopes where each kink shows most.
 
     ``first_rung`` is the column of the largest step considered (steps far
     above the check's own step are left out: there, higher-order terms of a
     smooth cost change the curvature estimate too).
 
-    Returns ``(kink, at_theta, left, right)`` arrays over the ladder's coordinates:
+    Returns :class:`Kinks` ``(kink, at_theta, left, right)``, arrays over the ladder's coordinates:
     ``at_theta`` marks a kink whose evidence grows down to the smallest
     resolvable step (the corner is at θ itself, not merely within the step).
     """
@@ -94,4 +105,4 @@ def find(lad: Ladder, first_rung: int):
     at_theta = kink & (last_clear == last) & (absm[rows0, last] >= 0.25 * absm.max(axis=1))
     where = first_rung + strongest
     rows = np.arange(len(where))
-    return kink, at_theta, lad.left[rows, where], lad.right[rows, where]
+    return Kinks(kink, at_theta, lad.left[rows, where], lad.right[rows, where])

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 from fastcheck.errors import JitError
-from fastcheck.evaluators.user import JitEvaluator, LoopEvaluator, make_evaluator
+from fastcheck.evaluators.choose import make_evaluator
+from fastcheck.evaluators.jit import JitEvaluator
+from fastcheck.evaluators.loop import LoopEvaluator
 from tests.costs import quartic
 
 

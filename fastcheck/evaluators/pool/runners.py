@@ -1,0 +1,186 @@
+"""Where the chunks run: :class:`LocalRunner` (worker processes, loky) and :class:`DaskRunner` (a Dask cluster).
+
+A runner takes the pickled evaluator (``payload``, named by its ``digest``),
+θ and the arguments of every chunk, and returns the chunks' results in the
+order it was given them.  On the local pool the cost is pickled once per check
+and unpickled once per worker (a worker keeps it, under a digest of its
+bytes, for the next chunks and the next checks of the same cost); the cost
+and θ ride along with every chunk when they are small, and with each
+worker's first chunk only when they are large.  On a Dask cluster they are
+scattered to every worker once, a lost worker costs only its chunk (Dask runs
+it again elsewhere), and a progress bar counts chunks.
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+
+from fastcheck.errors import MissingStateError
+from fastcheck.evaluators.pool.plan import (
+    DASK_CHUNKS_PER_WORKER,
+    DASK_MIN_CHUNK_SECONDS,
+    LOCAL_CHUNKS_PER_WORKER,
+    LOCAL_MIN_CHUNK_SECONDS,
+)
+from fastcheck.evaluators.pool.worker import WORKER_ENV, init_worker, ping, run_chunk, run_keyed_chunk
+
+__all__ = ["CALL_SECONDS", "DEFAULT_STARTUP_SECONDS", "IDLE_TIMEOUT", "SEND_EVERY_CHUNK_BYTES", "DaskRunner",
+           "LocalRunner"]
+
+#: Idle workers exit after this many seconds; the next check starts them again.
+IDLE_TIMEOUT = 600
+#: Start-up of a pool (processes, imports) assumed before one has been timed in
+#: this process; the first check of benchmarks/bench_user_code.py measures it
+#: (its first, "cold", check includes the start-up).
+DEFAULT_STARTUP_SECONDS = 2.5
+#: What sending a chunk and its answer costs on a running pool, roughly (a
+#: generous bound on a round trip through loky's queues, so that the pool is
+#: not chosen for a gain within that noise).
+CALL_SECONDS = 0.02
+#: The cost and θ ride along with every chunk when their bytes are below this
+#: (a few kilobytes cost less than a round trip asking for them); above it,
+#: with each worker's first chunk only (a worker keeps them for its next chunks).
+SEND_EVERY_CHUNK_BYTES = 64 << 10
+
+#: The local pool started last and how long its start-up took (once timed).
+_STARTUP = {"seconds": None, "executor": None}
+
+
+class LocalRunner:
+    """A pool of ``n`` worker processes, one reused across checks (loky's reusable executor)."""
+
+    min_chunk_seconds = LOCAL_MIN_CHUNK_SECONDS
+    chunks_per_worker = LOCAL_CHUNKS_PER_WORKER
+
+    def __init__(self, n: int):
+        self.n_workers = int(n)
+
+    def describe(self) -> str:
+        return f"pool of {self.n_workers} processes"
+
+    def _executor(self):
+        from loky import get_reusable_executor
+
+        return get_reusable_executor(max_workers=self.n_workers, timeout=IDLE_TIMEOUT, env=WORKER_ENV,
+                                     initializer=init_worker)
+
+    def live(self) -> bool:
+        """True when the pool we started last has this size and all its workers
+        running (no start-up to pay).  Only an estimate: when loky's internals
+        cannot be read, the pool counts as not running."""
+        ex = _STARTUP.get("executor")
+        flags = getattr(ex, "_flags", None)
+        return (ex is not None and getattr(ex, "_max_workers", None) == self.n_workers
+                and len(getattr(ex, "_processes", None) or {}) == self.n_workers
+                and not getattr(flags, "broken", False))
+
+    def overhead(self) -> float:
+        """Seconds the pool adds to a check: a call's round trip when it runs, else its start-up."""
+        if self.live():
+            return CALL_SECONDS
+        return _STARTUP["seconds"] or DEFAULT_STARTUP_SECONDS
+
+    def start_in_background(self) -> None:
+        """Start the workers without waiting for them (their start-up is timed when they answer)."""
+        t0 = time.perf_counter()
+        ex = self._executor()
+        pings = [ex.submit(ping, i) for i in range(self.n_workers)]
+
+        def answered(_):
+            if all(f.done() for f in pings):
+                _STARTUP["seconds"] = time.perf_counter() - t0
+
+        for f in pings:
+            f.add_done_callback(answered)
+        _STARTUP["executor"] = ex
+
+    def start(self):
+        """The executor, its workers started (the start-up time is recorded)."""
+        fresh = not self.live()
+        t0 = time.perf_counter()
+        ex = self._executor()
+        if fresh:
+            list(ex.map(ping, range(self.n_workers)))
+            _STARTUP["seconds"] = time.perf_counter() - t0
+        _STARTUP["executor"] = ex
+        return ex
+
+    def map(self, payload, digest, method, theta, chunk_args) -> list:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        from loky.process_executor import TerminatedWorkerError
+
+        ex = self.start()
+        # A worker keeps the cost and θ under ``key`` for the chunks it takes
+        # next.  Small ones ride along with every chunk; large ones with the
+        # first chunk of each worker only, and a worker that takes a later
+        # chunk without having them says so (:class:`~fastcheck.errors.MissingStateError`):
+        # that chunk is sent again at once, with them.
+        key = digest + hashlib.blake2b(theta.tobytes(), digest_size=8).hexdigest()
+        state = (digest, payload, theta)
+        first = len(chunk_args) if len(payload) + theta.nbytes <= SEND_EVERY_CHUNK_BYTES else self.n_workers
+        futures = {ex.submit(run_keyed_chunk, key, state if j < first else None, method, *a): j
+                   for j, a in enumerate(chunk_args)}
+        results = [None] * len(chunk_args)
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    j = futures[f]
+                    try:
+                        results[j] = f.result()
+                    except MissingStateError:
+                        again = ex.submit(run_keyed_chunk, key, state, method, *chunk_args[j])
+                        futures[again] = j
+                        pending.add(again)
+            return results
+        except TerminatedWorkerError as exc:
+            codes = [ln.strip() for ln in str(exc).splitlines() if "exit codes" in ln]
+            raise RuntimeError("a worker process died while evaluating the cost (a crash, or the system killed it"
+                               f"{'; ' + codes[0] if codes else ''}); run with workers=1 to see the failure in "
+                               "this process") from None
+        finally:
+            for f in futures:
+                f.cancel()
+
+
+class DaskRunner:
+    """The chunks of one check as tasks on a Dask cluster (θ and the cost scattered once)."""
+
+    min_chunk_seconds = DASK_MIN_CHUNK_SECONDS
+    chunks_per_worker = DASK_CHUNKS_PER_WORKER
+
+    def __init__(self, client, progress=None):
+        self.client = client
+        self.progress = progress
+
+    @property
+    def n_workers(self) -> int:
+        return max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    def describe(self) -> str:
+        return f"Dask cluster of {self.n_workers} workers"
+
+    def map(self, payload, digest, method, theta, chunk_args) -> list:
+        from distributed import as_completed
+
+        from fastcheck.support.progress import make_progress
+
+        client = self.client
+        payload_f = client.scatter(payload, broadcast=True, hash=False)
+        theta_f = client.scatter(theta, broadcast=True, hash=False)
+        futures = [client.submit(run_chunk, digest, payload_f, method, theta_f, *a, pure=False) for a in chunk_args]
+        mode = self.progress
+        if mode is None:
+            mode = "rich" if sys.stderr.isatty() else False
+        try:
+            with make_progress(mode, len(futures), "gradient check (chunks)") as bar:
+                for f in as_completed(futures):
+                    if f.status == "error":
+                        f.result()  # raises the worker's exception
+                    bar.advance()
+            return [f.result() for f in futures]
+        finally:
+            client.cancel(futures + [payload_f, theta_f])

@@ -1,0 +1,282 @@
+"""Stateful layer objects, the style of most from-scratch frameworks::
+
+    class Dense:
+        def __init__(self, n_in, n_out):
+            self.parameters = {"W": ..., "b": ...}       # or params=, or attributes self.W, self.b
+            self.gradients = {"W": zeros, "b": zeros}     # or grads= (keys "W" or "dW"), or self.dW / W_grad / W_diff
+        def forward(self, X): ...                         # caches what backward needs
+        def backward(self, dY):
+            self.gradients["W"] += self.X.T @ dY         # accumulates (+=) until the optimiser flushes
+            return dY @ self.parameters["W"].T            # dL/dX
+
+:func:`check_layer_object` (what :func:`fastcheck.check_layer` does with ``check_layer(layer, X)``)
+checks the input gradient and every parameter gradient of one layer against the numerical gradient of
+⟨dY, forward(X)⟩; :func:`layer_list_problem` (what :func:`fastcheck.check_object` does with a list of
+such layers ending in a loss, or an object with ``layers`` and ``loss``) the whole network.
+
+Gradients that accumulate with ``+=`` are handled by zeroing every gradient array in place before the
+checked backward pass (an assignment ``self.dW = ...`` is unaffected); everything the layer held —
+parameters, gradients, caches, every attribute — is put back afterwards, also when its code raises.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from fastcheck.checks.gradient import check_gradient_with
+from fastcheck.checks.result import CheckResult
+from fastcheck.core.callables import call_fitting
+from fastcheck.core.layout import Layout
+from fastcheck.core.options import CheckOptions
+from fastcheck.errors import LayerError
+
+__all__ = ["LayerState", "check_layer_object", "is_layer_list", "is_layer_object", "layer_list_problem"]
+
+PARAM_DICTS = ("parameters", "params")
+GRAD_DICTS = ("gradients", "grads")
+#: How a gradient attribute is named after its parameter ``n``.
+GRAD_ATTRS = ("d{}", "d_{}", "{}_grad", "grad_{}", "{}_diff", "{}grad")
+
+
+def is_layer_object(obj) -> bool:
+    """An object (not a function) with ``forward`` and ``backward`` methods."""
+    return (not isinstance(obj, type) and callable(getattr(obj, "forward", None))
+            and callable(getattr(obj, "backward", None)) and hasattr(obj, "__dict__"))
+
+
+def _layers_and_loss(net):
+    if isinstance(net, (list, tuple)):
+        return list(net[:-1]), net[-1]
+    return list(getattr(net, "layers", [])), getattr(net, "loss", None)
+
+
+def is_layer_list(net) -> bool:
+    """A list of layer objects ending in a loss object (``forward(pred, y)``, ``backward()``), or an object
+    with a ``layers`` list of layer objects and such a ``loss``."""
+    if not (isinstance(net, (list, tuple)) or isinstance(getattr(net, "layers", None), (list, tuple))):
+        return False
+    layers, loss = _layers_and_loss(net)
+    return bool(layers) and all(is_layer_object(l) for l in layers) and loss is not None and is_layer_object(loss)
+
+
+def _is_float_array(v) -> bool:
+    return isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating) and v.size > 0
+
+
+class LayerState:
+    """One layer's parameters and gradients, found after one backward pass, and everything it holds, restorable."""
+
+    def __init__(self, layer, label: str = ""):
+        self.layer, self.label = layer, label
+        self.bindings = dict(vars(layer))
+        self.dicts = {k: dict(v) for k, v in self.bindings.items() if isinstance(v, dict)}
+        self.contents = {}
+        for k, v in self.bindings.items():
+            if isinstance(v, np.ndarray):
+                self.contents[(k, None)] = (v, v.copy())
+        for k, d in self.dicts.items():
+            for kk, v in d.items():
+                if isinstance(v, np.ndarray):
+                    self.contents[(k, kk)] = (v, v.copy())
+        self.param_dict = next((k for k in PARAM_DICTS if isinstance(self.bindings.get(k), Mapping)), None)
+        self.names = []  # parameter names, found by discover()
+
+    # -- where the parameters and gradients are ------------------------------------------------------------
+    def _grad_dict(self):
+        return next((getattr(self.layer, k) for k in GRAD_DICTS if isinstance(getattr(self.layer, k, None), Mapping)),
+                    None)
+
+    def param(self, name):
+        return getattr(self.layer, self.param_dict)[name] if self.param_dict else getattr(self.layer, name)
+
+    def _grad_of(self, name):
+        """The gradient array of parameter ``name`` (None when the layer holds none)."""
+        if self.param_dict:
+            d = self._grad_dict()
+            if d is None:
+                return None
+            return next((d[k] for k in (name, "d" + name) if k in d), None)
+        return next((getattr(self.layer, f.format(name)) for f in GRAD_ATTRS
+                     if _is_float_array(getattr(self.layer, f.format(name), None))), None)
+
+    def discover(self):
+        """Call after one backward pass: the parameters are those with a gradient array next to them."""
+        if self.param_dict:
+            params = getattr(self.layer, self.param_dict)
+            self.names = [k for k, v in params.items() if _is_float_array(v)]
+            missing = [n for n in self.names if self._grad_of(n) is None]
+            if missing:
+                raise LayerError(f"{self.label or type(self.layer).__name__}: backward left no gradient for "
+                                 f"{missing} in {'/'.join(GRAD_DICTS)} (keys name or 'd' + name)")
+        else:
+            grads = {f.format(n) for n in vars(self.layer) for f in GRAD_ATTRS}
+            # a parameter was there before forward and is the same array after it (a cache is rebound)
+            self.names = [n for n, v in vars(self.layer).items()
+                          if _is_float_array(v) and n not in grads and self.bindings.get(n) is v
+                          and self._grad_of(n) is not None]
+        self.originals = {n: self.param(n) for n in self.names}
+        return self.names
+
+    def load(self, values: Mapping):
+        for n, v in values.items():
+            held = self.originals[n]
+            # in place (an optimiser or another layer may hold the array), unless it cannot hold v: read-only,
+            # or v complex (the complex step) and the array real
+            in_place = held.flags.writeable and (v.dtype == held.dtype or np.can_cast(v.dtype, held.dtype, "same_kind"))
+            if in_place:
+                held[...] = v
+            value = held if in_place else v.copy()
+            if self.param(n) is not value:
+                if self.param_dict:
+                    getattr(self.layer, self.param_dict)[n] = value
+                else:
+                    setattr(self.layer, n, value)
+
+    def zero_gradients(self):
+        """Zero every gradient array in place: an accumulating (+=) backward then gives this pass's gradient."""
+        for n in self.names:
+            g = self._grad_of(n)
+            if g is not None and g.flags.writeable:
+                g[...] = 0
+
+    def gradients(self) -> dict:
+        out = {}
+        for n in self.names:
+            g = self._grad_of(n)
+            if g is None:
+                raise LayerError(f"{self.label or type(self.layer).__name__}: backward left no gradient for {n!r}")
+            out[n] = np.array(g, copy=True)
+        return out
+
+    def restore(self):
+        for (k, kk), (arr, saved) in self.contents.items():
+            if arr.flags.writeable and arr.shape == saved.shape:
+                arr[...] = saved
+        for k, d in self.dicts.items():
+            held = self.bindings[k]
+            held.clear()
+            held.update(d)
+        vars(self.layer).clear()
+        vars(self.layer).update(self.bindings)
+
+
+def _input(inputs):
+    if isinstance(inputs, Mapping):
+        if len(inputs) != 1:
+            raise LayerError(f"a layer object's forward takes one input; got {len(inputs)} ({list(inputs)})")
+        (name, X), = inputs.items()
+    else:
+        name, X = "X", inputs
+    X = np.array(X, copy=True)
+    if not np.issubdtype(X.dtype, np.floating):
+        raise LayerError(f"input {name!r} must be a float array, got dtype {X.dtype}")
+    return str(name), X
+
+
+def check_layer_object(layer, inputs, opts: CheckOptions) -> CheckResult:
+    """``check_layer(layer, X)`` for a layer object (see the module's doc); blocks ``X`` and the parameters."""
+    if opts.args:
+        raise LayerError("check_layer(layer, X): forward(X) takes the input only; args= does not apply")
+    if opts["n_douts"] != 1:
+        raise LayerError("check_layer(layer, X) draws one dout; n_douts does not apply to layer objects")
+    xname, X = _input(inputs)
+    state = LayerState(layer, type(layer).__name__)
+    try:
+        out = np.asarray(layer.forward(X.copy()))
+        if not np.issubdtype(out.dtype, np.floating):
+            raise LayerError(f"{type(layer).__name__}.forward returned {out.dtype}, not a float array")
+        dout = opts["dout"]
+        dY = (np.random.default_rng(opts.seed).standard_normal(out.shape) if dout is None
+              else np.array(dout, dtype=np.float64, copy=True))
+        if dY.shape != out.shape:
+            raise LayerError(f"dout has shape {dY.shape} but forward's output has shape {out.shape}")
+        layer.backward(dY.copy())
+        names = state.discover()
+        if xname in names:
+            raise LayerError(f"the input and a parameter are both named {xname!r}; pass inputs={{'input': X}}")
+        state.restore()
+        layout = Layout((xname, *names), (X.shape, *[state.originals[n].shape for n in names]))
+        theta0 = layout.flatten({xname: X, **{n: state.originals[n] for n in names}},
+                                dtype=np.result_type(X, *state.originals.values()))
+
+        def phi(theta):
+            blocks = layout.unflatten(theta)
+            state.load({n: blocks[n] for n in names})
+            out = np.asarray(layer.forward(blocks[xname].copy()))
+            # in float64, or complex for the complex step (its imaginary part is the derivative)
+            return np.vdot(dY, out if np.iscomplexobj(out) else out.astype(np.float64, copy=False)).item()
+
+        layer.forward(X.copy())
+        state.zero_gradients()
+        dX = layer.backward(dY.copy())
+        if dX is None:
+            raise LayerError(f"{type(layer).__name__}.backward(dY) returned None; it must return dL/d{xname}")
+        grads = {xname: dX, **state.gradients()}
+        g = layout.flatten_gradients(grads, what=f"{type(layer).__name__}'s gradient")
+        state.restore()
+        return check_gradient_with(phi, theta0, g, opts.own_layout("check_layer", layout).for_python_cost())
+    finally:
+        state.restore()
+
+
+def _loss_backward(loss, pred, y):
+    return call_fitting(loss.backward, [(), (pred, y)], f"{type(loss).__name__}.backward",
+                        "() after forward(pred, y), or (pred, y)")
+
+
+def layer_list_problem(net, X, y):
+    """``(cost, grad, theta0, layout, restore)`` for layer objects ending in a loss (see the module's doc)."""
+    layers, loss = _layers_and_loss(net)
+    X = np.asarray(X)
+    states = [LayerState(l, f"layers[{i}] ({type(l).__name__})") for i, l in enumerate(layers)]
+    loss_state = LayerState(loss, type(loss).__name__)
+
+    def run_forward():
+        A = X.copy()
+        for l in layers:
+            A = l.forward(A)
+        return A, loss.forward(A, y)
+
+    def run_backward(A):
+        d = _loss_backward(loss, A, y)
+        for s in reversed(states):
+            s.zero_gradients()
+        for i, l in reversed(list(enumerate(layers))):
+            d = l.backward(d)
+            if d is None and i > 0:
+                raise LayerError(f"layers[{i}] ({type(l).__name__}).backward returned None; it must return the "
+                                 "gradient of its input")
+
+    def restore():
+        for s in (*states, loss_state):
+            s.restore()
+
+    try:
+        A, _ = run_forward()
+        run_backward(A)
+        blocks = [(i, s, n) for i, s in enumerate(states) for n in s.discover()]
+    finally:
+        restore()
+    if not blocks:
+        raise LayerError("no layer holds a parameter with a gradient next to it: nothing to check")
+    names = tuple(f"layers[{i}].{n}" for i, _, n in blocks)
+    layout = Layout(names, tuple(s.originals[n].shape for _, s, n in blocks))
+    theta0 = layout.flatten([s.originals[n] for _, s, n in blocks],
+                            dtype=np.result_type(*[s.originals[n] for _, s, n in blocks]))
+
+    def load(theta):
+        for (i, s, n), block in zip(blocks, layout.unflatten(theta).values()):
+            s.load({n: block})
+
+    def cost(theta):
+        load(theta)
+        return run_forward()[1]
+
+    def grad(theta):
+        load(theta)
+        A, _ = run_forward()
+        run_backward(A)
+        return layout.flatten_gradients([s.gradients()[n] for _, s, n in blocks], what="the layers' gradient")
+
+    return cost, grad, theta0, layout, restore

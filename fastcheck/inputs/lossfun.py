@@ -1,0 +1,230 @@
+"""``lossFun``-style code: one function returns the loss and every gradient, the parameters live elsewhere.
+
+The character-level RNN script style::
+
+    Wxh, Whh, Why, bh, by = ...                    # module globals (or attributes of an object, or a dict)
+    def lossFun(inputs, targets, hprev):
+        ...
+        return loss, dWxh, dWhh, dWhy, dbh, dby, hs[-1]
+
+is checked with no glue by ``check_module(module, "lossFun", args=(inputs, targets, hprev))``, or
+``check_loss(model.lossFun, model, inputs, targets, hprev)`` for attributes, or
+``check_loss(loss_and_grads, params, X, y)`` for a dict.  The function may return
+``(loss, *grads)`` in the parameters' order (extra trailing values such as the next hidden state
+are ignored), ``(loss, [grads])`` or ``(loss, {"dW": ...})``; it may read the parameters itself
+(globals, attributes, a dict it closes over) or take them first: ``fn(params, *data)`` or
+``fn(W, b, *data)`` (chosen from its signature).
+
+Which arrays are parameters: ``names=`` when given; for a dict, its float-array entries; for a
+module or object, the float-array globals or attributes the function's code refers to, in
+definition order, from the first whose shape matches the first returned gradient on as long as the
+shapes keep matching (``result.layout`` shows what was found).  θ is written into the user's own
+arrays, in place, and everything is put back afterwards, also when the function raises.
+"""
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+
+import numpy as np
+
+from fastcheck.checks.gradient import check_gradient_with
+from fastcheck.checks.result import CheckResult
+from fastcheck.core.callables import pick_call
+from fastcheck.core.layout import Layout
+from fastcheck.core.options import CheckOptions, takes_options
+from fastcheck.errors import GradientMismatchError
+
+__all__ = ["check_loss", "check_module"]
+
+_NAMES_DOC = {"names": "the parameters' names, in the order the function returns their gradients (default: "
+                       "found, see fastcheck.inputs.lossfun)"}
+
+
+class _Holder:
+    """Where the parameters live: a dict's entries, or an object's (a module's) attributes."""
+
+    def __init__(self, where):
+        self.where = where
+        self.is_dict = isinstance(where, Mapping)
+
+    def get(self, name):
+        return self.where[name] if self.is_dict else getattr(self.where, name)
+
+    def set(self, name, value):
+        if self.is_dict:
+            self.where[name] = value
+        else:
+            setattr(self.where, name, value)
+
+    def items(self):
+        return list(self.where.items()) if self.is_dict else list(vars(self.where).items())
+
+
+def _is_float_array(v) -> bool:
+    return isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating) and v.size > 0
+
+
+def _referenced(fn) -> set | None:
+    """Every global and attribute name ``fn``'s code (and code nested in it) refers to; None if unknown."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    if code is None:
+        return None
+    names, todo = set(), [code]
+    while todo:
+        c = todo.pop()
+        names.update(c.co_names)
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    return names
+
+
+def _returned(out, where: str):
+    if not (isinstance(out, (tuple, list)) and len(out) >= 2):
+        got = f"a {type(out).__name__} of {len(out)}" if isinstance(out, (tuple, list)) else type(out).__name__
+        raise GradientMismatchError(f"{where} must return (loss, *grads), (loss, [grads]) or (loss, {{name: grad}}); "
+                                    f"it returned {got}")
+    rest = out[1:]
+    if len(rest) == 1 and isinstance(rest[0], (Mapping, list, tuple)):
+        rest = rest[0]
+    return out[0], rest
+
+
+def _discover(candidates, grads, where: str):
+    """The parameter names among ``candidates`` (name → array, in definition order) for the returned ``grads``."""
+    if isinstance(grads, Mapping):
+        names = [n for n in candidates if n in grads or "d" + n in grads]
+    else:
+        names, shapes = [], [np.shape(g) for g in grads]
+        cands = list(candidates.items())
+        start = next((i for i, (_, a) in enumerate(cands) if shapes and a.shape == shapes[0]), None)
+        if start is not None:
+            for (n, a), s in zip(cands[start:], shapes):
+                if a.shape != s:
+                    break
+                names.append(n)
+    if not names:
+        found = ", ".join(f"{n} {a.shape}" for n, a in candidates.items()) or "none"
+        raise GradientMismatchError(f"cannot tell which arrays {where}'s gradients belong to (float arrays it refers "
+                                    f"to: {found}); pass names=[...] in the order it returns the gradients")
+    return names
+
+
+def _check(fn, holder: _Holder, data: tuple, names, opts: CheckOptions, where: str) -> CheckResult:
+    n_data = len(data)
+    forms = ("(params, *data), (*params, *data) or (*data)" if holder.is_dict else
+             "(*data), (holder, *data) or (*params, *data)")
+    saved_bindings = dict(holder.items())
+    if names is None:
+        candidates = {k: v for k, v in holder.items() if _is_float_array(v)}
+    else:
+        names = [names] if isinstance(names, str) else list(names)
+        missing = [n for n in names if not _is_float_array(saved_bindings.get(n))]
+        if missing:
+            raise TypeError(f"{where}: names {missing} are not float arrays of {type(holder.where).__name__}")
+        candidates = {n: saved_bindings[n] for n in names}
+    n_params = len(candidates) if holder.is_dict or names is not None else None
+    modes = ["holder", "values", "data"] if holder.is_dict else ["data", "holder", "values"]
+    counts = {"holder": 1 + n_data, "values": None if n_params is None else n_params + n_data, "data": n_data}
+    modes = [m for m in modes if counts[m] is not None]
+    n = pick_call(fn, [counts[m] for m in modes], where, forms)
+    mode = modes[0] if n is None else next(m for m in modes if counts[m] == n)
+    # a dict handed to the function (or spread into it) is all parameters; otherwise (globals, attributes,
+    # a dict such as globals() that the function reads) the parameters are found among what its code names
+    discover = names is None and not (holder.is_dict and mode != "data")
+    if discover:
+        refs = _referenced(fn)
+        candidates = {k: v for k, v in candidates.items() if refs is None or k in refs} or candidates  # (a closure)
+    originals = dict(candidates)
+    contents = {k: np.array(v, copy=True) for k, v in originals.items()}
+
+    def call(param_names):
+        if mode == "data":
+            return fn(*data)
+        if mode == "holder":
+            return fn(holder.where, *data)
+        return fn(*[holder.get(k) for k in param_names], *data)
+
+    try:
+        if discover:
+            _, grads = _returned(call(list(candidates)), where)
+            names = _discover(candidates, grads, where)
+            for k, v in contents.items():  # the discovery call may have changed state
+                originals[k][...] = v
+        elif names is None:
+            names = list(candidates)
+        layout = Layout(tuple(names), tuple(originals[n].shape for n in names))
+        dtype = np.result_type(*[originals[n] for n in names])
+        theta0 = layout.flatten({n: originals[n] for n in names}, dtype=dtype)
+
+        def load(theta):
+            for n, block in layout.unflatten(theta).items():
+                held = originals[n]
+                if held.flags.writeable and np.can_cast(block.dtype, held.dtype, "same_kind"):
+                    held[...] = block
+                    if holder.get(n) is not held:
+                        holder.set(n, held)
+                else:
+                    holder.set(n, block.copy())
+
+        def cost(theta):
+            load(theta)
+            return _returned(call(names), where)[0]
+
+        def grad(theta):
+            load(theta)
+            _, grads = _returned(call(names), where)
+            if not isinstance(grads, Mapping) and len(grads) > len(names):
+                grads = list(grads[: len(names)])  # extra values (the next hidden state) are not gradients
+            return layout.flatten_gradients(grads, ("d", ""), what=f"{where}'s gradient")
+
+        return check_gradient_with(cost, theta0, grad, opts.replace(layout=layout, args=()).for_python_cost())
+    finally:
+        for k, v in contents.items():
+            if originals[k].flags.writeable:
+                originals[k][...] = v
+        for k, v in saved_bindings.items():
+            if not holder.is_dict or k in candidates:
+                holder.set(k, v)
+        if holder.is_dict:
+            for k in [k for k in holder.where if k not in saved_bindings]:
+                del holder.where[k]
+
+
+@takes_options(specific={"names": None}, extra_docs=_NAMES_DOC)
+def check_loss(fn, params, *data, opts: CheckOptions) -> CheckResult:
+    """Check ``fn(*data) -> (loss, *grads)`` whose parameters live in ``params``.
+
+    Parameters
+    ----------
+    fn : callable
+        Returns ``(loss, *grads)`` in the parameters' order (extra trailing values ignored),
+        ``(loss, [grads])`` or ``(loss, {"d" + name: grad})``.  It reads the parameters from
+        ``params`` itself, or takes them first: ``fn(params, *data)`` or ``fn(*arrays, *data)``.
+    params : dict, object or module
+        Holds the parameters (entries, attributes or globals); written in place during the check and
+        restored afterwards, also on error.
+    *data
+        The function's other arguments (or ``args=``), never modified.
+
+    See :mod:`fastcheck.inputs.lossfun` for how the parameters are found (``names=`` to say).
+    """
+    if data and opts.args:
+        raise ValueError("check_loss: give the data positionally or as args=, not both")
+    where = getattr(fn, "__name__", type(fn).__name__)
+    return _check(fn, _Holder(params), tuple(data) or opts.args, opts["names"], opts, where)
+
+
+@takes_options(specific={"names": None}, extra_docs=_NAMES_DOC)
+def check_module(module, name, *, opts: CheckOptions) -> CheckResult:
+    """Check ``module.<name>(*args)`` (``lossFun``) whose parameters are globals of ``module``.
+
+    ``check_module(rnn, "lossFun", args=(inputs, targets, hprev))``: the globals the function refers
+    to whose shapes line up with the returned gradients are the parameters (or ``names=``); they
+    are written in place and restored afterwards.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"check_module takes the function's name, got {type(name).__name__}")
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise TypeError(f"{getattr(module, '__name__', module)!r} has no function {name!r}")
+    return _check(fn, _Holder(module), opts.args, opts["names"], opts, name)

@@ -1,0 +1,118 @@
+"""lossFun-style checks: parameters as module globals, attributes or a dict; (loss, *grads) or (loss, dict)."""
+import numpy as np
+import pytest
+
+import fastcheck as fc
+from tests.inputs import charrnn_script as rnn
+
+INPUTS, TARGETS = [0, 3, 1, 4, 2], [3, 1, 4, 2, 0]
+
+
+def _hprev():
+    return np.zeros((rnn.hidden_size, 1)) + 0.05
+
+
+def test_module_globals_pass_and_restored():
+    before = {k: getattr(rnn, k).copy() for k in ("Wxh", "Whh", "Why", "bh", "by")}
+    ids = {k: id(getattr(rnn, k)) for k in before}
+    res = fc.check_module(rnn, "lossFun", args=(INPUTS, TARGETS, _hprev()), workers=1)
+    assert res.passed, res.blocks
+    assert list(res.layout.names) == ["Wxh", "Whh", "Why", "bh", "by"]  # hprev (returned last) is not a gradient
+    for k, v in before.items():
+        np.testing.assert_array_equal(getattr(rnn, k), v)
+        assert id(getattr(rnn, k)) == ids[k]
+
+
+def test_module_planted_bug_named_by_block(monkeypatch):
+    monkeypatch.setattr(rnn, "BUG", "Whh")
+    res = fc.check_module(rnn, "lossFun", args=(INPUTS, TARGETS, _hprev()), workers=1)
+    verdicts = res.blocks.set_index("block")["verdict"]
+    assert verdicts["Whh"] == "wrong"
+    assert all(verdicts[b] in ("great", "ok") for b in ("Wxh", "Why", "bh", "by"))
+
+
+def test_attributes_of_an_object():
+    net = rnn.CharRNN()
+    assert fc.check_loss(net.lossFun, net, INPUTS, TARGETS, _hprev(), workers=1).passed
+    bad = rnn.CharRNN(bug="by")
+    res = fc.check_loss(bad.lossFun, bad, INPUTS, TARGETS, _hprev(), workers=1)
+    verdicts = res.blocks.set_index("block")["verdict"]
+    assert verdicts["by"] == "wrong" and verdicts["Whh"] in ("great", "ok")
+
+
+def _dict_net(bug=False):
+    rng = np.random.default_rng(0)
+    params = {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=2)}
+    X, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+
+    def loss_and_grads(p, X, y):
+        r = X @ p["W"] + p["b"] - y
+        return 0.5 * float(np.sum(r**2)), {"dW": X.T @ r, "db": r.sum(0) * (1.5 if bug else 1.0)}
+
+    return params, X, y, loss_and_grads
+
+
+def test_dict_params_taken_first_and_restored_on_error():
+    params, X, y, f = _dict_net()
+    saved = {k: v.copy() for k, v in params.items()}
+    assert fc.check_loss(f, params, X, y, workers=1).passed
+    params, X, y, f = _dict_net(bug=True)
+    res = fc.check_loss(f, params, X, y, workers=1)
+    assert res.blocks.set_index("block")["verdict"]["b"] == "wrong"
+
+    calls = []
+
+    def explodes(p, X, y):
+        calls.append(1)
+        if len(calls) > 3:
+            raise RuntimeError("boom")
+        return f(p, X, y)
+
+    params, X, y, f = _dict_net()
+    with pytest.raises(RuntimeError, match="boom"):
+        fc.check_loss(explodes, params, X, y, workers=1)
+    for k in saved:
+        np.testing.assert_array_equal(params[k], saved[k])
+
+
+def test_params_as_positional_arrays_and_closure_over_dict():
+    params, X, y, f = _dict_net()
+
+    def positional(W, b, X, y):
+        r = X @ W + b - y
+        return 0.5 * float(np.sum(r**2)), X.T @ r, r.sum(0)
+
+    assert fc.check_loss(positional, params, X, y, workers=1).passed
+
+    def closure(X, y):
+        return f(params, X, y)
+
+    assert fc.check_loss(closure, params, X, y, workers=1).passed
+
+
+def test_misfits_are_clear():
+    params, X, y, f = _dict_net()
+    with pytest.raises(TypeError, match="must take"):
+        fc.check_loss(lambda a: 0.0, params, X, y)
+    with pytest.raises(fc.GradientMismatchError, match=r"must return \(loss"):
+        fc.check_loss(lambda p, X, y: 1.0, params, X, y)
+
+
+def test_globals_dict_of_a_script_or_notebook():
+    g = {"np": np}
+    exec(
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.normal(size=(5, 3)); y = rng.normal(size=5)\n"
+        "w = rng.normal(size=3); c = np.array([0.3])\n"
+        "def lossFun(X, y):\n"
+        "    r = X @ w + c[0] - y\n"
+        "    return 0.5 * float(r @ r), X.T @ r, np.array([r.sum()])\n",
+        g,
+    )
+    res = fc.check_loss(g["lossFun"], g, g["X"], g["y"], workers=1)
+    assert res.passed and list(res.layout.names) == ["w", "c"]
+
+
+def test_complex_step_reads_the_loss_only():
+    res = fc.check_module(rnn, "lossFun", args=(INPUTS, TARGETS, _hprev()), scheme="complex", workers=1)
+    assert res.verdict == "great"

@@ -1,0 +1,263 @@
+"""The column path of the structure-aware kernel (fastcheck/models/layered/columns.py, the
+series in cubics.py): the sigmoid layers above a moved column as cubics in its change.
+
+References: σ in extended precision (np.longdouble) for the cubic itself, the plain NumPy
+network of ``tests/naive.py`` at every perturbed point for the kernel, and the other paths of
+the same kernel (taken when the moves are too large for the cubics).
+"""
+import numpy as np
+import pytest
+
+from fastcheck import check_model
+from fastcheck.evaluators.structured import LayeredEvaluator
+from fastcheck.models import LOSSES, MLP, layered
+from fastcheck.models.layered import cubics
+from tests import naive
+
+MACH = np.finfo(np.float64).eps
+
+
+def _build(sizes, act, loss, l2, kp, batch=6, seed=0):
+    model = MLP(sizes, activations=act, loss=loss, l2=l2, keep_prob=kp, dropout_seed=seed + 1)
+    theta = model.init(seed=seed + 2)
+    X, y = model.sample_data(batch, seed=seed + 3)
+    return model, theta, *model.validate_data(X, y)
+
+
+def _gid(p):
+    sizes, a, loss, l2, kp = p[:5]
+    return f"{'x'.join(map(str, sizes))}-{a if isinstance(a, str) else '/'.join(a)}-{loss}-l2{l2}-keep{kp}"
+
+
+def _naive_cost(model, X, Y):
+    mask = model.dropout_mask(len(X))
+    cols = np.cumsum([0] + list(model.sizes))
+    masks = [mask[:, cols[l + 1] : cols[l + 2]] for l in range(model.depth - 1)]
+    return lambda t: naive.mlp_cost(t, X, Y, model.sizes, list(model.activation_names), model.loss, model.l2,
+                                    model.bias, masks)
+
+
+# -- the cubic ---------------------------------------------------------------------------------------------
+def _sigma_ld(z):
+    z = np.asarray(z, np.longdouble)
+    return np.longdouble(1) / (np.longdouble(1) + np.exp(-z))
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="needs an extended-precision long double")
+def test_the_cubic_is_the_moved_sigmoid_to_rounding():
+    """σ(z + δ) − σ(z) from the cached coefficients, against extended precision, for every
+    |δ| up to the limit (where the remainder is largest) and z from saturated to saturated."""
+    z = np.concatenate([np.linspace(-40, 40, 161), [-700.0, -30.5, 0.0, 1e-3, 36.0]])
+    H = 1.0 / (1.0 + np.exp(-z))
+    E = np.exp(-z)
+    G = cubics.sigmoid_coefficients(H[:, None], E[:, None])[:, :, 0]
+    for delta in (1e-9, -3e-7, 1e-5, -2.0**-14, 2.0**-13, -(2.0**-13)):
+        d = delta * (G[0] + delta * (G[1] + delta * G[2]))
+        # σ(z + δ) − σ(z) = e^(−z)·(1 − e^(−δ))·σ(z)·σ(z + δ): no cancellation, so relative
+        # to the change itself, in extended precision (δ is exact there)
+        zl, dl = z.astype(np.longdouble), np.longdouble(delta)
+        exact = np.exp(-zl) * -np.expm1(-dl) * _sigma_ld(zl) * _sigma_ld(zl + dl)
+        err = np.abs(d.astype(np.longdouble) - exact).astype(np.float64)
+        moved = (_sigma_ld(z + np.longdouble(delta))).astype(np.float64)
+        slope = (np.exp(-zl) * _sigma_ld(zl) ** 2).astype(np.float64)  # σ' = e^(−z)·σ², no cancellation
+        # within an ulp or two of the moved activation (the claim) ...
+        assert np.all(err <= 2 * MACH * moved + 1e-300), (delta, z[np.argmax(err / (moved + 1e-300))])
+        # ... because the error is a few ulps of the change plus the remainder σ'·δ⁴/24
+        bound = 8 * MACH * slope * abs(delta) + 1.01 * slope * delta**4 / 24
+        assert np.all(err <= bound + 1e-320), delta
+
+
+def test_float32_limit_keeps_the_remainder_under_float32_rounding():
+    z = np.linspace(-15, 15, 61)
+    H = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+    E = np.exp(-z).astype(np.float32)
+    G = cubics.sigmoid_coefficients(H[:, None], E[:, None])[:, :, 0]
+    assert G.dtype == np.float32
+    delta = np.float32(cubics.CUBIC32)
+    d = (delta * (G[0] + delta * (G[1] + delta * G[2]))).astype(np.float64)
+    exact = (_sigma_ld(z.astype(np.float32).astype(np.float64) + float(delta))
+             - _sigma_ld(z.astype(np.float32).astype(np.float64))).astype(np.float64)
+    # H itself is σ rounded to float32 (its error does not enter the change); the cubic is
+    # within float32 rounding of the moved activation
+    moved = 1.0 / (1.0 + np.exp(-(z + float(delta))))
+    assert np.all(np.abs(d - exact) <= 8 * np.finfo(np.float32).eps * moved)
+
+
+# -- the kernel on the column path -------------------------------------------------------------------------
+# one layer above the column (the output), two layers above (a sigmoid hidden layer, then the
+# output); a column layer of another activation (step 1 row by row, kinks); dropout and L2
+COLUMN = [
+    ((5, 7, 3), "sigmoid", "sse", 0.0, 1.0),
+    ((6, 8, 3), "sigmoid", "mse", 0.2, 0.6),
+    ((4, 6, 5, 3), "sigmoid", "sse", 0.1, 0.7),
+    ((4, 6, 5, 3), ["tanh", "sigmoid", "sigmoid"], "mse", 0.0, 1.0),
+    ((3, 5, 4, 6, 2), ["relu", "sigmoid", "sigmoid", "sigmoid"], "sse", 0.1, 0.8),
+    ((4, 5, 3), ["softplus", "sigmoid"], "mse", 0.1, 0.7),
+]
+
+
+def _column_blocks(model, theta, X, Y, coords, S):
+    """Run every column block of ``coords`` through ``layered._column_block`` directly:
+    returns {coordinate: (taken, ΔJ row)}."""
+    args = model.cost_args(X, Y)
+    arch, loss, l2 = args[2], args[3], args[4]
+    cache = layered.forward_cache(theta, *args)
+    G = cubics.sigmoid_coefficients(cache[6], cache[8])
+    B = len(X)
+    n_off = S.shape[1]
+    order, starts = layered._plan(arch, loss, coords, n_off, B)
+    pcoords = coords[order]
+    cs = layered._column_scratch(arch, loss, B, n_off, 0.0, 0.0, 1 << 30)
+    res = {}
+    for blk in range(len(starts) - 1):
+        t0, t1 = starts[blk], starts[blk + 1]
+        l = layered.locate(arch, pcoords[t0])[0]
+        if not layered._column_path(arch, loss, l):
+            continue
+        Sb = np.ascontiguousarray(S[order[t0:t1]])
+        dJ = np.zeros_like(Sb)
+        kink = np.zeros(t1 - t0, np.bool_)
+        ok = layered._column_block(theta, args[1], arch, loss, l2, cache, G, pcoords, t0, t1, Sb, dJ, kink,
+                                   np.zeros(B), np.zeros(B), cs)
+        for c in range(t1 - t0):
+            res[pcoords[t0 + c]] = (ok, dJ[c].copy(), kink[c])
+    return res
+
+
+@pytest.mark.parametrize("eps", [3e-5, 1e-7])
+@pytest.mark.parametrize("params", COLUMN, ids=_gid)
+def test_column_blocks_are_taken_and_exact(params, eps):
+    """Every column block takes the column path at a small step and gives J(θ + s·e_i) − J(θ)
+    of the plain NumPy network at the moved point; the kernel's stencil returns the same
+    costs (taken in a shuffled order, so that the blocks regroup the coordinates).  At the
+    smaller step the output's changes take the quadratic."""
+    model, theta, X, Y = _build(*params, batch=7)
+    rng = np.random.default_rng(4)
+    coords = rng.permutation(model.n_params)
+    offsets = np.array([-2.0, -1.0, 1.0])
+    S = (theta[coords, None] + offsets * eps) - theta[coords, None]
+    direct = _column_blocks(model, theta, X, Y, coords, S)
+    arch, loss = model.cost_args(X, Y)[2:4]
+    expected = [c for c in coords if layered._column_path(arch, loss, layered.locate(arch, c)[0])]
+    assert len(expected) > 0 and sorted(direct) == sorted(expected)
+    if eps < 1e-6:
+        assert all(ok == 2 for ok, _, _ in direct.values())  # the column path, the output's quadratic
+    out = LayeredEvaluator(model, X, Y).stencil(theta, coords, np.full(len(coords), eps), offsets)
+    cost = _naive_cost(model, X, Y)
+    J0 = cost(theta)
+    tol = naive.roundoff(len(X) + sum(model.sizes))
+    for t, c in enumerate(coords):
+        for k, o in enumerate(offsets):
+            p = theta.copy()
+            p[c] = theta[c] + o * eps
+            ref = cost(p)
+            assert out[t, k] == pytest.approx(ref, rel=tol, abs=1e-15), (model.layout.locate(c), o)
+            if c in direct and direct[c][0] > 0:
+                # ΔJ itself, to the rounding of J (the difference of two costs)
+                assert direct[c][1][k] == pytest.approx(ref - J0, abs=tol * abs(J0) + 1e-15)
+    if "relu" in model.activation_names:
+        flags = LayeredEvaluator(model, X, Y).kinks(theta, coords, np.full(len(coords), eps))
+        np.testing.assert_array_equal(flags, naive.mlp_kinks(model, theta, X, coords, np.full(len(coords), eps)))
+
+
+def test_both_output_routes_are_taken():
+    """The cubic and the quadratic of the output both occur (so both loops are exercised
+    by the exactness test above)."""
+    seen = {}
+    for params in COLUMN:
+        model, theta, X, Y = _build(*params, batch=7)
+        coords = np.arange(model.n_params)
+        for eps in (3e-5, 1e-7):
+            S = (theta[coords, None] + np.array([-2.0, -1.0, 1.0]) * eps) - theta[coords, None]
+            for ok, _, _ in _column_blocks(model, theta, X, Y, coords, S).values():
+                seen.setdefault(ok, set()).add(len(params[0]))
+    # both routes, in the networks of one and of two layers above the column
+    assert seen[1] == {3, 4, 5} and seen[2] == {3, 4, 5}, seen
+
+
+@pytest.mark.parametrize("params", [COLUMN[1], COLUMN[2]], ids=_gid)
+def test_large_moves_leave_the_column_path_and_stay_exact(params):
+    model, theta, X, Y = _build(*params, batch=5)
+    coords = np.arange(model.n_params)
+    eps = 0.5
+    offsets = np.array([-1.0, 1.0])
+    S = (theta[coords, None] + offsets * eps) - theta[coords, None]
+    direct = _column_blocks(model, theta, X, Y, coords, S)
+    assert not any(ok > 0 for ok, _, _ in direct.values())
+    out = LayeredEvaluator(model, X, Y).stencil(theta, coords, np.full(len(coords), eps), offsets)
+    cost = _naive_cost(model, X, Y)
+    tol = naive.roundoff(len(X) + sum(model.sizes))
+    for t, c in enumerate(coords):
+        for k, o in enumerate(offsets):
+            p = theta.copy()
+            p[c] = theta[c] + o * eps
+            assert out[t, k] == pytest.approx(cost(p), rel=tol, abs=1e-15)
+
+
+def test_blocks_follow_columns_and_split_long_ones():
+    """A column longer than a block (large batch) is cut into several blocks, each of one
+    column; other layers keep their runs; the order is a permutation of the coordinates."""
+    model, theta, X, Y = _build((150, 4, 3, 2), "sigmoid", "sse", 0.0, 1.0, batch=300)
+    arch, loss = model.cost_args(X, Y)[2:4]
+    coords = np.arange(model.n_params)[::-1].copy()
+    order, starts = layered._plan(arch, loss, coords, 2, len(X))
+    assert sorted(order) == list(range(len(coords)))
+    size = layered._column_size(2, len(X))
+    assert size < 151  # the first layer's columns take two blocks each
+    pc = coords[order]
+    seen = set()
+    for blk in range(len(starts) - 1):
+        where = [layered.locate(arch, c) for c in pc[starts[blk] : starts[blk + 1]]]
+        assert len({w[0] for w in where}) == 1
+        if layered._column_path(arch, loss, where[0][0]):
+            assert len({w[3] for w in where}) == 1 and len(where) <= size
+            seen.add((where[0][0], where[0][3]))
+    assert len(seen) == 4 + 3  # every column of the layers with one or two sigmoid layers above
+    # and the long columns still give the NumPy costs
+    sub = coords[::37]
+    out = LayeredEvaluator(model, X, Y).stencil(theta, sub, np.full(len(sub), 1e-5), np.array([-1.0, 1.0]))
+    cost = _naive_cost(model, X, Y)
+    tol = naive.roundoff(len(X) + sum(model.sizes))
+    for t, c in enumerate(sub):
+        p = theta.copy()
+        p[c] += 1e-5
+        assert out[t, 1] == pytest.approx(cost(p), rel=tol)
+
+
+@pytest.mark.parametrize("params", [COLUMN[0], COLUMN[2]], ids=_gid)
+def test_column_path_complex_step_central4_and_float32(params):
+    model, theta, X, Y = _build(*params, batch=9)
+    cost = _naive_cost(model, X, Y)
+    tol = naive.roundoff(len(X) + sum(model.sizes))
+    import fastcheck
+
+    ref = fastcheck.numerical_gradient(cost, theta, scheme="complex")
+    s = check_model(model, theta, X, Y, scheme="complex")
+    np.testing.assert_allclose(s.numerical, ref, rtol=tol, atol=tol * np.abs(ref).max())
+    r4 = check_model(model, theta, X, Y, scheme="central4")
+    assert r4.passed and r4.verdict == "great" and r4.difference < 1e-9, str(r4)
+    t32 = theta.astype(np.float32)
+    coords = np.arange(model.n_params)
+    eps = 1e-3
+    out = LayeredEvaluator(model, X, Y, dtype="float32").stencil(t32, coords, np.full(len(coords), eps),
+                                                                  np.array([-1.0, 1.0]))
+    cost32 = _naive_cost(model, X.astype(np.float32), Y.astype(np.float32))
+    for t, c in enumerate(coords):
+        for k, o in enumerate((-1.0, 1.0)):
+            p = t32.copy()
+            p[c] = t32[c] + o * eps
+            assert out[t, k] == pytest.approx(float(cost32(p)), rel=naive.roundoff(len(X) + sum(model.sizes),
+                                                                                   np.float32), abs=1e-6)
+
+
+@pytest.mark.parametrize("loss", sorted(set(LOSSES) - {"sse", "mse"}))
+def test_column_path_only_for_squared_losses_of_sigmoid_layers(loss):
+    model, theta, X, Y = _build((3, 4, 5, 2), "sigmoid", loss, 0.0, 1.0)
+    arch, code = model.cost_args(X, Y)[2:4]
+    assert not any(layered._column_path(arch, code, l) for l in range(3))
+    model, theta, X, Y = _build((3, 4, 5, 2), ["sigmoid", "tanh", "sigmoid"], "sse", 0.0, 1.0)
+    arch, code = model.cost_args(X, Y)[2:4]
+    assert [layered._column_path(arch, code, l) for l in range(3)] == [False, True, False]
+    model, theta, X, Y = _build((3, 4, 5, 6, 2), "sigmoid", "sse", 0.0, 1.0)
+    arch, code = model.cost_args(X, Y)[2:4]
+    assert [layered._column_path(arch, code, l) for l in range(4)] == [False, True, True, False]
