@@ -57,7 +57,7 @@ from fastcheck.verdicts import errorbars, ladder, precision
 from fastcheck.verdicts.bands import overall, relative_difference, validate_thresholds, within_error_bars
 from fastcheck.verdicts.detectable import LOCALISE_RUNGS, SCREEN_RUNGS, judge_groups, limits, offsets, read_rungs, scale_of
 
-__all__ = ["CARRY", "LADDER_MAX_COORDS", "LEAF", "MAX_GROUPS", "SCREEN_DIRS", "WIDESPREAD_SAMPLE", "estimated_evals", "run_screen"]
+__all__ = ["CARRY", "FALLBACK", "LADDER_MAX_COORDS", "LEAF", "MAX_GROUPS", "SCREEN_DIRS", "WIDESPREAD_SAMPLE", "estimated_evals", "next_factor", "run_screen"]
 
 #: Group tests per block in the screen (random-sign directions over the whole block).
 SCREEN_DIRS = 2
@@ -70,6 +70,9 @@ MAX_GROUPS = 16
 WIDESPREAD_SAMPLE = 4
 #: Levels a failing group's suspicion is carried by the larger half when both halves pass.
 CARRY = 2
+#: When the carried suspicion runs out, the last group that failed its own test is checked coordinate by
+#: coordinate if it has at most this many (the per-coordinate check reads sharper than a small group's test).
+FALLBACK = 64
 #: Screen tests over longer directions skip the ladder (its bookkeeping holds 2·19 points of the direction,
 #: 300 bytes per coordinate): their two-step reading stands, and the per-coordinate check decides.
 LADDER_MAX_COORDS = 1_500_000
@@ -108,7 +111,7 @@ class _Block:
     state: str = "unscreened"  # then "passed", "wrong" or "inconclusive"
     why: int = 0  # errorbars WHY code of an inconclusive screen
     signs: np.ndarray = None  # the localising direction's signs over the block
-    factor: float = 1.0  # its tests' step, in units of the default step (the rung its screen read best)
+    root: object = None  # the localising test, as the group of the whole block
     widespread: bool = False
     cut: bool = False  # the budget ended before localisation or confirmation was complete
     unexplained: int = 0  # failing groups whose halves, and their carried halves, all passed
@@ -124,6 +127,23 @@ class _Group:
     level: int
     carried: int = 0
     priority: float = 0.0
+    factor: float = 1.0  # its test's step, in units of the default step
+    noise: float = 0.0  # its test's round-off and error bar (what its halves' step is chosen from)
+    error: float = 0.0
+    anchor: object = None  # the last group on its way down that failed its own test
+
+
+def next_factor(factor: float, noise: float, error: float) -> float:
+    """The step factor for the halves of a group whose test read round-off ``noise`` in an error bar
+    ``error`` at step ``factor``·h: the central difference's best step balances the round-off ν ∝ 1/t
+    against the truncation c·t² (measured as |d_t − d_2t| ≈ 3c·t²), t* = t·(1.5·ν/trunc)^(1/3); halves
+    of a group are curvier along their directions, and the step follows them (a power of 2, by at most 4×
+    per level, within 64× of the default)."""
+    trunc = error - noise
+    if not (np.isfinite(trunc) and np.isfinite(noise)) or noise <= 0:
+        return factor
+    k = 2 if trunc <= 0 else int(np.clip(np.round(np.log2((1.5 * noise / trunc) ** (1 / 3))), -2, 2))
+    return float(np.clip(factor * 2.0**k, 2.0**-6, 2.0**6))
 
 
 def estimated_evals(n: int, n_blocks: int, n_dirs: int = SCREEN_DIRS) -> int:
@@ -225,7 +245,10 @@ class _Screen:
                 blk.state = "wrong"
                 worst = int(np.argmax(np.where(st == errorbars.WRONG, ratio[rows], -np.inf)))
                 blk.signs = signs[k][worst]
-                blk.factor = 2.0 ** int(reading.rung[rows][worst])
+                d = k * self.n_dirs + worst
+                blk.root = _Group(blk, blk.lo, blk.size, 0, priority=np.inf, factor=2.0 ** int(reading.rung[d]),
+                                  noise=float(reading.noise[d]), error=float(reading.error[d]))
+                blk.root.anchor = blk.root
             elif np.any(np.isin(st, (errorbars.INCONCLUSIVE, errorbars.NONFINITE))):
                 blk.state = "inconclusive"
                 codes = why[rows][why[rows] > 0]
@@ -263,19 +286,16 @@ class _Screen:
 
     def _localise(self) -> None:
         """Step 2: halves of the failing groups, level by level, all blocks in one evaluation per level."""
-        suspects = []
-        for blk in self.blocks:
-            if blk.state == "wrong":
-                suspects.append(_Group(blk, blk.lo, blk.size, 0, priority=np.inf))
+        suspects = [blk.root for blk in self.blocks if blk.state == "wrong"]
         while suspects:
             parents, parts = [], []
             for s in sorted(suspects, key=lambda s: -s.priority):
                 if s.size <= LEAF:
                     s.block.survivors.extend(range(s.lo, s.lo + s.size))
                     continue
-                half = s.size // 2
-                pair = [_Group(s.block, s.lo, half, s.level + 1), _Group(s.block, s.lo + half, s.size - half,
-                                                                         s.level + 1)]
+                half, f = s.size // 2, next_factor(s.factor, s.noise, s.error)
+                pair = [_Group(s.block, s.lo, half, s.level + 1, factor=f, anchor=s.anchor),
+                        _Group(s.block, s.lo + half, s.size - half, s.level + 1, factor=f, anchor=s.anchor)]
                 if not self.budget.fits(2 * LOCALISE_RUNGS * (len(parts) + 2)):
                     s.block.cut = True
                     continue
@@ -284,7 +304,7 @@ class _Screen:
             if not parts:
                 return
             rows = [p.block.signs[p.lo - p.block.lo : p.lo - p.block.lo + p.size] for p in parts]
-            factor = np.array([p.block.factor for p in parts])
+            factor = np.array([p.factor for p in parts])
             _, _, _, steps, ana, peak, costs = self._measure(parts, rows, LOCALISE_RUNGS, factor, "localise")
             reading = read_rungs(costs, steps, self.mach)
             j = judge_groups(reading, ana, peak, costs, self.f0, self.great, self.scale)
@@ -294,14 +314,18 @@ class _Screen:
                 pair = parts[2 * k : 2 * k + 2]
                 parent.block.tests += 2
                 failing = [p for p, st in zip(pair, j.status[2 * k : 2 * k + 2]) if st in _FAILING]
-                for p, r in zip(pair, j.ratio[2 * k : 2 * k + 2]):
-                    p.priority = float(r)
+                for i, p in enumerate(pair, start=2 * k):
+                    p.priority, p.noise, p.error = float(j.ratio[i]), float(reading.noise[i]), float(reading.error[i])
+                for p in failing:
+                    p.anchor = p
                 if failing:
                     suspects += failing
                 elif parent.carried < CARRY:
                     carried = max(pair, key=lambda p: p.priority)
                     carried.carried = parent.carried + 1
                     suspects.append(carried)
+                elif parent.anchor.size <= FALLBACK:  # the trail is lost: the last failing group, one by one
+                    parent.block.survivors.extend(range(parent.anchor.lo, parent.anchor.lo + parent.anchor.size))
                 else:
                     parent.block.unexplained += 1
             suspects = self._cap(suspects)
