@@ -40,8 +40,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import fastcheck as fc  # noqa: E402
-from benchmarks.screen_costs import BUGS, SIZES, Net, planted  # noqa: E402
+import fastcheck as fc
+from benchmarks.screen_costs import BUGS, SIZES, Net, planted
 
 OUT = ROOT / "reports" / "screen"
 
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
 
 
 def _fmt_s(v) -> str:
-    return "–" if v != v else (f"{v:.2f} s" if v < 100 else f"{v / 60:.0f} min" if v < 6000 else f"{v / 3600:.1f} h")
+    return "–" if np.isnan(v) else (f"{v:.2f} s" if v < 100 else f"{v / 60:.0f} min" if v < 6000 else f"{v / 3600:.1f} h")
 
 
 def report(frame: pd.DataFrame, seeds: pd.DataFrame, args, load) -> str:
@@ -195,8 +195,8 @@ def report(frame: pd.DataFrame, seeds: pd.DataFrame, args, load) -> str:
         "projection vᵀJu; a mismatch is explained only by recomputing the whole Jacobian in slow mode, 2n "
         "evaluations, which was skipped here); it never says where.",
         "",
-        "| n | bug | eval | screen: evals | seconds | verdict | blocks named | found / planted | false | planted / limit "
-        "| full check: evals | seconds | found | torch fast: flagged | seconds |",
+        "| n | bug | eval | screen: evals | seconds | verdict | blocks named | found / planted | false "
+        "| planted / limit | full check: evals | seconds | found | torch fast: flagged | seconds |",
         "|---:|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in frame.to_dict("records"):
@@ -206,11 +206,12 @@ def report(frame: pd.DataFrame, seeds: pd.DataFrame, args, load) -> str:
             "yes (where: no)" if r["torch_flagged"] else "no")
         torch_s = _fmt_s(r.get("torch_seconds", float("nan")))
         ratio = r["planted_over_limit"]
+        mark = " (est.)" if est else ""
         lines.append(
             f"| {r['n']:,} | {r['bug']} | {r['eval_ms']:.2f} ms | {r['n_evals']:,} | {_fmt_s(r['screen_seconds'])} "
             f"| {r['verdict']} | {r['wrong_blocks'] or '–'} | {r['found']}/{r['planted']} | {r['false']} "
-            f"| {'–' if ratio != ratio else f'{ratio:.0f}'} "
-            f"| {int(r['full_evals']):,}{' (est.)' if est else ''} | {_fmt_s(r['full_seconds'])}{' (est.)' if est else ''} "
+            f"| {'–' if np.isnan(ratio) else f'{ratio:.0f}'} "
+            f"| {int(r['full_evals']):,}{mark} | {_fmt_s(r['full_seconds'])}{mark} "
             f"| {full_found} | {torch_flag} | {torch_s} |")
     lines += ["", "Evaluations per step of the screen (`result.spent`):", "",
               "| n | bug | J(θ) | screen | ladder | localise | confirm |", "|---:|---|---:|---:|---:|---:|---:|"]

@@ -15,11 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from screen_costs import Net, planted  # noqa: E402
+from screen_costs import Net, planted
 
 
 def run(n: int, bug: str, seed: int = 0) -> dict:

@@ -28,6 +28,7 @@ _EXPORTS = {
     "numerical_gradient": "fastcheck.checks.gradient",
     "check_model": "fastcheck.checks.model",
     "CheckResult": "fastcheck.checks.result",
+    "ScreenResult": "fastcheck.checks.screen_result",
     "check_sequential": "fastcheck.checks.sequential",
     "Layout": "fastcheck.core.layout",
     "CheckOptions": "fastcheck.core.options",
@@ -72,6 +73,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names come
     from fastcheck.checks.gradient import adaptive_gradient, check_gradient, numerical_gradient
     from fastcheck.checks.model import check_model
     from fastcheck.checks.result import CheckResult
+    from fastcheck.checks.screen_result import ScreenResult
     from fastcheck.checks.sequential import check_sequential
     from fastcheck.core.layout import Layout
     from fastcheck.core.options import CheckOptions

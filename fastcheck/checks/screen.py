@@ -5,26 +5,31 @@ spends a few hundred, on the same evaluators (the loop, the Numba kernels, the
 pool, Dask, the built-in networks' kernel), in three steps:
 
 1. **Screen.**  Per block, ``directions`` (default :data:`SCREEN_DIRS`) group
-   tests along random-sign directions over the whole block, read with error
-   bars (:mod:`fastcheck.verdicts.detectable`); a test that disagrees or cannot
+   tests along random-sign directions over the whole block, read at the best
+   of :data:`~fastcheck.verdicts.detectable.SCREEN_RUNGS` steps with an error
+   bar (:mod:`fastcheck.verdicts.detectable`); a test that disagrees or cannot
    decide goes down the ladder of steps as a directional check's would
    (:func:`fastcheck.verdicts.errorbars.ladder_directions`).  A block passes
    when every one of its tests agrees.
 2. **Localise.**  A failing block is split in halves, each tested along the
    failing direction's own signs restricted to it (so the halves' discrepancies
-   add up to the whole's: splitting creates no new cancellation); the halves
-   that disagree are split again, down to groups of at most :data:`LEAF`
-   coordinates.  k wrong coordinates among m cost about 2k·log2(m/LEAF)
-   tests.  A group that failed while both its halves pass (two errors, each
-   below its half's tolerance) hands the suspicion on to the half with the
-   larger discrepancy, for at most :data:`CARRY` levels.  A block with
-   :data:`MAX_GROUPS` failing groups at one level is wrong throughout: it is not
-   localised further, and the largest analytic entry of each of its
-   :data:`WIDESPREAD_SAMPLE` worst groups is confirmed.
+   add up to the whole's: splitting creates no new cancellation), at a step
+   chosen from its parent's reading (:func:`next_factor`); the halves that
+   disagree are split again, down to groups of :data:`LEAF` coordinate: k
+   wrong coordinates among m cost about 2k·log2(m) tests of 4 evaluations.  A
+   group that failed while both its halves pass (two errors, each below its
+   half's tolerance) hands the suspicion on to the half with the larger
+   discrepancy, for at most :data:`CARRY` levels; then the last group that
+   failed is checked coordinate by coordinate if it is small
+   (:data:`FALLBACK`).  A block with :data:`MAX_GROUPS` failing groups at one
+   level is wrong throughout: it is not localised further, and the largest
+   analytic entry of each of its :data:`WIDESPREAD_SAMPLE` worst groups is
+   confirmed.
 3. **Confirm.**  The coordinates pointed to get the per-coordinate check
-   (``confirm``: :func:`fastcheck.checks.gradient.run_check`, error bars,
-   second step, ladder, kinks, complex step), so each reported coordinate has
-   the evidence of a full check.
+   (``confirm``: :func:`fastcheck.checks.gradient.run_check`) with
+   ``eps="adaptive"`` (unless a step or the complex step was asked for): error
+   bars, ladder, kinks, complex step, so each reported coordinate has the
+   evidence of a full check, read sharper than a group test reads it.
 
 What it could miss: ``result.blocks["detectable"]`` is the smallest
 single-coordinate error each block's tests would have caught for sure, from
@@ -32,9 +37,9 @@ their measured error bars and the weight 1/√m every coordinate has in a
 random-sign direction (:func:`fastcheck.verdicts.detectable.limits`);
 ``"detectable_rel"`` divides it by the block's analytic gradient norm.
 
-``n_evals`` counts every evaluation of the cost, J(θ) included; with
-``max_evals`` each step runs only when the most it can spend still fits, and
-what the budget did not reach is inconclusive.
+``n_evals`` counts every evaluation of the cost, J(θ) included (``spent``: per
+step); with ``max_evals`` each step runs only when the most it can spend still
+fits, and what the budget did not reach is inconclusive.
 """
 from __future__ import annotations
 
@@ -44,7 +49,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from fastcheck import config
 from fastcheck.checks.base import analytic_gradient, base_value, coordinate_band, held_blas
@@ -55,13 +59,23 @@ from fastcheck.core.validate import layout_for
 from fastcheck.errors import NondeterministicCostWarning
 from fastcheck.verdicts import errorbars, ladder, precision
 from fastcheck.verdicts.bands import overall, relative_difference, validate_thresholds, within_error_bars
-from fastcheck.verdicts.detectable import LOCALISE_RUNGS, SCREEN_RUNGS, judge_groups, limits, offsets, read_rungs, scale_of
+from fastcheck.verdicts.detectable import (
+    LOCALISE_RUNGS,
+    SCREEN_RUNGS,
+    judge_groups,
+    limits,
+    offsets,
+    read_rungs,
+    scale_of,
+)
 
-__all__ = ["CARRY", "FALLBACK", "LADDER_MAX_COORDS", "LEAF", "MAX_GROUPS", "SCREEN_DIRS", "WIDESPREAD_SAMPLE", "estimated_evals", "next_factor", "run_screen"]
+__all__ = ["CARRY", "FALLBACK", "LADDER_MAX_COORDS", "LEAF", "MAX_GROUPS", "SCREEN_DIRS", "WIDESPREAD_SAMPLE",
+           "estimated_evals", "next_factor", "run_screen"]
 
 #: Group tests per block in the screen (random-sign directions over the whole block).
 SCREEN_DIRS = 2
-#: Groups of at most this many coordinates are checked coordinate by coordinate.
+#: Groups of at most this many coordinates are checked coordinate by coordinate (1: localisation goes down to
+#: single coordinates, the fewest evaluations: a leaf's neighbours cost more to confirm than a level of tests).
 LEAF = 1
 #: A block with this many failing groups at one level is wrong throughout (not localised further): fewer
 #: wrong coordinates than this are always localised one by one.
@@ -112,6 +126,7 @@ class _Block:
     why: int = 0  # errorbars WHY code of an inconclusive screen
     signs: np.ndarray = None  # the localising direction's signs over the block
     root: object = None  # the localising test, as the group of the whole block
+    confirmed: bool = False  # the ladder read the localising test wrong too
     widespread: bool = False
     cut: bool = False  # the budget ended before localisation or confirmation was complete
     unexplained: int = 0  # failing groups whose halves, and their carried halves, all passed
@@ -233,7 +248,7 @@ class _Screen:
         self.scale = scale_of(ana, reading)
         j = judge_groups(reading, ana, peak, costs, self.f0, self.great, self.scale)
         status, why, est, err = j.status, j.why, reading.estimate.copy(), reading.error.copy()
-        self._ladder(todo, lo, start, dirvals, steps, ana, finite, status, why, err, est, j.ratio)
+        laddered = self._ladder(todo, lo, start, dirvals, steps, ana, finite, status, why, err, est, j.ratio)
         with np.errstate(invalid="ignore", divide="ignore"):
             tol = config.MARGIN * np.maximum(err, self.great * np.maximum(np.maximum(np.abs(ana), np.abs(est)), peak))
             ratio = np.where(tol > 0, np.abs(ana - est) / np.where(tol > 0, tol, 1.0), np.inf)
@@ -249,6 +264,7 @@ class _Screen:
                 blk.root = _Group(blk, blk.lo, blk.size, 0, priority=np.inf, factor=2.0 ** int(reading.rung[d]),
                                   noise=float(reading.noise[d]), error=float(reading.error[d]))
                 blk.root.anchor = blk.root
+                blk.confirmed = bool(laddered[d])
             elif np.any(np.isin(st, (errorbars.INCONCLUSIVE, errorbars.NONFINITE))):
                 blk.state = "inconclusive"
                 codes = why[rows][why[rows] > 0]
@@ -259,7 +275,8 @@ class _Screen:
 
     def _ladder(self, todo, lo, start, dirvals, steps, ana, finite, status, why, err, est, ratio) -> None:
         """The ladder along flagged screen tests, as a directional check's (kinks, truncation, Richardson):
-        per block its worst flagged test, then the next one only if the ladder cleared it; updates in place."""
+        per block its worst flagged test, then the next one only if the ladder cleared it; updates in place and
+        returns which tests were laddered."""
         per_ladder = 2 * len(ladder.DIRECTION_RUNGS)
         done = np.zeros(len(status), bool)
         flagged = (status == errorbars.WRONG) | (status == errorbars.INCONCLUSIVE)
@@ -275,7 +292,7 @@ class _Screen:
             pick = sorted(pick, key=lambda d: -ratio[d])[: int(min(self.budget.left, per_ladder * len(pick))
                                                                    // per_ladder)]
             if not pick:
-                return
+                return done
             mask = np.zeros(len(status), bool)
             mask[pick] = True
             done |= mask
@@ -408,6 +425,8 @@ class _Screen:
 
     # -- the result ---------------------------------------------------------------------------
     def _result(self, t0, screened: bool) -> ScreenResult:
+        import pandas as pd  # the tables (not needed before a result is put together)
+
         tests = (pd.concat([pd.DataFrame(r) for r in self.log], ignore_index=True) if self.log
                  else pd.DataFrame(columns=TEST_COLUMNS))
         tests = tests.reindex(columns=TEST_COLUMNS)
@@ -489,6 +508,10 @@ class _Screen:
                 worst = "[" + ",".join(map(str, self.layout.locate(int(conf.coords[top]))[1])) + "]"
                 max_err = float(err[top])
                 note = "; ".join([f"{n_wrong} outside their error bars"] + where)
+            elif blk.cut and blk.confirmed:  # the block's own test is the evidence, as in a directional check
+                verdict = "wrong"
+                note = ("a group test over the whole block disagrees beyond its error bar (its ladder too); the "
+                        f"budget (max_evals={self.budget.limit}) ended before a coordinate was named")
             elif np.any(np.isin(cstatus, (errorbars.INCONCLUSIVE, errorbars.NONFINITE))):
                 verdict = "inconclusive"
                 note = "; ".join(["a group test disagrees, and coordinates it points to could not be read"] + where)

@@ -10,12 +10,16 @@ sure; ``detectable_rel``: that divided by the block's gradient norm).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fastcheck.checks.result import CheckResult
+from fastcheck.verdicts import errorbars
 from fastcheck.verdicts.bands import BLOCK_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SCREEN_BLOCK_COLUMNS", "TEST_COLUMNS", "ScreenResult"]
 
@@ -29,6 +33,12 @@ TEST_COLUMNS = ["block", "role", "level", "lo", "size", "analytic", "estimate", 
                 "catch", "miss"]
 
 
+def _no_tests():
+    import pandas as pd
+
+    return pd.DataFrame(columns=TEST_COLUMNS)
+
+
 @dataclass(frozen=True, eq=False)
 class ScreenResult(CheckResult):
     """The outcome of a screen: a :class:`CheckResult` plus the group tests (``tests``) and ``max_evals``.
@@ -38,7 +48,7 @@ class ScreenResult(CheckResult):
     tests pointed into come from the coordinates checked there.
     """
 
-    tests: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TEST_COLUMNS))
+    tests: pd.DataFrame = field(default_factory=lambda: _no_tests())
     max_evals: object = None
     #: Cost evaluations per step: "J(theta)", "screen", "ladder", "localise", "confirm" (they add up to n_evals).
     spent: dict = field(default_factory=dict)
@@ -64,7 +74,11 @@ class ScreenResult(CheckResult):
 
     def headline(self) -> str:
         said = self.statement()
-        return super().headline() + (f"; {said}" if said else "")
+        head = super().headline()
+        if self.verdict == "wrong" and not np.any(self.status_code == errorbars.WRONG):  # none named (the budget)
+            head = (f"FAILED — wrong in {', '.join(self.wrong_blocks)}: a group test disagrees beyond its error "
+                    f"bar; no coordinate named within max_evals={self.max_evals} (difference {self.difference:.3e})")
+        return head + (f"; {said}" if said else "")
 
     def to_frame(self) -> pd.DataFrame:
         frame = super().to_frame()
@@ -76,11 +90,10 @@ class ScreenResult(CheckResult):
         frame["detectable_rel"] = relative
         return frame
 
-    def __str__(self) -> str:
-        text = super().__str__()
-        lines = text.splitlines()
+    def stats_line(self) -> str:
+        """What the screen did: its group tests, its evaluations (and the budget), the coordinates checked."""
         localised = int(np.count_nonzero(self.tests["role"] == "localise")) if len(self.tests) else 0
         budget = "" if self.max_evals is None else f" of max_evals={self.max_evals}"
-        lines.insert(1, f"  screen: {len(self.tests)} group tests ({localised} localising), {self.n_evals} cost "
-                        f"evaluations{budget}; {len(self.coords)} coordinate(s) then checked one by one")
-        return "\n".join(lines)
+        return (f"screen of {self.n_params} parameters: {len(self.tests)} group tests ({localised} localising), "
+                f"then {len(self.coords)} coordinate(s) checked one by one; {self.n_evals} cost evaluations"
+                f"{budget}, {self.seconds:.3g} s{self._compiled()} on {self.threads} thread(s) [{self.path}]")

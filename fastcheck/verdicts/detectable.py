@@ -1,35 +1,40 @@
 """Group tests: a directional derivative along a group's random-sign direction, judged; and what it could miss.
 
 A group test looks at m coordinates at once, along ``u = s/√m`` (``s``: random
-signs on the group, zero elsewhere), with the central difference at the step h
-and at 2h (offsets :data:`OFFSETS`, four cost evaluations):
+signs on the group, zero elsewhere).  Its costs are taken at the offsets
+``±2^k`` (:func:`offsets`) times its step h, for k = 0 … K−1 (``K`` rungs: 7 over
+a whole block, 2 inside one), and :func:`read_rungs` reads it at the pair of
+neighbouring steps with the smallest error bar:
 
-* the estimate ``d = d_h``, and its error bar ``E = ν + |d_h − d_2h|`` (ν: the
-  round-off of the costs at h, ``4·ε·Σ|w_k·J_k|/h``): pass 2 of
-  :mod:`fastcheck.verdicts.errorbars`, measured for every test so that what a
-  test could miss is known for every test;
-* against the analytic ``a = u·g`` it is read by the rule of
-  :func:`fastcheck.verdicts.directions.judge_directions`: it agrees when
-  ``|a − d| ≤ great·max(|a|, |d|)``; it disagrees when ``|a − d| > MARGIN·E``
-  (and above that band); otherwise it agrees when E resolves the gradient
-  (``E ≤ RESOLVE·S``) and is inconclusive when it does not.
+* the estimate ``d = d_t`` (the central difference at step t), and its error
+  bar ``E = ν_t + |d_t − d_2t|`` (ν: the round-off of the costs at t,
+  ``4·ε·Σ|w_k·J_k|/t``; the second term the truncation t still carries), as
+  pass 2 of :mod:`fastcheck.verdicts.errorbars` measures it, here for every
+  test, so that what a test could miss is known for every test;
+* :func:`judge_groups` reads it against the analytic ``a = u·g`` by the rules
+  of a directional check: it agrees outright when ``|a − d| ≤ great·M``; it
+  disagrees when ``|a − d| > MARGIN·max(E, great·M)``; otherwise it agrees when
+  E resolves the gradient (``E ≤ RESOLVE·S``) and is inconclusive when it
+  does not.  ``M = max(|a|, |d|, max_i∈G |g_i|/√m)``: the relative band of the
+  per-coordinate check scaled to the group, so that a group test never calls
+  wrong what the per-coordinate check would accept as the band's rounding.
 
 What a test could miss (:func:`limits`).  ``d`` and ``E`` come from the cost
 alone; a single coordinate i of the group off by δ moves ``a`` by
 ``u_i·δ = ±δ/√m`` — the same weight for every coordinate of the group, whatever
-the signs drawn.  With ``r = |a − d|`` (what the test read), ``M = max(|a|, |d|)``
-and ``w = 1/√m``, the test
+the signs drawn.  With ``r = |a − d|`` (what the test read), ``w = 1/√m`` and
+``k = MARGIN·great``, the test
 
-* disagrees for sure when ``w·|δ| > max(MARGIN·E + r, (great·M + r)/(1 − great))``
-  (then ``|a' − d| ≥ w|δ| − r`` exceeds both thresholds), and
-* agrees for sure when ``w·|δ| ≤ max(MARGIN·E − r, (great·M − r)/(1 + great))``
-  (and E resolves the gradient, for the first term).
+* disagrees for sure when ``w·|δ| > max(MARGIN·E + r, (k·M + r)/(1 − k))``
+  (then ``|a' − d| ≥ w|δ| − r`` exceeds both ``MARGIN·E`` and ``k·M'``, as
+  ``M' ≤ M + w|δ|``): ``catch``;
+* agrees for sure when ``w·|δ| ≤ max(MARGIN·E − r, (k·M − r)/(1 + k))`` and E
+  resolves the gradient: ``miss``.
 
-These bounds (in units of δ: ``catch`` and ``miss``) are what
-``result.blocks["detectable"]`` of a screen reports: a block is caught when any
-one of its tests disagrees, so a single coordinate off by more than the
-smallest ``catch`` of the block's tests is caught, and one off by less than the
-smallest ``miss`` is not.
+A block fails when any one of its tests disagrees, so a single coordinate off
+by more than the smallest ``catch`` of the block's tests is caught, and one
+off by less than the smallest ``miss`` is not: ``result.blocks["detectable"]``
+of a screen (:mod:`fastcheck.checks.screen`).
 """
 from __future__ import annotations
 

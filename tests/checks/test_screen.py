@@ -122,7 +122,7 @@ def test_a_correct_gradient_passes_with_its_detection_limit_stated():
     res = _screen(G)
     assert res.passed and res.verdict == "great"
     assert (res.blocks["detectable"] > 0).all() and np.isfinite(res.blocks["detectable_rel"]).all()
-    absolute, relative = res.detection_limit()
+    absolute, _ = res.detection_limit()
     assert f"off by more than {absolute:.2e}" in res.headline()
     assert "would have been caught" in str(res)
     norms = np.array([np.linalg.norm(G[LAYOUT.block_slice(b)]) for b in res.blocks["block"]])
