@@ -1,9 +1,9 @@
 """Screening (``strategy="screen"``) at n = 10⁴, 10⁵, 10⁶ against the full check and torch's fast mode.
 
-Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_screen.py [--repeat 3] [--seeds 10]
+Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_screen.py --write [--repeat 3] [--seeds 10]
           [--sizes 10000,100000,1000000] [--full-max 100000] [--torch-python /path/to/python-with-torch]
 
-Writes reports/screen/screen.csv, reports/screen/seeds.csv and reports/screen/README.md.
+Writes screen.csv, seeds.csv and README.md to reports/screen/ with ``--write``, else to a temporary folder.
 
 The costs (:mod:`benchmarks.screen_costs`): a two-layer sigmoid network in
 plain NumPy, θ = [W1, b1, W2, b2], evaluated as a black box with the default
@@ -40,8 +40,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import fastcheck as fc
-from benchmarks.screen_costs import BUGS, SIZES, Net, planted
+from timing import add_write_option, report_dir  # noqa: E402
+
+import fastcheck as fc  # noqa: E402
+from benchmarks.screen_costs import BUGS, SIZES, Net, planted  # noqa: E402
 
 OUT = ROOT / "reports" / "screen"
 
@@ -96,9 +98,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--full-max", type=int, default=100_000)
     ap.add_argument("--torch-python", default=None)
+    add_write_option(ap, OUT)
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = report_dir(args.write, OUT)
+    out.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
     rows, seeds_rows = [], []
     for n in sizes:
@@ -153,9 +157,9 @@ def main(argv=None) -> int:
                            **summary(res, wrong, net), "spent": json.dumps(res.spent)})
         print(f"seed {seed}: {seeds_rows[-1]['n_evals']} evals, found {seeds_rows[-1]['found']}", flush=True)
     frame, seeds = pd.DataFrame(rows), pd.DataFrame(seeds_rows)
-    frame.to_csv(OUT / "screen.csv", index=False)
-    seeds.to_csv(OUT / "seeds.csv", index=False)
-    (OUT / "README.md").write_text(report(frame, seeds, args, load))
+    frame.to_csv(out / "screen.csv", index=False)
+    seeds.to_csv(out / "seeds.csv", index=False)
+    (out / "README.md").write_text(report(frame, seeds, args, load))
     return 0
 
 
@@ -169,7 +173,7 @@ def report(frame: pd.DataFrame, seeds: pd.DataFrame, args, load) -> str:
         "",
         "Written by `benchmarks/bench_screen.py`; run as",
         "",
-        "    flock /tmp/fastcheck-bench.lock python benchmarks/bench_screen.py"
+        "    flock /tmp/fastcheck-bench.lock python benchmarks/bench_screen.py --write"
         + f" --repeat {args.repeat} --seeds {args.seeds} --sizes {args.sizes} --full-max {args.full_max}"
         + (" --torch-python PATH" if args.torch_python else ""),
         "",

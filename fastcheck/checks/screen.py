@@ -241,17 +241,16 @@ class _Screen:
             return
         groups = [_Group(blk, blk.lo, blk.size, 0) for blk in todo for _ in range(self.n_dirs)]
         sign_rows = [row for s in signs for row in s]
-        lo, start, dirvals, steps, ana, peak, costs = self._measure(groups, sign_rows, n_rungs, np.ones(len(groups)),
-                                                                    "screen")
+        lo, start, dirvals, steps, ana, typical, costs = self._measure(groups, sign_rows, n_rungs,
+                                                                       np.ones(len(groups)), "screen")
         reading = read_rungs(costs, steps, self.mach)
         finite = reading.finite
         self.scale = scale_of(ana, reading)
-        j = judge_groups(reading, ana, peak, costs, self.f0, self.great, self.scale)
+        j = judge_groups(reading, ana, typical, costs, self.f0, self.great, self.scale)
         status, why, est, err = j.status, j.why, reading.estimate.copy(), reading.error.copy()
-        laddered = self._ladder(todo, lo, start, dirvals, steps, ana, finite, status, why, err, est, j.ratio)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tol = config.MARGIN * np.maximum(err, self.great * np.maximum(np.maximum(np.abs(ana), np.abs(est)), peak))
-            ratio = np.where(tol > 0, np.abs(ana - est) / np.where(tol > 0, tol, 1.0), np.inf)
+        laddered = self._ladder(todo, lo, start, dirvals, steps, ana, typical, finite, status, why, err, est,
+                                j.ratio)
+        ratio = self._ratio(ana, typical, est, err)
         for k, blk in enumerate(todo):
             rows = slice(k * self.n_dirs, (k + 1) * self.n_dirs)
             st = status[rows]
@@ -271,9 +270,16 @@ class _Screen:
                 blk.why = int(codes[0]) if len(codes) else errorbars.ROUNDOFF
             else:
                 blk.state = "passed"
-        self._record("screen", groups, ana, peak, est, err, status, ratio)
+        self._record("screen", groups, ana, typical, est, err, status, ratio)
 
-    def _ladder(self, todo, lo, start, dirvals, steps, ana, finite, status, why, err, est, ratio) -> None:
+    def _ratio(self, ana, typical, est, err):
+        """|a − d| over the tolerance MARGIN·max(E, great·max(|a|, |d|, ‖g_G‖/√m)) of each test."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            band = self.great * np.maximum(np.maximum(np.abs(ana), np.abs(est)), typical)
+            tol = config.MARGIN * np.maximum(err, band)
+            return np.where(tol > 0, np.abs(ana - est) / np.where(tol > 0, tol, 1.0), np.inf)
+
+    def _ladder(self, todo, lo, start, dirvals, steps, ana, typical, finite, status, why, err, est, ratio):
         """The ladder along flagged screen tests, as a directional check's (kinks, truncation, Richardson):
         per block its worst flagged test, then the next one only if the ladder cleared it; updates in place and
         returns which tests were laddered."""
@@ -300,6 +306,8 @@ class _Screen:
                                                     ana, finite & mask, status, why, err, est, self.mach,
                                                     self.scale, self.great)
             self.budget.spend(n3, "ladder")
+            # the ladder's relative band is |u·g|'s; a group's is never narrower than its typical |u·g|
+            status[mask & (status == errorbars.WRONG) & (self._ratio(ana, typical, est, err) <= 1)] = errorbars.AGREE
 
     def _localise(self) -> None:
         """Step 2: halves of the failing groups, level by level, all blocks in one evaluation per level."""
@@ -322,10 +330,10 @@ class _Screen:
                 return
             rows = [p.block.signs[p.lo - p.block.lo : p.lo - p.block.lo + p.size] for p in parts]
             factor = np.array([p.factor for p in parts])
-            _, _, _, steps, ana, peak, costs = self._measure(parts, rows, LOCALISE_RUNGS, factor, "localise")
+            _, _, _, steps, ana, typical, costs = self._measure(parts, rows, LOCALISE_RUNGS, factor, "localise")
             reading = read_rungs(costs, steps, self.mach)
-            j = judge_groups(reading, ana, peak, costs, self.f0, self.great, self.scale)
-            self._record("localise", parts, ana, peak, reading.estimate, reading.error, j.status, j.ratio)
+            j = judge_groups(reading, ana, typical, costs, self.f0, self.great, self.scale)
+            self._record("localise", parts, ana, typical, reading.estimate, reading.error, j.status, j.ratio)
             suspects = []
             for k, parent in enumerate(parents):
                 pair = parts[2 * k : 2 * k + 2]
@@ -407,14 +415,14 @@ class _Screen:
         steps = direction_steps(self.theta, lo, lengths, _CENTRAL, self.eps_dir) * factor
         ana = np.array([float(np.sum(self.g[a : a + n] * dirvals[s : s + n]))
                         for a, n, s in zip(lo, lengths, start[:-1])])
-        peak = np.array([float(np.max(np.abs(self.g[a : a + n]))) / math.sqrt(n) for a, n in zip(lo, lengths)])
+        typical = np.array([math.sqrt(float(np.sum(self.g[a : a + n] ** 2)) / n) for a, n in zip(lo, lengths)])
         costs = self.ev.directions(self.theta, lo, start, dirvals, steps, offsets(n_rungs))
         self.budget.spend(costs.size, step)
-        return lo, start, dirvals, steps, ana, peak, np.asarray(costs, np.float64)
+        return lo, start, dirvals, steps, ana, typical, np.asarray(costs, np.float64)
 
-    def _record(self, role, groups, ana, peak, est, err, status, ratio) -> None:
+    def _record(self, role, groups, ana, typical, est, err, status, ratio) -> None:
         sizes = np.array([p.size for p in groups], np.int64)
-        catch, miss = limits(ana, est, err, peak, sizes, self.great)
+        catch, miss = limits(ana, est, err, typical, sizes, self.great)
         self.log.append({
             "block": [p.block.name for p in groups], "role": [role] * len(groups),
             "level": [p.level for p in groups], "lo": [p.lo for p in groups], "size": sizes,

@@ -15,9 +15,12 @@ neighbouring steps with the smallest error bar:
   of a directional check: it agrees outright when ``|a − d| ≤ great·M``; it
   disagrees when ``|a − d| > MARGIN·max(E, great·M)``; otherwise it agrees when
   E resolves the gradient (``E ≤ RESOLVE·S``) and is inconclusive when it
-  does not.  ``M = max(|a|, |d|, max_i∈G |g_i|/√m)``: the relative band of the
-  per-coordinate check scaled to the group, so that a group test never calls
-  wrong what the per-coordinate check would accept as the band's rounding.
+  does not.  ``M = max(|a|, |d|, ‖g_G‖/√m)``: ‖g_G‖/√m is the typical size of
+  u·g over sign draws, so the relative band does not shrink when the signs
+  drawn happen to cancel u·g (a direction with |u·g| far below it would read a
+  numerical error of 10⁻⁶ of the gradient's scale as a bug), and it is never
+  narrower than the per-coordinate check's band scaled to the group
+  (max_i |g_i|/√m ≤ ‖g_G‖/√m).
 
 What a test could miss (:func:`limits`).  ``d`` and ``E`` come from the cost
 alone; a single coordinate i of the group off by δ moves ``a`` by
@@ -122,9 +125,9 @@ def scale_of(analytic, reading: Reading) -> float:
     return max(float(np.max(np.abs(np.asarray(analytic)[f]))), float(np.max(beyond, initial=0.0)), 0.0)
 
 
-def judge_groups(reading: Reading, analytic, peak, costs, f0, great, scale) -> GroupJudgement:
-    """Judge group tests (see the module docstring); ``peak`` is each group's largest |g_i|/√m, ``scale``
-    is S (:func:`scale_of` of the screen's tests)."""
+def judge_groups(reading: Reading, analytic, typical, costs, f0, great, scale) -> GroupJudgement:
+    """Judge group tests (see the module docstring); ``typical`` is each group's ‖g_G‖/√m, ``scale`` is S
+    (:func:`scale_of` of the screen's tests)."""
     a = np.asarray(analytic, np.float64)
     est, bar, finite = reading.estimate, reading.error, reading.finite
     n = len(a)
@@ -132,7 +135,7 @@ def judge_groups(reading: Reading, analytic, peak, costs, f0, great, scale) -> G
     why = np.zeros(n, np.int8)
     with np.errstate(invalid="ignore"):
         dev = np.abs(a - est)
-        band = great * np.maximum(np.maximum(np.abs(a), np.abs(est)), peak)
+        band = great * np.maximum(np.maximum(np.abs(a), np.abs(est)), typical)
         tol = config.MARGIN * np.maximum(bar, band)
         ratio = np.where(dev == 0, 0.0, np.where(tol > 0, dev / np.where(tol > 0, tol, 1.0), np.inf))
     ratio[~finite] = np.inf
@@ -149,10 +152,10 @@ def judge_groups(reading: Reading, analytic, peak, costs, f0, great, scale) -> G
     return GroupJudgement(status, why, ratio)
 
 
-def limits(analytic, estimate, error, peak, sizes, great):
+def limits(analytic, estimate, error, typical, sizes, great):
     """Per test, the single-coordinate errors it catches for sure (above ``catch``) and misses for sure
     (at most ``miss``), from what it measured: its estimate, its error bar and its weight 1/√size
-    (``peak``: the group's largest |g_i|/√size, see :func:`judge_groups`).
+    (``typical``: the group's ‖g_G‖/√size, see :func:`judge_groups`).
 
     NaN where the test has no finite reading.
     """
@@ -162,7 +165,7 @@ def limits(analytic, estimate, error, peak, sizes, great):
     root = np.sqrt(np.asarray(sizes, np.float64))  # 1 / the weight of each coordinate
     with np.errstate(invalid="ignore"):
         r = np.abs(a - d)
-        m = np.maximum(np.maximum(np.abs(a), np.abs(d)), np.asarray(peak, np.float64))
+        m = np.maximum(np.maximum(np.abs(a), np.abs(d)), np.asarray(typical, np.float64))
         k = config.MARGIN * great
         catch = np.maximum(config.MARGIN * e + r, (k * m + r) / (1.0 - k)) * root
         miss = np.maximum(np.maximum(config.MARGIN * e - r, (k * m - r) / (1.0 + k)), 0.0) * root
