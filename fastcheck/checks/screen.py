@@ -318,7 +318,8 @@ class _Screen:
                 if s.size <= LEAF:
                     s.block.survivors.extend(range(s.lo, s.lo + s.size))
                     continue
-                half, f = s.size // 2, next_factor(s.factor, s.noise, s.error)
+                half = s.size // 2
+                f = next_factor(s.factor, s.noise, s.error) if self.eps_dir is None else 1.0  # a step asked: kept
                 pair = [_Group(s.block, s.lo, half, s.level + 1, factor=f, anchor=s.anchor),
                         _Group(s.block, s.lo + half, s.size - half, s.level + 1, factor=f, anchor=s.anchor)]
                 if not self.budget.fits(2 * LOCALISE_RUNGS * (len(parts) + 2)):

@@ -189,6 +189,13 @@ def test_a_budget_that_holds_the_screen_passes_a_correct_gradient():
     assert "before this block was screened" in " ".join(short.blocks["note"])
 
 
+def test_a_step_asked_for_is_the_group_tests_step():
+    g = _planted("one")
+    res = _screen(g, eps=1e-5)
+    assert _wrong(res) == _wrong(_screen(g)) and res.spent["screen"] == 4 * screen.SCREEN_DIRS * 2 * 2
+    assert _screen(G, eps=1e-5).passed
+
+
 def test_a_jitted_cost_is_screened_on_the_parallel_kernels():
     theta = np.linspace(-1.5, 1.2, 3000)
     layout = fc.Layout.from_shapes({"a": (2000,), "b": (1000,)})
