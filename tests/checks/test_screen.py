@@ -242,3 +242,21 @@ def test_options_that_do_not_apply_are_refused():
         fc.check_directional(NET.cost, NET.theta, G, strategy="screen")
     with pytest.raises(ValueError, match="numerical_gradient"):
         fc.numerical_gradient(NET.cost, NET.theta, strategy="screen")
+
+
+def test_the_command_line_screens(capsys):
+    from pathlib import Path
+
+    from fastcheck.cli import main
+    from tests.strictjson import loads as strict_json
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    code = main(["check", f"{data / 'seed_object.py'}:make_broken", "--strategy", "screen", "--json"])
+    result = strict_json(capsys.readouterr().out)
+    assert code == 1 and result["strategy"] == "screen" and result["verdict"] == "wrong"
+    assert {"tests", "detectable", "detectable_rel"} <= set(result["blocks"][0]) and result["n_tests"] > 0
+    code = main(["check", "--model", "mlp", "--sizes", "30,20,3", "--batch", "4", "--strategy", "screen",
+                 "--max-evals", "150"])
+    out = capsys.readouterr().out
+    assert code == 0 and "would have been caught" in out and "of max_evals=150" in out
+    assert main(["check", "--model", "tutorial", "--max-evals", "10"]) == 2
