@@ -16,7 +16,7 @@ import sys
 from fastcheck._version import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("demo", "check", "sweep", "report", "bench")
+COMMANDS = ("demo", "check", "taylor", "sweep", "report", "bench")
 
 
 class UsageError(Exception):
