@@ -12,7 +12,9 @@ inside every block, so the report names the block whose adjoint is wrong.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
@@ -25,7 +27,31 @@ from fastcheck.core.validate import as_theta, layout_for
 from fastcheck.verdicts import errorbars
 from fastcheck.verdicts.bands import validate_thresholds
 
-__all__ = ["check_adjoint"]
+__all__ = ["AdjointResult", "check_adjoint"]
+
+
+@dataclass(frozen=True, eq=False)
+class AdjointResult(CheckResult):
+    """A :class:`~fastcheck.checks.result.CheckResult` of pairs (u, v): ``analytic`` is ⟨Ju, v⟩, ``numerical``
+    ⟨u, Jᵀv⟩, ``error`` the rounding bar of each pair."""
+
+    def headline(self) -> str:
+        d = f"difference {self.difference:.3e}"
+        if self.passed:
+            return f"PASSED — {self.verdict}: <Ju, v> = <u, J^T v> within rounding for {len(self.analytic)} pairs ({d})"
+        n = int(np.count_nonzero(self.status == "wrong"))
+        return (f"FAILED — wrong in {', '.join(self.wrong_blocks)}: {n} of {len(self.analytic)} pairs (u, v) differ "
+                f"beyond their rounding ({d})")
+
+    def __str__(self) -> str:
+        lines = [f"adjoint (dot-product) test: {self.headline()}", "", "per block of x:"]
+        table = self.blocks.drop(columns=["worst_index"]).rename(columns={"checked": "pairs"})
+        lines += ["  " + ln for ln in table.to_string(index=False).splitlines()]
+        if not self.passed:
+            worst = self.worst(5).rename(columns={"index": "pair", "analytic": "<Ju,v>", "numerical": "<u,JTv>"})
+            lines += ["", "worst pairs:"] + ["  " + ln for ln in worst.drop(columns=["estimate"]).to_string(
+                index=False).splitlines()]
+        return "\n".join(lines)
 
 
 def _flat(value, shape, what) -> np.ndarray:
@@ -41,7 +67,7 @@ def _flat(value, shape, what) -> np.ndarray:
 
 
 def check_adjoint(jvp, vjp, x, *, args=(), n_pairs: int = 8, seed: int = 0, layout=None, thresholds=None,
-                  rtol: float = 0.0) -> CheckResult:
+                  rtol: float = 0.0) -> AdjointResult:
     """The dot-product test: ``⟨jvp(x, u), v⟩`` against ``⟨u, vjp(x, v)⟩`` for ``n_pairs`` random pairs.
 
     Parameters
@@ -61,7 +87,7 @@ def check_adjoint(jvp, vjp, x, *, args=(), n_pairs: int = 8, seed: int = 0, layo
 
     Returns
     -------
-    CheckResult
+    AdjointResult
         ``kind="adjoint"``; per pair ``analytic`` is ⟨Ju, v⟩, ``numerical``
         ⟨u, Jᵀv⟩, ``error`` the bar; wrong beyond ``config.MARGIN`` bars.
     """
@@ -104,9 +130,10 @@ def check_adjoint(jvp, vjp, x, *, args=(), n_pairs: int = 8, seed: int = 0, layo
     ev = SimpleNamespace(threads=1, path="dot-product test", note="no finite differences: ⟨Ju, v⟩ against ⟨u, Jᵀv⟩",
                          compile_seconds=0.0)
     finite = np.ones(len(lhs), bool)
-    return assemble(ev, x, layout=lay, thresholds=thresholds, block_ids=blocks,
+    res = assemble(ev, x, layout=lay, thresholds=thresholds, block_ids=blocks,
                     labels=[f"u{k}" for k in range(len(lhs))], analytic=lhs, compared=rhs, shown=rhs, status=status,
                     why=np.zeros(len(lhs), np.int8), finite=finite, kind="adjoint",
                     coords=np.arange(len(lhs), dtype=np.int64), eps=None, steps=np.zeros(len(lhs)),
                     scheme="dot-product", n_evals=2 * len(lhs), seconds=seconds, direction_blocks=blocks, error=bars,
                     estimate=rhs, precision=x.dtype.name)
+    return AdjointResult(**{f.name: getattr(res, f.name) for f in dataclasses.fields(res)})
