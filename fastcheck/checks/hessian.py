@@ -202,17 +202,14 @@ def _asymmetry(H, cols, j, layout, pairs, pair_ids, n, great):
     pos = np.full(n, -1)
     pos[cols] = np.arange(len(cols))
     c = np.sort(cols)
-    i, jj = np.meshgrid(c, c, indexing="ij")
-    keep = i < jj
-    i, jj = i[keep], jj[keep]
-    if not len(i):
-        return (), []
-    diff = np.abs(H[i, jj] - H[jj, i])
+    S = H[np.ix_(c, c)]
+    diff = np.abs(S - S.T)
     floor = 8 * float(np.finfo(np.float64).eps) * float(np.max(np.abs(H)))
-    bad = diff > np.maximum(great * np.maximum(np.abs(H[i, jj]), np.abs(H[jj, i])), floor)
+    bad = np.triu((diff > great * np.maximum(np.abs(S), np.abs(S.T))) & (diff > floor), k=1)
     if not bad.any():
         return (), []
-    i, jj, diff = i[bad], jj[bad], diff[bad]
+    r_, c_ = np.nonzero(bad)
+    i, jj, diff = c[r_], c[c_], diff[r_, c_]
     e_ij = j.error[pos[jj] * n + i]  # the entry (row i, column jj)
     e_ji = j.error[pos[i] * n + jj]
     beyond = int(np.count_nonzero(diff > config.MARGIN * (np.nan_to_num(e_ij) + np.nan_to_num(e_ji))))

@@ -23,6 +23,7 @@ from fastcheck.sweep.grid import (
     GridError,
     parse_eps,
 )
+from fastcheck.sweep.hessian import hessian_eps_sweep
 from fastcheck.sweep.schema import EPS_SCHEMA, SIZE_SCHEMA, TIMING_COLUMNS
 from fastcheck.sweep.size import size_sweep
 from fastcheck.sweep.store import ResultsExistError, ResumeError, SweepFileError
@@ -45,6 +46,7 @@ __all__ = [
     "fit_curve",
     "fit_notes",
     "fit_orders",
+    "hessian_eps_sweep",
     "parse_eps",
     "size_sweep",
 ]

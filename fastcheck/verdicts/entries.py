@@ -108,6 +108,26 @@ class EntryJudgement(NamedTuple):
     refined: int  #: entries laddered
 
 
+def _sums(costs, f0, w, moved):
+    """Σ w_k·F_k and Σ |w_k·F_k| per entry (the stencil's weights in their fixed order, θ's own F where the
+    offset is 0), and whether all of an entry's values were finite: ``(m, n)`` arrays from ``(m, K, n)`` costs."""
+    m, _, n = costs.shape
+    acc = np.zeros((m, n))
+    mag = np.zeros((m, n))
+    finite = np.ones((m, n), bool)
+    k_moved = 0
+    for k, wk in enumerate(w):
+        if moved[k]:
+            v = costs[:, k_moved, :]
+            k_moved += 1
+            finite &= np.isfinite(v)
+        else:
+            v = np.broadcast_to(f0, (m, n))
+        acc += wk * v
+        mag += np.abs(wk * v)
+    return acc, mag, finite
+
+
 def _scale(a, g, live, noise) -> float:
     """The matrix's scale: the largest |analytic| or |numerical| beyond its own round-off."""
     if not live.any():
@@ -133,21 +153,21 @@ def judge_entries(ev, theta, cols: Columns, f0, analytic, scheme, *, mach, great
     w = np.asarray(scheme.weights, np.float64)
     moved = offs != 0
     everything = np.arange(m)
-    full = np.empty((m, len(offs), n))
-    full[:, ~moved, :] = f0
-    full[:, moved, :] = cols.costs(ev, theta, everything, cols.steps, offs[moved], n)
+    costs = cols.costs(ev, theta, everything, cols.steps, offs[moved], n)
     n_evals = m * int(moved.sum())
+    acc, mag, finite = _sums(costs, f0, w, moved)
+    del costs
     h = cols.steps[:, None]
-    acc = np.einsum("k,jki->ji", w, full)
-    mag = np.einsum("k,jki->ji", np.abs(w), np.abs(full))
     across = cols.across(theta, everything, cols.steps, offs[moved])
     num = acc / h
-    finite = np.isfinite(full).all(axis=1)
     a = np.asarray(analytic, np.float64)
     f_scale = float(np.max(np.linalg.norm(a, axis=1))) if a.size else 0.0  # ‖H‖ guessed from the analytic columns
-    noise = (4 * mach * np.where(finite, mag, 0.0) + 2 * np.abs(w).sum() * (nu[None, :] + (across * f_scale)[:, None])) / h
+    mag *= 4 * mach
+    mag += 2 * np.abs(w).sum() * (nu[None, :] + (across * f_scale)[:, None])
+    mag /= h
+    noise = mag
     num, noise, finite, a = num.reshape(-1), noise.reshape(-1), finite.reshape(-1), a.reshape(-1)
-    del full, acc, mag
+    del acc
     N = m * n
     est = np.where(finite, num, np.nan)
     error = np.where(finite, noise, np.nan)
@@ -175,10 +195,7 @@ def judge_entries(ev, theta, cols: Columns, f0, analytic, scheme, *, mach, great
     h2 = cols.double(theta, jcols)
     c2 = cols.costs(ev, theta, jcols, h2, offs[moved], n)
     n_evals += len(jcols) * int(moved.sum())
-    full2 = np.empty((len(jcols), len(offs), n))
-    full2[:, ~moved, :] = f0
-    full2[:, moved, :] = c2
-    g2 = np.einsum("k,jki->ji", w, full2) / h2[:, None]
+    g2 = _sums(c2, f0, w, moved)[0] / h2[:, None]
     sel = pend2[jcols]
     flat = (jcols[:, None] * n + np.arange(n)[None, :])[sel]
     bar = noise[flat] + np.abs(est[flat] - g2[sel])
