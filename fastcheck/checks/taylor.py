@@ -39,7 +39,8 @@ SECOND_OPINION_BLOCKS = 8
 N_STEPS = 24
 #: A remainder within this many round-off bounds of the cost is rounding, not signal.
 FLOOR = 64.0
-#: The smallest steps' remainders are taken as the rounding plateau when within this many bounds of it ...
+#: The smallest steps' remainders are taken as the rounding plateau when they no longer fall and are within
+#: this many bounds of the rounding ...
 PLATEAU_AT = 1e4
 #: ... and a remainder must then stand this far above that plateau to be fitted.
 PLATEAU_MARGIN = 100.0
@@ -153,7 +154,10 @@ def _fit(h, r, floor, expected):
     n = len(h)
     # the rounding level the smallest steps show, when they sit at it (a remainder still falling there is signal)
     tail = np.median(r[-4:])
-    plateau = tail if tail < PLATEAU_AT * float(np.median(floor[-4:])) else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tail_rate = float(np.median(np.log2(r[-4:-1] / r[-3:])))
+    flat = not np.isfinite(tail_rate) or tail_rate < 0.5
+    plateau = tail if flat and tail < PLATEAU_AT * float(np.median(floor[-4:])) else 0.0
     clear = r > np.maximum(FLOOR * floor, PLATEAU_MARGIN * plateau)
     if not clear.any():
         return np.nan, np.nan, np.nan, n, "exact: at round-off at every step"
