@@ -219,6 +219,14 @@ def cores_rows(repeat, n):
             "entries": int(len(free.analytic)), "gradient_evaluations": int(free.n_evals)}
 
 
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 def markdown(rows) -> str:
     lines = ["| problem | case | tool | median s | verdict | blocks named |", "|---|---|---|---:|---|---|"]
     for r in rows:
@@ -234,24 +242,30 @@ def main(argv=None):
     ap.add_argument("--cores-repeat", type=int, default=3)
     ap.add_argument("--n", type=int, default=2000, help="size of the cores benchmark")
     ap.add_argument("--out", default=str(ROOT / "reports" / "second-order"))
+    ap.add_argument("--cores-only", action="store_true", help="re-run part 2 only; part 1 from results.json")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     probs = problems()
     from threadpoolctl import threadpool_limits
 
     rows = []
-    with threadpool_limits(limits=1):
+    previous = Path(args.out) / "results.json"
+    if args.cores_only:
+        old = json.loads(previous.read_text())
+        rows, torch_note = old["peers"], old["torch_note"]
+    with threadpool_limits(limits=1) if not args.cores_only else _nothing():
         fc.check_hessian(probs["quadratic"]["cost"], probs["quadratic"]["theta"], probs["quadratic"]["hess"],
                          grad=probs["quadratic"]["grad"], workers=1)
         fc.check_hessian(probs["quadratic"]["cost"], probs["quadratic"]["theta"],
                          probs["quadratic"]["hess"](None) * scale_matrix(), grad=probs["quadratic"]["grad"],
                          workers=1)  # load the ladder's kernel before the clock starts
-        for name, p in probs.items():
+        for name, p in (probs.items() if not args.cores_only else ()):
             rows += fastcheck_rows(name, p, args.repeat)
             rows += numdifftools_rows(name, p, args.repeat)
             rows += jax_rows(name, p)
-    trows, torch_note = torch_rows(probs, args.torch_python, args.repeat)
-    rows += trows
+    if not args.cores_only:
+        trows, torch_note = torch_rows(probs, args.torch_python, args.repeat)
+        rows += trows
     order = {"quadratic": 0, "logsumexp": 1, "rosenbrock": 2}
     rows.sort(key=lambda r: (order[r["problem"]], r["case"], r["tool"]))
     cores = cores_rows(args.cores_repeat, args.n)
@@ -262,7 +276,8 @@ def main(argv=None):
 
     env = (f"Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}, "
            f"numdifftools {numdifftools.__version__}, {torch_note}; {os.cpu_count()} cores")
-    (out / "results.json").write_text(json.dumps({"peers": rows, "cores": cores, "environment": env}, indent=2))
+    (out / "results.json").write_text(json.dumps({"peers": rows, "cores": cores, "environment": env,
+                                                       "torch_note": torch_note}, indent=2))
     readme = f"""# Second-order checks: fastcheck against its peers, and on two cores
 
 Command: `flock /tmp/fastcheck-bench.lock python benchmarks/bench_second_order.py --torch-python PATH`

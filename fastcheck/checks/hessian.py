@@ -63,7 +63,7 @@ def dense_matrix(value, shape, what: str) -> np.ndarray:
             arr = arr.reshape(shape)
         else:
             raise ValueError(f"{what} has shape {arr.shape}; expected {tuple(shape)}")
-    arr = arr.astype(np.float64)
+    arr = arr.astype(np.float64, copy=False)
     bad = np.argwhere(~np.isfinite(arr))
     if len(bad):
         raise ValueError(f"{what} is NaN or inf at {len(bad)} entries, first {bad[:3].tolist()}")
@@ -202,7 +202,9 @@ def _asymmetry(H, cols, j, layout, pairs, pair_ids, n, great):
     pos = np.full(n, -1)
     pos[cols] = np.arange(len(cols))
     c = np.sort(cols)
-    S = H[np.ix_(c, c)]
+    S = H if len(c) == n else H[np.ix_(c, c)]
+    if np.array_equal(S, S.T):
+        return (), []
     diff = np.abs(S - S.T)
     floor = 8 * float(np.finfo(np.float64).eps) * float(np.max(np.abs(H)))
     bad = np.triu((diff > great * np.maximum(np.abs(S), np.abs(S.T))) & (diff > floor), k=1)

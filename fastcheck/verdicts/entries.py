@@ -114,26 +114,26 @@ def _sums(costs, f0, w, moved):
     m, _, n = costs.shape
     acc = np.zeros((m, n))
     mag = np.zeros((m, n))
-    finite = np.ones((m, n), bool)
     k_moved = 0
     for k, wk in enumerate(w):
         if moved[k]:
             v = costs[:, k_moved, :]
             k_moved += 1
-            finite &= np.isfinite(v)
         else:
-            v = np.broadcast_to(f0, (m, n))
+            v = f0[None, :]
         acc += wk * v
         mag += np.abs(wk * v)
-    return acc, mag, finite
+    return acc, mag, np.isfinite(acc)  # a NaN or inf among an entry's values leaves its sum so
 
 
 def _scale(a, g, live, noise) -> float:
     """The matrix's scale: the largest |analytic| or |numerical| beyond its own round-off."""
     if not live.any():
         return 0.0
-    beyond = np.abs(g[live]) - noise[live]
-    return max(float(np.max(np.abs(a[live]))), float(np.max(beyond, initial=0.0, where=np.isfinite(beyond))), 0.0)
+    top_a = float(np.max(np.abs(a), where=live, initial=0.0))
+    beyond = np.abs(g) - noise
+    beyond[~live | ~np.isfinite(beyond)] = 0.0
+    return max(top_a, float(beyond.max()), 0.0)
 
 
 def judge_entries(ev, theta, cols: Columns, f0, analytic, scheme, *, mach, great, row_noise=None, pair_ids=None,
