@@ -30,7 +30,7 @@ from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.steps import absolute_steps, get_scheme, resolve_eps, validate_eps
 from fastcheck.core.validate import as_theta, layout_for, select_coords, validate_threads
 from fastcheck.errors import NondeterministicCostWarning
-from fastcheck.evaluators.rows import NumericalGradient, RowsEvaluator, rows_evaluator
+from fastcheck.evaluators.rows import NumericalGradient, RowsEvaluator, rows_evaluator, summed_evaluator
 from fastcheck.evaluators.user import make_evaluator
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.entries import Columns, judge_entries
@@ -125,6 +125,7 @@ def check_hessian_with(cost, theta, hess, opts: CheckOptions, *, refine: bool = 
         ladder_from = absolute_steps(theta, cols, get_scheme("central"), None)
         per_eval = 1
         what_fn = "gradient"
+        on_threads = False
     else:
         if scheme.name != "central":
             raise ValueError("without grad= the Hessian comes from second differences of the cost (central); "
@@ -133,7 +134,8 @@ def check_hessian_with(cost, theta, hess, opts: CheckOptions, *, refine: bool = 
                                workers=1)
         second = _second_step(theta, np.arange(n), eps if eps is not None and np.ndim(eps) == 0 else None)
         fn = NumericalGradient(inner, second)
-        if inner.path.startswith("parallel"):  # the threads run each numerical gradient; columns one by one
+        on_threads = inner.path.startswith("parallel")  # the threads run each numerical gradient; columns in turn
+        if on_threads:
             base = RowsEvaluator(fn)
             ev = base
         else:
@@ -152,6 +154,10 @@ def check_hessian_with(cost, theta, hess, opts: CheckOptions, *, refine: bool = 
     if grad is not None and not np.array_equal(base.rows(theta), f0):
         warnings.warn("grad gave two different values at the same theta: it is not deterministic",
                       NondeterministicCostWarning, stacklevel=3)
+    ev_sum = summed_evaluator(base, scheme, workers=1 if grad is None and on_threads else opts.workers,
+                              client=opts.client)
+    # the rounding of a gradient entry: at least ε of the gradient's largest (sums of terms that size)
+    nu = np.full(n, mach * float(np.max(np.abs(f0)))) + (0.0 if nu is None else nu)
     H = dense_matrix(hess(theta.copy(), *opts.args) if callable(hess) else hess, (n, n), "the Hessian")
     t0 = time.perf_counter()
     analytic = np.ascontiguousarray(H[:, cols].T)  # column-major: (columns, rows)
@@ -162,13 +168,13 @@ def check_hessian_with(cost, theta, hess, opts: CheckOptions, *, refine: bool = 
     pair_ids = (col_block[:, None] + nb * row_block[None, :]).reshape(-1)
     j = judge_entries(ev, theta, Columns(steps=steps, base=ladder_from, coords=cols), f0, analytic, scheme,
                       mach=mach, great=coordinate_band(thresholds, mach), row_noise=nu, pair_ids=pair_ids,
-                      refine=refine)
+                      refine=refine, ev_sum=ev_sum)
     seconds = time.perf_counter() - t0
     rows = np.tile(np.arange(n, dtype=np.int64), len(cols))
     colidx = np.repeat(cols, n)
     notes, asym_pairs = _asymmetry(H, cols, j, layout, pairs, pair_ids, n, coordinate_band(thresholds, mach))
     res = assemble_entries(
-        ev, theta, j._replace(n_evals=j.n_evals * per_eval), rows=rows, cols=colidx, row_layout=layout,
+        ev_sum, theta, j._replace(n_evals=j.n_evals * per_eval), rows=rows, cols=colidx, row_layout=layout,
         col_layout=layout, pair_layout=pairs, pair_ids=pair_ids, analytic=analytic.reshape(-1),
         thresholds=thresholds, kind="hessian", what="Hessian", shape=(n, n), steps=steps, eps=asked,
         scheme=scheme.name, seconds=seconds, notes=notes,

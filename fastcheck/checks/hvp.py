@@ -24,7 +24,7 @@ from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.steps import get_scheme, validate_direction_eps
 from fastcheck.core.validate import as_theta, layout_for, validate_threads
-from fastcheck.evaluators.rows import rows_evaluator
+from fastcheck.evaluators.rows import rows_evaluator, summed_evaluator
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.entries import Columns, judge_entries
 
@@ -132,11 +132,13 @@ def _run_products(fn_rows, x, product, opts: CheckOptions, *, what, kind, row_la
     default = get_scheme("central").relative_step(x.dtype) * max(1.0, rms)
     steps = np.full(len(dirs), scheme.relative_step(x.dtype) * max(1.0, rms) if eps is None else float(eps))
     pair_ids = np.tile(row_layout.block_ids(np.arange(n)), len(dirs))
+    ev_sum = summed_evaluator(base, scheme, workers=opts.workers, client=opts.client)
     j = judge_entries(ev, x, Columns(steps=steps, base=np.full(len(dirs), default), dirs=dirs), f0, analytic, scheme,
-                      mach=mach, great=coordinate_band(thresholds, mach), pair_ids=pair_ids)
+                      mach=mach, great=coordinate_band(thresholds, mach), pair_ids=pair_ids, ev_sum=ev_sum,
+                      row_noise=np.full(n, mach * float(np.max(np.abs(f0)))))
     seconds = time.perf_counter() - t0
     return assemble_entries(
-        ev, x, j, rows=np.tile(np.arange(n, dtype=np.int64), len(dirs)), cols=np.repeat(np.arange(len(dirs)), n),
+        ev_sum, x, j, rows=np.tile(np.arange(n, dtype=np.int64), len(dirs)), cols=np.repeat(np.arange(len(dirs)), n),
         row_layout=row_layout, col_layout=None, pair_layout=row_layout, pair_ids=pair_ids,
         analytic=analytic.reshape(-1), thresholds=thresholds, kind=kind, what=what, shape=(n, len(dirs)),
         steps=steps, eps=eps, scheme=scheme.name, seconds=seconds,

@@ -34,7 +34,7 @@ from fastcheck import config
 from fastcheck.errors import CostError
 from fastcheck.evaluators.protocol import Evaluator
 
-__all__ = ["NumericalGradient", "RowsEvaluator", "pack_offsets", "rows_evaluator", "unpack_rows"]
+__all__ = ["NumericalGradient", "RowsEvaluator", "SummedRows", "pack_offsets", "rows_evaluator", "summed_evaluator", "unpack_rows"]
 
 
 def pack_offsets(offsets, n_rows: int) -> np.ndarray:
@@ -166,6 +166,60 @@ class RowsEvaluator(Evaluator):
         return out.reshape(len(lo), -1)
 
 
+class SummedRows(RowsEvaluator):
+    """A scheme's weighted sums of ``F``: at a packed offset c, ``Σ_k w_k·F(θ + c·o_k·h·(column))``.
+
+    The offsets ``o_k`` and weights ``w_k`` are the scheme's (the terms at
+    ``o_k = 0``, F(θ) itself, are left to the caller, who has it).  A pass of a
+    second-order check needs only these sums, one number per entry, where the
+    plain :class:`RowsEvaluator` returns F at every offset: on worker processes
+    that halves what comes back for the central scheme.  The sum runs in the
+    scheme's order, as :func:`fastcheck.verdicts.entries.judge_entries` sums
+    the plain costs, so both give the same numbers.
+    """
+
+    def __init__(self, fn, args=(), n_rows=None, *, offsets, weights, jitted=False, threads=None):
+        super().__init__(fn, args, n_rows, jitted=jitted, threads=threads)
+        offsets = np.asarray(offsets, np.float64)
+        weights = np.asarray(weights, np.float64)
+        self.moved = offsets[offsets != 0]
+        self.moved_weights = weights[offsets != 0]
+
+    def _summed(self, raw_of, runs):
+        """Σ_k w_k·F at each packed multiplier, from ``raw_of(offsets)`` (m, K·n) costs."""
+        offs = (runs[:, None] * self.moved[None, :]).reshape(-1)
+        raw = unpack_rows(raw_of(pack_offsets(offs, self.n_rows)), self.n_rows)
+        m, n = raw.shape[0], self.n_rows
+        raw = raw.reshape(m, len(runs), len(self.moved), n)
+        out = np.zeros((m, len(runs), n))
+        for k, w in enumerate(self.moved_weights):
+            out += w * raw[:, :, k, :]
+        return out.reshape(m, -1)
+
+    def stencil(self, theta, coords, steps, offsets) -> np.ndarray:
+        runs = self._runs(offsets)
+        if self.jitted:
+            return self._summed(lambda o: RowsEvaluator.stencil(self, theta, coords, steps, o), runs)
+        n = self.n_rows
+        coords = np.asarray(coords, np.int64)
+        out = np.zeros((len(coords), len(runs), n))
+        work = theta.copy()
+        moved, weights = self.moved.tolist(), self.moved_weights.tolist()
+        for j, i in enumerate(coords.tolist()):
+            x, h = float(work[i]), float(steps[j])
+            for r, c in enumerate(runs.tolist()):
+                acc = out[j, r]
+                for o, w in zip(moved, weights):
+                    work[i] = x + (c * o) * h
+                    acc += w * as_rows(self.fn(work, *self.args), n, f"at theta[{i}] {c * o:+g}·h")
+            work[i] = x
+        return out.reshape(len(coords), -1)
+
+    def directions(self, theta, lo, start, dirvals, steps, offsets) -> np.ndarray:
+        runs = self._runs(offsets)
+        return self._summed(lambda o: RowsEvaluator.directions(self, theta, lo, start, dirvals, steps, o), runs)
+
+
 class NumericalGradient:
     """The central-difference gradient of a scalar cost, as a function of θ (picklable).
 
@@ -221,3 +275,16 @@ def rows_evaluator(fn, args=(), *, theta=None, jit="auto", threads=None, workers
     if jitted:
         return base, base
     return pool.wrap(base, workers, client), base
+
+
+def summed_evaluator(base: RowsEvaluator, scheme, *, workers="auto", client=None):
+    """The :class:`SummedRows` of ``base``'s function for ``scheme``, run where ``base`` runs (call after
+    ``base.rows(θ)``: it takes ``base``'s length and timing)."""
+    from fastcheck.evaluators import pool
+
+    summed = SummedRows(base.fn, base.args, base.n_rows, offsets=scheme.offsets, weights=scheme.weights,
+                        jitted=base.jitted, threads=base._threads)
+    summed.eval_seconds = base.eval_seconds * (len(scheme.offsets) - list(scheme.offsets).count(0.0))
+    if base.jitted:
+        return summed
+    return pool.wrap(summed, workers, client)

@@ -126,6 +126,20 @@ def _sums(costs, f0, w, moved):
     return acc, mag, np.isfinite(acc)  # a NaN or inf among an entry's values leaves its sum so
 
 
+def _column_sums(ev, ev_sum, cols, theta, idx, steps, f0, offs, w, n):
+    """``(acc, mag, finite)`` of the columns ``idx`` at ``steps``: from the plain costs, or from ``ev_sum``'s
+    sums with ``mag`` bounded to first order, Σ_k |w_k|·(|F_i(θ)| + |o_k|·|acc|) (F moves by o_k·acc)."""
+    moved = offs != 0
+    if ev_sum is None:
+        return _sums(cols.costs(ev, theta, idx, steps, offs[moved], n), f0, w, moved)
+    acc = cols.costs(ev_sum, theta, idx, steps, np.ones(1), n)[:, 0, :]
+    for o, wk in zip(offs, w):
+        if o == 0:
+            acc += wk * f0[None, :]
+    mag = np.abs(w).sum() * np.abs(f0)[None, :] + float(np.abs(w * offs).sum()) * np.abs(acc)
+    return acc, mag, np.isfinite(acc)
+
+
 def _scale(a, g, live, noise) -> float:
     """The matrix's scale: the largest |analytic| or |numerical| beyond its own round-off."""
     if not live.any():
@@ -137,14 +151,17 @@ def _scale(a, g, live, noise) -> float:
 
 
 def judge_entries(ev, theta, cols: Columns, f0, analytic, scheme, *, mach, great, row_noise=None, pair_ids=None,
-                  refine=True) -> EntryJudgement:
+                  refine=True, ev_sum=None) -> EntryJudgement:
     """Judge every entry of ``analytic`` (shape ``(len(cols), n_rows)``, column-major) against ``ev``'s differences.
 
     ``f0`` is ``F(θ)``; ``row_noise`` the absolute rounding ν of each ``F_i``
     beyond ε·|F_i|; ``pair_ids`` (flat, per entry) the block pair of each
     entry, which the ladder's rounds go by.  ``refine=False`` stops after
     pass 1: what does not agree there is wrong beyond ``MARGIN`` bars, else
-    inconclusive (an ε sweep measures the quotients as they are).
+    inconclusive (an ε sweep measures the quotients as they are).  ``ev_sum``
+    (a :class:`~fastcheck.evaluators.rows.SummedRows`, optional) computes the
+    passes' weighted sums where ``F`` is evaluated, one number per entry; the
+    ladder always takes ``ev``'s costs.
     """
     m, n = analytic.shape
     f0 = np.asarray(f0, np.float64)
@@ -153,10 +170,8 @@ def judge_entries(ev, theta, cols: Columns, f0, analytic, scheme, *, mach, great
     w = np.asarray(scheme.weights, np.float64)
     moved = offs != 0
     everything = np.arange(m)
-    costs = cols.costs(ev, theta, everything, cols.steps, offs[moved], n)
+    acc, mag, finite = _column_sums(ev, ev_sum, cols, theta, everything, cols.steps, f0, offs, w, n)
     n_evals = m * int(moved.sum())
-    acc, mag, finite = _sums(costs, f0, w, moved)
-    del costs
     h = cols.steps[:, None]
     across = cols.across(theta, everything, cols.steps, offs[moved])
     num = acc / h
@@ -193,9 +208,8 @@ def judge_entries(ev, theta, cols: Columns, f0, analytic, scheme, *, mach, great
     pend2 = pending.reshape(m, n)
     jcols = np.flatnonzero(pend2.any(axis=1))
     h2 = cols.double(theta, jcols)
-    c2 = cols.costs(ev, theta, jcols, h2, offs[moved], n)
+    g2 = _column_sums(ev, ev_sum, cols, theta, jcols, h2, f0, offs, w, n)[0] / h2[:, None]
     n_evals += len(jcols) * int(moved.sum())
-    g2 = _sums(c2, f0, w, moved)[0] / h2[:, None]
     sel = pend2[jcols]
     flat = (jcols[:, None] * n + np.arange(n)[None, :])[sel]
     bar = noise[flat] + np.abs(est[flat] - g2[sel])
