@@ -179,3 +179,20 @@ def test_result_renders_and_serialises():
     d = res.to_dict()
     assert d["what"] == "Hessian" and d["hint"] == "look at the Hessian entries of: W1/W1"
     assert d["worst"][0]["index"] == "[0,0]/[0,0]"
+
+
+def test_a_dask_cluster_gives_the_serial_numbers():
+    distributed = pytest.importorskip("distributed")
+    import warnings
+
+    p = Rosenbrock(n=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            on_dask = fc.check_hessian(p.cost, p.theta, p.hess, grad=p.grad, client=client)
+            hvp = fc.check_hvp(p.cost, p.theta, lambda t, v: p.hess(t) @ v, grad=p.grad, client=client)
+    serial = fc.check_hessian(p.cost, p.theta, p.hess, grad=p.grad, workers=1)
+    assert "Dask" in on_dask.path or "dask" in on_dask.path.lower()
+    np.testing.assert_array_equal(on_dask.numerical, serial.numerical)
+    assert on_dask.passed and hvp.passed
