@@ -9,8 +9,8 @@ and H[40, 39], the a/b pair).  Every tool runs on the same numbers; medians
 of ``--repeat`` runs, one thread each.  torch runs in the Python given by
 ``--torch-python`` (a separate environment), jax where it is installed.
 
-Part 2 (cores): ``check_hessian`` with a Python gradient (logistic
-regression, n = 2,000, 400 and 2,000 samples) serially (``workers=1``) and on
+Part 2 (cores): ``check_hessian`` with a Python gradient (a pairwise
+potential over a random graph, and a logistic regression; n = 2,000) serially (``workers=1``) and on
 two worker processes (``workers=2``, pool started beforehand), interleaved,
 BLAS held to one thread in this process so the serial run is serial.
 
@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import fastcheck as fc  # noqa: E402
+import fastcheck as fc
 
 N = 100
 SPLIT = 40
@@ -195,10 +195,39 @@ class Logistic:
         return (self.X.T * (s * (1 - s))) @ self.X / len(self.y) + self.lam * np.eye(len(t))
 
 
-def cores_rows(repeat, n, samples):
+class Pairwise:
+    """Σ_edges w·log cosh(θ_i − θ_j) over a random graph: a gradient of elementwise work on cache-sized arrays."""
+
+    def __init__(self, n=2000, edges=64000, seed=0):
+        rng = np.random.default_rng(seed)
+        self.i = rng.integers(0, n, edges)
+        self.j = (self.i + rng.integers(1, n, edges)) % n
+        self.w = rng.random(edges) + 0.5
+        self.n = n
+        self.theta = rng.standard_normal(n)
+
+    def cost(self, t):
+        d = t[self.i] - t[self.j]
+        return float(np.sum(self.w * (np.abs(d) + np.log1p(np.exp(-2 * np.abs(d))) - np.log(2))))
+
+    def grad(self, t):
+        s = self.w * np.tanh(t[self.i] - t[self.j])
+        return np.bincount(self.i, s, self.n) - np.bincount(self.j, s, self.n)
+
+    def hess(self, t):
+        s = self.w / np.cosh(t[self.i] - t[self.j]) ** 2
+        H = np.zeros((self.n, self.n))
+        np.add.at(H, (self.i, self.i), s)
+        np.add.at(H, (self.j, self.j), s)
+        np.add.at(H, (self.i, self.j), -s)
+        np.add.at(H, (self.j, self.i), -s)
+        return H
+
+
+def cores_rows(repeat, n, kind, size):
     from threadpoolctl import threadpool_limits
 
-    prob = Logistic(n=n, m=samples)
+    prob = Logistic(n=n, m=size) if kind == "logistic" else Pairwise(n=n, edges=size)
     H = prob.hess(prob.theta)
     fc.check_hessian(None, prob.theta[:50], H[:50, :50], grad=lambda t: H[:50, :50] @ t, workers=2)  # start the pool
     serial, pooled, verdicts = [], [], set()
@@ -214,19 +243,21 @@ def cores_rows(repeat, n, samples):
                 res = fc.check_hessian(prob.cost, prob.theta, H, grad=prob.grad, workers=kind)
                 store.append(time.perf_counter() - t0)
                 verdicts.add((kind, res.verdict, res.path))
-    return {"n": n, "samples": samples, "grad_ms": grad_ms, "serial": serial, "pooled": pooled,
+    return {"n": n, "problem": kind, "size": size, "grad_ms": grad_ms, "serial": serial, "pooled": pooled,
             "serial_median": statistics.median(serial), "pooled_median": statistics.median(pooled),
             "ratio": statistics.median(serial) / statistics.median(pooled),
-            "verdicts": sorted(map(list, verdicts)), "entries": int(len(res.analytic)),
+            "verdicts": sorted(map(list, verdicts)), "entries": len(res.analytic),
             "gradient_evaluations": int(res.n_evals), "load": [load_before, os.getloadavg()[0]]}
 
 
 def cores_table(cores) -> str:
-    lines = ["| samples | one gradient | serial median s | 2 workers median s | speed-up | all serial / pooled (s) "
+    lines = ["| gradient | one gradient | serial median s | 2 workers median s | speed-up | all serial / pooled (s) "
              "| load before, after |", "|---:|---:|---:|---:|---:|---|---|"]
     for c in cores:
         runs = (", ".join(f"{t:.2f}" for t in c["serial"]) + " / " + ", ".join(f"{t:.2f}" for t in c["pooled"]))
-        lines.append(f"| {c['samples']} | {c['grad_ms']:.2f} ms | {c['serial_median']:.2f} | {c['pooled_median']:.2f} "
+        what = (f"pairwise, {c['size']:,} edges" if c["problem"] == "pairwise" else
+                f"logistic, {c['size']:,} samples")
+        lines.append(f"| {what} | {c['grad_ms']:.2f} ms | {c['serial_median']:.2f} | {c['pooled_median']:.2f} "
                      f"| **{c['ratio']:.2f}x** | {runs} | {c['load'][0]:.1f}, {c['load'][1]:.1f} |")
     return "\n".join(lines)
 
@@ -253,8 +284,10 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--cores-repeat", type=int, default=3)
     ap.add_argument("--n", type=int, default=2000, help="size of the cores benchmark")
-    ap.add_argument("--samples", type=int, nargs="+", default=[400, 2000],
-                    help="samples of the logistic regression (the gradient's cost) in the cores benchmark")
+    ap.add_argument("--samples", type=int, nargs="+", default=[400],
+                    help="samples of the logistic regression (mat-vecs, memory-bound) in the cores benchmark")
+    ap.add_argument("--edges", type=int, nargs="+", default=[32000, 128000],
+                    help="edges of the pairwise potential (elementwise, compute-bound) in the cores benchmark")
     ap.add_argument("--out", default=str(ROOT / "reports" / "second-order"))
     ap.add_argument("--cores-only", action="store_true", help="re-run part 2 only; part 1 from results.json")
     args = ap.parse_args(argv)
@@ -282,7 +315,8 @@ def main(argv=None):
         rows += trows
     order = {"quadratic": 0, "logsumexp": 1, "rosenbrock": 2}
     rows.sort(key=lambda r: (order[r["problem"]], r["case"], r["tool"]))
-    cores = [cores_rows(args.cores_repeat, args.n, m) for m in args.samples]
+    cores = [cores_rows(args.cores_repeat, args.n, "pairwise", e) for e in args.edges]
+    cores += [cores_rows(args.cores_repeat, args.n, "logistic", m) for m in args.samples]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import numba
@@ -310,11 +344,14 @@ Hessian is shown for what it is worth (against the planted one it reads the plan
 
 ## On two cores: `check_hessian` with a Python gradient, n = {args.n:,}
 
-Logistic regression, {args.n:,} parameters: {cores[0]['entries']:,} entries, {cores[0]['gradient_evaluations']:,}
-gradient evaluations a check. Serial (`workers=1`) and two worker processes (`workers=2`, the pool started
-beforehand), interleaved, {args.cores_repeat} runs each, BLAS held to one thread in this process (the workers
-hold it to one thread each), so the serial run is serial. The machine is shared: the 1-minute load average
-before and after each row is shown (2 cores; a load above 2 means other work competed for them).
+n = {args.n:,} parameters, {cores[0]['entries']:,} entries, {cores[0]['gradient_evaluations']:,} gradient
+evaluations a check. Two gradients: a pairwise potential Σ w·log cosh(θ_i − θ_j) over a random graph
+(elementwise work on arrays that fit in cache) and a logistic regression (two mat-vecs with a
+{args.n:,}-column data matrix, bound by memory bandwidth, which two processes share). Serial
+(`workers=1`) and two worker processes (`workers=2`, the pool started beforehand), interleaved,
+{args.cores_repeat} runs each, BLAS held to one thread in this process (the workers hold it to one thread
+each), so the serial run is serial. The machine is shared: the 1-minute load average before and after each
+row is shown (2 cores; above 2, other work competed for them).
 
 {cores_table(cores)}
 

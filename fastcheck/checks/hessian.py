@@ -196,7 +196,7 @@ def _second_step(theta, coords, eps) -> np.ndarray:
 
 def _effective(theta, coords, h) -> np.ndarray:
     x = theta[coords]
-    return (((x + np.asarray(h, np.float64).astype(theta.dtype)) - x)).astype(np.float64)
+    return ((x + np.asarray(h, np.float64).astype(theta.dtype)) - x).astype(np.float64)
 
 
 def _asymmetry(H, cols, j, layout, pairs, pair_ids, n, great):

@@ -267,8 +267,9 @@ def rows_evaluator(fn, args=(), *, theta=None, jit="auto", threads=None, workers
     if jit is True and not jitted:
         try:
             fn = config.compile_cost(fn)
-            fn(theta.copy(), *args) if theta is not None else None
-        except Exception as exc:
+            if theta is not None:
+                fn(theta.copy(), *args)
+        except Exception as exc:  # noqa: BLE001 - whatever Numba refuses, said in one line
             raise JitError(f"jit=True, but the function cannot be compiled: {str(exc).splitlines()[0][:200]}") from None
         jitted = True
     base = RowsEvaluator(fn, args, jitted=jitted, threads=threads)

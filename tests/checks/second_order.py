@@ -122,20 +122,20 @@ class MLP:
         return float(0.5 * r @ r)
 
     def grad(self, t):
-        W1, b1, W2, a, r = self._forward(t)
+        _, _, W2, a, r = self._forward(t)
         s = 1 - a**2
         dz = (r[:, None] * W2[None, :]) * s
         return np.concatenate([(self.X.T @ dz).ravel(), dz.sum(axis=0), a.T @ r])
 
     def _indices(self):
         d, k = self.d, self.k
-        iW1 = lambda i, j: i * k + j  # noqa: E731
-        ib1 = lambda j: d * k + j  # noqa: E731
-        iW2 = lambda j: d * k + k + j  # noqa: E731
+        iW1 = lambda i, j: i * k + j
+        ib1 = lambda j: d * k + j
+        iW2 = lambda j: d * k + k + j
         return iW1, ib1, iW2
 
     def hess(self, t):
-        W1, b1, W2, a, r = self._forward(t)
+        _, _, W2, a, r = self._forward(t)
         d, k = self.d, self.k
         s = 1 - a**2
         s2 = -2 * a * s  # tanh''

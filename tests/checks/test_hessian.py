@@ -81,7 +81,7 @@ def test_a_row_block_scaled_by_one_percent_fails_in_that_rows_pairs_only():
 
 def test_a_missing_term_gauss_newton_instead_of_the_hessian_is_caught_where_the_term_lives():
     def gauss_newton(p):  # drops Σ r_n ∇²r_n, which is zero on W2/W2
-        W1, b1, W2, a, r = p._forward(p.theta)
+        *_, W2, a, _ = p._forward(p.theta)
         r_saved = p.y.copy()
         p.y = a @ W2  # residuals 0: hess() then returns Σ ∇r ∇rᵀ only (∇r does not depend on y)
         H = p.hess(p.theta)

@@ -95,9 +95,9 @@ def test_jvp_of_a_dict_valued_function_names_its_blocks():
 def test_jvp_of_an_array_function_with_a_layout_of_its_outputs():
     M = np.random.default_rng(0).standard_normal((5, 3))
     x = np.array([0.1, 0.2, -0.4])
-    f = lambda x: np.tanh(M @ x)  # noqa: E731
-    jvp = lambda x, u: (1 - np.tanh(M @ x) ** 2) * (M @ u)  # noqa: E731
-    bad = lambda x, u: (1 - np.tanh(M @ x) ** 2) * (M @ u) * np.r_[1, 1, 1, 1, 1.001]  # noqa: E731
+    f = lambda x: np.tanh(M @ x)
+    jvp = lambda x, u: (1 - np.tanh(M @ x) ** 2) * (M @ u)
+    bad = lambda x, u: (1 - np.tanh(M @ x) ** 2) * (M @ u) * np.r_[1, 1, 1, 1, 1.001]
     out = fc.Layout(("head", "tail"), ((4,), (1,)))
     assert fc.check_jvp(f, x, jvp, layout=out, workers=1).passed
     assert fc.check_jvp(f, x, bad, layout=out, workers=1).wrong_blocks == ["tail"]
