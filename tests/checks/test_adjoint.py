@@ -60,3 +60,11 @@ def test_an_operator_adjoint_only_to_a_tolerance_passes_with_rtol():
     B = A * (1 + 1e-10 * np.random.default_rng(1).standard_normal(A.shape))
     assert not fc.check_adjoint(lambda x, u: A @ u, lambda x, v: B.T @ v, x).passed
     assert fc.check_adjoint(lambda x, u: A @ u, lambda x, v: B.T @ v, x, rtol=1e-8).passed
+
+
+def test_no_false_alarm_over_many_operators():
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        A = rng.standard_normal((rng.integers(2, 60), rng.integers(2, 60))) * 10.0 ** rng.integers(-3, 4)
+        res = fc.check_adjoint(lambda x, u: A @ u, lambda x, v: A.T @ v, np.zeros(A.shape[1]), seed=seed)
+        assert res.passed, (seed, A.shape)

@@ -196,3 +196,19 @@ def test_a_dask_cluster_gives_the_serial_numbers():
     assert "Dask" in on_dask.path or "dask" in on_dask.path.lower()
     np.testing.assert_array_equal(on_dask.numerical, serial.numerical)
     assert on_dask.passed and hvp.passed
+
+
+def test_no_false_alarm_over_many_points():
+    """Correct Hessians at 30 random points of four problems: every entry within its error bar (hvp too)."""
+    alarms = []
+    for seed in range(30):
+        for p in (Quadratic(n=8, seed=seed), LogSumExp(n=8, m=5, seed=seed), Rosenbrock(n=8, seed=seed),
+                  MLP(d=2, k=3, m=4, seed=seed)):
+            lay = getattr(p, "layout", None)
+            res = fc.check_hessian(p.cost, p.theta, p.hess, grad=p.grad, layout=lay, workers=1)
+            hvp = fc.check_hvp(p.cost, p.theta, lambda t, v, p=p: p.hess(t) @ v, grad=p.grad, layout=lay,
+                               workers=1, directions=3, seed=seed)
+            cost_only = fc.check_hessian(p.cost, p.theta, p.hess, layout=lay, workers=1) if seed < 8 else res
+            if not (res.passed and hvp.passed and cost_only.passed):
+                alarms.append((type(p).__name__, seed, res.verdict, hvp.verdict, cost_only.verdict))
+    assert not alarms
