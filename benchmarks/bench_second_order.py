@@ -224,10 +224,30 @@ class Pairwise:
         return H
 
 
+class Sleeping:
+    """A gradient that waits 2 ms (``time.sleep``) and computes nothing: it measures how far the pool's
+    workers overlap, whatever share of the cores the machine gives this session."""
+
+    def __init__(self, n=300, seconds=0.002):
+        self.n, self.seconds = n, seconds
+        self.theta = np.linspace(-1.0, 1.0, n)
+
+    def cost(self, t):
+        return float(t @ t)
+
+    def grad(self, t):
+        time.sleep(self.seconds)
+        return 2 * t
+
+    def hess(self, t):
+        return 2 * np.eye(self.n)
+
+
 def cores_rows(repeat, n, kind, size):
     from threadpoolctl import threadpool_limits
 
-    prob = Logistic(n=n, m=size) if kind == "logistic" else Pairwise(n=n, edges=size)
+    prob = {"logistic": lambda: Logistic(n=n, m=size), "pairwise": lambda: Pairwise(n=n, edges=size),
+            "sleeping": lambda: Sleeping(n=size)}[kind]()
     H = prob.hess(prob.theta)
     fc.check_hessian(None, prob.theta[:50], H[:50, :50], grad=lambda t: H[:50, :50] @ t, workers=2)  # start the pool
     serial, pooled, verdicts = [], [], set()
@@ -238,11 +258,11 @@ def cores_rows(repeat, n, kind, size):
             prob.grad(prob.theta)
         grad_ms = (time.perf_counter() - t0) / 50 * 1e3
         for _ in range(repeat):
-            for kind, store in ((1, serial), (2, pooled)):
+            for workers, store in ((1, serial), (2, pooled)):
                 t0 = time.perf_counter()
-                res = fc.check_hessian(prob.cost, prob.theta, H, grad=prob.grad, workers=kind)
+                res = fc.check_hessian(prob.cost, prob.theta, H, grad=prob.grad, workers=workers)
                 store.append(time.perf_counter() - t0)
-                verdicts.add((kind, res.verdict, res.path))
+                verdicts.add((workers, res.verdict, res.path))
     return {"n": n, "problem": kind, "size": size, "grad_ms": grad_ms, "serial": serial, "pooled": pooled,
             "serial_median": statistics.median(serial), "pooled_median": statistics.median(pooled),
             "ratio": statistics.median(serial) / statistics.median(pooled),
@@ -255,8 +275,8 @@ def cores_table(cores) -> str:
              "| load before, after |", "|---:|---:|---:|---:|---:|---|---|"]
     for c in cores:
         runs = (", ".join(f"{t:.2f}" for t in c["serial"]) + " / " + ", ".join(f"{t:.2f}" for t in c["pooled"]))
-        what = (f"pairwise, {c['size']:,} edges" if c["problem"] == "pairwise" else
-                f"logistic, {c['size']:,} samples")
+        what = {"pairwise": f"pairwise, {c['size']:,} edges", "logistic": f"logistic, {c['size']:,} samples",
+                "sleeping": f"sleeping 2 ms (n = {c['size']})"}[c["problem"]]
         lines.append(f"| {what} | {c['grad_ms']:.2f} ms | {c['serial_median']:.2f} | {c['pooled_median']:.2f} "
                      f"| **{c['ratio']:.2f}x** | {runs} | {c['load'][0]:.1f}, {c['load'][1]:.1f} |")
     return "\n".join(lines)
@@ -317,6 +337,7 @@ def main(argv=None):
     rows.sort(key=lambda r: (order[r["problem"]], r["case"], r["tool"]))
     cores = [cores_rows(args.cores_repeat, args.n, "pairwise", e) for e in args.edges]
     cores += [cores_rows(args.cores_repeat, args.n, "logistic", m) for m in args.samples]
+    cores += [cores_rows(args.cores_repeat, args.n, "sleeping", 300)]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import numba
@@ -355,8 +376,17 @@ row is shown (2 cores; above 2, other work competed for them).
 
 {cores_table(cores)}
 
-The speed-up grows with the gradient's cost: the judgement of the {cores[0]['entries']:,} entries (error bars,
-blocks) runs in this process after the workers are done.
+The judgement of the {cores[0]['entries']:,} entries (error bars, blocks) runs in this process after the
+workers are done, about half a second of each check here.
+
+**Reading these numbers on this machine.** Linux's autogroup scheduling is on here
+(`/proc/sys/kernel/sched_autogroup_enabled` = 1): the CPU is shared between *sessions*, not processes,
+and the two worker processes are in this session. While other sessions keep the cores busy (load
+averages above 2 in the table), the two workers together get the same share of the machine as one
+process would, so no process pool can run faster than the serial loop then; the runs above were taken
+under such load. The sleeping gradient needs no CPU: its row shows how far the two workers overlap, the
+speed-up the pool gives when the cores are there to be had. The issue's 1.7x at n >= 2,000 is a
+quiet-machine figure: re-run this script when the load average is below 1 to measure it.
 """
     (out / "README.md").write_text(readme)
     print(readme)
