@@ -22,6 +22,13 @@ from fastcheck._version import __version__
 
 #: Where each public name lives.
 _EXPORTS = {
+    "check_adjoint": "fastcheck.checks.adjoint",
+    "check_hessian": "fastcheck.checks.hessian",
+    "check_hvp": "fastcheck.checks.hvp",
+    "check_jvp": "fastcheck.checks.hvp",
+    "EntriesResult": "fastcheck.checks.matrix",
+    "TaylorResult": "fastcheck.checks.taylor",
+    "taylor_test": "fastcheck.checks.taylor",
     "check_directional": "fastcheck.checks.directional",
     "adaptive_gradient": "fastcheck.checks.gradient",
     "check_gradient": "fastcheck.checks.gradient",
@@ -69,12 +76,17 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names come from __getattr__
+    from fastcheck.checks.adjoint import check_adjoint
     from fastcheck.checks.directional import check_directional
     from fastcheck.checks.gradient import adaptive_gradient, check_gradient, numerical_gradient
+    from fastcheck.checks.hessian import check_hessian
+    from fastcheck.checks.hvp import check_hvp, check_jvp
+    from fastcheck.checks.matrix import EntriesResult
     from fastcheck.checks.model import check_model
     from fastcheck.checks.result import CheckResult
     from fastcheck.checks.screen_result import ScreenResult
     from fastcheck.checks.sequential import check_sequential
+    from fastcheck.checks.taylor import TaylorResult, taylor_test
     from fastcheck.core.layout import Layout
     from fastcheck.core.options import CheckOptions
     from fastcheck.core.steps import SCHEMES

@@ -491,3 +491,50 @@ def richardson_table(costs, disp, f0, mach, ratio, cost_noise=None, levels=3, ro
     best_err = np.where(finite, best_err, np.nan)
     return dict(estimate=best, error=best_err, central=central, right=right, left=left, roundoff=rnd,
                 steps=0.5 * span, finite=finite, rounding=best_rnd)
+
+
+# -- second order (issue 25): dense Hessians written out, entry by entry ----------------------------
+def dense_hessian_from_grad(grad, theta, h):
+    """Column j is (grad(θ + h e_j) − grad(θ − h e_j)) / 2h, in a plain double loop (rows i, columns j)."""
+    theta = np.array(theta, dtype=np.float64)
+    n = len(theta)
+    H = np.zeros((n, n))
+    for j in range(n):
+        plus, minus = theta.copy(), theta.copy()
+        plus[j] += h
+        minus[j] -= h
+        gp, gm = np.asarray(grad(plus), np.float64), np.asarray(grad(minus), np.float64)
+        for i in range(n):
+            H[i, j] = (gp[i] - gm[i]) / (2 * h)
+    return H
+
+
+def dense_hessian_from_cost(f, theta, h):
+    """H_ij = (f(θ+he_i+he_j) − f(θ+he_i−he_j) − f(θ−he_i+he_j) + f(θ−he_i−he_j)) / 4h², every pair in a double loop."""
+    theta = np.array(theta, dtype=np.float64)
+    n = len(theta)
+    H = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            corners = 0.0
+            for si, sj, w in ((1, 1, 1.0), (1, -1, -1.0), (-1, 1, -1.0), (-1, -1, 1.0)):
+                t = theta.copy()
+                t[i] += si * h
+                t[j] += sj * h
+                corners += w * f(t)
+            H[i, j] = corners / (4 * h * h)
+    return H
+
+
+def dense_hvp(grad, theta, v, h):
+    """(grad(θ + h v) − grad(θ − h v)) / 2h, component by component."""
+    theta = np.array(theta, dtype=np.float64)
+    gp = np.asarray(grad(theta + h * np.asarray(v)), np.float64)
+    gm = np.asarray(grad(theta - h * np.asarray(v)), np.float64)
+    return np.array([(gp[i] - gm[i]) / (2 * h) for i in range(len(gp))])
+
+
+def dot_product_test(jvp, vjp, x, u, v):
+    """⟨jvp(x, u), v⟩ and ⟨u, vjp(x, v)⟩ summed term by term."""
+    ju, jtv = np.ravel(jvp(x, u)), np.ravel(vjp(x, v))
+    return sum(a * b for a, b in zip(ju, np.ravel(v))), sum(a * b for a, b in zip(np.ravel(u), jtv))

@@ -330,7 +330,12 @@ def check_gradient_with(cost, theta, grad, opts: CheckOptions) -> CheckResult:
     ev = make_evaluator(cost, opts.args, threads=threads, theta=theta, jit=opts.jit,
                         n_coords=_n_coords(theta, opts.coords, opts.sample, opts.layout), workers=opts.workers,
                         client=opts.client)
-    return run_check(ev, theta, grad, opts)
+    result = run_check(ev, theta, grad, opts)
+    if result.verdict == "wrong" and ev.caps.calls_user_cost:  # a step-free second opinion on the wrong blocks
+        from fastcheck.checks.taylor import with_second_opinion
+
+        result = with_second_opinion(result, cost, theta, grad, opts.args, result.layout, opts.seed)
+    return result
 
 
 def _n_coords(theta, coords, sample, layout):

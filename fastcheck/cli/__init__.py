@@ -17,7 +17,7 @@ from fastcheck._version import __version__
 from fastcheck.errors import UsageError  # noqa: F401 - the subcommands raise it from here
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("demo", "check", "sweep", "report")
+COMMANDS = ("demo", "check", "taylor", "sweep", "report")
 
 
 

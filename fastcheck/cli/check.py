@@ -190,6 +190,8 @@ def run(args) -> int:
 
         # Strict JSON: a NaN (say, a non-finite perturbed cost) is null, not a literal jq rejects.
         sys.stdout.write(dumps_strict(result.to_dict(worst=args.worst), indent=2) + "\n")
+    elif hasattr(result, "row_layout"):  # a Hessian check: entries by row and column
+        print(f"{title}: {result}")
     else:
         from fastcheck.cli.render import print_result
 

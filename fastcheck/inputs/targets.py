@@ -37,6 +37,25 @@ def _looks_like_layout(obj) -> bool:
     return isinstance(obj, Layout) or (isinstance(obj, Mapping) and bool(obj) and all(isinstance(k, str) for k in obj))
 
 
+def _is_hessian(obj, theta) -> bool:
+    """A Hessian in a target's fourth place: a callable, or an (n, n) array (not args, not a layout)."""
+    if isinstance(obj, (tuple, list, str)) or _looks_like_layout(obj):
+        return False
+    if callable(obj):
+        return True
+    import numpy as np
+
+    n = np.size(theta)
+    return np.ndim(obj) == 2 and np.shape(obj) == (n, n)
+
+
+def split_hessian(made) -> tuple:
+    """``(cost, theta, grad, hess, args, layout)`` of a "hessian" tuple ``(cost, theta, grad, hess[, args][, layout])``."""
+    cost, theta, grad, hess, *rest = made
+    _, _, _, args, layout = split_cost((cost, theta, grad, *rest))
+    return cost, theta, grad, hess, args, layout
+
+
 def layout_of(obj):
     """A :class:`~fastcheck.core.layout.Layout` from a Layout or from ``{name: shape}`` (a shape is an int or a tuple)."""
     from fastcheck.core.layout import Layout
@@ -69,6 +88,8 @@ TARGET_TYPES = (
          "(forward, backward, parameters, X, Y)"),
     TargetType("layer", lambda t: len(t) in (3, 4) and callable(t[0]) and callable(t[1]) and isinstance(t[2], Mapping),
          "(forward, backward, inputs[, args]) for a layer (inputs a dict of arrays)"),
+    TargetType("hessian", lambda t: 4 <= len(t) <= 6 and callable(t[0]) and _is_hessian(t[3], t[1]),
+         "(cost, theta, grad, hess[, args][, layout]) with hess(theta, *args) or an (n, n) array"),
     TargetType("cost", lambda t: 3 <= len(t) <= 5 and callable(t[0]),
          "(cost, theta, grad[, args][, layout]) with layout a fastcheck.Layout or {name: shape}"),
 )
@@ -149,5 +170,14 @@ def _run_cost(made, opts, mode):
     return check_gradient(cost, theta, grad, args=args, layout=layout, **opts)
 
 
-_RUNNERS = {"model": _run_model, "object": _run_object, "functions": _run_functions, "layer": _run_layer,
+def _run_hessian(made, opts, mode):
+    from fastcheck.checks.hessian import check_hessian
+
+    if opts.get("directions"):
+        raise ValueError("a Hessian target is checked column by column; --directional does not apply")
+    cost, theta, grad, hess, args, layout = split_hessian(made)
+    return check_hessian(cost, theta, hess, grad=grad, args=args, layout=layout, **opts)
+
+
+_RUNNERS = {"hessian": _run_hessian, "model": _run_model, "object": _run_object, "functions": _run_functions, "layer": _run_layer,
             "cost": _run_cost}

@@ -23,6 +23,7 @@ from fastcheck.sweep.grid import (
     MODES,
     parse_eps,
 )
+from fastcheck.sweep.hessian import hessian_eps_sweep
 from fastcheck.sweep.schema import EPS_SCHEMA, SIZE_SCHEMA, TIMING_COLUMNS
 from fastcheck.sweep.size import size_sweep
 
@@ -44,6 +45,7 @@ __all__ = [
     "fit_curve",
     "fit_notes",
     "fit_orders",
+    "hessian_eps_sweep",
     "parse_eps",
     "size_sweep",
 ]

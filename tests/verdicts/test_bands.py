@@ -1,0 +1,70 @@
+"""Headlines, hints and the block table (verdicts.bands): what a failing or inconclusive check says."""
+import warnings
+
+import numpy as np
+import pytest
+
+import fastcheck as fc
+from fastcheck import check_model
+from fastcheck.models import MLP, MUTANTS, SHOWCASE
+from tests.verdicts.shared import check_quietly
+
+
+# -- headlines and hints ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", [m for m in MUTANTS if MUTANTS[m].visible(MLP(**SHOWCASE))])
+def test_failing_headlines_say_why(name):
+    model = MLP(**SHOWCASE)
+    theta = model.init(seed=5)
+    X, y = model.sample_data(8, seed=6)
+    r = check_model(model.mutant(name), theta, X, y)
+    assert not r.passed
+    head = r.headline()
+    assert head.startswith("FAILED — wrong in ") and "great" not in head and "— ok" not in head
+    assert set(r.wrong_blocks) <= set(MUTANTS[name].blocks(model))
+
+
+def test_a_sample_that_saw_only_zero_gradients_says_so():
+    n = 50
+    theta = np.linspace(-1, 1, 2 * n)
+    layout = fc.Layout.from_shapes({"live": (n,), "dead": (n,)})
+
+    def cost(t):
+        return np.sum(t[:n] ** 2) + np.sum(np.maximum(t[n:] - 5.0, 0.0) ** 2)  # 'dead' is flat here
+
+    g = np.concatenate([2 * theta[:n], np.zeros(n)])
+    r = check_quietly(cost, theta, g, layout=layout, sample=3)
+    dead = r.blocks.set_index("block").loc["dead"]
+    assert dead["verdict"] == "inconclusive" and "only zero gradients" in dead["note"]
+    assert not r.passed and "only zero gradients" in r.headline()
+    full = check_quietly(cost, theta, g, layout=layout)
+    assert full.passed and full.blocks.set_index("block").loc["dead", "note"] == "all zero"
+
+
+def test_hint_names_the_highest_failing_layer_and_the_output_gradient():
+    from fastcheck.verdicts.bands import hint
+
+    layout = fc.Layout.from_shapes({"W1": (2, 2), "b1": (2,), "W2": (2, 2), "b2": (2,), "W3": (2, 1), "b3": (1,)})
+    assert "layer 2" in hint(layout, ["W1", "b1", "W2", "b2"]) and "W2, b2" in hint(layout, ["W1", "b1", "W2", "b2"])
+    assert "output" in hint(layout, list(layout.names))
+    assert hint(layout, ["W3"]) == "look at the backprop of: W3"
+    assert hint(layout, []) == ""
+
+
+def test_cli_exits_3_when_inconclusive(tmp_path, capsys):
+    from fastcheck.cli import main
+
+    f = tmp_path / "edge.py"
+    f.write_text(
+        "import numpy as np\n"
+        "def make():\n"
+        "    theta = np.array([1e-9, 1.0, 2.0])\n"
+        "    return (lambda t: float(np.sum(np.log(t)))), theta, 1 / theta\n"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        code = main(["check", f"{f}:make", "--eps", "1e-6"])
+    out = capsys.readouterr().out
+    assert code == 3 and "FAILED — inconclusive" in out and "non-finite" in out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert main(["check", f"{f}:make", "--eps", "1e-12"]) == 0

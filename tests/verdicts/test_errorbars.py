@@ -1,0 +1,80 @@
+"""The error-bar verdict (verdicts.errorbars): no false alarms on smooth functions, planted errors caught, below the noise."""
+
+import numpy as np
+
+import fastcheck as fc
+from tests.verdicts.shared import NOT_SMOOTH_THERE, check_quietly, cubic, quiet
+
+
+# -- smooth functions: no false alarms, planted errors caught --------------------------------------
+def test_reference_gradients_are_independent_of_the_check(smooth_table):
+    """The complex-step references agree with a plain central difference at a moderate step
+    (loosely: this only guards against a function that is not complex-analytic as written)."""
+    for label, f, x, g in smooth_table[::5]:
+        if label in NOT_SMOOTH_THERE:
+            continue
+        h = 1e-5 * np.where(x != 0, np.abs(x), 1.0)
+        num = np.array([(f(x + h[i] * e) - f(x - h[i] * e)) / (2 * h[i]) for i, e in enumerate(np.eye(len(x)))])
+        scale = np.abs(g).max() + 1e-300
+        assert np.max(np.abs(num - g)) <= 1e-3 * scale + 1e-10 * abs(f(x)) / h.min(), label
+
+
+def test_correct_gradients_of_smooth_functions_never_read_wrong(smooth_table):
+    verdicts = {}
+    for label, f, x, g in smooth_table:
+        r = check_quietly(f, x, g)
+        verdicts[label] = r.verdict
+        assert r.verdict in ("great", "ok", "inconclusive"), (label, r.headline())
+    inconclusive = [k for k, v in verdicts.items() if v == "inconclusive"]
+    assert len(verdicts) > 250
+    assert len(inconclusive) <= 0.01 * len(verdicts), inconclusive
+
+
+def test_a_one_percent_error_in_one_coordinate_is_caught_in_its_block(smooth_table):
+    for label, f, x, g in smooth_table:
+        if label in NOT_SMOOTH_THERE or len(x) < 2:
+            continue
+        j = int(np.argmax(np.abs(g)))
+        bad = g.copy()
+        bad[j] *= 1.01
+        layout = fc.Layout.from_shapes({"head": (j,), "planted": (1,), "tail": (len(x) - j - 1,)}) if 0 < j < len(x) - 1 \
+            else None
+        if layout is None:
+            continue
+        r = check_quietly(f, x, bad, layout=layout)
+        assert r.verdict == "wrong" and r.wrong_blocks == ["planted"], (label, r.headline())
+
+
+# -- issue items: below the noise, dilution, non-finite --------------------------------------------
+def test_a_gradient_below_the_round_off_never_passes():
+    theta = np.linspace(-1, 1, 5)
+    r = check_quietly(lambda t: 1e6 + 1e-5 * float(np.sum(t)), theta, np.zeros(5))
+    assert not r.passed and r.verdict in ("inconclusive", "wrong"), r.headline()
+    if r.verdict == "inconclusive":
+        assert "round-off" in r.reason and "float64" in r.reason
+
+
+def test_one_bad_coordinate_among_many_fails_its_block():
+    n = 100_000
+    theta = np.random.default_rng(0).uniform(-1, 1, n)
+    g = 3 * theta**2 + 1
+    layout = fc.Layout.from_shapes({"W": (n - 10,), "b": (10,)})
+    for rel in (1e-2, 1e-4):
+        bad = g.copy()
+        bad[12_345] *= 1 + rel
+        r = fc.check_gradient(cubic, theta, bad, layout=layout)
+        assert not r.passed and r.verdict == "wrong" and r.wrong_blocks == ["W"], (rel, r.headline())
+        assert r.difference < 1e-4  # the norm alone would have diluted it
+        assert r.worst(1)["index"].iloc[0] == "[12345]"
+
+
+@quiet
+def test_non_finite_costs_are_never_great():
+    theta = np.array([1e-9, 1.0, 2.0, 3.0])
+    layout = fc.Layout.from_shapes({"a": (1,), "b": (3,)})
+    r = check_quietly(lambda t: np.sum(np.log(t)), theta, 1 / theta, eps=1e-6, layout=layout)
+    assert not r.passed and r.verdict == "inconclusive" and "non-finite" in r.reason
+    blocks = r.blocks.set_index("block")
+    assert blocks.loc["a", "verdict"] == "inconclusive" and blocks.loc["b", "verdict"] == "great"
+    assert r.failing_blocks == ["a"]
+    assert "FAILED — inconclusive" in str(r) and "great" not in r.headline()
