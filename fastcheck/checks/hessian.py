@@ -99,6 +99,7 @@ def check_hessian(cost, theta, hess, *, opts: CheckOptions) -> EntriesResult:
 
 def check_hessian_with(cost, theta, hess, opts: CheckOptions, *, refine: bool = True) -> EntriesResult:
     """:func:`check_hessian` with its options built (an ε sweep passes ``refine=False``)."""
+    opts.require_full("check_hessian")
     theta = as_theta(theta)
     if opts.directions is not None:
         raise ValueError("check_hessian checks columns of H; for random directions use fastcheck.check_hvp")

@@ -102,6 +102,7 @@ def _products(fn, theta, dirs, args, n, layout, what) -> np.ndarray:
 
 def _run_products(fn_rows, x, product, opts: CheckOptions, *, what, kind, row_layout, fn_layout, where) -> EntriesResult:
     """The shared body of :func:`check_hvp` and :func:`check_jvp`."""
+    opts.require_full(where)
     n_dirs = config.N_DIRS if opts.directions is None else opts.directions
     if isinstance(n_dirs, bool) or not isinstance(n_dirs, (int, np.integer)) or n_dirs < 1:
         raise ValueError(f"{where}: n_dirs must be a positive integer, got {n_dirs!r}")

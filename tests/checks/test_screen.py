@@ -242,6 +242,10 @@ def test_options_that_do_not_apply_are_refused():
         fc.check_directional(NET.cost, NET.theta, G, strategy="screen")
     with pytest.raises(ValueError, match="numerical_gradient"):
         fc.numerical_gradient(NET.cost, NET.theta, strategy="screen")
+    with pytest.raises(ValueError, match="check_hessian differences every coordinate"):
+        fc.check_hessian(NET.cost, NET.theta[:3], np.eye(3), strategy="screen")
+    with pytest.raises(ValueError, match="check_hvp differences every coordinate"):
+        fc.check_hvp(NET.cost, NET.theta, lambda t, v: v, grad=NET.grad, strategy="screen")
 
 
 def test_the_command_line_screens(capsys):
