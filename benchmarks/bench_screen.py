@@ -163,8 +163,60 @@ def main(argv=None) -> int:
     return 0
 
 
+def findings(frame: pd.DataFrame, seeds: pd.DataFrame) -> list:
+    """What the largest size shows, in a few lines (from the tables below)."""
+    big = frame[frame["n"] == frame["n"].max()].set_index("bug")
+    n = int(frame["n"].max())
+    out = [f"At n = {n:,} (one evaluation {big['eval_ms'].median():.1f} ms):", ""]
+    if "one x1.01" in big.index:
+        r = big.loc["one x1.01"]
+        out.append(f"* **one wrong coordinate** (×1.01): found and named with {int(r['n_evals'])} evaluations in "
+                   f"{r['screen_seconds']:.1f} s (found {r['found']}/{r['planted']}, false {r['false']})"
+                   + (f"; over {len(seeds)} draws of the coordinate and the directions: found in "
+                      f"{int((seeds['found'] == 1).sum())}, at most {int(seeds['n_evals'].max())} evaluations and "
+                      f"{seeds['seconds'].max():.1f} s" if len(seeds) else "") + ";")
+    if "correct" in big.index:
+        r = big.loc["correct"]
+        out.append(f"* **the correct gradient** passes ({r['verdict']}) with {int(r['n_evals'])} evaluations in "
+                   f"{r['screen_seconds']:.1f} s, stating that a single coordinate off by more than "
+                   f"{r['detectable_max']:.2e} ({r['detectable_rel_max']:.1e} of its block's gradient norm) would "
+                   "have been caught;")
+    if "ten scattered" in big.index:
+        r = big.loc["ten scattered"]
+        out.append(f"* **ten scattered coordinates**: {r['found']}/{r['planted']} found and named, {r['false']} "
+                   f"false, in blocks {r['wrong_blocks']}, with {int(r['n_evals'])} evaluations in "
+                   f"{r['screen_seconds']:.1f} s;")
+    for bug in ("block x1.001", "transposed"):
+        if bug in big.index:
+            r = big.loc[bug]
+            out.append(f"* **{bug}**: block {r['wrong_blocks']} named wrong with {int(r['n_evals'])} evaluations "
+                       f"({int(r['n_tests'])} group tests in all, {r['found']} of its coordinates confirmed) in "
+                       f"{r['screen_seconds']:.1f} s, not localised through;")
+    r = big.iloc[0]
+    out.append(f"* the full check: {int(r['full_evals']):,} evaluations, {_fmt_s(r['full_seconds'])}"
+               f"{' (estimated)' if r['full_estimated'] else ''};")
+    if "torch_flagged" in big.columns:
+        flagged = [b for b, f in big["torch_flagged"].items() if f is True or f == "True"]
+        out.append(f"* torch `gradcheck(fast_mode=True)`: flags {', '.join(flagged) or 'nothing'} of the "
+                   f"{len(big) - 1} bugs, in {int(big['torch_evals'].max())} evaluations, and never says where.")
+    return out
+
+
+def rerender(out: Path, argv_line: str, load: float) -> None:
+    """Rewrite README.md from the CSVs already in ``out`` (after a change to the report's text only)."""
+    frame, seeds = pd.read_csv(out / "screen.csv"), pd.read_csv(out / "seeds.csv")
+    args = argparse.Namespace(**dict(zip(("repeat", "seeds", "sizes", "full_max", "torch_python"), argv_line)))
+    (out / "README.md").write_text(report(frame, seeds, args, (load, load, load)))
+
+
+def _named(blocks) -> str:
+    return blocks if isinstance(blocks, str) and blocks else "–"  # (an empty cell reads back from CSV as NaN)
+
+
 def _fmt_s(v) -> str:
-    return "–" if np.isnan(v) else (f"{v:.2f} s" if v < 100 else f"{v / 60:.0f} min" if v < 6000 else f"{v / 3600:.1f} h")
+    if np.isnan(v):
+        return "–"
+    return f"{v:.2f} s" if v < 100 else f"{v / 60:.0f} min" if v < 6000 else f"{v / 3600:.1f} h"
 
 
 def report(frame: pd.DataFrame, seeds: pd.DataFrame, args, load) -> str:
@@ -182,11 +234,12 @@ def report(frame: pd.DataFrame, seeds: pd.DataFrame, args, load) -> str:
         f"{load[0]:.1f} (the machine is shared: the other engineers' work runs beside this).",
         "",
         "The cost: a two-layer sigmoid network in plain NumPy (`benchmarks/screen_costs.py`), θ = [W1, b1, W2, b2], "
-        "batch 16, checked as a black box with the default options (`jit=\"auto\"`, `workers=\"auto\"`: the loop "
-        "here, as the screen's rounds are too short for the pool to pay). The bugs:",
+        "batch 16, checked as a black box with the default options (`jit=\"auto\"`, `workers=\"auto\"`: the loop, "
+        "on a pool of worker processes for the calls long enough to pay for it; `path` in screen.csv). The bugs:",
         "",
     ]
     lines += [f"* **{k}**: {v}" for k, v in BUGS.items()]
+    lines += ["", *findings(frame, seeds)]
     lines += [
         "",
         "Screen seconds: median of the rounds (each round runs every bug once); evaluations, verdicts and "
@@ -213,7 +266,7 @@ def report(frame: pd.DataFrame, seeds: pd.DataFrame, args, load) -> str:
         mark = " (est.)" if est else ""
         lines.append(
             f"| {r['n']:,} | {r['bug']} | {r['eval_ms']:.2f} ms | {r['n_evals']:,} | {_fmt_s(r['screen_seconds'])} "
-            f"| {r['verdict']} | {r['wrong_blocks'] or '–'} | {r['found']}/{r['planted']} | {r['false']} "
+            f"| {r['verdict']} | {_named(r['wrong_blocks'])} | {r['found']}/{r['planted']} | {r['false']} "
             f"| {'–' if np.isnan(ratio) else f'{ratio:.0f}'} "
             f"| {int(r['full_evals']):,}{mark} | {_fmt_s(r['full_seconds'])}{mark} "
             f"| {full_found} | {torch_flag} | {torch_s} |")
