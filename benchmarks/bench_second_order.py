@@ -34,8 +34,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import fastcheck as fc
+from timing import add_write_option, report_dir  # noqa: E402
+
+#: The tracked report folder (written only with --write).
+TRACKED = ROOT / "reports" / "second-order"
 
 N = 100
 SPLIT = 40
@@ -308,9 +313,11 @@ def main(argv=None):
                     help="samples of the logistic regression (mat-vecs, memory-bound) in the cores benchmark")
     ap.add_argument("--edges", type=int, nargs="+", default=[32000, 128000],
                     help="edges of the pairwise potential (elementwise, compute-bound) in the cores benchmark")
-    ap.add_argument("--out", default=str(ROOT / "reports" / "second-order"))
+    ap.add_argument("--out", default=None, help="write here instead (default: see --write)")
+    add_write_option(ap, TRACKED)
     ap.add_argument("--cores-only", action="store_true", help="re-run part 2 only; part 1 from results.json")
     args = ap.parse_args(argv)
+    args.out = str(args.out or report_dir(args.write, TRACKED))
     warnings.simplefilter("ignore")
     probs = problems()
     from threadpoolctl import threadpool_limits
