@@ -210,6 +210,21 @@ def test_the_pool_gives_the_numbers_of_the_serial_loop():
     assert pooled.tests.equals(serial.tests) and _wrong(pooled) == _wrong(serial)
 
 
+def test_dask_gives_the_numbers_of_the_serial_loop():
+    import warnings
+
+    distributed = pytest.importorskip("distributed")
+    g = _planted("one")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            on_dask = fc.check_gradient(NET.cost, NET.theta, g, layout=LAYOUT, strategy="screen", jit=False,
+                                        client=client)
+    assert "dask" in on_dask.path.lower()
+    assert on_dask.tests.equals(_screen(g).tests) and _wrong(on_dask) == _wrong(_screen(g))
+
+
 def test_check_model_and_the_adapters_take_the_strategy():
     # the built-in network: group tests on its jitted cost, the confirmation on the structure-aware kernel
     model = fc.models.MLP([30, 20, 3], activations="tanh")
