@@ -1,0 +1,311 @@
+"""Public code as a new user meets it: fastcheck against each codebase's own checker, with no glue.
+
+Run (each path is a checkout you cloned yourself; none of their code is in this repository):
+
+    flock /tmp/fastcheck-bench.lock python benchmarks/bench_public_code.py \\
+        --cs231n PATH/stanford_cs231n_2019            # the folder that holds cs231n/
+        --char-rnn PATH/min-char-rnn/min-char-rnn.py  # a class-based char-RNN script
+        --word2vec PATH/a2                            # the folder that holds word2vec.py and utils/
+        [--repeat 3] [--write]
+
+Tried on github.com/Yorko/stanford_cs231n_2019 (a solved CS231n 2019 assignment set:
+function-pair layers ``forward(...) -> (out, cache)``, ``backward(dout, cache)``
+and ``FullyConnectedNet.loss(X, y) -> (loss, grads)`` over ``model.params``),
+github.com/asmaloney/min-char-rnn (the minimal character-level RNN rewritten as a
+class: ``RNN.train(inputs, targets, vocab_size, h) -> (loss, dWxh, ..., h)`` over
+attributes) and github.com/Clement25/Stanford-cs224n-2019winter-solution ``a2``
+(skip-gram word2vec; the cost draws its contexts and negative samples from the
+stdlib ``random``).
+
+Every call below is what the README tells a new user to write: one line per
+case, no wrapper around the user's functions.  What each case should say is
+written next to it (``expect``): the failing blocks a careful reading of the
+public code finds, ``[]`` for correct code.  Planted bugs are made by scaling one
+array a backward pass returns by 1.001 (the only wrapper, and it is the
+experiment, not glue).
+
+Timed, per case, in one process, variants interleaved round by round (medians):
+the first call with default settings (``workers="auto"``: pool start-up and any
+compilation included), a warm call with default settings, a warm serial call
+(``workers=1``), and the codebase's own checker over the same inputs (the
+cs231n assignments' ``eval_numerical_gradient_array`` / ``eval_numerical_gradient``
+loops; the word2vec assignment's ``gradcheck_naive``, which stops at the first
+wrong coordinate; the char-RNN script has none, so the classic loop over every
+coordinate is written here).
+
+Writes reports/user-code/public.csv and reports/user-code/public.md (only with --write).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import io
+import os
+import random
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from timing import add_write_option, report_dir
+
+import fastcheck as fc
+
+OUT = ROOT / "reports" / "user-code"
+
+
+def planted(backward, index, factor=1.001):
+    """``backward`` with the ``index``-th array it returns scaled by ``factor``."""
+    def bad(*a):
+        out = list(backward(*a))
+        out[index] = out[index] * factor
+        return tuple(out)
+    return bad
+
+
+def quietly(fn):
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn()
+
+
+def cs231n_cases(path: Path):
+    sys.path.insert(0, str(path))
+    with contextlib.redirect_stdout(io.StringIO()):       # fast_layers prints a hint when Cython is absent
+        from cs231n import layers as L
+        from cs231n import rnn_layers as R
+        from cs231n.classifiers.fc_net import FullyConnectedNet
+        from cs231n.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array
+    rng = np.random.default_rng(0)
+
+    def own_layer(forward, inputs, args=()):
+        """The assignments' recipe: one eval_numerical_gradient_array per input, against a drawn dout."""
+        names = list(inputs)
+        out = forward(*inputs.values(), *args)[0]
+        dout = rng.standard_normal(np.shape(out))
+
+        def run():
+            for name in names:
+                def f(v, name=name):
+                    vals = dict(inputs, **{name: v})
+                    return forward(*vals.values(), *args)[0]
+                eval_numerical_gradient_array(f, inputs[name].copy(), dout)
+        return run
+
+    cases = []
+
+    def layer(name, fwd, bwd, inputs, args=(), expect=(), plant=None):
+        cases.append({"codebase": "cs231n 2019", "style": "forward/backward function pair", "name": name,
+                          "call": lambda **kw: fc.check_layer(fwd, bwd, inputs, args=args, **kw),
+                          "own": own_layer(fwd, inputs, args), "expect": list(expect)})
+        if plant is not None:
+            k = plant
+            cases.append({"codebase": "cs231n 2019", "style": "forward/backward function pair",
+                              "name": f"{name}, d{list(inputs)[k]} x1.001 (planted)",
+                              "call": lambda **kw: fc.check_layer(fwd, planted(bwd, k), inputs, args=args, **kw),
+                              "own": None, "expect": [list(inputs)[k]]})
+
+    x, w, b = rng.standard_normal((10, 6)), rng.standard_normal((6, 5)), rng.standard_normal(5)
+    g6, b6 = rng.standard_normal(6), rng.standard_normal(6)
+    layer("affine", L.affine_forward, L.affine_backward, {"x": x, "w": w, "b": b}, plant=1)
+    layer("relu", L.relu_forward, L.relu_backward, {"x": x})
+    layer("batchnorm (train)", L.batchnorm_forward, L.batchnorm_backward, {"x": x, "gamma": g6, "beta": b6},
+          args=({"mode": "train"},), plant=0)
+    layer("layernorm", L.layernorm_forward, L.layernorm_backward, {"x": x, "gamma": g6, "beta": b6}, args=({},))
+    layer("dropout (seeded)", L.dropout_forward, L.dropout_backward, {"x": x},
+          args=({"mode": "train", "p": 0.7, "seed": 1},))
+    xc, wc, bc = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    layer("conv (naive loops)", L.conv_forward_naive, L.conv_backward_naive, {"x": xc, "w": wc, "b": bc},
+          args=({"stride": 2, "pad": 1},), plant=1)
+    layer("max pool (naive loops)", L.max_pool_forward_naive, L.max_pool_backward_naive, {"x": xc},
+          args=({"pool_height": 2, "pool_width": 2, "stride": 2},))
+    layer("spatial batchnorm", L.spatial_batchnorm_forward, L.spatial_batchnorm_backward,
+          {"x": xc, "gamma": rng.standard_normal(3), "beta": rng.standard_normal(3)}, args=({"mode": "train"},))
+    N, D, H = 3, 4, 5
+    xr, h0 = rng.standard_normal((N, D)), rng.standard_normal((N, H))
+    Wx, Wh, br = rng.standard_normal((D, H)), rng.standard_normal((H, H)), rng.standard_normal(H)
+    layer("rnn step", R.rnn_step_forward, R.rnn_step_backward,
+          {"x": xr, "prev_h": h0, "Wx": Wx, "Wh": Wh, "b": br}, plant=3)
+    xs = rng.standard_normal((N, 6, D))
+    layer("rnn over a sequence", R.rnn_forward, R.rnn_backward, {"x": xs, "h0": h0, "Wx": Wx, "Wh": Wh, "b": br})
+    c0 = rng.standard_normal((N, H))
+    Wx4, Wh4, b4 = rng.standard_normal((D, 4 * H)), rng.standard_normal((H, 4 * H)), rng.standard_normal(4 * H)
+    layer("lstm step (two outputs)", R.lstm_step_forward, R.lstm_step_backward,
+          {"x": xr, "prev_h": h0, "prev_c": c0, "Wx": Wx4, "Wh": Wh4, "b": b4}, plant=2)
+    layer("lstm over a sequence", R.lstm_forward, R.lstm_backward,
+          {"x": xs, "h0": h0, "Wx": Wx4, "Wh": Wh4, "b": b4})
+    layer("temporal affine", R.temporal_affine_forward, R.temporal_affine_backward,
+          {"x": xs, "w": rng.standard_normal((D, 3)), "b": rng.standard_normal(3)})
+
+    y = rng.integers(0, 5, size=10)
+    scores = rng.standard_normal((10, 5))
+    for name, loss in (("softmax loss", L.softmax_loss), ("svm loss", L.svm_loss)):
+        cases.append({"codebase": "cs231n 2019", "style": "f(x) -> (loss, grad)", "name": name,
+                          "call": lambda loss=loss, **kw: fc.check_gradient(lambda s: loss(s, y), scores, **kw),
+                          "own": lambda loss=loss: eval_numerical_gradient(lambda s: loss(s, y)[0], scores.copy(),
+                                                                        verbose=False),
+                          "expect": []})
+
+    Xf, yf = rng.standard_normal((4, 8)), rng.integers(0, 3, size=4)
+    for norm in (None, "batchnorm", "layernorm"):
+        np.random.seed(0)
+        m = FullyConnectedNet([6, 5], input_dim=8, num_classes=3, reg=0.1, weight_scale=0.5,
+                              dtype=np.float64, normalization=norm)
+
+        def own(m=m):
+            for k in m.params:
+                eval_numerical_gradient(lambda _: m.loss(Xf, yf)[0], m.params[k], verbose=False)
+        cases.append({"codebase": "cs231n 2019", "style": "model.loss(X, y) -> (loss, grads) over model.params",
+                          "name": f"FullyConnectedNet 8-6-5-3, {norm or 'no'} normalization",
+                          "call": lambda m=m, **kw: fc.check_loss(m.loss, m.params, Xf, yf, **kw),
+                          "own": own, "expect": []})
+    return cases
+
+
+def char_rnn_cases(path: Path):
+    spec = importlib.util.spec_from_file_location("public_char_rnn", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["public_char_rnn"] = mod
+    spec.loader.exec_module(mod)
+    np.random.seed(1)
+    V, H = 12, 8
+    rnn = mod.RNN(V, H, 0.1)
+    inputs = [int(i) for i in np.random.randint(0, V, size=10)]
+    targets = inputs[1:] + [3]
+    hprev = np.random.randn(H, 1) * 0.5
+    names = ["Wxh", "Whh", "Why", "bh", "by"]
+
+    def own():
+        """The classic loop over every coordinate of every parameter, h = 1e-5."""
+        for k in names:
+            p = getattr(rnn, k)
+            for i in range(p.size):
+                old = p.flat[i]
+                p.flat[i] = old + 1e-5
+                up = rnn.train(inputs, targets, V, hprev)[0]
+                p.flat[i] = old - 1e-5
+                down = rnn.train(inputs, targets, V, hprev)[0]
+                p.flat[i] = old
+                _ = (up - down) / 2e-5
+    # At t = 0 the backward pass reads hs[t - 1] = hs[-1]: Python's last element, by then the
+    # final hidden state, not the initial one (the forward pass read it before it was overwritten):
+    # dWhh is wrong.  The weights at the script's 0.01 scale keep every gradient inside its ±5 clip.
+    return [{"codebase": "min-char-rnn (class)", "style": "lossFun over attributes -> (loss, *grads, h)",
+                 "name": "RNN.train, V=12, H=8, 10 steps", "call": lambda **kw: fc.check_loss(
+                     rnn.train, rnn, inputs, targets, V, hprev, **kw), "own": own, "expect": ["Whh"]}]
+
+
+def word2vec_cases(path: Path):
+    sys.path.insert(0, str(path))
+    import word2vec as w2v
+    from utils.gradcheck import gradcheck_naive
+
+    dataset = type("dummy", (), {})()
+    dataset.sampleTokenIdx = lambda: random.randint(0, 4)
+
+    def context(C):
+        tokens = ["a", "b", "c", "d", "e"]
+        return tokens[random.randint(0, 4)], [tokens[random.randint(0, 4)] for _ in range(2 * C)]
+    dataset.getRandomContext = context
+    random.seed(31415)
+    np.random.seed(9265)
+    vecs = w2v.normalizeRows(np.random.randn(10, 3))
+    toks = {"a": 0, "b": 1, "c": 2, "d": 3, "e": 4}
+    cases = []
+    for name, lg in (("naive softmax", w2v.naiveSoftmaxLossAndGradient),
+                     ("negative sampling", w2v.negSamplingLossAndGradient)):
+        def f(v, lg=lg):
+            return w2v.word2vec_sgd_wrapper(w2v.skipgram, toks, v, dataset, 5, lg)
+        # skipgram adds each centre-word gradient to row N // 2 instead of the centre word's row:
+        # the centre-vector rows are wrong (the assignment's own check says so too).
+        cases.append({"codebase": "cs224n 2019 a2", "style": "f(x) -> (loss, grad), random contexts, reseed=0",
+                          "name": f"skip-gram, {name}", "call": lambda f=f, **kw: fc.check_gradient(f, vecs, reseed=0, **kw),
+                          "own": lambda f=f: gradcheck_naive(f, vecs.copy(), "word2vec"), "expect": ["theta"]})
+    return cases
+
+
+def failing(result) -> list:
+    return list(result.failing_blocks)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cs231n", type=Path, help="folder holding the cs231n/ package")
+    p.add_argument("--char-rnn", type=Path, help="the class-based min-char-rnn script")
+    p.add_argument("--word2vec", type=Path, help="folder holding word2vec.py and utils/")
+    p.add_argument("--repeat", type=int, default=3)
+    add_write_option(p, OUT)
+    args = p.parse_args(argv)
+    cases = []
+    if args.cs231n:
+        cases += cs231n_cases(args.cs231n)
+    if args.char_rnn:
+        cases += char_rnn_cases(args.char_rnn)
+    if args.word2vec:
+        cases += word2vec_cases(args.word2vec)
+    if not cases:
+        p.error("give at least one of --cs231n, --char-rnn, --word2vec")
+    load0 = os.getloadavg()[0]
+    rows = []
+    for case in cases:
+        t0 = time.perf_counter()
+        first = quietly(case["call"])
+        t_first = time.perf_counter() - t0
+        call = case["call"]
+        variants = {"default": call, "serial": lambda call=call: call(workers=1)}
+        if case["own"] is not None:
+            variants["own"] = case["own"]
+        times = {k: [] for k in variants}
+        for _ in range(args.repeat):
+            for k, fn in variants.items():
+                t0 = time.perf_counter()
+                quietly(fn)
+                times[k].append(time.perf_counter() - t0)
+        serial = quietly(lambda call=call: call(workers=1))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        got = failing(first)
+        row = {"codebase": case["codebase"], "style": case["style"], "case": case["name"],
+                   "expected_failing": " ".join(case["expect"]) or "-", "failing": " ".join(got) or "-",
+                   "verdict": first.verdict, "as_expected": got == case["expect"],
+                   "serial_same_verdict": failing(serial) == got and serial.verdict == first.verdict,
+                   "first_call_s": round(t_first, 4), "warm_default_s": round(med["default"], 4),
+                   "warm_serial_s": round(med["serial"], 4), "own_checker_s": round(med.get("own", float("nan")), 4),
+                   "path": first.path}
+        rows.append(row)
+        print(f"{row['case']:50s} {row['verdict']:12s} failing={row['failing']:10s} ok={row['as_expected']} "
+              f"first={t_first:.3f} warm={med['default']:.3f} serial={med['serial']:.3f} "
+              f"own={med.get('own', float('nan')):.3f}", flush=True)
+    df = pd.DataFrame(rows)
+    load1 = os.getloadavg()[0]
+    print(f"{int(df.as_expected.sum())}/{len(df)} as expected; load {load0:.2f} -> {load1:.2f}")
+    out = report_dir(args.write, OUT)
+    if out is None:
+        return 0
+    df.to_csv(out / "public.csv", index=False)
+    cols = ["codebase", "case", "expected_failing", "failing", "verdict", "first_call_s", "warm_default_s",
+            "warm_serial_s", "own_checker_s"]
+    lines = ["# Public code, checked as a new user would", "",
+             (f"`{' '.join(['python', 'benchmarks/bench_public_code.py'] + (argv if argv is not None else sys.argv[1:]))}`"
+             f" — 1-minute load average {load0:.2f} at the start, {load1:.2f} at the end (shared machine)."), "",
+             "Each case is one fastcheck call with no glue (see the benchmark's docstring for the codebases).",
+             (f"{int(df.as_expected.sum())} of {len(df)} cases gave the expected failing blocks; the serial and the "
+             f"default (pooled) checks gave the same verdict in {int(df.serial_same_verdict.sum())} of {len(df)}."),
+             "Seconds are medians of interleaved rounds; `first_call_s` is the first call with default settings.",
+             "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(str(r[c]) for c in cols) + " |")
+    (out / "public.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / 'public.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
