@@ -14,6 +14,13 @@ checks the input gradient and every parameter gradient of one layer against the 
 ⟨dY, forward(X)⟩; :func:`layer_list_problem` (what :func:`fastcheck.check_object` does with a list of
 such layers ending in a loss, or an object with ``layers`` and ``loss``) the whole network.
 
+A layer may also keep its results instead of returning them (the style of the book *Neural Networks
+from Scratch in Python*): ``forward`` sets ``self.output`` and returns None, ``backward`` sets
+``self.dinputs`` (or ``d_inputs``, ``dX``, ``dx``) and returns None, parameters ``weights``/``biases`` have
+``dweights``/``dbiases``.  A loss whose ``forward`` returns one loss per sample and whose ``calculate``
+returns their mean is read through ``calculate``; when a loss's ``forward`` sets ``self.output`` (a softmax
+combined with its cross-entropy), its ``backward`` gets that output, as such code expects.
+
 Gradients that accumulate with ``+=`` are handled by zeroing every gradient array in place before the
 checked backward pass (an assignment ``self.dW = ...`` is unaffected); everything the layer held —
 parameters, gradients, caches, every attribute — is put back afterwards, also when its code raises.
@@ -37,6 +44,9 @@ PARAM_DICTS = ("parameters", "params")
 GRAD_DICTS = ("gradients", "grads")
 #: How a gradient attribute is named after its parameter ``n``.
 GRAD_ATTRS = ("d{}", "d_{}", "{}_grad", "grad_{}", "{}_diff", "{}grad")
+#: Where a forward pass that returns None leaves its output, and a backward pass its input's gradient.
+OUTPUT_ATTRS = ("output",)
+INPUT_GRAD_ATTRS = ("dinputs", "d_inputs", "dinput", "dX", "dx")
 
 
 def is_layer_object(obj) -> bool:
@@ -62,6 +72,30 @@ def is_layer_list(net) -> bool:
 
 def _is_float_array(v) -> bool:
     return isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating) and v.size > 0
+
+
+def layer_forward(layer, X, label: str):
+    """What ``layer.forward(X)`` returned, or what it left in ``self.output`` when it returned None."""
+    out = layer.forward(X)
+    if out is None:
+        out = next((getattr(layer, a) for a in OUTPUT_ATTRS if getattr(layer, a, None) is not None), None)
+        if out is None:
+            raise LayerError(f"{label}.forward returned None and set no self.{'/'.join(OUTPUT_ATTRS)}: "
+                             "it must return its output or keep it there")
+    return out
+
+
+def _kept_input_grad(layer):
+    return next((getattr(layer, a) for a in INPUT_GRAD_ATTRS if _is_float_array(getattr(layer, a, None))), None)
+
+
+def layer_backward(layer, d, label: str):
+    """What ``layer.backward(d)`` returned, or the input gradient it left in ``self.dinputs`` (and similar)."""
+    for a in INPUT_GRAD_ATTRS:           # a stale gradient of an earlier pass must not pass for this one's
+        if _is_float_array(getattr(layer, a, None)):
+            setattr(layer, a, None)
+    dX = layer.backward(d)
+    return _kept_input_grad(layer) if dX is None else dX
 
 
 class LayerState:
@@ -183,7 +217,8 @@ def check_layer_object(layer, inputs, opts: CheckOptions) -> CheckResult:
     xname, X = _input(inputs)
     state = LayerState(layer, type(layer).__name__)
     try:
-        out = np.asarray(layer.forward(X.copy()))
+        label = type(layer).__name__
+        out = np.asarray(layer_forward(layer, X.copy(), label))
         if not np.issubdtype(out.dtype, np.floating):
             raise LayerError(f"{type(layer).__name__}.forward returned {out.dtype}, not a float array")
         dout = opts["dout"]
@@ -191,7 +226,7 @@ def check_layer_object(layer, inputs, opts: CheckOptions) -> CheckResult:
               else np.array(dout, dtype=np.float64, copy=True))
         if dY.shape != out.shape:
             raise LayerError(f"dout has shape {dY.shape} but forward's output has shape {out.shape}")
-        layer.backward(dY.copy())
+        layer_backward(layer, dY.copy(), label)
         names = state.discover()
         if xname in names:
             raise LayerError(f"the input and a parameter are both named {xname!r}; pass inputs={{'input': X}}")
@@ -203,15 +238,16 @@ def check_layer_object(layer, inputs, opts: CheckOptions) -> CheckResult:
         def phi(theta):
             blocks = layout.unflatten(theta)
             state.load({n: blocks[n] for n in names})
-            out = np.asarray(layer.forward(blocks[xname].copy()))
+            out = np.asarray(layer_forward(layer, blocks[xname].copy(), label))
             # in float64, or complex for the complex step (its imaginary part is the derivative)
             return np.vdot(dY, out if np.iscomplexobj(out) else out.astype(np.float64, copy=False)).item()
 
-        layer.forward(X.copy())
+        layer_forward(layer, X.copy(), label)
         state.zero_gradients()
-        dX = layer.backward(dY.copy())
+        dX = layer_backward(layer, dY.copy(), label)
         if dX is None:
-            raise LayerError(f"{type(layer).__name__}.backward(dY) returned None; it must return dL/d{xname}")
+            raise LayerError(f"{label}.backward(dY) returned None and set no self.{'/'.join(INPUT_GRAD_ATTRS)}; "
+                             f"it must return dL/d{xname} or keep it there")
         grads = {xname: dX, **state.gradients()}
         g = layout.flatten_gradients(grads, what=f"{type(layer).__name__}'s gradient")
         state.restore()
@@ -221,8 +257,28 @@ def check_layer_object(layer, inputs, opts: CheckOptions) -> CheckResult:
 
 
 def _loss_backward(loss, pred, y):
-    return call_fitting(loss.backward, [(), (pred, y)], f"{type(loss).__name__}.backward",
-                        "() after forward(pred, y), or (pred, y)")
+    for a in INPUT_GRAD_ATTRS:
+        if _is_float_array(getattr(loss, a, None)):
+            setattr(loss, a, None)
+    # a loss that keeps its own output (a softmax fused with its cross-entropy) differentiates from it
+    kept = getattr(loss, OUTPUT_ATTRS[0], None)
+    d = call_fitting(loss.backward, [(), (pred if kept is None else kept, y)], f"{type(loss).__name__}.backward",
+                     "() after forward(pred, y), or (pred, y)")
+    return _kept_input_grad(loss) if d is None else d
+
+
+def _loss_value(loss, A, y):
+    """The loss's scalar value: ``forward(A, y)``, or ``calculate(A, y)`` when forward gives one loss per sample."""
+    for a in OUTPUT_ATTRS:
+        if getattr(loss, a, None) is not None:
+            setattr(loss, a, None)
+    value = loss.forward(A, y)
+    if np.ndim(value) > 0 and np.size(value) > 1:
+        if not callable(getattr(loss, "calculate", None)):
+            raise LayerError(f"{type(loss).__name__}.forward returned {np.size(value)} values, not one loss; give "
+                             "the loss a calculate(pred, y) that returns their mean, or return the mean itself")
+        value = loss.calculate(A, y)
+    return value
 
 
 def layer_list_problem(net, X, y):
@@ -234,19 +290,22 @@ def layer_list_problem(net, X, y):
 
     def run_forward():
         A = X.copy()
-        for l in layers:
-            A = l.forward(A)
-        return A, loss.forward(A, y)
+        for s in states:
+            A = layer_forward(s.layer, A, s.label)
+        return A, _loss_value(loss, A, y)
 
     def run_backward(A):
         d = _loss_backward(loss, A, y)
         for s in reversed(states):
             s.zero_gradients()
-        for i, l in reversed(list(enumerate(layers))):
-            d = l.backward(d)
+        if d is None:
+            raise LayerError(f"{type(loss).__name__}.backward returned None and set no "
+                             f"self.{'/'.join(INPUT_GRAD_ATTRS)}")
+        for i, s in reversed(list(enumerate(states))):
+            d = layer_backward(s.layer, d, s.label)
             if d is None and i > 0:
-                raise LayerError(f"layers[{i}] ({type(l).__name__}).backward returned None; it must return the "
-                                 "gradient of its input")
+                raise LayerError(f"{s.label}.backward returned None and set no self.{'/'.join(INPUT_GRAD_ATTRS)};"
+                                 " it must return the gradient of its input or keep it there")
 
     def restore():
         for s in (*states, loss_state):
