@@ -6,6 +6,7 @@ Run (each path is a checkout you cloned yourself; none of their code is in this 
         --cs231n PATH/stanford_cs231n_2019            # the folder that holds cs231n/
         --char-rnn PATH/min-char-rnn/min-char-rnn.py  # a class-based char-RNN script
         --word2vec PATH/a2                            # the folder that holds word2vec.py and utils/
+        --nnfs PATH/nn-from-scratch-py                # the folder that holds lib/dense_layer.py
         [--repeat 3] [--write]
 
 Tried on github.com/Yorko/stanford_cs231n_2019 (a solved CS231n 2019 assignment set:
@@ -15,7 +16,9 @@ github.com/asmaloney/min-char-rnn (the minimal character-level RNN rewritten as 
 class: ``RNN.train(inputs, targets, vocab_size, h) -> (loss, dWxh, ..., h)`` over
 attributes) and github.com/Clement25/Stanford-cs224n-2019winter-solution ``a2``
 (skip-gram word2vec; the cost draws its contexts and negative samples from the
-stdlib ``random``).
+stdlib ``random``), and github.com/RB-Lab/nn-from-scratch-py (layers in the style of the book
+*Neural Networks from Scratch in Python*: forward sets ``self.output``, backward ``self.d_inputs``,
+``weights``/``biases`` with ``d_weights``/``d_biases``; no checker of its own).
 
 Every call below is what the README tells a new user to write: one line per
 case, no wrapper around the user's functions.  What each case should say is
@@ -232,6 +235,34 @@ def word2vec_cases(path: Path):
     return cases
 
 
+def nnfs_cases(path: Path):
+    sys.path.insert(0, str(path))
+    from lib.activations import Activation_ReLU, Activation_Softmax
+    from lib.combo import Activation_Softmax_Loss_CategoricalCrossentropy
+    from lib.dense_layer import Layer_Dense
+    from lib.loss import Loss_CategoricalCrossentropy
+
+    np.random.seed(0)
+    X, y = np.random.randn(6, 4), np.array([0, 1, 2, 1, 0, 2])
+
+    def dense(n_in, n_out):
+        layer = Layer_Dense(n_in, n_out)
+        layer.weights *= 100          # the library draws 0.01 * randn: move away from a near-linear point
+        return layer
+    style = "layers keep output / d_inputs (Neural Networks from Scratch)"
+    cases = [{"codebase": "nn-from-scratch-py", "style": style, "name": name, "own": None, "expect": [],
+              "call": lambda layer=layer, **kw: fc.check_layer(layer, X, **kw)}
+             for name, layer in (("Layer_Dense", dense(4, 3)), ("Activation_ReLU", Activation_ReLU()),
+                                 ("Activation_Softmax", Activation_Softmax()))]
+    fused = [dense(4, 5), Activation_ReLU(), dense(5, 3), Activation_Softmax_Loss_CategoricalCrossentropy()]
+    apart = [dense(4, 5), Activation_ReLU(), dense(5, 3), Activation_Softmax(), Loss_CategoricalCrossentropy()]
+    for name, net in (("4-5-3 network, fused softmax cross-entropy", fused),
+                      ("4-5-3 network, softmax then cross-entropy", apart)):
+        cases.append({"codebase": "nn-from-scratch-py", "style": style, "name": name, "own": None, "expect": [],
+                      "call": lambda net=net, **kw: fc.check_object(net, X, y, **kw)})
+    return cases
+
+
 def failing(result) -> list:
     return list(result.failing_blocks)
 
@@ -241,6 +272,7 @@ def main(argv=None):
     p.add_argument("--cs231n", type=Path, help="folder holding the cs231n/ package")
     p.add_argument("--char-rnn", type=Path, help="the class-based min-char-rnn script")
     p.add_argument("--word2vec", type=Path, help="folder holding word2vec.py and utils/")
+    p.add_argument("--nnfs", type=Path, help="folder holding lib/dense_layer.py (nn-from-scratch-py)")
     p.add_argument("--repeat", type=int, default=3)
     add_write_option(p, OUT)
     args = p.parse_args(argv)
@@ -251,8 +283,10 @@ def main(argv=None):
         cases += char_rnn_cases(args.char_rnn)
     if args.word2vec:
         cases += word2vec_cases(args.word2vec)
+    if args.nnfs:
+        cases += nnfs_cases(args.nnfs)
     if not cases:
-        p.error("give at least one of --cs231n, --char-rnn, --word2vec")
+        p.error("give at least one of --cs231n, --char-rnn, --word2vec, --nnfs")
     load0 = os.getloadavg()[0]
     rows = []
     for case in cases:
