@@ -16,6 +16,7 @@ from fastcheck.checks.result import CheckResult
 from fastcheck.core.callables import call_fitting, describe, takes
 from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
+from fastcheck.core.randomness import reseeded
 from fastcheck.core.validate import validate_threads
 from fastcheck.errors import GradientMismatchError, StageError
 from fastcheck.evaluators import pool
@@ -88,7 +89,10 @@ def check_sequential(stages, params, x, grads, *, opts: CheckOptions) -> CheckRe
     ``threads`` is validated (nothing here is compiled); ``jit`` and
     ``cache_stages`` do not apply; ``layout`` and ``args`` are the stages'
     own and cannot be passed; ``directions=k`` runs a directional check of
-    the composed cost.
+    the composed cost.  ``reseed``: stages that draw random numbers (dropout)
+    get, from the perturbed stage on, the very draws of the reseeded composed
+    cost (the random state each stage starts from at θ is kept); ``grads``,
+    when a callable, is reseeded too.
 
     Returns
     -------
@@ -109,18 +113,17 @@ def check_sequential(stages, params, x, grads, *, opts: CheckOptions) -> CheckRe
     if opts.layout is not None:
         raise ValueError("check_sequential names the blocks after params (in stage order); layout= does not apply")
     validate_threads(opts.threads)
-    if opts.reseed is not None:
-        raise ValueError("check_sequential: reseed= is not supported yet (the stages are evaluated by fastcheck's "
-                         "own stage evaluator); reseed inside a stage, or check the composed cost (compose) with "
-                         "check_gradient(..., reseed=)")
+    if callable(grads):
+        grads = reseeded(grads, opts.reseed)
     if opts.directions is not None:  # every direction moves every stage: the composed cost, no caching to gain
         _require_stage_signatures(*plan_stages(stages, params)[:2])
         cost, theta, layout = compose(stages, params, x)
         g = _gradient_vector(grads, params, x, layout)
-        return check_directional_with(cost, theta, g, opts.replace(layout=layout, jit=False))
+        return check_directional_with(reseeded(cost, opts.reseed), theta, g,
+                                      opts.replace(layout=layout, jit=False, reseed=None))
     fns, names, layout = plan_stages(stages, params)
     _require_stage_signatures(fns, names)
-    ev = pool.wrap(SequentialEvaluator(fns, names, layout, x), pool.check_workers(opts.workers),
+    ev = pool.wrap(SequentialEvaluator(fns, names, layout, x, reseed=opts.reseed), pool.check_workers(opts.workers),
                    pool.check_client(opts.client))
     theta = layout.flatten(params)
     ev.value(theta)  # validates every stage's return before anything else

@@ -10,15 +10,24 @@ linearisation: the stages before l would have computed the very same
 composed cost at the perturbed point.  A check whose parameters sit mostly
 in cheap late stages (the affine layers after a slow convolution) skips
 the expensive early stages for almost every coordinate.
+
+With ``reseed=`` (a cost whose stages draw random numbers: dropout masks,
+sampled negatives) every evaluation starts from the reseeded random state,
+and a run from stage l starts from the state stage l started from at θ
+(NumPy's global state and the stdlib ``random``'s, recorded when the stage
+inputs are cached): the stages before l draw what they drew at θ, so the
+perturbed costs are still bitwise those of the reseeded composed cost.
 """
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Mapping
 
 import numpy as np
 
 from fastcheck.core.layout import Layout
+from fastcheck.core.randomness import check_reseed
 from fastcheck.errors import StageError
 from fastcheck.evaluators.loop import as_scalar, complex_dtype
 from fastcheck.evaluators.protocol import Capabilities, Evaluator
@@ -81,12 +90,17 @@ class SequentialEvaluator(Evaluator):
         θ's blocks, in stage order.
     x : array
         The input of stage 0 (never modified: every stage gets a copy of its input).
+    reseed : None, int or callable
+        Reseed the random state before every evaluation (see the module's doc); the caller's
+        random state is put back after each.
     """
 
     path = "sequential"
     caps = Capabilities(complex_step=True)  # the stages run in Python: no kink flags, no directions
 
-    def __init__(self, fns, names, layout: Layout, x):
+    def __init__(self, fns, names, layout: Layout, x, reseed=None):
+        self.reseed = check_reseed(reseed)
+        self._states = []  # with reseed: the random state every stage started from at the cached θ
         self.fns = list(fns)
         self.names = [tuple(ns) for ns in names]
         self.layout = layout
@@ -102,6 +116,7 @@ class SequentialEvaluator(Evaluator):
     def __getstate__(self):  # the cache is rebuilt where the evaluator runs
         state = dict(self.__dict__)
         state["_at"] = None
+        state["_states"] = []
         return state
 
     @property
@@ -116,8 +131,36 @@ class SequentialEvaluator(Evaluator):
     def _params(self, work, l):
         return [work[s].reshape(shape) for s, shape in self._slices[l]]
 
+    def _reseed(self):
+        """With reseed: the caller's random states (to put back), after reseeding; else None."""
+        if self.reseed is None:
+            return None
+        saved = (np.random.get_state(), random.getstate())
+        if callable(self.reseed):
+            self.reseed()
+        else:
+            np.random.seed(self.reseed)
+            random.seed(self.reseed)
+        return saved
+
+    @staticmethod
+    def _put_back(saved):
+        if saved is not None:
+            np.random.set_state(saved[0])
+            random.setstate(saved[1])
+
     def _run(self, l, a, work, validate=False, times=None):
         """Stages l…L from input ``a``; the cost as a Python scalar."""
+        saved = self._reseed()
+        try:
+            if saved is not None and l > 0:
+                np.random.set_state(self._states[l][0])
+                random.setstate(self._states[l][1])
+            return self._stages(l, a, work, validate, times)
+        finally:
+            self._put_back(saved)
+
+    def _stages(self, l, a, work, validate, times):
         last = len(self.fns) - 1
         for m in range(l, last + 1):
             t0 = time.perf_counter()
@@ -145,14 +188,23 @@ class SequentialEvaluator(Evaluator):
         inputs, times = [], [0.0] * len(self.fns)
         a = np.array(self.x, copy=True)
         work = theta.copy()
-        for l in range(len(self.fns)):
-            inputs.append(a)
-            if l < len(self.fns) - 1:
-                t0 = time.perf_counter()
-                a = self.fns[l](np.array(a, copy=True), *self._params(work, l))
-                times[l] = time.perf_counter() - t0
-                if not isinstance(a, np.ndarray):
-                    self._run(l, inputs[l], work, validate=True)  # raises the clear error
+        self._states = states = []
+        saved = self._reseed()
+        try:
+            for l in range(len(self.fns)):
+                inputs.append(a)
+                if saved is not None:
+                    states.append((np.random.get_state(), random.getstate()))
+                if l < len(self.fns) - 1:
+                    t0 = time.perf_counter()
+                    a = self.fns[l](np.array(a, copy=True), *self._params(work, l))
+                    times[l] = time.perf_counter() - t0
+                    if not isinstance(a, np.ndarray):
+                        self._put_back(saved)
+                        saved = None
+                        self._run(l, inputs[l], work, validate=True)  # raises the clear error
+        finally:
+            self._put_back(saved)
         self._at = (theta.copy(), inputs)
         return inputs
 

@@ -129,3 +129,53 @@ def test_bad_grads(small):
                             workers=1)
     with pytest.raises(fc.GradientMismatchError, match="grads must be a dict"):
         fc.check_sequential(_stages(params), params, x, [1, 2], workers=1)
+
+
+def _dropout_net(bug=False):
+    """Two stages that draw random numbers: a dropout mask (np.random) and a sampled row (stdlib random)."""
+    import random
+
+    rng = np.random.default_rng(7)
+    params = {"W1": rng.normal(size=(4, 5)), "W2": rng.normal(size=(5, 3))}
+    x = rng.normal(size=(6, 4))
+
+    def hidden(a, W1):
+        mask = np.random.rand(*(a @ W1).shape) < 0.6
+        return np.tanh(a @ W1) * mask
+
+    def head(h, W2):
+        r = random.randrange(len(h))
+        return 0.5 * float(np.sum((h @ W2) ** 2)) + float(np.sum(h[r] @ W2))
+
+    def grads(p, x):
+        mask = np.random.rand(len(x), 5) < 0.6
+        z = np.tanh(x @ p["W1"])
+        h = z * mask
+        r = random.randrange(len(h))
+        dout = h @ p["W2"]
+        dout[r] += 1.0
+        dW2 = h.T @ dout
+        dh = dout @ p["W2"].T
+        dW1 = x.T @ (dh * mask * (1 - z**2))
+        return {"dW1": dW1 * (1.001 if bug else 1.0), "dW2": dW2}
+
+    return [(hidden, "W1"), (head, "W2")], params, x, grads
+
+
+def test_reseed_gives_the_reseeded_composed_cost_bitwise():
+    import random
+
+    stages, params, x, grads = _dropout_net()
+    np.random.seed(123)
+    random.seed(456)
+    np_state, py_state = np.random.get_state(), random.getstate()
+    seq = fc.check_sequential(stages, params, x, grads, reseed=3, workers=1)
+    assert seq.passed and seq.path == "sequential", seq.summary()
+    cost, theta, layout = compose(stages, params, x)
+    g = fc.core.layout.Layout.flatten_gradients(layout, fc.core.randomness.reseeded(grads, 3)(params, x))
+    black = fc.check_gradient(cost, theta, g, layout=layout, reseed=3, jit=False, workers=1)
+    np.testing.assert_array_equal(seq.numerical, black.numerical)
+    assert np.array_equal(np.random.get_state()[1], np_state[1]) and random.getstate() == py_state
+    bad = _dropout_net(bug=True)
+    assert fc.check_sequential(*bad, reseed=3, workers=1).failing_blocks == ["W1"]
+
