@@ -7,6 +7,7 @@ Run (each path is a checkout you cloned yourself; none of their code is in this 
         --char-rnn PATH/min-char-rnn/min-char-rnn.py  # a class-based char-RNN script
         --word2vec PATH/a2                            # the folder that holds word2vec.py and utils/
         --nnfs PATH/nn-from-scratch-py                # the folder that holds lib/dense_layer.py
+        --lstm PATH/lstm                              # the folder that holds lstm.py (an LSTM with *_diff)
         [--repeat 3] [--write]
 
 Tried on github.com/Yorko/stanford_cs231n_2019 (a solved CS231n 2019 assignment set:
@@ -18,7 +19,10 @@ attributes) and github.com/Clement25/Stanford-cs224n-2019winter-solution ``a2``
 (skip-gram word2vec; the cost draws its contexts and negative samples from the
 stdlib ``random``), and github.com/RB-Lab/nn-from-scratch-py (layers in the style of the book
 *Neural Networks from Scratch in Python*: forward sets ``self.output``, backward ``self.d_inputs``,
-``weights``/``biases`` with ``d_weights``/``d_biases``; no checker of its own).
+``weights``/``biases`` with ``d_weights``/``d_biases``; no checker of its own), and
+github.com/nicodjimenez/lstm (an LSTM whose ``LstmParam`` collects ``wi_diff`` and friends with ``+=``
+while ``LstmNetwork.y_list_is`` returns the loss; the training step of its own example is the one
+function handed to ``check_loss``; no checker of its own).
 
 Every call below is what the README tells a new user to write: one line per
 case, no wrapper around the user's functions.  What each case should say is
@@ -263,6 +267,37 @@ def nnfs_cases(path: Path):
     return cases
 
 
+def lstm_cases(path: Path):
+    sys.path.insert(0, str(path))
+    from lstm import LstmNetwork, LstmParam
+
+    class SquaredFirst:       # the loss layer of the repository's example, written here
+        @classmethod
+        def loss(cls, pred, label):
+            return (pred[0] - label) ** 2
+
+        @classmethod
+        def bottom_diff(cls, pred, label):
+            d = np.zeros_like(pred)
+            d[0] = 2 * (pred[0] - label)
+            return d
+
+    np.random.seed(0)
+    param = LstmParam(8, 5)
+    net = LstmNetwork(param)
+    ys = [-0.5, 0.2, 0.1, -0.5]
+    xs = [np.random.random(5) for _ in ys]
+
+    def train_step():
+        net.x_list_clear()
+        for x in xs:
+            net.x_list_add(x)
+        return net.y_list_is(ys, SquaredFirst)
+    return [{"codebase": "nicodjimenez/lstm", "style": "loss alone, gradients accumulated in *_diff",
+             "name": "LSTM 5-8, 4 steps", "own": None, "expect": [],
+             "call": lambda **kw: fc.check_loss(train_step, param, **kw)}]
+
+
 def failing(result) -> list:
     return list(result.failing_blocks)
 
@@ -273,6 +308,7 @@ def main(argv=None):
     p.add_argument("--char-rnn", type=Path, help="the class-based min-char-rnn script")
     p.add_argument("--word2vec", type=Path, help="folder holding word2vec.py and utils/")
     p.add_argument("--nnfs", type=Path, help="folder holding lib/dense_layer.py (nn-from-scratch-py)")
+    p.add_argument("--lstm", type=Path, help="folder holding lstm.py (nicodjimenez/lstm)")
     p.add_argument("--repeat", type=int, default=3)
     add_write_option(p, OUT)
     args = p.parse_args(argv)
@@ -285,8 +321,10 @@ def main(argv=None):
         cases += word2vec_cases(args.word2vec)
     if args.nnfs:
         cases += nnfs_cases(args.nnfs)
+    if args.lstm:
+        cases += lstm_cases(args.lstm)
     if not cases:
-        p.error("give at least one of --cs231n, --char-rnn, --word2vec, --nnfs")
+        p.error("give at least one of --cs231n, --char-rnn, --word2vec, --nnfs, --lstm")
     load0 = os.getloadavg()[0]
     rows = []
     for case in cases:

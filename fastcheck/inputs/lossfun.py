@@ -15,6 +15,12 @@ are ignored), ``(loss, [grads])`` or ``(loss, {"dW": ...})``; it may read the pa
 (globals, attributes, a dict it closes over) or take them first: ``fn(params, *data)`` or
 ``fn(W, b, *data)`` (chosen from its signature).
 
+A function that returns the loss *alone* and leaves the gradients next to the parameters of the
+object passed (``self.W`` with ``self.dW``, ``W_grad``, ``W_diff``…, the names
+:mod:`fastcheck.inputs.layer_objects` reads; ``+=`` accumulators are zeroed before every call) is
+checked the same way: ``check_loss(train_step, net)`` — the training step of an LSTM whose
+parameter object collects ``wi_diff`` and friends.
+
 Which arrays are parameters: ``names=`` when given; for a dict, its float-array entries; for a
 module or object, the float-array globals or attributes the function's code refers to, in
 definition order, from the first whose shape matches the first returned gradient on as long as the
@@ -34,6 +40,8 @@ from fastcheck.core.callables import pick_call
 from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.errors import GradientMismatchError
+from fastcheck.evaluators.loop import as_scalar
+from fastcheck.inputs.layer_objects import LayerState
 
 __all__ = ["check_loss", "check_module"]
 
@@ -190,6 +198,58 @@ def _check(fn, holder: _Holder, data: tuple, names, opts: CheckOptions, where: s
                 del holder.where[k]
 
 
+def _returns_loss_alone(fn, obj, data) -> bool:
+    """Whether ``fn(*data)`` returns a bare number (its gradients, if any, left in ``obj``); obj is put back."""
+    if isinstance(obj, (Mapping, types.ModuleType)) or not hasattr(obj, "__dict__"):
+        return False
+    state = LayerState(obj, type(obj).__name__)
+    try:
+        out = fn(*data)
+    except TypeError:
+        return False                       # another calling convention: the usual path says what fits
+    finally:
+        state.restore()
+    return not isinstance(out, (tuple, list, Mapping)) and np.ndim(out) == 0
+
+
+def _check_kept(fn, obj, data: tuple, names, opts: CheckOptions, where: str) -> CheckResult:
+    """``fn(*data) -> loss`` with the gradients left next to ``obj``'s parameters (see the module's doc)."""
+    state = LayerState(obj, type(obj).__name__)
+    try:
+        fn(*data)
+        found = state.discover()
+        state.restore()
+        if names is not None:
+            names = [names] if isinstance(names, str) else list(names)
+            missing = [n for n in names if n not in found]
+            if missing:
+                raise GradientMismatchError(f"{where}: {missing} have no gradient next to them in "
+                                            f"{type(obj).__name__} (found: {found})")
+            state.names = names
+        elif not found:
+            raise GradientMismatchError(
+                f"{where} returned the loss alone, and {type(obj).__name__} holds no gradient next to a parameter "
+                "(W with dW, d_W, W_grad, grad_W or W_diff): return (loss, *grads), or keep them there")
+        names = state.names
+        layout = Layout(tuple(names), tuple(state.originals[n].shape for n in names))
+        theta0 = layout.flatten({n: state.originals[n] for n in names},
+                                dtype=np.result_type(*[state.originals[n] for n in names]))
+
+        def cost(theta):
+            state.load(layout.unflatten(theta))
+            return as_scalar(fn(*data), where=where, complex_ok=np.iscomplexobj(theta))
+
+        def grad(theta):
+            state.load(layout.unflatten(theta))
+            state.zero_gradients()
+            fn(*data)
+            return layout.flatten_gradients(state.gradients(), what=f"{where}'s gradient")
+
+        return check_gradient_with(cost, theta0, grad, opts.replace(layout=layout, args=()).for_python_cost())
+    finally:
+        state.restore()
+
+
 @takes_options(specific={"names": None}, extra_docs=_NAMES_DOC)
 def check_loss(fn, params, *data, opts: CheckOptions) -> CheckResult:
     """Check ``fn(*data) -> (loss, *grads)`` whose parameters live in ``params``.
@@ -202,7 +262,8 @@ def check_loss(fn, params, *data, opts: CheckOptions) -> CheckResult:
         ``params`` itself, or takes them first: ``fn(params, *data)`` or ``fn(*arrays, *data)``.
     params : dict, object or module
         Holds the parameters (entries, attributes or globals); written in place during the check and
-        restored afterwards, also on error.
+        restored afterwards, also on error.  When ``fn`` returns the loss alone, the gradients are read
+        from ``params`` next to the parameters (``dW``, ``W_grad``, ``W_diff``…).
     *data
         The function's other arguments (or ``args=``), never modified.
 
@@ -211,7 +272,10 @@ def check_loss(fn, params, *data, opts: CheckOptions) -> CheckResult:
     if data and opts.args:
         raise ValueError("check_loss: give the data positionally or as args=, not both")
     where = getattr(fn, "__name__", type(fn).__name__)
-    return _check(fn, _Holder(params), tuple(data) or opts.args, opts["names"], opts, where)
+    data = tuple(data) or opts.args
+    if _returns_loss_alone(fn, params, data):
+        return _check_kept(fn, params, data, opts["names"], opts, where)
+    return _check(fn, _Holder(params), data, opts["names"], opts, where)
 
 
 @takes_options(specific={"names": None}, extra_docs=_NAMES_DOC)

@@ -116,3 +116,56 @@ def test_globals_dict_of_a_script_or_notebook():
 def test_complex_step_reads_the_loss_only():
     res = fc.check_module(rnn, "lossFun", args=(INPUTS, TARGETS, _hprev()), scheme="complex", workers=1)
     assert res.verdict == "great"
+
+
+class _CellParams:
+    """Parameters with *_diff accumulators beside them, filled by a separate network object."""
+
+    def __init__(self, seed=0):
+        r = np.random.default_rng(seed)
+        self.wg, self.bg = r.normal(size=(3, 5)), r.normal(size=3)
+        self.wg_diff, self.bg_diff = np.zeros_like(self.wg), np.zeros_like(self.bg)
+        self.lr = 0.1
+
+
+class _Net:
+    def __init__(self, p, bug=False):
+        self.p, self.bug = p, bug
+
+    def step(self, xs, ys):
+        """Loss of a tanh cell over a sequence; gradients accumulate (+=) into the parameter object."""
+        loss = 0.0
+        for x, y in zip(xs, ys):
+            h = np.tanh(self.p.wg @ x + self.p.bg)
+            loss += 0.5 * float(np.sum((h - y) ** 2))
+            dz = (h - y) * (1 - h**2)
+            self.p.wg_diff += np.outer(dz, x)
+            self.p.bg_diff += dz * (1.01 if self.bug else 1.0)
+        return loss
+
+
+def test_loss_alone_with_gradients_left_in_the_parameter_object():
+    r = np.random.default_rng(5)
+    xs, ys = list(r.normal(size=(4, 5))), list(r.normal(size=(4, 3)) * 0.5)
+    p = _CellParams()
+    p.wg_diff += 7.0                          # left over from an earlier step: zeroed for each checked call
+    before = {k: np.array(v, copy=True) for k, v in vars(p).items() if isinstance(v, np.ndarray)}
+    net = _Net(p)
+    result = fc.check_loss(lambda: net.step(xs, ys), p, workers=1)
+    assert result.passed and list(result.layout.names) == ["wg", "bg"], result.summary()
+    for k, v in before.items():
+        np.testing.assert_array_equal(getattr(p, k), v)
+    bad = fc.check_loss(lambda: _Net(p, bug=True).step(xs, ys), p, workers=1)
+    assert bad.failing_blocks == ["bg"]
+    only = fc.check_loss(lambda: net.step(xs, ys), p, names=["wg"], workers=1)
+    assert list(only.layout.names) == ["wg"] and only.passed
+
+
+def test_loss_alone_and_no_gradient_anywhere_is_a_clear_error():
+    class Bare:
+        def __init__(self):
+            self.w = np.ones(3)
+
+    b = Bare()
+    with pytest.raises(fc.GradientMismatchError, match="returned the loss alone"):
+        fc.check_loss(lambda: float(np.sum(b.w**2)), b, workers=1)
