@@ -166,8 +166,19 @@ def builtin_model(args):
         theta = model.init(args.seed)
         X, y = model.sample_data(args.batch, seed=args.seed)
     if args.mutant:
+        refuse_hidden_mutant(args.mutant, model, len(X), "this model" if args.model == "mlp" else "--model tutorial")
         model = model.mutant(args.mutant)
     return model, theta.astype(args.dtype), X, y
+
+
+def refuse_hidden_mutant(name: str, model, batch: int, what: str) -> None:
+    """A planted bug that cannot change ``model``'s gradient would only ever pass: refuse it, naming why."""
+    from fastcheck.models import MUTANTS
+
+    why = MUTANTS[name].hidden_because(model, batch)
+    if why:
+        raise UsageError(f"--mutant {name} cannot change the gradient of {what}: {why}; the check could only "
+                         f"pass. The bug: {MUTANTS[name].description}")
 
 
 def run(args) -> int:

@@ -92,6 +92,13 @@ class CheckOptions:
                             f"it accepts: {accepted}")
         extra = {k: kw.pop(k, v) for k, v in specific.items()}
         _validate_strategy(where, kw.get("strategy", "full"), kw.get("max_evals"))
+        if kw.get("thresholds") is not None:  # refused before any evaluation, naming the function
+            from fastcheck.core.validate import validate_thresholds
+
+            try:
+                validate_thresholds(kw["thresholds"])
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{where}(): {exc}") from None
         args = kw.get("args", ())
         if not isinstance(args, tuple):  # a list of arguments, or one argument alone
             kw["args"] = tuple(args) if isinstance(args, list) else (args,)
