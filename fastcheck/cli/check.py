@@ -182,20 +182,32 @@ def refuse_hidden_mutant(name: str, model, batch: int, what: str) -> None:
 
 
 def run(args) -> int:
+    from fastcheck.cli.guard import stdout_closed, stdout_to_stderr
     from fastcheck.inputs.userfile import call_user, load_callable
 
     opts = _options(args)
-    if args.target:
-        make = load_callable(args.target)
-        obj = call_user(make, args.target)
-        title = args.target
-        if args.dtype != "float64":
-            raise UsageError("--dtype applies to the built-in models; give your own theta in the precision you want")
-        result = check_target(obj, opts, args.directional, mode=args.mode)
-    else:
-        model, theta, X, y = builtin_model(args)
-        title = f"{args.model} {args.sizes if args.model == 'mlp' else ''}".strip()
-        result = check_target((model, theta, X, y), opts, args.directional, mode=args.mode)
+    with stdout_to_stderr():  # what user code prints goes to stderr: stdout is the report (--json: one document)
+        if args.target:
+            make = load_callable(args.target)
+            obj = call_user(make, args.target)
+            title = args.target
+            if args.dtype != "float64":
+                raise UsageError("--dtype applies to the built-in models; give your own theta in the precision you want")
+            result = check_target(obj, opts, args.directional, mode=args.mode)
+        else:
+            model, theta, X, y = builtin_model(args)
+            title = f"{args.model} {args.sizes if args.model == 'mlp' else ''}".strip()
+            result = check_target((model, theta, X, y), opts, args.directional, mode=args.mode)
+    code = 0 if result.passed else 3 if result.verdict == "inconclusive" else 1
+    try:
+        _print(result, args, title)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head -1`: the reader has what it wanted; the check ran, its code stands
+        stdout_closed()
+    return code
+
+
+def _print(result, args, title: str) -> None:
     if args.json:
         from fastcheck.support.files import dumps_strict
 
@@ -207,6 +219,3 @@ def run(args) -> int:
         from fastcheck.cli.render import print_result
 
         print_result(result, title=title, worst=args.worst, wide=args.wide)
-    if result.passed:
-        return 0
-    return 3 if result.verdict == "inconclusive" else 1
