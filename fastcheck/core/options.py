@@ -157,7 +157,9 @@ OPTION_DOCS = {
     "sample": "check this many coordinates drawn from every block (seeded by ``seed``)",
     "seed": "seed of every random draw (sampled coordinates, directions, upstream gradients)",
     "layout": "a Layout or a dict of arrays naming θ's blocks, so the report says which layer is wrong",
-    "thresholds": "override the verdict bands {\"great\": 1e-6, \"ok\": 1e-4, \"suspect\": 1e-2}",
+    "thresholds": "override the verdict bands {\"great\": 1e-6, \"ok\": 1e-4, \"suspect\": 1e-2}: strictly "
+                  "increasing, great and ok at most 0.1 (laxer bands would pass clearly wrong gradients), suspect "
+                  "at most 1",
     "threads": "Numba threads for compiled kernels (default: all)",
     "jit": "\"auto\" (compile a plain cost with Numba when it pays), True (always; JitError if it cannot), False",
     "workers": "worker processes for a cost that stays Python: \"auto\" (when the saving covers the start-up), "

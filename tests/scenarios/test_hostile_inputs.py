@@ -264,6 +264,14 @@ def test_15_json_stays_json_when_user_code_prints(tmp_path, capfd):
         assert line in err and line not in out
 
 
+def test_15_the_taylor_tests_json_stays_json_too(tmp_path, capfd):
+    path = user_file(tmp_path, PRINTING)
+    code = main(["taylor", f"{path}:make", "--json"])
+    out, err = capfd.readouterr()
+    assert code == 0 and isinstance(json.loads(out), list)
+    assert "printed in the cost" in err and "written to fd 1" in err and "printed" not in out
+
+
 def test_15_without_json_user_prints_stay_out_of_the_report_too(tmp_path, capfd):
     path = user_file(tmp_path, PRINTING)
     assert main(["check", f"{path}:make", "--workers", "1"]) == 0
@@ -448,3 +456,15 @@ def test_18_rich_markup_and_emoji_codes_in_a_name_print_as_typed(tmp_path, capsy
     code, out, _ = run(capsys, "check", f"{path}:x", "--workers", "1")
     assert code == 0
     assert out.startswith(f"{path}:x: PASSED") and "❌" not in out and "[red]" in out
+
+
+def test_18_a_progress_bar_shows_names_as_typed():
+    import io
+
+    from fastcheck.support.progress import make_progress
+
+    stream = io.StringIO()
+    with make_progress("rich", 3, "[red]uf.py:x:", stream) as bar:
+        bar.advance(1, info="[b]n:x:")
+    shown = stream.getvalue()
+    assert "[red]uf.py:x:" in shown and "[b]n:x:" in shown and "❌" not in shown
