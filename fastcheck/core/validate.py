@@ -17,7 +17,7 @@ from fastcheck import config
 from fastcheck.core.layout import Layout
 from fastcheck.errors import PrecisionWarning
 
-__all__ = ["as_theta", "layout_for", "select_coords", "validate_thresholds", "validate_threads"]
+__all__ = ["as_theta", "layout_for", "select_coords", "validate_threads", "validate_thresholds"]
 
 
 def as_theta(theta, name: str = "theta") -> np.ndarray:
