@@ -166,6 +166,10 @@ def compile_cost(cost):
 #: A difference below ``great`` is "great", below ``ok`` "ok", below
 #: ``suspect`` "suspect", otherwise "wrong".
 THRESHOLDS = {"great": 1e-6, "ok": 1e-4, "suspect": 1e-2}
+#: The most a passing band (``ok``, and so ``great``, which is also the relative band of one
+#: coordinate) may be: the difference of c·g against g is |c − 1| / (c + 1), so 0.1 still fails
+#: a gradient 1.25× too large or too small (0.11); a laxer band would pass clearly wrong gradients.
+MAX_PASSING_DIFFERENCE = 0.1
 VERDICTS = ("great", "ok", "suspect", "wrong", "inconclusive")
 PASSING = ("great", "ok")
 

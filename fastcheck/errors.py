@@ -16,8 +16,9 @@ __all__ = [
 ]
 
 #: Classes defined here that no public function lets out: the command line's own usage error (it becomes one
-#: line on stderr and exit code 2) and the process pool's request for a check's state (answered by resending it).
-INTERNAL = ("MissingStateError", "UsageError")
+#: line on stderr and exit code 2), its stand-in for the user's ``os._exit`` and the process pool's request for a
+#: check's state (answered by resending it).
+INTERNAL = ("MissingStateError", "UsageError", "UserExit")
 
 
 # -- the cost and the check ------------------------------------------------------------------------------------
@@ -123,6 +124,16 @@ class ReportError(ValueError):
 # -- internal (see INTERNAL) -----------------------------------------------------------------------------------
 class UsageError(Exception):
     """Internal to the command line: bad input from the command line, one line on stderr, exit code 2."""
+
+
+class UserExit(BaseException):
+    """Internal to the command line: user code called ``os._exit(code)`` while fastcheck ran it (raised in place
+    of ending the process, so that nothing checked never reads as exit code 0; a BaseException, so the user's own
+    ``except Exception`` does not swallow it)."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
 
 
 class MissingStateError(Exception):

@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fastcheck.errors import ReportError, SweepFileError
-from fastcheck.support.files import atomic_write, directory_lock, write_text
+from fastcheck.support.escape import mathtext_plain, md_code_block, md_text
+from fastcheck.support.files import atomic_write, directory_lock, read_bounded, write_text
 from fastcheck.sweep.fit import best_rows, fit_notes, fit_orders
 from fastcheck.sweep.schema import EPS_SCHEMA, SIZE_SCHEMA
-from fastcheck.sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore, read_json
+from fastcheck.sweep.store import META_JSON, RESULTS_CSV, RESULTS_PARQUET, ResultStore, read_json, safe_cells
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +53,7 @@ def _save(fig, path) -> Path:
 
 def _to_csv(df, path) -> None:
     with atomic_write(path, "w", newline="") as fh:
-        df.to_csv(fh, index=False)
+        safe_cells(df).to_csv(fh, index=False)  # no text cell a spreadsheet would run as a formula
 
 
 def _to_parquet(df, path) -> None:
@@ -78,16 +79,22 @@ def load_results(directory):
     if not csv.exists() and not (directory / RESULTS_PARQUET).exists():
         raise ReportError(f"{directory} holds no {RESULTS_CSV}; run `fastcheck sweep` with this directory first")
     if csv.exists():
-        header = csv.read_text().split("\n", 1)[0].split(",")
-        if kind is None:
-            kind = "eps" if "eps" in header else "size" if "mode" in header else None
-        schema = EPS_SCHEMA if kind == "eps" else SIZE_SCHEMA
         try:
+            if kind is None:
+                header = read_bounded(csv).split(b"\n", 1)[0].decode("utf-8", "replace").split(",")
+                kind = "eps" if "eps" in header else "size" if "mode" in header else None
+            schema = EPS_SCHEMA if kind == "eps" else SIZE_SCHEMA
             df = ResultStore(directory, schema).read()
         except SweepFileError as exc:
             raise ReportError(str(exc)) from None
     else:
-        df = pd.read_parquet(directory / RESULTS_PARQUET)
+        import io
+
+        try:
+            data = read_bounded(directory / RESULTS_PARQUET)
+        except SweepFileError as exc:
+            raise ReportError(str(exc)) from None
+        df = pd.read_parquet(io.BytesIO(data))
         kind = kind or ("eps" if "eps" in df.columns else "size")
     if kind not in ("eps", "size"):
         raise ReportError(f"cannot tell what kind of sweep {directory} holds")
@@ -101,16 +108,19 @@ def _fmt(v, spec):
         if not np.isfinite(v):
             return "–"
         return format(v, spec)
-    return str(v)
+    if isinstance(v, (bool, int, np.bool_, np.integer)):
+        return str(v)
+    return md_text(v)  # text from the results file shows as text (no HTML, no Markdown, one line)
 
 
 def markdown_table(df: pd.DataFrame, formats: dict | None = None) -> str:
-    """A GitHub-flavoured Markdown table (``formats``: column -> format spec)."""
+    """A GitHub-flavoured Markdown table (``formats``: column -> format spec); text cells and headers are
+    escaped (:func:`fastcheck.support.escape.md_text`)."""
     formats = formats or {}
     cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines = ["| " + " | ".join(md_text(c) for c in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for _, r in df.iterrows():
-        cells = [_fmt(r[c], formats.get(c, ".3g")).replace("|", "\\|") for c in cols]
+        cells = [_fmt(r[c], formats.get(c, ".3g")) for c in cols]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -143,12 +153,12 @@ def plot_eps(df: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
                     continue
                 color = COLORS.get(scheme, None)
                 f = fits[(fits["problem"] == prob) & (fits["dtype"] == dt) & (fits["scheme"] == scheme)]
-                label = scheme
+                label = mathtext_plain(scheme)
                 if len(f):
                     f = f.iloc[0]
                     ts, rs = f["truncation_slope"], f["roundoff_slope"]
                     parts = [f"{ts:+.2f}" if np.isfinite(ts) else "–", f"{rs:+.2f}" if np.isfinite(rs) else "–"]
-                    label = f"{scheme}: slopes {parts[0]} / {parts[1]}"
+                    label = f"{label}: slopes {parts[0]} / {parts[1]}"
                 ax.loglog(g["eps"][ok], g[metric][ok], "o-", ms=3, lw=1.2, color=color, label=label)
                 if len(f):
                     for branch in ("truncation", "roundoff"):
@@ -162,14 +172,14 @@ def plot_eps(df: pd.DataFrame, fits: pd.DataFrame, path) -> Path:
             if not ax.has_data():  # every point skipped: say why instead of an empty frame
                 import textwrap
 
-                reasons = [n for n in dict.fromkeys(sub["note"]) if n]
+                reasons = [mathtext_plain(n) for n in dict.fromkeys(sub["note"]) if n]
                 ax.text(0.5, 0.5, "\n".join(textwrap.fill(r, 48) for r in reasons[:3]) or "no finite errors",
                         ha="center", va="center", fontsize=8, transform=ax.transAxes, color="dimgray")
                 ax.set_xscale("log")
                 ax.set_yscale("log")
-            ax.set_title(f"{prob} — {dt}", fontsize=10)
+            ax.set_title(mathtext_plain(f"{prob} — {dt}"), fontsize=10)
             ax.set_xlabel("ε (absolute step)")
-            ax.set_ylabel(f"{metric} of the numerical gradient")
+            ax.set_ylabel(mathtext_plain(f"{metric} of the numerical gradient"))
             ax.grid(True, which="major", alpha=0.3)
             if ax.has_data():
                 ax.legend(fontsize=7, loc="best")
@@ -186,7 +196,7 @@ def plot_size_time(df: pd.DataFrame, path) -> Path:
     sub = df[(df["threads"] == t_max) & np.isfinite(df["seconds"])]
     for mode in dict.fromkeys(sub["mode"]):
         g = sub[sub["mode"] == mode].sort_values("n_params")
-        ax.loglog(g["n_params"], g["seconds"], "o-", color=COLORS.get(mode), label=mode)
+        ax.loglog(g["n_params"], g["seconds"], "o-", color=COLORS.get(mode), label=mathtext_plain(mode))
     if len(sub):
         n = np.array([sub["n_params"].min(), sub["n_params"].max()], dtype=float)
         if n[1] > n[0]:
@@ -218,7 +228,7 @@ def plot_speedup(df: pd.DataFrame, path) -> Path:
         if len(g) < 2 or 1 not in set(g["threads"]):
             continue
         t1 = float(g.loc[g["threads"] == 1, "seconds"].iloc[0])
-        ax.plot(g["threads"], t1 / g["seconds"], "o-", color=COLORS.get(mode), label=f"{mode} ({biggest})")
+        ax.plot(g["threads"], t1 / g["seconds"], "o-", color=COLORS.get(mode), label=mathtext_plain(f"{mode} ({biggest})"))
     if threads:
         ax.plot(threads, threads, ":", color="gray", label="ideal")
     ax.set_xlabel("Numba threads")
@@ -304,9 +314,9 @@ def _write_report(directory, df, meta, title) -> list:
 
 
 def _header(title, meta) -> list:
-    lines = [f"# {title}", ""]
-    if meta.get("command"):
-        lines += ["Made with", "", "```", meta["command"], "```", ""]
+    lines = [f"# {md_text(title)}", ""]
+    if meta.get("command"):  # a fence the command cannot close: it shows as typed, never as Markdown
+        lines += ["Made with", "", *md_code_block(meta["command"]), ""]
     lines += [f"Environment: {_environment()}. Written {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.", ""]
     return lines
 
@@ -343,7 +353,7 @@ def _eps_readme(df, fits, meta, title) -> str:
                                      "error floor": ".2e", "predicted eps": ".1e"}), ""]
     why = fit_notes(fits)
     if why:
-        lines += ["Why a slope is missing, and steps left out of the fit:", ""] + [f"- {w}" for w in why] + [""]
+        lines += ["Why a slope is missing, and steps left out of the fit:", ""] + [f"- {md_text(w)}" for w in why] + [""]
     notes = df.loc[df["note"] != "", ["problem", "scheme", "dtype", "note"]]
     if len(notes):
         counts = notes.groupby(["problem", "scheme", "dtype", "note"], sort=False).size().reset_index(name="points")
@@ -360,17 +370,19 @@ def _eps_readme(df, fits, meta, title) -> str:
 
 def _size_readme(df, meta, title) -> str:
     lines = _header(title or "Check time vs model size, mode and threads", meta)
-    opts = meta.get("options", {})
-    timing = meta.get("timing", {})
+    opts = meta.get("options") if isinstance(meta.get("options"), dict) else {}
+    timing = meta.get("timing") if isinstance(meta.get("timing"), dict) else {}
     mlp = meta.get("mlp")
     lines += [
         "Each row is the median wall time of "
-        f"{timing.get('repeat', 'several')} check call(s) after a compiling warm-up"
-        + (f"; full-coordinate checks estimated above {timing['budget']:g} s are skipped" if "budget" in timing else "")
-        + (f". MLPs given by layer sizes: {mlp['activation']}, {mlp['loss']} loss, batch {mlp['batch']}" if mlp else "")
+        f"{md_text(timing.get('repeat', 'several'))} check call(s) after a compiling warm-up"
+        + (f"; full-coordinate checks estimated above {_fmt(timing['budget'], 'g')} s are skipped" if "budget" in timing else "")
+        + (f". MLPs given by layer sizes: {md_text(mlp.get('activation'))}, {md_text(mlp.get('loss'))} loss, "
+           f"batch {md_text(mlp.get('batch'))}" if isinstance(mlp, dict) else "")
         + ". Modes: structured = every "
         "coordinate with the structure-aware kernel, blackbox = every coordinate with the black-box kernel, "
-        f"directional = {opts.get('n_dirs', '?')} random directions per block, sampled = {opts.get('sample', '?')} "
+        f"directional = {md_text(opts.get('n_dirs', '?'))} random directions per block, "
+        f"sampled = {md_text(opts.get('sample', '?'))} "
         "coordinates per block. peak_mem_mb is the resident memory above the level before the call.",
         "",
         "![time vs n_params](time_vs_params.png) ![speed-up vs threads](speedup_vs_threads.png)",

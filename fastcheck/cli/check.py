@@ -166,25 +166,48 @@ def builtin_model(args):
         theta = model.init(args.seed)
         X, y = model.sample_data(args.batch, seed=args.seed)
     if args.mutant:
+        refuse_hidden_mutant(args.mutant, model, len(X), "this model" if args.model == "mlp" else "--model tutorial")
         model = model.mutant(args.mutant)
     return model, theta.astype(args.dtype), X, y
 
 
+def refuse_hidden_mutant(name: str, model, batch: int, what: str) -> None:
+    """A planted bug that cannot change ``model``'s gradient would only ever pass: refuse it, naming why."""
+    from fastcheck.models import MUTANTS
+
+    why = MUTANTS[name].hidden_because(model, batch)
+    if why:
+        raise UsageError(f"--mutant {name} cannot change the gradient of {what}: {why}; the check could only "
+                         f"pass. The bug: {MUTANTS[name].description}")
+
+
 def run(args) -> int:
+    from fastcheck.cli.guard import stdout_closed, stdout_to_stderr
     from fastcheck.inputs.userfile import call_user, load_callable
 
     opts = _options(args)
-    if args.target:
-        make = load_callable(args.target)
-        obj = call_user(make, args.target)
-        title = args.target
-        if args.dtype != "float64":
-            raise UsageError("--dtype applies to the built-in models; give your own theta in the precision you want")
-        result = check_target(obj, opts, args.directional, mode=args.mode)
-    else:
-        model, theta, X, y = builtin_model(args)
-        title = f"{args.model} {args.sizes if args.model == 'mlp' else ''}".strip()
-        result = check_target((model, theta, X, y), opts, args.directional, mode=args.mode)
+    with stdout_to_stderr():  # what user code prints goes to stderr: stdout is the report (--json: one document)
+        if args.target:
+            make = load_callable(args.target)
+            obj = call_user(make, args.target)
+            title = args.target
+            if args.dtype != "float64":
+                raise UsageError("--dtype applies to the built-in models; give your own theta in the precision you want")
+            result = check_target(obj, opts, args.directional, mode=args.mode)
+        else:
+            model, theta, X, y = builtin_model(args)
+            title = f"{args.model} {args.sizes if args.model == 'mlp' else ''}".strip()
+            result = check_target((model, theta, X, y), opts, args.directional, mode=args.mode)
+    code = 0 if result.passed else 3 if result.verdict == "inconclusive" else 1
+    try:
+        _print(result, args, title)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head -1`: the reader has what it wanted; the check ran, its code stands
+        stdout_closed()
+    return code
+
+
+def _print(result, args, title: str) -> None:
     if args.json:
         from fastcheck.support.files import dumps_strict
 
@@ -196,6 +219,3 @@ def run(args) -> int:
         from fastcheck.cli.render import print_result
 
         print_result(result, title=title, worst=args.worst, wide=args.wide)
-    if result.passed:
-        return 0
-    return 3 if result.verdict == "inconclusive" else 1

@@ -26,19 +26,17 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from rich.console import Console
-
     from fastcheck.checks.model import check_model
-    from fastcheck.cli.render import print_result
+    from fastcheck.cli.check import refuse_hidden_mutant
+    from fastcheck.cli.render import Terminal, print_result
     from fastcheck.models import MUTANTS, tutorial_network
 
-    console = Console()
+    console = Terminal()
     model, theta, X, y = tutorial_network(seed=args.seed)
+    refuse_hidden_mutant(args.mutant, model, len(X), "the demo's network (2-3-1, sigmoid, sse, no biases)")
     console.rule("the 2-3-1 network of Neural Networks Demystified, correct backprop")
     good = check_model(model, theta, X, y)
     print_result(good, title="correct", console=console)
-    if args.mutant not in MUTANTS:
-        raise ValueError(f"unknown mutant {args.mutant!r}; choose one of {sorted(MUTANTS)}")
     console.rule(f"the same network with a planted bug: {args.mutant}")
     console.print(f"[dim]{MUTANTS[args.mutant].description}[/]")
     bad = check_model(model.mutant(args.mutant), theta, X, y)

@@ -20,6 +20,20 @@ _STYLE = {"great": "green", "ok": "green", "suspect": "yellow", "wrong": "bold r
 WIDE = 100_000
 
 
+class Terminal(Console):
+    """The console of the command line: names print as given (no ``:x:`` emoji codes, markup escaped by the
+    callers), and a closed pipe raises :class:`BrokenPipeError` for the command to handle (rich's own
+    answer is ``SystemExit(1)``, which would read as the user's code exiting)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("emoji", False)
+        super().__init__(**kwargs)
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError("stdout was closed by its reader")
+
+
 def table_text(frame, console: Console, wide: bool = False, indent: str = "  ",
                verdict_col: str | None = "verdict") -> Text:
     """``frame`` as text fitted to ``console`` (never cut), its verdict column coloured on a terminal."""
@@ -44,7 +58,7 @@ def print_table(console: Console, frame, title: str | None = None, wide: bool = 
 
 def print_result(result, title: str = "", console: Console | None = None, worst: int = 5, wide: bool = False) -> None:
     """The verdict and the blocks' verdicts, what was checked, the per-block table, kinks and worst coordinates."""
-    console = console or Console()
+    console = console or Terminal()
     style = "bold green" if result.passed else _STYLE.get(result.verdict, "bold red")
     console.print(f"{escape(title + ': ') if title else ''}[{style}]{escape(result.summary())}[/]", highlight=False,
                   soft_wrap=True)

@@ -25,6 +25,28 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from fastcheck.cli.guard import stdout_closed, stdout_to_stderr
+
+    with stdout_to_stderr():  # what user code prints goes to stderr: stdout is the report (--json: one document)
+        res = _test(args)
+    try:
+        if args.json:
+            from fastcheck.support.files import dumps_strict
+
+            sys.stdout.write(dumps_strict(res.rates.to_dict("records"), indent=2) + "\n")
+        else:
+            print(f"{args.target}: {res}")
+        if args.plot:
+            res.plot(args.plot)
+            if not args.json:
+                print(f"plot written to {args.plot}")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away; the test ran, its code stands
+        stdout_closed()
+    return 0 if res.passed else 1
+
+
+def _test(args):
     from fastcheck.checks.taylor import taylor_test
     from fastcheck.inputs.targets import TargetError, classify, split_cost, split_hessian
     from fastcheck.inputs.userfile import call_user, load_callable
@@ -40,15 +62,4 @@ def run(args) -> int:
         (cost, theta, grad, extra, layout), hess = split_cost(made), None
     else:
         raise UsageError(f"the Taylor test takes a cost and its gradient; {args.target} returned a {kind} target")
-    res = taylor_test(cost, theta, grad, hess=hess, layout=layout, args=extra, seed=args.seed)
-    if args.json:
-        from fastcheck.support.files import dumps_strict
-
-        sys.stdout.write(dumps_strict(res.rates.to_dict("records"), indent=2) + "\n")
-    else:
-        print(f"{args.target}: {res}")
-    if args.plot:
-        res.plot(args.plot)
-        if not args.json:
-            print(f"plot written to {args.plot}")
-    return 0 if res.passed else 1
+    return taylor_test(cost, theta, grad, hess=hess, layout=layout, args=extra, seed=args.seed)

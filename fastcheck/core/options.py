@@ -92,6 +92,13 @@ class CheckOptions:
                             f"it accepts: {accepted}")
         extra = {k: kw.pop(k, v) for k, v in specific.items()}
         _validate_strategy(where, kw.get("strategy", "full"), kw.get("max_evals"))
+        if kw.get("thresholds") is not None:  # refused before any evaluation, naming the function
+            from fastcheck.core.validate import validate_thresholds
+
+            try:
+                validate_thresholds(kw["thresholds"])
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{where}(): {exc}") from None
         args = kw.get("args", ())
         if not isinstance(args, tuple):  # a list of arguments, or one argument alone
             kw["args"] = tuple(args) if isinstance(args, list) else (args,)
@@ -150,7 +157,9 @@ OPTION_DOCS = {
     "sample": "check this many coordinates drawn from every block (seeded by ``seed``)",
     "seed": "seed of every random draw (sampled coordinates, directions, upstream gradients)",
     "layout": "a Layout or a dict of arrays naming θ's blocks, so the report says which layer is wrong",
-    "thresholds": "override the verdict bands {\"great\": 1e-6, \"ok\": 1e-4, \"suspect\": 1e-2}",
+    "thresholds": "override the verdict bands {\"great\": 1e-6, \"ok\": 1e-4, \"suspect\": 1e-2}: strictly "
+                  "increasing, great and ok at most 0.1 (laxer bands would pass clearly wrong gradients), suspect "
+                  "at most 1",
     "threads": "Numba threads for compiled kernels (default: all)",
     "jit": "\"auto\" (compile a plain cost with Numba when it pays), True (always; JitError if it cannot), False",
     "workers": "worker processes for a cost that stays Python: \"auto\" (when the saving covers the start-up), "

@@ -5,16 +5,19 @@ the caller's object) or raises one clear error naming what is wrong.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
+from numbers import Real
 
 import numba
 import numpy as np
 
+from fastcheck import config
 from fastcheck.core.layout import Layout
 from fastcheck.errors import PrecisionWarning
 
-__all__ = ["as_theta", "layout_for", "select_coords", "validate_threads"]
+__all__ = ["as_theta", "layout_for", "select_coords", "validate_threads", "validate_thresholds"]
 
 
 def as_theta(theta, name: str = "theta") -> np.ndarray:
@@ -111,3 +114,39 @@ def select_coords(n: int, layout: Layout, coords=None, sample=None, seed=0) -> n
             picks.append(a + np.sort(rng.choice(size, size=k, replace=False)))
         return np.concatenate(picks).astype(np.int64)
     return np.arange(n, dtype=np.int64)
+
+
+def validate_thresholds(thresholds) -> dict:
+    """The verdict bands: ``thresholds`` (any of "great", "ok", "suspect") merged into the defaults.
+
+    They must be finite numbers that increase strictly (great < ok < suspect), the passing bands at
+    most :data:`fastcheck.config.MAX_PASSING_DIFFERENCE` (a laxer "ok" passes gradients that are
+    clearly wrong; "great" is also the relative band of one coordinate) and "suspect" at most 1 (no
+    difference exceeds 1, so a larger one would leave nothing "wrong").
+    """
+    t = dict(config.THRESHOLDS)
+    if thresholds is None:
+        return t
+    if not isinstance(thresholds, Mapping):
+        raise TypeError(f"thresholds must be a dict such as {t}, got {type(thresholds).__name__}")
+    unknown = set(thresholds) - set(t)
+    if unknown:
+        raise ValueError(f"unknown threshold(s) {sorted(map(str, unknown))}; known: {list(t)}")
+    for k, v in thresholds.items():
+        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(float(v)) or not float(v) > 0:
+            raise ValueError(f"thresholds must be positive and increasing, great < ok < suspect: "
+                             f"{k!r} is {v!r}, not a positive finite number")
+        t[k] = float(v)
+    great, ok, suspect = (t[k] for k in ("great", "ok", "suspect"))
+    if not great < ok < suspect:
+        raise ValueError(f"thresholds must be positive and increasing, great < ok < suspect (each band "
+                         f"above the one before), got {t}")
+    limit = config.MAX_PASSING_DIFFERENCE
+    if ok > limit:
+        raise ValueError(f"thresholds['ok'] = {ok:g} would pass clearly wrong gradients (a gradient 1.25× too "
+                         f"large differs by 0.11; twice too large by 0.33): the passing bands must be at most "
+                         f"{limit:g}, got {t}")
+    if suspect > 1:
+        raise ValueError(f"thresholds['suspect'] = {suspect:g} leaves nothing 'wrong': no difference exceeds 1; "
+                         f"give at most 1, got {t}")
+    return t

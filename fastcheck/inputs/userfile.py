@@ -13,7 +13,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from fastcheck.errors import UserFileError
+from fastcheck.errors import UserExit, UserFileError
 
 __all__ = ["call_user", "load_callable", "module_name_of"]
 
@@ -41,12 +41,12 @@ def load_callable(target: str, default: str = "make"):
     sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
-    except SystemExit as exc:  # exit code 0 would read as a passed check
+    except BaseException as exc:
         sys.modules.pop(module_name, None)
-        raise UserFileError(f"{path_str} called sys.exit({exc.code!r}) while importing; nothing was checked") from None
-    except Exception as exc:
-        sys.modules.pop(module_name, None)
-        raise UserFileError(f"{path_str} does not import: {type(exc).__name__}: {exc}") from exc
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise UserFileError(f"{path_str} {_what_happened(exc, 'does not import: ')}"
+                            + (" while importing; nothing was checked" if _exited(exc) else "")) from exc
     finally:
         if sys.path and sys.path[0] == folder:
             sys.path.pop(0)
@@ -70,7 +70,23 @@ def call_user(fn, what: str):
     """``fn()``; an exception or a ``sys.exit`` in it becomes a :class:`UserFileError` naming ``what``."""
     try:
         return fn()
-    except SystemExit as exc:  # exit code 0 would read as a passed check
-        raise UserFileError(f"{what} called sys.exit({exc.code!r}); nothing was checked") from None
-    except Exception as exc:
-        raise UserFileError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        raise UserFileError(f"{what} {_what_happened(exc, 'raised ')}"
+                            + ("; nothing was checked" if _exited(exc) else "")) from exc
+
+
+def _exited(exc: BaseException) -> bool:
+    return isinstance(exc, (SystemExit, UserExit))
+
+
+def _what_happened(exc: BaseException, lead: str) -> str:
+    """``sys.exit(0)``, ``os._exit(0)`` (exit code 0 would read as a passed check: an error), or the exception
+    (one not derived from Exception, such as asyncio.CancelledError, said to be so)."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})"
+    if isinstance(exc, UserExit):
+        return f"called os._exit({exc.code!r})"
+    kind = "" if isinstance(exc, Exception) else " (a BaseException, not an Exception)"
+    return f"{lead}{type(exc).__name__}{kind}: {exc}"

@@ -42,26 +42,34 @@ class Mutant:
     code: int
     description: str
 
-    def visible(self, model) -> bool:
-        """Whether ``model``'s options let this bug change the gradient."""
+    def visible(self, model, batch: int | None = None) -> bool:
+        """Whether ``model``'s options (and a batch of ``batch`` examples, when given) let this bug
+        change the gradient."""
+        return not self.hidden_because(model, batch)
+
+    def hidden_because(self, model, batch: int | None = None) -> str:
+        """Why the bug cannot change ``model``'s gradient ("" when it can): the option that hides it."""
         acts, n = model.activation_names, model.sizes
-        if self.code == ACTIVATION_DERIVATIVE:
-            return acts[0] in ("sigmoid", "tanh", "softplus")
-        if self.code in (NO_L2_GRAD, L2_DOUBLED):
-            return model.l2 > 0
-        if self.code == BIAS_AXIS:
-            return model.bias
-        if self.code == TRANSPOSED_WEIGHT:
-            return n[0] > 1 and n[1] > 1
-        if self.code == OFF_BY_ONE_LAYER:
-            return model.depth >= 2 and acts[0] != "identity"
-        if self.code == NO_MEAN:
-            return model.loss != "sse"
-        if self.code == DROPOUT_BACKWARD:
-            return model.keep_prob < 1 and model.depth >= 2
-        if self.code == BIAS_REGULARIZED:
-            return model.l2 > 0 and model.bias
-        return True
+        reasons = []
+        if self.code == ACTIVATION_DERIVATIVE and acts[0] not in ("sigmoid", "tanh", "softplus"):
+            reasons.append(f"layer 1's activation is {acts[0]} (the bug shows for sigmoid, tanh or softplus)")
+        if self.code in (NO_L2_GRAD, L2_DOUBLED, BIAS_REGULARIZED) and not model.l2 > 0:
+            reasons.append("l2 is 0 (the bug is in the gradient of the L2 term)")
+        if self.code in (BIAS_AXIS, BIAS_REGULARIZED) and not model.bias:
+            reasons.append("the model has no biases")
+        if self.code == TRANSPOSED_WEIGHT and not (n[0] > 1 and n[1] > 1):
+            reasons.append("layer 1 has a single input or a single unit (its transpose is itself)")
+        if self.code in (OFF_BY_ONE_LAYER, DROPOUT_BACKWARD) and model.depth < 2:
+            reasons.append("the model has a single layer")
+        if self.code == OFF_BY_ONE_LAYER and acts[0] == "identity":
+            reasons.append("layer 1's activation is identity (its derivative is 1 everywhere)")
+        if self.code == NO_MEAN and model.loss == "sse":
+            reasons.append("the loss is sse, a sum (the bug is in a mean's 1/m)")
+        if self.code == NO_MEAN and batch == 1:
+            reasons.append("the batch has one example (1/m is 1)")
+        if self.code == DROPOUT_BACKWARD and not model.keep_prob < 1:
+            reasons.append("keep_prob is 1 (no dropout)")
+        return "; ".join(reasons)
 
     def blocks(self, model) -> tuple:
         """Names of the parameter blocks whose gradient the bug corrupts."""

@@ -6,6 +6,10 @@
   and moves it over the target with :func:`os.replace`.  A kill, a full disk
   or an exception at any moment leaves the previous complete file (or none),
   never a truncated one; the temporary file is removed on failure.
+* :func:`read_bounded` reads a file fastcheck wrote back (``results.csv``,
+  ``sweep.json``): regular files only (a FIFO, a device such as a symlink to
+  ``/dev/zero``, or a directory is refused at once, never waited on) and at
+  most a bounded number of bytes.
 * :func:`directory_lock` makes one process at a time the writer of an output
   directory (an ``flock`` on ``DIR/.fastcheck.lock``); a second writer is
   refused with :class:`DirectoryBusyError`.  The lock is re-entrant within a
@@ -17,22 +21,27 @@ import contextlib
 import json
 import math
 import os
+import stat
 import tempfile
 import threading
 from pathlib import Path
 
-from fastcheck.errors import DirectoryBusyError
+from fastcheck.errors import DirectoryBusyError, SweepFileError
 
 try:  # POSIX; elsewhere directories are not locked
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["LOCK_NAME", "atomic_write", "directory_lock", "dumps_strict", "open_for_append", "write_text"]
+__all__ = ["LOCK_NAME", "MAX_READ", "atomic_write", "directory_lock", "dumps_strict", "open_for_append",
+           "read_bounded", "write_text"]
 
 LOCK_NAME = ".fastcheck.lock"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+#: The most :func:`read_bounded` reads by default: 1 GiB (a results table of millions of grid points).
+MAX_READ = 1 << 30
 
 
 def _file_mode() -> int:
@@ -110,6 +119,48 @@ def _plain(obj):
     if callable(tolist):
         return _plain(tolist())
     return str(obj)
+
+
+def read_bounded(path, limit: int = MAX_READ) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them.
+
+    The file is opened without blocking (a FIFO planted in its place is not waited on) and refused unless
+    it is a regular file (a FIFO, a device such as ``/dev/zero`` behind a symlink, a socket or a directory
+    raise :class:`SweepFileError` naming what it is); a file larger than ``limit`` bytes is refused too.
+    ``FileNotFoundError`` passes through.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        raise SweepFileError(f"{path} is a directory, not a file fastcheck wrote") from None
+    except OSError as exc:
+        raise SweepFileError(f"{path} cannot be opened: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                    else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+            raise SweepFileError(f"{path} is {kind}, not a regular file fastcheck wrote; refusing to read it")
+        if st.st_size > limit:
+            raise SweepFileError(f"{path} holds {st.st_size:,} bytes, more than the {limit:,} fastcheck reads")
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+        chunks, total = [], 0
+        while True:  # at most limit + 1 bytes, whatever the size said (a file still growing)
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise SweepFileError(f"{path} holds more than the {limit:,} bytes fastcheck reads")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def open_for_append(path):

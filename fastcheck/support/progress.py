@@ -77,9 +77,9 @@ class _Rich(_Silent):
         )
 
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-            console=Console(file=stream), transient=False,
+            TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}", markup=False),
+            console=Console(file=stream, emoji=False), transient=False,
         )
         self.task = self.progress.add_task(description, total=total, info="")
 

@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fastcheck.errors import ResultsExistError, ResumeError, SweepFileError
-from fastcheck.support.files import atomic_write, directory_lock, dumps_strict, open_for_append, write_text
+from fastcheck.support.escape import csv_cell, csv_uncell
+from fastcheck.support.files import (
+    atomic_write,
+    directory_lock,
+    dumps_strict,
+    open_for_append,
+    read_bounded,
+    write_text,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,6 +38,9 @@ if TYPE_CHECKING:
 RESULTS_CSV = "results.csv"
 RESULTS_PARQUET = "results.parquet"
 META_JSON = "sweep.json"
+
+#: The most ``sweep.json`` may hold (it lists a grid's settings: kilobytes).
+MAX_META_BYTES = 16 << 20
 
 #: Metadata keys that describe the grid (points are keyed by them) or the
 #: run, not the numbers of a point: they may change between a run and its resume.
@@ -54,11 +65,24 @@ def coerce(df: pd.DataFrame, schema: dict) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def safe_cells(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell a spreadsheet would run as a formula quoted (:func:`csv_cell`), for a CSV."""
+    from pandas.api.types import is_string_dtype
+
+    text = [c for c in df.columns if df[c].dtype == object or is_string_dtype(df[c])]
+    if not text:
+        return df
+    out = df.copy()
+    for c in text:
+        out[c] = out[c].map(csv_cell)
+    return out
+
+
 def read_json(path) -> dict:
     """A sweep's JSON file as a dict; a clear error naming the file if it cannot be read."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(path, MAX_META_BYTES).decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SweepFileError(f"{path} is not valid JSON (truncated or edited?): {exc}") from None
     if not isinstance(data, dict):
@@ -154,7 +178,7 @@ class ResultStore:
         self._write_meta(meta)
         # Rewrite the finished rows cleanly (drops a half-written last line).
         with atomic_write(self.path, "w", newline="") as fh:
-            done.to_csv(fh, index=False)
+            safe_cells(done).to_csv(fh, index=False)
         self._fh = open_for_append(self.path)
         return done
 
@@ -185,10 +209,10 @@ class ResultStore:
         """The finished rows in the file (a torn last line is ignored)."""
         import pandas as pd
 
-        if not self.path.is_file() or self.path.stat().st_size == 0:
+        if not self.path.exists():
             return self.empty()
-        try:
-            text = self.path.read_text(encoding="utf-8")
+        try:  # a regular file only (a FIFO or a device in its place is refused, never waited on), bounded
+            text = read_bounded(self.path).decode("utf-8")
         except UnicodeDecodeError:
             raise SweepFileError(f"{self.path} is not a text file written by fastcheck") from None
         if not text.endswith("\n"):
@@ -210,6 +234,8 @@ class ResultStore:
             raise SweepFileError(
                 f"{self.path} lacks columns {sorted(missing)}; it was written by another kind of sweep"
             )
+        for c in (c for c, k in self.schema.items() if k == "str"):  # the text written (see safe_cells)
+            df[c] = df[c].map(csv_uncell)
         try:
             return coerce(df, self.schema)
         except (ValueError, TypeError) as exc:
@@ -223,7 +249,7 @@ class ResultStore:
         if not rows:
             return
         df = coerce(pd.DataFrame(rows), self.schema)
-        self._fh.write(df.to_csv(index=False, header=False))
+        self._fh.write(safe_cells(df).to_csv(index=False, header=False))
         self._fh.flush()
 
     def close(self) -> None:
@@ -237,7 +263,7 @@ class ResultStore:
         self.close()
         try:
             with atomic_write(self.path, "w", newline="") as fh:
-                final.to_csv(fh, index=False)
+                safe_cells(final).to_csv(fh, index=False)
         finally:
             self._release()
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from fastcheck import config
 from fastcheck.core.layout import Layout
+from fastcheck.core.validate import validate_thresholds  # noqa: F401 - the checks import it from here
 from fastcheck.verdicts.errorbars import COUNTED, INCONCLUSIVE, NONFINITE, SETTLE, WHY_NAMES, WRONG, ZERO
 
 if TYPE_CHECKING:
@@ -38,20 +39,6 @@ def _norm(x) -> float:
     takes while its threads wake up against Numba's still-spinning workers."""
     x = np.ravel(x)
     return float(np.sqrt(np.sum(x * x)))
-
-
-def validate_thresholds(thresholds) -> dict:
-    """Merge user thresholds into the defaults; they must increase."""
-    t = dict(config.THRESHOLDS)
-    if thresholds:
-        unknown = set(thresholds) - set(t)
-        if unknown:
-            raise ValueError(f"unknown threshold(s) {sorted(unknown)}; known: {list(t)}")
-        t.update({k: float(v) for k, v in thresholds.items()})
-    vals = [t[k] for k in ("great", "ok", "suspect")]
-    if not all(v > 0 and np.isfinite(v) for v in vals) or not vals[0] <= vals[1] <= vals[2]:
-        raise ValueError(f"thresholds must be positive and increasing great <= ok <= suspect, got {t}")
-    return t
 
 
 def verdict(difference: float, thresholds=None, *, at_noise: bool = False) -> str:
