@@ -9,6 +9,7 @@ benchmarks/README.md); the thread-scaling ones are charted only.  Every
 from ._ratios import (
     RATIO_NETWORKS,
     blackbox_in_cost_calls,
+    cold_over_warm,
     blackbox_parallel_over_serial,
     check_in_forward_passes,
     structured_parallel_over_serial,
@@ -63,3 +64,15 @@ class BlackBoxInCostCalls:
         return blackbox_in_cost_calls()
 
     track_ratio.unit = "cost calls"
+
+
+class ColdStart:
+    """``fastcheck demo`` in a fresh process on an empty compilation cache over the same warm (fastest of
+    two pairs taken in turns, two Numba threads): 1 when nothing needs compiling."""
+
+    timeout = 600
+
+    def track_ratio(self):
+        return cold_over_warm("demo")
+
+    track_ratio.unit = "cold / warm"
