@@ -25,8 +25,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from asv_suite._coldstart import COMMANDS, cold_and_warm  # noqa: E402
-from timing import add_write_option, report_dir  # noqa: E402
+from asv_suite._coldstart import COMMANDS, cold_and_warm
+from timing import add_write_option, report_dir
 
 TRACKED = ROOT / "reports" / "cold-start"
 TARGETS = {"demo": (8.0, 3.0), "mlp-784-128-10": (10.0, None)}
@@ -96,19 +96,19 @@ def _readme(meta, results, args) -> str:
     lines = [
         "# Cold start: a fresh process on an empty compilation cache, beside a warm one",
         "",
-        "Written by `benchmarks/bench_cold_start.py` "
-        f"(`flock /tmp/fastcheck-bench.lock python benchmarks/bench_cold_start.py --repeat {args.repeat} "
-        f"--threads {args.threads} --write`), commit {meta['commit']}, {meta['cpus']} CPUs, "
-        f"NUMBA_NUM_THREADS={meta['threads']}, load average {meta['load_before']} before and "
-        f"{meta['load_after']} after (a shared machine: other jobs ran beside it).",
+        ("Written by `benchmarks/bench_cold_start.py` "
+         f"(`flock /tmp/fastcheck-bench.lock python benchmarks/bench_cold_start.py --repeat {args.repeat} "
+         f"--threads {args.threads} --write`), commit {meta['commit']}, {meta['cpus']} CPUs, "
+         f"NUMBA_NUM_THREADS={meta['threads']}, load average {meta['load_before']} before and "
+         f"{meta['load_after']} after (a shared machine: other jobs ran beside it)."),
         "",
-        "Cold: a new empty `NUMBA_CACHE_DIR`/`FASTCHECK_CACHE_DIR`; warm: the same command right after, in "
-        "another fresh process, on what the cold run cached.  Wall times of the whole process (start-up, "
-        "imports, compilation, the checks), medians over the rounds; \"checks\" and \"compiling\" are the sums "
-        "of what the checks' summaries print (a check's own time never includes compilation).",
+        ("Cold: a new empty `NUMBA_CACHE_DIR`/`FASTCHECK_CACHE_DIR`; warm: the same command right after, in "
+         "another fresh process, on what the cold run cached.  Wall times of the whole process (start-up, "
+         "imports, compilation, the checks), medians over the rounds; \"checks\" and \"compiling\" are the sums "
+         "of what the checks' summaries print (a check's own time never includes compilation)."),
         "",
-        "| command | cold (s) | warm (s) | cold ÷ warm | cold: checks + compiling (s) | warm: checks + compiling (s) "
-        "| target | met |",
+        ("| command | cold (s) | warm (s) | cold ÷ warm | cold: checks + compiling (s) "
+         "| warm: checks + compiling (s) | target | met |"),
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:

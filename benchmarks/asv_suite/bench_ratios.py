@@ -9,9 +9,9 @@ benchmarks/README.md); the thread-scaling ones are charted only.  Every
 from ._ratios import (
     RATIO_NETWORKS,
     blackbox_in_cost_calls,
-    cold_over_warm,
     blackbox_parallel_over_serial,
     check_in_forward_passes,
+    cold_over_warm,
     structured_parallel_over_serial,
 )
 
