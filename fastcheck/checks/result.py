@@ -95,7 +95,11 @@ class CheckResult:
         Why an inconclusive check could not decide, and what would settle it.
     seconds, compile_seconds : float
         Wall time of the differencing, and of the Numba compilation this
-        check needed before it (0 when everything was compiled already).
+        check needed before it (0 when everything was compiled already, or
+        when the check ran interpreted); never one in the other.
+    compile_note : str
+        "cached for next time" when what was compiled went to the cache,
+        "loaded from the cache" when it was only loaded ("" otherwise).
     """
 
     difference: float
@@ -128,6 +132,7 @@ class CheckResult:
     precision: str = ""
     n_refined: int = 0
     compile_seconds: float = 0.0
+    compile_note: str = ""
 
     def __post_init__(self):
         # The tables print in full (every column, every number): see fastcheck.checks.table.
@@ -213,6 +218,7 @@ class CheckResult:
                     "n_evals": self.n_evals,
                     "seconds": self.seconds,
                     "compile_seconds": self.compile_seconds,
+                    "compile_note": self.compile_note,
                     "threads": self.threads,
                     "failing_blocks": ",".join(self.failing_blocks),
                     "n_kinks": len(self.kinks),
@@ -325,7 +331,12 @@ class CheckResult:
         return f"<CheckResult {self.summary()}>"
 
     def _compiled(self) -> str:
-        return f" (+ {self.compile_seconds:.3g} s compiling)" if self.compile_seconds > 0 else ""
+        """" + 8.1 s compiling, cached for next time" (the time the check did not count), or ""."""
+        if not self.compile_seconds > 0:
+            return ""
+        if self.compile_note == "loaded from the cache":
+            return f" + {self.compile_seconds:.3g} s loading compiled code"
+        return f" + {self.compile_seconds:.3g} s compiling" + (f", {self.compile_note}" if self.compile_note else "")
 
     def _repr_html_(self) -> str:
         """The report as HTML for notebooks: the verdict coloured, the per-block table, the worst

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastcheck import config
-from fastcheck.checks.base import analytic_gradient, base_value, coordinate_band, held_blas
+from fastcheck.checks.base import analytic_gradient, base_value, compile_note, coordinate_band, held_blas
 from fastcheck.checks.screen_result import SCREEN_BLOCK_COLUMNS, TEST_COLUMNS, ScreenResult
 from fastcheck.core.options import CheckOptions
 from fastcheck.core.steps import ADAPTIVE, SCHEMES, direction_steps, get_scheme, validate_eps
@@ -475,8 +475,8 @@ class _Screen:
         return ScreenResult(
             difference=difference, verdict=verdict, passed=verdict in ("great", "ok"), blocks=blocks,
             layout=self.layout, thresholds=self.thresholds, reason=reason, threads=ev.threads, path=ev.path,
-            note=ev.note, compile_seconds=ev.compile_seconds, n_params=len(theta), dtype=theta.dtype.name,
-            kind="coordinates", n_evals=self.budget.used, seconds=time.perf_counter() - t0, tests=tests,
+            note=ev.note, compile_seconds=ev.compile_seconds, compile_note=compile_note(ev), n_params=len(theta),
+            dtype=theta.dtype.name, kind="coordinates", n_evals=self.budget.used, seconds=time.perf_counter() - t0, tests=tests,
             max_evals=self.opts.max_evals, spent=dict(self.budget.spent), **fields,
         )
 

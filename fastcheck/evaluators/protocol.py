@@ -63,8 +63,12 @@ class Evaluator:
     path = "?"
     #: A remark for the result's summary (such as why a faster path was not taken).
     note = ""
-    #: Seconds spent compiling for this check.
+    #: Seconds spent compiling for this check (or loading compiled code from the cache).
     compile_seconds = 0.0
+    #: What was compiled is in the cache for the next process.
+    compile_cached = False
+    #: All of :attr:`compile_seconds` went to loading compiled code from the cache.
+    compile_loaded = False
     #: The fastest evaluation of the cost seen so far (what the pool and the
     #: auto-jit decisions, and the time estimate before a long check, start from).
     eval_seconds = float("inf")
@@ -135,6 +139,14 @@ class Wrapper(Evaluator):
     @property
     def compile_seconds(self) -> float:
         return self.base.compile_seconds
+
+    @property
+    def compile_cached(self) -> bool:
+        return self.base.compile_cached
+
+    @property
+    def compile_loaded(self) -> bool:
+        return self.base.compile_loaded
 
     @property
     def eval_seconds(self) -> float:

@@ -10,6 +10,8 @@ and flag ReLU kinks, which the result lists apart from the verdict.
 from __future__ import annotations
 
 import functools
+import itertools
+import time
 
 import numpy as np
 
@@ -49,6 +51,27 @@ class _KinkCache:
 #: compilation is process-wide, so a new evaluator need not run the kernel again to prepare it.
 _COMPILED = set()
 
+#: Seconds compiling on an empty cache takes (two cores, a quiet machine, rounded down): either
+#: form of the structure-aware kernel, and the network's row-loop cost (``value``).
+COLD_KERNEL = 20.0
+COLD_COST = 1.0
+#: Seconds one multiply-add of the network's row loops takes interpreted (measured: 0.5-2 µs).
+INTERPRETED_MAC = 1e-6
+#: Kernel calls a check makes (stencils, kinks, refinement rounds) and cost evaluations per
+#: coordinate and offset, as assumed when weighing interpretation against compilation.
+CALLS_PER_CHECK, EVALS_PER_POINT = 10, 4
+
+
+def interpreted_kernel_seconds(model: MLP, batch: int, n_coords: int, n_offsets: int, calls: int) -> float:
+    """Estimated seconds of ``calls`` calls of the structure-aware kernel run interpreted (see
+    :func:`fastcheck.config.interpreted`) on ``n_coords`` coordinates × ``n_offsets`` offsets in all:
+    each call recomputes the unperturbed pass (about twice a forward pass's multiply-adds), each
+    perturbed cost touches every unit of every sample about once."""
+    sizes = model.sizes
+    forward = batch * sum(a * b for a, b in itertools.pairwise(sizes))
+    per_point = batch * sum(sizes[1:]) + 50
+    return INTERPRETED_MAC * (2 * forward * calls + per_point * n_coords * n_offsets)
+
 
 class LayeredEvaluator(Evaluator):
     """Perturbed costs of a built-in network by the structure-aware kernel.
@@ -65,7 +88,6 @@ class LayeredEvaluator(Evaluator):
         complex step then runs in complex128 resp. complex64.
     """
 
-    path = "structured"
     caps = Capabilities(
         holds_blas=True,  # see fastcheck.checks.gradient.held_blas
         deterministic=True,  # a fixed dropout mask: J(θ) is not re-evaluated to test for randomness
@@ -81,6 +103,35 @@ class LayeredEvaluator(Evaluator):
         self.args = model.cost_args(X, Y, self.dtype)
         self._threads = threads
         self._kinks = _KinkCache()
+        self._batch = int(self.args[0].shape[0])
+        # the whole check's kernel work interpreted, against compiling: small networks are checked
+        # interpreted, by the same code (see fastcheck.config.interpreted), with nothing to compile
+        work = interpreted_kernel_seconds(model, self._batch, model.n_params, 2 * EVALS_PER_POINT, CALLS_PER_CHECK)
+        self._costs = config.runner(layered.layered_costs, work, COLD_KERNEL)
+        self._value = (backprop.mlp_cost if config.is_compiled(self._costs)
+                       else config.runner(backprop.mlp_cost, work, COLD_COST))
+        self._complex = None  # chosen by prepare(θ, "complex") for a whole complex-step check
+        self.compile_seconds = 0.0
+        self.compile_cached = False
+        self.compile_loaded = True
+
+    @property
+    def path(self) -> str:
+        return "structured" if config.is_compiled(self._costs) else "structured, interpreted"
+
+    def _timed(self, fn, *args):
+        """``fn(*args)``; when that compiled ``fn`` (or loaded it from the cache), the time goes to
+        :attr:`compile_seconds`, never to the check's."""
+        if not config.is_compiled(fn):
+            return fn(*args)
+        before, loading = len(fn.signatures), config.on_disk(fn)
+        t0 = time.perf_counter()
+        out = fn(*args)
+        if len(fn.signatures) != before:
+            self.compile_seconds += time.perf_counter() - t0
+            self.compile_cached = config.CACHE
+            self.compile_loaded = self.compile_loaded and loading
+        return out
 
     @property
     def threads(self) -> int:
@@ -89,20 +140,25 @@ class LayeredEvaluator(Evaluator):
     def value(self, theta) -> float:
         """J(θ), rounded as the kernel's own unperturbed cost (row loops)."""
         self._check_theta(theta)
-        return float(backprop.mlp_cost(theta, *self.args))
+        return float(self._timed(self._value, theta, *self.args))
 
     def prepare(self, theta, kind: str) -> None:
-        """Compile the kernel (a no-op once compiled or loaded from the cache),
-        so compilation stays out of a check's timing."""
+        """Choose between the compiled and the interpreted kernel for a whole check of ``kind`` and
+        compile the former (a no-op once compiled or loaded from the cache), so that compilation
+        stays out of the check's timing (it goes to :attr:`compile_seconds`)."""
         self._check_theta(theta)
         if kind == "directions":
             JitEvaluator(self.model.jit_cost, self.args, self._threads).prepare(theta, kind)
-        elif (kind, self.dtype) not in _COMPILED:
-            one, h = np.zeros(1, np.int64), np.full(1, 1e-3)
-            if kind == "complex":
-                self.complex_step(theta, one, h)
-            else:
-                self._run(theta, one, h, np.ones(1))
+        elif kind == "complex":
+            if self._complex is None:  # the whole check's choice
+                work = interpreted_kernel_seconds(self.model, self._batch, self.model.n_params, EVALS_PER_POINT,
+                                                  CALLS_PER_CHECK)
+                self._complex = config.runner(layered.layered_complex_step, work, COLD_KERNEL)
+            if config.is_compiled(self._complex) and (kind, self.dtype) not in _COMPILED:
+                self.complex_step(theta, np.zeros(1, np.int64), np.full(1, 1e-3))
+                _COMPILED.add((kind, self.dtype))
+        elif config.is_compiled(self._costs) and (kind, self.dtype) not in _COMPILED:
+            self._run(theta, np.zeros(1, np.int64), np.full(1, 1e-3), np.ones(1))
             _COMPILED.add((kind, self.dtype))
 
     def _check_theta(self, theta):
@@ -117,7 +173,7 @@ class LayeredEvaluator(Evaluator):
         out = np.empty((len(coords), len(offsets)))
         flags = np.zeros(len(coords), np.bool_)
         with config.threads(self._threads) as n, config.single_threaded_blas():
-            layered.layered_costs(theta, *self.args, coords, steps, offsets, np.int64(n), out, flags)
+            self._timed(self._costs, theta, *self.args, coords, steps, offsets, np.int64(n), out, flags)
         self._kinks.store(theta, coords, steps, flags)
         return out, flags
 
@@ -140,8 +196,12 @@ class LayeredEvaluator(Evaluator):
         steps = np.ascontiguousarray(steps, np.float64)
         out = np.empty(len(coords))
         unit = complex_dtype(self.dtype)(1j)
+        kernel = self._complex  # a whole complex-step check's choice, else that of these coordinates alone
+        if kernel is None:
+            work = interpreted_kernel_seconds(self.model, self._batch, len(coords), 1, 1)
+            kernel = config.runner(layered.layered_complex_step, work, COLD_KERNEL)
         with config.threads(self._threads) as n, config.single_threaded_blas():
-            layered.layered_complex_step(theta, *self.args, coords, steps, unit, np.int64(n), out)
+            self._timed(kernel, theta, *self.args, coords, steps, unit, np.int64(n), out)
         return out
 
     def directions(self, theta, lo, start, dirvals, steps, offsets):
@@ -175,8 +235,10 @@ class BlackBoxModelEvaluator(JitEvaluator):
 
     def prepare(self, theta, kind: str) -> None:
         super().prepare(theta, kind)
-        if kind != "complex":
+        if kind != "complex":  # the kink flags' kernel: its compilation is this check's too
+            before = self._layered.compile_seconds
             self._layered.prepare(theta, kind)
+            self.compile_seconds += self._layered.compile_seconds - before
 
     def complex_step(self, theta, coords, steps):
         out = np.empty(len(coords))

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastcheck import config
 from fastcheck.config import NUMERIC, jit
+
+#: Seconds compiling :func:`table` takes on an empty cache, and one operation of it interpreted.
+COLD_SECONDS = 1.0
+INTERPRETED_OP = 1e-6
 
 
 @jit(NUMERIC)
@@ -96,3 +101,9 @@ def table(costs, disp, f0, mach, ratio, cost_noise, levels, rounding,
         best[i] = pick_b
         best_err[i] = pick_e if np.isfinite(pick_e) else np.nan
         best_rnd[i] = pick_r
+
+
+def table_runner(n: int, K: int, levels: int):
+    """:func:`table` compiled, or interpreted while that is quicker (see :func:`fastcheck.config.runner`) for
+    ``n`` rows of ``K`` rungs and ``levels`` extrapolations."""
+    return config.runner(table, INTERPRETED_OP * n * K * (30 + 20 * levels), COLD_SECONDS)

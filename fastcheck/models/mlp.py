@@ -1,6 +1,8 @@
 """The built-in dense network (:class:`MLP`) and the 2-3-1 network of Neural Networks Demystified."""
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,6 +12,11 @@ from fastcheck.core.layout import Layout
 from fastcheck.models import backprop, mutant_backprop
 from fastcheck.models.functions import ACTIVATIONS, LOSSES
 from fastcheck.models.mutants import get_mutant
+
+#: Seconds compiling the backprop takes on an empty cache (two cores, a quiet machine, rounded down),
+#: and one operation of its loops interpreted (measured: 1-4 µs).
+COLD_GRAD = 2.0
+INTERPRETED_OP = 4e-6
 
 
 class MLP:
@@ -319,12 +326,35 @@ class MLP:
         out = np.empty(self.n_params)
         # one BLAS thread: the products are small, and a BLAS thread pool woken next to
         # Numba's threads costs far more than it saves (about 20× at 784-128-10)
+        # interpreted while that is quicker than compiling (see fastcheck.config.runner): the backprop
+        # computes every product with BLAS either way, its loops run interpreted
+        fn = config.runner(self._grad_kernel, self._grad_work(X.shape[0]), COLD_GRAD)
         with config.single_threaded_blas():
             if self._bug_code:
-                mutant_backprop.mlp_grad(theta, *args, np.int64(self._bug_code), out)
+                fn(theta, *args, np.int64(self._bug_code), out)
             else:
-                backprop.mlp_grad(theta, *args, out)
+                fn(theta, *args, out)
         return out
+
+    @property
+    def _grad_kernel(self):
+        return mutant_backprop.mlp_grad if self._bug_code else backprop.mlp_grad
+
+    def _grad_work(self, batch: int) -> float:
+        """Estimated seconds of one backprop interpreted (its loops: the weights' and the units')."""
+        n = self.sizes
+        return INTERPRETED_OP * (sum(a * b for a, b in itertools.pairwise(n)) + 2 * batch * sum(n))
+
+    def prepare_grad(self, theta, X, y, precision=None) -> float:
+        """Compile the backprop now if :meth:`grad` is going to run it compiled (a check calls this
+        before its clock starts); the seconds compiling (or loading it from the cache) took, 0.0 when
+        nothing was compiled."""
+        fn = self._grad_kernel
+        if fn.signatures or not config.compile_pays(fn, self._grad_work(len(X)), COLD_GRAD):
+            return 0.0
+        t0 = time.perf_counter()
+        self.grad(theta, X, y, precision=precision)
+        return time.perf_counter() - t0 if fn.signatures else 0.0
 
     def forward(self, theta, X) -> np.ndarray:
         """The network's output ``A_L`` for a batch (with this batch size's dropout mask)."""

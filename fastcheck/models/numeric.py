@@ -14,6 +14,7 @@ For float64 the cast is a no-op that LLVM folds away.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import types
 from numba.extending import overload
 
@@ -21,8 +22,8 @@ from fastcheck.config import NET_OVERLOAD, jit_options
 
 
 def const(value, like):
-    """``value`` converted to the type of ``like`` (Python fallback: unchanged)."""
-    return value
+    """``value`` converted to the type of ``like`` (a NumPy scalar's type; anything else: unchanged)."""
+    return like.dtype.type(value) if isinstance(like, np.generic) else value
 
 
 @overload(const, jit_options=jit_options(NET_OVERLOAD))

@@ -216,6 +216,6 @@ def extrapolate(costs, disp, f0, mach, ratio=RATIO, cost_noise=None) -> Ladder:
     noise = np.zeros(n) if cost_noise is None else np.ascontiguousarray(cost_noise, np.float64)
     best, best_err, best_rnd = np.empty(n), np.empty(n), np.empty(n)
     central, right, left, rnd, steps = (np.empty((n, K)) for _ in range(5))
-    richardson.table(costs, disp, float(f0), float(mach), float(ratio), noise, LEVELS, COST_ROUNDING,
+    richardson.table_runner(n, K, LEVELS)(costs, disp, float(f0), float(mach), float(ratio), noise, LEVELS, COST_ROUNDING,
                      best, best_err, best_rnd, central, right, left, rnd, steps)
     return Ladder(best, best_err, central, right, left, rnd, steps, np.isfinite(best_err), best_rnd)

@@ -112,7 +112,8 @@ def test_what_the_suite_covers():
     assert {"time", "timeraw", "peakmem", "track"} <= kinds
     for needed in ("ModelCheck.time_check", "ModelSampled.time_sampled", "ModelDirectional.time_directional",
                    "EpsSweep.time_eps_sweep", "FittedOrders.track_truncation_slope", "ModelCheck.track_difference",
-                   "ModelPeakMemory.peakmem_structured", "CompileTime.timeraw_first_check_gradient"):
+                   "ModelPeakMemory.peakmem_structured", "CompileTime.timeraw_first_check_gradient",
+                   "bench_cold.ColdStart.timeraw_command", "bench_ratios.ColdStart.track_ratio"):
         assert any(n.endswith(needed) for n in names), needed
 
 

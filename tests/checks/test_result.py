@@ -57,3 +57,18 @@ def test_frame_dict_and_headline_say_the_same_verdict(results):
     assert bad.failing_blocks == ["b"] and bad.wrong_blocks == ["b"] and not bad.passed
     assert good.failing_blocks == [] and good.passed
     assert list(good.blocks["block"]) == ["W", "b"] and good.blocks["checked"].sum() == 10
+
+
+def test_compile_time_is_shown_apart_from_the_checks_time_and_in_the_json(results):
+    import dataclasses
+
+    _, good, _ = results
+    assert good.compile_seconds == 0.0 and "compiling" not in good.stats_line()
+    r = dataclasses.replace(good, seconds=0.05, compile_seconds=8.1, compile_note="cached for next time")
+    assert " 0.05 s + 8.1 s compiling, cached for next time on " in r.stats_line()
+    d = r.to_dict()
+    assert (d["seconds"], d["compile_seconds"], d["compile_note"]) == (0.05, 8.1, "cached for next time")
+    loaded = dataclasses.replace(r, compile_seconds=0.3, compile_note="loaded from the cache")
+    assert " 0.05 s + 0.3 s loading compiled code on " in loaded.stats_line()
+    user = dataclasses.replace(r, compile_seconds=1.5, compile_note="")  # a user's cost: compiled, not cached
+    assert user.stats_line().count("compiling") == 1 and "cached" not in user.stats_line()
