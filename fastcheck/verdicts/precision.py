@@ -66,6 +66,35 @@ class Precision:
     n_evals: int
 
 
+#: Round-off scatters alike at every probe scale (4 degrees of freedom: two readings of the same noise
+#: differ by more than this factor in well under 5 % of probes); a shape misfit shrinks 16× or more per scale.
+CONSISTENT = 4.0
+
+
+def _consistent(readings) -> np.ndarray:
+    """Per coordinate, the round-off reading: the geometric mean of two successive probe scales that
+    agree within :data:`CONSISTENT` (the smallest such pair), inf when none do.
+
+    Round-off is the same at every scale; a kink's misfit shrinks in proportion to the step and a
+    smooth cost's misfit faster, so a reading that keeps shrinking with the step is shape, never
+    round-off (a corner at θ once read as a "precision" 2e7 times coarser than float64)."""
+    out = np.full(readings.shape[1], np.inf)
+    for m in range(readings.shape[0] - 1, 0, -1):  # smallest scales first
+        a, b = readings[m], readings[m - 1]
+        ok = np.isfinite(a) & np.isfinite(b) & (np.maximum(a, b) <= CONSISTENT * np.minimum(a, b)) & ~np.isfinite(out)
+        out[ok] = np.sqrt(a[ok] * b[ok])
+    return out
+
+
+def describe(prec: "Precision", dtype) -> str:
+    """``result.precision``: the format's name, with the measured ε when it differs from that format's."""
+    name = prec.name or np.dtype(dtype).name
+    eps = KNOWN.get(name, float(np.finfo(dtype).eps))
+    if prec.mach > 2 * eps:
+        return f"{name} (measured eps {prec.mach:.1e})"
+    return name
+
+
 def nominal(dtype) -> Precision:
     """The precision of θ's dtype, unmeasured."""
     return Precision(float(np.finfo(dtype).eps), np.dtype(dtype).name, np.nan, False, 0)
@@ -118,7 +147,7 @@ def detect(ev, theta, coords, analytic, f0) -> Precision:
             r = np.sqrt(np.mean(resid**2) * len(y) / (len(y) - 3)) * np.sqrt(12) * 1.4 / abs(f0)
             if r > 0 and spread[j]:
                 readings[m, j] = r
-    per_coord = readings.min(axis=0)
+    per_coord = _consistent(readings)
     scatters = [float(per_coord[np.isfinite(per_coord)].min())] if np.isfinite(per_coord).any() else []
     allv = np.concatenate([np.ravel(v) for v in values])
     if (theta.dtype == np.float64 and len(np.unique(allv)) >= 4 and np.all(allv.astype(np.float32) == allv)
