@@ -184,15 +184,22 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
             n_evals += n_more
         elif prec.mach > float(np.finfo(theta.dtype).eps):
             noise = noise * (prec.mach / float(np.finfo(theta.dtype).eps))
+        conditioned = precision.conditioned(prec, ev, theta, f0)  # float32 θ: as accurate as float64 says?
+        if conditioned is not prec:
+            prec = conditioned
+            n_evals += 1
     # The complex step evaluates at θ itself (the perturbation is imaginary): it
     # crosses no kink, and takes the branch the real part lies on.
     crosses = ev.finds_kinks and not scheme.complex
     exact = ev.kinks(theta, coords, steps) if crosses else None
     block_ids = layout.block_ids(coords)
+    # the band and the target are those of the cost's format, however much worse its measured ε is:
+    # a cost that scatters more than its format makes has wider bars, never a looser band
     j = errorbars.judge(
         ev, theta, coords, block_ids, scheme, steps, f0, costs, num, noise, finite, ana,
-        mach=prec.mach, great=coordinate_band(thresholds, prec.mach), exact_kinks=exact, refine=refine,
-        n_blocks=len(layout.names), random=random,
+        mach=prec.mach, great=coordinate_band(thresholds, precision.format_eps(prec, theta.dtype)),
+        exact_kinks=exact, refine=refine, n_blocks=len(layout.names), random=random,
+        format_mach=precision.format_eps(prec, theta.dtype), conditioning=prec.conditioning,
     )
     seconds = time.perf_counter() - t0
     at_kink = j.status == errorbars.KINK
@@ -200,7 +207,7 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
                         j.kink_right[at_kink])
     return assemble(
         ev, theta, layout=layout, thresholds=thresholds, block_ids=block_ids, labels=_LazyLabels(layout, coords),
-        analytic=ana, compared=num, shown=num, status=j.status, why=j.why, finite=finite,
+        analytic=ana, compared=j.estimate, shown=num, status=j.status, why=j.why, finite=finite,
         kind="coordinates", coords=coords, eps=asked, steps=steps, scheme=scheme.name, n_evals=n_evals + j.n_evals,
         seconds=seconds, kinks=kinks, nonfinite=coords[~finite], error=j.error, estimate=j.estimate,
         precision=precision.describe(prec, theta.dtype), n_refined=j.refined, resolution=j.resolution,

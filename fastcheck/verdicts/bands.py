@@ -180,8 +180,8 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
             note = SETTLE[WHY_NAMES[_main_reason(keys)]] if len(keys) else ""
             if len(keys) and WHY_NAMES[_main_reason(keys)] == "flat":
                 top = float(np.max(np.abs(analytic[np.flatnonzero(in_block)])))
-                note = (f"saturated: the cost did not change with any checked coordinate of this block, while its"
-                        f" analytic gradient is up to {top:.1e}; " + note)
+                note = (f"the cost did not change at all with this block's coordinates, while its analytic gradient"
+                        f" is up to {top:.1e}: " + note)
         elif not counted.any():
             verdict_b = "inconclusive"
             note = SETTLE["kinks"]

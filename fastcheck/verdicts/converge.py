@@ -57,6 +57,8 @@ __all__ = ["Reading", "decide", "read", "refine"]
 
 #: A converged level's neighbouring differences shrink to at most this fraction as the step halves.
 DECAY = 0.5
+#: Quotients that grow by at least this factor per halving of the step, with one sign, scale like 1/t.
+GROWTH = 1.5
 #: Refinement batches per block: 4, 8, 16, then ``config.REFINE_BATCH`` each round.
 FIRST_BATCH = 4
 #: The first round: three successive rungs, and two sentinels this many rungs (a factor 2 each) below.
@@ -107,6 +109,10 @@ def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, bel
     fb, fbar, frnd = np.full(n, np.nan), np.full(n, np.inf), np.full(n, np.nan)
     R, Rr = central.copy(), rnd.copy()
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        # quotients that grow like 1/t as the step shrinks (same sign, ≥ GROWTH× per halving): the cost
+        # changed by a bounded amount, the steps are beyond its length scale; such rungs are no evidence
+        grows = (np.sign(central[:, 1:]) == np.sign(central[:, :-1])) & (
+            np.abs(central[:, 1:]) >= GROWTH * np.abs(central[:, :-1])) & (central[:, 1:] != 0)
         for lev in range(levels + 1):
             m = R.shape[1]
             if m < 2:
@@ -124,6 +130,9 @@ def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, bel
                 else:
                     trunc = delta[:, k]
                     consistent = quiet[:, k] & (lev >= 1)  # l + 2 >= 3 rungs fit the t² model within noise
+                # the entry's rungs k … k+1+lev: the quotients across them must not all grow like 1/t
+                growing = np.all(grows[:, k : k + lev + 1], axis=1)
+                consistent &= ~growing
                 b = trunc + r
                 finite = np.isfinite(est) & np.isfinite(b)
                 first = k + 2 + lev  # the witnesses: plain quotients below every rung this entry used
@@ -212,12 +221,13 @@ class _Costs:
             self.have[np.ix_(g, c)] = True
             self.n_evals += vals.size
 
-    def ladder(self, rows, rungs, mach) -> ladder.Ladder:
-        """The ladder of ``rungs`` for ``rows``, its round-off that of :func:`robust_roundoff`."""
+    def ladder(self, rows, rungs, mach, conditioning=0.0) -> ladder.Ladder:
+        """The ladder of ``rungs`` for ``rows``, its round-off that of :func:`robust_roundoff`
+        (``conditioning``: the relative accuracy of the cost's values, when worse than ``mach``)."""
         cols = _columns(rungs)
         c, d = self.costs[np.ix_(rows, cols)], self.disp[np.ix_(rows, cols)]
         lad = ladder.extrapolate(c, d, self.f0, mach)
-        return dataclasses.replace(lad, roundoff=robust_roundoff(lad, c, d, mach))
+        return dataclasses.replace(lad, roundoff=robust_roundoff(lad, c, d, max(mach, conditioning)))
 
 
 #: Positions of the smallest rungs whose once-extrapolated quotients measure the cost's own noise.
@@ -332,6 +342,7 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
         rows_all = np.arange(len(idx))
         later = []
         for grp, rd, kink in _first_round(costs, rows_all, low, mach).values():
+            rd = _floored(rd, None if out.floors is None else out.floors[idx[grp]])
             st, wy = decide(a[idx[grp]], rd, targets[idx[grp]], band)
             done = (st != eb.INCONCLUSIVE) & ~kink & np.isfinite(rd.estimate)
             j = idx[grp[done]]
@@ -342,8 +353,10 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
         if len(rows):
             costs.need(rows, _columns(_RUNGS))
             lad = costs.ladder(rows, _RUNGS, mach)
+            noisy = costs.ladder(rows, _RUNGS, mach, out.conditioning) if out.conditioning > mach else lad
             j = idx[rows]
-            g, e, st, wy, kl, kr = read_full(a[j], lad, first_rung, band, targets[j])
+            g, e, st, wy, kl, kr = read_full(a[j], lad, first_rung, band, targets[j],
+                                             None if out.floors is None else out.floors[j], kink_ladder=noisy)
             fin = lad.finite
             est[j[fin]], error[j[fin]] = g[fin], e[fin]
             status[j], why[j] = st, wy
@@ -363,16 +376,48 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
         status[left], why[left] = eb.INCONCLUSIVE, eb.UNREFINED
 
 
-def read_full(a, lad: ladder.Ladder, first_rung, band, targets):
+#: A corner within the step: three successive rungs above it whose slope mismatch agrees within this factor.
+CORNER_FACTOR = 1.5
+
+
+def _corner_like(lad: ladder.Ladder, first_rung) -> np.ndarray:
+    """Rows whose one-sided slopes show a corner *within* the step: at steps t beyond its distance d
+    the mismatch m(t) = right − left tends to the jump of the slope (m = jump·(1 − d/t)), so three
+    successive rungs have nearly the same |m|, clear of round-off.  A smooth cost with a short
+    length scale (an oscillation, a steep normalisation) changes its estimate with the step too, but
+    its mismatch there scales like 1/t or wanders: a length scale, not a kink."""
+    m = np.abs(lad.right - lad.left)[:, first_rung:]
+    u = kinks.NOISE_MARGIN * 4.0 * lad.roundoff[:, first_rung:]
+    clear = np.isfinite(m) & (m > u)
+    out = np.zeros(len(m), bool)
+    for k in range(m.shape[1] - 2):
+        w = m[:, k : k + 3]
+        ok = clear[:, k : k + 3].all(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out |= ok & (w.max(axis=1) <= CORNER_FACTOR * w.min(axis=1))
+    return out
+
+
+def _floored(rd: Reading, floors) -> Reading:
+    """The reading with its bars floored by the cost's own accuracy (None: no floor)."""
+    if floors is None:
+        return rd
+    return rd._replace(error=np.fmax(rd.error, floors))
+
+
+def read_full(a, lad: ladder.Ladder, first_rung, band, targets, floors=None, kink_ladder=None):
     """Judge full-ladder rows: the kink test on the one-sided slopes, then the converged reading.
 
     Returns ``(estimate, error, status, why, left, right)``; ``left``/``right`` are the
-    one-sided slopes of rows at a kink (NaN elsewhere).
+    one-sided slopes of rows at a kink (NaN elsewhere).  ``kink_ladder``: the same ladder with
+    the round-off the kink test reads (by default ``lad``'s).
     """
     from fastcheck.verdicts import errorbars as eb
 
-    kink, at_theta, kl, kr = kinks.find(lad, first_rung)
-    rd = read(lad.central, lad.roundoff)
+    kl_lad = lad if kink_ladder is None else kink_ladder  # an ill-conditioned cost's kinks: read against its accuracy
+    kink, at_theta, kl, kr = kinks.find(kl_lad, first_rung)
+    kink &= at_theta | _corner_like(kl_lad, first_rung)
+    rd = _floored(read(lad.central, lad.roundoff), floors)
     status, why = decide(a, rd, targets, band)
     g, e = rd.estimate, rd.error
     n = len(a)

@@ -56,7 +56,7 @@ SETTLE = {
     "kinks": "every checked coordinate of this block sits at a kink; a point off the corners, or more coordinates, would settle it",
     "resolution": "the error bars did not get within the target resolution at any step; scheme='complex', a float64 cost or a point where the cost is better conditioned would settle it",
     "length": "the estimate changes when the step shrinks (a corner or an oscillation shorter than the steps) and did not settle at the smallest steps; scheme='complex' or a point off the corner would settle it",
-    "flat": "the cost did not change at all under any step of these coordinates while their analytic gradient is not zero: the cost is saturated or piecewise constant here, and its derivative (0 where it is defined) cannot check this gradient",
+    "flat": "the cost is saturated or piecewise constant here (its derivative, 0 where it is defined, cannot check this gradient); a point where it moves would settle it",
     "random": "the cost returned different values at the same theta: it is not a function of theta (a fresh dropout mask or sample per call?); fix its seed for the check",
     "unrefined": "not refined: this block is wrong already (coordinates that differ at the check's step, the evidence for them not gathered)",
     "disagree": "the real steps and the complex step disagree about this coordinate; is the cost complex-safe (no abs, conj or comparison on theta)?",
@@ -81,6 +81,8 @@ class Judgement:
     resolution: np.ndarray = None  # per coordinate: the smallest absolute error of the analytic value that reads wrong
     scales: np.ndarray = None  # per block: the gradient's scale (largest |g| or |ĝ| beyond round-off)
     scale: float = 0.0  # the whole gradient's scale
+    floors: np.ndarray = None  # per coordinate: the least bar the cost's own accuracy allows (None: no floor)
+    conditioning: float = 0.0  # the relative accuracy of the cost's values (0: its precision's)
 
 
 def first_pass(analytic, numerical, noise, finite, still, scale_all, great, bar=None):
@@ -98,14 +100,18 @@ def first_pass(analytic, numerical, noise, finite, still, scale_all, great, bar=
 
 
 def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noise, finite, analytic, *,
-          mach, great, exact_kinks=None, refine=True, n_blocks=None, random=False) -> Judgement:
+          mach, great, exact_kinks=None, refine=True, n_blocks=None, random=False, format_mach=None,
+          conditioning=0.0) -> Judgement:
     """Judge every checked coordinate (see the module docstring).
 
     ``costs`` are the perturbed costs of the check's own stencil (``None``
     for the complex step); ``exact_kinks`` the evaluator's own kink flags
     (the built-in networks), which are taken as they are; ``great`` the
     coordinate band; ``random``: the cost gave two values at the same θ
-    (every coordinate is then inconclusive).
+    (every coordinate is then inconclusive); ``format_mach``: the epsilon of the
+    cost's format, which sets the target resolution (``mach``, the measured one, by default);
+    ``conditioning``: the relative accuracy of the cost's values (float32 against float64), a floor
+    under every bar relative to the coordinate's value.
     """
     from fastcheck.verdicts import converge, resolution
 
@@ -132,14 +138,19 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
         still = live & (a == 0) & np.all(costs == f0, axis=1)
     status[still] = ZERO
     scale_all = _scale(a, est, live, noise)
-    out = Judgement(est, error, status, why, left, right, scale=scale_all)
+    out = Judgement(est, error, status, why, left, right, scale=scale_all, conditioning=float(conditioning))
     out.scales = resolution.block_scales(block_ids, a, est, noise, live, n_blocks)
+    # an ill-conditioned cost's slopes are only as accurate as its values, relative to the block's scale
+    out.floors = float(conditioning) * np.maximum(np.abs(a), out.scales[block_ids]) if conditioning > 0 else None
+    if out.floors is not None:
+        noise = np.maximum(noise, out.floors)
+        error[finite] = noise[finite]
     if random:
         sel = live & ~still
         status[sel], why[sel] = INCONCLUSIVE, RANDOM
         return _finish(out, a, live, block_ids, noise, great, mach, n_blocks)
     # a quotient agrees outright only with a round-off within the target bar of its block
-    targets = resolution.target_bar(out.scales[block_ids], resolution.target_resolution(mach, great))
+    targets = resolution.target_bar(out.scales[block_ids], resolution.target_resolution(mach if format_mach is None else format_mach, great))
     agree = first_pass(a, est, noise, live, still, scale_all, great, bar=targets)
     pending = live & ~agree
     if pending.any():

@@ -12,6 +12,7 @@ error bars then use.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,7 @@ class Precision:
     scatter: float
     lower: bool
     n_evals: int
+    conditioning: float = 0.0  #: relative forward error of the cost's values (float32 against float64), 0 if unknown
 
 
 #: Round-off scatters alike at every probe scale (4 degrees of freedom: two readings of the same noise
@@ -86,13 +88,60 @@ def _consistent(readings) -> np.ndarray:
     return out
 
 
+#: A float32 evaluation whose value differs from the same cost evaluated in float64 by more than this
+#: many float32 epsilons is ill-conditioned in float32: its values (and slopes) carry that error.
+CONDITION_ABOVE = 16.0
+
+
+def conditioned(prec: "Precision", ev, theta, f0) -> "Precision":
+    """For a float32 θ: the cost evaluated once more at the same θ in float64; when the two values
+    differ by more than :data:`CONDITION_ABOVE` float32 epsilons, the float32 cost is ill-conditioned
+    (a batch variance of 1e-8 amplifies float32 rounding 1e4 times) and its values, and its slopes,
+    are only that accurate: the relative difference is kept as ``conditioning``, a floor under every
+    error bar relative to the coordinate's value.  (Not as ε: the error is systematic, the same at
+    neighbouring steps, so it does not widen the round-off the ladder's convergence test reads.)
+
+    A cost that cannot be evaluated at a float64 θ, or that computes in float32 whatever θ is,
+    changes nothing."""
+    if theta.dtype != np.float32 or not getattr(ev, "calls_user_cost", False):
+        return prec
+    base = ev
+    for _ in range(8):  # through wrappers to the user's cost
+        if hasattr(base, "cost") and hasattr(base, "args"):
+            break
+        base = getattr(base, "base", None)
+    if base is None or not hasattr(base, "cost"):
+        return prec
+    try:
+        with np.errstate(all="ignore"):
+            v = np.asarray(base.cost(theta.astype(np.float64), *base.args), np.float64)
+    except Exception:
+        return prec
+    if v.size != 1 or not np.isfinite(v.reshape(())):
+        return prec
+    v = float(v.reshape(()))
+    scale = max(abs(v), abs(f0))
+    rel = abs(v - f0) / scale if scale > 0 else 0.0
+    if rel <= CONDITION_ABOVE * KNOWN["float32"]:
+        return prec
+    return dataclasses.replace(prec, conditioning=rel, n_evals=prec.n_evals + 1)
+
+
+def format_eps(prec: "Precision", dtype) -> float:
+    """The machine epsilon of the format the cost computes in (its name), not the measured one."""
+    return float(KNOWN.get(prec.name, float(np.finfo(dtype).eps)))
+
+
 def describe(prec: "Precision", dtype) -> str:
     """``result.precision``: the format's name, with the measured ε when it differs from that format's."""
     name = prec.name or np.dtype(dtype).name
     eps = KNOWN.get(name, float(np.finfo(dtype).eps))
+    notes = []
     if prec.mach > 2 * eps:
-        return f"{name} (measured eps {prec.mach:.1e})"
-    return name
+        notes.append(f"measured eps {prec.mach:.1e}")
+    if prec.conditioning > 0:
+        notes.append(f"ill-conditioned: its values differ from float64's by {prec.conditioning:.1e}")
+    return f"{name} ({'; '.join(notes)})" if notes else name
 
 
 def nominal(dtype) -> Precision:
