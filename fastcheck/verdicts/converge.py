@@ -232,6 +232,9 @@ class _Costs:
 
 #: Positions of the smallest rungs whose once-extrapolated quotients measure the cost's own noise.
 NOISE_POSITIONS = 3
+#: The noise the rungs show counts up to this many times the rounding of the cost's precision (the
+#: precision probe has measured that precision: more than this is the cost's shape, not its noise).
+NOISE_CAP = 16.0
 
 
 def robust_roundoff(lad: ladder.Ladder, costs, disp, mach) -> np.ndarray:
@@ -258,6 +261,10 @@ def robust_roundoff(lad: ladder.Ladder, costs, disp, mach) -> np.ndarray:
         eta = np.abs(r1[:, 1:] - r1[:, :-1]) * 0.5 * span[:, 2:]
         noise = np.min(np.where(np.isfinite(eta[:, -NOISE_POSITIONS:]), eta[:, -NOISE_POSITIONS:], np.inf), axis=1)
     noise = np.where(np.isfinite(noise), noise, 0.0)
+    # at most NOISE_CAP times the rounding the precision allows: a corner closer to θ than every step
+    # makes every position read its jump times its distance, which is no rounding at all
+    cap = NOISE_CAP * ladder.COST_ROUNDING * mach * np.nanmax(np.abs(costs), axis=1, initial=0.0)
+    noise = np.minimum(noise, cap)
     return np.where(np.isfinite(D), np.maximum(bound, 2.0 * noise[:, None] / span), np.nan)
 
 
