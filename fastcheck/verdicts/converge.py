@@ -227,27 +227,28 @@ class _Costs:
         cols = _columns(rungs)
         c, d = self.costs[np.ix_(rows, cols)], self.disp[np.ix_(rows, cols)]
         lad = ladder.extrapolate(c, d, self.f0, mach)
-        return dataclasses.replace(lad, roundoff=robust_roundoff(lad, c, d, max(mach, conditioning)))
+        return dataclasses.replace(lad, roundoff=robust_roundoff(lad, c, d, mach, conditioning))
 
 
 #: Positions of the smallest rungs whose once-extrapolated quotients measure the cost's own noise.
-NOISE_POSITIONS = 3
+NOISE_POSITIONS = 5
 #: The noise the rungs show counts up to this many times the rounding of the cost's precision (the
 #: precision probe has measured that precision: more than this is the cost's shape, not its noise).
 NOISE_CAP = 16.0
 
 
-def robust_roundoff(lad: ladder.Ladder, costs, disp, mach) -> np.ndarray:
+def robust_roundoff(lad: ladder.Ladder, costs, disp, mach, conditioning=0.0) -> np.ndarray:
     """Round-off of each central quotient: the bound 2·ε·(|J₊| + |J₋|)/(2t) (ε: the precision the
     probe found the cost to compute in), or the noise the smallest rungs show if that is more, read
-    as the *smallest* over the last :data:`NOISE_POSITIONS` positions of ``t·|R¹_j − R¹_{j+1}|``
-    (R¹: once-extrapolated quotients).
+    as the median over the last :data:`NOISE_POSITIONS` positions of ``t·|R¹_j − R¹_{j+1}|``
+    (R¹: once-extrapolated quotients), and at most :data:`NOISE_CAP` times the bound.  ``conditioning``: the relative accuracy of the cost's values
+    when it is worse than its precision (an ill-conditioned float32 cost): the noise may reach it.
 
     Rounding noise in the costs is about the same absolute size at every small step, so each
-    position reads it; a corner near θ makes the quotients vary like 1/t above its distance d and
-    not at all below it, which the positions below d do not read (the largest of two positions
-    once did: a corner 1e-8 from θ then passed for round-off of 2e-7 on every quotient, which
-    hid it).
+    position reads it; a corner nearer θ than the steps makes the quotients vary like 1/t too, by
+    its distance times its jump, which is no rounding: the cap keeps it out (the largest of two
+    positions, uncapped, once read a corner 1e-8 from θ as round-off of 2e-7 on every quotient,
+    which hid it).
     """
     span = disp[:, 1::2] - disp[:, 0::2]
     bound = ladder.COST_ROUNDING * mach * (np.abs(costs[:, 0::2]) + np.abs(costs[:, 1::2])) / span
@@ -259,11 +260,11 @@ def robust_roundoff(lad: ladder.Ladder, costs, disp, mach) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         r1 = (w * D[:, 1:] - D[:, :-1]) / (w - 1)
         eta = np.abs(r1[:, 1:] - r1[:, :-1]) * 0.5 * span[:, 2:]
-        noise = np.min(np.where(np.isfinite(eta[:, -NOISE_POSITIONS:]), eta[:, -NOISE_POSITIONS:], np.inf), axis=1)
+        noise = np.nanmedian(np.where(np.isfinite(eta[:, -NOISE_POSITIONS:]), eta[:, -NOISE_POSITIONS:], np.nan), axis=1)
     noise = np.where(np.isfinite(noise), noise, 0.0)
     # at most NOISE_CAP times the rounding the precision allows: a corner closer to θ than every step
     # makes every position read its jump times its distance, which is no rounding at all
-    cap = NOISE_CAP * ladder.COST_ROUNDING * mach * np.nanmax(np.abs(costs), axis=1, initial=0.0)
+    cap = NOISE_CAP * ladder.COST_ROUNDING * max(mach, conditioning) * np.nanmax(np.abs(costs), axis=1, initial=0.0)
     noise = np.minimum(noise, cap)
     return np.where(np.isfinite(D), np.maximum(bound, 2.0 * noise[:, None] / span), np.nan)
 
@@ -276,7 +277,7 @@ def _low_rungs(noise_rel):
     return np.clip(np.nan_to_num(k, nan=4.0, posinf=4.0), -2, 4).astype(np.int64)
 
 
-def _first_round(costs, rows, low, mach):
+def _first_round(costs, rows, low, mach, conditioning=0.0):
     """Three successive rungs ending at ``low`` and two sentinels below, read together."""
     out = {}
     for k in np.unique(low[rows]):
@@ -284,8 +285,8 @@ def _first_round(costs, rows, low, mach):
         main = (k + 2, k + 1, k)
         sent = tuple(s for s in (k - SENTINEL_GAP, k - SENTINEL_GAP - 1) if s >= _RUNGS[-1])
         costs.need(grp, _columns(main + sent))
-        lad = costs.ladder(grp, main, mach)
-        below = costs.ladder(grp, sent, mach) if sent else None
+        lad = costs.ladder(grp, main, mach, conditioning)
+        below = costs.ladder(grp, sent, mach, conditioning) if sent else None
         rd = read(lad.central, lad.roundoff, below=None if below is None else below.central,
                   below_rnd=None if below is None else below.roundoff)
         kink = _kink_like(lad)
@@ -348,7 +349,7 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
         low = _low_rungs(bar0 / np.where(targets[idx] > 0, targets[idx], np.inf))
         rows_all = np.arange(len(idx))
         later = []
-        for grp, rd, kink in _first_round(costs, rows_all, low, mach).values():
+        for grp, rd, kink in _first_round(costs, rows_all, low, mach, out.conditioning).values():
             rd = _floored(rd, None if out.floors is None else out.floors[idx[grp]])
             st, wy = decide(a[idx[grp]], rd, targets[idx[grp]], band)
             done = (st != eb.INCONCLUSIVE) & ~kink & np.isfinite(rd.estimate)
@@ -359,8 +360,8 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
         rows = np.asarray(sorted(later), np.int64)
         if len(rows):
             costs.need(rows, _columns(_RUNGS))
-            lad = costs.ladder(rows, _RUNGS, mach)
-            noisy = costs.ladder(rows, _RUNGS, mach, out.conditioning) if out.conditioning > mach else lad
+            lad = costs.ladder(rows, _RUNGS, mach, out.conditioning)
+            noisy = costs.ladder(rows, _RUNGS, max(mach, out.conditioning)) if out.conditioning > mach else lad
             j = idx[rows]
             g, e, st, wy, kl, kr = read_full(a[j], lad, first_rung, band, targets[j],
                                              None if out.floors is None else out.floors[j], kink_ladder=noisy)
@@ -393,15 +394,22 @@ def _corner_like(lad: ladder.Ladder, first_rung) -> np.ndarray:
     successive rungs have nearly the same |m|, clear of round-off.  A smooth cost with a short
     length scale (an oscillation, a steep normalisation) changes its estimate with the step too, but
     its mismatch there scales like 1/t or wanders: a length scale, not a kink."""
-    m = np.abs(lad.right - lad.left)[:, first_rung:]
+    signed = (lad.right - lad.left)[:, first_rung:]
+    m = np.abs(signed)
     u = kinks.NOISE_MARGIN * 4.0 * lad.roundoff[:, first_rung:]
     clear = np.isfinite(m) & (m > u)
     out = np.zeros(len(m), bool)
-    for k in range(m.shape[1] - 2):
-        w = m[:, k : k + 3]
-        ok = clear[:, k : k + 3].all(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out |= ok & (w.max(axis=1) <= CORNER_FACTOR * w.min(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k in range(m.shape[1] - 2):
+            w = m[:, k : k + 3]
+            sg = np.sign(signed[:, k : k + 3])
+            ok = (clear[:, k : k + 3].all(axis=1) & (w.max(axis=1) <= CORNER_FACTOR * w.min(axis=1))
+                  & np.all(sg == sg[:, :1], axis=1))  # one jump, one sign
+            # and the jump stays at every larger step (a bounded cost beyond its length scale has
+            # a mismatch that falls like 1/t there instead)
+            if k:
+                ok &= np.all(m[:, :k] >= 0.5 * w.min(axis=1)[:, None], axis=1)
+            out |= ok
     return out
 
 
