@@ -199,7 +199,7 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
         ev, theta, coords, block_ids, scheme, steps, f0, costs, num, noise, finite, ana,
         mach=prec.mach, great=coordinate_band(thresholds, precision.format_eps(prec, theta.dtype)),
         exact_kinks=exact, refine=refine, n_blocks=len(layout.names), random=random,
-        format_mach=precision.format_eps(prec, theta.dtype), conditioning=prec.conditioning,
+        format_mach=precision.format_eps(prec, theta.dtype), value_error=prec.value_error,
     )
     seconds = time.perf_counter() - t0
     at_kink = j.status == errorbars.KINK
@@ -207,7 +207,7 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
                         j.kink_right[at_kink])
     return assemble(
         ev, theta, layout=layout, thresholds=thresholds, block_ids=block_ids, labels=_LazyLabels(layout, coords),
-        analytic=ana, compared=j.estimate, shown=num, status=j.status, why=j.why, finite=finite,
+        analytic=ana, compared=num, shown=num, status=j.status, why=j.why, finite=finite,
         kind="coordinates", coords=coords, eps=asked, steps=steps, scheme=scheme.name, n_evals=n_evals + j.n_evals,
         seconds=seconds, kinks=kinks, nonfinite=coords[~finite], error=j.error, estimate=j.estimate,
         precision=precision.describe(prec, theta.dtype), n_refined=j.refined, resolution=j.resolution,

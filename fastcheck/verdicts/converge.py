@@ -59,6 +59,8 @@ __all__ = ["Reading", "decide", "read", "refine"]
 DECAY = 0.5
 #: Quotients that grow by at least this factor per halving of the step, with one sign, scale like 1/t.
 GROWTH = 1.5
+#: Accepted entries with a bar within this factor of the best one must agree: half their spread is a bar too.
+SPREAD_BARS = 4.0
 #: Refinement batches per block: 4, 8, 16, then ``config.REFINE_BATCH`` each round.
 FIRST_BATCH = 4
 #: The first round: three successive rungs, and two sentinels this many rungs (a factor 2 each) below.
@@ -88,10 +90,12 @@ def _witness_uncertainty(D, rnd):
     return np.where(np.isfinite(D), config.MARGIN * rnd + near, np.inf)
 
 
-def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, below_rnd=None) -> Reading:
+def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, below_rnd=None, accuracy=None) -> Reading:
     """Read a ladder's central quotients ``central`` (n, K: steps shrinking by ``ratio``, largest
     first) with their round-off ``rnd``; ``below``/``below_rnd`` (n, J): plain quotients at steps
-    smaller than all of them, witnesses only (see the module docstring)."""
+    smaller than all of them, witnesses only (see the module docstring).  ``accuracy`` (n, K): the
+    error of each quotient that the accuracy of the cost's values allows (an ill-conditioned cost:
+    systematic, so the convergence tests do not read it, but every accepted bar includes it)."""
     M = config.MARGIN
     central = np.asarray(central, np.float64)
     rnd = np.asarray(rnd, np.float64)
@@ -108,6 +112,8 @@ def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, bel
     changed = np.zeros(n, bool)
     fb, fbar, frnd = np.full(n, np.nan), np.full(n, np.inf), np.full(n, np.nan)
     R, Rr = central.copy(), rnd.copy()
+    Ra = np.zeros_like(rnd) if accuracy is None else np.asarray(accuracy, np.float64).copy()
+    kept = []
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         # quotients that grow like 1/t as the step shrinks (same sign, ≥ GROWTH× per halving): the cost
         # changed by a bounded amount, the steps are beyond its length scale; such rungs are no evidence
@@ -133,7 +139,7 @@ def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, bel
                 # the entry's rungs k … k+1+lev: the quotients across them must not all grow like 1/t
                 growing = np.all(grows[:, k : k + lev + 1], axis=1)
                 consistent &= ~growing
-                b = trunc + r
+                b = trunc + np.fmax(r, Ra[:, k + 1])
                 finite = np.isfinite(est) & np.isfinite(b)
                 first = k + 2 + lev  # the witnesses: plain quotients below every rung this entry used
                 refuted = np.zeros(n, bool)
@@ -142,6 +148,7 @@ def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, bel
                     refuted = np.any(gap > M * b[:, None] + wit[:, first:], axis=1)
                 ok = consistent & finite & ~refuted
                 changed |= consistent & finite & refuted
+                kept.append((np.where(ok, est, np.nan), np.where(ok, b, np.inf)))
                 take = ok & (b < bar)
                 best[take], bar[take], brnd[take] = est[take], b[take], r[take]
                 conv |= ok
@@ -151,6 +158,18 @@ def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, bel
                 break
             R = (w * R[:, 1:] - R[:, :-1]) / (w - 1)
             Rr = (w * Rr[:, 1:] + Rr[:, :-1]) / (w - 1)
+            Ra = (w * Ra[:, 1:] + Ra[:, :-1]) / (w - 1)
+    if kept:
+        # accepted entries of nearly the best bar that disagree among themselves: the reading is that
+        # uncertain (a transition between length scales can look converged at two places)
+        ke = np.stack([k[0] for k in kept], axis=1)
+        kb = np.stack([k[1] for k in kept], axis=1)
+        near = kb <= SPREAD_BARS * bar[:, None]
+        with np.errstate(invalid="ignore"):
+            hi = np.nanmax(np.where(near, ke, np.nan), axis=1, initial=-np.inf)
+            lo = np.nanmin(np.where(near, ke, np.nan), axis=1, initial=np.inf)
+        spread = np.where(conv & np.isfinite(hi) & np.isfinite(lo), 0.5 * (hi - lo), 0.0)
+        bar = np.where(conv, np.maximum(bar, spread), bar)
     est = np.where(conv, best, fb)
     err = np.where(conv, bar, fbar)
     rounding = np.where(conv, brnd, frnd)
@@ -229,6 +248,15 @@ class _Costs:
         lad = ladder.extrapolate(c, d, self.f0, mach)
         return dataclasses.replace(lad, roundoff=robust_roundoff(lad, c, d, mach, conditioning))
 
+    def accuracy(self, rows, rungs, conditioning):
+        """The error each rung's quotient may carry from the accuracy of the cost's values (``conditioning``:
+        their absolute error), or None."""
+        if conditioning <= 0:
+            return None
+        cols = _columns(rungs)
+        c, d = self.costs[np.ix_(rows, cols)], self.disp[np.ix_(rows, cols)]
+        return 2.0 * ladder.COST_ROUNDING * conditioning / (d[:, 1::2] - d[:, 0::2])
+
 
 #: Positions of the smallest rungs whose once-extrapolated quotients measure the cost's own noise.
 NOISE_POSITIONS = 5
@@ -264,7 +292,8 @@ def robust_roundoff(lad: ladder.Ladder, costs, disp, mach, conditioning=0.0) -> 
     noise = np.where(np.isfinite(noise), noise, 0.0)
     # at most NOISE_CAP times the rounding the precision allows: a corner closer to θ than every step
     # makes every position read its jump times its distance, which is no rounding at all
-    cap = NOISE_CAP * ladder.COST_ROUNDING * max(mach, conditioning) * np.nanmax(np.abs(costs), axis=1, initial=0.0)
+    cap = NOISE_CAP * ladder.COST_ROUNDING * np.maximum(mach * np.nanmax(np.abs(costs), axis=1, initial=0.0),
+                                                        conditioning)
     noise = np.minimum(noise, cap)
     return np.where(np.isfinite(D), np.maximum(bound, 2.0 * noise[:, None] / span), np.nan)
 
@@ -288,7 +317,8 @@ def _first_round(costs, rows, low, mach, conditioning=0.0):
         lad = costs.ladder(grp, main, mach, conditioning)
         below = costs.ladder(grp, sent, mach, conditioning) if sent else None
         rd = read(lad.central, lad.roundoff, below=None if below is None else below.central,
-                  below_rnd=None if below is None else below.roundoff)
+                  below_rnd=None if below is None else below.roundoff,
+                  accuracy=costs.accuracy(grp, main, conditioning))
         kink = _kink_like(lad)
         out[int(k)] = (grp, rd, kink)
     return out
@@ -361,10 +391,11 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
         if len(rows):
             costs.need(rows, _columns(_RUNGS))
             lad = costs.ladder(rows, _RUNGS, mach, out.conditioning)
-            noisy = costs.ladder(rows, _RUNGS, max(mach, out.conditioning)) if out.conditioning > mach else lad
+            noisy = costs.ladder(rows, _RUNGS, max(mach, out.conditioning / max(abs(f0), 1e-300))) if out.conditioning else lad
             j = idx[rows]
             g, e, st, wy, kl, kr = read_full(a[j], lad, first_rung, band, targets[j],
-                                             None if out.floors is None else out.floors[j], kink_ladder=noisy)
+                                             None if out.floors is None else out.floors[j], kink_ladder=noisy,
+                                             accuracy=costs.accuracy(rows, _RUNGS, out.conditioning))
             fin = lad.finite
             est[j[fin]], error[j[fin]] = g[fin], e[fin]
             status[j], why[j] = st, wy
@@ -420,7 +451,7 @@ def _floored(rd: Reading, floors) -> Reading:
     return rd._replace(error=np.fmax(rd.error, floors))
 
 
-def read_full(a, lad: ladder.Ladder, first_rung, band, targets, floors=None, kink_ladder=None):
+def read_full(a, lad: ladder.Ladder, first_rung, band, targets, floors=None, kink_ladder=None, accuracy=None):
     """Judge full-ladder rows: the kink test on the one-sided slopes, then the converged reading.
 
     Returns ``(estimate, error, status, why, left, right)``; ``left``/``right`` are the
@@ -432,7 +463,7 @@ def read_full(a, lad: ladder.Ladder, first_rung, band, targets, floors=None, kin
     kl_lad = lad if kink_ladder is None else kink_ladder  # an ill-conditioned cost's kinks: read against its accuracy
     kink, at_theta, kl, kr = kinks.find(kl_lad, first_rung)
     kink &= at_theta | _corner_like(kl_lad, first_rung)
-    rd = _floored(read(lad.central, lad.roundoff), floors)
+    rd = _floored(read(lad.central, lad.roundoff, accuracy=accuracy), floors)
     status, why = decide(a, rd, targets, band)
     g, e = rd.estimate, rd.error
     n = len(a)

@@ -62,6 +62,9 @@ SETTLE = {
     "disagree": "the real steps and the complex step disagree about this coordinate; is the cost complex-safe (no abs, conj or comparison on theta)?",
 }
 
+#: Each of a quotient's two values is taken to be off by this many times the value error measured at θ.
+COST_ACCURACY = 2.0
+
 #: Columns of the kinks table of a result (:attr:`fastcheck.checks.result.CheckResult.kinks`).
 KINK_COLUMNS = ["block", "index", "coord", "analytic", "numerical", "left", "right"]
 
@@ -81,8 +84,8 @@ class Judgement:
     resolution: np.ndarray = None  # per coordinate: the smallest absolute error of the analytic value that reads wrong
     scales: np.ndarray = None  # per block: the gradient's scale (largest |g| or |ĝ| beyond round-off)
     scale: float = 0.0  # the whole gradient's scale
-    floors: np.ndarray = None  # per coordinate: the least bar the cost's own accuracy allows (None: no floor)
-    conditioning: float = 0.0  # the relative accuracy of the cost's values (0: its precision's)
+    floors: np.ndarray = None  # per coordinate: a least bar (None: none)
+    conditioning: float = 0.0  # the absolute accuracy of the cost's values, when worse than their precision (0)
 
 
 def first_pass(analytic, numerical, noise, finite, still, scale_all, great, bar=None):
@@ -101,7 +104,7 @@ def first_pass(analytic, numerical, noise, finite, still, scale_all, great, bar=
 
 def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noise, finite, analytic, *,
           mach, great, exact_kinks=None, refine=True, n_blocks=None, random=False, format_mach=None,
-          conditioning=0.0) -> Judgement:
+          value_error=0.0) -> Judgement:
     """Judge every checked coordinate (see the module docstring).
 
     ``costs`` are the perturbed costs of the check's own stencil (``None``
@@ -110,8 +113,8 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
     coordinate band; ``random``: the cost gave two values at the same θ
     (every coordinate is then inconclusive); ``format_mach``: the epsilon of the
     cost's format, which sets the target resolution (``mach``, the measured one, by default);
-    ``conditioning``: the relative accuracy of the cost's values (float32 against float64), a floor
-    under every bar relative to the coordinate's value.
+    ``value_error``: the absolute accuracy of the cost's values when it is worse than their
+    precision (an ill-conditioned cost): every quotient's bar includes ``4·value_error / (2t)``.
     """
     from fastcheck.verdicts import converge, resolution
 
@@ -138,12 +141,11 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
         still = live & (a == 0) & np.all(costs == f0, axis=1)
     status[still] = ZERO
     scale_all = _scale(a, est, live, noise)
-    out = Judgement(est, error, status, why, left, right, scale=scale_all, conditioning=float(conditioning))
+    out = Judgement(est, error, status, why, left, right, scale=scale_all, conditioning=float(value_error))
     out.scales = resolution.block_scales(block_ids, a, est, noise, live, n_blocks)
-    # an ill-conditioned cost's slopes are only as accurate as its values, relative to the block's scale
-    out.floors = float(conditioning) * np.maximum(np.abs(a), out.scales[block_ids]) if conditioning > 0 else None
-    if out.floors is not None:
-        noise = np.maximum(noise, out.floors)
+    # an ill-conditioned cost's quotients are only as accurate as its values allow
+    if value_error > 0:
+        noise = np.maximum(noise, 2.0 * COST_ACCURACY * value_error / steps)
         error[finite] = noise[finite]
     if random:
         sel = live & ~still

@@ -13,6 +13,7 @@ error bars then use.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,7 +66,8 @@ class Precision:
     scatter: float
     lower: bool
     n_evals: int
-    conditioning: float = 0.0  #: relative forward error of the cost's values (float32 against float64), 0 if unknown
+    conditioning: float = 0.0  #: relative forward error of the cost's values (against a wider format), 0 if unknown
+    value_error: float = 0.0  #: the same, absolute: |J(θ) − J_wider(θ)|
 
 
 #: Round-off scatters alike at every probe scale (4 degrees of freedom: two readings of the same noise
@@ -94,16 +96,21 @@ CONDITION_ABOVE = 16.0
 
 
 def conditioned(prec: "Precision", ev, theta, f0) -> "Precision":
-    """For a float32 θ: the cost evaluated once more at the same θ in float64; when the two values
-    differ by more than :data:`CONDITION_ABOVE` float32 epsilons, the float32 cost is ill-conditioned
-    (a batch variance of 1e-8 amplifies float32 rounding 1e4 times) and its values, and its slopes,
-    are only that accurate: the relative difference is kept as ``conditioning``, a floor under every
-    error bar relative to the coordinate's value.  (Not as ε: the error is systematic, the same at
-    neighbouring steps, so it does not widen the round-off the ladder's convergence test reads.)
+    """The cost evaluated once more at the same θ in a wider format (float64 for a float32 θ, the
+    machine's extended precision for a float64 one, when the cost's NumPy code follows θ's dtype);
+    when the two values differ by more than :data:`CONDITION_ABOVE` epsilons, the cost is ill-conditioned
+    (a batch variance of 1e-8 amplifies float32 rounding 1e4 times; log(1 + z²) for z² ~ 1e-12 loses
+    four digits in float64) and its values are only that accurate: the difference is kept, relative
+    (``conditioning``) and absolute (``value_error``), and every quotient's bar then includes
+    ``4·value_error / (2t)``.  (Not as ε: the error is systematic, about the same at neighbouring
+    steps, so it does not widen the round-off the ladder's convergence test reads.)
 
     A cost that cannot be evaluated at a float64 θ, or that computes in float32 whatever θ is,
     changes nothing."""
-    if theta.dtype != np.float32 or not getattr(ev, "calls_user_cost", False):
+    wider = {np.dtype(np.float32): np.float64, np.dtype(np.float64): np.longdouble}.get(theta.dtype)
+    if wider is None or not getattr(ev, "calls_user_cost", False):
+        return prec
+    if np.finfo(wider).eps >= np.finfo(theta.dtype).eps:  # no wider format on this machine
         return prec
     base = ev
     for _ in range(8):  # through wrappers to the user's cost
@@ -113,18 +120,20 @@ def conditioned(prec: "Precision", ev, theta, f0) -> "Precision":
     if base is None or not hasattr(base, "cost"):
         return prec
     try:
-        with np.errstate(all="ignore"):
-            v = np.asarray(base.cost(theta.astype(np.float64), *base.args), np.float64)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            v = np.asarray(base.cost(theta.astype(wider), *base.args))
     except Exception:
         return prec
-    if v.size != 1 or not np.isfinite(v.reshape(())):
+    if v.size != 1 or not np.issubdtype(v.dtype, np.floating) or not np.isfinite(v.reshape(())):
         return prec
-    v = float(v.reshape(()))
-    scale = max(abs(v), abs(f0))
-    rel = abs(v - f0) / scale if scale > 0 else 0.0
-    if rel <= CONDITION_ABOVE * KNOWN["float32"]:
+    v = v.reshape(()).astype(np.longdouble)
+    scale = max(abs(v), abs(np.longdouble(f0)))
+    rel = float(abs(v - np.longdouble(f0)) / scale) if scale > 0 else 0.0
+    if rel <= CONDITION_ABOVE * float(np.finfo(theta.dtype).eps):
         return prec
-    return dataclasses.replace(prec, conditioning=rel, n_evals=prec.n_evals + 1)
+    return dataclasses.replace(prec, conditioning=rel, value_error=float(abs(v - np.longdouble(f0))),
+                               n_evals=prec.n_evals + 1)
 
 
 def format_eps(prec: "Precision", dtype) -> float:
