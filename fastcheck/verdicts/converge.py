@@ -391,11 +391,12 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
         if len(rows):
             costs.need(rows, _columns(_RUNGS))
             lad = costs.ladder(rows, _RUNGS, mach, out.conditioning)
-            noisy = costs.ladder(rows, _RUNGS, max(mach, out.conditioning / max(abs(f0), 1e-300))) if out.conditioning else lad
+            acc = costs.accuracy(rows, _RUNGS, out.conditioning)
+            noisy = lad if acc is None else dataclasses.replace(lad, roundoff=np.fmax(lad.roundoff, acc))
             j = idx[rows]
             g, e, st, wy, kl, kr = read_full(a[j], lad, first_rung, band, targets[j],
                                              None if out.floors is None else out.floors[j], kink_ladder=noisy,
-                                             accuracy=costs.accuracy(rows, _RUNGS, out.conditioning))
+                                             accuracy=acc)
             fin = lad.finite
             est[j[fin]], error[j[fin]] = g[fin], e[fin]
             status[j], why[j] = st, wy

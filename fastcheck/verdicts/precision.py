@@ -130,9 +130,12 @@ def conditioned(prec: "Precision", ev, theta, f0) -> "Precision":
     v = v.reshape(()).astype(np.longdouble)
     scale = max(abs(v), abs(np.longdouble(f0)))
     rel = float(abs(v - np.longdouble(f0)) / scale) if scale > 0 else 0.0
-    if rel <= CONDITION_ABOVE * float(np.finfo(theta.dtype).eps):
+    err = float(abs(v - np.longdouble(f0)))
+    if rel <= CONDITION_ABOVE * float(np.finfo(theta.dtype).eps) or err <= CONDITION_ABOVE * float(
+            np.finfo(theta.dtype).eps) * max(abs(float(f0)), 1.0):
+        # (a value that is itself a few ulps of 1, J ≈ 0 by cancellation, is no ill-conditioning)
         return prec
-    return dataclasses.replace(prec, conditioning=rel, value_error=float(abs(v - np.longdouble(f0))),
+    return dataclasses.replace(prec, conditioning=rel, value_error=err,
                                n_evals=prec.n_evals + 1)
 
 
@@ -149,7 +152,7 @@ def describe(prec: "Precision", dtype) -> str:
     if prec.mach > 2 * eps:
         notes.append(f"measured eps {prec.mach:.1e}")
     if prec.conditioning > 0:
-        notes.append(f"ill-conditioned: its values differ from float64's by {prec.conditioning:.1e}")
+        notes.append(f"ill-conditioned: its values differ from a wider format's by {prec.conditioning:.1e}")
     return f"{name} ({'; '.join(notes)})" if notes else name
 
 
