@@ -19,7 +19,8 @@ comparing the complex evaluation with the real ones it already has:
 and the two complex steps, tiny and H, must agree to those terms (a
 self-consistent complex step).  Both mirrors must hold to a quarter of the
 terms they mirror.  The built-in networks are complex-safe by construction
-and need no probe.  Without a passing probe the complex step only confirms:
+and need no probe (their complex step also clears a coordinate the real steps'
+ladder, reaching past the exact kink flags, read wrong).  Without a passing probe the complex step only confirms:
 an undecided coordinate agrees when the complex value matches the analytic
 value and is consistent with the real steps' reading.
 
@@ -144,6 +145,7 @@ def settle(out, ev, theta, coords, undecided, doubted, a, mach, targets, band, c
         safe = _probe(ev, theta, coords[idx], f0, costs, rows, gc, cmach)
     spent = len(idx) * (2 if getattr(ev, "calls_user_cost", False) else 1) + costs.n_evals - before
     n_undecided = len(undecided)
+    builtin = not getattr(ev, "calls_user_cost", False) and bool(getattr(ev, "native_precision", False))
     for r, j in enumerate(idx):
         if not np.isfinite(gc[r]):
             continue
@@ -153,7 +155,12 @@ def settle(out, ev, theta, coords, undecided, doubted, a, mach, targets, band, c
         real_bar = out.error[j] if np.isfinite(out.error[j]) else np.inf
         near = abs(gc[r] - out.estimate[j]) <= 1e-3 * abs(out.estimate[j]) + config.MARGIN * real_bar
         if r >= n_undecided:  # wrong on the real steps' converged evidence
-            if matches and gc[r] != 0 and near:
+            if matches and builtin:
+                # fastcheck's own networks are complex-safe by construction: their complex step is the
+                # derivative (the real steps' ladder reaches farther than the exact kink flags look)
+                out.estimate[j], out.error[j] = gc[r], ec
+                out.status[j], out.why[j] = eb.AGREE, 0
+            elif matches and gc[r] != 0 and near:
                 out.estimate[j], out.error[j] = gc[r], ec
                 out.status[j], out.why[j] = eb.AGREE, 0
             elif matches and safe[r]:
