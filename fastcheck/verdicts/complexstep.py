@@ -38,6 +38,7 @@ import numpy as np
 
 from fastcheck import config
 from fastcheck.core.steps import get_scheme
+from fastcheck.verdicts import codes as eb
 from fastcheck.verdicts import ladder
 
 __all__ = ["settle"]
@@ -122,8 +123,6 @@ def _probe(ev, theta, coords, f0, costs, rows, gc1, mach):
 def settle(out, ev, theta, coords, undecided, doubted, a, mach, targets, band, costs, batch, f0) -> int:
     """The complex step for the coordinates the real steps left ``undecided`` or found wrong (``doubted``);
     ``costs`` holds the batch's ladder costs (rows in the order of ``batch``).  Returns the evaluations spent."""
-    from fastcheck.verdicts import errorbars as eb
-
     idx = np.concatenate([np.asarray(undecided, np.int64), np.asarray(doubted, np.int64)])
     if not getattr(ev, "has_complex_step", False) or not len(idx):
         return 0

@@ -51,7 +51,8 @@ from typing import NamedTuple
 import numpy as np
 
 from fastcheck import config
-from fastcheck.verdicts import kinks, ladder
+from fastcheck.verdicts import codes as eb
+from fastcheck.verdicts import complexstep, kinks, ladder
 
 __all__ = ["Reading", "decide", "read", "refine"]
 
@@ -180,8 +181,6 @@ def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, bel
 def decide(a, reading: Reading, target, band):
     """Status and why-code per row from a reading: wrong beyond the tolerance on converged evidence,
     agree within it with a bar no wider than ``target``, else inconclusive (never wrong)."""
-    from fastcheck.verdicts import errorbars as eb
-
     est, err = reading.estimate, reading.error
     tol = np.maximum(config.MARGIN * err, band * np.maximum(np.abs(a), np.abs(est)))
     dev = np.abs(a - est)
@@ -346,9 +345,6 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
     """The refinement rounds for the ``pending`` coordinates (see the module docstring); ``out`` is the
     :class:`fastcheck.verdicts.errorbars.Judgement`, updated in place.  ``targets``: the widest bar
     that may agree, per coordinate."""
-    from fastcheck.verdicts import complexstep
-    from fastcheck.verdicts import errorbars as eb
-
     est, error, status, why = out.estimate, out.error, out.status, out.why
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.abs(a - est) / np.where(error > 0, error, np.inf)
@@ -371,7 +367,7 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
             break
         size = min(2 * size, config.REFINE_BATCH)
         idx = np.asarray(batch, np.int64)
-        base = eb.ladder_base(theta, coords[idx], mach)
+        base = ladder.base_steps(theta, coords[idx], mach)
         costs = _Costs(ev, theta, coords[idx], base, f0)
         out.refined += len(idx)
         # round 1: the small end of the reliable range
@@ -459,8 +455,6 @@ def read_full(a, lad: ladder.Ladder, first_rung, band, targets, floors=None, kin
     one-sided slopes of rows at a kink (NaN elsewhere).  ``kink_ladder``: the same ladder with
     the round-off the kink test reads (by default ``lad``'s).
     """
-    from fastcheck.verdicts import errorbars as eb
-
     kl_lad = lad if kink_ladder is None else kink_ladder  # an ill-conditioned cost's kinks: read against its accuracy
     kink, at_theta, kl, kr = kinks.find(kl_lad, first_rung)
     kink &= at_theta | _corner_like(kl_lad, first_rung)

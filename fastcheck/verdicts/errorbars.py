@@ -35,32 +35,12 @@ import numpy as np
 
 from fastcheck import config
 from fastcheck.core.steps import get_scheme
-from fastcheck.verdicts import kinks, ladder
+from fastcheck.verdicts import converge, kinks, ladder, resolution
 
-#: Status codes (int8 per coordinate; :data:`STATUS_NAMES` spells them).
-AGREE, ZERO, WRONG, KINK, INCONCLUSIVE, NONFINITE = range(6)
-STATUS_NAMES = np.array(["agree", "zero", "wrong", "kink", "inconclusive", "nonfinite"], dtype=object)
-#: Statuses whose entries the difference reads (kinks and non-finite costs are left out).
-COUNTED = (AGREE, ZERO, WRONG, INCONCLUSIVE)
-#: Codes of why a coordinate is inconclusive (0: it is not); :data:`WHY_NAMES` keys :data:`SETTLE`.
-ROUNDOFF, CONVERGE, NONFINITE_COST, ZEROS, RESOLUTION, LENGTH, FLAT, RANDOM, UNREFINED, DISAGREE = range(1, 11)
-WHY_NAMES = ("", "roundoff", "converge", "nonfinite", "zeros", "resolution", "length", "flat", "random", "unrefined",
-             "disagree")
-
-#: How to settle each kind of inconclusive coordinate (shown in the report).
-SETTLE = {
-    "roundoff": "round-off of the cost swamps the gradient here; a float64 cost, a larger step or scheme='complex' would settle it",
-    "converge": "the difference quotients did not settle as the step shrank; a smaller step or scheme='complex' would settle it",
-    "nonfinite": "the cost is not finite at perturbed points; a smaller eps, or a point inside the cost's domain, would settle it",
-    "zeros": "the sample saw only zero gradients in this block; check more of its coordinates (a larger sample, or all)",
-    "kinks": "every checked coordinate of this block sits at a kink; a point off the corners, or more coordinates, would settle it",
-    "resolution": "the error bars did not get within the target resolution at any step; scheme='complex', a float64 cost or a point where the cost is better conditioned would settle it",
-    "length": "the estimate changes when the step shrinks (a corner or an oscillation shorter than the steps) and did not settle at the smallest steps; scheme='complex' or a point off the corner would settle it",
-    "flat": "the cost is saturated or piecewise constant here (its derivative, 0 where it is defined, cannot check this gradient); a point where it moves would settle it",
-    "random": "the cost returned different values at the same theta: it is not a function of theta (a fresh dropout mask or sample per call?); fix its seed for the check",
-    "unrefined": "not refined: this block is wrong already (coordinates that differ at the check's step, the evidence for them not gathered)",
-    "disagree": "the real steps and the complex step disagree about this coordinate; is the cost complex-safe (no abs, conj or comparison on theta)?",
-}
+from fastcheck.verdicts.codes import (  # noqa: F401 - the codes live apart so the refinement modules share them
+    AGREE, CONVERGE, COUNTED, DISAGREE, FLAT, INCONCLUSIVE, KINK, LENGTH, NONFINITE, NONFINITE_COST, RANDOM,
+    RESOLUTION, ROUNDOFF, SETTLE, STATUS_NAMES, UNREFINED, WHY_NAMES, WRONG, ZERO, ZEROS,
+)
 
 #: Each of a quotient's two values is taken to be off by this many times the value error measured at θ.
 COST_ACCURACY = 2.0
@@ -116,8 +96,6 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
     ``value_error``: the absolute accuracy of the cost's values when it is worse than their
     precision (an ill-conditioned cost): every quotient's bar includes ``4·value_error / (2t)``.
     """
-    from fastcheck.verdicts import converge, resolution
-
     scheme = get_scheme(scheme)
     n = len(coords)
     n_blocks = int(block_ids.max()) + 1 if n_blocks is None and n else (n_blocks or 0)
@@ -171,10 +149,8 @@ def _flat_blocks(costs, f0, est, a, live, block_ids, n_blocks):
     analytic gradient is not zero: saturated, or piecewise constant."""
     flat = np.all(costs == f0, axis=1) if costs is not None else (est == 0)
     moved = live & ~flat
-    from fastcheck.verdicts.resolution import block_max
-
-    any_moved = block_max(moved.astype(np.float64), block_ids, n_blocks) > 0
-    nonzero = block_max(np.where(live, np.abs(a), 0.0), block_ids, n_blocks) > 0
+    any_moved = resolution.block_max(moved.astype(np.float64), block_ids, n_blocks) > 0
+    nonzero = resolution.block_max(np.where(live, np.abs(a), 0.0), block_ids, n_blocks) > 0
     bad = ~any_moved & nonzero
     return live & flat & bad[block_ids] & (a != 0)
 
@@ -182,8 +158,6 @@ def _flat_blocks(costs, f0, est, a, live, block_ids, n_blocks):
 def _finish(out, a, live, block_ids, noise, great, mach, n_blocks, costs=None, f0=None, outright=None):
     """The per-coordinate resolution and the scales, once the statuses are final; saturated blocks
     (numerical gradient exactly zero, analytic not) made inconclusive."""
-    from fastcheck.verdicts import resolution
-
     if out.scales is None:
         out.scales = resolution.block_scales(block_ids, a, out.estimate, noise, live, n_blocks)
     out.resolution = resolution.coordinate_resolution(a, out.estimate, out.error, great, outright)
@@ -246,8 +220,7 @@ def stencil_sums(ev, theta, coords, scheme, steps, f0):
 
 def ladder_base(theta, coords, mach):
     """Base step of a ladder: the central scheme's optimal step for this precision."""
-    x = np.abs(theta[coords].astype(np.float64))
-    return mach ** (1.0 / 3.0) * np.maximum(1.0, x)
+    return ladder.base_steps(theta, coords, mach)
 
 
 def read_ladder(a, lad, first_rung, great, scale_all, near_corner_sides=False):

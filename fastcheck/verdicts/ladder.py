@@ -68,6 +68,12 @@ LEVELS = 3
 COST_ROUNDING = 2.0
 
 
+def base_steps(theta, coords, mach) -> np.ndarray:
+    """Base step of a ladder: the central scheme's optimal step ε^(1/3)·max(1, |θ_i|) for this precision."""
+    x = np.abs(theta[coords].astype(np.float64))
+    return mach ** (1.0 / 3.0) * np.maximum(1.0, x)
+
+
 def offsets_for(rungs, ratio=RATIO) -> np.ndarray:
     """Stencil offsets ``[−r^k, +r^k]`` for each rung, largest rung first."""
     return _offsets(tuple(rungs), float(ratio)).copy()
