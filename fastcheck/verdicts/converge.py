@@ -76,6 +76,8 @@ class Reading(NamedTuple):
     rounding: np.ndarray  #: the round-off part of the bar
     converged: np.ndarray  #: an entry was accepted
     changed: np.ndarray  #: a converged entry was refuted by smaller steps (a length scale)
+    small_estimate: np.ndarray = None  #: the accepted entry at the smallest steps of the reliable range
+    small_error: np.ndarray = None  #: its bar
 
 
 def _witness_uncertainty(D, rnd):
@@ -91,12 +93,16 @@ def _witness_uncertainty(D, rnd):
     return np.where(np.isfinite(D), config.MARGIN * rnd + near, np.inf)
 
 
-def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, below_rnd=None, accuracy=None) -> Reading:
+def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, below_rnd=None, accuracy=None,
+         reliable=None) -> Reading:
     """Read a ladder's central quotients ``central`` (n, K: steps shrinking by ``ratio``, largest
     first) with their round-off ``rnd``; ``below``/``below_rnd`` (n, J): plain quotients at steps
     smaller than all of them, witnesses only (see the module docstring).  ``accuracy`` (n, K): the
     error of each quotient that the accuracy of the cost's values allows (an ill-conditioned cost:
-    systematic, so the convergence tests do not read it, but every accepted bar includes it)."""
+    systematic, so the convergence tests do not read it, but every accepted bar includes it).
+    ``reliable`` (n,): the widest bar of the reliable range (the target bar); the reading also
+    returns the accepted entry at the smallest steps with a bar within it (else at the smallest
+    steps of all), which a wrong verdict must agree with."""
     M = config.MARGIN
     central = np.asarray(central, np.float64)
     rnd = np.asarray(rnd, np.float64)
@@ -115,6 +121,8 @@ def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, bel
     R, Rr = central.copy(), rnd.copy()
     Ra = np.zeros_like(rnd) if accuracy is None else np.asarray(accuracy, np.float64).copy()
     kept = []
+    s_est, s_bar, s_depth = np.full(n, np.nan), np.full(n, np.inf), np.full(n, -1)
+    r_est, r_bar, r_depth = np.full(n, np.nan), np.full(n, np.inf), np.full(n, -1)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         # quotients that grow like 1/t as the step shrinks (same sign, ≥ GROWTH× per halving): the cost
         # changed by a bounded amount, the steps are beyond its length scale; such rungs are no evidence
@@ -150,6 +158,12 @@ def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, bel
                 ok = consistent & finite & ~refuted
                 changed |= consistent & finite & refuted
                 kept.append((np.where(ok, est, np.nan), np.where(ok, b, np.inf)))
+                depth = k + 1 + lev  # the smallest rung this entry uses
+                rel_ok = ok if reliable is None else ok & (b <= reliable)
+                deeper = ok & (depth >= s_depth)
+                s_est[deeper], s_bar[deeper], s_depth[deeper] = est[deeper], b[deeper], depth
+                rdeeper = rel_ok & (depth >= r_depth)
+                r_est[rdeeper], r_bar[rdeeper], r_depth[rdeeper] = est[rdeeper], b[rdeeper], depth
                 take = ok & (b < bar)
                 best[take], bar[take], brnd[take] = est[take], b[take], r[take]
                 conv |= ok
@@ -175,7 +189,10 @@ def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, bel
     err = np.where(conv, bar, fbar)
     rounding = np.where(conv, brnd, frnd)
     err = np.where(np.isfinite(err), err, np.nan)
-    return Reading(est, err, rounding, conv, changed & ~conv)
+    small = r_depth >= 0
+    sm_est = np.where(small, r_est, s_est)
+    sm_bar = np.where(small, r_bar, s_bar)
+    return Reading(est, err, rounding, conv, changed & ~conv, sm_est, sm_bar)
 
 
 def decide(a, reading: Reading, target, band):
@@ -189,6 +206,11 @@ def decide(a, reading: Reading, target, band):
     why = np.full(n, eb.CONVERGE, np.int8)
     ok = reading.converged & np.isfinite(est) & np.isfinite(err)
     wrong = ok & (dev > tol)
+    if reading.small_estimate is not None:
+        # and the small end of the reliable range must say so too (not only a larger step's entry)
+        se, sb = reading.small_estimate, reading.small_error
+        stol = np.maximum(config.MARGIN * sb, band * np.maximum(np.abs(a), np.abs(se)))
+        wrong &= ~(np.isfinite(se) & (np.abs(a - se) <= stol))
     agree = ok & ~wrong & (err <= target)
     status[wrong], why[wrong] = eb.WRONG, 0
     status[agree], why[agree] = eb.AGREE, 0
@@ -305,7 +327,7 @@ def _low_rungs(noise_rel):
     return np.clip(np.nan_to_num(k, nan=4.0, posinf=4.0), -2, 4).astype(np.int64)
 
 
-def _first_round(costs, rows, low, mach, conditioning=0.0):
+def _first_round(costs, rows, low, mach, conditioning, reliable):
     """Three successive rungs ending at ``low`` and two sentinels below, read together."""
     out = {}
     for k in np.unique(low[rows]):
@@ -317,7 +339,7 @@ def _first_round(costs, rows, low, mach, conditioning=0.0):
         below = costs.ladder(grp, sent, mach, conditioning) if sent else None
         rd = read(lad.central, lad.roundoff, below=None if below is None else below.central,
                   below_rnd=None if below is None else below.roundoff,
-                  accuracy=costs.accuracy(grp, main, conditioning))
+                  accuracy=costs.accuracy(grp, main, conditioning), reliable=reliable[grp])
         kink = _kink_like(lad)
         out[int(k)] = (grp, rd, kink)
     return out
@@ -375,7 +397,7 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
         low = _low_rungs(bar0 / np.where(targets[idx] > 0, targets[idx], np.inf))
         rows_all = np.arange(len(idx))
         later = []
-        for grp, rd, kink in _first_round(costs, rows_all, low, mach, out.conditioning).values():
+        for grp, rd, kink in _first_round(costs, rows_all, low, mach, out.conditioning, targets[idx]).values():
             rd = _floored(rd, None if out.floors is None else out.floors[idx[grp]])
             st, wy = decide(a[idx[grp]], rd, targets[idx[grp]], band)
             done = (st != eb.INCONCLUSIVE) & ~kink & np.isfinite(rd.estimate)
@@ -458,7 +480,7 @@ def read_full(a, lad: ladder.Ladder, first_rung, band, targets, floors=None, kin
     kl_lad = lad if kink_ladder is None else kink_ladder  # an ill-conditioned cost's kinks: read against its accuracy
     kink, at_theta, kl, kr = kinks.find(kl_lad, first_rung)
     kink &= at_theta | _corner_like(kl_lad, first_rung)
-    rd = _floored(read(lad.central, lad.roundoff, accuracy=accuracy), floors)
+    rd = _floored(read(lad.central, lad.roundoff, accuracy=accuracy, reliable=targets), floors)
     status, why = decide(a, rd, targets, band)
     g, e = rd.estimate, rd.error
     n = len(a)
