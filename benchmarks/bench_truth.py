@@ -60,7 +60,7 @@ def run_fastcheck(case, g):
         warnings.simplefilter("ignore")
         r = fc.check_gradient(case.f, case.x, g, layout=layout, jit=False, workers=1)
     reading = "passed" if r.passed else ("inconclusive" if r.verdict == "inconclusive" else "wrong")
-    return reading, {"verdict": r.verdict, "resolution": r.resolution, "n_evals": r.n_evals}
+    return reading, {"verdict": r.verdict, "resolution": r.resolution, "n_evals": r.n_evals, "reason": r.reason[:160]}
 
 
 def run_scipy(case, g):
@@ -234,6 +234,23 @@ def write_report(df, out, cases, argv_text="", torch_note=""):
     tab = pl.groupby(["family", "tool"]).reading.agg(
         lambda r: f"{(r == 'wrong').sum()} / {(r == 'inconclusive').sum()} / {(r == 'passed').sum()}").unstack("tool")
     lines += [tab.to_markdown(), ""]
+    inc = c[(c.tool == "fastcheck") & (c.reading == "inconclusive")]
+    if len(inc) and "reason" in inc:
+        def why(text):
+            text = str(text)
+            for key, label in (("sits at a kink", "every coordinate of a block at a kink"),
+                               ("target resolution", "bars cannot reach the target (ill-conditioned cost)"),
+                               ("round-off", "round-off swamps the gradient"), ("settle as the step", "did not converge"),
+                               ("changes when the step", "a length scale shorter than the steps"),
+                               ("disagree", "real and complex steps disagree"), ("did not change", "saturated")):
+                if key in text:
+                    return label
+            return "other"
+        reasons = inc.assign(why=inc.reason.map(why)).groupby(["why", "family", "dtype"]).size().rename("cases")
+        lines += ["## Why fastcheck's correct cases were inconclusive", "", reasons.reset_index().to_markdown(index=False),
+                  "", f"Every coordinate at a kink and ill-conditioned costs are inconclusive by design (the truthful answer);"
+                  f" the rest: {int(((inc.reason.map(why) != 'every coordinate of a block at a kink') & (inc.reason.map(why) != 'bars cannot reach the target (ill-conditioned cost)')).sum())}"
+                  f" of {len(c[c.tool == 'fastcheck'])} correct cases.", ""]
     fa = c[(c.tool == "fastcheck") & (c.reading != "passed")][["name", "family", "dtype", "n", "reading"]]
     if len(fa):
         lines += ["## fastcheck's correct cases that did not pass", "", fa.to_markdown(index=False), ""]
