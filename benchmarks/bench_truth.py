@@ -1,7 +1,7 @@
 """The truth corpus benchmark: correct gradients and planted errors, fastcheck against its peers.
 
 Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_truth.py [--small] [--peers scipy,numdifftools,torch]
-      [--torch-python /path/to/venv/bin/python]
+      [--torch-python /path/to/venv/bin/python] [--write]
 
 The corpus (:mod:`benchmarks.truth.generators`: 1,180 correct gradients, five families) and
 its planted errors (:mod:`benchmarks.truth.plants`) are built from fixed seeds, so every
@@ -16,7 +16,7 @@ wrapped in an ``autograd.Function`` whose backward is the gradient under test, r
 separate interpreter that has torch (``--torch-python``).  numdifftools runs on the
 cases with at most 50 variables (it takes ~100 evaluations per variable).
 
-Writes reports/truth/README.md (tables), results.csv (one row per tool and check).
+With ``--write``, writes reports/truth/README.md (tables), results.csv (one row per tool and check).
 """
 from __future__ import annotations
 
@@ -33,10 +33,13 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-OUT = ROOT / "reports" / "truth"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+#: The tracked report folder (written only with --write).
+TRACKED = ROOT / "reports" / "truth"
 
 from benchmarks.truth import generators as G  # noqa: E402
 from benchmarks.truth import plants as P  # noqa: E402
+from timing import add_write_option, report_dir  # noqa: E402
 
 GREAT = 1e-6
 NDT_MAX_N = 50
@@ -138,10 +141,12 @@ def main(argv=None):
     p.add_argument("--small", action="store_true", help="the small subset the tests use")
     p.add_argument("--peers", default="scipy,numdifftools,torch")
     p.add_argument("--torch-python", default="/tmp/v21/torchenv/bin/python")
-    p.add_argument("--out", default=str(OUT))
+    p.add_argument("--out", default=None, help="write here instead (default: see --write)")
+    add_write_option(p, TRACKED)
     p.add_argument("--reuse-peers", default="", help="a results.csv whose peers' rows are taken as they are (the"
                    " corpus and the peers are deterministic): only fastcheck runs")
     args = p.parse_args(argv)
+    args.out = str(args.out or report_dir(args.write, TRACKED))
     peers = set(args.peers.split(",")) if args.peers else set()
     tools = {"fastcheck": run_fastcheck}
     if "scipy" in peers:

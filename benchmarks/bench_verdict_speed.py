@@ -1,7 +1,7 @@
 """Issue 21's speed figures: a passing structured check of MLP 784-128-10 before and after, and
 failing checks against passing ones.
 
-Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_verdict_speed.py --base 30a9ed6 [--rounds 5] [--repeat 5]
+Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_verdict_speed.py --base main [--rounds 5] [--repeat 5] [--write]
 
 The version at ``--base`` is extracted to a temporary directory; the two versions then run in
 fresh processes, interleaved round by round (base, this tree, base, …), each warmed up before
@@ -9,7 +9,7 @@ timing (compilation excluded).  Per version and round: the passing structured ch
 784-128-10 (sigmoid, SSE, batch 64, all 101,770 coordinates, 2 Numba threads) and the same
 check of a mutant whose W1 gradient is transposed-wrong (failing); and a plain-Python
 skip-gram cost (3,200 parameters, the loop evaluator) passing and with one block 1.5× off.
-Writes reports/verdicts-speed/README.md and speed.csv with medians and ratios.
+With ``--write``, writes reports/verdicts-speed/README.md and speed.csv with medians and ratios.
 """
 from __future__ import annotations
 
@@ -23,7 +23,11 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "reports" / "verdicts-speed"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from timing import add_write_option, report_dir  # noqa: E402
+
+#: The tracked report folder (written only with --write).
+TRACKED = ROOT / "reports" / "verdicts-speed"
 
 WORKER = r"""
 import json, sys, time, warnings
@@ -87,11 +91,13 @@ def run(path: Path, repeat: int, threads: int) -> dict:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--base", default="30a9ed6")
+    p.add_argument("--base", default="main", help="the version to compare with (a git revision)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
+    add_write_option(p, TRACKED)
     args = p.parse_args(argv)
+    out = report_dir(args.write, TRACKED)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.base, "fastcheck"], capture_output=True,
@@ -106,8 +112,8 @@ def main(argv=None) -> None:
                         rows.append({"version": name, "round": r, "case": case, "seconds": t, "verdict": v["verdict"],
                                      "n_evals": v["n_evals"]})
     df = pd.DataFrame(rows)
-    OUT.mkdir(parents=True, exist_ok=True)
-    df.to_csv(OUT / "speed.csv", index=False)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "speed.csv", index=False)
     med = df.groupby(["case", "version"], sort=False).agg(median_s=("seconds", "median"), n_evals=("n_evals", "first"),
                                                           verdict=("verdict", "first")).reset_index()
     names = list(dict.fromkeys(df.version))
@@ -115,7 +121,7 @@ def main(argv=None) -> None:
     piv["this / base"] = piv[names[1]] / piv[names[0]]
     lines = ["# Issue 21: speed of the new verdicts", "",
              f"Command: `flock /tmp/fastcheck-bench.lock python benchmarks/bench_verdict_speed.py --base {args.base}"
-             f" --rounds {args.rounds} --repeat {args.repeat} --threads {args.threads}`", "",
+             f" --rounds {args.rounds} --repeat {args.repeat} --threads {args.threads} --write`", "",
              "Both versions in fresh processes, interleaved round by round, warmed up (compilation excluded); medians"
              " over all rounds.", "", "## Medians (s)", "", piv.to_markdown(floatfmt=".4g"), "",
              "## Verdicts and evaluations", "", med.to_markdown(index=False, floatfmt=".4g"), ""]
@@ -124,7 +130,7 @@ def main(argv=None) -> None:
         for pair in (("mlp fail", "mlp pass"), ("skipgram fail", "skipgram pass")):
             if all(k in m for k in pair):
                 lines.append(f"- {v}: {pair[0]} / {pair[1]} = **{m[pair[0]] / m[pair[1]]:.2f}**")
-    (OUT / "README.md").write_text("\n".join(lines) + "\n")
+    (out / "README.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -18,6 +18,7 @@ from fastcheck.core.layout import Layout
 from fastcheck.errors import GradientMismatchError, NondeterministicCostWarning
 from fastcheck.verdicts import errorbars
 from fastcheck.verdicts.bands import block_table, overall, relative_difference
+from fastcheck.verdicts.codes import counted as counted_entries
 
 __all__ = ["analytic_gradient", "assemble", "base_value", "base_values", "coordinate_band", "held_blas"]
 
@@ -108,12 +109,16 @@ def assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, comp
     """
     from fastcheck.verdicts import resolution as res
 
-    counted = np.isin(status, errorbars.COUNTED)
+    est = fields.get("estimate", compared)
+    # kinks read by a one-sided derivative count, with that derivative
+    read_kinks = (status == errorbars.KINK) & (why == errorbars.KINK_READ)
+    if read_kinks.any():
+        compared = np.where(read_kinks, est, compared)
+    counted = counted_entries(status, why)
     difference = relative_difference(analytic[counted], compared[counted])
     n_blocks = len(layout.names)
-    est = fields.get("estimate", compared)
     err = fields.get("error", np.full(len(analytic), np.nan))
-    live = np.isin(status, errorbars.COUNTED) & np.isfinite(est)
+    live = counted & np.isfinite(est)
     if resolution is None and band is not None and len(err) == len(analytic):
         resolution = res.coordinate_resolution(analytic, est, err, band)
     if resolution is not None:
@@ -121,7 +126,8 @@ def assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, comp
             scales = res.block_scales(block_ids, analytic, est, err, live, n_blocks)
         if scale is None:
             scale = float(np.max(scales, initial=0.0))
-        judged = np.isin(status, (errorbars.AGREE, errorbars.ZERO, errorbars.INCONCLUSIVE)) & (why != errorbars.UNREFINED)
+        judged = (np.isin(status, (errorbars.AGREE, errorbars.ZERO, errorbars.INCONCLUSIVE)) & (why != errorbars.UNREFINED)
+                  | read_kinks)
         per_block, overall_res = res.summarise(resolution, judged & live, block_ids, scales, scale, n_blocks)
     else:
         per_block, overall_res = np.full(n_blocks, np.nan), np.nan
@@ -132,6 +138,7 @@ def assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, comp
         numerical=np.where(finite, shown, np.nan), analytic=analytic, blocks=blocks, layout=layout,
         thresholds=thresholds, status_code=status, reason=reason, threads=ev.threads, path=ev.path, note=ev.note,
         compile_seconds=ev.compile_seconds, n_params=len(theta), dtype=theta.dtype.name, resolution=overall_res,
+        n_kinks_read=int(np.count_nonzero(read_kinks)),
         **fields,
     )
 

@@ -136,6 +136,9 @@ class CheckResult:
     precision: str = ""
     n_refined: int = 0
     compile_seconds: float = 0.0
+    #: kinks whose analytic value a converged derivative confirmed (one side's at a corner at θ, or the
+    #: steps below a corner within the step): read by it, not left out
+    n_kinks_read: int = 0
     resolution: float = float("nan")
 
     def __post_init__(self):
@@ -255,7 +258,7 @@ class CheckResult:
         if self.passed:
             reading = band(self.difference, self.thresholds)
             extra = "" if reading in config.PASSING else f"; reads {reading} by the bands, but every coordinate agrees within its error bar"
-            kinks = f"; {len(self.kinks)} coordinate(s) at kinks left out" if len(self.kinks) else ""
+            kinks = self._kinks_clause()
             return f"PASSED — {self.verdict} ({d}{extra}{kinks}){self._resolution_clause()}"
         if self.verdict == "wrong":
             n = int(np.count_nonzero(self.status == "wrong")) if len(self.status_code) else 0
@@ -263,6 +266,17 @@ class CheckResult:
             return (f"FAILED — wrong in {', '.join(self.wrong_blocks)}: {n} {what} outside their error bars"
                     f" ({self._worst_wrong()}{d})")
         return f"FAILED — inconclusive: {self.reason or 'the check could not decide'} ({d})"
+
+    def _kinks_clause(self) -> str:
+        n, one = len(self.kinks), self.n_kinks_read
+        if not n:
+            return ""
+        if one >= n:
+            return f"; {n} coordinate(s) at kinks, read by converged one-sided or small-step derivatives"
+        if one:
+            return (f"; {n} coordinate(s) at kinks, {one} read by converged one-sided or small-step derivatives,"
+                    f" {n - one} left out")
+        return f"; {n} coordinate(s) at kinks left out"
 
     def _resolution_clause(self) -> str:
         r = self.resolution

@@ -15,7 +15,8 @@ import numpy as np
 
 from fastcheck import config
 from fastcheck.core.layout import Layout
-from fastcheck.verdicts.errorbars import COUNTED, INCONCLUSIVE, NONFINITE, SETTLE, WHY_NAMES, WRONG, ZERO
+from fastcheck.verdicts.codes import counted as counted_entries
+from fastcheck.verdicts.errorbars import INCONCLUSIVE, NONFINITE, KINK_READ, SETTLE, WHY_NAMES, WRONG, ZERO
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -155,7 +156,8 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
         if checked == 0:
             continue
         st = status[in_block]
-        counted = np.isin(st, COUNTED)
+        wy = why[in_block]
+        counted = counted_entries(st, wy)
         sel = np.flatnonzero(in_block)[counted]
         a, g = analytic[sel], numerical[sel]
         err = np.abs(a - g)
@@ -168,7 +170,6 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
             worst_label, max_err, diff = "", 0.0, 0.0
         n_wrong = int(np.count_nonzero(st == WRONG))
         note = ""
-        wy = why[in_block]
         if n_wrong:
             bad = np.flatnonzero(in_block)[st == WRONG]
             e = np.abs(analytic[bad] - numerical[bad])
@@ -181,7 +182,7 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
                 note += f"; {n_left} more differ at the check's step (not refined: the block is wrong already)"
         elif np.any(st == NONFINITE) or np.any(st == INCONCLUSIVE):
             verdict_b = "inconclusive"
-            keys = wy[wy > 0]
+            keys = wy[(wy > 0) & (wy != KINK_READ)]
             note = SETTLE[WHY_NAMES[_main_reason(keys)]] if len(keys) else ""
             if len(keys) and WHY_NAMES[_main_reason(keys)] == "flat":
                 top = float(np.max(np.abs(analytic[np.flatnonzero(in_block)])))

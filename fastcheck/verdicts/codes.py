@@ -15,8 +15,12 @@ STATUS_NAMES = np.array(["agree", "zero", "wrong", "kink", "inconclusive", "nonf
 COUNTED = (AGREE, ZERO, WRONG, INCONCLUSIVE)
 #: Codes of why a coordinate is inconclusive (0: it is not); :data:`WHY_NAMES` keys :data:`SETTLE`.
 ROUNDOFF, CONVERGE, NONFINITE_COST, ZEROS, RESOLUTION, LENGTH, FLAT, RANDOM, UNREFINED, DISAGREE = range(1, 11)
+#: Not a reason for inconclusive: the code of a kink whose analytic value a converged derivative confirms
+#: within the target bar (one side's at a corner at θ, or the steps below a corner within the step): such
+#: a kink is listed, and read by that derivative like an agreement.
+KINK_READ = 11
 WHY_NAMES = ("", "roundoff", "converge", "nonfinite", "zeros", "resolution", "length", "flat", "random", "unrefined",
-             "disagree")
+             "disagree", "kink_read")
 
 #: How to settle each kind of inconclusive coordinate (shown in the report).
 SETTLE = {
@@ -32,6 +36,14 @@ SETTLE = {
     "unrefined": "not refined: this block is wrong already (coordinates that differ at the check's step, the evidence for them not gathered)",
     "disagree": "the real steps and the complex step disagree about this coordinate; is the cost complex-safe (no abs, conj or comparison on theta)?",
 }
+
+
+def counted(status, why) -> np.ndarray:
+    """Entries the difference and the block verdicts read: :data:`COUNTED` statuses, and kinks read by a
+    converged derivative (:data:`KINK_READ`)."""
+    status, why = np.asarray(status), np.asarray(why)
+    return np.isin(status, COUNTED) | ((status == KINK) & (why == KINK_READ))
+
 
 #: Each of a quotient's two values is taken to be off by this many times the value error measured at θ.
 COST_ACCURACY = 2.0

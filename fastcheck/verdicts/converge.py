@@ -94,7 +94,7 @@ def _witness_uncertainty(D, rnd):
 
 
 def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, below_rnd=None, accuracy=None,
-         reliable=None) -> Reading:
+         reliable=None, power=2) -> Reading:
     """Read a ladder's central quotients ``central`` (n, K: steps shrinking by ``ratio``, largest
     first) with their round-off ``rnd``; ``below``/``below_rnd`` (n, J): plain quotients at steps
     smaller than all of them, witnesses only (see the module docstring).  ``accuracy`` (n, K): the
@@ -102,7 +102,8 @@ def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, bel
     systematic, so the convergence tests do not read it, but every accepted bar includes it).
     ``reliable`` (n,): the widest bar of the reliable range (the target bar); the reading also
     returns the accepted entry at the smallest steps with a bar within it (else at the smallest
-    steps of all), which a wrong verdict must agree with."""
+    steps of all), which a wrong verdict must agree with.  ``power``: the quotients' truncation
+    goes in powers t^power, t^2·power, … (2 for central quotients, 1 for one-sided ones)."""
     M = config.MARGIN
     central = np.asarray(central, np.float64)
     rnd = np.asarray(rnd, np.float64)
@@ -132,7 +133,7 @@ def read(central, rnd, ratio=ladder.RATIO, levels=ladder.LEVELS, below=None, bel
             m = R.shape[1]
             if m < 2:
                 break
-            w = ratio ** (2 * (lev + 1))
+            w = ratio ** (power * (lev + 1))
             delta = np.abs(R[:, 1:] - R[:, :-1])  # delta[:, k]: entries k and k+1
             quiet = delta <= M * (Rr[:, 1:] + Rr[:, :-1])
             for k in range(m - 1):
@@ -463,6 +464,47 @@ def _corner_like(lad: ladder.Ladder, first_rung) -> np.ndarray:
     return out
 
 
+class OneSided(NamedTuple):
+    """Kinks at θ read by their one-sided derivatives (:func:`_one_sided`)."""
+
+    matched: np.ndarray  #: the analytic value is one side's converged derivative, within the target bar
+    estimate: np.ndarray  #: that side's derivative (NaN elsewhere)
+    error: np.ndarray  #: its bar
+    left: np.ndarray  #: the converged left and right derivatives within the target bar (NaN where not)
+    right: np.ndarray
+    bar: np.ndarray  #: the wider of the two sides' bars, where both converged (NaN elsewhere)
+
+
+def _one_sided(a, lad: ladder.Ladder, rows, band, targets) -> OneSided:
+    """Per ``rows`` (a kink at θ): each side's quotients (J(θ ± t) − J(θ))/(±t) read for convergence like
+    the central ones, with truncation in powers of t and twice the central round-off; the analytic
+    value matched when it is within the tolerance of :func:`decide` of one converged side whose bar is
+    within the target."""
+    n = len(a)
+    out = OneSided(np.zeros(n, bool), *(np.full(n, np.nan) for _ in range(5)))
+    idx = np.flatnonzero(rows & lad.finite)
+    if not len(idx):
+        return out
+    rnd = 2.0 * lad.roundoff[idx]
+    with np.errstate(all="ignore"):
+        reads = [read(q[idx], rnd, power=1, reliable=targets[idx]) for q in (lad.left, lad.right)]
+    best_dev = np.full(len(idx), np.inf)
+    both = np.ones(len(idx), bool)
+    for side, rd in zip((out.left, out.right), reads):
+        ok = rd.converged & np.isfinite(rd.estimate) & np.isfinite(rd.error) & (rd.error <= targets[idx])
+        side[idx[ok]] = rd.estimate[ok]
+        both &= ok
+        out.bar[idx[ok]] = np.fmax(out.bar[idx[ok]], rd.error[ok])
+        tol = np.maximum(config.MARGIN * rd.error, band * np.maximum(np.abs(a[idx]), np.abs(rd.estimate)))
+        dev = np.abs(a[idx] - rd.estimate)
+        take = ok & (dev <= tol) & (dev < best_dev)
+        best_dev[take] = dev[take]
+        out.matched[idx[take]] = True
+        out.estimate[idx[take]], out.error[idx[take]] = rd.estimate[take], rd.error[take]
+    out.bar[idx[~both]] = np.nan
+    return out
+
+
 def _floored(rd: Reading, floors) -> Reading:
     """The reading with its bars floored by the cost's own accuracy (None: no floor)."""
     if floors is None:
@@ -485,6 +527,7 @@ def read_full(a, lad: ladder.Ladder, first_rung, band, targets, floors=None, kin
     g, e = rd.estimate, rd.error
     n = len(a)
     left, right = np.full(n, np.nan), np.full(n, np.nan)
+    sides = _one_sided(a, lad, kink & at_theta, band, targets)
     for r in range(n):
         if not lad.finite[r]:
             status[r], why[r] = eb.INCONCLUSIVE, eb.NONFINITE_COST
@@ -496,13 +539,25 @@ def read_full(a, lad: ladder.Ladder, first_rung, band, targets, floors=None, kin
         er = e[r] if np.isfinite(e[r]) else 0.0
         tol = config.MARGIN * er + band * max(abs(a[r]), abs(g[r])) + 0.05 * (hi - lo)
         inside = lo - tol <= a[r] <= hi + tol
+        if at_theta[r] and np.isfinite(sides.bar[r]):
+            # both sides converged: between them means between them, to their bars (no allowance for
+            # the plain slopes' truncation)
+            lo, hi = min(sides.left[r], sides.right[r]), max(sides.left[r], sides.right[r])
+            tol = config.MARGIN * sides.bar[r] + band * max(abs(a[r]), abs(lo), abs(hi))
+            inside = lo - tol <= a[r] <= hi + tol
         if at_theta[r]:
-            # a corner at θ: backprop may take either side's slope (or one between)
+            # a corner at θ: backprop may take either side's slope (or one between); one that matches a
+            # converged one-sided derivative within the target bar is read by it
             status[r], why[r] = (eb.KINK, 0) if inside else (eb.WRONG, 0)
+            if inside and sides.matched[r]:
+                why[r] = eb.KINK_READ
+                g[r], e[r] = sides.estimate[r], sides.error[r]
+                left[r] = sides.left[r] if np.isfinite(sides.left[r]) else kl[r]
+                right[r] = sides.right[r] if np.isfinite(sides.right[r]) else kr[r]
         elif status[r] == eb.WRONG:
             continue  # a corner within the step, and the small steps below it converged elsewhere
         elif rd.converged[r] or inside:
-            # a corner within the step: the small steps agree below it, or (not converged) the
-            # analytic value lies between the one-sided slopes
-            status[r], why[r] = eb.KINK, 0
+            # a corner within the step: the small steps agree below it (then they read the coordinate,
+            # as an agreement would), or (not converged) the analytic value lies between the one-sided slopes
+            status[r], why[r] = eb.KINK, (eb.KINK_READ if status[r] == eb.AGREE else 0)
     return ladder.LadderReading(g, e, status, why, left, right)

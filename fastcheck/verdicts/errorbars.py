@@ -38,7 +38,7 @@ from fastcheck import config
 from fastcheck.core.steps import get_scheme
 from fastcheck.verdicts import converge, kinks, ladder, resolution
 from fastcheck.verdicts.codes import (  # noqa: F401 - the codes live apart so the refinement modules share them
-    AGREE, CONVERGE, COUNTED, DISAGREE, FLAT, INCONCLUSIVE, KINK, LENGTH, NONFINITE, NONFINITE_COST, RANDOM,
+    AGREE, CONVERGE, COUNTED, DISAGREE, FLAT, INCONCLUSIVE, KINK, LENGTH, NONFINITE, NONFINITE_COST, KINK_READ, RANDOM,
     RESOLUTION, ROUNDOFF, SETTLE, STATUS_NAMES, UNREFINED, WHY_NAMES, WRONG, ZERO, ZEROS,
 )
 from fastcheck.verdicts.ladder import LadderReading  # noqa: F401 - read_ladder's return type, named here too
