@@ -253,7 +253,9 @@ def write_report(df, out, cases, argv_text="", torch_note=""):
             return "other"
         reasons = inc.assign(why=inc.reason.map(why)).groupby(["why", "family", "dtype"]).size().rename("cases")
         lines += ["## Why fastcheck's correct cases were inconclusive", "", reasons.reset_index().to_markdown(index=False),
-                  "", f"Every coordinate at a kink and ill-conditioned costs are inconclusive by design (the truthful answer);"
+                  "", f"A block whose every coordinate sits at a kink that no converged derivative confirms (one-sided at a"
+                  f" corner at θ, or the steps below a nearby corner), and ill-conditioned costs, are inconclusive by design"
+                  f" (the truthful answer);"
                   f" the rest: {int(((inc.reason.map(why) != 'every coordinate of a block at a kink') & (inc.reason.map(why) != 'bars cannot reach the target (ill-conditioned cost)')).sum())}"
                   f" of {len(c[c.tool == 'fastcheck'])} correct cases.", ""]
     fa = c[(c.tool == "fastcheck") & (c.reading != "passed")][["name", "family", "dtype", "n", "reading"]]

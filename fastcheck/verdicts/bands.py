@@ -179,7 +179,7 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
             note = f"{n_wrong} outside their error bars"
             n_left = int(np.count_nonzero((st == INCONCLUSIVE) & (wy == WHY_NAMES.index("unrefined"))))
             if n_left:
-                note += f"; {n_left} more differ at the check's step (not refined: the block is wrong already)"
+                note += f"; {n_left} more left unrefined"  # (the block is wrong already)
         elif np.any(st == NONFINITE) or np.any(st == INCONCLUSIVE):
             verdict_b = "inconclusive"
             keys = wy[(wy > 0) & (wy != KINK_READ)]

@@ -114,7 +114,7 @@ def test_the_screen_gives_the_verdicts_and_coordinates_of_a_full_check(kind):
         # full check (the rest of the block is left unrefined, and its note says how many) as by the screen
         assert _wrong(full) and _wrong(full) <= naive_wrong and _wrong(full) | _unrefined(full) == naive_wrong
         n_left = len(naive_wrong - _wrong(full))
-        assert not n_left or f"{n_left} more differ at the check's step" in full.blocks.set_index("block").loc["W2", "note"]
+        assert not n_left or f"{n_left} more left unrefined" in full.blocks.set_index("block").loc["W2", "note"]
         assert _wrong(res) and _wrong(res) <= naive_wrong
         tests = res.blocks.set_index("block").loc["W2", "tests"]
         assert tests <= screen.SCREEN_DIRS + 2 + 4 + 8 + 16
