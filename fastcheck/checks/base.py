@@ -18,8 +18,9 @@ from fastcheck.core.layout import Layout
 from fastcheck.errors import GradientMismatchError, NondeterministicCostWarning
 from fastcheck.verdicts import errorbars
 from fastcheck.verdicts.bands import block_table, overall, relative_difference
+from fastcheck.verdicts.codes import counted as counted_entries
 
-__all__ = ["analytic_gradient", "assemble", "base_value", "coordinate_band", "held_blas"]
+__all__ = ["analytic_gradient", "assemble", "base_value", "base_values", "coordinate_band", "held_blas"]
 
 
 def analytic_gradient(grad, theta, args, layout: Layout, user_layout: bool) -> np.ndarray:
@@ -58,20 +59,26 @@ def analytic_gradient(grad, theta, args, layout: Layout, user_layout: bool) -> n
 
 def base_value(ev, theta) -> float:
     """J(θ), finite; a cost that gives two values at the same θ is warned about."""
+    return base_values(ev, theta)[0]
+
+
+def base_values(ev, theta) -> tuple[float, bool]:
+    """``(J(θ), random)``: J(θ), finite, and whether the cost gave two values at the same θ (warned about)."""
     f0 = ev.value(theta)
     if not np.isfinite(f0):
         raise ValueError(f"the cost is {f0} at theta itself; nothing can be checked")
     # A user's cost is evaluated twice to catch hidden randomness; an evaluator
     # that is deterministic by construction (the built-in networks: fixed
     # dropout mask) says so and saves the second pass.
-    if not ev.caps.deterministic and ev.value(theta) != f0:
+    random = not ev.caps.deterministic and ev.value(theta) != f0
+    if random:
         warnings.warn(
             "the cost gave two different values at the same theta: it is not deterministic"
             " (dropout? fix its mask or seed for the check, as the classic gradient-checking recipe advises)",
             NondeterministicCostWarning,
             stacklevel=4,
         )
-    return f0
+    return f0, bool(random)
 
 
 def held_blas(ev):
@@ -90,23 +97,49 @@ def held_blas(ev):
 
 
 def assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, compared, shown, status, why, finite,
-             **fields) -> CheckResult:
+             band=None, resolution=None, scales=None, scale=None, **fields) -> CheckResult:
     """The one place a check's result is put together (per-coordinate and directional checks alike).
 
     The overall difference and the blocks compare ``analytic`` with ``compared`` over the
     entries whose status counts; ``shown`` (NaN where a cost was not finite) is the
-    result's ``numerical``; ``fields`` are the rest of :class:`CheckResult`.
+    result's ``numerical``; ``fields`` are the rest of :class:`CheckResult`.  ``resolution``
+    (per entry, absolute; computed from ``fields["error"]`` and ``band`` when not given),
+    ``scales`` (per block) and ``scale`` (overall) give the resolution the check reached
+    (:mod:`fastcheck.verdicts.resolution`).
     """
-    counted = np.isin(status, errorbars.COUNTED)
+    from fastcheck.verdicts import resolution as res
+
+    est = fields.get("estimate", compared)
+    # kinks read by a one-sided derivative count, with that derivative
+    read_kinks = (status == errorbars.KINK) & (why == errorbars.KINK_READ)
+    if read_kinks.any():
+        compared = np.where(read_kinks, est, compared)
+    counted = counted_entries(status, why)
     difference = relative_difference(analytic[counted], compared[counted])
-    blocks = block_table(layout, block_ids, labels, analytic, compared, status, why, thresholds)
+    n_blocks = len(layout.names)
+    err = fields.get("error", np.full(len(analytic), np.nan))
+    live = counted & np.isfinite(est)
+    if resolution is None and band is not None and len(err) == len(analytic):
+        resolution = res.coordinate_resolution(analytic, est, err, band)
+    if resolution is not None:
+        if scales is None:
+            scales = res.block_scales(block_ids, analytic, est, err, live, n_blocks)
+        if scale is None:
+            scale = float(np.max(scales, initial=0.0))
+        judged = (np.isin(status, (errorbars.AGREE, errorbars.ZERO, errorbars.INCONCLUSIVE)) & (why != errorbars.UNREFINED)
+                  | read_kinks)
+        per_block, overall_res = res.summarise(resolution, judged & live, block_ids, scales, scale, n_blocks)
+    else:
+        per_block, overall_res = np.full(n_blocks, np.nan), np.nan
+    blocks = block_table(layout, block_ids, labels, analytic, compared, status, why, thresholds, resolution=per_block)
     verdict_, reason = overall(blocks, difference, thresholds, int(np.count_nonzero(~finite)))
     return CheckResult(
         difference=difference, verdict=verdict_, passed=verdict_ in config.PASSING,
         numerical=np.where(finite, shown, np.nan), analytic=analytic, blocks=blocks, layout=layout,
         thresholds=thresholds, status_code=status, reason=reason, threads=ev.threads, path=ev.path, note=ev.note,
         compile_seconds=ev.compile_seconds, compile_note=compile_note(ev), n_params=len(theta),
-        dtype=theta.dtype.name, **fields,
+        dtype=theta.dtype.name, resolution=overall_res, n_kinks_read=int(np.count_nonzero(read_kinks)),
+        **fields,
     )
 
 

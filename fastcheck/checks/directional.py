@@ -132,5 +132,5 @@ def run_directional(ev, theta, grad, opts: CheckOptions) -> CheckResult:
             why=j.why, finite=finite, kind="directional", coords=np.arange(len(lo), dtype=np.int64), eps=eps,
             steps=steps, scheme=scheme.name, n_evals=len(scheme.offsets) * len(lo) + j.n_evals, seconds=seconds,
             kinks=kinks, nonfinite=np.flatnonzero(~finite), direction_blocks=dblock, error=j.error,
-            estimate=j.estimate, precision=theta.dtype.name,
+            estimate=j.estimate, precision=theta.dtype.name, band=coordinate_band(thresholds, mach),
         )

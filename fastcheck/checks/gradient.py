@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fastcheck.checks import screen
-from fastcheck.checks.base import analytic_gradient, assemble, base_value, coordinate_band, held_blas
+from fastcheck.checks.base import analytic_gradient, assemble, base_value, base_values, coordinate_band, held_blas
 from fastcheck.checks.directional import check_directional_with
 from fastcheck.checks.result import CheckResult
 from fastcheck.checks.usercost import user_problem
@@ -167,7 +167,7 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
     layout = layout_for(theta, opts.layout)
     coords = select_coords(len(theta), layout, opts.coords, opts.sample, opts.seed)
     eps = resolve_eps(asked, theta, coords)
-    f0 = base_value(ev, theta)
+    f0, random = base_values(ev, theta)
     resources.heads_up(ev, len(coords), 1 if scheme.complex else len(scheme.offsets))  # a long check says so
     ev.prepare(theta, "complex" if scheme.complex else "stencil")  # compile before the clock starts
     t0 = time.perf_counter()
@@ -176,7 +176,8 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
     prec = precision.nominal(theta.dtype)
     num, steps, noise, finite, n_evals, costs = differences(ev, theta, coords, scheme, eps, f0, prec.mach)
     native = ev.caps.native_precision
-    if refine and not native and not _all_agree(ana, num, noise, finite, coordinate_band(thresholds, prec.mach)):
+    if (refine and not native and not random
+            and not _all_agree(ana, num, noise, finite, coordinate_band(thresholds, prec.mach))):
         # Something disagrees: is the cost computing in a lower precision than θ? (Probed only
         # now, so a clean check of a slow cost pays nothing for it.)
         prec = _cost_precision(ev, theta, coords, ana, f0)
@@ -187,14 +188,22 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
             n_evals += n_more
         elif prec.mach > float(np.finfo(theta.dtype).eps):
             noise = noise * (prec.mach / float(np.finfo(theta.dtype).eps))
+        conditioned = precision.conditioned(prec, ev, theta, f0)  # float32 θ: as accurate as float64 says?
+        if conditioned is not prec:
+            prec = conditioned
+            n_evals += 1
     # The complex step evaluates at θ itself (the perturbation is imaginary): it
     # crosses no kink, and takes the branch the real part lies on.
     crosses = ev.caps.finds_kinks and not scheme.complex
     exact = ev.kinks(theta, coords, steps) if crosses else None
     block_ids = layout.block_ids(coords)
+    # the band and the target are those of the cost's format, however much worse its measured ε is:
+    # a cost that scatters more than its format makes has wider bars, never a looser band
     j = errorbars.judge(
         ev, theta, coords, block_ids, scheme, steps, f0, costs, num, noise, finite, ana,
-        mach=prec.mach, great=coordinate_band(thresholds, prec.mach), exact_kinks=exact, refine=refine,
+        mach=prec.mach, great=coordinate_band(thresholds, precision.format_eps(prec, theta.dtype)),
+        exact_kinks=exact, refine=refine, n_blocks=len(layout.names), random=random,
+        format_mach=precision.format_eps(prec, theta.dtype), value_error=prec.value_error,
     )
     seconds = time.perf_counter() - t0
     at_kink = j.status == errorbars.KINK
@@ -205,7 +214,8 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
         analytic=ana, compared=num, shown=num, status=j.status, why=j.why, finite=finite,
         kind="coordinates", coords=coords, eps=asked, steps=steps, scheme=scheme.name, n_evals=n_evals + j.n_evals,
         seconds=seconds, kinks=kinks, nonfinite=coords[~finite], error=j.error, estimate=j.estimate,
-        precision=prec.name, n_refined=j.refined,
+        precision=precision.describe(prec, theta.dtype), n_refined=j.refined, resolution=j.resolution,
+        scales=j.scales, scale=j.scale,
     )
 
 

@@ -90,7 +90,15 @@ class CheckResult:
         ran in complex128 resp. complex64).
     precision : str
         The precision the cost was found to compute in, when it is lower
-        than θ's (else θ's dtype).
+        than θ's (else θ's dtype), with the machine epsilon the precision
+        probe measured when that differs from the format's
+        ("float64 (measured eps 3.1e-13)").
+    resolution : float
+        The smallest error, relative to the gradient's scale (its largest
+        |g_i|), that this check would have caught: a pass says every
+        coordinate agrees to within it (per block: ``blocks["resolution"]``,
+        relative to the block's own scale; see
+        :mod:`fastcheck.verdicts.resolution`).  NaN when nothing was judged.
     reason : str
         Why an inconclusive check could not decide, and what would settle it.
     seconds, compile_seconds : float
@@ -133,6 +141,10 @@ class CheckResult:
     n_refined: int = 0
     compile_seconds: float = 0.0
     compile_note: str = ""
+    #: kinks whose analytic value a converged derivative confirmed (one side's at a corner at θ, or the
+    #: steps below a corner within the step): read by it, not left out
+    n_kinks_read: int = 0
+    resolution: float = float("nan")
 
     def __post_init__(self):
         # The tables print in full (every column, every number): see fastcheck.checks.table.
@@ -225,6 +237,7 @@ class CheckResult:
                     "n_nonfinite": len(self.nonfinite),
                     "n_refined": self.n_refined,
                     "precision": self.precision or self.dtype,
+                    "resolution": self.resolution,
                     "reason": self.reason,
                 }
             ]
@@ -251,14 +264,54 @@ class CheckResult:
         if self.passed:
             reading = band(self.difference, self.thresholds)
             extra = "" if reading in config.PASSING else f"; reads {reading} by the bands, but every coordinate agrees within its error bar"
-            kinks = f"; {len(self.kinks)} coordinate(s) at kinks left out" if len(self.kinks) else ""
-            return f"PASSED — {self.verdict} ({d}{extra}{kinks})"
+            kinks = self._kinks_clause()
+            return f"PASSED — {self.verdict} ({d}{extra}{kinks}){self._resolution_clause()}"
         if self.verdict == "wrong":
             n = int(np.count_nonzero(self.status == "wrong")) if len(self.status_code) else 0
             what = "direction(s)" if self.kind == "directional" else "coordinate(s)"
             return (f"FAILED — wrong in {', '.join(self.wrong_blocks)}: {n} {what} outside their error bars"
-                    f" ({d})")
+                    f" ({self._worst_wrong()}{d})")
         return f"FAILED — inconclusive: {self.reason or 'the check could not decide'} ({d})"
+
+    def _kinks_clause(self) -> str:
+        n, one = len(self.kinks), self.n_kinks_read
+        if not n:
+            return ""
+        if one >= n:
+            return f"; {n} coordinate(s) at kinks, read by converged one-sided or small-step derivatives"
+        if one:
+            return (f"; {n} coordinate(s) at kinks, {one} read by converged one-sided or small-step derivatives,"
+                    f" {n - one} left out")
+        return f"; {n} coordinate(s) at kinks left out"
+
+    def _resolution_clause(self) -> str:
+        r = self.resolution
+        if not np.isfinite(r):
+            return ""
+        if r == 0:
+            return "; any error would have been caught"
+        return f"; errors above {r:.1e} of the gradient would have been caught"
+
+    def _worst_wrong(self) -> str:
+        """The wrong entry farthest outside its bar, in numbers: how far off, and how many bars."""
+        if not len(self.status_code) or len(self.estimate) != len(self.status_code):
+            return ""
+        wrong = np.flatnonzero(self.status_code == 2)
+        if not len(wrong):
+            return ""
+        dev = np.abs(self.analytic[wrong] - self.estimate[wrong])
+        bars = self.error[wrong] if len(self.error) == len(self.status_code) else np.full(len(wrong), np.nan)
+        k = int(np.argmax(dev))
+        j = wrong[k]
+        scale = max(abs(self.analytic[j]), abs(self.estimate[j]))
+        rel = dev[k] / scale if scale > 0 else np.inf
+        if self.kind == "coordinates":
+            block, index = self.layout.locate(self.coords[j])
+            where = f"{block}{_index_str(index)}"
+        else:
+            where = f"{self.layout.names[self.direction_blocks[j]]} u{self.coords[j]}"
+        many = f", {dev[k] / bars[k]:.3g} error bars" if np.isfinite(bars[k]) and bars[k] > 0 else ""
+        return f"worst {where}: off by {rel:.1e} of its value{many}; "
 
     def summary(self) -> str:
         """The first line of the report: the verdict, then each block's verdict.

@@ -25,7 +25,7 @@ __all__ = ["ERROR_COLUMNS", "VALUE_COLUMNS", "Table", "as_table", "cell", "forma
 
 #: Columns of errors and differences (shown as 1.23e-08), and of gradient values (six significant digits).
 ERROR_COLUMNS = frozenset({"difference", "max_abs_err", "abs_err", "rel_err", "error_bar", "error", "floor",
-                           "best_eps", "best eps", "eps", "step", "step_median"})
+                           "best_eps", "best eps", "eps", "step", "step_median", "resolution"})
 VALUE_COLUMNS = frozenset({"analytic", "numerical", "estimate", "left", "right"})
 
 #: How verdict cells are coloured in HTML.

@@ -76,6 +76,8 @@ class Evaluator:
     #: may be asked directly when ``caps.calls_user_cost`` (None for an
     #: evaluator that calls no cost of the user's).
     cost = None
+    #: The extra arguments :attr:`cost` is called with, ``cost(θ, *args)``.
+    args = ()
 
     @property
     def threads(self) -> int:
@@ -155,6 +157,10 @@ class Wrapper(Evaluator):
     @property
     def cost(self):
         return self.base.cost
+
+    @property
+    def args(self) -> tuple:
+        return self.base.args
 
     @property
     def threads(self) -> int:

@@ -16,7 +16,8 @@ import numpy as np
 from fastcheck import config
 from fastcheck.core.layout import Layout
 from fastcheck.core.validate import validate_thresholds  # noqa: F401 - the checks import it from here
-from fastcheck.verdicts.errorbars import COUNTED, INCONCLUSIVE, NONFINITE, SETTLE, WHY_NAMES, WRONG, ZERO
+from fastcheck.verdicts.codes import counted as counted_entries
+from fastcheck.verdicts.errorbars import INCONCLUSIVE, NONFINITE, KINK_READ, SETTLE, WHY_NAMES, WRONG, ZERO
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,9 +27,17 @@ __all__ = ["BLOCK_COLUMNS", "band", "block_table", "hint", "overall", "relative_
 
 
 def relative_difference(a, b) -> float:
-    """||a − b||₂ / (||a||₂ + ||b||₂), the classic recipe's formula; 0 when both are 0."""
+    """||a − b||₂ / (||a||₂ + ||b||₂), the classic recipe's formula; 0 when both are 0.
+
+    Computed on a and b scaled by their largest magnitude, so a gradient near the
+    largest float (|g| ~ 1e281, whose squares overflow) still gets its difference."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
+    top = max(_absmax(a), _absmax(b))
+    if top == 0:
+        return 0.0
+    if np.isfinite(top):
+        a, b = a / top, b / top
     den = _norm(a) + _norm(b)
     return 0.0 if den == 0 else float(_norm(a - b) / den)
 
@@ -39,6 +48,10 @@ def _norm(x) -> float:
     takes while its threads wake up against Numba's still-spinning workers."""
     x = np.ravel(x)
     return float(np.sqrt(np.sum(x * x)))
+
+
+def _absmax(x) -> float:
+    return float(np.max(np.abs(x), initial=0.0)) if x.size else 0.0
 
 
 def verdict(difference: float, thresholds=None, *, at_noise: bool = False) -> str:
@@ -103,10 +116,11 @@ def hint(layout: Layout, failing) -> str:
     return f"look at the backprop of: {', '.join(failing)}"
 
 
-BLOCK_COLUMNS = ["block", "size", "checked", "difference", "max_abs_err", "worst_index", "verdict", "wrong", "note"]
+BLOCK_COLUMNS = ["block", "size", "checked", "difference", "max_abs_err", "worst_index", "verdict", "wrong", "resolution",
+                 "note"]
 
 
-def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, thresholds) -> pd.DataFrame:
+def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, thresholds, resolution=None) -> pd.DataFrame:
     """Per-block verdicts of checked entries (coordinates or directions).
 
     ``ids`` gives the block number of each entry and ``labels`` its name
@@ -115,11 +129,13 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
     :mod:`fastcheck.verdicts.errorbars`.  A block is "wrong" when any entry is, else
     "inconclusive" when any entry could not be read (or a partial sample saw
     only zero gradients), else the band of its difference, no worse than
-    "ok".
+    "ok".  ``resolution`` (per block): the smallest error, relative to the block's gradient
+    scale, the block's judgement would have caught (:mod:`fastcheck.verdicts.resolution`).
     """
     import pandas as pd
 
     ids = np.asarray(ids, np.int64)
+    resolution = np.full(len(layout.names), np.nan) if resolution is None else np.asarray(resolution, np.float64)
     rows = []
     for b, name in enumerate(layout.names):
         in_block = ids == b
@@ -127,7 +143,8 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
         if checked == 0:
             continue
         st = status[in_block]
-        counted = np.isin(st, COUNTED)
+        wy = why[in_block]
+        counted = counted_entries(st, wy)
         sel = np.flatnonzero(in_block)[counted]
         a, g = analytic[sel], numerical[sel]
         err = np.abs(a - g)
@@ -147,11 +164,17 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
             max_err = max(max_err, float(e.max()))
             verdict_b = "wrong"
             note = f"{n_wrong} outside their error bars"
+            n_left = int(np.count_nonzero((st == INCONCLUSIVE) & (wy == WHY_NAMES.index("unrefined"))))
+            if n_left:
+                note += f"; {n_left} more left unrefined"  # (the block is wrong already)
         elif np.any(st == NONFINITE) or np.any(st == INCONCLUSIVE):
             verdict_b = "inconclusive"
-            keys = why[in_block]
-            keys = keys[keys > 0]
-            note = SETTLE[WHY_NAMES[int(keys[0])]] if len(keys) else ""
+            keys = wy[(wy > 0) & (wy != KINK_READ)]
+            note = SETTLE[WHY_NAMES[_main_reason(keys)]] if len(keys) else ""
+            if len(keys) and WHY_NAMES[_main_reason(keys)] == "flat":
+                top = float(np.max(np.abs(analytic[np.flatnonzero(in_block)])))
+                note = (f"the cost did not change at all with this block's coordinates, while its analytic gradient"
+                        f" is up to {top:.1e}: " + note)
         elif not counted.any():
             verdict_b = "inconclusive"
             note = SETTLE["kinks"]
@@ -172,10 +195,22 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
                 "worst_index": worst_label,
                 "verdict": verdict_b,
                 "wrong": n_wrong,
+                "resolution": float(resolution[b]) if b < len(resolution) else np.nan,
                 "note": note,
             }
         )
     return pd.DataFrame(rows, columns=BLOCK_COLUMNS)
+
+
+def _main_reason(keys) -> int:
+    """The why-code to explain a block by: the cost's own failings first, then the commonest."""
+    keys = np.asarray(keys, np.int64)
+    for name in ("random", "flat", "nonfinite"):
+        code = WHY_NAMES.index(name)
+        if np.any(keys == code):
+            return code
+    vals, counts = np.unique(keys, return_counts=True)
+    return int(vals[np.argmax(counts)])
 
 
 def overall(blocks: pd.DataFrame, difference: float, thresholds, n_nonfinite: int = 0) -> tuple[str, str]:

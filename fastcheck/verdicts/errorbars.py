@@ -1,33 +1,34 @@
 """Error bars of the difference quotients, and the per-coordinate judgement they give.
 
-A coordinate is judged in up to three passes, each paid only by the
-coordinates the previous one could not settle:
+A coordinate is judged in passes, each paid only by the coordinates the
+previous one could not settle:
 
 1. **the check's own step** h: the quotient ĝ and its round-off bound
    ν = 4·ε·Σ|w_k·J_k|/h (ε of the precision the cost computes in).  It
-   agrees when |g − ĝ| is below the ``great`` band relative to the larger of
-   the two, or below ν while ν is small next to the gradient's scale S (the
-   largest |g| or |ĝ| checked): a difference at the round-off level says
-   nothing when the gradient itself is at that level.
-2. **a second step 2h** (same scheme): the error bar becomes
-   ν + |ĝ_h − ĝ_2h| (the truncation the estimate still carries, and the
-   round-off the two estimates show).  Agreement within ``MARGIN`` error
-   bars, with a bar that resolves the gradient, settles it.
-3. **a ladder of steps** 64h … h/4096 (:mod:`fastcheck.verdicts.ladder`): Richardson's
-   best estimate and its error bar; the one-sided slopes tell a kink
-   (:mod:`fastcheck.verdicts.kinks`); where the bar is still too wide, or the
-   coordinate looks wrong, the complex step (when the cost takes complex
-   input) confirms or clears it.  A block stops being laddered as soon as one of its
-   coordinates is confirmed wrong, so a failing check stays cheap.
+   agrees when |g − ĝ| is below the coordinate band (``great``, or what a
+   central difference reaches in the cost's precision) relative to the
+   larger of the two, or below ν while ν is within the target bar
+   (:mod:`fastcheck.verdicts.resolution`): a difference at the round-off
+   level says nothing when the gradient itself is at that level.
+2. **refinement** (:mod:`fastcheck.verdicts.converge`): three successive
+   steps at the small end of the reliable range, then, if that does not
+   decide, a ladder of steps 64h … h/4096 with Richardson extrapolation
+   and the kink test (:mod:`fastcheck.verdicts.kinks`), then the complex
+   step (:mod:`fastcheck.verdicts.complexstep`).  A coordinate is wrong
+   only on *converged* evidence, agrees only with a bar within the target;
+   what cannot converge is inconclusive, with the reason.  Blocks are
+   refined side by side in growing batches, worst first, and a block stops
+   being refined once a coordinate of it is wrong.
 
 Outcomes per coordinate: ``agree``, ``zero`` (the cost did not move and the
-gradient is exactly 0), ``wrong`` (the discrepancy exceeds ``MARGIN`` error
-bars), ``kink``, ``inconclusive`` (the error bar is too wide to read the
-gradient at all) and ``nonfinite``.
+gradient is exactly 0), ``wrong``, ``kink``, ``inconclusive`` (with a why
+code, :data:`WHY_NAMES`) and ``nonfinite``.  A block whose every coordinate
+left the cost exactly unchanged while its analytic gradient is not zero
+(saturated, or a piecewise-constant cost) is inconclusive, and so is every
+coordinate of a cost that returned two values at the same θ.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -35,25 +36,15 @@ import numpy as np
 
 from fastcheck import config
 from fastcheck.core.steps import get_scheme
-from fastcheck.verdicts import kinks, ladder
+from fastcheck.verdicts import converge, kinks, ladder, resolution
+from fastcheck.verdicts.codes import (  # noqa: F401 - the codes live apart so the refinement modules share them
+    AGREE, CONVERGE, COUNTED, DISAGREE, FLAT, INCONCLUSIVE, KINK, LENGTH, NONFINITE, NONFINITE_COST, KINK_READ, RANDOM,
+    RESOLUTION, ROUNDOFF, SETTLE, STATUS_NAMES, UNREFINED, WHY_NAMES, WRONG, ZERO, ZEROS,
+)
+from fastcheck.verdicts.ladder import LadderReading  # noqa: F401 - read_ladder's return type, named here too
 
-#: Status codes (int8 per coordinate; :data:`STATUS_NAMES` spells them).
-AGREE, ZERO, WRONG, KINK, INCONCLUSIVE, NONFINITE = range(6)
-STATUS_NAMES = np.array(["agree", "zero", "wrong", "kink", "inconclusive", "nonfinite"], dtype=object)
-#: Statuses whose entries the difference reads (kinks and non-finite costs are left out).
-COUNTED = (AGREE, ZERO, WRONG, INCONCLUSIVE)
-#: Codes of why a coordinate is inconclusive (0: it is not); :data:`WHY_NAMES` keys :data:`SETTLE`.
-ROUNDOFF, CONVERGE, NONFINITE_COST, ZEROS = 1, 2, 3, 4
-WHY_NAMES = ("", "roundoff", "converge", "nonfinite", "zeros")
-
-#: How to settle each kind of inconclusive coordinate (shown in the report).
-SETTLE = {
-    "roundoff": "round-off of the cost swamps the gradient here; a float64 cost, a larger step or scheme='complex' would settle it",
-    "converge": "the difference quotients did not settle as the step shrank; a smaller step or scheme='complex' would settle it",
-    "nonfinite": "the cost is not finite at perturbed points; a smaller eps, or a point inside the cost's domain, would settle it",
-    "zeros": "the sample saw only zero gradients in this block; check more of its coordinates (a larger sample, or all)",
-    "kinks": "every checked coordinate of this block sits at a kink; a point off the corners, or more coordinates, would settle it",
-}
+#: Each of a quotient's two values is taken to be off by this many times the value error measured at θ.
+COST_ACCURACY = 2.0
 
 #: Columns of the kinks table of a result (:attr:`fastcheck.checks.result.CheckResult.kinks`).
 KINK_COLUMNS = ["block", "index", "coord", "analytic", "numerical", "left", "right"]
@@ -71,6 +62,11 @@ class Judgement:
     kink_right: np.ndarray
     n_evals: int = 0
     refined: int = 0
+    resolution: np.ndarray = None  # per coordinate: the smallest absolute error of the analytic value that reads wrong
+    scales: np.ndarray = None  # per block: the gradient's scale (largest |g| or |ĝ| beyond round-off)
+    scale: float = 0.0  # the whole gradient's scale
+    floors: np.ndarray = None  # per coordinate: a least bar (None: none)
+    conditioning: float = 0.0  # the absolute accuracy of the cost's values, when worse than their precision (0)
 
 
 class StencilSums(NamedTuple):
@@ -83,44 +79,37 @@ class StencilSums(NamedTuple):
     n_evals: int  # cost evaluations spent
 
 
-class Quotients(NamedTuple):
-    """A scheme's quotients at a given step and their round-off (:func:`_quotients`)."""
+def first_pass(analytic, numerical, noise, finite, still, scale_all, great, bar=None):
+    """Pass 1 on the check's own quotients: which coordinates agree outright.
 
-    estimate: np.ndarray
-    noise: np.ndarray
-    finite: np.ndarray
-    n_evals: int
-
-
-class LadderReading(NamedTuple):
-    """The judgement :func:`read_ladder` gives laddered entries, one entry per row."""
-
-    estimate: np.ndarray  # Richardson's best estimate
-    error: np.ndarray  # its error bar, with the relative floor
-    status: np.ndarray  # int8 status codes (AGREE … NONFINITE)
-    why: np.ndarray  # int8 WHY code of an inconclusive entry, 0 otherwise
-    left: np.ndarray  # one-sided slopes of entries at a kink (NaN elsewhere)
-    right: np.ndarray
-
-
-def first_pass(analytic, numerical, noise, finite, still, scale_all, great):
-    """Pass 1 on the check's own quotients: which coordinates agree outright."""
+    ``bar``: the widest round-off that may agree at all (per coordinate or scalar; by default
+    ``config.RESOLVE`` of the scale ``scale_all``, and no limit on an agreement within the band)."""
     err = np.abs(analytic - numerical)
     scale = np.maximum(np.abs(analytic), np.abs(numerical))
-    resolved = noise <= config.RESOLVE * scale_all
-    return finite & ((err <= great * scale) | ((err <= noise) & resolved) | still)
+    resolved = noise <= (config.RESOLVE * scale_all if bar is None else bar)
+    within = err <= great * scale
+    if bar is not None:
+        within &= resolved
+    return finite & (within | ((err <= noise) & resolved) | still)
 
 
 def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noise, finite, analytic, *,
-          mach, great, exact_kinks=None, refine=True) -> Judgement:
+          mach, great, exact_kinks=None, refine=True, n_blocks=None, random=False, format_mach=None,
+          value_error=0.0) -> Judgement:
     """Judge every checked coordinate (see the module docstring).
 
     ``costs`` are the perturbed costs of the check's own stencil (``None``
     for the complex step); ``exact_kinks`` the evaluator's own kink flags
-    (the built-in networks), which are taken as they are.
+    (the built-in networks), which are taken as they are; ``great`` the
+    coordinate band; ``random``: the cost gave two values at the same θ
+    (every coordinate is then inconclusive); ``format_mach``: the epsilon of the
+    cost's format, which sets the target resolution (``mach``, the measured one, by default);
+    ``value_error``: the absolute accuracy of the cost's values when it is worse than their
+    precision (an ill-conditioned cost): every quotient's bar includes ``4·value_error / (2t)``.
     """
     scheme = get_scheme(scheme)
     n = len(coords)
+    n_blocks = int(block_ids.max()) + 1 if n_blocks is None and n else (n_blocks or 0)
     a = analytic
     est = np.where(finite, numerical, np.nan)
     error = np.where(finite, noise, np.nan)
@@ -141,27 +130,50 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
         still = live & (a == 0) & np.all(costs == f0, axis=1)
     status[still] = ZERO
     scale_all = gradient_scale(a, est, live, noise)
-    agree = first_pass(a, est, noise, live, still, scale_all, great)
+    out = Judgement(est, error, status, why, left, right, scale=scale_all, conditioning=float(value_error))
+    out.scales = resolution.block_scales(block_ids, a, est, noise, live, n_blocks)
+    # an ill-conditioned cost's quotients are only as accurate as its values allow
+    if value_error > 0:
+        noise = np.maximum(noise, 2.0 * COST_ACCURACY * value_error / steps)
+        error[finite] = noise[finite]
+    if random:
+        sel = live & ~still
+        status[sel], why[sel] = INCONCLUSIVE, RANDOM
+        return _finish(out, a, live, block_ids, noise, great, mach, n_blocks)
+    # a quotient agrees outright only with a round-off within the target bar of its block
+    targets = resolution.target_bar(out.scales[block_ids], resolution.target_resolution(mach if format_mach is None else format_mach, great))
+    agree = first_pass(a, est, noise, live, still, scale_all, great, bar=targets)
     pending = live & ~agree
-    out = Judgement(est, error, status, why, left, right)
-    if not pending.any():
-        return out
-    if not refine:
-        _settle_without_refinement(out, a, pending, scale_all)
-        return out
-    # pass 2: the same scheme at 2h
-    if not scheme.complex and costs is not None:
-        idx = np.flatnonzero(pending)
-        g2, noise2, fin2, n2 = _quotients(ev, theta, coords[idx], scheme, 2.0 * steps[idx], f0, mach)
-        out.n_evals += n2
-        bar = noise[idx] + np.abs(est[idx] - g2)
-        bar = np.where(fin2, bar, np.inf)
-        error[idx] = np.where(fin2, bar, error[idx])
-        ok = (np.abs(a[idx] - est[idx]) <= config.MARGIN * bar) & (bar <= config.RESOLVE * scale_all)
-        pending[idx[ok]] = False
-        if not pending.any():
-            return out
-    _ladder_pass(out, ev, theta, coords, block_ids, pending, f0, a, mach, scale_all, great)
+    if pending.any():
+        flat = _flat_blocks(costs, f0, est, a, live, block_ids, n_blocks) & pending
+        status[flat], why[flat] = INCONCLUSIVE, FLAT
+        pending &= ~flat
+        if pending.any() and not refine:
+            _settle_without_refinement(out, a, pending, scale_all)
+        elif pending.any():
+            converge.refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, great, scale_all)
+    return _finish(out, a, live, block_ids, noise, great, mach, n_blocks, costs, f0, outright=agree & ~still)
+
+
+def _flat_blocks(costs, f0, est, a, live, block_ids, n_blocks):
+    """Coordinates of blocks where the cost did not move at all (every live coordinate) while the
+    analytic gradient is not zero: saturated, or piecewise constant."""
+    flat = np.all(costs == f0, axis=1) if costs is not None else (est == 0)
+    moved = live & ~flat
+    any_moved = resolution.block_max(moved.astype(np.float64), block_ids, n_blocks) > 0
+    nonzero = resolution.block_max(np.where(live, np.abs(a), 0.0), block_ids, n_blocks) > 0
+    bad = ~any_moved & nonzero
+    return live & flat & bad[block_ids] & (a != 0)
+
+
+def _finish(out, a, live, block_ids, noise, great, mach, n_blocks, costs=None, f0=None, outright=None):
+    """The per-coordinate resolution and the scales, once the statuses are final; saturated blocks
+    (numerical gradient exactly zero, analytic not) made inconclusive."""
+    if out.scales is None:
+        out.scales = resolution.block_scales(block_ids, a, out.estimate, noise, live, n_blocks)
+    out.resolution = resolution.coordinate_resolution(a, out.estimate, out.error, great, outright)
+    sat = _flat_blocks(costs, f0, out.estimate, a, live, block_ids, n_blocks) & np.isin(out.status, (AGREE, ZERO))
+    out.status[sat], out.why[sat] = INCONCLUSIVE, FLAT
     return out
 
 
@@ -197,15 +209,6 @@ def _one_sided(costs, scheme, steps, f0):
     return left, right
 
 
-def _quotients(ev, theta, coords, scheme, h, f0, mach) -> Quotients:
-    """The scheme's quotient with absolute steps ``h`` (effective steps recomputed), and its round-off."""
-    x = theta[coords]
-    h_eff = ((x + h.astype(theta.dtype)) - x).astype(np.float64)
-    h_eff = np.where(h_eff == 0, h, h_eff)
-    acc, mag, fin, _, n_evals = stencil_sums(ev, theta, coords, scheme, h_eff, f0)
-    return Quotients(acc / h_eff, 4 * mach * mag / h_eff, fin, n_evals)
-
-
 def stencil_sums(ev, theta, coords, scheme, steps, f0) -> StencilSums:
     """Σ w_k·J(θ + o_k·h·e_i) and Σ |w_k·J_k| per coordinate, the stencil's costs and their finiteness.
 
@@ -228,61 +231,7 @@ def stencil_sums(ev, theta, coords, scheme, steps, f0) -> StencilSums:
 
 def ladder_base(theta, coords, mach):
     """Base step of a ladder: the central scheme's optimal step for this precision."""
-    x = np.abs(theta[coords].astype(np.float64))
-    return mach ** (1.0 / 3.0) * np.maximum(1.0, x)
-
-
-def _ladder_pass(out, ev, theta, coords, block_ids, pending, f0, a, mach, scale_all, great):
-    """Pass 3, block by block in rounds of ``config.REFINE_BATCH`` worst-first coordinates.
-
-    The error bars here get a relative floor, ``great``·max(|g|, |ĝ|): a cost's own
-    rounding is not always noise (1 − cos x is exactly 0 in float64 for |x| < 1e-8),
-    and a systematic deviation that small is no evidence of a bug.
-    """
-    est, error, status, why = out.estimate, out.error, out.status, out.why
-    ratio = np.abs(a - est) / np.where(error > 0, error, np.inf)
-    order = np.flatnonzero(pending)
-    order = order[np.argsort(-np.nan_to_num(ratio[order], nan=np.inf), kind="stable")]
-    queues = {}
-    for j in order:
-        queues.setdefault(int(block_ids[j]), []).append(j)
-    closed = set()
-    first_rung = ladder.REFINE_RUNGS.index(1)  # steps up to 2h tell a kink
-    while True:
-        batch = []
-        for b, q in queues.items():
-            if b in closed or not q:
-                continue
-            batch += q[: config.REFINE_BATCH]
-            del q[: config.REFINE_BATCH]
-        if not batch:
-            break
-        idx = np.asarray(batch, np.int64)
-        base = ladder_base(theta, coords[idx], mach)
-        lad, n_ev = ladder.evaluate(ev, theta, coords[idx], base, f0, mach)
-        out.n_evals += n_ev
-        out.refined += len(idx)
-        g, e, st, wy, kl, kr = read_ladder(a[idx], lad, first_rung, great, scale_all)
-        fin = lad.finite
-        est[idx[fin]], error[idx[fin]] = g[fin], e[fin]
-        status[idx], why[idx] = st, wy
-        out.kink_left[idx], out.kink_right[idx] = kl, kr
-        undecided = idx[status[idx] == INCONCLUSIVE]
-        undecided = undecided[why[undecided] != NONFINITE_COST]
-        doubted = idx[status[idx] == WRONG]
-        if len(undecided) or len(doubted):
-            out.n_evals += _complex_pass(out, ev, theta, coords, np.concatenate([undecided, doubted]), a, mach,
-                                         scale_all, great)
-        for j in idx:
-            if status[j] == WRONG:
-                closed.add(int(block_ids[j]))
-    # coordinates left in closed blocks: their block is wrong already; keep the two-step reading
-    for b in closed:
-        for j in queues.get(b, []):
-            beyond = abs(a[j] - est[j]) > config.MARGIN * error[j]
-            status[j] = WRONG if beyond else INCONCLUSIVE
-            if not beyond:
-                why[j] = CONVERGE
+    return ladder.base_steps(theta, coords, mach)
 
 
 def read_ladder(a, lad, first_rung, great, scale_all, near_corner_sides=False) -> LadderReading:
@@ -363,50 +312,3 @@ def direction_kinks(names, dblock, status, ana, est, left, right):
     return pd.DataFrame({"block": [names[b] for b in dblock[d]], "index": [f"u{k}" for k in d], "coord": d,
                          "analytic": ana[d], "numerical": est[d], "left": left[d], "right": right[d]},
                         columns=KINK_COLUMNS)
-
-
-def _complex_pass(out, ev, theta, coords, idx, a, mach, scale_all, great) -> int:
-    """The complex step, for coordinates the ladder left undecided or found wrong.
-
-    It differentiates the cost *as written* (its analytic continuation), with no
-    cancellation, so it sees what a real step cannot when the cost's rounding is
-    systematic rather than noise (1 − cos x is exactly 0 in float64 for |x| < 1e-8,
-    yet its derivative is not).  It is trusted only to confirm: an undecided
-    coordinate is settled when the complex step agrees with the ladder's estimate;
-    a wrong one is cleared only when the complex step matches the analytic value to
-    its own precision (a cost that is not complex-safe, say through ``abs``, cannot
-    fake that).
-    """
-    if not ev.caps.complex_step or not len(idx):
-        return 0
-    cs = get_scheme("complex")
-    x = np.abs(theta[coords[idx]].astype(np.float64))
-    h = cs.relative_step(theta.dtype) * np.maximum(1.0, x)
-    try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            # a cost that casts complex to real (float(), np.real) drops the step: not complex-safe
-            warnings.simplefilter("error", np.exceptions.ComplexWarning)
-            gc = np.asarray(ev.complex_step(theta, coords[idx], h), np.float64) / h
-    except Exception:  # the cost does not take complex input: the ladder's reading stands
-        return 0
-    for r, j in enumerate(idx):
-        if not np.isfinite(gc[r]):
-            continue
-        ec = max(8 * mach, great) * max(abs(gc[r]), abs(a[j]))
-        matches = abs(a[j] - gc[r]) <= config.MARGIN * ec
-        if out.status[j] == WRONG:
-            # clear only with a non-zero complex derivative near the real steps' reading (a cost
-            # that drops the imaginary part gives exactly 0, which a buggy 0 would "match")
-            near = abs(gc[r] - out.estimate[j]) <= 1e-3 * abs(out.estimate[j]) + config.MARGIN * out.error[j]
-            if matches and gc[r] != 0 and near:
-                out.estimate[j], out.error[j] = gc[r], ec
-                out.status[j], out.why[j] = AGREE, 0
-            continue
-        if abs(gc[r] - out.estimate[j]) > config.MARGIN * out.error[j]:
-            continue  # not consistent with the real steps: do not trust it
-        out.estimate[j], out.error[j] = gc[r], ec
-        if not matches and ec <= config.RESOLVE * scale_all:
-            out.status[j], out.why[j] = WRONG, 0
-        elif ec <= config.RESOLVE * scale_all:
-            out.status[j], out.why[j] = AGREE, 0
-    return len(idx)

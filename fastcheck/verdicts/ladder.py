@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -66,6 +67,23 @@ DIRECTION_RUNGS = REFINE_RUNGS
 LEVELS = 3
 #: Round-off of one cost value, in units of the cost's machine epsilon times |J|.
 COST_ROUNDING = 2.0
+
+
+class LadderReading(NamedTuple):
+    """The judgement a ladder gives its entries, one per row (``errorbars.read_ladder``, ``converge.read_full``)."""
+
+    estimate: np.ndarray  # Richardson's best estimate
+    error: np.ndarray  # its error bar, with the relative floor
+    status: np.ndarray  # int8 status codes (AGREE … NONFINITE)
+    why: np.ndarray  # int8 WHY code of an inconclusive entry, 0 otherwise
+    left: np.ndarray  # one-sided slopes of entries at a kink (NaN elsewhere)
+    right: np.ndarray
+
+
+def base_steps(theta, coords, mach) -> np.ndarray:
+    """Base step of a ladder: the central scheme's optimal step ε^(1/3)·max(1, |θ_i|) for this precision."""
+    x = np.abs(theta[coords].astype(np.float64))
+    return mach ** (1.0 / 3.0) * np.maximum(1.0, x)
 
 
 def offsets_for(rungs, ratio=RATIO) -> np.ndarray:

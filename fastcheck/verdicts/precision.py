@@ -12,6 +12,8 @@ error bars then use.
 """
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +66,87 @@ class Precision:
     scatter: float
     lower: bool
     n_evals: int
+    conditioning: float = 0.0  #: relative forward error of the cost's values (against a wider format), 0 if unknown
+    value_error: float = 0.0  #: the same, absolute: |J(θ) − J_wider(θ)|
+
+
+#: Round-off scatters alike at every probe scale (4 degrees of freedom: two readings of the same noise
+#: differ by more than this factor in well under 5 % of probes); a shape misfit shrinks 16× or more per scale.
+CONSISTENT = 4.0
+
+
+def _consistent(readings) -> np.ndarray:
+    """Per coordinate, the round-off reading: the geometric mean of two successive probe scales that
+    agree within :data:`CONSISTENT` (the smallest such pair), inf when none do.
+
+    Round-off is the same at every scale; a kink's misfit shrinks in proportion to the step and a
+    smooth cost's misfit faster, so a reading that keeps shrinking with the step is shape, never
+    round-off (a corner at θ once read as a "precision" 2e7 times coarser than float64)."""
+    out = np.full(readings.shape[1], np.inf)
+    for m in range(readings.shape[0] - 1, 0, -1):  # smallest scales first
+        a, b = readings[m], readings[m - 1]
+        ok = np.isfinite(a) & np.isfinite(b) & (np.maximum(a, b) <= CONSISTENT * np.minimum(a, b)) & ~np.isfinite(out)
+        out[ok] = np.sqrt(a[ok] * b[ok])
+    return out
+
+
+#: A float32 evaluation whose value differs from the same cost evaluated in float64 by more than this
+#: many float32 epsilons is ill-conditioned in float32: its values (and slopes) carry that error.
+CONDITION_ABOVE = 16.0
+
+
+def conditioned(prec: "Precision", ev, theta, f0) -> "Precision":
+    """The cost evaluated once more at the same θ in a wider format (float64 for a float32 θ, the
+    machine's extended precision for a float64 one, when the cost's NumPy code follows θ's dtype);
+    when the two values differ by more than :data:`CONDITION_ABOVE` epsilons, the cost is ill-conditioned
+    (a batch variance of 1e-8 amplifies float32 rounding 1e4 times; log(1 + z²) for z² ~ 1e-12 loses
+    four digits in float64) and its values are only that accurate: the difference is kept, relative
+    (``conditioning``) and absolute (``value_error``), and every quotient's bar then includes
+    ``4·value_error / (2t)``.  (Not as ε: the error is systematic, about the same at neighbouring
+    steps, so it does not widen the round-off the ladder's convergence test reads.)
+
+    A cost that cannot be evaluated at a float64 θ, or that computes in float32 whatever θ is,
+    changes nothing."""
+    wider = {np.dtype(np.float32): np.float64, np.dtype(np.float64): np.longdouble}.get(theta.dtype)
+    if wider is None or not ev.caps.calls_user_cost or ev.cost is None:
+        return prec
+    if np.finfo(wider).eps >= np.finfo(theta.dtype).eps:  # no wider format on this machine
+        return prec
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            v = np.asarray(ev.cost(theta.astype(wider), *ev.args))
+    except Exception:
+        return prec
+    if v.size != 1 or not np.issubdtype(v.dtype, np.floating) or not np.isfinite(v.reshape(())):
+        return prec
+    v = v.reshape(()).astype(np.longdouble)
+    scale = max(abs(v), abs(np.longdouble(f0)))
+    rel = float(abs(v - np.longdouble(f0)) / scale) if scale > 0 else 0.0
+    err = float(abs(v - np.longdouble(f0)))
+    if rel <= CONDITION_ABOVE * float(np.finfo(theta.dtype).eps) or err <= CONDITION_ABOVE * float(
+            np.finfo(theta.dtype).eps) * max(abs(float(f0)), 1.0):
+        # (a value that is itself a few ulps of 1, J ≈ 0 by cancellation, is no ill-conditioning)
+        return prec
+    return dataclasses.replace(prec, conditioning=rel, value_error=err,
+                               n_evals=prec.n_evals + 1)
+
+
+def format_eps(prec: "Precision", dtype) -> float:
+    """The machine epsilon of the format the cost computes in (its name), not the measured one."""
+    return float(KNOWN.get(prec.name, float(np.finfo(dtype).eps)))
+
+
+def describe(prec: "Precision", dtype) -> str:
+    """``result.precision``: the format's name, with the measured ε when it differs from that format's."""
+    name = prec.name or np.dtype(dtype).name
+    eps = KNOWN.get(name, float(np.finfo(dtype).eps))
+    notes = []
+    if prec.mach > 2 * eps:
+        notes.append(f"measured eps {prec.mach:.1e}")
+    if prec.conditioning > 0:
+        notes.append(f"ill-conditioned: its values differ from a wider format's by {prec.conditioning:.1e}")
+    return f"{name} ({'; '.join(notes)})" if notes else name
 
 
 def nominal(dtype) -> Precision:
@@ -118,7 +201,7 @@ def detect(ev, theta, coords, analytic, f0) -> Precision:
             r = np.sqrt(np.mean(resid**2) * len(y) / (len(y) - 3)) * np.sqrt(12) * 1.4 / abs(f0)
             if r > 0 and spread[j]:
                 readings[m, j] = r
-    per_coord = readings.min(axis=0)
+    per_coord = _consistent(readings)
     scatters = [float(per_coord[np.isfinite(per_coord)].min())] if np.isfinite(per_coord).any() else []
     allv = np.concatenate([np.ravel(v) for v in values])
     if (theta.dtype == np.float64 and len(np.unique(allv)) >= 4 and np.all(allv.astype(np.float32) == allv)

@@ -179,3 +179,8 @@ def test_reseed_gives_the_reseeded_composed_cost_bitwise():
     bad = _dropout_net(bug=True)
     assert fc.check_sequential(*bad, reseed=3, workers=1).failing_blocks == ["W1"]
 
+
+
+def test_without_reseed_random_stages_do_not_pass():
+    stages, params, x, grads = _dropout_net()
+    assert not fc.check_sequential(stages, params, x, grads, workers=1).passed

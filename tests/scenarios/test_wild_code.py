@@ -182,3 +182,11 @@ def test_groupnorm_gradients_with_singleton_axes_accepted():
         result = fastcheck.check_layer(groupnorm_forward, groupnorm_backward,
                                        {"x": x, "gamma": gamma, "beta": beta}, args=(2,), workers=1)
     assert result.passed and list(result.layout.names) == ["x", "gamma", "beta"], result.summary()
+
+
+def test_random_contexts_without_reseed_are_inconclusive_never_a_pass(vectors):
+    """The public skip-gram check said "PASSED — ok" here before: a cost that is not a function of θ."""
+    sampler = ContextSampler()
+    result = fastcheck.check_gradient(lambda v: skipgram_cost(v, sampler), vectors, workers=1)
+    assert not result.passed and result.verdict == "inconclusive", result.summary()
+    assert "not a function of theta" in result.summary()
