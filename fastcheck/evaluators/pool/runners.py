@@ -13,10 +13,11 @@ it again elsewhere), and a progress bar counts chunks.
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
 
-from fastcheck.errors import MissingStateError
+from fastcheck.errors import MissingStateError, UntrustedWorkerError
 from fastcheck.evaluators.pool.plan import (
     DASK_CHUNKS_PER_WORKER,
     DASK_MIN_CHUNK_SECONDS,
@@ -26,7 +27,7 @@ from fastcheck.evaluators.pool.plan import (
 from fastcheck.evaluators.pool.worker import WORKER_ENV, init_worker, ping, run_chunk, run_keyed_chunk
 
 __all__ = ["CALL_SECONDS", "DEFAULT_STARTUP_SECONDS", "IDLE_TIMEOUT", "SEND_EVERY_CHUNK_BYTES", "DaskRunner",
-           "LocalRunner"]
+           "LocalRunner", "check_key"]
 
 #: Idle workers exit after this many seconds; the next check starts them again.
 IDLE_TIMEOUT = 600
@@ -63,7 +64,7 @@ class LocalRunner:
         from loky import get_reusable_executor
 
         return get_reusable_executor(max_workers=self.n_workers, timeout=IDLE_TIMEOUT, env=WORKER_ENV,
-                                     initializer=init_worker)
+                                     initializer=init_worker, initargs=(os.getpid(),))
 
     def live(self) -> bool:
         """True when the pool we started last has this size and all its workers
@@ -81,20 +82,6 @@ class LocalRunner:
             return CALL_SECONDS
         return _STARTUP["seconds"] or DEFAULT_STARTUP_SECONDS
 
-    def start_in_background(self) -> None:
-        """Start the workers without waiting for them (their start-up is timed when they answer)."""
-        t0 = time.perf_counter()
-        ex = self._executor()
-        pings = [ex.submit(ping, i) for i in range(self.n_workers)]
-
-        def answered(_):
-            if all(f.done() for f in pings):
-                _STARTUP["seconds"] = time.perf_counter() - t0
-
-        for f in pings:
-            f.add_done_callback(answered)
-        _STARTUP["executor"] = ex
-
     def start(self):
         """The executor, its workers started (the start-up time is recorded)."""
         fresh = not self.live()
@@ -106,44 +93,73 @@ class LocalRunner:
         _STARTUP["executor"] = ex
         return ex
 
-    def map(self, payload, digest, method, theta, chunk_args) -> list:
+    def map(self, payload, digest, method, theta, chunk_args, probe) -> list:
+        """The chunks' costs, in order.  Every worker proves its copy of the cost
+        with ``probe`` before its first result counts (see
+        :func:`~fastcheck.evaluators.pool.worker.run_chunk`); a failed proof
+        stops the check with :class:`~fastcheck.errors.UntrustedWorkerError`.
+        An interrupt (Ctrl-C) stops the workers at once: no chunk keeps running."""
         from concurrent.futures import FIRST_COMPLETED, wait
 
         from loky.process_executor import TerminatedWorkerError
 
         ex = self.start()
-        # A worker keeps the cost and θ under ``key`` for the chunks it takes
-        # next.  Small ones ride along with every chunk; large ones with the
-        # first chunk of each worker only, and a worker that takes a later
-        # chunk without having them says so (:class:`~fastcheck.errors.MissingStateError`):
+        # A worker keeps the cost, θ and the probe under ``key`` for the chunks
+        # it takes next.  Small ones ride along with every chunk; large ones
+        # with the first chunk of each worker only, and a worker that takes a
+        # later chunk without having them says so (:class:`~fastcheck.errors.MissingStateError`):
         # that chunk is sent again at once, with them.
-        key = digest + hashlib.blake2b(theta.tobytes(), digest_size=8).hexdigest()
-        state = (digest, payload, theta)
+        key = check_key(digest, theta, probe)
+        state = (digest, payload, theta, probe)
         first = len(chunk_args) if len(payload) + theta.nbytes <= SEND_EVERY_CHUNK_BYTES else self.n_workers
-        futures = {ex.submit(run_keyed_chunk, key, state if j < first else None, method, *a): j
-                   for j, a in enumerate(chunk_args)}
+        futures = {}
         results = [None] * len(chunk_args)
         try:
+            futures = {ex.submit(run_keyed_chunk, key, state if j < first else None, method, *a): j
+                       for j, a in enumerate(chunk_args)}
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:
                     j = futures[f]
                     try:
-                        results[j] = f.result()
+                        proof, results[j] = f.result()
                     except MissingStateError:
                         again = ex.submit(run_keyed_chunk, key, state, method, *chunk_args[j])
                         futures[again] = j
                         pending.add(again)
+                        continue
+                    if proof is not None and not proof.ok:
+                        raise UntrustedWorkerError(proof.why)
             return results
         except TerminatedWorkerError as exc:
             codes = [ln.strip() for ln in str(exc).splitlines() if "exit codes" in ln]
             raise RuntimeError("a worker process died while evaluating the cost (a crash, or the system killed it"
                                f"{'; ' + codes[0] if codes else ''}); run with workers=1 to see the failure in "
                                "this process") from None
+        except BaseException:  # Ctrl-C (KeyboardInterrupt), a failed proof, the user's exception
+            if any(not f.done() for f in futures):
+                self.stop()  # chunks still running would keep the cores busy after the check is gone
+            raise
         finally:
             for f in futures:
                 f.cancel()
+
+    def stop(self) -> None:
+        """Stop the workers now (their running chunks with them); the next check starts new ones."""
+        ex = _STARTUP.get("executor")
+        _STARTUP["executor"] = None
+        if ex is not None:
+            ex.shutdown(wait=True, kill_workers=True)
+
+
+def check_key(digest, theta, probe) -> str:
+    """The name a worker keeps one check's state under: the cost, θ and the probe's answers."""
+    h = hashlib.blake2b(theta.tobytes(), digest_size=8)
+    h.update(repr(float(probe.value)).encode())
+    for a in (*probe.args, probe.costs):
+        h.update(memoryview(a).tobytes() if hasattr(a, "tobytes") else repr(a).encode())
+    return digest + h.hexdigest()
 
 
 class DaskRunner:
@@ -163,7 +179,7 @@ class DaskRunner:
     def describe(self) -> str:
         return f"Dask cluster of {self.n_workers} workers"
 
-    def map(self, payload, digest, method, theta, chunk_args) -> list:
+    def map(self, payload, digest, method, theta, chunk_args, probe) -> list:
         from distributed import as_completed
 
         from fastcheck.support.progress import make_progress
@@ -171,7 +187,9 @@ class DaskRunner:
         client = self.client
         payload_f = client.scatter(payload, broadcast=True, hash=False)
         theta_f = client.scatter(theta, broadcast=True, hash=False)
-        futures = [client.submit(run_chunk, digest, payload_f, method, theta_f, *a, pure=False) for a in chunk_args]
+        key = check_key(digest, theta, probe)
+        futures = [client.submit(run_chunk, key, digest, payload_f, method, theta_f, probe, *a, pure=False)
+                   for a in chunk_args]
         mode = self.progress
         if mode is None:
             mode = "rich" if sys.stderr.isatty() else False
@@ -180,7 +198,10 @@ class DaskRunner:
                 for f in as_completed(futures):
                     if f.status == "error":
                         f.result()  # raises the worker's exception
+                    proof, _ = f.result()
+                    if proof is not None and not proof.ok:
+                        raise UntrustedWorkerError(proof.why)
                     bar.advance()
-            return [f.result() for f in futures]
+            return [f.result()[1] for f in futures]
         finally:
             client.cancel(futures + [payload_f, theta_f])
