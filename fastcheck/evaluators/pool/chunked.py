@@ -208,6 +208,7 @@ class ChunkedEvaluator(Wrapper):
     def _pooled(self, method, theta, n_items, args_of, evals_per_item=1):
         """The costs of every item (concatenated along the first axis) from the
         pool, or None when a worker failed its proof (then the caller runs the serial loop)."""
+        self.runner.ready()  # a closed Dask client, a cluster without workers: said before any work
         probe = probe_items(n_items)
         probe_args = args_of(probe)
         # This process's answers, before any worker's: they are the serial loop's own
@@ -223,10 +224,16 @@ class ChunkedEvaluator(Wrapper):
             parts = self.runner.map(self._payload, self._digest, method, theta, [args_of(i) for i in chunks],
                                     Probe(method, probe_args, value, probe_costs))
         except UntrustedWorkerError as exc:
-            self._fall_back(f"a worker process does not compute this process's cost ({exc}): the worker's copy "
-                            "lacks state the cost depends on (a module variable set at run time is re-imported "
-                            "with its initial value; parameters held as views of one buffer lose the views), so "
-                            "the pool's numbers would not be the cost's; see 'What the pool needs' in the README")
+            why = str(exc)
+            if why.startswith("the cost does not load"):
+                self._fall_back(f"{why}: everything the cost refers to must be importable by name in a new process, "
+                                "or be sent by value (a module made at run time is neither); see 'What the pool "
+                                "needs' in the README")
+            else:
+                self._fall_back(f"a worker process does not compute this process's cost ({why}): the worker's copy "
+                                "lacks state the cost depends on (a module variable set at run time is re-imported "
+                                "with its initial value; parameters held as views of one buffer lose the views), so "
+                                "the pool's numbers would not be the cost's; see 'What the pool needs' in the README")
             return None
         self._used = True
         out = np.empty((n_items, *np.shape(probe_costs)[1:]))

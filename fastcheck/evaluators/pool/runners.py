@@ -7,8 +7,8 @@ and unpickled once per worker (a worker keeps it, under a digest of its
 bytes, for the next chunks and the next checks of the same cost); the cost
 and θ ride along with every chunk when they are small, and with each
 worker's first chunk only when they are large.  On a Dask cluster they are
-scattered to every worker once, a lost worker costs only its chunk (Dask runs
-it again elsewhere), and a progress bar counts chunks.
+sent to the cluster once, a lost worker costs only its chunk (Dask runs it
+again elsewhere), and a progress bar counts chunks.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import hashlib
 import os
 import sys
 import time
+import warnings
 
 from fastcheck.errors import MissingStateError, UntrustedWorkerError
 from fastcheck.evaluators.pool.plan import (
@@ -26,7 +27,7 @@ from fastcheck.evaluators.pool.plan import (
 )
 from fastcheck.evaluators.pool.worker import WORKER_ENV, init_worker, ping, run_chunk, run_keyed_chunk
 
-__all__ = ["CALL_SECONDS", "DEFAULT_STARTUP_SECONDS", "IDLE_TIMEOUT", "SEND_EVERY_CHUNK_BYTES", "DaskRunner",
+__all__ = ["CALL_SECONDS", "DASK_WAIT_SECONDS", "DEFAULT_STARTUP_SECONDS", "IDLE_TIMEOUT", "SEND_EVERY_CHUNK_BYTES", "DaskRunner",
            "LocalRunner", "check_key"]
 
 #: Idle workers exit after this many seconds; the next check starts them again.
@@ -44,6 +45,10 @@ CALL_SECONDS = 0.02
 #: with each worker's first chunk only (a worker keeps them for its next chunks).
 SEND_EVERY_CHUNK_BYTES = 64 << 10
 
+#: A Dask cluster without workers is given this long for one to join before
+#: the check fails (a cluster that is scaling up).
+DASK_WAIT_SECONDS = 10.0
+
 #: The local pool started last and how long its start-up took (once timed).
 _STARTUP = {"seconds": None, "executor": None}
 
@@ -59,6 +64,9 @@ class LocalRunner:
 
     def describe(self) -> str:
         return f"pool of {self.n_workers} processes"
+
+    def ready(self) -> None:
+        """Nothing to check: the pool starts its workers when it maps."""
 
     def _executor(self):
         from loky import get_reusable_executor
@@ -163,7 +171,14 @@ def check_key(digest, theta, probe) -> str:
 
 
 class DaskRunner:
-    """The chunks of one check as tasks on a Dask cluster (θ and the cost scattered once)."""
+    """The chunks of one check as tasks on a Dask cluster (θ and the cost sent once).
+
+    The cost and θ go to the cluster as tasks of their own, not as scattered
+    data: a worker lost mid-check takes its copies with it, and the scheduler
+    makes them again where its chunks run next (a lost worker costs only its
+    chunk).  A closed client, a cluster without workers and a cost that loses
+    every worker are :class:`RuntimeError` s naming the cluster's state.
+    """
 
     min_chunk_seconds = DASK_MIN_CHUNK_SECONDS
     chunks_per_worker = DASK_CHUNKS_PER_WORKER
@@ -174,34 +189,83 @@ class DaskRunner:
 
     @property
     def n_workers(self) -> int:
-        return max(1, len(self.client.scheduler_info().get("workers", {})))
+        try:
+            return max(1, len(self.client.scheduler_info().get("workers", {})))
+        except Exception:  # noqa: BLE001 - a closed client: ready() says so
+            return 1
 
     def describe(self) -> str:
         return f"Dask cluster of {self.n_workers} workers"
+
+    def _where(self) -> str:
+        address = getattr(self.client, "scheduler", None)
+        address = getattr(address, "address", None) or "?"
+        return f"the Dask cluster at {address}"
+
+    def ready(self) -> None:
+        """Raise a clear error unless the client is open and its cluster has a
+        worker (one that joins within :data:`DASK_WAIT_SECONDS` counts)."""
+        status = getattr(self.client, "status", "running")
+        if status != "running":
+            raise RuntimeError(f"the Dask client is closed (status {status!r}): pass an open Client, or workers= "
+                               "for this machine's cores")
+        try:
+            self.client.wait_for_workers(1, timeout=DASK_WAIT_SECONDS)
+        except (TimeoutError, OSError) as exc:
+            raise RuntimeError(f"{self._where()} has no workers (none joined within {DASK_WAIT_SECONDS:g} s): start "
+                               "some (dask worker ADDRESS, cluster.scale(n)), or pass workers= for this machine's "
+                               "cores") from exc
 
     def map(self, payload, digest, method, theta, chunk_args, probe) -> list:
         from distributed import as_completed
 
         from fastcheck.support.progress import make_progress
 
+        self.ready()
         client = self.client
-        payload_f = client.scatter(payload, broadcast=True, hash=False)
-        theta_f = client.scatter(theta, broadcast=True, hash=False)
-        key = check_key(digest, theta, probe)
-        futures = [client.submit(run_chunk, key, digest, payload_f, method, theta_f, probe, *a, pure=False)
-                   for a in chunk_args]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Large object.*")  # the cost's bytes, sent once
+            payload_f = client.submit(_itself, payload, pure=False)
+            theta_f = client.submit(_itself, theta, pure=False)
+            key = check_key(digest, theta, probe)
+            futures = [client.submit(run_chunk, key, digest, payload_f, method, theta_f, probe, *a, pure=False)
+                       for a in chunk_args]
         mode = self.progress
         if mode is None:
             mode = "rich" if sys.stderr.isatty() else False
         try:
             with make_progress(mode, len(futures), "gradient check (chunks)") as bar:
                 for f in as_completed(futures):
-                    if f.status == "error":
-                        f.result()  # raises the worker's exception
-                    proof, _ = f.result()
+                    proof, _ = self._result(f)
                     if proof is not None and not proof.ok:
                         raise UntrustedWorkerError(proof.why)
                     bar.advance()
             return [f.result()[1] for f in futures]
         finally:
             client.cancel(futures + [payload_f, theta_f])
+
+    def _result(self, future):
+        """``future``'s result; the user's exception as raised; lost workers as a RuntimeError naming the cluster."""
+        from distributed import KilledWorker
+
+        try:
+            return future.result()
+        except KilledWorker as exc:
+            lost = exc
+        except Exception as exc:
+            if "Cancelled" not in type(exc).__name__:
+                raise
+            lost = exc
+        try:
+            left = len(self.client.scheduler_info().get("workers", {}))
+        except Exception:  # noqa: BLE001 - the client went too
+            left = "no"
+        line = (str(lost).strip().splitlines() or [""])[0][:160]
+        raise RuntimeError(f"Dask workers were lost while evaluating the cost, every time a chunk ran "
+                           f"({type(lost).__name__}: {line}); {self._where()} now has {left} worker(s): a crash, or "
+                           "the system killed them; run with workers=1 to see the failure in this process") from None
+
+
+def _itself(x):
+    """A task returning its argument: data the scheduler can make again when the worker holding it is lost."""
+    return x
