@@ -8,11 +8,11 @@ proof falls back to the serial loop with a PoolFallbackWarning), that Ctrl-C and
 ``kill -9`` leave no worker process alive (by pid), and that a Dask cluster's bad
 state is a clear error.  Pool start-up costs seconds: the tests share one pool.
 """
+import inspect
 import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import types
 import warnings
@@ -196,8 +196,8 @@ def cubic(t, *args):
 def test_9_a_cost_a_worker_cannot_load_falls_back_to_the_serial_loop():
     theta = np.linspace(0.1, 1.0, 12)
     module = types.ModuleType("scn_made_at_run_time")  # in sys.modules here, in no file a worker could import
-    exec(compile("import numpy as np\ndef cost(t, *a):\n    return float(np.sum(t**3))\n", "<made>", "exec"),
-         module.__dict__)
+    source = "import numpy as np\ndef cost(t, *a):\n    return float(np.sum(t**3))\n"
+    exec(compile(source, "<made>", "exec"), module.__dict__)  # noqa: S102 - a module made at run time
     sys.modules[module.__name__] = module
     try:
         serial = fc.check_gradient(module.cost, theta, 3 * theta**2, jit=False, workers=1)
@@ -249,15 +249,17 @@ except KeyboardInterrupt:  # caught, as in a notebook: the process lives on
 KILLED = SLOW_CHECK + '''
 fc.check_gradient(cost, theta, 2 * theta, jit=False, workers=2)
 '''
-ALIVE = '''
+
+
 def _alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
     except FileNotFoundError:
         return False
-'''
-exec(ALIVE)
+
+
+ALIVE = inspect.getsource(_alive)
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 
@@ -290,9 +292,9 @@ def test_6_ctrl_c_stops_the_workers_before_the_interrupt_reaches_the_caller(tmp_
     script.write_text(ALIVE + INTERRUPTED)
     (tmp_path / "pids").mkdir()
     run = subprocess.run([sys.executable, str(script), str(tmp_path / "pids")], env=ENV, capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
-    line = [ln for ln in run.stdout.splitlines() if ln.startswith("caught")][0].split(" ")
+    line = next(ln for ln in run.stdout.splitlines() if ln.startswith("caught")).split(" ")
     n = (len(line) - 1) // 2
     pids, alive = line[1 : 1 + n], line[1 + n :]
     assert len(pids) == 2
@@ -349,6 +351,6 @@ def test_8_a_cost_that_kills_every_dask_worker_is_a_clear_error():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
-                distributed.Client(cl) as client:
-            with pytest.raises(RuntimeError, match="Dask worker.* lost .*while evaluating the cost"):
-                fc.check_gradient(_kills_its_dask_worker, theta, 2 * theta, client=client)
+                distributed.Client(cl) as client, \
+                pytest.raises(RuntimeError, match="Dask worker.* lost .*while evaluating the cost"):
+            fc.check_gradient(_kills_its_dask_worker, theta, 2 * theta, client=client)
