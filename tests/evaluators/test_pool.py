@@ -402,20 +402,20 @@ def test_a_worker_without_the_cost_asks_for_it():
     probe = pool.worker.Probe("stencil", probe_args, base.value(theta), base.stencil(theta, *probe_args))
     with pytest.raises(MissingStateError):
         pool.run_keyed_chunk("never-seen", None, "stencil", *args)
-    proof, got = pool.run_keyed_chunk("k1", ("d1", payload, theta, probe), "stencil", *args)
+    proof, got, warned = pool.run_keyed_chunk("k1", ("d1", payload, theta, probe), "stencil", *args)
     assert proof == pool.worker.Proof(True, "")  # the first chunk of a check proves the copy
-    none, again = pool.run_keyed_chunk("k1", None, "stencil", *args)  # kept from the first chunk, proven
-    assert none is None
+    none, again, _ = pool.run_keyed_chunk("k1", None, "stencil", *args)  # kept from the first chunk, proven
+    assert none is None and warned == ()
     np.testing.assert_array_equal(got, base.stencil(theta, *args))
     np.testing.assert_array_equal(again, got)
     # a probe this copy does not reproduce: no costs, for that chunk and every later one of the check
     lying = probe._replace(costs=probe.costs + 1.0)
-    proof, costs = pool.run_keyed_chunk("k2", ("d1", payload, theta, lying), "stencil", *args)
+    proof, costs, _ = pool.run_keyed_chunk("k2", ("d1", payload, theta, lying), "stencil", *args)
     assert not proof.ok and "a perturbed cost is 14.25 in a worker and 15.25 in this process" in proof.why
-    assert costs is None and pool.run_keyed_chunk("k2", None, "stencil", *args) == (proof, None)
+    assert costs is None and pool.run_keyed_chunk("k2", None, "stencil", *args) == (proof, None, ())
     # a payload that does not load in a worker is a failed proof, not the loader's exception
     broken = pkl.dumps((b"not a pickle", []))
-    proof, costs = pool.run_keyed_chunk("k3", ("d2", broken, theta, probe), "stencil", *args)
+    proof, costs, _ = pool.run_keyed_chunk("k3", ("d2", broken, theta, probe), "stencil", *args)
     assert not proof.ok and proof.why.startswith("the cost does not load in a worker (UnpicklingError") and costs is None
 
 

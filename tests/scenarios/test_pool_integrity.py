@@ -179,6 +179,31 @@ def test_the_test_networks_are_trusted_and_bitwise_on_the_pool():
     np.testing.assert_array_equal(pooled.numerical, serial.numerical)
 
 
+# -- 5. the user's own warnings from a worker ---------------------------------------------------
+class UsersOwnWarning(UserWarning):
+    pass
+
+
+def warns_off_theta5(t):
+    if t[5] != 0.5:  # coordinate 5 of 12: evaluated in a worker only (not one of probe_items)
+        warnings.warn("the user's cost lost an imaginary part", UsersOwnWarning, stacklevel=1)
+    return float(np.sum(t**2))
+
+
+def test_5_a_workers_warnings_reach_this_process_as_the_serial_loops_do():
+    theta = np.full(12, 0.5)
+    assert 5 not in pool.chunked.probe_items(12)
+    seen = {}
+    for w in (1, 2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = fc.check_gradient(warns_off_theta5, theta, 2 * theta, jit=False, workers=w)
+        seen[w] = {(c.category, str(c.message)) for c in caught if issubclass(c.category, UsersOwnWarning)}
+        assert res.passed
+    assert "pool" in res.path
+    assert seen[2] == seen[1] == {(UsersOwnWarning, "the user's cost lost an imaginary part")}
+
+
 # -- 9. costs a worker cannot load -------------------------------------------------------------
 def _fails_on_load():
     raise RuntimeError("this object refuses to be loaded")

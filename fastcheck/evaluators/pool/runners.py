@@ -25,7 +25,7 @@ from fastcheck.evaluators.pool.plan import (
     LOCAL_CHUNKS_PER_WORKER,
     LOCAL_MIN_CHUNK_SECONDS,
 )
-from fastcheck.evaluators.pool.worker import WORKER_ENV, init_worker, ping, run_chunk, run_keyed_chunk
+from fastcheck.evaluators.pool.worker import WORKER_ENV, init_worker, ping, reissue, run_chunk, run_keyed_chunk
 
 __all__ = ["CALL_SECONDS", "DASK_WAIT_SECONDS", "DEFAULT_STARTUP_SECONDS", "IDLE_TIMEOUT", "SEND_EVERY_CHUNK_BYTES", "DaskRunner",
            "LocalRunner", "check_key"]
@@ -131,7 +131,7 @@ class LocalRunner:
                 for f in done:
                     j = futures[f]
                     try:
-                        proof, results[j] = f.result()
+                        proof, results[j], warned = f.result()
                     except MissingStateError:
                         again = ex.submit(run_keyed_chunk, key, state, method, *chunk_args[j])
                         futures[again] = j
@@ -139,6 +139,7 @@ class LocalRunner:
                         continue
                     if proof is not None and not proof.ok:
                         raise UntrustedWorkerError(proof.why)
+                    reissue(warned)
             return results
         except TerminatedWorkerError as exc:
             codes = [ln.strip() for ln in str(exc).splitlines() if "exit codes" in ln]
@@ -236,9 +237,10 @@ class DaskRunner:
         try:
             with make_progress(mode, len(futures), "gradient check (chunks)") as bar:
                 for f in as_completed(futures):
-                    proof, _ = self._result(f)
+                    proof, _, warned = self._result(f)
                     if proof is not None and not proof.ok:
                         raise UntrustedWorkerError(proof.why)
+                    reissue(warned)
                     bar.advance()
             return [f.result()[1] for f in futures]
         finally:

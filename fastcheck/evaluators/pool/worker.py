@@ -20,12 +20,13 @@ import pickle
 import sys
 import threading
 import time
+import warnings
 from typing import NamedTuple
 
 from fastcheck.errors import MissingStateError
 
 __all__ = ["PARENT_POLL_SECONDS", "WORKER_ENV", "Probe", "Proof", "by_value_where_needed", "import_paths",
-           "in_a_worker", "init_worker", "ping", "prove", "run_chunk", "run_keyed_chunk"]
+           "in_a_worker", "init_worker", "ping", "prove", "reissue", "run_chunk", "run_keyed_chunk"]
 
 #: A local worker looks this often whether the process that started it is
 #: still alive, and exits when it is not (a ``kill -9`` of the user's process
@@ -175,13 +176,16 @@ def run_keyed_chunk(key, state, method, *arrays):
 def run_chunk(key, digest, payload, method, theta, probe, *arrays):
     """Evaluate one chunk: ``evaluator.<method>(theta, *arrays)`` on this worker's copy.
 
-    Returns ``(proof, costs)``.  The first chunk of ``key`` (one check) on
+    Returns ``(proof, costs, warned)``.  The first chunk of ``key`` (one check) on
     this worker thread first proves the copy with ``probe`` (:func:`prove`)
     and returns its :class:`Proof`, later ones None; a copy that did not load
     or failed its proof returns the failed proof and no costs, for this chunk
     and every later one of ``key``.  The user's exception from a proven copy
     comes back as it was raised (type and message); one that cannot be pickled
-    comes back as a RuntimeError naming its type.
+    comes back as a RuntimeError naming its type.  The warnings the chunk
+    raised come back in ``warned`` (see :func:`reissue`), for the user's
+    process to show as its serial loop would have, rather than this worker
+    printing them to its own stderr.
     """
     proved = getattr(_LOADED, "proved", None)
     if proved is None or proved[0] != key:
@@ -192,22 +196,47 @@ def run_chunk(key, digest, payload, method, theta, probe, *arrays):
         except Exception as exc:  # noqa: BLE001 - a module the worker lacks, a __reduce__ that fails on load...
             proof = Proof(False, f"the cost does not load in a worker ({_said(exc)})")
         else:
-            proof = prove(ev, theta, probe)
+            with warnings.catch_warnings():  # the user's process showed the probe's own warnings already
+                warnings.simplefilter("ignore")
+                proof = prove(ev, theta, probe)
         _LOADED.proved = (key, proof)
         first = proof
     else:
         proof, first = proved[1], None
     if not proof.ok:
-        return proof, None
+        return proof, None, ()
     ev = _load(digest, payload)
     try:
-        return first, getattr(ev, method)(theta, *arrays)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            costs = getattr(ev, method)(theta, *arrays)
+        return first, costs, tuple(_warning_record(w) for w in caught)
     except Exception as exc:
         try:
             pickle.loads(pickle.dumps(exc))
         except Exception:  # noqa: BLE001 - whatever stops it pickling
             raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
         raise
+
+
+def _warning_record(w) -> tuple:
+    """A caught warning as plain data (its category by module and name: a user's class may not pickle)."""
+    return (w.category.__module__, w.category.__qualname__, str(w.message), w.filename, w.lineno)
+
+
+def reissue(warned) -> None:
+    """Show, in the user's process, the warnings a worker's chunk raised, as
+    the serial loop would have: through this process's filters and registry
+    (a warning shown once per place is shown once for all the workers)."""
+    for module, name, message, filename, lineno in warned:
+        category = getattr(sys.modules.get(module), name, None) if "." not in name else None
+        if not (isinstance(category, type) and issubclass(category, Warning)):
+            category = RuntimeWarning
+        warnings.warn_explicit(message, category, filename, lineno, module=module,
+                               registry=_REGISTRY.setdefault((filename, module), {}))
+
+
+_REGISTRY: dict = {}  # per place, as the module of a warning call keeps its __warningregistry__
 
 
 # -- what a worker needs to unpickle the cost (prepared in the user's process) --------------
