@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from timing import add_write_option, report_dir  # noqa: E402
+from timing import add_write_option, report_dir
 
 OUT = ROOT / "reports" / "pool"
 
@@ -102,10 +102,10 @@ def main(argv=None) -> None:
     df = pd.DataFrame(rows)
     df.to_csv(out / "first_call.csv", index=False)
     lines = ["# workers=\"auto\" against workers=1: first call and warm calls", "",
-             "Written by `benchmarks/bench_pool.py` (each cell: the median over "
-             f"{args.rounds} fresh processes, the two settings alternating; warm: the median of {args.warm} "
-             "further calls in the same process). 1-minute load "
-             f"{load_before:.2f} before, {load_after:.2f} after, on {os.cpu_count()} cores.", "",
+             ("Written by `benchmarks/bench_pool.py` (each cell: the median over "
+              f"{args.rounds} fresh processes, the two settings alternating; warm: the median of {args.warm} "
+              "further calls in the same process). 1-minute load "
+              f"{load_before:.2f} before, {load_after:.2f} after, on {os.cpu_count()} cores."), "",
              "| network | workers | first call (s) | warm call (s) | auto / 1, first | auto / 1, warm | path (first → warm) |",
              "|---|---|---|---|---|---|---|"]
     for net in args.nets.split(","):
@@ -116,9 +116,9 @@ def main(argv=None) -> None:
                                                f"{med['auto'].warm_s / med['1'].warm_s:.2f}")
             lines.append(f"| {net} | {w} | {med[w].first_s:.2f} | {med[w].warm_s:.2f} | {ratio[0]} | {ratio[1]} | "
                          f"{sub.first_path} → {sub.warm_path} |")
-    lines += ["", "A ratio below 1 is `auto` faster. `auto` starts the pool only when the check's estimated serial "
-              "time (one timed J(θ) × the evaluations) pays for the start-up and the workers' proof, so a first "
-              "call should never be slower than `workers=1` beyond noise.", ""]
+    lines += ["", ("A ratio below 1 is `auto` faster. `auto` starts the pool only when the check's estimated serial "
+                   "time (one timed J(θ) × the evaluations) pays for the start-up and the workers' proof, so a first "
+                   "call should never be slower than `workers=1` beyond noise."), ""]
     (out / "README.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

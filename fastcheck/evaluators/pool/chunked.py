@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import time
 import warnings
 from dataclasses import replace
 
@@ -25,12 +26,12 @@ import numpy as np
 from fastcheck.errors import PoolFallbackWarning, UntrustedWorkerError
 from fastcheck.evaluators.pool.plan import chunk_plan
 from fastcheck.evaluators.pool.runners import DaskRunner, LocalRunner
-from fastcheck.evaluators.pool.worker import Probe, by_value_where_needed, import_paths, in_a_worker
+from fastcheck.evaluators.pool.worker import Probe, at_theta, by_value_where_needed, import_paths, in_a_worker
 from fastcheck.evaluators.protocol import Capabilities, Wrapper
 from fastcheck.support.resources import available_cores
 
 __all__ = ["AUTO_MARGIN", "MIN_POOL_SECONDS", "PROBE_ITEMS", "ChunkedEvaluator", "check_client",
-           "check_workers", "estimate_seconds", "probe_items", "wrap"]
+           "check_workers", "estimate_seconds", "probe_items", "start_pool", "wrap"]
 
 #: ``workers="auto"`` uses the pool when it is expected to take at most this
 #: fraction of the serial loop's time (the estimate is one timed evaluation
@@ -91,6 +92,28 @@ def wrap(base, workers="auto", client=None):
     if n < 2:
         return base
     return ChunkedEvaluator(base, LocalRunner(n), auto=workers == "auto")
+
+
+def start_pool(workers="auto") -> float:
+    """Start the local pool of worker processes now, and wait until every worker answers.
+
+    ``workers="auto"`` never starts a pool for a check too short to pay for
+    the start-up; a session that will run many such checks can start it once,
+    here, and every later check then counts a running pool's few milliseconds
+    only (a check still runs serially when even that does not pay).  Returns
+    the seconds the start-up took (0.0 when the pool was running, or when
+    there is no pool to start: one core, or inside a worker).
+    """
+    workers = check_workers(workers)
+    n = available_cores() if workers == "auto" else workers
+    if n < 2 or in_a_worker():
+        return 0.0
+    runner = LocalRunner(n)
+    if runner.live():
+        return 0.0
+    t0 = time.perf_counter()
+    runner.start()
+    return time.perf_counter() - t0
 
 
 def estimate_seconds(n_evals: int, eval_seconds: float, workers) -> float:
@@ -213,7 +236,7 @@ class ChunkedEvaluator(Wrapper):
         probe_args = args_of(probe)
         # This process's answers, before any worker's: they are the serial loop's own
         # numbers for these items, and the ones the workers must reproduce.
-        value = self.base.value(theta)
+        value = at_theta(self.base, theta)
         probe_costs = getattr(self.base, method)(theta, *probe_args)
         rest = np.setdiff1d(np.arange(n_items), probe)
         item_seconds = self.eval_seconds * evals_per_item

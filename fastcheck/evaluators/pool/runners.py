@@ -25,7 +25,7 @@ from fastcheck.evaluators.pool.plan import (
     LOCAL_CHUNKS_PER_WORKER,
     LOCAL_MIN_CHUNK_SECONDS,
 )
-from fastcheck.evaluators.pool.worker import WORKER_ENV, init_worker, ping, reissue, run_chunk, run_keyed_chunk
+from fastcheck.evaluators.pool.worker import WORKER_ENV, bits, init_worker, ping, reissue, run_chunk, run_keyed_chunk
 
 __all__ = ["CALL_SECONDS", "DASK_WAIT_SECONDS", "DEFAULT_STARTUP_SECONDS", "IDLE_TIMEOUT", "SEND_EVERY_CHUNK_BYTES", "DaskRunner",
            "LocalRunner", "check_key"]
@@ -165,9 +165,8 @@ class LocalRunner:
 def check_key(digest, theta, probe) -> str:
     """The name a worker keeps one check's state under: the cost, θ and the probe's answers."""
     h = hashlib.blake2b(theta.tobytes(), digest_size=8)
-    h.update(repr(float(probe.value)).encode())
-    for a in (*probe.args, probe.costs):
-        h.update(memoryview(a).tobytes() if hasattr(a, "tobytes") else repr(a).encode())
+    for a in (probe.value, *probe.args, probe.costs):
+        h.update(bits(a))
     return digest + h.hexdigest()
 
 

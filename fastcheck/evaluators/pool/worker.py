@@ -25,8 +25,23 @@ from typing import NamedTuple
 
 from fastcheck.errors import MissingStateError
 
-__all__ = ["PARENT_POLL_SECONDS", "WORKER_ENV", "Probe", "Proof", "by_value_where_needed", "import_paths",
-           "in_a_worker", "init_worker", "ping", "prove", "reissue", "run_chunk", "run_keyed_chunk"]
+__all__ = [
+    "PARENT_POLL_SECONDS",
+    "WORKER_ENV",
+    "Probe",
+    "Proof",
+    "at_theta",
+    "bits",
+    "by_value_where_needed",
+    "import_paths",
+    "in_a_worker",
+    "init_worker",
+    "ping",
+    "prove",
+    "reissue",
+    "run_chunk",
+    "run_keyed_chunk",
+]
 
 #: A local worker looks this often whether the process that started it is
 #: still alive, and exits when it is not (a ``kill -9`` of the user's process
@@ -107,7 +122,7 @@ class Proof(NamedTuple):
     why: str
 
 
-def _bits(x) -> bytes:
+def bits(x) -> bytes:
     import numpy as np
 
     a = np.asarray(x, np.float64)
@@ -119,21 +134,34 @@ def _said(exc) -> str:
     return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
 
 
+def at_theta(ev, theta):
+    """What ``ev`` computes at θ itself: J(θ), or F(θ) for an evaluator of a vector (``rows``)."""
+    rows = getattr(ev, "rows", None)
+    return rows(theta) if callable(rows) else ev.value(theta)
+
+
+def _shown(x) -> str:
+    import numpy as np
+
+    a = np.asarray(x, np.float64)
+    return repr(float(a)) if a.size == 1 else f"an array starting {a.ravel()[:3].tolist()}"
+
+
 def prove(ev, theta, probe: Probe) -> Proof:
     """Evaluate ``probe`` on ``ev`` (this worker's copy) and compare with the user's process, bit for bit."""
     import numpy as np
 
     try:
-        value = ev.value(theta)
+        value = at_theta(ev, theta)
     except Exception as exc:  # noqa: BLE001 - whatever the copy raises, the user's cost did not
         return Proof(False, f"J(θ) raised {_said(exc)} in a worker, not in this process")
-    if _bits(float(value)) != _bits(float(probe.value)):
-        return Proof(False, f"J(θ) is {float(value)!r} in a worker and {float(probe.value)!r} in this process")
+    if bits(value) != bits(probe.value):
+        return Proof(False, f"J(θ) is {_shown(value)} in a worker and {_shown(probe.value)} in this process")
     try:
         costs = getattr(ev, probe.method)(theta, *probe.args)
     except Exception as exc:  # noqa: BLE001
         return Proof(False, f"the cost at perturbed points raised {_said(exc)} in a worker, not in this process")
-    if _bits(costs) != _bits(probe.costs):
+    if bits(costs) != bits(probe.costs):
         mine, theirs = np.asarray(probe.costs, np.float64).ravel(), np.asarray(costs, np.float64).ravel()
         k = int(np.flatnonzero(mine.view(np.int64) != theirs.view(np.int64))[0]) if mine.shape == theirs.shape else 0
         return Proof(False, f"J(θ) agrees, but a perturbed cost is {float(theirs[k])!r} in a worker and {float(mine[k])!r} in "
