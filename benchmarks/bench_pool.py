@@ -86,6 +86,7 @@ def main(argv=None) -> None:
     add_write_option(ap, OUT)
     args = ap.parse_args(argv)
     out = report_dir(args.write, OUT)
+    out.mkdir(parents=True, exist_ok=True)
     import pandas as pd
 
     rows, load_before = [], load()
