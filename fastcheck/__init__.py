@@ -39,6 +39,7 @@ _EXPORTS = {
     "check_sequential": "fastcheck.checks.sequential",
     "Layout": "fastcheck.core.layout",
     "CheckOptions": "fastcheck.core.options",
+    "start_pool": "fastcheck.evaluators.pool.chunked",
     "SCHEMES": "fastcheck.core.steps",
     "CostError": "fastcheck.errors",
     "DirectoryBusyError": "fastcheck.errors",
@@ -115,6 +116,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names come
         TargetError,
         UserFileError,
     )
+    from fastcheck.evaluators.pool.chunked import start_pool
     from fastcheck.inputs.adapters import check_functions, check_object
     from fastcheck.inputs.layers import check_jacobian, check_layer
     from fastcheck.inputs.lossfun import check_loss, check_module

@@ -16,9 +16,10 @@ __all__ = [
 ]
 
 #: Classes defined here that no public function lets out: the command line's own usage error (it becomes one
-#: line on stderr and exit code 2), its stand-in for the user's ``os._exit`` and the process pool's request for a
-#: check's state (answered by resending it).
-INTERNAL = ("MissingStateError", "UsageError", "UserExit")
+#: line on stderr and exit code 2), its stand-in for the user's ``os._exit``, the process pool's request for a
+#: check's state (answered by resending it) and its finding that a worker computes another function (answered
+#: by the serial loop).
+INTERNAL = ("MissingStateError", "UntrustedWorkerError", "UsageError", "UserExit")
 
 
 # -- the cost and the check ------------------------------------------------------------------------------------
@@ -37,7 +38,8 @@ class NondeterministicCostWarning(RuntimeWarning):
 
 
 class PoolFallbackWarning(RuntimeWarning):
-    """The cost could not be sent to worker processes; the serial loop ran it."""
+    """The cost could not be sent to worker processes, or a worker's copy of it did not compute the user's
+    function (module state, views, a module that does not load there); the serial loop ran it."""
 
 
 class PrecisionWarning(RuntimeWarning):
@@ -138,6 +140,10 @@ class UserExit(BaseException):
 
 class MissingStateError(Exception):
     """Internal to the process pool: a worker was asked for a chunk of a check whose cost and θ it has not got."""
+
+
+class UntrustedWorkerError(Exception):
+    """Internal to the process pool: a worker's copy of the cost did not give the user's process's numbers."""
 
 
 class GradientCheckFailed(AssertionError):

@@ -14,7 +14,7 @@ import numpy as np
 
 from fastcheck import config
 from fastcheck.checks.result import CheckResult
-from fastcheck.core.layout import Layout
+from fastcheck.core.layout import Layout, fit_gradient_shape
 from fastcheck.errors import GradientMismatchError, NondeterministicCostWarning
 from fastcheck.verdicts import errorbars
 from fastcheck.verdicts.bands import block_table, overall, relative_difference
@@ -43,6 +43,8 @@ def analytic_gradient(grad, theta, args, layout: Layout, user_layout: bool) -> n
                     f"grad is a {type(grad).__name__} of {len(grad)} arrays ({shapes}), not one array like theta; "
                     "pass layout={name: shape} naming theta's blocks in that order") from None
     g = np.asarray(grad)
+    if np.iscomplexobj(g):  # the reader every entry point's gradients go through says why, the same way
+        fit_gradient_shape(g, g.shape, "grad")
     if not (np.issubdtype(g.dtype, np.floating) or np.issubdtype(g.dtype, np.integer)):
         raise TypeError(f"grad must be a float array, got dtype {g.dtype}")
     if g.shape != theta.shape:

@@ -15,7 +15,7 @@ import numpy as np
 from fastcheck.errors import CostError
 from fastcheck.evaluators.protocol import Capabilities, Evaluator
 
-__all__ = ["LoopEvaluator", "UserCost", "as_scalar", "complex_dtype", "require_complex_value"]
+__all__ = ["LoopEvaluator", "UserCost", "as_scalar", "complex_dtype", "refuse_in_place", "require_complex_value"]
 
 
 def as_scalar(value, *, where: str = "at theta", complex_ok: bool = False):
@@ -28,6 +28,19 @@ def as_scalar(value, *, where: str = "at theta", complex_ok: bool = False):
     if np.iscomplexobj(arr) and not complex_ok:
         raise CostError(f"cost returned a complex value {where}; pass a real cost, or use scheme='complex'")
     return arr.reshape(()).item()
+
+
+def refuse_in_place(after, before, who: str, argument: str, remedy: str) -> None:
+    """The one check that user code did not change the parameters it was handed
+    (``after``, a copy of ``before`` it was given): a :class:`~fastcheck.errors.CostError`
+    naming ``who``, the coordinates and the remedy when it did."""
+    changed = np.flatnonzero(np.asarray(after) != np.asarray(before))
+    if len(changed):
+        raise CostError(
+            f"{who} modified {argument} in place (at {len(changed)} coordinate(s), first "
+            f"{changed[:5].tolist()}): the checker hands it perturbed copies, so the differences would be "
+            f"wrong; {remedy}"
+        )
 
 
 def complex_dtype(dtype):
@@ -50,13 +63,7 @@ class UserCost(Evaluator):
         t0 = time.perf_counter()
         v = as_scalar(self.cost(work, *self.args))
         self.eval_seconds = min(self.eval_seconds, time.perf_counter() - t0)
-        changed = np.flatnonzero(work != theta)
-        if len(changed):
-            raise CostError(
-                f"the cost modified its theta argument in place (at {len(changed)} coordinate(s), first "
-                f"{changed[:5].tolist()}): the checker hands it perturbed copies, so the differences would be "
-                "wrong; copy theta inside the cost before changing it"
-            )
+        refuse_in_place(work, theta, "the cost", "its theta argument", "copy theta inside the cost before changing it")
         return v
 
 

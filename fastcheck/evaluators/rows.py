@@ -32,6 +32,7 @@ from numba import prange
 
 from fastcheck import config
 from fastcheck.errors import CostError
+from fastcheck.evaluators.loop import refuse_in_place
 from fastcheck.evaluators.protocol import Capabilities, Evaluator
 
 __all__ = ["NumericalGradient", "RowsEvaluator", "SummedRows", "pack_offsets", "rows_evaluator", "summed_evaluator", "unpack_rows"]
@@ -117,10 +118,7 @@ class RowsEvaluator(Evaluator):
         if self.n_rows is None:
             self.n_rows = v.size
         self.eval_seconds = min(self.eval_seconds, seconds / max(self.n_rows, 1))
-        changed = np.flatnonzero(work != theta)
-        if len(changed):
-            raise CostError(f"the function modified its theta argument in place (at {len(changed)} coordinate(s), "
-                            f"first {changed[:5].tolist()}); copy theta inside it before changing it")
+        refuse_in_place(work, theta, "the function", "its theta argument", "copy theta inside it before changing it")
         return v
 
     def value(self, theta) -> float:  # pragma: no cover - the protocol's scalar J has no meaning here

@@ -29,7 +29,7 @@ import numpy as np
 from fastcheck.core.layout import Layout
 from fastcheck.core.randomness import check_reseed
 from fastcheck.errors import StageError
-from fastcheck.evaluators.loop import as_scalar, complex_dtype
+from fastcheck.evaluators.loop import as_scalar, complex_dtype, refuse_in_place
 from fastcheck.evaluators.protocol import Capabilities, Evaluator
 
 
@@ -162,11 +162,15 @@ class SequentialEvaluator(Evaluator):
 
     def _stages(self, l, a, work, validate, times):
         last = len(self.fns) - 1
+        before = work.copy() if validate else None
         for m in range(l, last + 1):
             t0 = time.perf_counter()
             a = self.fns[m](a, *self._params(work, m))
             if times is not None:
                 times[m] = time.perf_counter() - t0
+            if validate:  # the black-box path's check, stage by stage (a `W *= 2` in a stage)
+                refuse_in_place(work, before, _stage_name(m, self.fns[m]), "its parameters",
+                                "compute a new array in the stage (W = W * 2) rather than change a parameter (W *= 2)")
             if validate and m < last and not isinstance(a, np.ndarray):
                 hint = " (return the activation alone, not (out, cache))" if isinstance(a, tuple) else ""
                 raise StageError(f"{_stage_name(m, self.fns[m])} returned {type(a).__name__}; every stage but the "

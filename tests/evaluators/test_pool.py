@@ -40,7 +40,7 @@ class Unpicklable(Exception):
 
 
 def unpicklable_error_cost(theta):
-    if theta[0] != 0.5:
+    if theta[1] != 0.5:  # coordinate 1 of 8: not one this process evaluates itself (probe_items)
         raise Unpicklable("odd state")
     return float(np.sum(theta))
 
@@ -126,11 +126,17 @@ def test_dictionary_style_and_directional_on_the_pool():
 
 @needs_two_cores
 def test_workers_hold_blas_to_one_thread():
+    ex = pool.LocalRunner(2).start()
+    assert [ex.submit(blas_threads_cost, None).result() for _ in range(4)] == [1.0] * 4
+    # a 'cost' that reads the BLAS threads is another function in a worker than here (unless this
+    # process has one BLAS thread too): the pool refuses to count it, and the serial loop runs it
+    here = blas_threads_cost(None)
     ev = pool.wrap(LoopEvaluator(blas_threads_cost), workers=2)
-    theta = np.zeros(6)
-    costs = ev.stencil(theta, np.arange(6), np.full(6, 1e-3), np.array([-1.0, 1.0]))
-    assert "pool" in ev.path
-    np.testing.assert_array_equal(costs, 1.0)
+    if here != 1.0:
+        with pytest.warns(fc.PoolFallbackWarning, match=f"J\\(θ\\) is 1.0 in a worker and {here!r} in this process"):
+            costs = ev.stencil(np.zeros(6), np.arange(6), np.full(6, 1e-3), np.array([-1.0, 1.0]))
+        assert ev.path == "loop" and "serial loop: a worker process does not compute" in ev.note
+        np.testing.assert_array_equal(costs, here)
 
 
 @needs_two_cores
@@ -186,7 +192,8 @@ def test_auto_keeps_a_quick_check_in_this_process(seed_net):
 
 @needs_two_cores
 def test_auto_uses_a_running_pool_when_the_loop_is_slow():
-    pool.LocalRunner(pool.available_cores()).start()  # the pool is running
+    fc.start_pool()  # the pool is running (asked for: auto alone starts none for checks this short)
+    assert fc.start_pool() == 0.0 and pool.LocalRunner(pool.available_cores()).live()
     base = LoopEvaluator(lambda t: float(np.sum(t)))
     ev = pool.wrap(base, workers="auto")
     base.eval_seconds = 0.01  # as if each evaluation took 10 ms
@@ -336,21 +343,21 @@ def test_builtin_model_blackbox_on_the_pool_matches_threads():
         fc.check_model(model, theta, X, y, workers=2)
 
 
-def test_auto_starts_the_pool_in_the_background_for_a_check_that_would_profit(monkeypatch):
-    started = []
+def test_auto_starts_no_pool_for_a_check_too_short_to_pay_for_its_start_up(monkeypatch):
+    calls = []
     base = LoopEvaluator(lambda t: float(np.sum(t)))
     ev = pool.wrap(base, workers="auto")
     if not isinstance(ev, pool.ChunkedEvaluator):
         pytest.skip("one core: no pool")
     monkeypatch.setattr(pool.LocalRunner, "live", lambda self: False)
     monkeypatch.setitem(pool.runners._STARTUP, "seconds", 2.5)  # as if starting took 2.5 s
-    monkeypatch.setattr(pool.LocalRunner, "start_in_background", lambda self: started.append(self.n_workers))
-    base.eval_seconds = 0.01  # 40 evaluations: 0.4 s, below BACKGROUND_MIN_SECONDS
+    monkeypatch.setattr(pool.LocalRunner, "start", lambda self: calls.append(self.n_workers))
+    monkeypatch.setattr(pool.LocalRunner, "_executor", lambda self: calls.append(self.n_workers))
+    base.eval_seconds = 0.05  # 2 s serial: a running pool would pay, a cold start (2.5 s) would not
     ev.stencil(np.zeros(20), np.arange(20), np.full(20, 0.1), np.array([-1.0, 1.0]))
-    assert started == [] and ev.path == "loop"
-    base.eval_seconds = 0.05  # 2 s serial: too short for a cold start (2.5 s), long enough for a running pool
-    ev.stencil(np.zeros(20), np.arange(20), np.full(20, 0.1), np.array([-1.0, 1.0]))
-    assert started == [pool.available_cores()] and ev.path == "loop"
+    assert calls == [] and ev.path == "loop"  # nothing started, not even in the background
+    base.eval_seconds = 0.5  # 400 evaluations, 200 s serial: worth a cold start
+    assert ev._use_pool(400, 2)
 
 
 @needs_two_cores
@@ -392,12 +399,25 @@ def test_a_worker_without_the_cost_asks_for_it():
     payload = pkl.dumps((cloudpickle.dumps(base), []))
     theta = np.arange(4.0)
     args = (np.array([1, 3]), np.array([0.5, 0.5]), np.array([1.0]))
+    probe_args = (np.array([0]), np.array([0.5]), np.array([1.0]))
+    probe = pool.worker.Probe("stencil", probe_args, base.value(theta), base.stencil(theta, *probe_args))
     with pytest.raises(MissingStateError):
         pool.run_keyed_chunk("never-seen", None, "stencil", *args)
-    got = pool.run_keyed_chunk("k1", ("d1", payload, theta), "stencil", *args)
-    again = pool.run_keyed_chunk("k1", None, "stencil", *args)  # kept from the first chunk
+    proof, got, warned = pool.run_keyed_chunk("k1", ("d1", payload, theta, probe), "stencil", *args)
+    assert proof == pool.worker.Proof(True, "")  # the first chunk of a check proves the copy
+    none, again, _ = pool.run_keyed_chunk("k1", None, "stencil", *args)  # kept from the first chunk, proven
+    assert none is None and warned == ()
     np.testing.assert_array_equal(got, base.stencil(theta, *args))
     np.testing.assert_array_equal(again, got)
+    # a probe this copy does not reproduce: no costs, for that chunk and every later one of the check
+    lying = probe._replace(costs=probe.costs + 1.0)
+    proof, costs, _ = pool.run_keyed_chunk("k2", ("d1", payload, theta, lying), "stencil", *args)
+    assert not proof.ok and "a perturbed cost is 14.25 in a worker and 15.25 in this process" in proof.why
+    assert costs is None and pool.run_keyed_chunk("k2", None, "stencil", *args) == (proof, None, ())
+    # a payload that does not load in a worker is a failed proof, not the loader's exception
+    broken = pkl.dumps((b"not a pickle", []))
+    proof, costs, _ = pool.run_keyed_chunk("k3", ("d2", broken, theta, probe), "stencil", *args)
+    assert not proof.ok and proof.why.startswith("the cost does not load in a worker (UnpicklingError") and costs is None
 
 
 def test_dask_progress_counts_chunks(client, capsys):
@@ -408,7 +428,8 @@ def test_dask_progress_counts_chunks(client, capsys):
     np.testing.assert_array_equal(costs, LoopEvaluator(lambda t: float(np.sum(t**2))).stencil(
         theta, np.arange(20), np.full(20, 1e-3), np.array([-1.0, 1.0])))
     err = capsys.readouterr().err
-    n = pool.plan.DASK_CHUNKS_PER_WORKER * 2
+    # three coordinates are this process's own (the workers' proof), the rest in chunks of the timed cost
+    n = len(pool.chunk_plan(17, 2, 2 * ev.eval_seconds, pool.plan.DASK_MIN_CHUNK_SECONDS, pool.plan.DASK_CHUNKS_PER_WORKER))
     assert f"gradient check (chunks): {n} point(s) to compute" in err and f"{n}/{n} (100%)" in err
 
 

@@ -20,7 +20,14 @@ The package follows where its code runs:
 """
 from fastcheck.errors import PoolFallbackWarning
 from fastcheck.evaluators.pool import chunked, plan, runners, worker
-from fastcheck.evaluators.pool.chunked import ChunkedEvaluator, check_client, check_workers, estimate_seconds, wrap
+from fastcheck.evaluators.pool.chunked import (
+    ChunkedEvaluator,
+    check_client,
+    check_workers,
+    estimate_seconds,
+    start_pool,
+    wrap,
+)
 from fastcheck.evaluators.pool.plan import chunk_plan, spread_order
 from fastcheck.evaluators.pool.runners import DaskRunner, LocalRunner
 from fastcheck.evaluators.pool.worker import in_a_worker, run_chunk, run_keyed_chunk
@@ -28,4 +35,4 @@ from fastcheck.support.resources import available_cores
 
 __all__ = ["ChunkedEvaluator", "DaskRunner", "LocalRunner", "PoolFallbackWarning", "available_cores",
            "check_client", "check_workers", "chunk_plan", "chunked", "estimate_seconds", "in_a_worker", "plan",
-           "run_chunk", "run_keyed_chunk", "runners", "spread_order", "worker", "wrap"]
+           "run_chunk", "run_keyed_chunk", "runners", "spread_order", "start_pool", "worker", "wrap"]

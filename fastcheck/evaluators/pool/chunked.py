@@ -3,27 +3,35 @@
 :func:`wrap` puts a picklable evaluator on the local pool or a Dask cluster
 (:class:`ChunkedEvaluator`), or leaves it as it is (one worker, one core, or
 already inside a worker).  With ``workers="auto"`` each call decides from the
-measured time of one evaluation whether the pool pays (:data:`AUTO_MARGIN`,
-:data:`MIN_POOL_SECONDS`, :data:`BACKGROUND_MIN_SECONDS`).
+measured time of one evaluation whether the pool pays, its start-up included
+(:data:`AUTO_MARGIN`, :data:`MIN_POOL_SECONDS`).
+
+A worker's results count only once its copy of the cost has given bitwise
+this process's J(θ) and costs at a few of the check's points
+(:data:`PROBE_ITEMS`, spread over θ); a copy that does not (module state set
+at run time, parameters that are views of one buffer, a module that does not
+load in a worker) sends the whole check to the serial loop, with a
+:class:`~fastcheck.errors.PoolFallbackWarning` naming why.
 """
 from __future__ import annotations
 
 import hashlib
 import pickle
+import time
 import warnings
 from dataclasses import replace
 
 import numpy as np
 
-from fastcheck.errors import PoolFallbackWarning
+from fastcheck.errors import PoolFallbackWarning, UntrustedWorkerError
 from fastcheck.evaluators.pool.plan import chunk_plan
-from fastcheck.evaluators.pool.runners import CALL_SECONDS, DaskRunner, LocalRunner
-from fastcheck.evaluators.pool.worker import by_value_where_needed, import_paths, in_a_worker
+from fastcheck.evaluators.pool.runners import DaskRunner, LocalRunner
+from fastcheck.evaluators.pool.worker import Probe, at_theta, by_value_where_needed, import_paths, in_a_worker
 from fastcheck.evaluators.protocol import Capabilities, Wrapper
 from fastcheck.support.resources import available_cores
 
-__all__ = ["AUTO_MARGIN", "BACKGROUND_MIN_SECONDS", "MIN_POOL_SECONDS", "ChunkedEvaluator", "check_client",
-           "check_workers", "estimate_seconds", "wrap"]
+__all__ = ["AUTO_MARGIN", "MIN_POOL_SECONDS", "PROBE_ITEMS", "ChunkedEvaluator", "check_client",
+           "check_workers", "estimate_seconds", "probe_items", "start_pool", "wrap"]
 
 #: ``workers="auto"`` uses the pool when it is expected to take at most this
 #: fraction of the serial loop's time (the estimate is one timed evaluation
@@ -32,10 +40,11 @@ AUTO_MARGIN = 0.8
 #: ``workers="auto"`` never uses the pool for a check whose serial loop is
 #: estimated below this: the gain would be a few milliseconds, within noise.
 MIN_POOL_SECONDS = 0.25
-#: A check whose serial loop is estimated to take at least this long, but not
-#: long enough to pay for starting the pool now, starts it in the background
-#: (the check itself runs serially), so the next long check finds it running.
-BACKGROUND_MIN_SECONDS = 0.5
+#: Items (coordinates, directions) of a check that this process evaluates
+#: itself and every worker evaluates again, with J(θ), before its results
+#: count: the first, the middle and the last (in different blocks of θ when
+#: there are several).
+PROBE_ITEMS = 3
 
 
 # -- choosing ----------------------------------------------------------------------
@@ -85,32 +94,68 @@ def wrap(base, workers="auto", client=None):
     return ChunkedEvaluator(base, LocalRunner(n), auto=workers == "auto")
 
 
+def start_pool(workers="auto") -> float:
+    """Start the local pool of worker processes now, and wait until every worker answers.
+
+    ``workers="auto"`` never starts a pool for a check too short to pay for
+    the start-up; a session that will run many such checks can start it once,
+    here, and every later check then counts a running pool's few milliseconds
+    only (a check still runs serially when even that does not pay).  Returns
+    the seconds the start-up took (0.0 when the pool was running, or when
+    there is no pool to start: one core, or inside a worker).
+    """
+    workers = check_workers(workers)
+    n = available_cores() if workers == "auto" else workers
+    if n < 2 or in_a_worker():
+        return 0.0
+    runner = LocalRunner(n)
+    if runner.live():
+        return 0.0
+    t0 = time.perf_counter()
+    runner.start()
+    return time.perf_counter() - t0
+
+
 def estimate_seconds(n_evals: int, eval_seconds: float, workers) -> float:
     """Expected seconds of ``n_evals`` evaluations on the local pool (inf for one worker)."""
     n = available_cores() if workers == "auto" else int(workers)
     if n < 2 or (workers == "auto" and (in_a_worker() or n_evals * eval_seconds < MIN_POOL_SECONDS)):
         return float("inf")
-    return n_evals * eval_seconds / n + LocalRunner(n).overhead()
+    return n_evals * eval_seconds / n + LocalRunner(n).overhead() + (1 + 2 * PROBE_ITEMS) * eval_seconds
 
 
 # -- the evaluator ----------------------------------------------------------------
+def probe_items(n_items: int) -> np.ndarray:
+    """Positions of the items a check proves its workers with (:data:`PROBE_ITEMS`
+    of them, spread from the first item to the last)."""
+    if n_items <= 0:
+        return np.zeros(0, np.int64)
+    return np.unique(np.linspace(0, n_items - 1, min(PROBE_ITEMS, n_items)).round().astype(np.int64))
+
+
 class ChunkedEvaluator(Wrapper):
     """Runs a picklable evaluator's perturbed costs in chunks on a runner.
 
     Each chunk runs in a worker with the very evaluator the serial path would
     run, unpickled from the bytes cloudpickle made of it (the user's object or
     closure and its data: every worker has its own copy, the user's stays
-    untouched), on the same perturbed points in the same arithmetic, so the
-    costs are bitwise the serial ones.  ``value`` (J(θ)) and ``kinks`` run
-    here, in the user's process, as do the capabilities, timings and notes of
-    the base (see :class:`~fastcheck.evaluators.protocol.Wrapper`).
+    untouched), on the same perturbed points in the same arithmetic.  That
+    copy is trusted only once it has proven it: this process evaluates J(θ)
+    and the items of :func:`probe_items` itself, and every worker evaluates
+    them again before its first chunk; unless all agree bit for bit, the whole
+    call runs in the serial loop, with a
+    :class:`~fastcheck.errors.PoolFallbackWarning` naming the difference (and
+    so does every later call of this evaluator).  ``value`` (J(θ)) and
+    ``kinks`` run here, in the user's process, as do the capabilities,
+    timings and notes of the base (see
+    :class:`~fastcheck.evaluators.protocol.Wrapper`).
 
     With ``auto`` the pool runs only when its estimated time (serial time /
-    workers + start-up or call overhead) is below :data:`AUTO_MARGIN` of the
-    serial loop's, the serial time being the fastest measured evaluation × the
-    evaluations; a check too short to pay for the start-up but long enough to
-    profit from a running pool starts one in the background for the next check.
-    A cost cloudpickle cannot serialise runs in the serial loop, with a
+    workers + start-up or call overhead + the proof) is below
+    :data:`AUTO_MARGIN` of the serial loop's, the serial time being the
+    fastest measured evaluation × the evaluations; a check too short to pay
+    for a pool's start-up runs serially and starts none.  A cost cloudpickle
+    cannot serialise runs in the serial loop, with a
     :class:`~fastcheck.errors.PoolFallbackWarning` naming why.
     """
 
@@ -149,23 +194,25 @@ class ChunkedEvaluator(Wrapper):
         return "; ".join(notes)
 
     # deciding and shipping
-    def _use_pool(self, n_evals: int) -> bool:
+    def _use_pool(self, n_evals: int, evals_per_item: int) -> bool:
+        if self._why_not is not None:
+            return False
         if self.auto:
             t = self.eval_seconds
             if not np.isfinite(t):
                 return False
             serial = n_evals * t
-            on_pool = serial / self.runner.n_workers
             if serial < MIN_POOL_SECONDS:
                 return False
+            proof = (1 + PROBE_ITEMS * evals_per_item) * t  # J(θ) and the probe, here and in every worker
+            on_pool = (serial - PROBE_ITEMS * evals_per_item * t) / self.runner.n_workers + 2 * proof
             if on_pool + self.runner.overhead() > AUTO_MARGIN * serial:
-                # Too short to pay for starting the pool now; if a running pool
-                # would pay, start one for the next check (this one runs here).
-                if (serial >= BACKGROUND_MIN_SECONDS and on_pool + CALL_SECONDS <= AUTO_MARGIN * serial
-                        and isinstance(self.runner, LocalRunner) and self._pickled()):
-                    self.runner.start_in_background()
-                return False
+                return False  # too short to pay for the pool (its start-up, when it is not running)
         return self._pickled()
+
+    def _fall_back(self, why: str) -> None:
+        self._why_not = f"serial loop: {why}"
+        warnings.warn(self._why_not, PoolFallbackWarning, stacklevel=5)
 
     def _pickled(self) -> bool:
         if self._payload is None and self._why_not is None:
@@ -176,46 +223,67 @@ class ChunkedEvaluator(Wrapper):
                 self._payload = pickle.dumps((cloudpickle.dumps(self.base), import_paths()))
             except Exception as exc:  # noqa: BLE001 - anything cloudpickle refuses
                 line = (str(exc).strip().splitlines() or [""])[0][:160]
-                self._why_not = f"serial loop: the cost cannot be sent to worker processes ({type(exc).__name__}: {line})"
-                warnings.warn(self._why_not, PoolFallbackWarning, stacklevel=5)
+                self._fall_back(f"the cost cannot be sent to worker processes ({type(exc).__name__}: {line})")
                 return False
             self._digest = hashlib.blake2b(self._payload, digest_size=16).hexdigest()
         return self._payload is not None
 
-    def _map(self, method, theta, n_items, args_of, evals_per_item=1):
+    def _pooled(self, method, theta, n_items, args_of, evals_per_item=1):
+        """The costs of every item (concatenated along the first axis) from the
+        pool, or None when a worker failed its proof (then the caller runs the serial loop)."""
+        self.runner.ready()  # a closed Dask client, a cluster without workers: said before any work
+        probe = probe_items(n_items)
+        probe_args = args_of(probe)
+        # This process's answers, before any worker's: they are the serial loop's own
+        # numbers for these items, and the ones the workers must reproduce.
+        value = at_theta(self.base, theta)
+        probe_costs = getattr(self.base, method)(theta, *probe_args)
+        rest = np.setdiff1d(np.arange(n_items), probe)
         item_seconds = self.eval_seconds * evals_per_item
-        chunks = chunk_plan(n_items, self.runner.n_workers, item_seconds, self.runner.min_chunk_seconds,
-                            self.runner.chunks_per_worker)
-        parts = self.runner.map(self._payload, self._digest, method, theta, [args_of(i) for i in chunks])
+        plan = chunk_plan(len(rest), self.runner.n_workers, item_seconds, self.runner.min_chunk_seconds,
+                          self.runner.chunks_per_worker)
+        chunks = [rest[c] for c in plan]
+        try:
+            parts = self.runner.map(self._payload, self._digest, method, theta, [args_of(i) for i in chunks],
+                                    Probe(method, probe_args, value, probe_costs))
+        except UntrustedWorkerError as exc:
+            why = str(exc)
+            if why.startswith("the cost does not load"):
+                self._fall_back(f"{why}: everything the cost refers to must be importable by name in a new process, "
+                                "or be sent by value (a module made at run time is neither); see 'What the pool "
+                                "needs' in the README")
+            else:
+                self._fall_back(f"a worker process does not compute this process's cost ({why}): the worker's copy "
+                                "lacks state the cost depends on (a module variable set at run time is re-imported "
+                                "with its initial value; parameters held as views of one buffer lose the views), so "
+                                "the pool's numbers would not be the cost's; see 'What the pool needs' in the README")
+            return None
         self._used = True
-        return chunks, parts
+        out = np.empty((n_items, *np.shape(probe_costs)[1:]))
+        out[probe] = probe_costs
+        for i, part in zip(chunks, parts):
+            out[i] = part
+        return out
 
     # the perturbed costs, in chunks
     def stencil(self, theta, coords, steps, offsets) -> np.ndarray:
         offsets = np.asarray(offsets, np.float64)
-        if len(coords) < 2 or not self._use_pool(len(coords) * len(offsets)):
+        if len(coords) <= PROBE_ITEMS or not self._use_pool(len(coords) * len(offsets), len(offsets)):
             return self.base.stencil(theta, coords, steps, offsets)
         coords, steps = np.asarray(coords), np.asarray(steps, np.float64)
-        chunks, parts = self._map("stencil", theta, len(coords), lambda i: (coords[i], steps[i], offsets),
-                                  len(offsets))
-        out = np.empty((len(coords), len(offsets)))
-        for i, part in zip(chunks, parts):
-            out[i] = part
-        return out
+        out = self._pooled("stencil", theta, len(coords), lambda i: (coords[i], steps[i], offsets), len(offsets))
+        return self.base.stencil(theta, coords, steps, offsets) if out is None else out
 
     def complex_step(self, theta, coords, steps) -> np.ndarray:
-        if len(coords) < 2 or not self._use_pool(len(coords)):
+        if len(coords) <= PROBE_ITEMS or not self._use_pool(len(coords), 1):
             return self.base.complex_step(theta, coords, steps)
         coords, steps = np.asarray(coords), np.asarray(steps, np.float64)
-        chunks, parts = self._map("complex_step", theta, len(coords), lambda i: (coords[i], steps[i]))
-        out = np.empty(len(coords))
-        for i, part in zip(chunks, parts):
-            out[i] = part
-        return out
+        out = self._pooled("complex_step", theta, len(coords), lambda i: (coords[i], steps[i]))
+        return self.base.complex_step(theta, coords, steps) if out is None else out
 
     def directions(self, theta, lo, start, dirvals, steps, offsets) -> np.ndarray:
         offsets = np.asarray(offsets, np.float64)
-        if len(lo) < 2 or not self._use_pool(len(lo) * len(offsets)):
+        if len(lo) <= PROBE_ITEMS or not self._use_pool(len(lo) * len(offsets), len(offsets)):
             return self.base.directions(theta, lo, start, dirvals, steps, offsets)
         lengths = np.diff(start)
 
@@ -224,8 +292,5 @@ class ChunkedEvaluator(Wrapper):
             vals = np.concatenate([dirvals[start[d] : start[d + 1]] for d in i]) if len(i) else np.zeros(0)
             return lo[i], sub_start, vals, steps[i], offsets
 
-        chunks, parts = self._map("directions", theta, len(lo), args_of, len(offsets))
-        out = np.empty((len(lo), len(offsets)))
-        for i, part in zip(chunks, parts):
-            out[i] = part
-        return out
+        out = self._pooled("directions", theta, len(lo), args_of, len(offsets))
+        return self.base.directions(theta, lo, start, dirvals, steps, offsets) if out is None else out

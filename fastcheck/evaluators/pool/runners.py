@@ -7,26 +7,28 @@ and unpickled once per worker (a worker keeps it, under a digest of its
 bytes, for the next chunks and the next checks of the same cost); the cost
 and θ ride along with every chunk when they are small, and with each
 worker's first chunk only when they are large.  On a Dask cluster they are
-scattered to every worker once, a lost worker costs only its chunk (Dask runs
-it again elsewhere), and a progress bar counts chunks.
+sent to the cluster once, a lost worker costs only its chunk (Dask runs it
+again elsewhere), and a progress bar counts chunks.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
+import warnings
 
-from fastcheck.errors import MissingStateError
+from fastcheck.errors import MissingStateError, UntrustedWorkerError
 from fastcheck.evaluators.pool.plan import (
     DASK_CHUNKS_PER_WORKER,
     DASK_MIN_CHUNK_SECONDS,
     LOCAL_CHUNKS_PER_WORKER,
     LOCAL_MIN_CHUNK_SECONDS,
 )
-from fastcheck.evaluators.pool.worker import WORKER_ENV, init_worker, ping, run_chunk, run_keyed_chunk
+from fastcheck.evaluators.pool.worker import WORKER_ENV, bits, init_worker, ping, reissue, run_chunk, run_keyed_chunk
 
-__all__ = ["CALL_SECONDS", "DEFAULT_STARTUP_SECONDS", "IDLE_TIMEOUT", "SEND_EVERY_CHUNK_BYTES", "DaskRunner",
-           "LocalRunner"]
+__all__ = ["CALL_SECONDS", "DASK_WAIT_SECONDS", "DEFAULT_STARTUP_SECONDS", "IDLE_TIMEOUT", "SEND_EVERY_CHUNK_BYTES", "DaskRunner",
+           "LocalRunner", "check_key"]
 
 #: Idle workers exit after this many seconds; the next check starts them again.
 IDLE_TIMEOUT = 600
@@ -42,6 +44,10 @@ CALL_SECONDS = 0.02
 #: (a few kilobytes cost less than a round trip asking for them); above it,
 #: with each worker's first chunk only (a worker keeps them for its next chunks).
 SEND_EVERY_CHUNK_BYTES = 64 << 10
+
+#: A Dask cluster without workers is given this long for one to join before
+#: the check fails (a cluster that is scaling up).
+DASK_WAIT_SECONDS = 10.0
 
 #: The local pool started last and how long its start-up took (once timed).
 _STARTUP = {"seconds": None, "executor": None}
@@ -59,11 +65,14 @@ class LocalRunner:
     def describe(self) -> str:
         return f"pool of {self.n_workers} processes"
 
+    def ready(self) -> None:
+        """Nothing to check: the pool starts its workers when it maps."""
+
     def _executor(self):
         from loky import get_reusable_executor
 
         return get_reusable_executor(max_workers=self.n_workers, timeout=IDLE_TIMEOUT, env=WORKER_ENV,
-                                     initializer=init_worker)
+                                     initializer=init_worker, initargs=(os.getpid(),))
 
     def live(self) -> bool:
         """True when the pool we started last has this size and all its workers
@@ -81,20 +90,6 @@ class LocalRunner:
             return CALL_SECONDS
         return _STARTUP["seconds"] or DEFAULT_STARTUP_SECONDS
 
-    def start_in_background(self) -> None:
-        """Start the workers without waiting for them (their start-up is timed when they answer)."""
-        t0 = time.perf_counter()
-        ex = self._executor()
-        pings = [ex.submit(ping, i) for i in range(self.n_workers)]
-
-        def answered(_):
-            if all(f.done() for f in pings):
-                _STARTUP["seconds"] = time.perf_counter() - t0
-
-        for f in pings:
-            f.add_done_callback(answered)
-        _STARTUP["executor"] = ex
-
     def start(self):
         """The executor, its workers started (the start-up time is recorded)."""
         fresh = not self.live()
@@ -106,48 +101,84 @@ class LocalRunner:
         _STARTUP["executor"] = ex
         return ex
 
-    def map(self, payload, digest, method, theta, chunk_args) -> list:
+    def map(self, payload, digest, method, theta, chunk_args, probe) -> list:
+        """The chunks' costs, in order.  Every worker proves its copy of the cost
+        with ``probe`` before its first result counts (see
+        :func:`~fastcheck.evaluators.pool.worker.run_chunk`); a failed proof
+        stops the check with :class:`~fastcheck.errors.UntrustedWorkerError`.
+        An interrupt (Ctrl-C) stops the workers at once: no chunk keeps running."""
         from concurrent.futures import FIRST_COMPLETED, wait
 
         from loky.process_executor import TerminatedWorkerError
 
         ex = self.start()
-        # A worker keeps the cost and θ under ``key`` for the chunks it takes
-        # next.  Small ones ride along with every chunk; large ones with the
-        # first chunk of each worker only, and a worker that takes a later
-        # chunk without having them says so (:class:`~fastcheck.errors.MissingStateError`):
+        # A worker keeps the cost, θ and the probe under ``key`` for the chunks
+        # it takes next.  Small ones ride along with every chunk; large ones
+        # with the first chunk of each worker only, and a worker that takes a
+        # later chunk without having them says so (:class:`~fastcheck.errors.MissingStateError`):
         # that chunk is sent again at once, with them.
-        key = digest + hashlib.blake2b(theta.tobytes(), digest_size=8).hexdigest()
-        state = (digest, payload, theta)
+        key = check_key(digest, theta, probe)
+        state = (digest, payload, theta, probe)
         first = len(chunk_args) if len(payload) + theta.nbytes <= SEND_EVERY_CHUNK_BYTES else self.n_workers
-        futures = {ex.submit(run_keyed_chunk, key, state if j < first else None, method, *a): j
-                   for j, a in enumerate(chunk_args)}
+        futures = {}
         results = [None] * len(chunk_args)
         try:
+            futures = {ex.submit(run_keyed_chunk, key, state if j < first else None, method, *a): j
+                       for j, a in enumerate(chunk_args)}
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:
                     j = futures[f]
                     try:
-                        results[j] = f.result()
+                        proof, results[j], warned = f.result()
                     except MissingStateError:
                         again = ex.submit(run_keyed_chunk, key, state, method, *chunk_args[j])
                         futures[again] = j
                         pending.add(again)
+                        continue
+                    if proof is not None and not proof.ok:
+                        raise UntrustedWorkerError(proof.why)
+                    reissue(warned)
             return results
         except TerminatedWorkerError as exc:
             codes = [ln.strip() for ln in str(exc).splitlines() if "exit codes" in ln]
             raise RuntimeError("a worker process died while evaluating the cost (a crash, or the system killed it"
                                f"{'; ' + codes[0] if codes else ''}); run with workers=1 to see the failure in "
                                "this process") from None
+        except BaseException:  # Ctrl-C (KeyboardInterrupt), a failed proof, the user's exception
+            if any(not f.done() for f in futures):
+                self.stop()  # chunks still running would keep the cores busy after the check is gone
+            raise
         finally:
             for f in futures:
                 f.cancel()
 
+    def stop(self) -> None:
+        """Stop the workers now (their running chunks with them); the next check starts new ones."""
+        ex = _STARTUP.get("executor")
+        _STARTUP["executor"] = None
+        if ex is not None:
+            ex.shutdown(wait=True, kill_workers=True)
+
+
+def check_key(digest, theta, probe) -> str:
+    """The name a worker keeps one check's state under: the cost, θ and the probe's answers."""
+    h = hashlib.blake2b(theta.tobytes(), digest_size=8)
+    for a in (probe.value, *probe.args, probe.costs):
+        h.update(bits(a))
+    return digest + h.hexdigest()
+
 
 class DaskRunner:
-    """The chunks of one check as tasks on a Dask cluster (θ and the cost scattered once)."""
+    """The chunks of one check as tasks on a Dask cluster (θ and the cost sent once).
+
+    The cost and θ go to the cluster as tasks of their own, not as scattered
+    data: a worker lost mid-check takes its copies with it, and the scheduler
+    makes them again where its chunks run next (a lost worker costs only its
+    chunk).  A closed client, a cluster without workers and a cost that loses
+    every worker are :class:`RuntimeError` s naming the cluster's state.
+    """
 
     min_chunk_seconds = DASK_MIN_CHUNK_SECONDS
     chunks_per_worker = DASK_CHUNKS_PER_WORKER
@@ -158,29 +189,84 @@ class DaskRunner:
 
     @property
     def n_workers(self) -> int:
-        return max(1, len(self.client.scheduler_info().get("workers", {})))
+        try:
+            return max(1, len(self.client.scheduler_info().get("workers", {})))
+        except Exception:  # noqa: BLE001 - a closed client: ready() says so
+            return 1
 
     def describe(self) -> str:
         return f"Dask cluster of {self.n_workers} workers"
 
-    def map(self, payload, digest, method, theta, chunk_args) -> list:
+    def _where(self) -> str:
+        address = getattr(self.client, "scheduler", None)
+        address = getattr(address, "address", None) or "?"
+        return f"the Dask cluster at {address}"
+
+    def ready(self) -> None:
+        """Raise a clear error unless the client is open and its cluster has a
+        worker (one that joins within :data:`DASK_WAIT_SECONDS` counts)."""
+        status = getattr(self.client, "status", "running")
+        if status != "running":
+            raise RuntimeError(f"the Dask client is closed (status {status!r}): pass an open Client, or workers= "
+                               "for this machine's cores")
+        try:
+            self.client.wait_for_workers(1, timeout=DASK_WAIT_SECONDS)
+        except (TimeoutError, OSError) as exc:
+            raise RuntimeError(f"{self._where()} has no workers (none joined within {DASK_WAIT_SECONDS:g} s): start "
+                               "some (dask worker ADDRESS, cluster.scale(n)), or pass workers= for this machine's "
+                               "cores") from exc
+
+    def map(self, payload, digest, method, theta, chunk_args, probe) -> list:
         from distributed import as_completed
 
         from fastcheck.support.progress import make_progress
 
+        self.ready()
         client = self.client
-        payload_f = client.scatter(payload, broadcast=True, hash=False)
-        theta_f = client.scatter(theta, broadcast=True, hash=False)
-        futures = [client.submit(run_chunk, digest, payload_f, method, theta_f, *a, pure=False) for a in chunk_args]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Large object.*")  # the cost's bytes, sent once
+            payload_f = client.submit(_itself, payload, pure=False)
+            theta_f = client.submit(_itself, theta, pure=False)
+            key = check_key(digest, theta, probe)
+            futures = [client.submit(run_chunk, key, digest, payload_f, method, theta_f, probe, *a, pure=False)
+                       for a in chunk_args]
         mode = self.progress
         if mode is None:
             mode = "rich" if sys.stderr.isatty() else False
         try:
             with make_progress(mode, len(futures), "gradient check (chunks)") as bar:
                 for f in as_completed(futures):
-                    if f.status == "error":
-                        f.result()  # raises the worker's exception
+                    proof, _, warned = self._result(f)
+                    if proof is not None and not proof.ok:
+                        raise UntrustedWorkerError(proof.why)
+                    reissue(warned)
                     bar.advance()
-            return [f.result() for f in futures]
+            return [f.result()[1] for f in futures]
         finally:
             client.cancel(futures + [payload_f, theta_f])
+
+    def _result(self, future):
+        """``future``'s result; the user's exception as raised; lost workers as a RuntimeError naming the cluster."""
+        from distributed import KilledWorker
+
+        try:
+            return future.result()
+        except KilledWorker as exc:
+            lost = exc
+        except Exception as exc:
+            if "Cancelled" not in type(exc).__name__:
+                raise
+            lost = exc
+        try:
+            left = len(self.client.scheduler_info().get("workers", {}))
+        except Exception:  # noqa: BLE001 - the client went too
+            left = "no"
+        line = (str(lost).strip().splitlines() or [""])[0][:160]
+        raise RuntimeError(f"Dask workers were lost while evaluating the cost, every time a chunk ran "
+                           f"({type(lost).__name__}: {line}); {self._where()} now has {left} worker(s): a crash, or "
+                           "the system killed them; run with workers=1 to see the failure in this process") from None
+
+
+def _itself(x):
+    """A task returning its argument: data the scheduler can make again when the worker holding it is lost."""
+    return x

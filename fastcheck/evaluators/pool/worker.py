@@ -3,7 +3,12 @@
 A chunk is ``evaluator.<method>(θ, *arrays)`` on the worker's own copy of the
 evaluator, unpickled from the bytes cloudpickle made of it in the user's
 process (:func:`run_chunk`; on the local pool :func:`run_keyed_chunk`, which
-keeps the evaluator and θ for the worker's next chunks).  The user's process
+keeps the evaluator and θ for the worker's next chunks).  The first chunk a
+worker runs of a check comes back with a :class:`Proof`: J(θ) and the costs of
+a few perturbed points the user's process computed too, evaluated on the
+worker's copy (or why the copy did not load or raised), so that the user's
+process can count the worker's results only if its copy computes the same
+function, bit for bit (:mod:`~fastcheck.evaluators.pool.chunked`).  The user's process
 prepares those bytes with :func:`by_value_where_needed` (modules a worker could
 not import by name travel by value) and :func:`import_paths` (the folders the
 user's modules import their neighbours from).
@@ -14,23 +19,68 @@ import os
 import pickle
 import sys
 import threading
+import time
+import warnings
+from typing import NamedTuple
 
 from fastcheck.errors import MissingStateError
 
-__all__ = ["WORKER_ENV", "by_value_where_needed", "import_paths", "in_a_worker", "init_worker",
-           "ping", "run_chunk", "run_keyed_chunk"]
+__all__ = [
+    "PARENT_POLL_SECONDS",
+    "WORKER_ENV",
+    "Probe",
+    "Proof",
+    "at_theta",
+    "bits",
+    "by_value_where_needed",
+    "import_paths",
+    "in_a_worker",
+    "init_worker",
+    "ping",
+    "prove",
+    "reissue",
+    "run_chunk",
+    "run_keyed_chunk",
+]
+
+#: A local worker looks this often whether the process that started it is
+#: still alive, and exits when it is not (a ``kill -9`` of the user's process
+#: leaves no worker behind).
+PARENT_POLL_SECONDS = 0.2
 
 #: Each worker holds BLAS, OpenMP and Numba to one thread: the workers are the parallelism.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
               "FASTCHECK_IN_WORKER": "1"}
 
 
-def init_worker():
-    """Runs once in every new local worker: BLAS held to one thread (threadpoolctl)."""
+def init_worker(parent_pid=None):
+    """Runs once in every new local worker: BLAS held to one thread
+    (threadpoolctl), and the worker tied to the life of ``parent_pid``."""
     from threadpoolctl import threadpool_limits
 
     global _LIMITS
     _LIMITS = threadpool_limits(limits=1)
+    if parent_pid is not None:
+        _die_with(int(parent_pid))
+
+
+def _die_with(parent_pid: int) -> None:
+    """Exit this process as soon as ``parent_pid`` is gone: a daemon thread
+    looks every :data:`PARENT_POLL_SECONDS` whether the parent still is our
+    parent (an orphan is adopted by another process).  (Linux's
+    ``PR_SET_PDEATHSIG`` is not used: it fires when the *thread* that started
+    the worker ends, and the pool starts workers from whichever thread runs a
+    check.)
+    """
+    if os.getppid() != parent_pid:  # the parent died before we got here
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="fastcheck-parent-watch", daemon=True).start()
 
 
 def ping(_):
@@ -49,6 +99,74 @@ def in_a_worker() -> bool:
         except (ValueError, AttributeError):
             return False
     return False
+
+
+# -- proving a worker's copy computes the user's function ----------------------------------
+class Probe(NamedTuple):
+    """What a worker evaluates on its copy before its results count, and the
+    user's process's answers: J(θ) (``value``) and ``method`` at a few of the
+    check's points (``args``, the arrays of a chunk; their costs ``costs``)."""
+
+    method: str
+    args: tuple
+    value: float
+    costs: object
+
+
+class Proof(NamedTuple):
+    """A worker's answer to a :class:`Probe`: ``ok`` when its copy gave bitwise
+    the same J(θ) and costs, else ``why`` not (it did not load, it raised, or
+    which number differed)."""
+
+    ok: bool
+    why: str
+
+
+def bits(x) -> bytes:
+    import numpy as np
+
+    a = np.asarray(x, np.float64)
+    return repr(a.shape).encode() + a.tobytes()
+
+
+def _said(exc) -> str:
+    line = (str(exc).strip().splitlines() or [""])[0][:160]
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+def at_theta(ev, theta):
+    """What ``ev`` computes at θ itself: J(θ), or F(θ) for an evaluator of a vector (``rows``)."""
+    rows = getattr(ev, "rows", None)
+    return rows(theta) if callable(rows) else ev.value(theta)
+
+
+def _shown(x) -> str:
+    import numpy as np
+
+    a = np.asarray(x, np.float64)
+    return repr(float(a)) if a.size == 1 else f"an array starting {a.ravel()[:3].tolist()}"
+
+
+def prove(ev, theta, probe: Probe) -> Proof:
+    """Evaluate ``probe`` on ``ev`` (this worker's copy) and compare with the user's process, bit for bit."""
+    import numpy as np
+
+    try:
+        value = at_theta(ev, theta)
+    except Exception as exc:  # noqa: BLE001 - whatever the copy raises, the user's cost did not
+        return Proof(False, f"J(θ) raised {_said(exc)} in a worker, not in this process")
+    if bits(value) != bits(probe.value):
+        return Proof(False, f"J(θ) is {_shown(value)} in a worker and {_shown(probe.value)} in this process")
+    try:
+        costs = getattr(ev, probe.method)(theta, *probe.args)
+    except Exception as exc:  # noqa: BLE001
+        return Proof(False, f"the cost at perturbed points raised {_said(exc)} in a worker, not in this process")
+    if bits(costs) != bits(probe.costs):
+        mine, theirs = np.asarray(probe.costs, np.float64).ravel(), np.asarray(costs, np.float64).ravel()
+        k = int(np.flatnonzero(mine.view(np.int64) != theirs.view(np.int64))[0]) if mine.shape == theirs.shape else 0
+        return Proof(False, f"J(θ) agrees, but a perturbed cost is {float(theirs[k])!r} in a worker and {float(mine[k])!r} in "
+                            "this process")
+    return Proof(True, "")
 
 
 # -- the evaluator and θ, kept between chunks -------------------------------------------
@@ -70,33 +188,83 @@ def _load(digest, payload):
 
 
 def run_keyed_chunk(key, state, method, *arrays):
-    """A chunk on the local pool: ``state`` = (digest, payload, θ) the first
-    time this worker sees ``key``, else None (see :meth:`~fastcheck.evaluators.pool.runners.LocalRunner.map`)."""
+    """A chunk on the local pool: ``state`` = (digest, payload, θ, probe) the
+    first time this worker sees ``key``, else None (see
+    :meth:`~fastcheck.evaluators.pool.runners.LocalRunner.map`).  Returns what
+    :func:`run_chunk` returns."""
     held = getattr(_LOADED, "keyed", None)
     if held is None or held[0] != key:
         if state is None:
             raise MissingStateError(key)
-        held = (key, state[2])
+        held = (key, state[0], state[1], state[2], state[3])
         _LOADED.keyed = held
-        _load(state[0], state[1])
-    return run_chunk(getattr(_LOADED, "cache")[0], None, method, held[1], *arrays)
+    return run_chunk(key, held[1], held[2], method, held[3], held[4], *arrays)
 
 
-def run_chunk(digest, payload, method, theta, *arrays):
+def run_chunk(key, digest, payload, method, theta, probe, *arrays):
     """Evaluate one chunk: ``evaluator.<method>(theta, *arrays)`` on this worker's copy.
 
-    The user's exception comes back as it was raised (type and message); one
-    that cannot be pickled comes back as a RuntimeError naming its type.
+    Returns ``(proof, costs, warned)``.  The first chunk of ``key`` (one check) on
+    this worker thread first proves the copy with ``probe`` (:func:`prove`)
+    and returns its :class:`Proof`, later ones None; a copy that did not load
+    or failed its proof returns the failed proof and no costs, for this chunk
+    and every later one of ``key``.  The user's exception from a proven copy
+    comes back as it was raised (type and message); one that cannot be pickled
+    comes back as a RuntimeError naming its type.  The warnings the chunk
+    raised come back in ``warned`` (see :func:`reissue`), for the user's
+    process to show as its serial loop would have, rather than this worker
+    printing them to its own stderr.
     """
+    proved = getattr(_LOADED, "proved", None)
+    if proved is None or proved[0] != key:
+        try:
+            ev = _load(digest, payload)
+        except MissingStateError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a module the worker lacks, a __reduce__ that fails on load...
+            proof = Proof(False, f"the cost does not load in a worker ({_said(exc)})")
+        else:
+            with warnings.catch_warnings():  # the user's process showed the probe's own warnings already
+                warnings.simplefilter("ignore")
+                proof = prove(ev, theta, probe)
+        _LOADED.proved = (key, proof)
+        first = proof
+    else:
+        proof, first = proved[1], None
+    if not proof.ok:
+        return proof, None, ()
     ev = _load(digest, payload)
     try:
-        return getattr(ev, method)(theta, *arrays)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            costs = getattr(ev, method)(theta, *arrays)
+        return first, costs, tuple(_warning_record(w) for w in caught)
     except Exception as exc:
         try:
             pickle.loads(pickle.dumps(exc))
         except Exception:  # noqa: BLE001 - whatever stops it pickling
             raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
         raise
+
+
+def _warning_record(w) -> tuple:
+    """A caught warning as plain data (its category by module and name: a user's class may not pickle)."""
+    return (w.category.__module__, w.category.__qualname__, str(w.message), w.filename, w.lineno)
+
+
+def reissue(warned) -> None:
+    """Show, in the user's process, the warnings a worker's chunk raised, as
+    the serial loop would have: through this process's filters and registry
+    (a warning shown once per place is shown once for all the workers)."""
+    for module, name, message, filename, lineno in warned:
+        category = getattr(sys.modules.get(module), name, None) if "." not in name else None
+        if not (isinstance(category, type) and issubclass(category, Warning)):
+            category = RuntimeWarning
+        warnings.warn_explicit(message, category, filename, lineno, module=module,
+                               registry=_REGISTRY.setdefault((filename, module), {}))
+
+
+_REGISTRY: dict = {}  # per place, as the module of a warning call keeps its __warningregistry__
 
 
 # -- what a worker needs to unpickle the cost (prepared in the user's process) --------------
