@@ -20,9 +20,12 @@ from fastcheck.errors import MissingStateError
 __all__ = ["WORKER_ENV", "by_value_where_needed", "import_paths", "in_a_worker", "init_worker",
            "ping", "run_chunk", "run_keyed_chunk"]
 
-#: Each worker holds BLAS, OpenMP and Numba to one thread: the workers are the parallelism.
+#: Each worker holds BLAS, OpenMP and Numba (and torch) to one thread: the workers are the parallelism.
+#: loky recycles a worker that grew by 300 MB since its first task, which is what importing torch or jax
+#: does (a cost of a framework op unpickled in the worker): the bound is raised so that a worker imports
+#: them once, not once per chunk.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
-              "FASTCHECK_IN_WORKER": "1"}
+              "FASTCHECK_IN_WORKER": "1", "LOKY_MAX_MEMORY_LEAK_SIZE": str(int(2e9))}
 
 
 def init_worker():
