@@ -23,6 +23,7 @@ side differentiate the same function.
 """
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -31,7 +32,7 @@ from fastcheck.checks.gradient import check_gradient_with
 from fastcheck.checks.result import CheckResult
 from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions
-from fastcheck.errors import LayerError
+from fastcheck.errors import LayerError, PoolFallbackWarning
 
 __all__ = ["ProjectedOp", "check_op", "draw_douts", "inner", "validate_n_douts"]
 
@@ -116,6 +117,25 @@ class ProjectedOp:
         return total
 
 
+def _travels(forward) -> bool:
+    """True when ``forward`` survives the trip to a worker process (pickled by cloudpickle, unpickled);
+    else a :class:`PoolFallbackWarning` says why the check runs serially.
+
+    Some framework objects pickle but do not unpickle (a ``jax.custom_vjp`` function defined in a closure):
+    the pool would fail in its workers, so the round trip is tried here first.
+    """
+    import cloudpickle
+
+    try:
+        pickle.loads(cloudpickle.dumps(forward))
+    except Exception as exc:  # noqa: BLE001 - whatever stops the op travelling
+        line = (str(exc).strip().splitlines() or [""])[0][:160]
+        warnings.warn(f"serial loop: the op cannot be sent to worker processes ({type(exc).__name__}: {line})",
+                      PoolFallbackWarning, stacklevel=4)
+        return False
+    return True
+
+
 def check_op(forward, vjp, blocks: dict, opts: CheckOptions, where: str) -> CheckResult:
     """Check an op's VJP on every block of ``blocks`` ({name: NumPy array in the op's dtype}).
 
@@ -149,6 +169,8 @@ def check_op(forward, vjp, blocks: dict, opts: CheckOptions, where: str) -> Chec
     base_terms = [inner(douts, outs) for douts in draws]
     phi = ProjectedOp(forward, layout, names, dtypes, draws, base, base_terms)
     checked = opts.own_layout(where, layout).for_python_cost()
+    if checked.client is None and checked.workers != 1 and not _travels(forward):
+        checked = checked.replace(workers=1)
     with warnings.catch_warnings():
         # float32 is the op's own precision here, not a choice to advise against: its error bars apply
         warnings.filterwarnings("ignore", message="theta is float32")
