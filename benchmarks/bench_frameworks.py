@@ -235,8 +235,8 @@ def write_readme(out, df, args):
         "",
         ("The ops are the custom `torch.autograd.Function`s of tests/inputs/torch_zoo.py (hand-written backward "
          "passes; the bugs planted there), and the same ops as `jax.custom_vjp` functions written in this "
-         "benchmark. Times are medians of the calls after a warm-up call (the (64, 256) op: one call after the "
-         "warm-up). `right` says whether the tool's verdict is the true one (a right op passes, a buggy one fails); "
+         "benchmark. Times are medians of the calls after a warm-up call (the (64, 256) op: one call each, no "
+         "warm-up; the pool is running from the small cases). `right` says whether the tool's verdict is the true one (a right op passes, a buggy one fails); "
          "`names` is the input a tool names as wrong (gradcheck names the first input whose Jacobian it finds "
          "mismatched, then stops; check_grads names none)."),
         "",
