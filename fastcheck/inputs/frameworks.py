@@ -32,7 +32,7 @@ from fastcheck.checks.gradient import check_gradient_with
 from fastcheck.checks.result import CheckResult
 from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions
-from fastcheck.errors import LayerError, PoolFallbackWarning
+from fastcheck.errors import CostError, LayerError, PoolFallbackWarning
 
 __all__ = ["ProjectedOp", "check_op", "draw_douts", "inner", "validate_n_douts"]
 
@@ -103,6 +103,8 @@ class ProjectedOp:
         return [np.asarray(arrays[n][k] if many else arrays[n], dtype=t) for n, t in zip(self.names, self.dtypes)]
 
     def __call__(self, theta):
+        if np.iscomplexobj(theta):  # the framework's op takes real tensors: the complex step does not apply
+            raise CostError("a framework op is evaluated on real tensors; the complex step does not apply")
         arrays = self.layout.unflatten(theta)
         total, computed = 0.0, False
         last = len(self.draws) - 1
