@@ -67,6 +67,8 @@ _EXPORTS = {
     "check_functions": "fastcheck.inputs.adapters",
     "check_object": "fastcheck.inputs.adapters",
     "check_jacobian": "fastcheck.inputs.layers",
+    "check_jax": "fastcheck.inputs.jax_ops",
+    "check_torch": "fastcheck.inputs.torch_ops",
     "check_loss": "fastcheck.inputs.lossfun",
     "check_module": "fastcheck.inputs.lossfun",
     "check_layer": "fastcheck.inputs.layers",
@@ -118,8 +120,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names come
     )
     from fastcheck.evaluators.pool.chunked import start_pool
     from fastcheck.inputs.adapters import check_functions, check_object
+    from fastcheck.inputs.jax_ops import check_jax
     from fastcheck.inputs.layers import check_jacobian, check_layer
     from fastcheck.inputs.lossfun import check_loss, check_module
+    from fastcheck.inputs.torch_ops import check_torch
     from fastcheck.testing import assert_gradients_match
     from fastcheck.verdicts.bands import relative_difference
 

@@ -199,7 +199,8 @@ def takes_options(*, specific: Mapping | None = None, extra_docs: Mapping | None
 
         @functools.wraps(fn)
         def check(*targets, **kwargs):
-            named = {p.name: kwargs.pop(p.name) for p in positional if p.name in kwargs}  # grad=True and the like
+            named = {p.name: kwargs.pop(p.name) for p in positional  # grad=True and the like
+                     if p.name in kwargs and p.kind is not inspect.Parameter.VAR_POSITIONAL}
             opts = CheckOptions.build(where, kwargs, specific)
             return fn(*targets, **named, opts=opts)
 

@@ -97,12 +97,17 @@ def find(lad: Ladder, first_rung: int) -> Kinks:
     clear = ok & (c > 2 * cu)
     last_clear = np.where(clear.any(axis=1), c.shape[1] - 1 - np.argmax(clear[:, ::-1], axis=1), -1)
     # at θ itself the mismatch stays the jump however small the step (clear down to the
-    # smallest step, and not much below its largest value); a corner within the step
-    # leaves a mismatch that shrinks with t below it
+    # smallest step, or down to the step below which round-off would hide a jump that size,
+    # and not much below its largest value there); a corner within the step leaves a
+    # mismatch that shrinks with t below it, where round-off could still show it
     absm = np.where(ok, np.abs(m[:, first_rung:]), 0.0)
     rows0 = np.arange(len(strongest))
     last = c.shape[1] - 1
-    at_theta = kink & (last_clear == last) & (absm[rows0, last] >= 0.25 * absm.max(axis=1))
+    lc = np.clip(last_clear, 0, last)
+    below = np.minimum(lc + 1, last)
+    u_below = np.where(ok[rows0, below], u[:, first_rung:][rows0, below], np.inf)
+    hidden_below = (last_clear == last) | ((last_clear >= 0) & (absm[rows0, lc] <= 2 * u_below))
+    at_theta = kink & hidden_below & (absm[rows0, lc] >= 0.25 * absm.max(axis=1))
     where = first_rung + strongest
     rows = np.arange(len(where))
     return Kinks(kink, at_theta, lad.left[rows, where], lad.right[rows, where])

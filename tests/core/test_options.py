@@ -11,7 +11,7 @@ from tests.naive import SeedNetwork, course_data, course_forward, course_paramet
 from tests.user_nets import conv_net
 
 PUBLIC_CHECKS = [fc.check_gradient, fc.check_directional, fc.check_model, fc.check_object, fc.check_functions,
-                 fc.check_layer, fc.check_jacobian, fc.check_sequential]
+                 fc.check_layer, fc.check_jacobian, fc.check_sequential, fc.check_torch, fc.check_jax]
 DEFAULTS = {f: getattr(CheckOptions(), f) for f in CheckOptions.names()}
 
 

@@ -10,6 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+#: Optional dependencies some blocks import (check_torch, check_jax): those blocks skip without them.
+OPTIONAL = ("torch", "jax")
 #: Blocks that are a test file for pytest (first line "# test_*.py"): run by pytest with the plugin.
 TEST_FILES = [i for i, b in enumerate(BLOCKS) if re.match(r"# test_\w+\.py\n", b)]
 
@@ -22,6 +24,9 @@ def test_readme_has_snippets():
 def test_readme_snippet_runs(index, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")   # as piped output, or a narrow terminal
     code = BLOCKS[index]
+    for framework in OPTIONAL:  # a block that uses an optional framework runs where it is installed
+        if re.search(rf"^(import|from) {framework}\b", code, flags=re.M):
+            pytest.importorskip(framework)
     exec(compile(code, f"README.md[python block {index}]", "exec"), {"__name__": f"readme_{index}"})
     out = capsys.readouterr().out
     # readable: nothing hidden behind pandas' "..." or cut with "…"

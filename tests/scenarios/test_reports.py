@@ -42,6 +42,10 @@ CLAIMS = [
     ("user code: layer list", r"683 parameters;.*?\): ([\d.]+) s against ([\d.]+) s with `cache_stages=False` \(([\d.]+)×\)",
      "reports/user-code/README.md", r"\| check_object, workers=1 \[sequential\] \| ([\d.]+) \| ([\d.]+)x the black-box loop"
      r"[\s\S]*?|" r"\| check_object, cache_stages=False, workers=1 \[loop\] \| ([\d.]+) \|", (0, 2, 1)),
+    ("frameworks: (64, 256) LayerNorm-like op", r"\(64, 256\) LayerNorm-like op \(16,896 input coordinates, "
+     r"float64\) took ([\d.]+) s on two worker processes, `gradcheck`'s slow mode ([\d.]+) s",
+     "reports/frameworks/README.md", r"2 worker processes\) ([\d.]+) s \([\d.]+ s serially\), gradcheck's slow "
+     r"mode ([\d.]+) s"),
     ("default eps sweep", r"took a median of ([\d.]+) s on this project's 2-core machine",
      "reports/sweep-bench/README.md", r"\| eps sweep 784-128-10 \(default grid\) \| shared stencil \| ([\d.]+) \|"),
 ]

@@ -138,3 +138,23 @@ def test_generic_kinks_agree_with_the_built_in_exact_flags():
     flags = LayeredEvaluator(model, Xc, Yc).kinks(theta, coords, base * 2.0 ** max(ladder.REFINE_RUNGS))
     assert flags.all(), (found, flags)
     assert set(exact.kinks["coord"]) == found  # here every exactly-flagged coordinate disagrees enough to be laddered
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_relu_tie_is_a_kink_in_float32_too(dtype):
+    """At a tie (x exactly 0) the slope jump hides under round-off at the smallest rungs of a float32 ladder:
+    the corner is still at θ (its mismatch stays the jump down to where round-off would hide it), and an
+    analytic slope between the one-sided ones is a kink; one outside them stays wrong."""
+    d = np.array([0.3, -0.5, 0.7, 0.2])
+    x = np.array([0.0, 1.0, -1.0, 0.0], dtype=dtype)
+
+    def cost(t):
+        return float(np.sum(d * 2 * np.maximum(t, 0).astype(dtype)))
+
+    right = 2 * d * (x > 0)
+    ok = fc.check_gradient(cost, x, right, jit=False, workers=1)
+    assert ok.passed and list(ok.status) == ["kink", "agree", "zero", "kink"]
+    outside = right.copy()
+    outside[0] = 1.5 * 2 * d[0]  # beyond the right-hand slope 2·d₀
+    bad = fc.check_gradient(cost, x, outside, jit=False, workers=1)
+    assert list(bad.status) == ["wrong", "agree", "zero", "kink"]

@@ -48,9 +48,12 @@ __all__ = [
 #: leaves no worker behind).
 PARENT_POLL_SECONDS = 0.2
 
-#: Each worker holds BLAS, OpenMP and Numba to one thread: the workers are the parallelism.
+#: Each worker holds BLAS, OpenMP and Numba (and torch) to one thread: the workers are the parallelism.
+#: loky recycles a worker that grew by 300 MB since its first task, which is what importing torch or jax
+#: does (a cost of a framework op unpickled in the worker): the bound is raised so that a worker imports
+#: them once, not once per chunk.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
-              "FASTCHECK_IN_WORKER": "1"}
+              "FASTCHECK_IN_WORKER": "1", "LOKY_MAX_MEMORY_LEAK_SIZE": str(int(2e9))}
 
 
 def init_worker(parent_pid=None):
