@@ -441,10 +441,10 @@ workers are done, about half a second of each check here.
 (`/proc/sys/kernel/sched_autogroup_enabled` = 1): the CPU is shared between *sessions*, not processes,
 and the two worker processes are in this session. While other sessions keep the cores busy (load
 averages above 2 in the table), the two workers together get the same share of the machine as one
-process would, so no process pool can run faster than the serial loop then; the runs above were taken
-under such load. The sleeping gradient needs no CPU: its row shows how far the two workers overlap, the
-speed-up the pool gives when the cores are there to be had. The issue's 1.7x at n >= 2,000 is a
-quiet-machine figure: re-run this script when the load average is below 1 to measure it.
+process would, so no process pool can run faster than the serial loop then. The sleeping gradient
+needs no CPU: its row shows how far the two workers overlap. With the load below about 1 (the cores
+free), what is left between the speed-up and 2x is this process's own serial part: judging the
+entries after the workers are done, and shipping each chunk's rows back.
 """
     (out / "README.md").write_text(readme)
     print(readme)
