@@ -33,12 +33,12 @@ def user_code():
     real = os._exit
     pid = os.getpid()
 
-    def _exit(code):
+    def raising_exit(code):
         if os.getpid() != pid:  # a forked child ends as it asked
             real(code)
         raise UserExit(code)
 
-    os._exit = posix._exit = _exit
+    os._exit = posix._exit = raising_exit
     try:
         yield
     finally:

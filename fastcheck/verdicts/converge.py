@@ -520,7 +520,7 @@ def read_full(a, lad: ladder.Ladder, first_rung, band, targets, floors=None, kin
     the round-off the kink test reads (by default ``lad``'s).
     """
     kl_lad = lad if kink_ladder is None else kink_ladder  # an ill-conditioned cost's kinks: read against its accuracy
-    kink, at_theta, kl, kr = kinks.find(kl_lad, first_rung)
+    kink, at_theta, kl, kr = kinks.find(kl_lad, first_rung, hiding_roundoff=lad.roundoff)
     kink &= at_theta | _corner_like(kl_lad, first_rung)
     rd = _floored(read(lad.central, lad.roundoff, accuracy=accuracy, reliable=targets), floors)
     status, why = decide(a, rd, targets, band)

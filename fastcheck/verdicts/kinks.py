@@ -59,7 +59,7 @@ class Kinks(NamedTuple):
     right: np.ndarray
 
 
-def find(lad: Ladder, first_rung: int) -> Kinks:
+def find(lad: Ladder, first_rung: int, hiding_roundoff=None) -> Kinks:
     """Kink flags and the one-sided slopes where each kink shows most.
 
     ``first_rung`` is the column of the largest step considered (steps far
@@ -69,6 +69,9 @@ def find(lad: Ladder, first_rung: int) -> Kinks:
     Returns :class:`Kinks` ``(kink, at_theta, left, right)``, arrays over the ladder's coordinates:
     ``at_theta`` marks a kink whose evidence grows down to the smallest
     resolvable step (the corner is at θ itself, not merely within the step).
+    ``hiding_roundoff``: the round-off that may hide a jump below the last clear step (default the
+    ladder's own); an ill-conditioned cost's kinks are found against its accuracy, but only the
+    format's rounding hides a jump at θ (its values' inaccuracy is no rounding that scales with t).
     """
     m = lad.right - lad.left
     t = lad.steps
@@ -105,7 +108,8 @@ def find(lad: Ladder, first_rung: int) -> Kinks:
     last = c.shape[1] - 1
     lc = np.clip(last_clear, 0, last)
     below = np.minimum(lc + 1, last)
-    u_below = np.where(ok[rows0, below], u[:, first_rung:][rows0, below], np.inf)
+    uh = u if hiding_roundoff is None else NOISE_MARGIN * 4.0 * hiding_roundoff
+    u_below = np.where(ok[rows0, below], uh[:, first_rung:][rows0, below], np.inf)
     hidden_below = (last_clear == last) | ((last_clear >= 0) & (absm[rows0, lc] <= 2 * u_below))
     at_theta = kink & hidden_below & (absm[rows0, lc] >= 0.25 * absm.max(axis=1))
     where = first_rung + strongest
