@@ -24,7 +24,7 @@ from fastcheck.core.validate import as_theta, layout_for, select_coords, validat
 from fastcheck.errors import NonFiniteCostError, PrecisionWarning
 from fastcheck.evaluators.choose import make_evaluator
 from fastcheck.support import resources
-from fastcheck.verdicts import errorbars, ladder, precision
+from fastcheck.verdicts import errorbars, ladder, precision, resolution, wider
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.errorbars import KINK_COLUMNS
 
@@ -205,6 +205,9 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
         exact_kinks=exact, refine=refine, n_blocks=len(layout.names), random=random,
         format_mach=precision.format_eps(prec, theta.dtype), value_error=prec.value_error,
     )
+    if refine and prec.value_error > 0:  # an ill-conditioned float32 cost: read in float64 what it could not settle
+        num, n_more = _settle_wider(ev, theta, coords, ana, num, j, block_ids, thresholds, prec)
+        n_evals += n_more
     seconds = time.perf_counter() - t0
     at_kink = j.status == errorbars.KINK
     kinks = _kink_frame(layout, coords[at_kink], ana[at_kink], num[at_kink], j.kink_left[at_kink],
@@ -217,6 +220,23 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
         precision=precision.describe(prec, theta.dtype), n_refined=j.refined, resolution=j.resolution,
         scales=j.scales, scale=j.scale,
     )
+
+
+def _settle_wider(ev, theta, coords, ana, num, j, block_ids, thresholds, prec):
+    """:mod:`fastcheck.verdicts.wider`: the float32 target's bars, the float64 reading applied to ``j``;
+    returns the quotients to compare (the float64 estimate where it settled) and the evaluations spent."""
+    fmt = precision.format_eps(prec, theta.dtype)
+    target = resolution.target_resolution(fmt, coordinate_band(thresholds, fmt))
+    bars = resolution.target_bar(j.scales[block_ids], target)
+    r = wider.settle_in_float64(ev, theta, coords, ana, j.status, j.why, bars)
+    if not len(r.settled):
+        return num, r.n_evals
+    wider.apply(r, j.status, j.why, j.estimate, j.error)
+    s = r.settled
+    j.resolution[s] = resolution.coordinate_resolution(ana[s], r.estimate, r.error, coordinate_band(thresholds, fmt))
+    num = num.copy()
+    num[s] = r.estimate
+    return num, r.n_evals
 
 
 def _all_agree(ana, num, noise, finite, great) -> bool:

@@ -31,7 +31,7 @@ SETTLE = {
     "kinks": "every checked coordinate of this block sits at a kink; a point off the corners, or more coordinates, would settle it",
     "resolution": "the error bars did not get within the target resolution at any step; scheme='complex', a float64 cost or a point where the cost is better conditioned would settle it",
     "length": "the estimate changes when the step shrinks (a corner or an oscillation shorter than the steps) and did not settle at the smallest steps; scheme='complex' or a point off the corner would settle it",
-    "flat": "the cost is saturated or piecewise constant here (its derivative, 0 where it is defined, cannot check this gradient); a point where it moves would settle it",
+    "flat": "the cost is saturated or piecewise constant here (its derivative, 0 where it is defined, cannot check this gradient); a point where it moves would settle it (if this block's gradient is zero by construction, e.g. a bias followed by a normalisation, its analytic values are round-off and nothing can check them)",
     "random": "the cost returned different values at the same theta: it is not a function of theta (a fresh dropout mask or sample per call?); fix its seed for the check (reseed=0 sets the seed of NumPy and random before every evaluation)",
     "unrefined": "not refined: this block is wrong already (coordinates that differ at the check's step, the evidence for them not gathered)",
     "disagree": "the real steps and the complex step disagree about this coordinate; is the cost complex-safe (no abs, conj or comparison on theta)?",

@@ -117,7 +117,10 @@ def test_4_a_0p3_percent_block_error_fails_in_float32_as_in_float64():
         assert r.verdict == "wrong" and r.wrong_blocks == ["b"], r.headline()
 
 
-def test_4_an_ill_conditioned_float32_batchnorm_is_inconclusive_not_wrong():
+def test_4_an_ill_conditioned_float32_batchnorm_is_never_wrong_and_passes_on_float64_evidence():
+    """Its float32 quotients cannot reach the float32 target (inconclusive on their own, never wrong);
+    the same code at a float64 θ settles them (:mod:`fastcheck.verdicts.wider`): a pass at the float32
+    resolution, its precision named ill-conditioned."""
     rng = np.random.default_rng(3)
     B, F = 16, 5
     X = (1.0 + 1e-4 * rng.standard_normal((B, F))).astype(np.float32)  # batch variance ~1e-8
@@ -143,8 +146,9 @@ def test_4_an_ill_conditioned_float32_batchnorm_is_inconclusive_not_wrong():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = fc.check_gradient(cost, th, grad, layout=layout, jit=False, workers=1)
-    assert r.verdict == "inconclusive" and not r.wrong_blocks and not len(r.kinks), str(r)
+    assert r.passed and not r.wrong_blocks and not len(r.kinks), str(r)
     assert "ill-conditioned" in r.precision
+    assert r.resolution <= 1.2e-3
 
 
 # -- 5. a failing block does not steal the refinement, and a failing check stays cheap --------------------
