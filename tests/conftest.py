@@ -6,6 +6,9 @@ import pytest
 # The suite tests the compiled kernels: small problems would otherwise run interpreted (the same code,
 # see fastcheck.config.interpreted); the tests of that choice set it themselves.
 os.environ.setdefault("FASTCHECK_COMPILE", "always")
+# workers="auto" weighs the machine's load (other programs' work leaves fewer free cores); the suite
+# decides as on a quiet machine, whatever else runs beside it (tests of the load set it themselves).
+os.environ.setdefault("FASTCHECK_LOAD", "0")
 
 # tests/data holds users' files; its plugin_project is a user's test suite, run by test_plugin.py in a
 # subprocess (two of its tests fail on purpose), never collected here.

@@ -50,11 +50,32 @@ _NAMES_DOC = {"names": "the parameters' names, in the order the function returns
 
 
 class _Holder:
-    """Where the parameters live: a dict's entries, or an object's (a module's) attributes."""
+    """Where the parameters live: a dict's entries, or an object's (a module's) attributes.
+
+    A module travels to a pool's workers by name, and a worker imports it afresh: globals a script
+    sets at run time (``vocab_size`` and the weights that its ``main()`` makes) would read as the
+    import leaves them.  So a module's holder carries the plain-data globals the function reads
+    (``carried``: numbers, strings, arrays and containers of them) and sets them again in the
+    worker's copy of the module when it is unpickled there; the worker still proves it computes
+    this process's function before its results count.
+    """
 
     def __init__(self, where):
         self.where = where
         self.is_dict = isinstance(where, Mapping)
+        self.carried = ()
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if isinstance(self.where, types.ModuleType):
+            state["values"] = {k: getattr(self.where, k) for k in self.carried if hasattr(self.where, k)}
+        return state
+
+    def __setstate__(self, state):
+        values = state.pop("values", {})
+        self.__dict__.update(state)
+        for k, v in values.items():  # in a worker: its freshly imported module, as this process has it
+            setattr(self.where, k, v)
 
     def get(self, name):
         return self.where[name] if self.is_dict else getattr(self.where, name)
@@ -73,6 +94,22 @@ def _is_float_array(v) -> bool:
     return isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating) and v.size > 0
 
 
+_PLAIN = (bool, int, float, complex, str, bytes, type(None), np.generic)
+
+
+def _plain_data(v, depth: int = 0) -> bool:
+    """Numbers, strings, numeric arrays and (shallow) containers of them: state a worker can be given."""
+    if isinstance(v, _PLAIN):
+        return True
+    if isinstance(v, np.ndarray):
+        return v.dtype != object
+    if depth < 3 and isinstance(v, (list, tuple, set, frozenset)):
+        return all(_plain_data(x, depth + 1) for x in v)
+    if depth < 3 and isinstance(v, dict):
+        return all(_plain_data(k, depth + 1) and _plain_data(x, depth + 1) for k, x in v.items())
+    return False
+
+
 def _referenced(fn) -> set | None:
     """Every global and attribute name ``fn``'s code (and code nested in it) refers to; None if unknown."""
     code = getattr(getattr(fn, "__func__", fn), "__code__", None)
@@ -84,6 +121,15 @@ def _referenced(fn) -> set | None:
         names.update(c.co_names)
         todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
     return names
+
+
+def _carried(fn, module, bindings: dict) -> tuple:
+    """The plain-data globals of ``module`` that ``fn`` or the module's own functions refer to."""
+    refs = set(_referenced(fn) or ())
+    for f in bindings.values():
+        if isinstance(f, types.FunctionType) and f.__globals__ is vars(module):
+            refs |= _referenced(f) or set()
+    return tuple(k for k, v in bindings.items() if k in refs and _plain_data(v))
 
 
 def _returned(out, where: str):
@@ -144,6 +190,8 @@ def _check(fn, holder: _Holder, data: tuple, names, opts: CheckOptions, where: s
         candidates = {k: v for k, v in candidates.items() if refs is None or k in refs} or candidates  # (a closure)
     originals = dict(candidates)
     contents = {k: np.array(v, copy=True) for k, v in originals.items()}
+    if isinstance(holder.where, types.ModuleType):
+        holder.carried = _carried(fn, holder.where, saved_bindings)
 
     def call(param_names):
         if mode == "data":

@@ -1,8 +1,13 @@
 """lossFun-style checks: parameters as module globals, attributes or a dict; (loss, *grads) or (loss, dict)."""
+import importlib
+import sys
+import warnings
+
 import numpy as np
 import pytest
 
 import fastcheck as fc
+from fastcheck.evaluators import pool
 from tests.inputs import charrnn_script as rnn
 
 INPUTS, TARGETS = [0, 3, 1, 4, 2], [3, 1, 4, 2, 0]
@@ -169,3 +174,82 @@ def test_loss_alone_and_no_gradient_anywhere_is_a_clear_error():
     b = Bare()
     with pytest.raises(fc.GradientMismatchError, match="returned the loss alone"):
         fc.check_loss(lambda: float(np.sum(b.w**2)), b, workers=1)
+
+
+# A script in the style of the minimal char-RNN copies that keep training out of the import: the
+# parameters are module globals set to None, made by main() (written afresh for this test).
+MAIN_SCRIPT = '''
+import sys
+import numpy as np
+
+vocab_size, Wxh, Whh, Why, bh, by = None, None, None, None, None, None
+BUG = None
+
+
+def lossFun(inputs, targets, hprev):
+    hs, ps, xs = {-1: np.copy(hprev)}, {}, {}
+    loss = 0.0
+    for t, i in enumerate(inputs):
+        xs[t] = np.zeros((vocab_size, 1))
+        xs[t][i] = 1
+        hs[t] = np.tanh(Wxh @ xs[t] + Whh @ hs[t - 1] + bh)
+        z = Why @ hs[t] + by
+        ps[t] = np.exp(z - z.max()) / np.sum(np.exp(z - z.max()))
+        loss -= np.log(ps[t][targets[t], 0])
+    dWxh, dWhh, dWhy, dbh, dby = (np.zeros_like(a) for a in (Wxh, Whh, Why, bh, by))
+    dnext = np.zeros_like(hprev)
+    for t in reversed(range(len(inputs))):
+        dz = ps[t].copy()
+        dz[targets[t]] -= 1
+        dWhy += dz @ hs[t].T
+        dby += dz
+        draw = (1 - hs[t] ** 2) * (Why.T @ dz + dnext)
+        dbh += draw
+        dWxh += draw @ xs[t].T
+        dWhh += draw @ (hs[t] if BUG == "Whh" else hs[t - 1]).T
+        dnext = Whh.T @ draw
+    return loss, dWxh, dWhh, dWhy, dbh, dby, hs[len(inputs) - 1]
+
+
+def main():
+    global vocab_size, Wxh, Whh, Why, bh, by
+    text = open(sys.argv[1]).read()
+    vocab_size, hidden = len(set(text)), 100
+    Wxh = np.random.randn(hidden, vocab_size) * 0.01
+    Whh, Why = np.random.randn(hidden, hidden) * 0.01, np.random.randn(vocab_size, hidden) * 0.01
+    bh, by = np.zeros((hidden, 1)), np.zeros((vocab_size, 1))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+@pytest.mark.skipif(pool.available_cores() < 2, reason="a pool needs two cores")
+def test_module_globals_made_at_run_time_give_the_serial_verdict_on_the_pool(tmp_path, monkeypatch):
+    """Globals a script's main() would make (here: set by the user) reach the pool's workers, which
+    import the module afresh (None there): the pool runs, and its numbers are the serial loop's."""
+    (tmp_path / "scn_globals_rnn.py").write_text(MAIN_SCRIPT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    m = importlib.import_module("scn_globals_rnn")
+    try:
+        r = np.random.RandomState(3)
+        m.vocab_size, H = 5, 4
+        m.Wxh, m.Whh, m.Why = r.randn(H, 5) * 0.5, r.randn(H, H) * 0.5, r.randn(5, H) * 0.5
+        m.bh, m.by = np.full((H, 1), 0.1), np.zeros((5, 1))
+        ids = {k: id(getattr(m, k)) for k in ("Wxh", "Whh", "Why", "bh", "by")}
+        args = (INPUTS, TARGETS, np.full((H, 1), 0.05))
+        for bug, failing in ((None, []), ("Whh", ["Whh"])):
+            m.BUG = bug                              # set at run time: a worker must see it too
+            serial = fc.check_module(m, "lossFun", args=args, workers=1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", fc.PoolFallbackWarning)  # the workers' copies prove themselves
+                pooled = fc.check_module(m, "lossFun", args=args, workers=2)
+            assert "pool of 2 processes" in pooled.path, pooled.note
+            assert serial.failing_blocks == pooled.failing_blocks == failing
+            assert list(serial.blocks["verdict"]) == list(pooled.blocks["verdict"])
+            np.testing.assert_array_equal(pooled.numerical, serial.numerical)
+            np.testing.assert_array_equal(pooled.status, serial.status)
+        assert {k: id(getattr(m, k)) for k in ids} == ids  # the user's arrays are back in place
+    finally:
+        sys.modules.pop("scn_globals_rnn", None)

@@ -4,7 +4,8 @@
 (:class:`ChunkedEvaluator`), or leaves it as it is (one worker, one core, or
 already inside a worker).  With ``workers="auto"`` each call decides from the
 measured time of one evaluation whether the pool pays, its start-up included
-(:data:`AUTO_MARGIN`, :data:`MIN_POOL_SECONDS`).
+and on the cores other work on the machine leaves free (:func:`pool_pays`,
+:data:`AUTO_MARGIN`, :data:`MIN_POOL_SECONDS`).
 
 A worker's results count only once its copy of the cost has given bitwise
 this process's J(θ) and costs at a few of the check's points
@@ -28,10 +29,11 @@ from fastcheck.evaluators.pool.plan import chunk_plan
 from fastcheck.evaluators.pool.runners import DaskRunner, LocalRunner
 from fastcheck.evaluators.pool.worker import Probe, at_theta, by_value_where_needed, import_paths, in_a_worker
 from fastcheck.evaluators.protocol import Capabilities, Wrapper
+from fastcheck.support.load import pool_speedup
 from fastcheck.support.resources import available_cores
 
 __all__ = ["AUTO_MARGIN", "MIN_POOL_SECONDS", "PROBE_ITEMS", "ChunkedEvaluator", "check_client",
-           "check_workers", "estimate_seconds", "probe_items", "start_pool", "wrap"]
+           "check_workers", "estimate_seconds", "pool_pays", "probe_items", "start_pool", "wrap"]
 
 #: ``workers="auto"`` uses the pool when it is expected to take at most this
 #: fraction of the serial loop's time (the estimate is one timed evaluation
@@ -117,11 +119,31 @@ def start_pool(workers="auto") -> float:
 
 
 def estimate_seconds(n_evals: int, eval_seconds: float, workers) -> float:
-    """Expected seconds of ``n_evals`` evaluations on the local pool (inf for one worker)."""
+    """Expected seconds of ``n_evals`` evaluations on the local pool (inf for one worker): the serial
+    time over the cores the workers can use (see :func:`~fastcheck.support.load.pool_speedup`: other
+    work on the machine leaves fewer), plus the start-up or a call's round trip and the proof."""
     n = available_cores() if workers == "auto" else int(workers)
     if n < 2 or (workers == "auto" and (in_a_worker() or n_evals * eval_seconds < MIN_POOL_SECONDS)):
         return float("inf")
-    return n_evals * eval_seconds / n + LocalRunner(n).overhead() + (1 + 2 * PROBE_ITEMS) * eval_seconds
+    speedup = pool_speedup(n) if workers == "auto" else float(n)
+    return n_evals * eval_seconds / speedup + LocalRunner(n).overhead() + (1 + 2 * PROBE_ITEMS) * eval_seconds
+
+
+def pool_pays(n_evals: int, eval_seconds: float, evals_per_item: int, overhead: float, speedup: float) -> bool:
+    """``workers="auto"``'s decision: whether ``n_evals`` evaluations of ``eval_seconds`` each run
+    clearly faster (:data:`AUTO_MARGIN`) on a pool that costs ``overhead`` seconds (its start-up, or a
+    running pool's round trip) and gains ``speedup`` over one process (the free cores it can use:
+    :func:`~fastcheck.support.load.pool_speedup`), the proof included (J(θ) and
+    :data:`PROBE_ITEMS` items, here and in every worker).  Never for a check whose serial loop is
+    estimated below :data:`MIN_POOL_SECONDS`."""
+    if not np.isfinite(eval_seconds) or speedup <= 1.0:
+        return False
+    serial = n_evals * eval_seconds
+    if serial < MIN_POOL_SECONDS:
+        return False
+    proof = (1 + PROBE_ITEMS * evals_per_item) * eval_seconds
+    on_pool = (serial - PROBE_ITEMS * evals_per_item * eval_seconds) / speedup + 2 * proof
+    return on_pool + overhead <= AUTO_MARGIN * serial
 
 
 # -- the evaluator ----------------------------------------------------------------
@@ -151,7 +173,8 @@ class ChunkedEvaluator(Wrapper):
     :class:`~fastcheck.evaluators.protocol.Wrapper`).
 
     With ``auto`` the pool runs only when its estimated time (serial time /
-    workers + start-up or call overhead + the proof) is below
+    the free cores the workers can use + start-up or call overhead + the
+    proof; :func:`pool_pays`) is below
     :data:`AUTO_MARGIN` of the serial loop's, the serial time being the
     fastest measured evaluation × the evaluations; a check too short to pay
     for a pool's start-up runs serially and starts none.  A cost cloudpickle
@@ -197,17 +220,9 @@ class ChunkedEvaluator(Wrapper):
     def _use_pool(self, n_evals: int, evals_per_item: int) -> bool:
         if self._why_not is not None:
             return False
-        if self.auto:
-            t = self.eval_seconds
-            if not np.isfinite(t):
-                return False
-            serial = n_evals * t
-            if serial < MIN_POOL_SECONDS:
-                return False
-            proof = (1 + PROBE_ITEMS * evals_per_item) * t  # J(θ) and the probe, here and in every worker
-            on_pool = (serial - PROBE_ITEMS * evals_per_item * t) / self.runner.n_workers + 2 * proof
-            if on_pool + self.runner.overhead() > AUTO_MARGIN * serial:
-                return False  # too short to pay for the pool (its start-up, when it is not running)
+        if self.auto and not pool_pays(n_evals, self.eval_seconds, evals_per_item, self.runner.overhead(),
+                                       pool_speedup(self.runner.n_workers)):
+            return False  # too short to pay for the pool (its start-up, when it is not running), or no free cores
         return self._pickled()
 
     def _fall_back(self, why: str) -> None:

@@ -26,6 +26,7 @@ from fastcheck.evaluators.pool.plan import (
     LOCAL_MIN_CHUNK_SECONDS,
 )
 from fastcheck.evaluators.pool.worker import WORKER_ENV, bits, init_worker, ping, reissue, run_chunk, run_keyed_chunk
+from fastcheck.support.load import record_busy
 
 __all__ = ["CALL_SECONDS", "DASK_WAIT_SECONDS", "DEFAULT_STARTUP_SECONDS", "IDLE_TIMEOUT", "SEND_EVERY_CHUNK_BYTES", "DaskRunner",
            "LocalRunner", "check_key"]
@@ -112,6 +113,7 @@ class LocalRunner:
         from loky.process_executor import TerminatedWorkerError
 
         ex = self.start()
+        busy_since = time.monotonic()
         # A worker keeps the cost, θ and the probe under ``key`` for the chunks
         # it takes next.  Small ones ride along with every chunk; large ones
         # with the first chunk of each worker only, and a worker that takes a
@@ -153,6 +155,7 @@ class LocalRunner:
         finally:
             for f in futures:
                 f.cancel()
+            record_busy(busy_since, time.monotonic(), self.n_workers)  # its share of the load average
 
     def stop(self) -> None:
         """Stop the workers now (their running chunks with them); the next check starts new ones."""
