@@ -390,7 +390,7 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
             break
         size = min(2 * size, config.REFINE_BATCH)
         idx = np.asarray(batch, np.int64)
-        base = ladder.base_steps(theta, coords[idx], mach)
+        base = ladder.refine_base_steps(theta, coords[idx], mach)
         costs = _Costs(ev, theta, coords[idx], base, f0)
         out.refined += len(idx)
         # round 1: the small end of the reliable range
