@@ -180,7 +180,7 @@ def detect_low(ev, theta, coords, analytic, f0) -> Precision:
     step = 2.0 * base.mach * np.maximum(np.abs(x), float(np.finfo(theta.dtype).tiny))
     try:
         costs = ev.stencil(theta, pick, step, LOW_OFFSETS)
-    except Exception:  # a probe must never break a check: the nominal precision stands
+    except Exception:  # noqa: BLE001 - a probe must never break a check: the nominal precision stands
         return base
     moved = (x[:, None] + LOW_OFFSETS[None, :] * step[:, None]).astype(theta.dtype).astype(np.float64) - x[:, None]
     found = []
