@@ -20,7 +20,7 @@ from fastcheck.checks.result import CheckResult
 from fastcheck.checks.usercost import user_problem
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.steps import ADAPTIVE, absolute_steps, get_scheme, resolve_eps, validate_eps
-from fastcheck.core.validate import as_theta, layout_for, select_coords, validate_threads
+from fastcheck.core.validate import as_theta, is_low_precision, layout_for, select_coords, validate_threads
 from fastcheck.errors import NonFiniteCostError, PrecisionWarning
 from fastcheck.evaluators.choose import make_evaluator
 from fastcheck.support import resources
@@ -250,6 +250,8 @@ def _cost_precision(ev, theta, coords, ana, f0):
     """The precision the cost computes in: θ's for the built-in networks (they say so), else measured."""
     if ev.caps.native_precision:
         return precision.nominal(theta.dtype)
+    if is_low_precision(theta.dtype):  # θ's own format, its noise measured on θ's grid
+        return precision.detect_low(ev, theta, coords, ana, f0)
     prec = precision.detect(ev, theta, coords, ana, f0)
     if prec.lower and prec.scatter > 1e-2:
         warnings.warn(
@@ -354,7 +356,9 @@ def check_gradient_with(cost, theta, grad, opts: CheckOptions) -> CheckResult:
         return screen.run_screen(ev, theta, grad, opts, confirm=run_check)
     if opts.directions is not None:
         return check_directional_with(cost, theta, grad, opts)
-    theta = as_theta(theta)
+    theta = as_theta(theta, low_precision=True)
+    if is_low_precision(theta.dtype):
+        opts = _low_precision_options(opts, theta.dtype)
     get_scheme(opts.scheme)
     threads = validate_threads(opts.threads)
     ev = make_evaluator(cost, opts.args, threads=threads, theta=theta, jit=opts.jit,
@@ -366,6 +370,18 @@ def check_gradient_with(cost, theta, grad, opts: CheckOptions) -> CheckResult:
 
         result = with_second_opinion(result, cost, theta, grad, opts.args, result.layout, opts.seed)
     return result
+
+
+def _low_precision_options(opts: CheckOptions, dtype) -> CheckOptions:
+    """A float16/bfloat16 θ: the real stencils only (the complex step has no such format), in the Python loop
+    (Numba compiles neither format)."""
+    name = np.dtype(dtype).name
+    if get_scheme(opts.scheme).complex:
+        raise ValueError(f"scheme='complex' has no {name} form (complex numbers are float32 or float64 pairs): "
+                         "use a real scheme such as 'central'")
+    if opts.jit is True:
+        raise ValueError(f"jit=True, but Numba does not compile {name} code: leave jit at 'auto' or False")
+    return opts.replace(jit=False)
 
 
 def _n_coords(theta, coords, sample, layout):

@@ -26,6 +26,16 @@ def _empty_kinks():
     return pd.DataFrame(columns=KINK_COLUMNS)
 
 
+#: Columns of :attr:`CheckResult.cross_check`.
+CROSS_COLUMNS = ["block", "difference", "tolerance", "agrees"]
+
+
+def _empty_cross():
+    import pandas as pd
+
+    return pd.DataFrame(columns=CROSS_COLUMNS)
+
+
 def _plain(v):
     """numpy scalars to Python scalars (for JSON)."""
     if isinstance(v, np.generic):
@@ -87,7 +97,8 @@ class CheckResult:
         Coordinates where a perturbed cost was NaN or inf.
     dtype : str
         The precision θ was in ("float64" or "float32"; the complex step then
-        ran in complex128 resp. complex64).
+        ran in complex128 resp. complex64; "float16" or "bfloat16" for an op
+        checked in that format, real stencils only).
     precision : str
         The precision the cost was found to compute in, when it is lower
         than θ's (else θ's dtype), with the machine epsilon the precision
@@ -108,6 +119,15 @@ class CheckResult:
     compile_note : str
         "cached for next time" when what was compiled went to the cache,
         "loaded from the cache" when it was only loaded ("" otherwise).
+    cross_check : DataFrame
+        ``check_torch(cross_check="float64")``: per checked block, the
+        relative difference ``‖g₃₂ − g₆₄‖ / (‖g₃₂‖ + ‖g₆₄‖)`` between the
+        op's backward in its own dtype and its backward on float64 copies of
+        the inputs, the tolerance, and whether it is within it (empty
+        otherwise).
+    cross_check_note : str
+        What the cross-check found, in one line (why it could not run, when it
+        could not); the report prints it under the summary.
     """
 
     difference: float
@@ -145,6 +165,8 @@ class CheckResult:
     #: steps below a corner within the step): read by it, not left out
     n_kinks_read: int = 0
     resolution: float = float("nan")
+    cross_check: pd.DataFrame = field(default_factory=_empty_cross)
+    cross_check_note: str = ""
 
     def __post_init__(self):
         # The tables print in full (every column, every number): see fastcheck.checks.table.
@@ -152,6 +174,7 @@ class CheckResult:
 
         object.__setattr__(self, "blocks", as_table(self.blocks))
         object.__setattr__(self, "kinks", as_table(self.kinks))
+        object.__setattr__(self, "cross_check", as_table(self.cross_check))
 
     # -- views ----------------------------------------------------------------
     @property
@@ -256,6 +279,8 @@ class CheckResult:
             "worst": [{k: _plain(v) for k, v in row.items()} for row in self.worst(worst).to_dict("records")],
             "kinks": [{k: _plain(v) for k, v in row.items()} for row in self.kinks.to_dict("records")],
             "nonfinite": [int(c) for c in self.nonfinite],
+            "cross_check_note": self.cross_check_note,
+            "cross_check": [{k: _plain(v) for k, v in row.items()} for row in self.cross_check.to_dict("records")],
         }
 
     def headline(self) -> str:
@@ -361,6 +386,7 @@ class CheckResult:
         from fastcheck.checks.table import format_table
 
         lines = [self.summary(), "  " + self.stats_line()] + ([f"  ({self.note})"] if self.note else [])
+        lines += [f"  {self.cross_check_note}"] if self.cross_check_note else []
         lines += ["", "per block:"]
         lines += [_indent(ln) for ln in format_table(self.blocks, None if width is None else width - 2).splitlines()]
         if len(self.nonfinite):
@@ -405,6 +431,8 @@ class CheckResult:
         ]
         if self.note:
             parts.append(f"<p><em>{e(self.note)}</em></p>")
+        if self.cross_check_note:
+            parts.append(f"<p>{e(self.cross_check_note)}</p>")
         parts += ["<p><strong>per block</strong></p>", html_table(self.blocks)]
         if len(self.nonfinite):
             parts.append(f"<p>{e(self.nonfinite_line())}</p>")

@@ -176,6 +176,16 @@ def absolute_steps(theta: np.ndarray, coords: np.ndarray, scheme: Scheme, eps, m
                 f"eps is too small for the complex step in {theta.dtype} at coordinates {bad.tolist()}: "
                 f"i·eps underflows (the smallest normal {theta.dtype} is {tiny:.1e})"
             )
+    elif np.dtype(theta.dtype).itemsize < 4:
+        # float16, bfloat16: θ_i + h rounds to the format (the point the cost sees); the difference of two
+        # such numbers is exact in float64 (in the format itself it may round again)
+        h = (x + h).astype(np.float64) - x.astype(np.float64)
+        if np.any(h == 0):
+            bad = coords[h == 0][:5]
+            raise StepTooSmallError(
+                f"eps is too small to change theta in {np.dtype(theta.dtype).name} at coordinates {bad.tolist()}"
+                " (theta_i + eps == theta_i)"
+            )
     else:
         h = (x + h) - x
         if np.any(h == 0):

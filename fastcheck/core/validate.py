@@ -17,11 +17,24 @@ from fastcheck import config
 from fastcheck.core.layout import Layout
 from fastcheck.errors import PrecisionWarning
 
-__all__ = ["as_theta", "layout_for", "select_coords", "validate_threads", "validate_thresholds"]
+__all__ = ["LOW_PRECISION", "as_theta", "is_low_precision", "layout_for", "select_coords", "validate_threads",
+           "validate_thresholds"]
+
+#: Formats below float32 that a per-coordinate check takes θ in (bfloat16 is ml_dtypes' NumPy type, as JAX
+#: hands it out): the steps, the error bars and the bands are then those of the format's own epsilon.
+LOW_PRECISION = ("float16", "bfloat16")
 
 
-def as_theta(theta, name: str = "theta") -> np.ndarray:
-    """θ as a 1-D float array (no copy when it already is one; never modified)."""
+def is_low_precision(dtype) -> bool:
+    """float16 or bfloat16 (ml_dtypes' type)."""
+    return np.dtype(dtype).name in LOW_PRECISION
+
+
+def as_theta(theta, name: str = "theta", *, low_precision: bool = False) -> np.ndarray:
+    """θ as a 1-D float array (no copy when it already is one; never modified).
+
+    ``low_precision``: float16 and bfloat16 are taken too (the per-coordinate check, which chooses its
+    steps and error bars from θ's format; the other checks take float32 and float64)."""
     if isinstance(theta, dict):
         raise TypeError(f"{name} must be a 1-D array; flatten a dict of arrays with fastcheck.Layout.from_arrays(d).flatten(d)")
     arr = np.asarray(theta)
@@ -31,14 +44,23 @@ def as_theta(theta, name: str = "theta") -> np.ndarray:
         raise ValueError(f"{name} is empty")
     if arr.dtype.kind == "f" and not arr.dtype.isnative:  # big-endian data: same numbers, native order
         arr = arr.astype(arr.dtype.newbyteorder("="))
-    if arr.dtype not in (np.float64, np.float32):
-        raise TypeError(f"{name} must be a floating array (float64, or float32), got dtype {arr.dtype}")
-    bad = np.flatnonzero(~np.isfinite(arr))
+    low = low_precision and is_low_precision(arr.dtype)
+    if arr.dtype not in (np.float64, np.float32) and not low:
+        more = ", float32, float16 or bfloat16" if low_precision else ", or float32"
+        raise TypeError(f"{name} must be a floating array (float64{more}), got dtype {arr.dtype}")
+    bad = np.flatnonzero(~np.isfinite(arr.astype(np.float32) if low else arr))
     if len(bad):
         raise ValueError(f"{name} contains NaN or inf at {len(bad)} coordinate(s), first {bad[:5].tolist()}")
     if arr.dtype == np.float32:
         warnings.warn(
             "theta is float32: differences of float32 costs lose about half the digits; float64 is advised",
+            PrecisionWarning,
+            stacklevel=3,
+        )
+    elif low:
+        warnings.warn(
+            f"theta is {arr.dtype.name}: steps and error bars are {arr.dtype.name}'s (eps "
+            f"{float(np.finfo(arr.dtype).eps):.2g}), so only coarse errors can be told apart from round-off",
             PrecisionWarning,
             stacklevel=3,
         )

@@ -16,7 +16,10 @@ evaluates the op at NumPy values of the blocks (no gradient tracking), and a
 ``vjp(douts) -> {block: NumPy gradient}`` at the checked point.
 
 Everything stays in the op's dtype: θ is float32 when every block is, so
-the steps and error bars are float32's; each ``dout`` is drawn in float64
+the steps and error bars are float32's; float16 (bfloat16) blocks make a
+θ in that format, so every perturbed point is one the op computes at and
+the steps, bars and bands come from its epsilon (2^-10, 2^-7), not from a
+fixed step below its resolution; each ``dout`` is drawn in float64
 and rounded to its output's dtype before the backward rule sees it, and φ
 uses the very same rounded values, so the analytic side and the numerical
 side differentiate the same function.
@@ -32,12 +35,31 @@ from fastcheck.checks.gradient import check_gradient_with
 from fastcheck.checks.result import CheckResult
 from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions
+from fastcheck.core.validate import is_low_precision
 from fastcheck.errors import CostError, LayerError, PoolFallbackWarning
 
 __all__ = ["ProjectedOp", "check_op", "draw_douts", "inner", "validate_n_douts"]
 
-#: The dtypes a block may have (θ is float32 or float64).
+#: The dtypes a block may have besides the low-precision formats (θ is float32 or float64 then).
 BLOCK_DTYPES = (np.float32, np.float64)
+
+
+def block_dtype_ok(dtype) -> bool:
+    """float32, float64, float16 or bfloat16 (ml_dtypes' NumPy type)."""
+    return np.dtype(dtype) in BLOCK_DTYPES or is_low_precision(dtype)
+
+
+def theta_dtype(blocks: dict, where: str):
+    """θ's dtype: the blocks' common format.  float16 and bfloat16 blocks make a θ of that format (its steps,
+    error bars and bands); they do not mix with other formats (the steps of one block would be rounded
+    again by the op), and float32 with float64 makes float64."""
+    dtypes = {n: np.dtype(b.dtype) for n, b in blocks.items()}
+    low = sorted({t.name for t in dtypes.values() if is_low_precision(t)})
+    if low and len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{n} {t.name}" for n, t in dtypes.items())
+        raise LayerError(f"{where}: the checked inputs are {listed}; a {low[0]} input is checked with inputs of "
+                         f"its own format only (cast the others to {low[0]}, or leave them out of the check)")
+    return next(iter(dtypes.values())) if low else np.result_type(*dtypes.values())
 
 
 def inner(douts, outs) -> float:
@@ -151,11 +173,12 @@ def check_op(forward, vjp, blocks: dict, opts: CheckOptions, where: str) -> Chec
     """
     names = list(blocks)
     for n in names:
-        if blocks[n].dtype not in BLOCK_DTYPES:
-            raise LayerError(f"{where}: block {n!r} is {blocks[n].dtype}; float32 and float64 can be checked")
+        if not block_dtype_ok(blocks[n].dtype):
+            raise LayerError(f"{where}: block {n!r} is {blocks[n].dtype}; float64, float32, float16 and bfloat16 "
+                             "can be checked")
         if blocks[n].size == 0:
             raise LayerError(f"{where}: block {n!r} is empty")
-        if not np.all(np.isfinite(blocks[n])):
+        if not np.all(np.isfinite(blocks[n].astype(np.float64))):
             raise LayerError(f"{where}: block {n!r} contains NaN or inf")
     dtypes = [blocks[n].dtype for n in names]
     base = [blocks[n] for n in names]
@@ -170,7 +193,7 @@ def check_op(forward, vjp, blocks: dict, opts: CheckOptions, where: str) -> Chec
         got = vjp([d.astype(np.asarray(o).dtype) for d, o in zip(douts, outs)])
         grads.append({n: np.asarray(got[n], dtype=np.float64).reshape(blocks[n].shape) for n in names})
     layout = Layout(tuple(names), tuple(((k,) if k > 1 else ()) + blocks[n].shape for n in names))
-    dtype = np.result_type(*dtypes)
+    dtype = theta_dtype(blocks, where)
     theta = layout.flatten({n: (np.stack([blocks[n]] * k) if k > 1 else blocks[n]) for n in names}, dtype=dtype)
     grad = layout.flatten({n: (np.stack([g[n] for g in grads]) if k > 1 else grads[0][n]) for n in names})
     base_terms = [inner(douts, outs) for douts in draws]
@@ -179,6 +202,7 @@ def check_op(forward, vjp, blocks: dict, opts: CheckOptions, where: str) -> Chec
     if checked.client is None and checked.workers != 1 and not _travels(forward):
         checked = checked.replace(workers=1)
     with warnings.catch_warnings():
-        # float32 is the op's own precision here, not a choice to advise against: its error bars apply
-        warnings.filterwarnings("ignore", message="theta is float32")
+        # float32 (float16, bfloat16) is the op's own precision here, not a choice to advise against: its
+        # error bars apply
+        warnings.filterwarnings("ignore", message="theta is (float32|float16|bfloat16)")
         return check_gradient_with(phi, theta, grad, checked)

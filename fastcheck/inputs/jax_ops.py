@@ -10,7 +10,10 @@ JVP rule shows there too.
 
 The function runs in the dtype JAX gives the arguments (float32 unless
 ``jax_enable_x64`` is on, whatever NumPy dtype was passed): float32 makes a
-float32 θ with float32's steps and error bars.  The forward passes of the
+float32 θ with float32's steps and error bars; float16 and bfloat16
+arguments make a θ of that format, with steps and bars from its epsilon
+(2^-10 and 2^-7: a central step of about 0.1 and 0.2 of max(1, |x|), where
+a fixed step of 1e-4 would not move x at all).  The forward passes of the
 check run ``jax.jit(f)`` (compiled once per process, each pool worker
 compiling its own).  jax is imported only when :func:`check_jax` is called.
 """
@@ -20,6 +23,7 @@ import numpy as np
 
 from fastcheck.checks.result import CheckResult
 from fastcheck.core.options import CheckOptions, takes_options
+from fastcheck.core.validate import is_low_precision
 from fastcheck.errors import LayerError
 from fastcheck.inputs.frameworks import check_op
 
@@ -34,13 +38,18 @@ def import_jax():
     return jax
 
 
+def _floating(dtype) -> bool:
+    """A NumPy floating dtype, or bfloat16 (ml_dtypes' type, which NumPy does not count as floating)."""
+    return np.issubdtype(np.dtype(dtype), np.floating) or is_low_precision(dtype)
+
+
 def _outputs(value) -> list:
     """The function's outputs as a list of floating arrays (one array, or a tuple/list of them)."""
     items = list(value) if isinstance(value, (tuple, list)) else [value]
     outs = []
     for i, v in enumerate(items):
         dtype = getattr(v, "dtype", None)
-        if dtype is None or not np.issubdtype(np.dtype(dtype), np.floating):
+        if dtype is None or not _floating(dtype):
             raise LayerError(f"output {i} is {type(v).__name__}{'' if dtype is None else f' of dtype {dtype}'}; "
                              "check_jax takes functions returning a floating array or a tuple of them")
         outs.append(v)
@@ -118,8 +127,7 @@ def check_jax(fn, *inputs, opts: CheckOptions) -> CheckResult:
         raise LayerError("check_jax passes the arguments to fn as given: put every argument in *inputs "
                          "(args= does not apply)")
     args = list(inputs)
-    arrayish = [i for i, a in enumerate(args) if isinstance(a, (np.ndarray, jax.Array))
-                and np.issubdtype(np.dtype(a.dtype), np.floating)]
+    arrayish = [i for i, a in enumerate(args) if isinstance(a, (np.ndarray, jax.Array)) and _floating(a.dtype)]
     argnums = opts["argnums"]
     if argnums is None:
         argnums = arrayish
@@ -135,8 +143,9 @@ def check_jax(fn, *inputs, opts: CheckOptions) -> CheckResult:
     blocks, dtypes = {}, []
     for i in argnums:
         value = jax.numpy.asarray(args[i])  # the dtype JAX computes in (float32 unless x64 is enabled)
-        if value.dtype not in (np.float32, np.float64):
-            raise LayerError(f"input {i} is {value.dtype}: float32 and float64 functions can be checked")
+        if value.dtype not in (np.float32, np.float64) and not is_low_precision(value.dtype):
+            raise LayerError(f"input {i} is {value.dtype}: float64, float32, float16 and bfloat16 functions can "
+                             "be checked")
         blocks[f"input{i}"] = np.array(value, copy=True)
         dtypes.append(value.dtype)
     single = not isinstance(fn(*args), (tuple, list))

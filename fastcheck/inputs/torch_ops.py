@@ -7,7 +7,12 @@ of ``kwargs=``), and for a ``torch.nn.Module`` every parameter with
 the numerical gradient of ⟨dout, op(…)⟩ (:mod:`fastcheck.inputs.frameworks`).
 
 * The op runs in its own dtype: float32 tensors make a float32 θ, so steps
-  and error bars are float32's (where ``gradcheck`` can only ask for float64).
+  and error bars are float32's (where ``gradcheck`` can only ask for float64);
+  float16 and bfloat16 tensors a θ of that format (bfloat16 through
+  ml_dtypes' NumPy type), with steps and bars from its epsilon.
+* ``cross_check="float64"``: the backward is also run on float64 copies of
+  the inputs, a sharper reference than float32's difference quotients
+  (:mod:`fastcheck.inputs.cross_check`).
 * Nothing the user holds is touched: the checked tensors are fresh copies,
   a module runs through ``torch.func.functional_call`` on copies of its
   parameters and buffers (running statistics stay as they were), gradients
@@ -30,6 +35,7 @@ import numpy as np
 from fastcheck.checks.result import CheckResult
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.errors import LayerError
+from fastcheck.inputs.cross_check import cross_checked, validate_cross_check
 from fastcheck.inputs.frameworks import check_op
 from fastcheck.support.resources import available_cores
 
@@ -56,13 +62,25 @@ def _float_outputs(value, torch) -> list:
     return outs
 
 
+def _bfloat16():
+    """ml_dtypes' bfloat16 NumPy type (JAX ships it), or None when it is not installed."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return None
+    return ml_dtypes.bfloat16
+
+
 def _numpy(t) -> np.ndarray:
-    """A tensor's values as a NumPy array (float16 and bfloat16 widened to float64, which NumPy holds exactly)."""
+    """A tensor's values as a NumPy array in the same format: float16 as NumPy's, bfloat16 as ml_dtypes'
+    (widened to float64, which holds it exactly, without ml_dtypes), other floating dtypes widened to float64."""
     torch = import_torch()
-    t = t.detach()
-    if t.dtype not in (torch.float32, torch.float64):
-        t = t.double()
-    return t.cpu().numpy()
+    t = t.detach().cpu()
+    if t.dtype in (torch.float32, torch.float64, torch.float16):
+        return t.numpy()
+    if t.dtype == torch.bfloat16 and _bfloat16() is not None:
+        return t.float().numpy().astype(_bfloat16())  # bfloat16 → float32 → bfloat16: exact
+    return t.double().numpy()
 
 
 class TorchForward:
@@ -102,7 +120,9 @@ class TorchForward:
 
     def tensors(self, arrays, requires_grad=False):
         torch = import_torch()
-        return [torch.tensor(a, dtype=dtype, device=device, requires_grad=requires_grad)
+        # (torch takes no ml_dtypes array: a bfloat16 block goes through float32, which holds it exactly)
+        return [torch.tensor(a.astype(np.float32) if a.dtype.name == "bfloat16" else a, dtype=dtype, device=device,
+                             requires_grad=requires_grad)
                 for a, (_, _, dtype, device) in zip(arrays, self.slots)]
 
     def __call__(self, arrays) -> list:
@@ -118,8 +138,8 @@ class TorchForward:
             outs = _float_outputs(self.call(leaves), torch)
             if len(outs) != len(douts):
                 raise LayerError(f"the op returned {len(outs)} floating output(s) here but {len(douts)} before")
-            tracked = [(o, torch.tensor(d, dtype=o.dtype, device=o.device)) for o, d in zip(outs, douts)
-                       if o.requires_grad]
+            tracked = [(o, torch.tensor(np.asarray(d, np.float64), dtype=o.dtype, device=o.device))
+                       for o, d in zip(outs, douts) if o.requires_grad]
             if not tracked:  # no output depends on a checked input as autograd sees it: every VJP is zero
                 return [np.zeros(a.shape) for a in arrays]
             grads = torch.autograd.grad([o for o, _ in tracked], leaves, grad_outputs=[d for _, d in tracked],
@@ -146,14 +166,17 @@ def _checked(value, torch, label):
     """``(copy as NumPy, torch dtype, device)`` of a tensor to differentiate; a clear error otherwise."""
     if not (value.is_floating_point()):
         raise LayerError(f"{label} requires grad but is {value.dtype}; only floating tensors can be checked")
-    if value.dtype not in (torch.float32, torch.float64):
-        raise LayerError(f"{label} is {value.dtype}: float32 and float64 ops can be checked (cast it with "
-                         ".float() or .double())")
+    if value.dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+        raise LayerError(f"{label} is {value.dtype}: float64, float32, float16 and bfloat16 ops can be checked "
+                         "(cast it with .float() or .double())")
+    if value.dtype == torch.bfloat16 and _bfloat16() is None:
+        raise LayerError(f"{label} is torch.bfloat16: checking it needs NumPy's bfloat16 type from ml_dtypes "
+                         "(pip install ml_dtypes), or cast it with .float()")
     if value.numel() == 0:
         raise LayerError(f"{label} is empty")
     if not bool(torch.isfinite(value.detach()).all()):
         raise LayerError(f"{label} contains NaN or inf")
-    return value.detach().cpu().numpy().copy(), value.dtype, value.device
+    return _numpy(value).copy(), value.dtype, value.device
 
 
 def _constant(value, torch):
@@ -227,10 +250,43 @@ def _torch_threads(torch, threads):
         torch.set_num_threads(saved)
 
 
-@takes_options(specific={"dout": None, "n_douts": 1, "kwargs": None}, extra_docs={
+def _widened(forward: TorchForward, torch) -> TorchForward:
+    """The same op on float64 copies: the checked slots float64, and every other floating tensor among its
+    arguments, keyword arguments and a module's parameters and buffers widened to float64 (new tensors)."""
+    def wide(v):
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and v.dtype != torch.float64:
+            return v.detach().double()
+        return v
+
+    slots = [(kind, where, torch.float64, device) for kind, where, _, device in forward.slots]
+    return TorchForward(forward.fn, forward.module, slots, [wide(a) for a in forward.args],
+                        {k: wide(v) for k, v in forward.kwargs.items()},
+                        {k: wide(v) for k, v in forward.state.items()}, forward.seed)
+
+
+def _wide_vjp(forward: TorchForward, base, names, torch):
+    """``douts -> {block: gradient}`` of the op's backward on float64 copies of the inputs; a
+    :class:`LayerError` when an output is not float64 there (the op computes in a lower precision anyway)."""
+    wide = _widened(forward, torch)
+    arrays = [np.asarray(b, np.float64) for b in base]
+
+    def vjp(douts):
+        with torch.no_grad():
+            outs = _float_outputs(wide.call(wide.tensors(arrays)), torch)
+        low = [str(o.dtype).replace("torch.", "") for o in outs if o.dtype != torch.float64]
+        if low:
+            raise LayerError(f"on float64 inputs it returns {', '.join(low)}: it computes in that precision anyway")
+        return dict(zip(names, wide.vjp(arrays, [np.asarray(d, np.float64) for d in douts])))
+
+    return vjp
+
+
+@takes_options(specific={"dout": None, "n_douts": 1, "kwargs": None, "cross_check": None}, extra_docs={
     "dout": "check_torch/check_jax: the upstream gradient(s), one per floating output (default: drawn, seeded)",
     "n_douts": "check_torch/check_jax: check against this many drawn dout at once (blocks get a leading axis)",
-    "kwargs": "check_torch: keyword arguments of the op; tensors among them with requires_grad are checked too"})
+    "kwargs": "check_torch: keyword arguments of the op; tensors among them with requires_grad are checked too",
+    "cross_check": "check_torch: 'float64' also runs the op's backward on float64 copies of the inputs and "
+                   "reports, per block, whether the float32 backward agrees with it (result.cross_check)"})
 def check_torch(fn, *inputs, opts: CheckOptions) -> CheckResult:
     """Check a PyTorch op's backward pass: every input with ``requires_grad`` through its VJP.
 
@@ -243,7 +299,8 @@ def check_torch(fn, *inputs, opts: CheckOptions) -> CheckResult:
         are checked as well as its inputs.
     *inputs
         The op's positional arguments.  Floating tensors with
-        ``requires_grad`` (float32 or float64) are checked, blocks
+        ``requires_grad`` (float64, float32, float16 or bfloat16: the check
+        runs in that format, with its steps and error bars) are checked, blocks
         ``input0``, ``input1``, … by position; anything else is passed as it
         is (a copy of a tensor).
 
@@ -253,7 +310,14 @@ def check_torch(fn, *inputs, opts: CheckOptions) -> CheckResult:
     outputs such as indices are not differentiated); ``kwargs`` the op's
     keyword arguments (tensors with ``requires_grad`` among them are checked,
     blocks named by their keywords); ``threads`` torch's threads during the
-    check (default: ``torch.get_num_threads()``, as set by the caller).
+    check (default: ``torch.get_num_threads()``, as set by the caller);
+    ``cross_check="float64"`` runs the op's backward once more on float64
+    copies of the inputs with the same ``dout`` and reports per block
+    whether the float32 backward is within 128 float32 epsilons of it
+    (``result.cross_check``, ``result.cross_check_note``; see
+    :mod:`fastcheck.inputs.cross_check`): a backward that silently casts
+    to a lower precision shows there when the float32 bars are too wide
+    to see it; an op that does not run in float64 gets a note.
 
     Returns
     -------
@@ -267,6 +331,7 @@ def check_torch(fn, *inputs, opts: CheckOptions) -> CheckResult:
     if opts.args:
         raise LayerError("check_torch passes the inputs to the op as given: put every argument in *inputs "
                          "(args= does not apply)")
+    cross = validate_cross_check(opts["cross_check"])
     kwargs = opts["kwargs"] if opts["kwargs"] is not None else {}
     blocks, slots, args, kw, module, state = _plan(fn, inputs, kwargs, torch)
     names = list(blocks)
@@ -276,8 +341,18 @@ def check_torch(fn, *inputs, opts: CheckOptions) -> CheckResult:
         if _draws_random_numbers(forward, base, torch):
             forward.seed = int(opts.seed)
 
+        calls = []  # (douts, gradients) of every backward the check ran: what the cross-check compares
+
         def vjp(douts):
-            return dict(zip(names, forward.vjp(base, douts)))
+            got = dict(zip(names, forward.vjp(base, douts)))
+            calls.append((douts, got))
+            return got
 
         checked = opts.replace(threads=None, workers=_workers(opts.workers, torch))
-        return check_op(forward, vjp, blocks, checked, "check_torch")
+        result = check_op(forward, vjp, blocks, checked, "check_torch")
+        if cross is None:
+            return result
+        skip = ("the op draws random numbers, and its float64 draws need not be its float32 ones; not "
+                "cross-checked") if forward.seed is not None else ""
+        return cross_checked(result, calls, {n: blocks[n].dtype for n in names},
+                             _wide_vjp(forward, base, names, torch), skip=skip)

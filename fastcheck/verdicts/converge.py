@@ -46,6 +46,7 @@ evidence the rest of it is left unrefined (inconclusive, "not refined").
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -301,13 +302,15 @@ def robust_roundoff(lad: ladder.Ladder, costs, disp, mach, conditioning=0.0) -> 
     which hid it).
     """
     span = disp[:, 1::2] - disp[:, 0::2]
-    bound = ladder.COST_ROUNDING * mach * (np.abs(costs[:, 0::2]) + np.abs(costs[:, 1::2])) / span
+    with np.errstate(divide="ignore", invalid="ignore"):  # a rung below a float16 θ's spacing moves nothing
+        bound = ladder.COST_ROUNDING * mach * (np.abs(costs[:, 0::2]) + np.abs(costs[:, 1::2])) / span
     D = lad.central
     K = D.shape[1]
     if K < NOISE_POSITIONS + 3:
         return np.where(np.isfinite(D), bound, np.nan)
     w = ladder.RATIO**2
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no finite position at all (NaN: read as 0 below)
         r1 = (w * D[:, 1:] - D[:, :-1]) / (w - 1)
         eta = np.abs(r1[:, 1:] - r1[:, :-1]) * 0.5 * span[:, 2:]
         noise = np.nanmedian(np.where(np.isfinite(eta[:, -NOISE_POSITIONS:]), eta[:, -NOISE_POSITIONS:], np.nan), axis=1)
@@ -317,7 +320,8 @@ def robust_roundoff(lad: ladder.Ladder, costs, disp, mach, conditioning=0.0) -> 
     cap = NOISE_CAP * ladder.COST_ROUNDING * np.maximum(mach * np.nanmax(np.abs(costs), axis=1, initial=0.0),
                                                         conditioning)
     noise = np.minimum(noise, cap)
-    return np.where(np.isfinite(D), np.maximum(bound, 2.0 * noise[:, None] / span), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.isfinite(D), np.maximum(bound, 2.0 * noise[:, None] / span), np.nan)
 
 
 def _low_rungs(noise_rel):
@@ -390,7 +394,7 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
             break
         size = min(2 * size, config.REFINE_BATCH)
         idx = np.asarray(batch, np.int64)
-        base = ladder.base_steps(theta, coords[idx], mach)
+        base = ladder.refine_base_steps(theta, coords[idx], mach)
         costs = _Costs(ev, theta, coords[idx], base, f0)
         out.refined += len(idx)
         # round 1: the small end of the reliable range

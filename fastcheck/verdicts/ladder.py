@@ -86,6 +86,23 @@ def base_steps(theta, coords, mach) -> np.ndarray:
     return mach ** (1.0 / 3.0) * np.maximum(1.0, x)
 
 
+#: The longest step of a refinement ladder of a float16 or bfloat16 θ, relative to max(1, |θ_i|): a
+#: difference over more than half of θ_i's own scale says nothing about the derivative at θ_i (float16's 64h
+#: would be 6·max(1, |θ_i|), where three quotients of a sine can agree on a slope near 0).  float32's and
+#: float64's ladders stay below it (64h = 0.31 and 4e-4 of max(1, |θ_i|)) and are left as they are.
+LONGEST = 0.5
+
+
+def refine_base_steps(theta, coords, mach) -> np.ndarray:
+    """Base step of a refinement ladder: :func:`base_steps`, lowered for a float16 or bfloat16 θ where its
+    longest rung (``2^6`` of it) would exceed :data:`LONGEST` of max(1, |θ_i|)."""
+    base = base_steps(theta, coords, mach)
+    if np.dtype(theta.dtype).itemsize >= 4:
+        return base
+    x = np.abs(theta[coords].astype(np.float64))
+    return np.minimum(base, LONGEST / RATIO ** REFINE_RUNGS[0] * np.maximum(1.0, x))
+
+
 def offsets_for(rungs, ratio=RATIO) -> np.ndarray:
     """Stencil offsets ``[−r^k, +r^k]`` for each rung, largest rung first."""
     return _offsets(tuple(rungs), float(ratio)).copy()

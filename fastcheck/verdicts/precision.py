@@ -154,6 +154,51 @@ def nominal(dtype) -> Precision:
     return Precision(float(np.finfo(dtype).eps), np.dtype(dtype).name, np.nan, False, 0)
 
 
+#: Offsets of the low-precision probe, in units of its step (a few spacings of θ's format).
+LOW_OFFSETS = np.array([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0])
+
+
+def detect_low(ev, theta, coords, analytic, f0) -> Precision:
+    """The noise of a cost whose θ is float16 or bfloat16, measured on θ's own grid.
+
+    Such a θ has no finer points to probe at (:func:`detect` probes far below its spacing), and the cost
+    computes in θ's format by construction, but the noise of its values relative to |J| can still exceed the
+    format's ε: J ≈ 0 by cancellation (a sum of terms of either sign, as ⟨dout, op(x)⟩ with a drawn dout is)
+    carries the rounding of its terms, not of itself.  At the coordinates with the largest analytic gradient
+    the cost is evaluated at θ_i + k·s (k = ±1, ±2, ±3, s = 2 spacings of the format at θ_i, where the cost is
+    a parabola to far below its rounding), and the scatter about the fitted parabola, relative to |J| (as in
+    :func:`detect`), is the cost's ε when it exceeds the format's; the largest over the probed coordinates
+    (a kink there only widens the bars).
+    """
+    base = nominal(theta.dtype)
+    scale = np.abs(analytic)
+    if f0 == 0 or not np.any(scale > 0):
+        return base
+    order = np.argsort(-scale, kind="stable")[:PROBE_COORDS]
+    pick = coords[order[scale[order] > 0]]
+    x = theta[pick].astype(np.float64)
+    step = 2.0 * base.mach * np.maximum(np.abs(x), float(np.finfo(theta.dtype).tiny))
+    try:
+        costs = ev.stencil(theta, pick, step, LOW_OFFSETS)
+    except Exception:  # noqa: BLE001 - a probe must never break a check: the nominal precision stands
+        return base
+    moved = (x[:, None] + LOW_OFFSETS[None, :] * step[:, None]).astype(theta.dtype).astype(np.float64) - x[:, None]
+    found = []
+    for j in range(len(pick)):
+        y = np.concatenate([[0.0], costs[j] - f0])
+        d = np.concatenate([[0.0], moved[j]]) / step[j]
+        if not np.all(np.isfinite(y)) or len(np.unique(d)) < 4:
+            continue
+        A = np.stack([np.ones_like(d), d, d * d], axis=1)
+        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+        resid = y - A @ coef
+        found.append(np.sqrt(np.mean(resid**2) * len(y) / (len(y) - 3)) * np.sqrt(12) * 1.4 / abs(f0))
+    if not found:
+        return Precision(base.mach, base.name, np.nan, False, costs.size)
+    scatter = float(max(found))
+    return Precision(max(base.mach, scatter), base.name, scatter, False, costs.size)
+
+
 def detect(ev, theta, coords, analytic, f0) -> Precision:
     """Probe the cost's precision at the checked coordinates with the largest analytic gradient."""
     base = nominal(theta.dtype)

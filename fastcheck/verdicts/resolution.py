@@ -24,6 +24,9 @@ The **target** is what a pass must reach: relative resolution
   about ``ε^(4/5)`` ≈ 3e-6 of the cost's own scale |J|/|θ|; a cost that
   is a sum of a hundred terms of the gradient's size has a scale 100 times
   the gradient's, and the target asks for four bars (``MARGIN``) below it.
+* float16, bfloat16: that rule gives more than 1 (bars wider than the
+  gradient), so the target is capped at :data:`COARSEST`, 0.25, or the band
+  (``8·ε^(2/3)``: 0.079 in float16, 0.31 in bfloat16) where that is coarser.
 
 A coordinate whose bar is wider than ``target·scale / MARGIN`` is refined
 (smaller and larger steps, Richardson, the complex step) before it may
@@ -39,15 +42,19 @@ __all__ = ["block_max", "block_scales", "coordinate_resolution", "summarise", "t
 
 #: Richardson's reach in units of ε^(4/5), times the margin and a cost-to-gradient scale of 100.
 REACH = 400.0
+#: The coarsest target a pass may have (unless the band is coarser still): an error of a quarter of the
+#: gradient's scale must read wrong.  ``REACH·ε^(4/5)`` passes it below float32 (float16: 1.6, bfloat16: 8.2,
+#: bars wider than the gradient), where a pass would otherwise accept a factor of 2.
+COARSEST = 0.25
 
 
 def target_resolution(mach: float, band: float) -> float:
     """The relative resolution a pass must reach in a precision of machine epsilon ``mach``.
 
     ``band`` is the coordinate band (the relative agreement that settles a coordinate
-    outright); the target is never below it.
+    outright); the target is never below it, and never above :data:`COARSEST` unless the band is.
     """
-    return max(float(band), REACH * float(mach) ** 0.8)
+    return max(float(band), min(REACH * float(mach) ** 0.8, COARSEST))
 
 
 def block_scales(block_ids, analytic, numerical, noise, live, n_blocks: int) -> np.ndarray:

@@ -70,7 +70,9 @@ def test_the_projection_reuses_unperturbed_copies_but_always_runs_one_forward():
 
 def test_bad_blocks_and_douts_are_refused():
     forward, vjp, blocks = _affine(np.float64)
-    with pytest.raises(LayerError, match="float32 and float64"):
+    with pytest.raises(LayerError, match="float64, float32, float16 and bfloat16 can be checked"):
+        check_op(forward, vjp, {**blocks, "x": blocks["x"].astype(np.int32)}, _opts(), "check_op")
+    with pytest.raises(LayerError, match="a float16 input is checked with inputs of its own format only"):
         check_op(forward, vjp, {**blocks, "x": blocks["x"].astype(np.float16)}, _opts(), "check_op")
     with pytest.raises(LayerError, match="dout has 1 array"):
         check_op(forward, vjp, blocks, _opts(dout=np.ones((3, 2))), "check_op")

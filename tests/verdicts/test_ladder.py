@@ -92,3 +92,15 @@ def test_adaptive_gradient_on_worker_processes_is_the_loop_bit_for_bit():
     np.testing.assert_array_equal(g1, g2)
     np.testing.assert_array_equal(e1, e2)
     np.testing.assert_allclose(g1, smooth.reference_gradient(f, x), rtol=1e-9, atol=1e-9)
+
+
+def test_a_low_precision_refinement_ladder_stays_within_half_of_theta_s_scale():
+    from fastcheck.verdicts import ladder as lad
+
+    theta16 = np.array([0.0, 3.0, -40.0], np.float16)
+    base = lad.refine_base_steps(theta16, np.arange(3), 2.0**-10)
+    top = lad.RATIO ** lad.REFINE_RUNGS[0] * base
+    np.testing.assert_allclose(top, lad.LONGEST * np.maximum(1.0, np.abs(theta16.astype(np.float64))))
+    theta32 = theta16.astype(np.float32)  # float32 and float64 ladders are the plain ones
+    np.testing.assert_array_equal(lad.refine_base_steps(theta32, np.arange(3), 2.0**-23),
+                                  lad.base_steps(theta32, np.arange(3), 2.0**-23))

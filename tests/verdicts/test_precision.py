@@ -72,3 +72,27 @@ def test_adapters_keep_the_users_dtype():
         r = fc.check_functions(forward, backward, params, X, Y)
     assert r.dtype == "float32" and set(seen) == {np.dtype(np.float32)}
     assert r.passed, str(r)
+
+
+def test_a_float16_cost_near_zero_by_cancellation_shows_more_noise_than_its_epsilon():
+    """J = Σ wᵢ·sin(θᵢ) rounded term by term to float16 and summed to ≈ 0: each value carries the rounding of
+    terms ~1, far more than ε·|J|.  The probe on θ's own grid reads it (and a J of the terms' size does not)."""
+    from fastcheck.evaluators.loop import LoopEvaluator
+    from fastcheck.verdicts import precision
+
+    theta = np.array([0.5, 1.25, -0.75, 2.0, -1.5, 0.25], np.float16)
+    x = theta.astype(np.float64)
+    w = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
+
+    def terms(t, shift):
+        return float(np.sum((np.sin(t) * w.astype(np.float16)).astype(np.float64))) + shift
+
+    shift = -terms(theta, 0.0) + 1e-3  # J(θ) = 1e-3, terms of size 1
+    grad = np.cos(x) * w
+    small = precision.detect_low(LoopEvaluator(lambda t: terms(t, shift)), theta, np.arange(6), grad,
+                                 terms(theta, shift))
+    assert small.name == "float16" and not small.lower
+    assert small.mach > 50 * 2.0**-10  # rounding of terms ~1, relative to |J| = 1e-3
+    big = precision.detect_low(LoopEvaluator(lambda t: terms(t, 10.0)), theta, np.arange(6), grad,
+                               terms(theta, 10.0))
+    assert big.mach == 2.0**-10  # relative to |J| ≈ 10 the terms' rounding is below ε

@@ -28,3 +28,10 @@ def test_summary_is_relative_to_each_scale():
                                               2)
     np.testing.assert_allclose(per_block, [2e-6, 1e-4])
     np.testing.assert_allclose(overall, 1e-4)
+
+
+def test_a_low_precision_target_never_accepts_bars_wider_than_a_quarter_of_the_gradient():
+    band16, band_b16 = 8 * (2.0**-10) ** (2 / 3), 8 * (2.0**-7) ** (2 / 3)
+    assert 400 * (2.0**-10) ** 0.8 > 1  # the float32 rule would accept bars wider than the gradient
+    assert resolution.target_resolution(2.0**-10, band16) == resolution.COARSEST == 0.25
+    assert resolution.target_resolution(2.0**-7, band_b16) == band_b16  # bfloat16's band is coarser still
