@@ -166,7 +166,10 @@ def check_hessian_with(cost, theta, hess, opts: CheckOptions, *, refine: bool = 
     row_block = layout.block_ids(np.arange(n))
     col_block = layout.block_ids(cols)
     nb = len(layout.names)
-    pair_ids = (col_block[:, None] + nb * row_block[None, :]).reshape(-1)
+    if nb == 1:  # one pair: zeros the system hands out unwritten (4,000,000 of them at n = 2,000)
+        pair_ids = np.zeros(n * len(cols), np.int64)
+    else:
+        pair_ids = (col_block[:, None] + nb * row_block[None, :]).reshape(-1)
     j = judge_entries(ev, theta, Columns(steps=steps, base=ladder_from, coords=cols), f0, analytic, scheme,
                       mach=mach, great=coordinate_band(thresholds, mach), row_noise=nu, pair_ids=pair_ids,
                       refine=refine, ev_sum=ev_sum)

@@ -36,24 +36,44 @@ def relative_difference(a, b) -> float:
     top = max(_absmax(a), _absmax(b))
     if top == 0:
         return 0.0
-    if np.isfinite(top):
-        a, b = a / top, b / top
-    if a.shape != b.shape:
+    if a.shape != b.shape or a.size <= _CHUNK:
+        if np.isfinite(top):
+            a, b = a / top, b / top
         den = _norm(a) + _norm(b)
         return 0.0 if den == 0 else float(_norm(a - b) / den)
-    buf = np.empty(a.shape)  # one scratch array for the three sums of squares (a Hessian has 4,000,000 entries)
-    den = _norm(a, buf) + _norm(b, buf)
-    return 0.0 if den == 0 else float(_norm(np.subtract(a, b, out=buf), buf) / den)
+    # A long vector (a Hessian's 4,000,000 entries): the same three sums over the same values, the values
+    # written chunk by chunk into one scratch array rather than into five fresh ones.
+    a, b = a.reshape(-1), b.reshape(-1)
+    scale = top if np.isfinite(top) else None
+    buf = np.empty(a.size)
+
+    def squares(fill):
+        for i in range(0, a.size, _CHUNK):
+            out = buf[i : i + _CHUNK]
+            fill(a[i : i + _CHUNK], b[i : i + _CHUNK], out)
+            np.multiply(out, out, out=out)
+        return float(np.sqrt(np.sum(buf)))
+
+    def scaled(x, out):
+        return np.divide(x, scale, out=out) if scale is not None else np.copyto(out, x)
+
+    den = squares(lambda x, y, out: scaled(x, out)) + squares(lambda x, y, out: scaled(y, out))
+    if den == 0:
+        return 0.0
+    if scale is None:
+        return float(squares(lambda x, y, out: np.subtract(x, y, out=out)) / den)
+    return float(squares(lambda x, y, out: np.subtract(x / scale, y / scale, out=out)) / den)
 
 
-def _norm(x, buf=None) -> float:
+_CHUNK = 1 << 16
+
+
+def _norm(x) -> float:
     """√Σx², by NumPy's own summation rather than BLAS: called right after a Numba
     parallel kernel, a BLAS ``ddot`` can stall for far longer than the sum
-    takes while its threads wake up against Numba's still-spinning workers.
-    ``buf``: scratch space for the squares (as many entries as ``x``)."""
+    takes while its threads wake up against Numba's still-spinning workers."""
     x = np.ravel(x)
-    sq = np.multiply(x, x, out=None if buf is None else buf.reshape(-1))
-    return float(np.sqrt(np.sum(sq)))
+    return float(np.sqrt(np.sum(x * x)))
 
 
 def _absmax(x) -> float:
@@ -164,12 +184,9 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
         else:
             sel = np.flatnonzero(counted) if whole else np.flatnonzero(in_block)[counted]
             a, g = analytic[sel], numerical[sel]
-        err = np.subtract(a, g)
-        np.abs(err, out=err)
-        if len(err):
-            w = int(np.argmax(err))
+        if len(a):
+            w, max_err = _largest_gap(a, g)
             worst_label = labels[w if sel is None else sel[w]]
-            max_err = float(err[w])
             diff = overall if whole and overall is not None else relative_difference(a, g)
         else:
             worst_label, max_err, diff = "", 0.0, 0.0
@@ -218,6 +235,23 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
             }
         )
     return pd.DataFrame(rows, columns=BLOCK_COLUMNS)
+
+
+def _largest_gap(a, g) -> tuple[int, float]:
+    """``(i, |a_i − g_i|)`` at the first largest |a − g| (the first NaN, if any), as ``np.argmax`` finds it,
+    a chunk at a time: no array of |a − g| as long as a Hessian's entries."""
+    best, top = 0, -np.inf
+    scratch = np.empty(min(len(a), _CHUNK))
+    for i in range(0, len(a), _CHUNK):
+        e = scratch[: min(_CHUNK, len(a) - i)]
+        np.subtract(a[i : i + _CHUNK], g[i : i + _CHUNK], out=e)
+        np.abs(e, out=e)
+        k = int(np.argmax(e))
+        if np.isnan(e[k]):
+            return i + k, float(e[k])
+        if e[k] > top:
+            best, top = i + k, float(e[k])
+    return best, top
 
 
 def _main_reason(keys) -> int:

@@ -98,7 +98,9 @@ class Columns:
 
 
 class EntryJudgement(NamedTuple):
-    """Per entry (flat ``j·n_rows + i``): the quotient at h, best estimate, error bar, status and kinks."""
+    """Per entry (flat ``j·n_rows + i``): the quotient at h, best estimate, error bar, status and kinks
+    (``kink_left``/``kink_right``: the one-sided slopes of laddered entries, NaN elsewhere; a read-only
+    array when nothing was laddered)."""
 
     numerical: np.ndarray
     estimate: np.ndarray
@@ -257,8 +259,8 @@ def judge_entries(ev, theta, cols: Columns, f0, analytic, scheme, *, mach, great
     noise, scale_all, f_scale = error, first.scale, first.f_scale  # pass 2 reads the round-off of an entry before it widens its bar
     a = a.reshape(-1)
     N = m * n
-    left, right = np.full(N, np.nan), np.full(N, np.nan)
-    out = EntryJudgement(num, est, error, status, why, finite, left, right, n_evals, 0)
+    unread = np.broadcast_to(np.nan, N)  # the kinks' slopes, read-only NaN until a ladder reads an entry
+    out = EntryJudgement(num, est, error, status, why, finite, unread, unread, n_evals, 0)
     if not pending.any():
         return out
     if not refine:
@@ -280,6 +282,8 @@ def judge_entries(ev, theta, cols: Columns, f0, analytic, scheme, *, mach, great
     ok = (np.abs(a[flat] - est[flat]) <= config.MARGIN * bar) & (bar <= config.RESOLVE * scale_all)
     pending[flat[ok]] = False
     if pending.any():
+        left, right = np.full(N, np.nan), np.full(N, np.nan)
+        out = out._replace(kink_left=left, kink_right=right)
         n_evals, refined = _ladder_pass(ev, theta, cols, f0, nu, a, est, error, status, why, left, right, pending,
                                         pair_ids, mach, great, scale_all, f_scale, n_evals)
         out = out._replace(refined=refined)
