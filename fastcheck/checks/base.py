@@ -99,7 +99,7 @@ def held_blas(ev):
 
 
 def assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, compared, shown, status, why, finite,
-             band=None, resolution=None, scales=None, scale=None, **fields) -> CheckResult:
+             band=None, resolution=None, scales=None, scale=None, own_shown=False, **fields) -> CheckResult:
     """The one place a check's result is put together (per-coordinate and directional checks alike).
 
     The overall difference and the blocks compare ``analytic`` with ``compared`` over the
@@ -107,7 +107,8 @@ def assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, comp
     result's ``numerical``; ``fields`` are the rest of :class:`CheckResult`.  ``resolution``
     (per entry, absolute; computed from ``fields["error"]`` and ``band`` when not given),
     ``scales`` (per block) and ``scale`` (overall) give the resolution the check reached
-    (:mod:`fastcheck.verdicts.resolution`).
+    (:mod:`fastcheck.verdicts.resolution`).  ``own_shown``: ``shown`` is the caller's own array, referenced
+    nowhere else, so the result may keep it rather than a copy when every entry is finite.
     """
     from fastcheck.verdicts import resolution as res
 
@@ -117,7 +118,8 @@ def assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, comp
     if read_kinks.any():
         compared = np.where(read_kinks, est, compared)
     counted = counted_entries(status, why)
-    difference = relative_difference(analytic[counted], compared[counted])
+    every = counted.all()  # then the entries as they are, not copies of them (a Hessian has 4,000,000)
+    difference = relative_difference(analytic if every else analytic[counted], compared if every else compared[counted])
     n_blocks = len(layout.names)
     err = fields.get("error", np.full(len(analytic), np.nan))
     live = counted & np.isfinite(est)
@@ -133,11 +135,12 @@ def assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, comp
         per_block, overall_res = res.summarise(resolution, judged & live, block_ids, scales, scale, n_blocks)
     else:
         per_block, overall_res = np.full(n_blocks, np.nan), np.nan
-    blocks = block_table(layout, block_ids, labels, analytic, compared, status, why, thresholds, resolution=per_block)
+    blocks = block_table(layout, block_ids, labels, analytic, compared, status, why, thresholds, resolution=per_block,
+                         overall=difference)
     verdict_, reason = overall(blocks, difference, thresholds, int(np.count_nonzero(~finite)))
     return CheckResult(
         difference=difference, verdict=verdict_, passed=verdict_ in config.PASSING,
-        numerical=np.where(finite, shown, np.nan), analytic=analytic, blocks=blocks, layout=layout,
+        numerical=shown if own_shown and finite.all() else np.where(finite, shown, np.nan), analytic=analytic, blocks=blocks, layout=layout,
         thresholds=thresholds, status_code=status, reason=reason, threads=ev.threads, path=ev.path, note=ev.note,
         compile_seconds=ev.compile_seconds, compile_note=compile_note(ev), n_params=len(theta),
         dtype=theta.dtype.name, resolution=overall_res, n_kinks_read=int(np.count_nonzero(read_kinks)),

@@ -161,7 +161,7 @@ def assemble_entries(ev, theta, j, *, rows, cols, row_layout, col_layout, pair_l
                    finite=j.finite, kind=kind, coords=np.arange(len(analytic), dtype=np.int64), eps=eps, steps=steps,
                    scheme=scheme, n_evals=j.n_evals, seconds=seconds, kinks=kinks,
                    nonfinite=np.flatnonzero(~j.finite), direction_blocks=pair_ids, error=j.error, estimate=j.estimate,
-                   precision=theta.dtype.name, n_refined=j.refined)
+                   precision=theta.dtype.name, n_refined=j.refined, own_shown=True)
     fields = {f: getattr(res, f) for f in res.__dataclass_fields__}
     fields["note"] = note or fields["note"]
     return EntriesResult(**fields, rows=np.asarray(rows, np.int64), cols=np.asarray(cols, np.int64),

@@ -42,7 +42,14 @@ def counted(status, why) -> np.ndarray:
     """Entries the difference and the block verdicts read: :data:`COUNTED` statuses, and kinks read by a
     converged derivative (:data:`KINK_READ`)."""
     status, why = np.asarray(status), np.asarray(why)
-    return np.isin(status, COUNTED) | ((status == KINK) & (why == KINK_READ))
+    out = _COUNTED_TABLE[status]  # a look-up: np.isin sorts 4,000,000 entries of a Hessian
+    kink = status == KINK
+    if kink.any():
+        out |= kink & (why == KINK_READ)
+    return out
+
+
+_COUNTED_TABLE = np.isin(np.arange(len(STATUS_NAMES)), COUNTED)
 
 
 #: Each of a quotient's two values is taken to be off by this many times the value error measured at θ.

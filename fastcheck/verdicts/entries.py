@@ -34,7 +34,11 @@ from fastcheck import config
 from fastcheck.evaluators.rows import pack_offsets, unpack_rows
 from fastcheck.verdicts import errorbars, ladder
 
-__all__ = ["Columns", "EntryJudgement", "judge_entries"]
+__all__ = ["CHUNK_ENTRIES", "Columns", "EntryJudgement", "judge_entries"]
+
+#: Pass 1 runs over whole columns about this many entries at a time (a Hessian of n = 2,000 has
+#: 4,000,000), so that its temporaries stay in the cache; no number depends on it.
+CHUNK_ENTRIES = 1 << 16
 
 
 @dataclass
@@ -94,7 +98,9 @@ class Columns:
 
 
 class EntryJudgement(NamedTuple):
-    """Per entry (flat ``j·n_rows + i``): the quotient at h, best estimate, error bar, status and kinks."""
+    """Per entry (flat ``j·n_rows + i``): the quotient at h, best estimate, error bar, status and kinks
+    (``kink_left``/``kink_right``: the one-sided slopes of laddered entries, NaN elsewhere; a read-only
+    array when nothing was laddered)."""
 
     numerical: np.ndarray
     estimate: np.ndarray
@@ -127,27 +133,100 @@ def _sums(costs, f0, w, moved):
 
 
 def _column_sums(ev, ev_sum, cols, theta, idx, steps, f0, offs, w, n):
-    """``(acc, mag, finite)`` of the columns ``idx`` at ``steps``: from the plain costs, or from ``ev_sum``'s
-    sums with ``mag`` bounded to first order, Σ_k |w_k|·(|F_i(θ)| + |o_k|·|acc|) (F moves by o_k·acc)."""
+    """``(acc, mag)`` of the columns ``idx`` at ``steps``: from the plain costs (``mag`` their Σ |w_k·F_k|), or
+    from ``ev_sum``'s sums with ``mag`` None: :func:`_first_pass` bounds it to first order,
+    Σ_k |w_k|·(|F_i(θ)| + |o_k|·|acc|) (F moves by o_k·acc)."""
     moved = offs != 0
     if ev_sum is None:
-        return _sums(cols.costs(ev, theta, idx, steps, offs[moved], n), f0, w, moved)
+        return _sums(cols.costs(ev, theta, idx, steps, offs[moved], n), f0, w, moved)[:2]
     acc = cols.costs(ev_sum, theta, idx, steps, np.ones(1), n)[:, 0, :]
     for o, wk in zip(offs, w):
         if o == 0:
             acc += wk * f0[None, :]
-    mag = np.abs(w).sum() * np.abs(f0)[None, :] + float(np.abs(w * offs).sum()) * np.abs(acc)
-    return acc, mag, np.isfinite(acc)
+    return acc, None
 
 
-def _scale(a, g, live, noise) -> float:
-    """The matrix's scale: the largest |analytic| or |numerical| beyond its own round-off."""
-    if not live.any():
-        return 0.0
-    top_a = float(np.max(np.abs(a), where=live, initial=0.0))
-    beyond = np.abs(g) - noise
-    beyond[~live | ~np.isfinite(beyond)] = 0.0
-    return max(top_a, float(beyond.max()), 0.0)
+class _FirstPass(NamedTuple):
+    """Pass 1 over every entry (flat, column-major)."""
+
+    numerical: np.ndarray
+    estimate: np.ndarray  # the quotient, NaN where a value was not finite
+    error: np.ndarray  # its round-off bound, NaN where a value was not finite
+    finite: np.ndarray
+    status: np.ndarray
+    why: np.ndarray
+    pending: np.ndarray  # finite and not agreeing at h
+    scale: float  # the matrix's scale (largest |analytic| or |numerical| beyond its round-off)
+    f_scale: float  # ‖H‖ guessed from the analytic columns
+
+
+def _first_pass(acc, mag, h, a, f0, nu, across, w, offs, mach, great) -> _FirstPass:
+    """Quotients, round-off bounds and the agreement at the columns' own steps, ``CHUNK_ENTRIES`` at a time.
+
+    ``acc`` (m, n) is overwritten with the quotients; ``mag`` (the plain costs' Σ |w_k·F_k|, overwritten
+    with the bounds) is None for ``ev_sum``'s sums.  Every entry gets the arithmetic it would get in one
+    sweep over the whole matrix (the chunks are whole columns; the scale is a maximum), so the chunking
+    changes no number: it only keeps each step's temporaries in the cache.
+    """
+    m, n = acc.shape
+    step = max(1, CHUNK_ENTRIES // max(n, 1))
+    chunks = [(j0, min(m, j0 + step)) for j0 in range(0, m, step)]
+    # ‖H‖ guessed from the analytic columns (only the rounding across a direction uses it)
+    f_scale = max((float(np.max(np.linalg.norm(a[j0:j1], axis=1))) for j0, j1 in chunks), default=0.0)
+    noise = np.empty((m, n)) if mag is None else mag
+    est = np.empty((m, n))
+    finite = np.empty((m, n), bool)
+    status = np.full((m, n), errorbars.AGREE, np.int8)
+    why = np.zeros((m, n), np.int8)
+    pending = np.empty((m, n), bool)
+    abs_f0 = np.abs(w).sum() * np.abs(f0)[None, :]
+    moved_w = float(np.abs(w * offs).sum())
+    spread = 2 * np.abs(w).sum()
+    scale_all = 0.0
+    close, close_noise = [], []
+    for j0, j1 in chunks:
+        A, M, ac, hc = acc[j0:j1], noise[j0:j1], a[j0:j1], h[j0:j1]
+        fin = finite[j0:j1]
+        np.isfinite(A, out=fin)
+        if mag is None:
+            np.abs(A, out=M)
+            M *= moved_w
+            M += abs_f0
+        M *= 4 * mach
+        M += spread * (nu[None, :] + (across[j0:j1] * f_scale)[:, None])
+        M /= hc
+        A /= hc  # the quotients
+        e = est[j0:j1]
+        e[...] = A
+        bad = ~fin
+        if bad.any():
+            e[bad] = np.nan
+            M[bad] = np.nan
+            status[j0:j1][bad] = errorbars.NONFINITE
+            why[j0:j1][bad] = errorbars.NONFINITE_COST
+        abs_a = np.abs(ac)
+        top_a = float(np.max(abs_a, where=fin, initial=0.0))
+        abs_e = np.abs(e)
+        beyond = abs_e - M
+        beyond[~np.isfinite(beyond)] = 0.0
+        scale_all = max(scale_all, top_a, float(beyond.max(initial=0.0)))
+        still = fin & (ac == 0) & (A == 0)
+        status[j0:j1][still] = errorbars.ZERO
+        # errorbars.first_pass, but for the scale: the entries agreeing only within their round-off wait for it
+        err = np.abs(ac - e)
+        within = err <= great * np.maximum(abs_a, abs_e)
+        p = pending[j0:j1]
+        np.logical_and(fin, ~(within | still), out=p)
+        near = p & (err <= M)
+        if near.any():
+            k = np.flatnonzero(near)
+            close.append(k + j0 * n)
+            close_noise.append(M.reshape(-1)[k])
+    if close:
+        k, bar = np.concatenate(close), np.concatenate(close_noise)
+        pending.reshape(-1)[k[bar <= config.RESOLVE * scale_all]] = False
+    flat = (acc, est, noise, finite, status, why, pending)
+    return _FirstPass(*(x.reshape(-1) for x in flat), scale_all, f_scale)
 
 
 def judge_entries(ev, theta, cols: Columns, f0, analytic, scheme, *, mach, great, row_noise=None, pair_ids=None,
@@ -170,33 +249,18 @@ def judge_entries(ev, theta, cols: Columns, f0, analytic, scheme, *, mach, great
     w = np.asarray(scheme.weights, np.float64)
     moved = offs != 0
     everything = np.arange(m)
-    acc, mag, finite = _column_sums(ev, ev_sum, cols, theta, everything, cols.steps, f0, offs, w, n)
+    acc, mag = _column_sums(ev, ev_sum, cols, theta, everything, cols.steps, f0, offs, w, n)
     n_evals = m * int(moved.sum())
-    h = cols.steps[:, None]
     across = cols.across(theta, everything, cols.steps, offs[moved])
-    num = acc / h
-    a = np.asarray(analytic, np.float64)
-    f_scale = float(np.max(np.linalg.norm(a, axis=1))) if a.size else 0.0  # ‖H‖ guessed from the analytic columns
-    mag *= 4 * mach
-    mag += 2 * np.abs(w).sum() * (nu[None, :] + (across * f_scale)[:, None])
-    mag /= h
-    noise = mag
-    num, noise, finite, a = num.reshape(-1), noise.reshape(-1), finite.reshape(-1), a.reshape(-1)
-    del acc
+    a = np.ascontiguousarray(analytic, np.float64)
+    first = _first_pass(acc, mag, cols.steps[:, None], a, f0, nu, across, w, offs, mach, great)
+    del acc, mag
+    num, est, error, finite, status, why, pending = first[:7]
+    noise, scale_all, f_scale = error, first.scale, first.f_scale  # pass 2 reads the round-off of an entry before it widens its bar
+    a = a.reshape(-1)
     N = m * n
-    est = np.where(finite, num, np.nan)
-    error = np.where(finite, noise, np.nan)
-    status = np.full(N, errorbars.AGREE, np.int8)
-    why = np.zeros(N, np.int8)
-    status[~finite] = errorbars.NONFINITE
-    why[~finite] = errorbars.NONFINITE_COST
-    left, right = np.full(N, np.nan), np.full(N, np.nan)
-    scale_all = _scale(a, est, finite, noise)
-    still = finite & (a == 0) & (num == 0)
-    status[still] = errorbars.ZERO
-    agree = errorbars.first_pass(a, est, noise, finite, still, scale_all, great)
-    pending = finite & ~agree
-    out = EntryJudgement(num, est, error, status, why, finite, left, right, n_evals, 0)
+    unread = np.broadcast_to(np.nan, N)  # the kinks' slopes, read-only NaN until a ladder reads an entry
+    out = EntryJudgement(num, est, error, status, why, finite, unread, unread, n_evals, 0)
     if not pending.any():
         return out
     if not refine:
@@ -218,6 +282,8 @@ def judge_entries(ev, theta, cols: Columns, f0, analytic, scheme, *, mach, great
     ok = (np.abs(a[flat] - est[flat]) <= config.MARGIN * bar) & (bar <= config.RESOLVE * scale_all)
     pending[flat[ok]] = False
     if pending.any():
+        left, right = np.full(N, np.nan), np.full(N, np.nan)
+        out = out._replace(kink_left=left, kink_right=right)
         n_evals, refined = _ladder_pass(ev, theta, cols, f0, nu, a, est, error, status, why, left, right, pending,
                                         pair_ids, mach, great, scale_all, f_scale, n_evals)
         out = out._replace(refined=refined)

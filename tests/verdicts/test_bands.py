@@ -1,4 +1,5 @@
 """Headlines, hints and the block table (verdicts.bands): what a failing or inconclusive check says."""
+import math
 import warnings
 
 import numpy as np
@@ -68,3 +69,49 @@ def test_cli_exits_3_when_inconclusive(tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         assert main(["check", f"{f}:make", "--eps", "1e-12"]) == 0
+
+
+# -- long vectors (a Hessian's entries): chunked arithmetic, the numbers of the plain formula ---------------
+def _plain_difference(a, b):
+    """The recipe's formula written out: scaled by the largest magnitude, then three sums of squares."""
+    top = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))))
+    if top == 0:
+        return 0.0
+    if np.isfinite(top):
+        a, b = a / top, b / top
+    den = np.sqrt(np.sum(a * a)) + np.sqrt(np.sum(b * b))
+    return 0.0 if den == 0 else float(np.sqrt(np.sum((a - b) * (a - b))) / den)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-300, 1e290])
+def test_the_difference_of_long_vectors_is_the_plain_formulas_to_the_bit(scale):
+    from fastcheck.verdicts.bands import relative_difference
+
+    rng = np.random.default_rng(4)
+    n = 300_007  # several chunks, the last one short
+    a = rng.standard_normal(n) * scale
+    b = a * (1 + 1e-6 * rng.standard_normal(n))
+    got = relative_difference(a, b)
+    assert got == _plain_difference(a, b)
+    exact = math.sqrt(math.fsum((x - y) ** 2 for x, y in zip(a / scale, b / scale)))  # an independent check
+    norms = math.sqrt(math.fsum(x * x for x in a / scale)) + math.sqrt(math.fsum(y * y for y in b / scale))
+    assert got == pytest.approx(exact / norms, rel=1e-9)
+    assert relative_difference(a, a.copy()) == 0.0 and relative_difference(np.zeros(n), np.zeros(n)) == 0.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        a[n // 2] = np.inf  # no scaling then: the formula's own inf/NaN
+        np.testing.assert_equal(relative_difference(a, b), _plain_difference(a, b))
+
+
+def test_the_worst_entry_of_a_long_block_is_the_first_largest_gap():
+    from fastcheck.verdicts.bands import _largest_gap
+
+    rng = np.random.default_rng(5)
+    n = 200_003
+    a = rng.standard_normal(n)
+    g = a + 1e-9 * rng.standard_normal(n)
+    for i in (n - 1, 70_000, 3):  # ties: the first one wins, as np.argmax says
+        g[i] = a[i] + 1.0
+        gap = np.abs(a - g)
+        assert _largest_gap(a, g) == (int(np.argmax(gap)), float(gap.max()))
+    g[150_000] = np.nan  # a NaN is the largest, as np.argmax says
+    assert _largest_gap(a, g)[0] == int(np.argmax(np.abs(a - g))) == 150_000

@@ -1,0 +1,146 @@
+"""The judgement of matrix entries (verdicts.entries): the numbers do not depend on how the work is split.
+
+Pass 1 runs over the columns a chunk at a time (``CHUNK_ENTRIES``) and, with
+``workers=2``, the columns' gradients come back from worker processes in
+chunks.  Neither may change a single number: the statuses, estimates, error
+bars and block verdicts of a Hessian check must be those of one sweep over
+the whole matrix in the serial loop, on a correct Hessian, on one with planted
+errors, and on a gradient that is NaN at some of the perturbed points.
+"""
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import fastcheck as fc
+from fastcheck.verdicts import entries
+
+
+class Pairwise:
+    """J = Σ_edges w·log cosh(θ_i − θ_j): a sparse Hessian (most entries exactly 0, some rows' differences 0)."""
+
+    def __init__(self, n=150, edges=900, seed=0):
+        rng = np.random.default_rng(seed)
+        self.i = rng.integers(0, n, edges)
+        self.j = (self.i + rng.integers(1, n, edges)) % n
+        self.w = rng.random(edges) + 0.5
+        self.n = n
+        self.theta = rng.standard_normal(n)
+
+    def cost(self, t):
+        d = t[self.i] - t[self.j]
+        return float(np.sum(self.w * np.log(np.cosh(d))))
+
+    def grad(self, t):
+        s = self.w * np.tanh(t[self.i] - t[self.j])
+        return np.bincount(self.i, s, self.n) - np.bincount(self.j, s, self.n)
+
+    def hess(self, t):
+        s = self.w / np.cosh(t[self.i] - t[self.j]) ** 2
+        H = np.zeros((self.n, self.n))
+        for a, b, v in zip(self.i, self.j, s):  # written out entry by entry
+            H[a, a] += v
+            H[b, b] += v
+            H[a, b] -= v
+            H[b, a] -= v
+        return H
+
+
+def _planted(p):
+    H = p.hess(p.theta)
+    H[3, 40] += 1e-3 * np.abs(H).max()  # one entry and its partner
+    H[40, 3] = H[3, 40]
+    H[17] *= 1.0001  # a row scaled by 1e-4: caught where its bars are tight, not everywhere
+    return H
+
+
+def _nan_grad(p):
+    t5 = p.theta[5]
+
+    def grad(t):
+        g = p.grad(t)
+        if t[5] > t5:
+            g[::7] = np.nan
+        return g
+
+    return grad
+
+
+class TinyFirst:
+    """J = g₀·θ + ½ Σ d_i θ_i², the first curvatures d_i = 1e-8 under a gradient of order 1, the rest 1e3.
+
+    The first columns' entries agree only within their round-off, which is resolved against the scale
+    of the whole matrix (set by the later columns): a chunk may not judge them by the scale seen so far."""
+
+    def __init__(self, n=60, seed=2):
+        rng = np.random.default_rng(seed)
+        self.d = np.where(np.arange(n) < 20, 1e-8, 1e3)
+        self.g0 = rng.uniform(0.5, 1.5, n)
+        self.theta = rng.standard_normal(n) * 1e-4
+        self.n = n
+
+    def cost(self, t):
+        return float(self.g0 @ t + 0.5 * np.sum(self.d * t * t))
+
+    def grad(self, t):
+        return self.g0 + self.d * t
+
+    def hess(self, t):
+        return np.diag(self.d)
+
+
+def _same(a, b):
+    for f in ("numerical", "estimate", "error", "status_code", "analytic", "rows", "cols", "direction_blocks"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+    pd.testing.assert_frame_equal(a.blocks, b.blocks, check_exact=True)
+    assert (a.verdict, a.difference, a.n_evals, a.n_refined, a.notes) == (b.verdict, b.difference, b.n_evals,
+                                                                           b.n_refined, b.notes)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return Pairwise()
+
+
+CASES = {
+    "correct": lambda p: (p.hess(p.theta), p.grad),
+    "planted": lambda p: (_planted(p), p.grad),
+    "nan gradient": lambda p: (p.hess(p.theta), _nan_grad(p)),
+}
+
+
+@pytest.mark.parametrize("case", [*CASES, "tiny first"])
+def test_pass_one_in_chunks_gives_the_numbers_of_one_sweep(problem, case, monkeypatch):
+    if case == "tiny first":
+        problem = TinyFirst()
+        H, grad = problem.hess(problem.theta), problem.grad
+    else:
+        H, grad = CASES[case](problem)
+    half = problem.n // 3
+    layout = {"a": np.zeros(half), "b": np.zeros(problem.n - half)}
+    for lay in (None, layout):
+        monkeypatch.setattr(entries, "CHUNK_ENTRIES", 10**9)  # one chunk: the whole matrix in one sweep
+        whole = fc.check_hessian(problem.cost, problem.theta, H, grad=grad, layout=lay, workers=1)
+        monkeypatch.setattr(entries, "CHUNK_ENTRIES", 7 * problem.n)  # 7 columns a chunk, the last one short
+        chunked = fc.check_hessian(problem.cost, problem.theta, H, grad=grad, layout=lay, workers=1)
+        _same(whole, chunked)
+    expected = {"correct": "great", "planted": "wrong", "nan gradient": "inconclusive", "tiny first": "great"}[case]
+    assert whole.verdict == expected, str(whole)
+    if case == "planted":
+        assert whole.n_refined > 0  # the ladder ran on the chunked quotients too
+        assert {(3, 40), (40, 3)} <= set(zip(whole.rows[whole.status == "wrong"], whole.cols[whole.status == "wrong"]))
+    if case == "nan gradient":
+        assert np.count_nonzero(whole.status == "nonfinite") > 0
+
+
+@pytest.mark.parametrize("case", ["correct", "planted"])
+def test_worker_processes_give_the_statuses_of_the_serial_loop(problem, case):
+    H, grad = CASES[case](problem)
+    serial = fc.check_hessian(problem.cost, problem.theta, H, grad=grad, workers=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fc.PoolFallbackWarning)  # a fallback would compare the loop with itself
+        pooled = fc.check_hessian(problem.cost, problem.theta, H, grad=grad, workers=2)
+    assert "pool" in pooled.path
+    _same(serial, pooled)
+    assert serial.verdict == ("great" if case == "correct" else "wrong")
