@@ -58,7 +58,13 @@ NumPy's error model (no ZeroDivisionError check; see
 """
 from fastcheck.models.layered.cache import forward_cache, locate
 from fastcheck.models.layered.columns import column_block, column_scratch
-from fastcheck.models.layered.kernel import layered_complex_step, layered_costs
+from fastcheck.models.layered.kernel import (
+    kernels_for,
+    layered_complex_step,
+    layered_costs,
+    shallow_complex_step,
+    shallow_costs,
+)
 from fastcheck.models.layered.moves import SMALL, SMALL32
 from fastcheck.models.layered.plan import BLOCK_ROWS, COLUMN_ENTRIES, column_path, column_size, plan_blocks
 from fastcheck.models.layered.rank1 import perturbed_delta
@@ -80,9 +86,12 @@ __all__ = [
     "column_scratch",
     "column_size",
     "forward_cache",
+    "kernels_for",
     "layered_complex_step",
     "layered_costs",
     "locate",
     "perturbed_delta",
     "plan_blocks",
+    "shallow_complex_step",
+    "shallow_costs",
 ]
