@@ -68,13 +68,13 @@ def _child(out_path: str, args: list) -> int:
     return rc
 
 
-def _run(args: list, cache: str, threads: int) -> dict:
+def _run(args: list, cache: str, threads: int, tree: Path = ROOT) -> dict:
     """The command in a fresh process on ``cache``: its records, user+sys CPU and wall seconds."""
     fd, out = tempfile.mkstemp(suffix=".json")
     os.close(fd)
     env = {k: v for k, v in os.environ.items() if k != "FASTCHECK_COMPILE"}
     env.update(NUMBA_CACHE_DIR=cache, FASTCHECK_CACHE_DIR=cache, NUMBA_NUM_THREADS=str(threads),
-               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p))
+               PYTHONPATH=os.pathsep.join(p for p in (str(tree), env.get("PYTHONPATH", "")) if p))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "--child", out, *args], env=env, capture_output=True,
@@ -123,16 +123,18 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=sorted(COMMANDS), default="mlp-784-128-10")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-warm", action="store_true", help="skip the warm run")
+    parser.add_argument("--tree", type=Path, default=ROOT,
+                        help="the checkout whose fastcheck is measured (default: this one), e.g. another branch's")
     add_write_option(parser, TRACKED)
     args = parser.parse_args(argv)
     cmd = COMMANDS[args.only]
     load_before = _load()
     cache = tempfile.mkdtemp(prefix="fastcheck-inventory-")
-    cold = _run(cmd, cache, args.threads)
+    cold = _run(cmd, cache, args.threads, args.tree)
     files = _cache_files(cache)
-    warm = None if args.no_warm else _run(cmd, cache, args.threads)
+    warm = None if args.no_warm else _run(cmd, cache, args.threads, args.tree)
     load_after = _load()
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+    commit = subprocess.run(["git", "-C", str(args.tree), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, check=False).stdout.strip() or "?"
     rows = _table(cold["records"])
     total_self = sum(r["cpu_self"] for r in cold["records"])
