@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,6 +124,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=sorted(COMMANDS), default="mlp-784-128-10")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-warm", action="store_true", help="skip the warm run")
+    parser.add_argument("--keep-cache", action="store_true", help="keep the cache folder (printed) for later warm runs")
     parser.add_argument("--tree", type=Path, default=ROOT,
                         help="the checkout whose fastcheck is measured (default: this one), e.g. another branch's")
     add_write_option(parser, TRACKED)
@@ -169,6 +171,10 @@ def main(argv=None) -> int:
          "load_before": load_before, "load_after": load_after, "commit": commit}, indent=1) + "\n")
     print(text)
     print(f"written to {out}/")
+    if args.keep_cache:
+        print(f"cache kept in {cache}")
+    else:
+        shutil.rmtree(cache, ignore_errors=True)
     return 0
 
 
