@@ -49,7 +49,8 @@ The modules, one algorithm each (each imports only those above it in this list):
 * :mod:`.columns`: the column path, a block of one column's coordinates
   through those cubics;
 * :mod:`.kernel`: :func:`layered_costs` and :func:`layered_complex_step`,
-  one setup, one block dispatch, parallel over interleaved chunks of blocks.
+  one setup, one block dispatch, parallel over interleaved chunks of blocks
+  (and their forms for networks of at most two layers, :func:`kernels_for`).
 
 Every block runs the same operations whatever the thread count, so the
 results are identical for any number of threads.  The network code uses

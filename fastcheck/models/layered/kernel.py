@@ -10,6 +10,13 @@ blocks (:func:`_block`, which picks the path of each):
 * :func:`layered_complex_step`: ``Im J(θ + i·h_c·e_c) = Im ΔJ`` at the move
   ``s = i·h_c`` (no subtraction of J(θ)).
 
+Each comes in two compiled forms (:func:`kernels_for` picks): the general one,
+and one for networks of at most two layers, where no layer has two layers above
+it, compiled without the matrix-product path and the column path's hidden-layer
+cubics (a ``deep`` flag that Numba prunes before typing).  The operations on every
+block such a network has are the same in both, bit for bit; the smaller form is a
+fifth less to compile on an empty cache (``benchmarks/bench_compile_inventory.py``).
+
 A block goes by :func:`~fastcheck.models.layered.columns.column_block` on the
 column path when its moves are small enough for the cubics, else by
 :func:`~fastcheck.models.layered.gemm.gemm_block` when at least two layers lie
