@@ -47,7 +47,7 @@ class _KinkCache:
         return self._flags if same else None
 
 
-#: (kind, dtype) pairs whose kernel this process has compiled (or loaded from the cache):
+#: (kernel, dtype) pairs this process has compiled (or loaded from the cache):
 #: compilation is process-wide, so a new evaluator need not run the kernel again to prepare it.
 _COMPILED = set()
 
@@ -107,7 +107,9 @@ class LayeredEvaluator(Evaluator):
         # the whole check's kernel work interpreted, against compiling: small networks are checked
         # interpreted, by the same code (see fastcheck.config.interpreted), with nothing to compile
         work = interpreted_kernel_seconds(model, self._batch, model.n_params, 2 * EVALS_PER_POINT, CALLS_PER_CHECK)
-        self._costs = config.runner(layered.layered_costs, work, COLD_KERNEL)
+        # the kernels for this depth: a network of at most two layers compiles without the paths it never takes
+        self._kernel_costs, self._kernel_complex = layered.kernels_for(model.arch)
+        self._costs = config.runner(self._kernel_costs, work, COLD_KERNEL)
         self._value = (backprop.mlp_cost if config.is_compiled(self._costs)
                        else config.runner(backprop.mlp_cost, work, COLD_COST))
         self._complex = None  # chosen by prepare(θ, "complex") for a whole complex-step check
@@ -153,13 +155,14 @@ class LayeredEvaluator(Evaluator):
             if self._complex is None:  # the whole check's choice
                 work = interpreted_kernel_seconds(self.model, self._batch, self.model.n_params, EVALS_PER_POINT,
                                                   CALLS_PER_CHECK)
-                self._complex = config.runner(layered.layered_complex_step, work, COLD_KERNEL)
-            if config.is_compiled(self._complex) and (kind, self.dtype) not in _COMPILED:
+                self._complex = config.runner(self._kernel_complex, work, COLD_KERNEL)
+            key = (self._kernel_complex, self.dtype)
+            if config.is_compiled(self._complex) and key not in _COMPILED:
                 self.complex_step(theta, np.zeros(1, np.int64), np.full(1, 1e-3))
-                _COMPILED.add((kind, self.dtype))
-        elif config.is_compiled(self._costs) and (kind, self.dtype) not in _COMPILED:
+                _COMPILED.add(key)
+        elif config.is_compiled(self._costs) and (self._kernel_costs, self.dtype) not in _COMPILED:
             self._run(theta, np.zeros(1, np.int64), np.full(1, 1e-3), np.ones(1))
-            _COMPILED.add((kind, self.dtype))
+            _COMPILED.add((self._kernel_costs, self.dtype))
 
     def _check_theta(self, theta):
         if theta.dtype != self.dtype:
@@ -199,7 +202,7 @@ class LayeredEvaluator(Evaluator):
         kernel = self._complex  # a whole complex-step check's choice, else that of these coordinates alone
         if kernel is None:
             work = interpreted_kernel_seconds(self.model, self._batch, len(coords), 1, 1)
-            kernel = config.runner(layered.layered_complex_step, work, COLD_KERNEL)
+            kernel = config.runner(self._kernel_complex, work, COLD_KERNEL)
         with config.threads(self._threads) as n, config.single_threaded_blas():
             self._timed(kernel, theta, *self.args, coords, steps, unit, np.int64(n), out)
         return out

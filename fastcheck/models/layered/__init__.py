@@ -49,7 +49,8 @@ The modules, one algorithm each (each imports only those above it in this list):
 * :mod:`.columns`: the column path, a block of one column's coordinates
   through those cubics;
 * :mod:`.kernel`: :func:`layered_costs` and :func:`layered_complex_step`,
-  one setup, one block dispatch, parallel over interleaved chunks of blocks.
+  one setup, one block dispatch, parallel over interleaved chunks of blocks
+  (and their forms for networks of at most two layers, :func:`kernels_for`).
 
 Every block runs the same operations whatever the thread count, so the
 results are identical for any number of threads.  The network code uses
@@ -58,7 +59,13 @@ NumPy's error model (no ZeroDivisionError check; see
 """
 from fastcheck.models.layered.cache import forward_cache, locate
 from fastcheck.models.layered.columns import column_block, column_scratch
-from fastcheck.models.layered.kernel import layered_complex_step, layered_costs
+from fastcheck.models.layered.kernel import (
+    kernels_for,
+    layered_complex_step,
+    layered_costs,
+    shallow_complex_step,
+    shallow_costs,
+)
 from fastcheck.models.layered.moves import SMALL, SMALL32
 from fastcheck.models.layered.plan import BLOCK_ROWS, COLUMN_ENTRIES, column_path, column_size, plan_blocks
 from fastcheck.models.layered.rank1 import perturbed_delta
@@ -80,9 +87,12 @@ __all__ = [
     "column_scratch",
     "column_size",
     "forward_cache",
+    "kernels_for",
     "layered_complex_step",
     "layered_costs",
     "locate",
     "perturbed_delta",
     "plan_blocks",
+    "shallow_complex_step",
+    "shallow_costs",
 ]

@@ -62,87 +62,101 @@ def column_scratch(arch, loss, B, n_moves, zero, real, cap):
             np.full((3 * B if mid > 0 else 0, K), real), np.full(rows, zero), np.full(rows, zero))
 
 
-@jit(NET)
-def column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kink, anew, dvec, cscratch):
-    """``dJ`` and ``kink`` of a block of coordinates of one column ``j`` of a layer on the
-    column path (see the module doc): the column's changes ``D`` (row
-    ``k·nc + c`` is coordinate c at move k), then the layers above as cubics in them.
-    Returns 0, having written nothing the caller reads, when some move is too large
-    for the cubics (the caller then takes the general path); else 1, or 2 when the
-    output's changes were small enough for the quadratic."""
-    Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
-    DT, XG, ii, acc, C, P, SKf, row = cscratch
-    L = arch.shape[0]
-    B = Z.shape[0]
-    K = arch[L - 1, N_OUT]
-    oL = arch[L - 1, OUT_OFF]
-    n_off = S.shape[1]
-    nc = t1 - t0
-    R = nc * n_off
-    l, _, _, j = locate(arch, coords[t0])
-    i0 = arch[l, IN_OFF]
-    u = arch[l, OUT_OFF] + j
-    limit = cubics.cubic_limit(J0)
-    # step 1: by the cubic for a sigmoid column whose moves |s·x| are small enough, else
-    # by moved_column row by row (any activation, kinks flagged)
-    smax = 0.0
-    xmax = 0.0
-    for c in range(nc):
-        i = locate(arch, coords[t0 + c])[2]
-        xmax = max(xmax, 1.0 if i < 0 else colmax[i0 + i])
-        for k in range(n_off):
-            smax = max(smax, bound(S[c, k]))
-    cubic = arch[l, ACT] == SIGMOID and smax * xmax <= limit
-    SK = matrix_view(SKf, n_off, nc)
-    if cubic:
-        # the moves, move-major, and the inputs; the changes are made sample by sample below
-        for c in range(nc):
-            ii[c] = locate(arch, coords[t0 + c])[2]
-            kink[c] = False
-            for k in range(n_off):
-                SK[k, c] = S[c, k]
-        for b in range(B):
-            for c in range(nc):
-                XG[b, c] = 1.0 if ii[c] < 0 else A[b, i0 + ii[c]]
-        dmax = cubics.column_bound(G, MT, u, smax * xmax)
-    else:
-        dmax = 0.0
+def _column_block_kernel(deep):
+    """:func:`column_block` for any network (``deep``), or for a network of at most two layers, where
+    the column path never has a hidden layer between the column and the output (its cubics are then
+    left out of the compiled code: less to compile, the same operations)."""
+
+    @jit(NET)
+    def column_block(theta, Y, arch, loss, l2, cache, G, coords, t0, t1, S, dJ, kink, anew, dvec, cscratch):
+        """``dJ`` and ``kink`` of a block of coordinates of one column ``j`` of a layer on the
+        column path (see the module doc): the column's changes ``D`` (row
+        ``k·nc + c`` is coordinate c at move k), then the layers above as cubics in them.
+        Returns 0, having written nothing the caller reads, when some move is too large
+        for the cubics (the caller then takes the general path); else 1, or 2 when the
+        output's changes were small enough for the quadratic."""
+        Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
+        DT, XG, ii, acc, C, P, SKf, row = cscratch
+        L = arch.shape[0]
+        B = Z.shape[0]
+        K = arch[L - 1, N_OUT]
+        oL = arch[L - 1, OUT_OFF]
+        n_off = S.shape[1]
+        nc = t1 - t0
+        R = nc * n_off
+        l, _, _, j = locate(arch, coords[t0])
+        i0 = arch[l, IN_OFF]
+        u = arch[l, OUT_OFF] + j
+        limit = cubics.cubic_limit(J0)
+        # step 1: by the cubic for a sigmoid column whose moves |s·x| are small enough, else
+        # by moved_column row by row (any activation, kinks flagged)
+        smax = 0.0
+        xmax = 0.0
         for c in range(nc):
             i = locate(arch, coords[t0 + c])[2]
-            flag = False
+            xmax = max(xmax, 1.0 if i < 0 else colmax[i0 + i])
             for k in range(n_off):
-                r = k * nc + c
-                if moved_column(arch, l, i, j, S[c, k], ZT, HT, AT, ET, MT, colmax, anew, dvec):
-                    flag = True
-                for b in range(B):
-                    DT[b, r] = dvec[b]
-                    dmax = max(dmax, bound(dvec[b]))
-            kink[c] = flag
-    # steps 2-4: the layers above and the loss, every row at once
-    m = l + 1
-    if m == L - 1:
-        wrow = arch[m, W_OFF] + j * K
-        wmax = 0.0
-        for k in range(K):
-            wmax = max(wmax, abs(theta[wrow + k]))
-        if dmax * wmax > limit:
+                smax = max(smax, bound(S[c, k]))
+        cubic = arch[l, ACT] == SIGMOID and smax * xmax <= limit
+        SK = matrix_view(SKf, n_off, nc)
+        if cubic:
+            # the moves, move-major, and the inputs; the changes are made sample by sample below
+            for c in range(nc):
+                ii[c] = locate(arch, coords[t0 + c])[2]
+                kink[c] = False
+                for k in range(n_off):
+                    SK[k, c] = S[c, k]
+            for b in range(B):
+                for c in range(nc):
+                    XG[b, c] = 1.0 if ii[c] < 0 else A[b, i0 + ii[c]]
+            dmax = cubics.column_bound(G, MT, u, smax * xmax)
+        else:
+            dmax = 0.0
+            for c in range(nc):
+                i = locate(arch, coords[t0 + c])[2]
+                flag = False
+                for k in range(n_off):
+                    r = k * nc + c
+                    if moved_column(arch, l, i, j, S[c, k], ZT, HT, AT, ET, MT, colmax, anew, dvec):
+                        flag = True
+                    for b in range(B):
+                        DT[b, r] = dvec[b]
+                        dmax = max(dmax, bound(dvec[b]))
+                kink[c] = flag
+        # steps 2-4: the layers above and the loss, every row at once
+        m = l + 1
+        if m == L - 1:
+            wrow = arch[m, W_OFF] + j * K
+            wmax = 0.0
+            for k in range(K):
+                wmax = max(wmax, abs(theta[wrow + k]))
+            if dmax * wmax > limit:
+                return 0
+            quad = dmax * wmax <= cubics.quadratic_limit(J0)
+            cubics.output_rows(DT, cubic, SK, nc, XG, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row)
+        elif deep:
+            wmax = cubics.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
+            zmax = cubics.output_bound(P, B, dmax)
+            if dmax * wmax > limit or zmax > limit:
+                return 0
+            quad = zmax <= cubics.quadratic_limit(J0)
+            cubics.hidden_output_rows(DT, cubic, SK, nc, XG, MT, u, R, P, G, AT, YT, oL, K, quad, acc, row)
+        else:  # at most two layers: m is always the last one (this branch is not compiled)
             return 0
-        quad = dmax * wmax <= cubics.quadratic_limit(J0)
-        cubics.output_rows(DT, cubic, SK, nc, XG, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row)
-    else:
-        wmax = cubics.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
-        zmax = cubics.output_bound(P, B, dmax)
-        if dmax * wmax > limit or zmax > limit:
-            return 0
-        quad = zmax <= cubics.quadratic_limit(J0)
-        cubics.hidden_output_rows(DT, cubic, SK, nc, XG, MT, u, R, P, G, AT, YT, oL, K, quad, acc, row)
-    scale = const(loss_scale(loss, B, K) * (0.5 if loss == SSE else 1.0), J0)
-    for c in range(nc):
-        i = locate(arch, coords[t0 + c])[2]
-        for k in range(n_off):
-            s = S[c, k]
-            d = scale * acc[k * nc + c]
-            if i >= 0 and l2 != 0.0:
-                d += l2_change(theta, arch, l, i, j, s, l2)
-            dJ[c, k] = d
-    return 2 if quad else 1
+        scale = const(loss_scale(loss, B, K) * (0.5 if loss == SSE else 1.0), J0)
+        for c in range(nc):
+            i = locate(arch, coords[t0 + c])[2]
+            for k in range(n_off):
+                s = S[c, k]
+                d = scale * acc[k * nc + c]
+                if i >= 0 and l2 != 0.0:
+                    d += l2_change(theta, arch, l, i, j, s, l2)
+                dJ[c, k] = d
+        return 2 if quad else 1
+
+    return column_block
+
+
+column_block = _column_block_kernel(True)
+#: :func:`column_block` for networks of at most two layers (no hidden layer above the column).
+shallow_column_block = _column_block_kernel(False)
