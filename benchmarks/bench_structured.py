@@ -36,7 +36,7 @@ import numba
 import numpy as np
 import pandas as pd
 from peers.networks import network_like, tutorial_numerical_gradient
-from timing import add_write_option, median_time, report_dir
+from timing import add_write_option, keep_sections, median_time, report_dir
 
 import fastcheck
 from fastcheck.checks.gradient import run_check
@@ -252,10 +252,7 @@ def main(argv=None):
     readme = out / "README.md"
     text = render(df, mem, meta, args)
     old = readme.read_text() if readme.exists() else ""
-    begin, end = "<!-- forward-units: begin -->", "<!-- forward-units: end -->"
-    if begin in old and end in old:  # keep the table bench_forward_units.py writes
-        text = text.rstrip("\n") + "\n\n" + old[old.index(begin) : old.index(end) + len(end)] + "\n"
-    readme.write_text(text)
+    readme.write_text(keep_sections(text, old))  # the sections bench_forward_units.py and profile_structured.py wrote
     print((out / "README.md").read_text())
     return 0
 

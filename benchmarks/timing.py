@@ -1,8 +1,13 @@
 """Timing helper shared by the stand-alone benchmark scripts (run as ``python benchmarks/bench_*.py``)."""
 from __future__ import annotations
 
+import re
 import statistics
 import time
+
+#: A section one script writes into a README another script also writes: between ``<!-- NAME: begin -->`` and
+#: ``<!-- NAME: end -->`` (reports/structured: bench_forward_units.py's forward-units, profile_structured.py's profile).
+SECTION = re.compile(r"<!-- ([\w-]+): begin -->.*?<!-- \1: end -->", re.DOTALL)
 
 
 def median_time(fn, repeat):
@@ -37,3 +42,10 @@ def report_dir(write: bool, tracked):
         shutil.copy2(tracked / "README.md", out / "README.md")
     print(f"results go to {out}/ (--write puts them into {tracked}/)", flush=True)
     return out
+
+
+def keep_sections(text: str, old: str) -> str:
+    """``text`` followed by every marked section (:data:`SECTION`) of ``old``, in its order: a script that
+    rewrites a README keeps the sections other scripts wrote into it."""
+    kept = [m.group(0) for m in SECTION.finditer(old)]
+    return "\n\n".join([text.rstrip("\n"), *kept]) + "\n"

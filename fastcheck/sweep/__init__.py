@@ -11,6 +11,8 @@ Results can be appended to a directory point by point (``out=``), resumed
 were computed with other options) and computed on a Dask cluster
 (``client=``); one process at a time writes a directory;
 :mod:`fastcheck.report` turns a directory into tables, plots and a README.
+Each sweep returns a :class:`SweepTable`, a DataFrame that shows its plot in a
+notebook.
 """
 from fastcheck.errors import GridError, ResultsExistError, ResumeError, SweepFileError
 from fastcheck.sweep.eps import eps_sweep
@@ -24,6 +26,7 @@ from fastcheck.sweep.grid import (
     parse_eps,
 )
 from fastcheck.sweep.hessian import hessian_eps_sweep
+from fastcheck.sweep.result import SweepTable
 from fastcheck.sweep.schema import EPS_SCHEMA, SIZE_SCHEMA, TIMING_COLUMNS
 from fastcheck.sweep.size import size_sweep
 
@@ -40,6 +43,7 @@ __all__ = [
     "ResultsExistError",
     "ResumeError",
     "SweepFileError",
+    "SweepTable",
     "best_rows",
     "eps_sweep",
     "fit_curve",

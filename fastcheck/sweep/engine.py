@@ -22,6 +22,7 @@ from fastcheck.problems import estimated_bytes, get_problem
 from fastcheck.support.progress import make_progress
 from fastcheck.support.resources import grid_bytes, require_memory
 from fastcheck.sweep import dask as dask_support
+from fastcheck.sweep.result import SweepTable, as_sweep_table
 from fastcheck.sweep.schema import TIMING_COLUMNS
 from fastcheck.sweep.store import ResultStore, coerce
 
@@ -86,8 +87,9 @@ def require_sweep_memory(specs, n_points, threads, force) -> None:
 
 
 def run_grid(hooks: SweepHooks, problems, grid, meta, plan, *, out, resume, overwrite, progress,
-             client, chunk, threads) -> pd.DataFrame:
-    """Run the points of ``grid`` not yet in ``out`` and return the whole table in grid order.
+             client, chunk, threads) -> SweepTable:
+    """Run the points of ``grid`` not yet in ``out`` and return the whole table in grid order (a
+    :class:`~fastcheck.sweep.result.SweepTable`: in a notebook it shows the sweep's plot).
 
     ``plan(finished) -> tasks`` turns the set of finished keys into the tasks
     still to run (each task carries its problem as ``task[0]``); ``threads``
@@ -115,7 +117,7 @@ def run_grid(hooks: SweepHooks, problems, grid, meta, plan, *, out, resume, over
                 shipped = dict(zip([p.name for p in problems], dask_support.ship_problems(client, problems)))
                 payloads = [hooks.payload(task, shipped[task[0].name]) for task in tasks]
                 dask_support.run(client, hooks.remote, payloads, finished, chunk or _auto_chunk(client, len(payloads)))
-        return _final_table(done, rows, grid, hooks.key, hooks.schema, store, meta)
+        return as_sweep_table(_final_table(done, rows, grid, hooks.key, hooks.schema, store, meta))
     except BaseException:
         if store is not None:
             store.abort()

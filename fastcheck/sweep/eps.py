@@ -35,7 +35,7 @@ from fastcheck.sweep.shared import SharedStencil
 from fastcheck.verdicts.bands import relative_difference
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from fastcheck.sweep.result import SweepTable
 
 __all__ = ["EpsOptions", "eps_point", "eps_sweep"]
 
@@ -213,7 +213,7 @@ def eps_sweep(
     client=None,
     chunk=None,
     force=False,
-) -> pd.DataFrame:
+) -> SweepTable:
     """Error of the numerical gradient against ε, per scheme and precision.
 
     Parameters
@@ -269,7 +269,9 @@ def eps_sweep(
 
     Returns
     -------
-    DataFrame
+    SweepTable
+        A pandas DataFrame (:class:`fastcheck.sweep.SweepTable`: in a notebook it shows
+        the V of error against ε, the fitted orders and the rows).
         One row per (problem, scheme, dtype, eps): problem, n_params, scheme,
         dtype, eps, difference, max_abs_err, median_rel_err, checked,
         n_evals, n_nonfinite, n_kinks, step (median effective step),

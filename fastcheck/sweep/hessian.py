@@ -20,17 +20,19 @@ from fastcheck.core.steps import StepTooSmallError
 from fastcheck.core.validate import as_theta
 from fastcheck.errors import PrecisionWarning
 from fastcheck.sweep.grid import validate_eps_grid, validate_schemes
+from fastcheck.sweep.result import SweepTable, as_sweep_table
 
 __all__ = ["hessian_eps_sweep"]
 
 
 def hessian_eps_sweep(cost, theta, hess, *, grad=None, eps=None, schemes=("forward", "central", "central4"), args=(),
-                      layout=None, coords=None, sample=None, seed=0, workers=1, problem="hessian") -> pd.DataFrame:
+                      layout=None, coords=None, sample=None, seed=0, workers=1, problem="hessian") -> SweepTable:
     """Error of the numerical Hessian against ε: columns as :func:`fastcheck.sweep.eps_sweep`'s.
 
     ``grad``: difference the gradient (any real scheme); without it the cost
     is differenced twice (central only).  ``eps``: absolute steps (default:
-    the eps sweep's grid).  ``coords``/``sample`` pick the columns.
+    the eps sweep's grid).  ``coords``/``sample`` pick the columns.  A
+    :class:`~fastcheck.sweep.result.SweepTable`: in a notebook it shows the V.
     """
     theta = as_theta(theta)
     eps = validate_eps_grid(eps)
@@ -69,4 +71,4 @@ def hessian_eps_sweep(cost, theta, hess, *, grad=None, eps=None, schemes=("forwa
                        n_evals=int(res.n_evals), n_nonfinite=int(np.count_nonzero(~fin)),
                        step=float(np.median(res.steps)), seconds=time.perf_counter() - t0)
             rows.append(row)
-    return pd.DataFrame(rows)
+    return as_sweep_table(pd.DataFrame(rows))

@@ -20,7 +20,7 @@ from fastcheck.sweep.measure import PeakMemory, estimate_full
 from fastcheck.sweep.schema import SIZE_KEY, SIZE_SCHEMA, VERSIONS
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from fastcheck.sweep.result import SweepTable
 
 __all__ = ["SizeOptions", "size_point", "size_sweep"]
 
@@ -150,7 +150,7 @@ def size_sweep(
     progress=False,
     client=None,
     force=False,
-) -> pd.DataFrame:
+) -> SweepTable:
     """Time each way of checking, against model size and Numba threads.
 
     With several networks it is also the batch check: many models, one table.
@@ -177,7 +177,9 @@ def size_sweep(
 
     Returns
     -------
-    DataFrame
+    SweepTable
+        A pandas DataFrame (:class:`fastcheck.sweep.SweepTable`: in a notebook it shows
+        the time against size and the rows).
         One row per (problem, mode, threads): n_params, checked, n_evals,
         seconds (median wall time of a check call), evals_per_s,
         peak_mem_mb (resident memory above the level before the check),

@@ -1,4 +1,5 @@
 """The command line, in process (fast) and once as the installed console script."""
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from fastcheck.cli import build_parser, main
 from tests.strictjson import loads as strict_json
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(capsys, *argv):
@@ -219,6 +221,28 @@ def test_piped_output_at_80_columns_shows_every_number(capsys, monkeypatch):
     assert first.startswith("tutorial: FAILED — wrong in") and "· blocks: W1 wrong" in first
     code, wide, _ = run(capsys, "check", "--model", "tutorial", "--mutant", "activation_derivative", "--wide")
     assert max(len(line) for line in wide.splitlines()) > 80
+
+
+def test_the_readmes_piped_command_in_a_real_pipe(capsys):
+    # `COLUMNS=80 fastcheck check --model tutorial --mutant activation_derivative | cat`: a process whose stdout is
+    # a pipe (what decides plain output there is the process's own view of its stdout, not capsys)
+    env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": str(ROOT)}
+    for key in ("FORCE_COLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE"):
+        env.pop(key, None)
+    proc = subprocess.run([sys.executable, "-m", "fastcheck", "check", "--model", "tutorial", "--mutant",
+                           "activation_derivative"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 1, proc.stderr
+    out = proc.stdout
+    assert "…" not in out and "..." not in out and "\x1b[" not in out
+    table_lines = [line for line in out.splitlines()[2:] if line.startswith("  ")]   # the tables (indented)
+    assert table_lines and all(len(line) <= 80 for line in table_lines), out
+    _, js, _ = run(capsys, "check", "--model", "tutorial", "--mutant", "activation_derivative", "--json")
+    result = strict_json(js)
+    for block in result["blocks"]:   # every number of the JSON, in full, in the piped text
+        assert f"{block['difference']:.2e}" in out and f"{block['max_abs_err']:.2e}" in out
+    for row in result["worst"]:
+        assert f"{row['analytic']:.6g}" in out and f"{row['numerical']:.6g}" in out and f"{row['abs_err']:.2e}" in out
 
 
 def test_sweep_workers_says_what_to_use(capsys, tmp_path):

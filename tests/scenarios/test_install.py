@@ -2,11 +2,14 @@
 a light ``import fastcheck``, ``py.typed``, the license field, the CI step that runs the Quick start."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
+import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +88,29 @@ def test_py_typed_ships_and_the_license_is_an_spdx_string():
     assert PYPROJECT["project"]["license"] == "MIT"
     requires = PYPROJECT["build-system"]["requires"]
     assert any(re.fullmatch(r"setuptools>=(\d+)", r) and int(r.split(">=")[1]) >= 77 for r in requires)
+
+
+def test_the_built_wheel_holds_py_typed_and_an_spdx_license(tmp_path):
+    # build the wheel from a copy of the sources (a build in the checkout would leave build/ and *.egg-info),
+    # offline, with the installed setuptools: what `pip install .` ships
+    setuptools = pytest.importorskip("setuptools")
+    if int(setuptools.__version__.split(".")[0]) < 77:
+        pytest.skip(f"setuptools {setuptools.__version__} predates SPDX license strings (77)")
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "fastcheck", src / "fastcheck", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    build = "import sys, setuptools.build_meta as b; print(b.build_wheel(sys.argv[1]))"
+    proc = subprocess.run([sys.executable, "-W", "always", "-c", build, str(tmp_path / "dist")], cwd=src,
+                          capture_output=True, text=True, timeout=300, check=True)
+    wheel = tmp_path / "dist" / proc.stdout.strip().splitlines()[-1]
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        meta = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "fastcheck/py.typed" in names and "fastcheck/sweep/result.py" in names
+    assert not any("__pycache__" in n for n in names)
+    assert "License-Expression: MIT" in meta.splitlines()
+    assert "project.license" not in proc.stderr and "License classifiers are deprecated" not in proc.stderr, proc.stderr
 
 
 def test_ci_runs_the_quick_start_as_printed():

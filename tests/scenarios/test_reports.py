@@ -102,12 +102,29 @@ def test_stale_report_tables_stay_marked():
         assert "The first five tables below are stale" in head
 
 
-def test_benchmarks_write_to_reports_only_with_write(tmp_path, capsys):
+def _timing():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_timing", ROOT / "benchmarks" / "timing.py")
     timing = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(timing)
+    return timing
+
+
+def test_rewriting_the_structured_report_keeps_the_sections_other_scripts_wrote():
+    # bench_structured.py rewrites reports/structured/README.md; bench_forward_units.py and profile_structured.py
+    # each own a marked section of it, which the README's figures come from
+    old = (ROOT / "reports" / "structured" / "README.md").read_text()
+    sections = [m.group(0) for m in _timing().SECTION.finditer(old)]
+    assert [s.split(":", 1)[0] for s in sections] == ["<!-- forward-units", "<!-- profile"]
+    text = _timing().keep_sections("# regenerated\n\n| new | table |\n", old)
+    assert text.startswith("# regenerated\n\n| new | table |\n\n")
+    assert text.index(sections[0]) < text.index(sections[1]) and text.endswith(sections[1] + "\n")
+    assert text.count("<!-- forward-units: begin -->") == text.count("<!-- profile: end -->") == 1
+
+
+def test_benchmarks_write_to_reports_only_with_write(tmp_path, capsys):
+    timing = _timing()
     tracked = tmp_path / "reports" / "core"
     tracked.mkdir(parents=True)
     (tracked / "README.md").write_text("tracked\n")
