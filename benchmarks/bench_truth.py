@@ -147,7 +147,8 @@ def main(argv=None):
                    " corpus and the peers are deterministic): only fastcheck runs")
     args = p.parse_args(argv)
     args.out = str(args.out or report_dir(args.write, TRACKED))
-    peers = set(args.peers.split(",")) if args.peers else set()
+    # --reuse-peers: only fastcheck runs (the peers' rows come from the file)
+    peers = set(args.peers.split(",")) if args.peers and not args.reuse_peers else set()
     tools = {"fastcheck": run_fastcheck}
     if "scipy" in peers:
         tools["scipy check_grad"] = run_scipy
@@ -254,7 +255,8 @@ def write_report(df, out, cases, argv_text="", torch_note=""):
         reasons = inc.assign(why=inc.reason.map(why)).groupby(["why", "family", "dtype"]).size().rename("cases")
         lines += ["## Why fastcheck's correct cases were inconclusive", "", reasons.reset_index().to_markdown(index=False),
                   "", f"A block whose every coordinate sits at a kink that no converged derivative confirms (one-sided at a"
-                  f" corner at θ, or the steps below a nearby corner), and ill-conditioned costs, are inconclusive by design"
+                  f" corner at θ, or the steps below a nearby corner), and ill-conditioned float32 costs that a float64 reading of"
+                  f" the same code does not settle, are inconclusive by design"
                   f" (the truthful answer);"
                   f" the rest: {int(((inc.reason.map(why) != 'every coordinate of a block at a kink') & (inc.reason.map(why) != 'bars cannot reach the target (ill-conditioned cost)')).sum())}"
                   f" of {len(c[c.tool == 'fastcheck'])} correct cases.", ""]
