@@ -132,6 +132,16 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
     scale_all = gradient_scale(a, est, live, noise)
     out = Judgement(est, error, status, why, left, right, scale=scale_all, conditioning=float(value_error))
     out.scales = resolution.block_scales(block_ids, a, est, noise, live, n_blocks)
+    if costs is not None and refine and not random:
+        # g ≈ 0 (round-off of an exact zero) where the cost did not move: zero if the cost is invariant
+        # along the coordinate over wide steps too (a bias followed by a normalisation), not just flat here
+        tiny = resolution.target_resolution(mach if format_mach is None else format_mach, great) * scale_all / config.MARGIN
+        cand = np.flatnonzero(live & ~still & (np.abs(a) <= tiny) & np.all(costs == f0, axis=1))
+        if len(cand):
+            inv, spent = _invariant(ev, theta, np.asarray(coords)[cand], f0)
+            out.n_evals += spent
+            still[cand[inv]] = True
+            status[cand[inv]] = ZERO
     # an ill-conditioned cost's quotients are only as accurate as its values allow
     if value_error > 0:
         noise = np.maximum(noise, 2.0 * COST_ACCURACY * value_error / steps)
@@ -141,7 +151,11 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
         status[sel], why[sel] = INCONCLUSIVE, RANDOM
         return _finish(out, a, live, block_ids, noise, great, mach, n_blocks)
     # a quotient agrees outright only with a round-off within the target bar of its block
-    targets = resolution.target_bar(out.scales[block_ids], resolution.target_resolution(mach if format_mach is None else format_mach, great))
+    target = resolution.target_resolution(mach if format_mach is None else format_mach, great)
+    # a block whose every |g| and |ĝ| is below what the whole check resolves is zero at that resolution:
+    # its bars are read against the whole gradient's scale (the round-off of an exact zero cannot reach its own)
+    zero_block = out.scales <= target * scale_all / config.MARGIN
+    targets = resolution.target_bar(np.where(zero_block, scale_all, out.scales)[block_ids], target)
     agree = first_pass(a, est, noise, live, still, scale_all, great, bar=targets)
     pending = live & ~agree
     if pending.any():
@@ -152,7 +166,27 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
             _settle_without_refinement(out, a, pending, scale_all)
         elif pending.any():
             converge.refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, great, scale_all)
-    return _finish(out, a, live, block_ids, noise, great, mach, n_blocks, costs, f0, outright=agree & ~still)
+    return _finish(out, a, live, block_ids, noise, great, mach, n_blocks, costs, f0, outright=agree & ~still,
+                   zero=still)
+
+
+#: Relative steps (of max(1, |θ_i|)) at which a cost flat at θ must stay bitwise unchanged to be invariant.
+INVARIANT_STEPS = (0.1, 1.0)
+
+
+def _invariant(ev, theta, idx, f0):
+    """Which of the coordinates ``idx`` the cost is invariant along: bitwise ``f0`` at ±0.1 and ±1 times
+    max(1, |θ_i|) (a saturated or piecewise-constant cost moves at such steps); and the evaluations spent."""
+    scale = np.maximum(1.0, np.abs(theta[idx].astype(np.float64)))
+    inv = np.ones(len(idx), bool)
+    try:
+        with np.errstate(all="ignore"):
+            for m in INVARIANT_STEPS:
+                c = np.asarray(ev.stencil(theta, idx, m * scale, (-1.0, 1.0)))
+                inv &= np.all(c == f0, axis=1)
+    except Exception:  # noqa: BLE001 - a cost that fails at a wide step is not shown invariant
+        return np.zeros(len(idx), bool), 4 * len(idx)
+    return inv, 4 * len(idx)
 
 
 def _flat_blocks(costs, f0, est, a, live, block_ids, n_blocks):
@@ -166,13 +200,15 @@ def _flat_blocks(costs, f0, est, a, live, block_ids, n_blocks):
     return live & flat & bad[block_ids] & (a != 0)
 
 
-def _finish(out, a, live, block_ids, noise, great, mach, n_blocks, costs=None, f0=None, outright=None):
+def _finish(out, a, live, block_ids, noise, great, mach, n_blocks, costs=None, f0=None, outright=None, zero=None):
     """The per-coordinate resolution and the scales, once the statuses are final; saturated blocks
     (numerical gradient exactly zero, analytic not) made inconclusive."""
     if out.scales is None:
         out.scales = resolution.block_scales(block_ids, a, out.estimate, noise, live, n_blocks)
     out.resolution = resolution.coordinate_resolution(a, out.estimate, out.error, great, outright)
     sat = _flat_blocks(costs, f0, out.estimate, a, live, block_ids, n_blocks) & np.isin(out.status, (AGREE, ZERO))
+    if zero is not None:
+        sat &= ~zero  # shown invariant: zero, not saturated
     out.status[sat], out.why[sat] = INCONCLUSIVE, FLAT
     return out
 

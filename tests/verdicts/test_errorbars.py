@@ -78,3 +78,45 @@ def test_non_finite_costs_are_never_great():
     assert blocks.loc["a", "verdict"] == "inconclusive" and blocks.loc["b", "verdict"] == "great"
     assert r.failing_blocks == ["a"]
     assert "FAILED — inconclusive" in str(r) and "great" not in r.headline()
+
+
+# -- a gradient that is zero by construction: invariant, not saturated ----------------------------
+def _normalised_layer():
+    """A linear layer followed by a batch normalisation: the cost cannot depend on the bias b
+    (the mean removes it), so db is zero and backprop gives round-off."""
+    rng = np.random.default_rng(7)
+    X, w = rng.standard_normal((8, 3)), rng.standard_normal((8, 4))
+    layout = fc.Layout.from_shapes({"W": (3, 4), "b": (4,)})
+
+    def parts(t):
+        p = layout.unflatten(t)
+        z = X @ p["W"] + p["b"]
+        s = np.sqrt(z.var(0) + 1e-5)
+        return (z - z.mean(0)) / s, s
+
+    def cost(t):
+        return float(np.sum(parts(t)[0] * w))
+
+    def grad(t):
+        zh, s = parts(t)
+        dz = (w - w.mean(0) - zh * (w * zh).mean(0)) / s
+        return layout.flatten({"W": X.T @ dz, "b": dz.sum(0)})
+
+    theta = layout.flatten({"W": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)})
+    return cost, grad, theta, layout
+
+
+def test_a_bias_before_a_normalisation_passes_as_zero():
+    cost, grad, theta, layout = _normalised_layer()
+    r = check_quietly(cost, theta, grad(theta), layout=layout)
+    v = dict(zip(r.blocks["block"], r.blocks["verdict"]))
+    assert r.passed and v["b"] != "inconclusive", str(r)
+
+
+def test_a_nonzero_gradient_of_an_invariant_coordinate_is_not_passed():
+    cost, grad, theta, layout = _normalised_layer()
+    g = grad(theta)
+    g[12:] += 1e-3  # db should be 0
+    r = check_quietly(cost, theta, g, layout=layout)
+    v = dict(zip(r.blocks["block"], r.blocks["verdict"]))
+    assert not r.passed and v["b"] != "great" and v["b"] != "ok", str(r)
