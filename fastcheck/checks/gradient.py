@@ -226,14 +226,14 @@ def _settle_wider(ev, theta, coords, ana, num, j, block_ids, thresholds, prec):
     """:mod:`fastcheck.verdicts.wider`: the float32 target's bars, the float64 reading applied to ``j``;
     returns the quotients to compare (the float64 estimate where it settled) and the evaluations spent."""
     fmt = precision.format_eps(prec, theta.dtype)
-    target = resolution.target_resolution(fmt, coordinate_band(thresholds, fmt))
-    bars = resolution.target_bar(j.scales[block_ids], target)
+    band = coordinate_band(thresholds, fmt)
+    bars = resolution.target_bar(j.scales[block_ids], resolution.target_resolution(fmt, band))
     r = wider.settle_in_float64(ev, theta, coords, ana, j.status, j.why, bars)
     if not len(r.settled):
         return num, r.n_evals
     wider.apply(r, j.status, j.why, j.estimate, j.error)
     s = r.settled
-    j.resolution[s] = resolution.coordinate_resolution(ana[s], r.estimate, r.error, coordinate_band(thresholds, fmt))
+    j.resolution[s] = resolution.coordinate_resolution(ana[s], r.estimate, r.error, band)
     num = num.copy()
     num[s] = r.estimate
     return num, r.n_evals

@@ -132,10 +132,12 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
     scale_all = gradient_scale(a, est, live, noise)
     out = Judgement(est, error, status, why, left, right, scale=scale_all, conditioning=float(value_error))
     out.scales = resolution.block_scales(block_ids, a, est, noise, live, n_blocks)
+    # the relative resolution a pass must reach, and the |g| below which a gradient is zero at it
+    target = resolution.target_resolution(mach if format_mach is None else format_mach, great)
+    tiny = target * scale_all / config.MARGIN
     if costs is not None and refine and not random:
         # g ≈ 0 (round-off of an exact zero) where the cost did not move: zero if the cost is invariant
         # along the coordinate over wide steps too (a bias followed by a normalisation), not just flat here
-        tiny = resolution.target_resolution(mach if format_mach is None else format_mach, great) * scale_all / config.MARGIN
         cand = np.flatnonzero(live & ~still & (np.abs(a) <= tiny) & np.all(costs == f0, axis=1))
         if len(cand):
             inv, spent = _invariant(ev, theta, np.asarray(coords)[cand], f0)
@@ -151,10 +153,9 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
         status[sel], why[sel] = INCONCLUSIVE, RANDOM
         return _finish(out, a, live, block_ids, noise, great, mach, n_blocks)
     # a quotient agrees outright only with a round-off within the target bar of its block
-    target = resolution.target_resolution(mach if format_mach is None else format_mach, great)
     # a block whose every |g| and |ĝ| is below what the whole check resolves is zero at that resolution:
     # its bars are read against the whole gradient's scale (the round-off of an exact zero cannot reach its own)
-    zero_block = out.scales <= target * scale_all / config.MARGIN
+    zero_block = out.scales <= tiny
     targets = resolution.target_bar(np.where(zero_block, scale_all, out.scales)[block_ids], target)
     agree = first_pass(a, est, noise, live, still, scale_all, great, bar=targets)
     pending = live & ~agree

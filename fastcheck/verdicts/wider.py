@@ -22,6 +22,7 @@ import numpy as np
 from fastcheck.core.steps import absolute_steps, get_scheme
 from fastcheck.evaluators.loop import LoopEvaluator
 from fastcheck.verdicts.codes import AGREE, INCONCLUSIVE, RESOLUTION, ROUNDOFF
+from fastcheck.verdicts.errorbars import stencil_sums
 
 __all__ = ["WiderReading", "apply", "settle_in_float64"]
 
@@ -55,22 +56,22 @@ def settle_in_float64(ev, theta, coords, analytic, status, why, bars) -> WiderRe
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if np.asarray(ev.cost(wide.copy(), *ev.args)).dtype != np.float64:
+            v = np.asarray(ev.cost(wide.copy(), *ev.args))
+            if v.dtype != np.float64 or v.size != 1:
                 return none  # the cost computes in float32 whatever θ is: no wider reading
             h = absolute_steps(wide, idx, scheme, None, None)
-            w = np.asarray(scheme.weights, np.float64)
-            g, noise = [], []
+            g, noise, n_evals = [], [], 1
             for step in (h, (wide[idx] + h / SHRINK) - wide[idx]):
-                costs = np.asarray(loop.stencil(wide, idx, step, scheme.offsets))
-                g.append((costs @ w) / step)
-                noise.append(4 * np.finfo(np.float64).eps * (np.abs(costs) @ np.abs(w)) / step)
-    except Exception:  # the cost cannot run at a float64 θ: nothing to read
+                sums = stencil_sums(loop, wide, idx, scheme, step, float(v.reshape(())))
+                g.append(sums.acc / step)
+                noise.append(4 * np.finfo(np.float64).eps * sums.mag / step)
+                n_evals += sums.n_evals
+    except Exception:  # noqa: BLE001 - the cost cannot run at a float64 θ: nothing to read
         return none
     est = g[1]
     err = np.maximum(np.abs(g[0] - g[1]), noise[1])
     b = np.asarray(bars, np.float64)[pending]
     ok = np.isfinite(est) & (err <= b) & (np.abs(analytic[pending] - est) + err <= b)
-    n_evals = 1 + 2 * len(idx) * len(scheme.offsets)
     return WiderReading(pending[ok], est[ok], err[ok], n_evals)
 
 
