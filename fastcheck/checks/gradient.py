@@ -283,6 +283,10 @@ class _LazyLabels:
 
 
 def _kink_frame(layout, coords, ana, num, left, right):
+    if not len(coords):
+        from fastcheck.checks.table import empty_table
+
+        return empty_table(KINK_COLUMNS)
     import pandas as pd  # only a check that found kinks builds this frame
 
     located = [layout.locate(c) for c in coords]

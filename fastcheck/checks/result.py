@@ -21,9 +21,9 @@ __all__ = ["CheckResult", "relative_difference"]
 
 
 def _empty_kinks():
-    import pandas as pd
+    from fastcheck.checks.table import empty_table
 
-    return pd.DataFrame(columns=KINK_COLUMNS)
+    return empty_table(KINK_COLUMNS)
 
 
 #: Columns of :attr:`CheckResult.cross_check`.
@@ -31,9 +31,9 @@ CROSS_COLUMNS = ["block", "difference", "tolerance", "agrees"]
 
 
 def _empty_cross():
-    import pandas as pd
+    from fastcheck.checks.table import empty_table
 
-    return pd.DataFrame(columns=CROSS_COLUMNS)
+    return empty_table(CROSS_COLUMNS)
 
 
 def _plain(v):
