@@ -223,20 +223,71 @@ def adaptive(ev, theta, coords, base, f0, mach, rungs=ADAPTIVE_RUNGS, ratio=ADAP
         costs[pending, new] = ev.stencil(theta, coords[pending], base[pending], offsets[new])
         n_evals += len(pending) * 2 * add
         have += add
-        lad = extrapolate(costs[pending, : 2 * have], disp[pending, : 2 * have], f0, mach, ratio)
+        lad = _local(extrapolate(costs[pending, : 2 * have], disp[pending, : 2 * have], f0, mach, ratio),
+                     costs[pending, : 2 * have], disp[pending, : 2 * have], f0, mach, ratio)
         est[pending], err[pending], rounding[pending], finite[pending] = (
             lad.estimate, lad.error, lad.rounding, lad.finite)
         for name, mat in mats.items():
             mat[pending, :have] = getattr(lad, name)
-        good = np.abs(est[np.isfinite(est)])
-        scale = good.max() if len(good) else 0.0
+        if have == K:
+            break
         with np.errstate(invalid="ignore"):
-            done = lad.finite & (lad.error <= rtol * np.maximum(np.abs(lad.estimate), scale))
+            sure = np.isfinite(est) & (err <= 0.5 * np.abs(est))
+            scale = np.abs(est[sure]).max() if sure.any() else 0.0
+            d, r = lad.central, lad.roundoff[:, -1]
+            smooth_tail = np.abs(d[:, -2] - d[:, -1]) <= np.abs(d[:, -3] - d[:, -2]) / ratio + 4.0 * r
+            settled = smooth_tail & (lad.error <= rtol * np.maximum(np.abs(lad.estimate), scale))
+            # the round-off bound of the next smaller rung: every entry that uses it carries at least that much
+            c = costs[pending, 2 * have - 2 : 2 * have]
+            span = lad.steps[:, -1] * 2.0
+            next_bound = ratio * COST_ROUNDING * float(mach) * (np.abs(c[:, 0]) + np.abs(c[:, 1])) / span
+            done = lad.finite & (settled | (lad.error <= next_bound))
         pending = pending[~done]
         if not len(pending):
             break
     return Ladder(est, err, mats["central"], mats["right"], mats["left"], mats["roundoff"], mats["steps"], finite,
                   rounding), n_evals
+
+
+def _local(lad, costs, disp, f0, mach, ratio) -> Ladder:
+    """``lad`` with every estimate checked against the ladder's smallest step, the most local reading.
+
+    A derivative is a property of the cost near θ: an estimate that disagrees with the smallest rung's
+    central quotient D by more than twice that quotient's own error (its distance to the next larger
+    rung's, plus its round-off) came from larger steps that see another, smoother cost (a short
+    oscillation averages out over them).  Such a row is extrapolated again over the ladder without its
+    largest rungs, one at a time, and takes the first reading that agrees with D; if none does, its
+    error bar is widened to cover the disagreement.
+    """
+    K = lad.central.shape[1]
+    if K < 3:
+        return lad
+
+    def agrees(estimate):
+        d = lad.central
+        tol = 2.0 * (np.abs(d[:, -1] - d[:, -2]) + lad.roundoff[:, -1])
+        with np.errstate(invalid="ignore"):
+            return ~(np.abs(estimate - d[:, -1]) > tol)  # NaN: nothing to compare, left as it is
+
+    bad = np.flatnonzero(~agrees(lad.estimate))
+    if not len(bad):
+        return lad
+    est, err, rnd = lad.estimate.copy(), lad.error.copy(), lad.rounding.copy()
+    todo = bad
+    for k0 in range(1, K - 2):
+        sub = extrapolate(costs[todo, 2 * k0 :], disp[todo, 2 * k0 :], f0, mach, ratio)
+        full = np.full(len(est), np.nan)
+        full[todo] = sub.estimate
+        ok = agrees(full)[todo] & np.isfinite(sub.error)
+        est[todo[ok]], err[todo[ok]], rnd[todo[ok]] = sub.estimate[ok], sub.error[ok], sub.rounding[ok]
+        todo = todo[~ok]
+        if not len(todo):
+            break
+    d = lad.central
+    err[todo] = np.maximum(err[todo], np.abs(est[todo] - d[todo, -1]) + np.abs(d[todo, -1] - d[todo, -2])
+                           + lad.roundoff[todo, -1])
+    return Ladder(est, err, lad.central, lad.right, lad.left, lad.roundoff, lad.steps, lad.finite & np.isfinite(err),
+                  rnd)
 
 
 def extrapolate(costs, disp, f0, mach, ratio=RATIO, cost_noise=None) -> Ladder:
