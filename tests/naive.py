@@ -420,11 +420,12 @@ def mlp_backprop(theta, X, y, sizes, activations, loss, l2=0.0, bias=True, masks
     return np.concatenate(parts)
 
 
-def richardson_table(costs, disp, f0, mach, ratio, cost_noise=None, levels=3, rounding=2.0):
+def richardson_table(costs, disp, f0, mach, ratio, cost_noise=None, levels=3, rounding=2.0, tail_noise=True):
     """The Richardson table of :func:`fastcheck.verdicts.ladder.extrapolate` in plain NumPy, whole table at once
     (columns ``[−t_0, +t_0, −t_1, +t_1, …]``).  Returns the fields of ``Ladder`` as a dict.
 
-    ``cost_noise``: per row, an absolute error of each cost beyond its rounding (added to the round-off).
+    ``cost_noise``: per row, an absolute error of each cost beyond its rounding (added to the round-off);
+    ``tail_noise=False``: no noise estimate from the smallest rungs.
     """
     minus, plus = costs[:, 0::2], costs[:, 1::2]
     dm, dp = disp[:, 0::2], disp[:, 1::2]  # dm < 0 < dp
@@ -443,7 +444,7 @@ def richardson_table(costs, disp, f0, mach, ratio, cost_noise=None, levels=3, ro
     # to its terms) rounds far more.  At the smallest rungs the once-extrapolated quotients
     # (t² removed, t⁴ left: nil there) differ by round-off alone, so |R¹_k − R¹_{k+1}|·t
     # measures the cost's absolute noise, which then bounds every rung's round-off from below.
-    if K >= 4:
+    if K >= 4 and tail_noise:
         w = ratio**2
         with np.errstate(invalid="ignore"):
             r1 = (w * central[:, 1:] - central[:, :-1]) / (w - 1)

@@ -27,13 +27,14 @@ def _nanmax(a, b):
 
 
 @jit(NUMERIC)
-def table(costs, disp, f0, mach, ratio, cost_noise, levels, rounding,
+def table(costs, disp, f0, mach, ratio, cost_noise, levels, rounding, tail_noise,
           best, best_err, best_rnd, central, right, left, rnd, steps):
     """Fill the per-row outputs from ``costs``/``disp`` (columns ``[−t_0, +t_0, −t_1, +t_1, …]``).
 
     ``best``, ``best_err``, ``best_rnd`` (n,) and ``central``, ``right``,
     ``left``, ``rnd``, ``steps`` (n, K) are written; ``best_err`` is NaN where
-    no entry had a finite error.
+    no entry had a finite error.  ``tail_noise``: estimate the cost's noise from the four smallest rungs
+    (those of a whole ladder, where truncation is nil); off for a ladder cut short above them.
     """
     n, K = central.shape
     span = np.empty(K)
@@ -51,7 +52,7 @@ def table(costs, disp, f0, mach, ratio, cost_noise, levels, rounding,
             r = r + 2.0 * cost_noise[i] / span[k]
             rnd[i, k] = r if np.isfinite(central[i, k]) else np.nan
             steps[i, k] = 0.5 * span[k]
-        if K >= 4:
+        if K >= 4 and tail_noise:
             # the cost's absolute noise from the smallest rungs' once-extrapolated quotients
             w = ratio**2
             noise = -np.inf
