@@ -204,8 +204,8 @@ def adaptive(ev, theta, coords, base, f0, mach, rungs=ADAPTIVE_RUNGS, ratio=ADAP
 
     Round r evaluates the next ``rounds[r]`` rungs (largest steps first) for
     the coordinates still pending, and extrapolates each of them over all the
-    rungs it has so far (a ladder cut short of its smallest rungs has no noise
-    estimate from them: truncation there is not noise).  A coordinate is done when
+    rungs it has so far (on a ladder cut short of its smallest rungs, the noise
+    estimate from them tells truncation from noise).  A coordinate is done when
 
     * *settled*: its error bar is within ``mach^ADAPTIVE_RTOL`` of its scale
       max(|g_i|, max_j |g_j|) (the max over the estimates whose bar is below half
@@ -316,8 +316,9 @@ def extrapolate(costs, disp, f0, mach, ratio=RATIO, cost_noise=None, tail_noise=
     """Richardson table of a ladder's costs (columns ``[−t_0, +t_0, −t_1, +t_1, …]``).
 
     ``cost_noise``: per row, an absolute error of each cost beyond its rounding (added to the
-    round-off).  ``tail_noise=False`` for a ladder cut short of its smallest rungs: the noise estimate
-    from the smallest rungs would read truncation there as noise.  The table is built row by row by :func:`fastcheck.kernels.richardson.table`.
+    round-off).  ``tail_noise=False`` for a ladder cut short of its smallest rungs, where truncation is
+    not nil: the noise estimate from its smallest rungs then tells truncation from noise by how it falls
+    from rung to rung (see :func:`fastcheck.kernels.richardson.table`).  The table is built row by row by :func:`fastcheck.kernels.richardson.table`.
     """
     costs = np.ascontiguousarray(costs, np.float64)
     disp = np.ascontiguousarray(disp, np.float64)
