@@ -90,11 +90,12 @@ def cause(row, settle):
     if row["fastcheck_err"] <= settle:
         return (f"within the settle tolerance: eps='adaptive' stops a coordinate once its error bar is within"
                 f" ε^(3/4) = {settle:.1e} of the gradient's scale (here the error is {row['fastcheck_err']:.1e});"
-                " numdifftools' smaller steps reach rounding level on this nearly polynomial cost")
+                " numdifftools' ladder goes on to rounding level here")
     if row["case"].startswith("ackley") and row["case"].endswith("mixed"):
         return ("a short oscillation (period 1, cos 2πθ_i) at coordinates with |θ_i| ≈ 1e3: the ladder's steps"
                 " scale with max(1, |θ_i|) (h ≈ 0.01), so only its finest rungs are shorter than the period and"
-                " Richardson over them leaves ~1e-7; numdifftools' steps scale with log(1 + |θ_i|), ~300× shorter")
+                " Richardson over them leaves ~1e-7 (the error bar covers it); numdifftools' nominal step is"
+                " max(log(e + |θ_i|), 1), ~260× shorter there")
     return "not analysed"
 
 
