@@ -420,11 +420,12 @@ def mlp_backprop(theta, X, y, sizes, activations, loss, l2=0.0, bias=True, masks
     return np.concatenate(parts)
 
 
-def richardson_table(costs, disp, f0, mach, ratio, cost_noise=None, levels=3, rounding=2.0):
+def richardson_table(costs, disp, f0, mach, ratio, cost_noise=None, levels=3, rounding=2.0, tail_noise=True):
     """The Richardson table of :func:`fastcheck.verdicts.ladder.extrapolate` in plain NumPy, whole table at once
     (columns ``[−t_0, +t_0, −t_1, +t_1, …]``).  Returns the fields of ``Ladder`` as a dict.
 
-    ``cost_noise``: per row, an absolute error of each cost beyond its rounding (added to the round-off).
+    ``cost_noise``: per row, an absolute error of each cost beyond its rounding (added to the round-off);
+    ``tail_noise=False``: a ladder cut short of its smallest rungs (see the noise estimate below).
     """
     minus, plus = costs[:, 0::2], costs[:, 1::2]
     dm, dp = disp[:, 0::2], disp[:, 1::2]  # dm < 0 < dp
@@ -443,6 +444,8 @@ def richardson_table(costs, disp, f0, mach, ratio, cost_noise=None, levels=3, ro
     # to its terms) rounds far more.  At the smallest rungs the once-extrapolated quotients
     # (t² removed, t⁴ left: nil there) differ by round-off alone, so |R¹_k − R¹_{k+1}|·t
     # measures the cost's absolute noise, which then bounds every rung's round-off from below.
+    # A ladder cut short (tail_noise=False) may still carry truncation there: when the two readings fall
+    # as truncation does (by more than ratio³, and not to an exact 0), the smaller one bounds the noise.
     if K >= 4:
         w = ratio**2
         with np.errstate(invalid="ignore"):
@@ -450,6 +453,8 @@ def richardson_table(costs, disp, f0, mach, ratio, cost_noise=None, levels=3, ro
             tail = np.abs(r1[:, -3:-1] - r1[:, -2:]) * (0.5 * span[:, -2:])
         tail = np.where(np.isfinite(tail), tail, 0.0)
         noise_J = tail.max(axis=1)
+        if not tail_noise:
+            noise_J = np.where((tail[:, 1] > 0) & (tail[:, 1] < tail[:, 0] / ratio**3), tail[:, 1], noise_J)
         with np.errstate(invalid="ignore", divide="ignore"):
             rnd = np.maximum(rnd, 2.0 * noise_J[:, None] / span)
     cands, errs, rnds = [], [], []

@@ -27,13 +27,17 @@ def _nanmax(a, b):
 
 
 @jit(NUMERIC)
-def table(costs, disp, f0, mach, ratio, cost_noise, levels, rounding,
+def table(costs, disp, f0, mach, ratio, cost_noise, levels, rounding, tail_noise,
           best, best_err, best_rnd, central, right, left, rnd, steps):
     """Fill the per-row outputs from ``costs``/``disp`` (columns ``[−t_0, +t_0, −t_1, +t_1, …]``).
 
     ``best``, ``best_err``, ``best_rnd`` (n,) and ``central``, ``right``,
     ``left``, ``rnd``, ``steps`` (n, K) are written; ``best_err`` is NaN where
-    no entry had a finite error.
+    no entry had a finite error.  The cost's noise is estimated from the four smallest rungs: the larger
+    of two readings when ``tail_noise`` (a whole ladder, whose smallest rungs carry no truncation), else
+    (a ladder cut short above them) the smaller one when they fall from one to the next as truncation
+    does (by more than ``ratio``³, and not to exactly 0; t·R¹'s truncation falls by ``ratio``⁵, noise
+    does not fall, and a cost that rounds coarsely repeats its quotients exactly).
     """
     n, K = central.shape
     span = np.empty(K)
@@ -54,14 +58,17 @@ def table(costs, disp, f0, mach, ratio, cost_noise, levels, rounding,
         if K >= 4:
             # the cost's absolute noise from the smallest rungs' once-extrapolated quotients
             w = ratio**2
-            noise = -np.inf
-            for j in (K - 4, K - 3):
+            tails = np.zeros(2)
+            for q, j in enumerate((K - 4, K - 3)):
                 r1a = (w * central[i, j + 1] - central[i, j]) / (w - 1)
                 r1b = (w * central[i, j + 2] - central[i, j + 1]) / (w - 1)
                 t = abs(r1a - r1b) * (0.5 * span[j + 2])
-                if not np.isfinite(t):
-                    t = 0.0
-                noise = max(noise, t)
+                tails[q] = t if np.isfinite(t) else 0.0
+            noise = max(tails[0], tails[1])
+            if not tail_noise and 0.0 < tails[1] < tails[0] / ratio**3:
+                # falling as truncation does (t·R¹ as t⁵), not as noise: the smaller bounds it (an exact
+                # 0 is a cost that rounds coarsely, whose quotients repeat: not truncation)
+                noise = tails[1]
             for k in range(K):
                 rnd[i, k] = _nanmax(rnd[i, k], 2.0 * noise / span[k])
         m = K

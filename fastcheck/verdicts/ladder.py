@@ -55,10 +55,14 @@ ADAPTIVE_RUNGS = tuple(range(8, -3, -1))
 #: ``eps="adaptive"`` evaluates that ladder in rounds, largest steps first: the
 #: number of rungs each round adds below the previous ones (8, 7, 6 | 5, 4 | 3 … −2).
 #: A coordinate leaves after a round once its error bar is at most
-#: ``ε^(2/3)`` (3.7e-11 in float64) of its scale, max(|g_i|, max_j |g_j|); only the
-#: others get the next round's evaluations.  Most smooth coordinates settle on
-#: the first six evaluations; the error bars are the full ladder's where they do not.
+#: :data:`ADAPTIVE_RTOL` of its scale, max(|g_i|, max_j |g_j|), or once no smaller
+#: rung can shrink it (see :func:`adaptive`); only the others get the next round's
+#: evaluations.  Most smooth coordinates settle on the first six evaluations; the
+#: error bars are the full ladder's where they do not.
 ADAPTIVE_ROUNDS = (3, 2, 6)
+#: The settled error bar, relative to the gradient's scale, as a power of the cost's
+#: machine epsilon: ε^(3/4) (1.8e-12 in float64).
+ADAPTIVE_RTOL = 0.75
 #: A suspicious direction of a directional check: the coordinates' rungs.  A direction's point
 #: θ + t·u is rounded in every component it touches; the part of that rounding along u is
 #: taken into the effective step, the rest (across u) into the round-off of the costs.
@@ -200,11 +204,24 @@ def adaptive(ev, theta, coords, base, f0, mach, rungs=ADAPTIVE_RUNGS, ratio=ADAP
 
     Round r evaluates the next ``rounds[r]`` rungs (largest steps first) for
     the coordinates still pending, and extrapolates each of them over all the
-    rungs it has so far.  A coordinate whose error bar is within
-    ``mach^(2/3)`` of its scale max(|g_i|, max_j |g_j|) is done; the rest go on.
-    A coordinate that runs every round gets exactly :func:`evaluate`'s
-    result.  Columns of rungs a coordinate never reached are NaN in the
-    returned :class:`Ladder`.  Returns the ladder and the evaluations spent.
+    rungs it has so far (on a ladder cut short of its smallest rungs, the noise
+    estimate from them tells truncation from noise).  A coordinate is done when
+
+    * *settled*: its error bar is within ``mach^ADAPTIVE_RTOL`` of its scale
+      max(|g_i|, max_j |g_j|) (the max over the estimates whose bar is below half
+      their value), and its central quotients converge as a smooth cost's do (the
+      last difference is at most the one before over ``ratio``, up to round-off);
+    * or *cannot improve*: its error bar is at most the round-off bound of the
+      next smaller rung, 2·ε·(|J₊| + |J₋|)/(2t) times ``ratio``.  Every Richardson
+      entry that uses a smaller rung carries at least that round-off, so the
+      rungs left cannot give a smaller error bar: the cost's round-off of a large
+      |J| limits the coordinate, not the steps;
+
+    the rest go on.  Every reading is checked against the smallest rung it has
+    (:func:`_local`).  A coordinate that runs every round gets :func:`evaluate`'s
+    result, checked the same way.  Columns of rungs a coordinate never reached
+    are NaN in the returned :class:`Ladder`.  Returns the ladder and the
+    evaluations spent.
     """
     if sum(rounds) != len(rungs):
         raise ValueError(f"rounds {rounds} must add up to the {len(rungs)} rungs")
@@ -216,22 +233,33 @@ def adaptive(ev, theta, coords, base, f0, mach, rungs=ADAPTIVE_RUNGS, ratio=ADAP
     est, err, rounding = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     finite = np.zeros(n, bool)
     mats = {name: np.full((n, K), np.nan) for name in ("central", "right", "left", "roundoff", "steps")}
-    rtol = float(mach) ** (2.0 / 3.0)
+    rtol = float(mach) ** ADAPTIVE_RTOL
     pending, have, n_evals = np.arange(n), 0, 0
     for add in rounds:
         new = slice(2 * have, 2 * (have + add))
         costs[pending, new] = ev.stencil(theta, coords[pending], base[pending], offsets[new])
         n_evals += len(pending) * 2 * add
         have += add
-        lad = extrapolate(costs[pending, : 2 * have], disp[pending, : 2 * have], f0, mach, ratio)
+        lad = _local(extrapolate(costs[pending, : 2 * have], disp[pending, : 2 * have], f0, mach, ratio,
+                                 tail_noise=have == K),
+                     costs[pending, : 2 * have], disp[pending, : 2 * have], f0, mach, ratio, have == K)
         est[pending], err[pending], rounding[pending], finite[pending] = (
             lad.estimate, lad.error, lad.rounding, lad.finite)
         for name, mat in mats.items():
             mat[pending, :have] = getattr(lad, name)
-        good = np.abs(est[np.isfinite(est)])
-        scale = good.max() if len(good) else 0.0
+        if have == K:
+            break
         with np.errstate(invalid="ignore"):
-            done = lad.finite & (lad.error <= rtol * np.maximum(np.abs(lad.estimate), scale))
+            sure = np.isfinite(est) & (err <= 0.5 * np.abs(est))
+            scale = np.abs(est[sure]).max() if sure.any() else 0.0
+            d, r = lad.central, lad.roundoff[:, -1]
+            smooth_tail = np.abs(d[:, -2] - d[:, -1]) <= np.abs(d[:, -3] - d[:, -2]) / ratio + 4.0 * r
+            settled = smooth_tail & (lad.error <= rtol * np.maximum(np.abs(lad.estimate), scale))
+            # the round-off bound of the next smaller rung: every entry that uses it carries at least that much
+            c = costs[pending, 2 * have - 2 : 2 * have]
+            span = lad.steps[:, -1] * 2.0
+            next_bound = ratio * COST_ROUNDING * float(mach) * (np.abs(c[:, 0]) + np.abs(c[:, 1])) / span
+            done = lad.finite & (settled | (lad.error <= next_bound))
         pending = pending[~done]
         if not len(pending):
             break
@@ -239,11 +267,58 @@ def adaptive(ev, theta, coords, base, f0, mach, rungs=ADAPTIVE_RUNGS, ratio=ADAP
                   rounding), n_evals
 
 
-def extrapolate(costs, disp, f0, mach, ratio=RATIO, cost_noise=None) -> Ladder:
+def _local(lad, costs, disp, f0, mach, ratio, tail_noise) -> Ladder:
+    """``lad`` with every estimate checked against the most local reading the ladder has.
+
+    A derivative is a property of the cost near θ.  The most local reading is the central quotient
+    D_k of the smallest rung that knows its value: its own error (its distance to the next larger
+    rung's quotient, plus its round-off) at most half of |D_k| (the finest rungs of a cost that rounds
+    coarsely read nothing).  An estimate that disagrees with that D_k by more than twice its error came
+    from larger steps that see another, smoother cost (a short oscillation averages out over them).
+    Such a row is extrapolated again over the ladder without its largest rungs, one at a time, and
+    takes the first reading that agrees with D_k; if none does, its error bar is widened to cover the
+    disagreement.
+    """
+    d = lad.central
+    K = d.shape[1]
+    if K < 3:
+        return lad
+    with np.errstate(invalid="ignore"):
+        own = np.abs(d[:, 1:] - d[:, :-1]) + lad.roundoff[:, 1:]  # error of D_1 … D_{K-1}
+        knows = own <= 0.5 * np.abs(d[:, 1:])
+    rows = np.arange(len(d))
+    last = K - 2 - np.argmax(knows[:, ::-1], axis=1)  # index into own/knows of the smallest rung that knows
+    has = knows[rows, last]
+    ref, tol = d[rows, last + 1], 2.0 * own[rows, last]
+
+    def agrees(estimate, at):
+        with np.errstate(invalid="ignore"):
+            return ~has[at] | ~(np.abs(estimate - ref[at]) > tol[at])  # NaN: nothing to compare, left as it is
+
+    bad = np.flatnonzero(~agrees(lad.estimate, rows))
+    if not len(bad):
+        return lad
+    est, err, rnd = lad.estimate.copy(), lad.error.copy(), lad.rounding.copy()
+    todo = bad
+    for k0 in range(1, K - 2):
+        sub = extrapolate(costs[todo, 2 * k0 :], disp[todo, 2 * k0 :], f0, mach, ratio, tail_noise=tail_noise)
+        ok = agrees(sub.estimate, todo) & np.isfinite(sub.error)
+        est[todo[ok]], err[todo[ok]], rnd[todo[ok]] = sub.estimate[ok], sub.error[ok], sub.rounding[ok]
+        todo = todo[~ok]
+        if not len(todo):
+            break
+    err[todo] = np.maximum(err[todo], np.abs(est[todo] - ref[todo]) + tol[todo])
+    return Ladder(est, err, lad.central, lad.right, lad.left, lad.roundoff, lad.steps, lad.finite & np.isfinite(err),
+                  rnd)
+
+
+def extrapolate(costs, disp, f0, mach, ratio=RATIO, cost_noise=None, tail_noise=True) -> Ladder:
     """Richardson table of a ladder's costs (columns ``[−t_0, +t_0, −t_1, +t_1, …]``).
 
     ``cost_noise``: per row, an absolute error of each cost beyond its rounding (added to the
-    round-off).  The table is built row by row by :func:`fastcheck.kernels.richardson.table`.
+    round-off).  ``tail_noise=False`` for a ladder cut short of its smallest rungs, where truncation is
+    not nil: the noise estimate from its smallest rungs then tells truncation from noise by how it falls
+    from rung to rung (see :func:`fastcheck.kernels.richardson.table`).  The table is built row by row by :func:`fastcheck.kernels.richardson.table`.
     """
     costs = np.ascontiguousarray(costs, np.float64)
     disp = np.ascontiguousarray(disp, np.float64)
@@ -251,6 +326,6 @@ def extrapolate(costs, disp, f0, mach, ratio=RATIO, cost_noise=None) -> Ladder:
     noise = np.zeros(n) if cost_noise is None else np.ascontiguousarray(cost_noise, np.float64)
     best, best_err, best_rnd = np.empty(n), np.empty(n), np.empty(n)
     central, right, left, rnd, steps = (np.empty((n, K)) for _ in range(5))
-    richardson.table_runner(n, K, LEVELS)(costs, disp, float(f0), float(mach), float(ratio), noise, LEVELS, COST_ROUNDING,
+    richardson.table_runner(n, K, LEVELS)(costs, disp, float(f0), float(mach), float(ratio), noise, LEVELS, COST_ROUNDING, bool(tail_noise),
                      best, best_err, best_rnd, central, right, left, rnd, steps)
     return Ladder(best, best_err, central, right, left, rnd, steps, np.isfinite(best_err), best_rnd)
