@@ -357,15 +357,15 @@ def single_threaded_blas():
     start a BLAS thread pool per Numba thread and oversubscribe the cores
     (with OpenMP and OpenBLAS it also floods stderr with warnings).
     """
-    if not LIMIT_BLAS or getattr(_HELD, "depth", 0):  # already held by an enclosing call in this thread
+    if not LIMIT_BLAS or getattr(_HELD, "held", False):  # already held by an enclosing call in this thread
         yield
         return
-    _HELD.depth = 1
+    _HELD.held = True
     try:
         with _blas_controller().limit(limits=1, user_api="blas"):
             yield
     finally:
-        _HELD.depth = 0
+        _HELD.held = False
 
 
 #: Per thread: whether :func:`single_threaded_blas` holds BLAS right now (limiting it again inside costs

@@ -318,7 +318,7 @@ def extrapolate(costs, disp, f0, mach, ratio=RATIO, cost_noise=None, tail_noise=
     ``cost_noise``: per row, an absolute error of each cost beyond its rounding (added to the
     round-off).  ``tail_noise=False`` for a ladder cut short of its smallest rungs, where truncation is
     not nil: the noise estimate from its smallest rungs then tells truncation from noise by how it falls
-    from rung to rung (see :func:`fastcheck.kernels.richardson.table`).  The table is built row by row by :func:`fastcheck.kernels.richardson.table`.
+    from rung to rung.  The table is built row by row by :func:`fastcheck.kernels.richardson.table`.
     """
     costs = np.ascontiguousarray(costs, np.float64)
     disp = np.ascontiguousarray(disp, np.float64)
