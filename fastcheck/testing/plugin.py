@@ -11,10 +11,13 @@ point (a plain source checkout), ``-p fastcheck.testing.plugin`` loads it.
   x, grads)``, ``.directional(cost, theta, grad)``.  ``expect="wrong"`` (or ``expect="fail"``) inverts
   the assertion, for a test that a planted bug is caught.
 * ``--gradcheck=full|screen|off`` chooses the depth for the whole run: ``full`` (the default) runs each
-  check as asked; ``screen`` runs a cheaper first answer, a directional check (8 random directions) where
-  the check has one and a sample of 8 coordinates per block where it does not (layer, Jacobian, stage
-  checks) -- a placeholder until the screening check of the verdicts issue lands, and no proof that a
-  gradient is right; ``off`` skips every test that uses the fixture or carries the marker.
+  check as asked; ``screen`` runs the screening check (``strategy="screen"``: group tests along random
+  directions per block, failing groups split down to the wrong coordinates, which get a full check) where
+  the check has it (``gradcheck(...)``, ``.model``, ``.object``, ``.functions``, ``.layer``), a
+  directional check of 8 directions for ``.directional``, and a sample of 8 coordinates per block where
+  the check has neither (``.jacobian``, ``.sequential``).  A screened pass states what it resolves: the
+  smallest error in a single coordinate its tests would have caught, in the failure message and in
+  ``result.blocks["detectable"]``; ``off`` skips every test that uses the fixture or carries the marker.
 * The marker ``@pytest.mark.gradcheck``: tags a test as a gradient check (tests using the fixture get it
   automatically, so ``-m gradcheck`` / ``-m "not gradcheck"`` select them); its keyword arguments are
   default options of that test's checks, and ``depth="full"`` pins a test to the full check whatever
@@ -38,7 +41,8 @@ from typing import Any
 import pytest
 
 DEPTHS = ("full", "screen", "off")
-#: Directions of a screening check, and coordinates per block where a check has no directional form.
+#: Directions of ``.directional`` under ``--gradcheck=screen``, and coordinates per block where a check has
+#: no screening form (``.jacobian``, ``.sequential``).
 SCREEN_DIRECTIONS = 8
 SCREEN_SAMPLE = 8
 #: The verdicts ``expect=`` accepts: "pass" (the default), or a failure ("fail": wrong or inconclusive).
@@ -49,8 +53,8 @@ def pytest_addoption(parser) -> None:
     group = parser.getgroup("fastcheck", "gradient checks (fastcheck)")
     group.addoption("--gradcheck", choices=DEPTHS, default=None, dest="gradcheck_depth",
                     help="depth of the gradient checks of the gradcheck fixture and marker: full (every check as "
-                         "asked), screen (a directional check or a sample: a quick first answer), off (skip "
-                         "them); default: full")
+                         "asked), screen (the screening check, strategy='screen': group tests per block, "
+                         "wrong coordinates localised and confirmed), off (skip them); default: full")
     parser.addini("gradcheck", "default --gradcheck depth (full, screen or off)", default="full")
 
 
@@ -124,51 +128,42 @@ class GradCheck:
     # -- the checks ------------------------------------------------------------------------------------
     def __call__(self, cost, theta, grad, *args: Any, expect: str = "pass", **options: Any):
         """:func:`fastcheck.check_gradient` as an assertion (its arguments, plus ``expect``)."""
-        from fastcheck.checks.directional import check_directional
         from fastcheck.checks.gradient import check_gradient
 
-        if self.depth == "screen":
-            return self._run(check_directional, (cost, theta, grad, *args),
-                             self._directional(check_directional, options), expect)
-        return self._run(check_gradient, (cost, theta, grad, *args), options, expect)
+        return self._run(check_gradient, (cost, theta, grad, *args), self._screened(options), expect)
 
     def directional(self, cost, theta, grad, *args: Any, expect: str = "pass", **options: Any):
-        """:func:`fastcheck.check_directional` as an assertion."""
+        """:func:`fastcheck.check_directional` as an assertion (screen: 8 directions unless asked)."""
         from fastcheck.checks.directional import check_directional
 
+        if self.depth == "screen":
+            options = {"directions": SCREEN_DIRECTIONS, **options}
         return self._run(check_directional, (cost, theta, grad, *args), options, expect)
 
     def model(self, model, theta, X, y, *args: Any, expect: str = "pass", **options: Any):
-        """:func:`fastcheck.check_model` as an assertion (screen: a directional check of the model's cost)."""
-        if self.depth == "screen":
-            from fastcheck.checks.directional import check_directional
-
-            opts = self._directional(check_directional, options)
-            opts.setdefault("layout", model.layout)
-            opts.setdefault("args", model.cost_args(X, y))
-            return self._run(check_directional, (model.jit_cost, theta, model.grad(theta, X, y)), opts, expect)
+        """:func:`fastcheck.check_model` as an assertion (screen: ``strategy="screen"``)."""
         from fastcheck.checks.model import check_model
 
-        return self._run(check_model, (model, theta, X, y, *args), options, expect)
+        return self._run(check_model, (model, theta, X, y, *args), self._screened(options), expect)
 
     def object(self, net, X, y, *args: Any, expect: str = "pass", **options: Any):
-        """:func:`fastcheck.check_object` as an assertion (screen: ``directional=8``)."""
+        """:func:`fastcheck.check_object` as an assertion (screen: ``strategy="screen"``)."""
         from fastcheck.inputs.adapters import check_object
 
-        return self._run(check_object, (net, X, y, *args), self._screen_directional(options), expect)
+        return self._run(check_object, (net, X, y, *args), self._screened(options), expect)
 
     def functions(self, forward, backward, parameters, X, Y, *args: Any, expect: str = "pass", **options: Any):
-        """:func:`fastcheck.check_functions` as an assertion (screen: ``directional=8``)."""
+        """:func:`fastcheck.check_functions` as an assertion (screen: ``strategy="screen"``)."""
         from fastcheck.inputs.adapters import check_functions
 
-        return self._run(check_functions, (forward, backward, parameters, X, Y, *args),
-                         self._screen_directional(options), expect)
+        return self._run(check_functions, (forward, backward, parameters, X, Y, *args), self._screened(options),
+                         expect)
 
     def layer(self, forward, backward, inputs, *args: Any, expect: str = "pass", **options: Any):
-        """:func:`fastcheck.check_layer` as an assertion (screen: ``sample=8`` per input)."""
+        """:func:`fastcheck.check_layer` as an assertion (screen: ``strategy="screen"``)."""
         from fastcheck.inputs.layers import check_layer
 
-        return self._run(check_layer, (forward, backward, inputs, *args), self._screen_sample(options), expect)
+        return self._run(check_layer, (forward, backward, inputs, *args), self._screened(options), expect)
 
     def jacobian(self, fn, x, jac, *args: Any, expect: str = "pass", **options: Any):
         """:func:`fastcheck.check_jacobian` as an assertion (screen: ``sample=8``)."""
@@ -188,15 +183,13 @@ class GradCheck:
         accepted = _keywords(fn)
         return merged if accepted is None else {k: v for k, v in merged.items() if k in accepted or k in options}
 
-    def _directional(self, fn, options: dict) -> dict:
-        opts = {k: v for k, v in options.items() if k not in ("scheme", "coords", "sample", "jit")}
-        opts.setdefault("directions", SCREEN_DIRECTIONS)
-        return opts
-
-    def _screen_directional(self, options: dict) -> dict:
-        if self.depth != "screen" or options.get("directions"):
+    def _screened(self, options: dict) -> dict:
+        """``strategy="screen"`` under ``--gradcheck=screen``, unless the test asked for particular coordinates,
+        directions or a strategy of its own."""
+        asked = ("strategy", "coords", "sample", "directions", "directional")
+        if self.depth != "screen" or any(options.get(k) is not None for k in asked):
             return options
-        return {**{k: v for k, v in options.items() if k not in ("coords", "sample")}, "directions": SCREEN_DIRECTIONS}
+        return {**options, "strategy": "screen"}
 
     def _screen_sample(self, options: dict) -> dict:
         if self.depth != "screen" or options.get("coords") is not None or options.get("sample") is not None:
@@ -220,6 +213,12 @@ class GradCheck:
 def _what(result) -> str:
     if result.kind == "directional":
         return f"a directional check of {len(result.coords)} directions"
+    if "detectable" in getattr(result.blocks, "columns", ()):
+        import numpy as np
+
+        finest = float(np.nanmax(result.blocks["detectable"])) if len(result.blocks) else float("nan")
+        return (f"a screen: {result.n_evals} cost evaluations, {len(result.coords)} of {result.n_params} "
+                f"coordinates checked one by one, a single coordinate off by more than {finest:.2e} caught")
     return f"{len(result.coords)} of {result.n_params} coordinates checked"
 
 

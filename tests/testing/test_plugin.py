@@ -62,11 +62,64 @@ def test_a_comparison_with_a_result_shows_its_table(full):
     assert "<CheckResult FAILED" in report and "per block:" in report
 
 
-def test_screen_runs_directional_checks(tmp_path):
-    res = run_project("--gradcheck=screen", "-k", "right or pinned or caught")
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert outcomes(res.stdout) == {"test_right_gradient": "PASSED", "test_pinned_full": "PASSED",
-                                    "test_planted_bug_is_caught": "PASSED"}
+def test_screen_runs_the_screening_check():
+    res = run_project("--gradcheck=screen", "-k", "right_gradient or wrong_gradient or pinned or caught")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert outcomes(res.stdout) == {"test_right_gradient": "PASSED", "test_wrong_gradient": "FAILED",
+                                    "test_pinned_full": "PASSED", "test_planted_bug_is_caught": "PASSED"}
+    report = res.stdout.split("test_wrong_gradient ___")[1]
+    assert "--gradcheck=screen: a screen:" in report and "FAILED — wrong in b" in report, report
+
+
+def _screened(grad_fn, expect="pass"):
+    from fastcheck.testing.plugin import GradCheck
+
+    check = GradCheck("screen")
+    theta = np.linspace(-0.5, 0.7, BIG.size)
+    return check(_big_cost, theta, grad_fn, layout=BIG, jit=False, expect=expect), check
+
+
+BIG = fastcheck.Layout.from_shapes({"W": (40, 10), "b": (10,)})
+_XB = np.linspace(-1.0, 1.0, 5 * 40).reshape(5, 40)
+
+
+def _big_cost(theta):
+    p = BIG.unflatten(theta)
+    return float(np.sum(np.tanh(_XB @ p["W"] + p["b"]) ** 2))
+
+
+def _big_grad(theta):
+    p = BIG.unflatten(theta)
+    a = np.tanh(_XB @ p["W"] + p["b"])
+    d = 2 * a * (1 - a**2)
+    return BIG.flatten({"W": _XB.T @ d, "b": d.sum(axis=0)})
+
+
+def test_screen_depth_is_the_screening_check_with_its_resolution():
+    result, _ = _screened(_big_grad)
+    assert result.passed and "detectable" in result.blocks.columns
+    assert result.n_evals < BIG.size       # group tests: fewer evaluations than coordinates
+    assert np.all(np.isfinite(result.blocks["detectable"])) and np.all(result.blocks["detectable"] > 0)
+
+
+def test_screen_depth_finds_one_wrong_coordinate():
+    def wrong(theta):
+        g = _big_grad(theta)
+        g[BIG.block_slice("W")][123] *= 1.01
+        return g
+
+    result, _ = _screened(wrong, expect="wrong")
+    assert result.failing_blocks == ["W"]
+    worst = result.worst(1)
+    assert worst["block"].iloc[0] == "W" and worst["index"].iloc[0] == "[12,3]"  # 123 = 12 * 10 + 3
+
+
+def test_a_test_asking_for_coordinates_keeps_them_under_screen():
+    from fastcheck.testing.plugin import GradCheck
+
+    theta = np.linspace(-0.5, 0.7, BIG.size)
+    result = GradCheck("screen")(_big_cost, theta, _big_grad, layout=BIG, jit=False, coords=[0, 5])
+    assert "detectable" not in result.blocks.columns and len(result.coords) == 2
 
 
 def test_off_skips_the_gradient_checks_but_not_a_pinned_one():
