@@ -7,6 +7,10 @@ public function raises or emits are exported from :mod:`fastcheck` (this
 module's ``__all__``); the few in :data:`INTERNAL` never reach a user.
 """
 from __future__ import annotations
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names of annotations only
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "CostError", "DirectoryBusyError", "GradientCheckFailed", "GradientMismatchError", "GridError", "JitError", "LayerError",
@@ -26,7 +30,7 @@ INTERNAL = ("MissingStateError", "UntrustedWorkerError", "UsageError", "UserExit
 class NonFiniteCostError(FloatingPointError, ValueError):
     """The cost was NaN or inf at some perturbed points."""
 
-    def __init__(self, message, coords):
+    def __init__(self, message: str, coords: ArrayLike):
         super().__init__(message)
         import numpy as np  # here, not at import: the pytest plugin imports this module in every test run
 
@@ -150,6 +154,6 @@ class GradientCheckFailed(AssertionError):
     """A gradient check in a test suite did not pass (:func:`fastcheck.testing.assert_gradients_match`, the
     pytest plugin); ``result`` is its :class:`~fastcheck.CheckResult`."""
 
-    def __init__(self, message: str, result):
+    def __init__(self, message: str, result: object):  # a CheckResult (a check's, above this module)
         super().__init__(message)
         self.result = result

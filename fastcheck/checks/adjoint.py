@@ -26,6 +26,11 @@ from fastcheck.core.layout import Layout
 from fastcheck.core.validate import as_theta, layout_for
 from fastcheck.verdicts import errorbars
 from fastcheck.verdicts.bands import validate_thresholds
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names of annotations only
+    from collections.abc import Callable, Mapping
+    from numpy.typing import ArrayLike
 
 __all__ = ["AdjointResult", "check_adjoint"]
 
@@ -66,7 +71,9 @@ def _flat(value, shape, what) -> np.ndarray:
     return arr
 
 
-def check_adjoint(jvp, vjp, x, *, args=(), n_pairs: int = 8, seed: int = 0, layout=None, thresholds=None,
+def check_adjoint(jvp: Callable[..., ArrayLike], vjp: Callable[..., ArrayLike], x: ArrayLike, *, args: tuple = (),
+                  n_pairs: int = 8, seed: int = 0, layout: Layout | None = None,
+                  thresholds: Mapping[str, float] | None = None,
                   rtol: float = 0.0) -> AdjointResult:
     """The dot-product test: ``⟨jvp(x, u), v⟩`` against ``⟨u, vjp(x, v)⟩`` for ``n_pairs`` random pairs.
 

@@ -27,6 +27,11 @@ from fastcheck.support import resources
 from fastcheck.verdicts import errorbars, ladder, precision, resolution, wider
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.errorbars import KINK_COLUMNS
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names of annotations only
+    from collections.abc import Callable
+    from numpy.typing import ArrayLike
 
 __all__ = ["Differences", "adaptive_gradient", "check_gradient", "check_gradient_with", "differences", "numerical_gradient", "run_check"]
 
@@ -72,7 +77,7 @@ def differences(ev, theta, coords, scheme, eps, f0, mach=None, step_mach=None):
 
 
 @takes_options()
-def numerical_gradient(cost, theta, *, opts: CheckOptions) -> np.ndarray:
+def numerical_gradient(cost: Callable[..., float], theta: ArrayLike, *, opts: CheckOptions) -> np.ndarray:
     """Finite-difference gradient of ``cost(theta, *args)``.
 
     Parameters
@@ -105,7 +110,7 @@ def numerical_gradient(cost, theta, *, opts: CheckOptions) -> np.ndarray:
 
 
 @takes_options()
-def adaptive_gradient(cost, theta, *, opts: CheckOptions):
+def adaptive_gradient(cost: Callable[..., float], theta: ArrayLike, *, opts: CheckOptions) -> tuple[np.ndarray, np.ndarray]:
     """Finite-difference gradient with ``eps="adaptive"``, and its error bars.
 
     Returns ``(g, error)``: per coordinate the Richardson estimate over a
@@ -305,7 +310,7 @@ def _kink_frame(layout, coords, ana, num, left, right):
 
 
 @takes_options()
-def check_gradient(cost, theta, grad=None, *, opts: CheckOptions) -> CheckResult:
+def check_gradient(cost: Callable[..., float], theta: ArrayLike, grad: Callable[..., ArrayLike] | ArrayLike | None = None, *, opts: CheckOptions) -> CheckResult:
     """Compare an analytic gradient with the numerical gradient of ``cost``.
 
     Parameters

@@ -34,6 +34,11 @@ from fastcheck.evaluators.rows import NumericalGradient, RowsEvaluator, rows_eva
 from fastcheck.evaluators.choose import make_evaluator
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.entries import Columns, judge_entries
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names of annotations only
+    from collections.abc import Callable
+    from numpy.typing import ArrayLike
 
 __all__ = ["check_hessian", "check_hessian_with", "dense_matrix", "pair_layout"]
 
@@ -71,7 +76,7 @@ def dense_matrix(value, shape, what: str) -> np.ndarray:
 
 
 @takes_options(specific={"grad": None}, extra_docs=_EXTRA_DOCS)
-def check_hessian(cost, theta, hess, *, opts: CheckOptions) -> EntriesResult:
+def check_hessian(cost: Callable[..., float], theta: ArrayLike, hess: Callable[..., ArrayLike], *, opts: CheckOptions) -> EntriesResult:
     """Compare a hand-written Hessian with the numerical one, entry by entry.
 
     Parameters

@@ -27,6 +27,11 @@ from fastcheck.core.validate import as_theta, layout_for, validate_threads
 from fastcheck.evaluators.rows import rows_evaluator, summed_evaluator
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.entries import Columns, judge_entries
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names of annotations only
+    from collections.abc import Callable
+    from numpy.typing import ArrayLike
 
 __all__ = ["check_hvp", "check_jvp", "unit_directions"]
 
@@ -52,7 +57,8 @@ def _with_n_dirs(check):
 
     sig = inspect.signature(check)
     params = list(sig.parameters.values())
-    params.append(inspect.Parameter("n_dirs", inspect.Parameter.KEYWORD_ONLY, default=config.N_DIRS))
+    params.append(inspect.Parameter("n_dirs", inspect.Parameter.KEYWORD_ONLY, default=config.N_DIRS,
+                                    annotation="int"))
     wrapper.__signature__ = sig.replace(parameters=params)
     wrapper.options = check.options + ("n_dirs",)
     return wrapper
@@ -150,7 +156,7 @@ def _run_products(fn_rows, x, product, opts: CheckOptions, *, what, kind, row_la
 @takes_options(specific={"grad": None},
                extra_docs={"grad": "the analytic gradient ``grad(theta, *args)`` (required): H·v is compared with its "
                                    "central difference along v"})
-def check_hvp(cost, theta, hvp, *, opts: CheckOptions) -> EntriesResult:
+def check_hvp(cost: Callable[..., float], theta: ArrayLike, hvp: Callable[..., ArrayLike], *, opts: CheckOptions) -> EntriesResult:
     """Compare Hessian-vector products ``hvp(theta, v, *args)`` with differences of the gradient along v.
 
     ``n_dirs`` (or ``directions``, default 8) seeded random unit directions
@@ -173,7 +179,7 @@ def check_hvp(cost, theta, hvp, *, opts: CheckOptions) -> EntriesResult:
 
 @_with_n_dirs
 @takes_options()
-def check_jvp(fn, x, jvp, *, opts: CheckOptions) -> EntriesResult:
+def check_jvp(fn: Callable[..., ArrayLike], x: ArrayLike, jvp: Callable[..., ArrayLike], *, opts: CheckOptions) -> EntriesResult:
     """Compare Jacobian-vector products ``jvp(x, u, *args)`` with ``(fn(x + h u) − fn(x − h u)) / 2h``.
 
     ``fn(x, *args)`` returns an array (any shape, flattened) or a dict of

@@ -17,12 +17,16 @@ from fastcheck.core.validate import as_theta, validate_threads
 from fastcheck.evaluators import pool
 from fastcheck.evaluators.structured import MODES, BlackBoxModelEvaluator, LayeredEvaluator
 from fastcheck.models import MLP
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names of annotations only
+    from numpy.typing import ArrayLike
 
 __all__ = ["check_model"]
 
 
 @takes_options(specific={"mode": "structured"})
-def check_model(model, theta, X, y, *, opts: CheckOptions) -> CheckResult:
+def check_model(model: MLP, theta: ArrayLike, X: ArrayLike, y: ArrayLike, *, opts: CheckOptions) -> CheckResult:
     """Check a built-in network's backprop against finite differences of its cost.
 
     Parameters

@@ -29,6 +29,14 @@ import pandas as pd
 from fastcheck.core.layout import Layout
 from fastcheck.core.validate import as_theta, layout_for
 from fastcheck.evaluators.choose import make_evaluator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names of annotations only
+    import matplotlib.axes
+    import matplotlib.figure
+    import os
+    from collections.abc import Callable, Mapping
+    from numpy.typing import ArrayLike
 
 __all__ = ["RATE_COLUMNS", "TaylorResult", "second_opinion", "taylor_test", "with_second_opinion"]
 
@@ -100,7 +108,7 @@ class TaylorResult:
         lines += ["  " + ln for ln in table.to_string(index=False).splitlines()]
         return "\n".join(lines)
 
-    def plot(self, path=None, ax=None):
+    def plot(self, path: str | os.PathLike | None = None, ax: matplotlib.axes.Axes | None = None) -> matplotlib.figure.Figure:
         """Remainders against h, log-log, one colour per block, with the fitted lines dashed; written to ``path``
         (PNG) when given.  Returns the figure."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -221,7 +229,9 @@ def _taylor_rows(ev, theta, g, H, d, name, size, h0, J0):
     return row, frame
 
 
-def taylor_test(cost, theta, grad, *, hess=None, direction=None, layout=None, args=(), seed=0) -> TaylorResult:
+def taylor_test(cost: Callable[..., float], theta: ArrayLike, grad: Callable[..., ArrayLike] | ArrayLike, *,
+                hess: Callable[..., ArrayLike] | ArrayLike | None = None, direction: ArrayLike | None = None,
+                layout: Layout | Mapping[str, ArrayLike] | None = None, args: tuple = (), seed: int = 0) -> TaylorResult:
     """Remainders of J's Taylor expansion along a direction over halving steps, and the rates they fall at.
 
     Parameters

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastcheck.errors import GradientMismatchError, ShapeNoteWarning
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names of annotations only
+    from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = ["Layout", "fit_gradient_shape"]
 
@@ -142,7 +146,7 @@ class Layout:
             raise KeyError(f"no block {name!r} in layout; blocks are {list(self.names)}") from None
 
     # -- flatten / unflatten -----------------------------------------------
-    def flatten(self, arrays, dtype=np.float64) -> np.ndarray:
+    def flatten(self, arrays: Mapping[str, ArrayLike], dtype: DTypeLike = np.float64) -> np.ndarray:
         """Concatenate the blocks into a new 1-D vector θ (a copy).
 
         A dict is read by name in the layout's order, whatever order its keys
@@ -173,7 +177,8 @@ class Layout:
             out[a:b] = arr.ravel()
         return out
 
-    def flatten_gradients(self, grads, prefixes=("", "d"), *, what="the gradient") -> np.ndarray:
+    def flatten_gradients(self, grads: Mapping[str, ArrayLike], prefixes: tuple[str, ...] = ("", "d"), *,
+                          what: str = "the gradient") -> np.ndarray:
         """An analytic gradient as one float64 vector in the layout's order: the one reader of the
         gradients every entry point is handed.
 
@@ -222,7 +227,7 @@ class Layout:
             out[a:b] = fit_gradient_shape(g, shape, label).ravel()
         return out
 
-    def unflatten(self, theta) -> dict:
+    def unflatten(self, theta: ArrayLike) -> dict[str, np.ndarray]:
         """Split θ into ``{name: view}`` with the original shapes (no copy)."""
         theta = np.asarray(theta)
         if theta.ndim != 1 or theta.shape[0] != self.size:
@@ -233,12 +238,12 @@ class Layout:
         }
 
     # -- naming coordinates --------------------------------------------------
-    def block_ids(self, coords) -> np.ndarray:
+    def block_ids(self, coords: ArrayLike) -> np.ndarray:
         """Block number of each flat coordinate."""
         coords = np.asarray(coords, dtype=np.int64)
         return np.searchsorted(np.asarray(self.offsets[1:]), coords, side="right")
 
-    def locate(self, i: int):
+    def locate(self, i: int) -> tuple[str, tuple[int, ...]]:
         """``(block_name, index_tuple)`` of flat coordinate ``i``."""
         i = int(i)
         if not 0 <= i < self.size:

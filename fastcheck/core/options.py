@@ -22,8 +22,17 @@ import warnings
 from collections.abc import Mapping
 from numbers import Integral
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-__all__ = ["OPTION_DOCS", "STRATEGIES", "CheckOptions", "takes_options"]
+if TYPE_CHECKING:  # names of the annotations only (the annotations are strings: nothing is imported)
+    from collections.abc import Callable
+
+    import distributed
+    from numpy.typing import ArrayLike
+
+    from fastcheck.core.layout import Layout
+
+__all__ = ["OPTION_DOCS", "OPTION_TYPES", "STRATEGIES", "CheckOptions", "takes_options"]
 
 #: Old spellings still accepted, with a DeprecationWarning: old name -> new name.
 RENAMED = {"n_dirs": "directions", "directional": "directions"}
@@ -41,23 +50,23 @@ class CheckOptions:
     """
 
     args: tuple = ()
-    eps: object = None
+    eps: float | str | ArrayLike | None = None
     scheme: str = "central"
-    coords: object = None
-    sample: object = None
+    coords: ArrayLike | None = None
+    sample: int | None = None
     seed: int = 0
-    layout: object = None
-    thresholds: object = None
-    threads: object = None
-    jit: object = "auto"
-    workers: object = "auto"
-    client: object = None
-    directions: object = None
-    per_block: object = None
+    layout: Layout | Mapping[str, ArrayLike] | None = None
+    thresholds: Mapping[str, float] | None = None
+    threads: int | None = None
+    jit: bool | str = "auto"
+    workers: int | str = "auto"
+    client: distributed.Client | None = None
+    directions: int | None = None
+    per_block: bool | None = None
     cache_stages: bool = True
-    reseed: object = None
+    reseed: int | Callable[[], object] | None = None
     strategy: str = "full"
-    max_evals: object = None
+    max_evals: int | None = None
     extra: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
@@ -104,7 +113,7 @@ class CheckOptions:
             kw["args"] = tuple(args) if isinstance(args, list) else (args,)
         return cls(**kw, extra=MappingProxyType(extra))
 
-    def replace(self, **changes) -> CheckOptions:
+    def replace(self, **changes: object) -> CheckOptions:
         """A copy with some options changed (``extra`` keys included)."""
         extra_keys = set(self.extra)
         extra = {k: changes.pop(k) for k in list(changes) if k in extra_keys}
@@ -117,7 +126,7 @@ class CheckOptions:
         object or forward): ``jit="auto"`` means the loop there, as such a closure never compiles."""
         return self.replace(jit=False) if isinstance(self.jit, str) and self.jit == "auto" else self
 
-    def own_layout(self, where: str, layout) -> CheckOptions:
+    def own_layout(self, where: str, layout: Layout | Mapping[str, ArrayLike] | None) -> CheckOptions:
         """These options with the layout a check builds itself; one passed by the user is refused."""
         if self.layout is not None:
             raise ValueError(f"{where} names the blocks itself; layout= does not apply")
@@ -178,6 +187,19 @@ OPTION_DOCS = {
                  "before a decision); None: no bound",
 }
 
+#: The annotation of each option only some checks take (the common ones are :class:`CheckOptions`' fields).
+OPTION_TYPES = {
+    "mode": "str",
+    "grad": "Callable[..., ArrayLike] | None",
+    "n_dirs": "int",
+    "dout": "ArrayLike | None",
+    "n_douts": "int",
+    "names": "Sequence[str] | None",
+    "kwargs": "Mapping[str, object] | None",
+    "cross_check": "str | None",
+    "argnums": "int | Sequence[int] | None",
+}
+
 
 def takes_options(*, specific: Mapping | None = None, extra_docs: Mapping | None = None):
     """Decorate a public check ``fn(target..., opts)``: callers pass keyword options.
@@ -194,7 +216,8 @@ def takes_options(*, specific: Mapping | None = None, extra_docs: Mapping | None
         positional = [p for p in inspect.signature(fn).parameters.values() if p.name != "opts"]
         defaults = {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
                     for f in dataclasses.fields(CheckOptions) if f.name != "extra"}
-        options = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
+        types = {**{f.name: f.type for f in dataclasses.fields(CheckOptions)}, **OPTION_TYPES}
+        options = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v, annotation=types[k])
                    for k, v in {**defaults, **specific}.items()]
 
         @functools.wraps(fn)
@@ -204,7 +227,8 @@ def takes_options(*, specific: Mapping | None = None, extra_docs: Mapping | None
             opts = CheckOptions.build(where, kwargs, specific)
             return fn(*targets, **named, opts=opts)
 
-        check.__signature__ = inspect.Signature(positional + options, return_annotation=inspect.Signature.empty)
+        check.__signature__ = inspect.Signature(positional + options,
+                                                return_annotation=inspect.signature(fn).return_annotation)
         del check.__wrapped__  # inspect.signature must read the signature above, not fn's
         lines = "\n".join(f"    {k} : {v}" for k, v in {**OPTION_DOCS, **(extra_docs or {})}.items()
                           if k in defaults or k in specific)

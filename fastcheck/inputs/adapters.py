@@ -27,6 +27,11 @@ from fastcheck.core.validate import layout_for, validate_threads
 from fastcheck.evaluators import pool
 from fastcheck.inputs.stages import restore, snapshot, staged_problem
 from fastcheck.inputs.styles import STYLES
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names of annotations only
+    from collections.abc import Callable
+    from numpy.typing import ArrayLike
 
 _SPELLINGS = {
     "get": ("getParams", "get_params"),
@@ -83,7 +88,7 @@ def _infer_object_layout(net, theta) -> Layout:
 
 
 @takes_options()
-def check_object(net, X, y, *, opts: CheckOptions) -> CheckResult:
+def check_object(net: object, X: ArrayLike, y: ArrayLike, *, opts: CheckOptions) -> CheckResult:
     """Check a network object written in one of the common styles.
 
     Parameters
@@ -209,7 +214,7 @@ def gradients_to_vector(grads, layout: Layout, prefix: str = "d") -> np.ndarray:
 
 
 @takes_options()
-def check_functions(forward, backward, parameters, X, Y, *, opts: CheckOptions) -> CheckResult:
+def check_functions(forward: Callable, backward: Callable, parameters: Mapping[str, ArrayLike], X: ArrayLike, Y: ArrayLike, *, opts: CheckOptions) -> CheckResult:
     """Check a network written as ``forward``/``backward`` over a parameter dict.
 
     Parameters

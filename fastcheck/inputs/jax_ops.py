@@ -26,6 +26,10 @@ from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.validate import is_low_precision
 from fastcheck.errors import LayerError
 from fastcheck.inputs.frameworks import check_op
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names of annotations only
+    from collections.abc import Callable
 
 __all__ = ["JaxForward", "check_jax", "import_jax"]
 
@@ -97,7 +101,7 @@ class JaxForward:
 
 @takes_options(specific={"dout": None, "n_douts": 1, "argnums": None}, extra_docs={
     "argnums": "check_jax: the positions of the arguments to check (default: every floating array)"})
-def check_jax(fn, *inputs, opts: CheckOptions) -> CheckResult:
+def check_jax(fn: Callable, *inputs: object, opts: CheckOptions) -> CheckResult:
     """Check a JAX function's VJP (its ``custom_vjp``/``custom_jvp`` rules) on its floating array arguments.
 
     Parameters

@@ -42,6 +42,11 @@ from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.errors import GradientMismatchError
 from fastcheck.evaluators.loop import as_scalar
 from fastcheck.inputs.layer_objects import LayerState
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names of annotations only
+    from collections.abc import Callable
+    from numpy.typing import ArrayLike
 
 __all__ = ["check_loss", "check_module"]
 
@@ -299,7 +304,7 @@ def _check_kept(fn, obj, data: tuple, names, opts: CheckOptions, where: str) -> 
 
 
 @takes_options(specific={"names": None}, extra_docs=_NAMES_DOC)
-def check_loss(fn, params, *data, opts: CheckOptions) -> CheckResult:
+def check_loss(fn: Callable, params: Mapping[str, ArrayLike] | object, *data: object, opts: CheckOptions) -> CheckResult:
     """Check ``fn(*data) -> (loss, *grads)`` whose parameters live in ``params``.
 
     Parameters
@@ -327,7 +332,7 @@ def check_loss(fn, params, *data, opts: CheckOptions) -> CheckResult:
 
 
 @takes_options(specific={"names": None}, extra_docs=_NAMES_DOC)
-def check_module(module, name, *, opts: CheckOptions) -> CheckResult:
+def check_module(module: types.ModuleType | str, name: str, *, opts: CheckOptions) -> CheckResult:
     """Check ``module.<name>(*args)`` (``lossFun``) whose parameters are globals of ``module``.
 
     ``check_module(rnn, "lossFun", args=(inputs, targets, hprev))``: the globals the function refers

@@ -38,6 +38,10 @@ from fastcheck.errors import LayerError
 from fastcheck.inputs.cross_check import cross_checked, validate_cross_check
 from fastcheck.inputs.frameworks import check_op
 from fastcheck.support.resources import available_cores
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names of annotations only
+    from collections.abc import Callable
 
 __all__ = ["TorchForward", "check_torch", "import_torch"]
 
@@ -287,7 +291,7 @@ def _wide_vjp(forward: TorchForward, base, names, torch):
     "kwargs": "check_torch: keyword arguments of the op; tensors among them with requires_grad are checked too",
     "cross_check": "check_torch: 'float64' also runs the op's backward on float64 copies of the inputs and "
                    "reports, per block, whether the float32 backward agrees with it (result.cross_check)"})
-def check_torch(fn, *inputs, opts: CheckOptions) -> CheckResult:
+def check_torch(fn: Callable, *inputs: object, opts: CheckOptions) -> CheckResult:
     """Check a PyTorch op's backward pass: every input with ``requires_grad`` through its VJP.
 
     Parameters

@@ -19,6 +19,9 @@ from fastcheck.core.validate import validate_thresholds  # noqa: F401 - the chec
 from fastcheck.verdicts.codes import counted as counted_entries
 from fastcheck.verdicts.errorbars import INCONCLUSIVE, NONFINITE, KINK_READ, SETTLE, WHY_NAMES, WRONG, ZERO
 
+if TYPE_CHECKING:  # names of annotations only
+    from numpy.typing import ArrayLike
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -26,7 +29,7 @@ __all__ = ["BLOCK_COLUMNS", "band", "block_table", "hint", "overall", "relative_
            "verdict", "within_error_bars"]
 
 
-def relative_difference(a, b) -> float:
+def relative_difference(a: ArrayLike, b: ArrayLike) -> float:
     """||a − b||₂ / (||a||₂ + ||b||₂), the classic recipe's formula; 0 when both are 0.
 
     Computed on a and b scaled by their largest magnitude, so a gradient near the

@@ -96,7 +96,7 @@ def wrap(base, workers="auto", client=None):
     return ChunkedEvaluator(base, LocalRunner(n), auto=workers == "auto")
 
 
-def start_pool(workers="auto") -> float:
+def start_pool(workers: int | str = "auto") -> float:
     """Start the local pool of worker processes now, and wait until every worker answers.
 
     ``workers="auto"`` never starts a pool for a check too short to pay for
