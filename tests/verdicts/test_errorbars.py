@@ -25,9 +25,13 @@ def test_correct_gradients_of_smooth_functions_never_read_wrong(smooth_table):
         r = check_quietly(f, x, g)
         verdicts[label] = r.verdict
         assert r.verdict in ("great", "ok", "inconclusive"), (label, r.headline())
-    inconclusive = [k for k, v in verdicts.items() if v == "inconclusive"]
-    assert len(verdicts) > 250
-    assert len(inconclusive) <= 0.01 * len(verdicts), inconclusive
+    # the cases that are not smooth at their point (a kink at 0, an abs the complex step sees) may be
+    # inconclusive (never wrong, asserted above); how many of them settle differs from one CPU to another
+    # (all four were inconclusive on an AMD EPYC, fewer where CI passed), so they are outside the 1 % budget
+    smooth_there = {k: v for k, v in verdicts.items() if k not in NOT_SMOOTH_THERE}
+    inconclusive = [k for k, v in smooth_there.items() if v == "inconclusive"]
+    assert len(smooth_there) > 250 and len(verdicts) - len(smooth_there) == len(NOT_SMOOTH_THERE)
+    assert len(inconclusive) <= 0.01 * len(smooth_there), inconclusive
 
 
 def test_a_one_percent_error_in_one_coordinate_is_caught_in_its_block(smooth_table):
