@@ -103,11 +103,11 @@ def vector_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_th
     coords = np.asarray(coords, np.int64)
     steps = np.asarray(steps, np.float64)
     offsets = np.asarray(offsets, np.float64)
+    layer, i, j = _locate(arch, coords)
     cache = vpass.forward_pass(theta, X, Y, arch, loss, l2, mask)
     n_off = len(offsets)
     x = theta[coords]
     S = (x[:, None] + offsets[None, :] * steps[:, None]) - x[:, None]  # the moves actually taken
-    layer, i, j = _locate(arch, coords)
     dJ = np.empty((len(coords), n_off))
     kinks = np.zeros(len(coords), np.bool_)
     B = X.shape[0]

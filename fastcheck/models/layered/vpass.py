@@ -26,10 +26,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fastcheck.models.backprop import ACT, B_OFF, IN_OFF, N_IN, N_OUT, OUT_OFF, W_OFF
+from fastcheck.models.backprop import ACT, B_OFF, N_IN, N_OUT, OUT_OFF, W_OFF
 from fastcheck.models.functions import (
     BCE,
-    IDENTITY,
     LEAKY_RELU,
     LEAKY_SLOPE,
     MSE,
@@ -49,8 +48,8 @@ ENTRIES = 1 << 17
 
 
 class Pass(NamedTuple):
-    """The unperturbed pass, per layer ``l``: ``Z[l]``, ``H[l]`` (before dropout), ``A[l]``
-    (after, ``A[-1]`` is the input), ``E[l] = e^(−Z[l])``, ``M[l]`` (the layer's dropout
+    """The unperturbed pass, per layer ``l``: ``Z[l]``, ``H[l]`` (before dropout),
+    ``A[l]`` (after, ``A[-1]`` is the input), ``E[l] = e^(−Z[l])``, ``M[l]`` (the layer's dropout
     factors), all ``(B, n_l)``; ``AT[l]``, ``A[l]`` transposed (contiguous); each sample's unnormalised loss and J(θ)."""
 
     Z: list
@@ -211,7 +210,7 @@ def general_rows(theta, Y, arch, loss, l2, cache: Pass, l, i, j, S):
     L = arch.shape[0]
     D, crossed = column_change(cache, arch, l, i, j, S)
     kink = np.zeros(len(S), np.bool_) if crossed is None else crossed.any(axis=1)
-    AL, K = cache.A[L - 1], int(arch[L - 1, N_OUT])
+    AL = cache.A[L - 1]
     if l == L - 1:
         # the output column itself moved: only entry (b, j) of each row's output changed
         a_old = AL.T[j]
@@ -229,9 +228,11 @@ def general_rows(theta, Y, arch, loss, l2, cache: Pass, l, i, j, S):
             diff = (row_losses(out, Y, loss) - cache.rowloss).sum(axis=1)
     else:
         m = l + 1
-        dz = D[:, :, None] * weights(theta, arch, m)[j][:, None, :]
+        dA = None
         for q in range(m, L):
-            if q > m:
+            if q == m:  # rank-1: the column's change times row j of W_m
+                dz = D[:, :, None] * weights(theta, arch, m)[j][:, None, :]
+            else:  # the stacked changes through W_q, one product
                 n_in = int(arch[q, N_IN])
                 dz = (dA.reshape(-1, n_in) @ weights(theta, arch, q)).reshape(dA.shape[:2] + (-1,))
             new, crossed = moved(cache.Z[q], cache.H[q], cache.E[q], dz, arch[q, ACT])
