@@ -99,15 +99,20 @@ def test_the_polynomial_is_taken_and_refused_where_it_should_be():
             np.testing.assert_allclose(diff, ref, rtol=1e-9, atol=naive.roundoff(6 + 17) * cache.J0)
 
 
-def test_threads_and_blocks_do_not_change_the_numbers(monkeypatch):
-    model, theta, X, Y = _build((5, 7, 4, 3), "tanh", "softmax_ce", 0.1, 0.7, True, batch=9)
+@pytest.mark.parametrize("params", [((5, 7, 4, 3), "tanh", "softmax_ce", 0.1, 0.7, True),
+                                    ((5, 9, 4), "sigmoid", "mse", 0.1, 1.0, True)], ids=["general", "polynomial"])
+def test_threads_and_blocks_do_not_change_the_numbers(params, monkeypatch):
+    model, theta, X, Y = _build(*params, batch=9)
     args = model.cost_args(X, Y)
     coords = np.arange(model.n_params, dtype=np.int64)[::-1].copy()
     steps = np.full(len(coords), 1e-4)
     offsets = np.array([-1.0, 1.0])
     one = vector.vector_costs(theta, *args, coords, steps, offsets, 1)
     two = vector.vector_costs(theta, *args, coords, steps, offsets, 2)
-    monkeypatch.setattr(vpass, "ENTRIES", 64)  # many small blocks
+    # many small blocks: bounded scratch, the same numbers
+    monkeypatch.setattr(vpass, "ENTRIES", 64)
+    monkeypatch.setattr(series, "ENTRIES", 64)
+    monkeypatch.setattr(vector, "SERIES_ROWS", 3)
     small = vector.vector_costs(theta, *args, coords, steps, offsets, 2)
     for a, b in ((one, two), (one, small)):
         np.testing.assert_array_equal(a[0], b[0])

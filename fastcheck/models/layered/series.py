@@ -28,7 +28,7 @@ import numpy as np
 from fastcheck.models.backprop import ACT
 from fastcheck.models.functions import MSE, SIGMOID, SSE
 from fastcheck.models.layered.cubics import CUBIC
-from fastcheck.models.layered.vpass import Pass, weights
+from fastcheck.models.layered.vpass import ENTRIES, Pass, weights
 
 
 def takes_series(arch, loss, l) -> bool:
@@ -49,12 +49,17 @@ def output_polynomials(theta, arch, Y, cache: Pass):
     g3 = g1 * (1.0 - 6.0 * g1) * (1.0 / 6.0)
     t = 2.0 * (a - Y)
     W = weights(theta, arch, L - 1)  # (n_{L-2}, K)
-    w = W[:, None, :]
-    c1 = g1 * w
-    c2 = g2 * (w * w)
-    c3 = g3 * (w * w * w)
-    P = np.stack([(t * c1).sum(-1), (t * c2 + c1 * c1).sum(-1), (t * c3 + 2.0 * c1 * c2).sum(-1),
-                  (c2 * c2 + 2.0 * c1 * c3).sum(-1), (2.0 * c2 * c3).sum(-1), (c3 * c3).sum(-1)], axis=1)
+    B, K = h.shape
+    P = np.empty((W.shape[0], 6, B))
+    step = max(1, ENTRIES // (B * K))  # columns at a time: O(ENTRIES) scratch, whatever the widths
+    for a in range(0, W.shape[0], step):
+        w = W[a : a + step, None, :]
+        c1 = g1 * w
+        c2 = g2 * (w * w)
+        c3 = g3 * (w * w * w)
+        for n, c in enumerate((t * c1, t * c2 + c1 * c1, t * c3 + 2.0 * c1 * c2, c2 * c2 + 2.0 * c1 * c3,
+                               2.0 * c2 * c3, c3 * c3)):
+            P[a : a + step, n] = c.sum(-1)
     return P, np.abs(W).max(axis=1)
 
 
