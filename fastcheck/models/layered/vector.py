@@ -87,7 +87,8 @@ def _locate(arch, coords):
 
 def vector_value(theta, X, Y, arch, loss, l2, mask) -> float:
     """J(θ), rounded as :func:`vector_costs`' unperturbed cost."""
-    return vpass.forward_pass(theta, X, Y, arch, loss, l2, mask).J0
+    with np.errstate(all="ignore"):  # as compiled with NumPy's error model: e^(−z) may overflow to inf
+        return vpass.forward_pass(theta, X, Y, arch, loss, l2, mask).J0
 
 
 def vector_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_threads=1):
@@ -104,7 +105,8 @@ def vector_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_th
     steps = np.asarray(steps, np.float64)
     offsets = np.asarray(offsets, np.float64)
     layer, i, j = _locate(arch, coords)
-    cache = vpass.forward_pass(theta, X, Y, arch, loss, l2, mask)
+    with np.errstate(all="ignore"):
+        cache = vpass.forward_pass(theta, X, Y, arch, loss, l2, mask)
     n_off = len(offsets)
     x = theta[coords]
     S = (x[:, None] + offsets[None, :] * steps[:, None]) - x[:, None]  # the moves actually taken
@@ -130,23 +132,30 @@ def vector_costs(theta, X, Y, arch, loss, l2, mask, coords, steps, offsets, n_th
             continue
         if series.takes_series(arch, loss, l):
             series_layers.append(l)
-            first += _series_tasks(theta, Y, arch, loss, l2, cache, l, rows, i, j, S, dJ, kinks)
+            with np.errstate(all="ignore"):
+                first += _series_tasks(theta, Y, arch, loss, l2, cache, l, rows, i, j, S, dJ, kinks)
         else:
             first += blocks(l, rows)
-    with np.errstate(all="ignore"):  # as compiled with NumPy's error model
-        left = _run_all(first, n_threads)
-        # the rows whose moves were too large for the polynomial: the general path
-        rest = np.concatenate(left) if left else coords[:0]
-        _run_all([t for l in series_layers for t in blocks(l, rest[layer[rest] == l])], n_threads)
+    left = _run_all(first, n_threads)
+    # the rows whose moves were too large for the polynomial: the general path
+    rest = np.concatenate(left) if left else coords[:0]
+    _run_all([t for l in series_layers for t in blocks(l, rest[layer[rest] == l])], n_threads)
     return cache.J0 + dJ, kinks
+
+
+def _quiet(task):
+    # as compiled with NumPy's error model (e^(−z) may overflow to inf, silently); NumPy's error
+    # state is per thread (a context variable), so each worker sets its own
+    with np.errstate(all="ignore"):
+        return task()
 
 
 def _run_all(tasks, n_threads):
     """Each task's result, in order, on up to ``n_threads`` threads."""
     if n_threads <= 1 or len(tasks) <= 1:
-        return [t() for t in tasks]
+        return [_quiet(t) for t in tasks]
     with concurrent.futures.ThreadPoolExecutor(min(n_threads, len(tasks))) as pool:
-        return list(pool.map(lambda t: t(), tasks))
+        return list(pool.map(_quiet, tasks))
 
 
 def _series_tasks(theta, Y, arch, loss, l2, cache, l, rows, i, j, S, dJ, kinks):
