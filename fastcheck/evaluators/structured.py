@@ -2,7 +2,9 @@
 
 :class:`LayeredEvaluator` computes the perturbed costs of a
 :class:`fastcheck.models.MLP` with :mod:`fastcheck.models.layered`, which
-recomputes only what a coordinate's perturbation changes;
+recomputes only what a coordinate's perturbation changes (compiled, interpreted, or in
+its NumPy form, :mod:`fastcheck.models.layered.vector`, whichever finishes the whole check
+first, see ``LayeredEvaluator(form=...)``);
 :class:`BlackBoxModelEvaluator` runs the same model's jitted cost through the
 generic parallel kernel.  Both plug into :func:`fastcheck.checks.gradient.run_check`
 and flag ReLU kinks, which the result lists apart from the verdict.
