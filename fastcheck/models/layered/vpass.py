@@ -42,9 +42,9 @@ from fastcheck.models.functions import (
 from fastcheck.models.layered.cubics import CUBIC
 from fastcheck.models.layered.moves import SMALL
 
-#: Entries (row × sample × unit) one block of the general path stacks per array: 1 MB in
+#: Entries (row × sample × unit) one block of the general path stacks per array: 128 kB in
 #: double precision, whatever the network, so the memory per block is bounded.
-ENTRIES = 1 << 17
+ENTRIES = 1 << 14
 
 
 class Pass(NamedTuple):
@@ -253,5 +253,7 @@ def general_rows(theta, Y, arch, loss, l2, cache: Pass, l, i, j, S):
 
 
 def row_width(arch, l) -> int:
-    """Entries per sample that a row of layer l stacks on the general path (the widest layer above)."""
-    return max([1] + [int(arch[q, N_OUT]) for q in range(l, arch.shape[0])])
+    """Entries per sample that a row of layer l stacks on the general path: the widest layer above
+    it, or the output's width (a moved output column recomputes the row's outputs for softmax_ce)."""
+    L = arch.shape[0]
+    return max([int(arch[L - 1, N_OUT])] + [int(arch[q, N_OUT]) for q in range(l + 1, L)])
