@@ -31,9 +31,10 @@ from fastcheck.models.layered import series, vpass
 __all__ = ["covers", "numpy_seconds", "vector_costs", "vector_value"]
 
 #: Seconds per stacked entry (row × sample) of the polynomial path, and per entry (row × sample ×
-#: unit above) of the general path, measured on this machine kind (1 thread, rounded up).
+#: unit above) of the general path, measured on this machine kind (CPU seconds on 1 thread under
+#: load 3-6: 1.7e-8 and 3.0e-8 at 784-128-10; the first rounded up).
 SERIES_ENTRY = 3e-8
-GENERAL_ENTRY = 4e-8
+GENERAL_ENTRY = 3e-8
 #: Seconds per multiply-add of the general path's products (BLAS on stacked rows, one thread).
 PRODUCT_FLOP = 1e-9
 #: Rows (coordinate × move) per block of the polynomial path: a few hundred kB per array.
