@@ -29,6 +29,7 @@ import numpy as np
 from fastcheck.models.backprop import ACT, B_OFF, N_IN, N_OUT, OUT_OFF, W_OFF
 from fastcheck.models.functions import (
     BCE,
+    IDENTITY,
     LEAKY_RELU,
     LEAKY_SLOPE,
     MSE,
@@ -50,7 +51,8 @@ ENTRIES = 1 << 14
 class Pass(NamedTuple):
     """The unperturbed pass, per layer ``l``: ``Z[l]``, ``H[l]`` (before dropout),
     ``A[l]`` (after, ``A[-1]`` is the input), ``E[l] = e^(−Z[l])``, ``M[l]`` (the layer's dropout
-    factors), all ``(B, n_l)``; ``AT[l]``, ``A[l]`` transposed (contiguous); each sample's unnormalised loss and J(θ)."""
+    factors), all ``(B, n_l)``; ``AT[l]``, ``A[l]`` transposed (contiguous); each sample's
+    unnormalised loss and J(θ); for softmax_ce, ``P = softmax(A[L − 1])`` and ``ysum = Σ_k y_k``."""
 
     Z: list
     H: list
@@ -60,6 +62,8 @@ class Pass(NamedTuple):
     AT: list
     rowloss: np.ndarray
     J0: float
+    P: np.ndarray = None
+    ysum: np.ndarray = None
 
 
 def weights(theta, arch, l):
@@ -141,7 +145,23 @@ def forward_pass(theta, X, Y, arch, loss, l2, mask) -> Pass:
     A.append(X)
     rowloss = row_losses(A[L - 1], Y, loss)
     J0 = scale(loss, A[L - 1].shape) * float(rowloss.sum()) + l2_term(theta, arch, l2)
-    return Pass(Z, H, A, E, M, [np.ascontiguousarray(a.T) for a in A], rowloss, J0)
+    P = ysum = None
+    if loss == SOFTMAX_CE:  # softmax(a) and Σ_k y_k of every sample: the loss change by log1p
+        top = A[L - 1].max(axis=1, keepdims=True)
+        e = np.exp(A[L - 1] - top)
+        P, ysum = e / e.sum(axis=1, keepdims=True), Y.sum(axis=1)
+    return Pass(Z, H, A, E, M, [np.ascontiguousarray(a.T) for a in A], rowloss, J0, P, ysum)
+
+
+#: Largest |Δa| of an output for which softmax_ce's change is taken by :func:`softmax_change`.
+SOFTMAX_MOVE = 30.0
+
+
+def softmax_change(cache: Pass, Y, dA):
+    """The change of each sample's softmax_ce row loss when its logits move by ``dA`` (``(…, B, K)``):
+    ``Σy·log1p(Σ_k p_k·expm1(Δa_k)) − Σ_k y_k·Δa_k`` with ``p = softmax(a)``, which is
+    ``Σy·(lse(a + Δa) − lse(a)) − y·Δa`` without the cancellation of the two log-sum-exps."""
+    return np.log1p((cache.P * np.expm1(dA)).sum(axis=-1)) * cache.ysum - (Y * dA).sum(axis=-1)
 
 
 def scale(loss, shape) -> float:
@@ -221,6 +241,9 @@ def general_rows(theta, Y, arch, loss, l2, cache: Pass, l, i, j, S):
         elif loss == BCE:
             a_new = a_old + D
             diff = (softplus(a_new) - softplus(a_old) - Y.T[j] * D).sum(axis=1)
+        elif np.abs(D).max(initial=0.0) <= SOFTMAX_MOVE:
+            # only logit j moved: Σ_k p_k·expm1(Δa_k) is p_j·expm1(D)
+            diff = (np.log1p(cache.P.T[j] * np.expm1(D)) * cache.ysum - Y.T[j] * D).sum(axis=1)
         else:
             out = np.broadcast_to(AL, (len(S),) + AL.shape).copy()
             rows = np.arange(len(S))
@@ -235,6 +258,9 @@ def general_rows(theta, Y, arch, loss, l2, cache: Pass, l, i, j, S):
             else:  # the stacked changes through W_q, one product
                 n_in = int(arch[q, N_IN])
                 dz = (dA.reshape(-1, n_in) @ weights(theta, arch, q)).reshape(dA.shape[:2] + (-1,))
+            if arch[q, ACT] == IDENTITY:  # linear: the change is the move itself (the output's mask is 1)
+                dA = dz if q == L - 1 else dz * cache.M[q]
+                continue
             new, crossed = moved(cache.Z[q], cache.H[q], cache.E[q], dz, arch[q, ACT])
             dA = new * cache.M[q] - cache.A[q]
             if crossed is not None:
@@ -246,6 +272,8 @@ def general_rows(theta, Y, arch, loss, l2, cache: Pass, l, i, j, S):
                 diff *= 0.5
         elif loss == BCE:
             diff = (softplus(AL + dA) - softplus(AL) - Y * dA).sum(axis=(1, 2))
+        elif np.abs(dA).max(initial=0.0) <= SOFTMAX_MOVE:
+            diff = softmax_change(cache, Y, dA).sum(axis=1)
         else:
             diff = (row_losses(AL + dA, Y, loss) - cache.rowloss).sum(axis=1)
     dJ = scale(loss, AL.shape) * diff
