@@ -38,6 +38,8 @@ def profile(sizes, repeat):
     from fastcheck.evaluators.structured import LayeredEvaluator
     from fastcheck.models import MLP
 
+    fastcheck.config.COMPILE = "always"  # the compiled kernel is profiled, not the NumPy form
+
     model = MLP(sizes, activations="sigmoid", loss="sse")
     theta = model.init(seed=0)
     X, y = model.sample_data(BATCH, seed=1)

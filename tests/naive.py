@@ -323,6 +323,23 @@ def mlp_numerical_gradient(model, theta, X, y, eps=1e-6):
     return central_difference(f, theta, eps), f
 
 
+def mlp_perturbed_costs(model, theta, X, y, coords, steps, offsets):
+    """Brute force: ``out[c, k]`` = :func:`mlp_cost` at θ with θ_c moved to fl(θ_c + offsets[k]·steps[c]),
+    one full forward pass per point (the contract of the structure-aware kernels)."""
+    theta = np.asarray(theta, dtype=np.float64)
+    mask = model.dropout_mask(len(X))
+    cols = np.cumsum([0] + list(model.sizes))
+    masks = [mask[:, cols[l + 1] : cols[l + 2]] for l in range(model.depth - 1)]
+    out = np.empty((len(coords), len(offsets)))
+    for r, (c, h) in enumerate(zip(coords, steps)):
+        for k, o in enumerate(offsets):
+            t = theta.copy()
+            t[c] = theta[c] + o * h
+            out[r, k] = mlp_cost(t, X, y, model.sizes, list(model.activation_names), model.loss, model.l2,
+                                 model.bias, masks)
+    return out
+
+
 def mlp_preactivations(model, theta, X):
     """Every layer's pre-activations Z_l of a ``fastcheck.models.MLP``, by plain NumPy (with its dropout masks)."""
     mask = model.dropout_mask(len(X))

@@ -2,7 +2,9 @@
 
 :class:`LayeredEvaluator` computes the perturbed costs of a
 :class:`fastcheck.models.MLP` with :mod:`fastcheck.models.layered`, which
-recomputes only what a coordinate's perturbation changes;
+recomputes only what a coordinate's perturbation changes (compiled, interpreted, or in
+its NumPy form, :mod:`fastcheck.models.layered.vector`, whichever finishes the whole check
+first, see ``LayeredEvaluator(form=...)``);
 :class:`BlackBoxModelEvaluator` runs the same model's jitted cost through the
 generic parallel kernel.  Both plug into :func:`fastcheck.checks.gradient.run_check`
 and flag ReLU kinks, which the result lists apart from the verdict.
@@ -21,11 +23,15 @@ from fastcheck.evaluators.loop import complex_dtype
 from fastcheck.evaluators.protocol import Capabilities, Evaluator
 from fastcheck.kernels import stencil
 from fastcheck.models import MLP, backprop, layered
+from fastcheck.models.layered import vector
 
-__all__ = ["MODES", "BlackBoxModelEvaluator", "LayeredEvaluator"]
+__all__ = ["FORMS", "MODES", "BlackBoxModelEvaluator", "LayeredEvaluator"]
 
 #: The kernels a built-in model can be checked with (``check_model(mode=...)``, ``--mode``).
 MODES = ("structured", "blackbox")
+#: The forms of the structure-aware kernel (``LayeredEvaluator(form=...)``; ``None`` chooses): compiled,
+#: its source run interpreted, or the NumPy form (:mod:`fastcheck.models.layered.vector`, float64).
+FORMS = ("compiled", "interpreted", "numpy")
 
 
 class _KinkCache:
@@ -88,7 +94,17 @@ class LayeredEvaluator(Evaluator):
     dtype : {"float64", "float32"}
         The precision every cost computes in (θ must come in it).  The
         complex step then runs in complex128 resp. complex64.
+    form : {None, "compiled", "interpreted", "numpy"}
+        The form of the kernel for the perturbed costs (:data:`FORMS`).  ``None`` (default:
+        :attr:`default_form`) takes the one expected to finish the whole check first: compiled when
+        that pays (see :func:`fastcheck.config.runner`; ``FASTCHECK_COMPILE=always|never``
+        forces or forbids it), else the NumPy form where it covers the check (float64) and is
+        estimated quicker than the interpreted kernel.  The complex step and directional checks
+        never take the NumPy form.
     """
+
+    #: The form taken when none is passed (``None``: chosen by estimate); tests set it.
+    default_form = None
 
     caps = Capabilities(
         holds_blas=True,  # see fastcheck.checks.gradient.held_blas
@@ -99,7 +115,7 @@ class LayeredEvaluator(Evaluator):
         directions=True,
     )
 
-    def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64):
+    def __init__(self, model: MLP, X, Y, threads=None, dtype=np.float64, form=None):
         self.model = model
         self.dtype = model.check_dtype(dtype)
         self.args = model.cost_args(X, Y, self.dtype)
@@ -111,16 +127,45 @@ class LayeredEvaluator(Evaluator):
         work = interpreted_kernel_seconds(model, self._batch, model.n_params, 2 * EVALS_PER_POINT, CALLS_PER_CHECK)
         # the kernels for this depth: a network of at most two layers compiles without the paths it never takes
         self._kernel_costs, self._kernel_complex = layered.kernels_for(model.arch)
-        self._costs = config.runner(self._kernel_costs, work, COLD_KERNEL)
-        self._value = (backprop.mlp_cost if config.is_compiled(self._costs)
-                       else config.runner(backprop.mlp_cost, work, COLD_COST))
+        form = self.default_form if form is None else form
+        self._numpy = self._choose(form, work)
+        if self._numpy:
+            self._costs = self._value = None
+        elif form is not None:  # forced
+            pinned = (lambda fn: fn) if form == "compiled" else config.interpreted
+            self._costs, self._value = pinned(self._kernel_costs), pinned(backprop.mlp_cost)
+        else:
+            self._costs = config.runner(self._kernel_costs, work, COLD_KERNEL)
+            self._value = (backprop.mlp_cost if config.is_compiled(self._costs)
+                           else config.runner(backprop.mlp_cost, work, COLD_COST))
         self._complex = None  # chosen by prepare(θ, "complex") for a whole complex-step check
         self.compile_seconds = 0.0
         self.compile_cached = False
         self.compile_loaded = True
 
+    def _choose(self, form, work) -> bool:
+        """Whether the perturbed costs take the NumPy form (``form``, or by estimate: ``work`` is the
+        whole check's interpreted seconds).  Chosen by estimate, the NumPy form's seconds count
+        toward compiling as interpreted ones do (:func:`fastcheck.config.runner`): a process that
+        checks again and again compiles once that has paid."""
+        if form is not None and form not in FORMS:
+            raise ValueError(f"unknown form {form!r}; choose one of {list(FORMS)}")
+        if form == "numpy" and not vector.covers(self.dtype):
+            raise ValueError(f"the NumPy form computes in float64; this evaluator computes in {self.dtype}")
+        if form is not None:
+            return form == "numpy"
+        if not vector.covers(self.dtype):
+            return False
+        fast = vector.numpy_seconds(self.model.arch, self.model.loss_code, self._batch, self.model.n_params,
+                                    2 * EVALS_PER_POINT, CALLS_PER_CHECK)
+        if fast >= work:
+            return False  # interpretation (or compiling, decided by runner) is the quicker
+        return not config.is_compiled(config.runner(self._kernel_costs, fast, COLD_KERNEL))
+
     @property
     def path(self) -> str:
+        if self._numpy:
+            return "structured, NumPy"
         return "structured" if config.is_compiled(self._costs) else "structured, interpreted"
 
     def _timed(self, fn, *args):
@@ -148,6 +193,8 @@ class LayeredEvaluator(Evaluator):
     def value(self, theta) -> float:
         """J(θ), rounded as the kernel's own unperturbed cost (row loops)."""
         self._check_theta(theta)
+        if self._numpy:
+            return vector.vector_value(theta, *self.args)
         return float(self._timed(self._value, theta, *self.args))
 
     def prepare(self, theta, kind: str) -> None:
@@ -166,7 +213,7 @@ class LayeredEvaluator(Evaluator):
             if config.is_compiled(self._complex) and key not in _COMPILED:
                 self.complex_step(theta, np.zeros(1, np.int64), np.full(1, 1e-3))
                 _COMPILED.add(key)
-        elif config.is_compiled(self._costs) and (self._kernel_costs, self.dtype) not in _COMPILED:
+        elif not self._numpy and config.is_compiled(self._costs) and (self._kernel_costs, self.dtype) not in _COMPILED:
             self._run(theta, np.zeros(1, np.int64), np.full(1, 1e-3), np.ones(1))
             _COMPILED.add((self._kernel_costs, self.dtype))
 
@@ -179,6 +226,11 @@ class LayeredEvaluator(Evaluator):
         coords = np.ascontiguousarray(coords, np.int64)
         steps = np.ascontiguousarray(steps, np.float64)
         offsets = np.ascontiguousarray(offsets, np.float64)
+        if self._numpy:
+            with config.single_threaded_blas():
+                out, flags = vector.vector_costs(theta, *self.args, coords, steps, offsets, self.threads)
+            self._kinks.store(theta, coords, steps, flags)
+            return out, flags
         out = np.empty((len(coords), len(offsets)))
         flags = np.zeros(len(coords), np.bool_)
         with config.threads(self._threads) as n, config.single_threaded_blas():

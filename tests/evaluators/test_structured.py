@@ -41,8 +41,10 @@ def network(request):
 
 def _both(monkeypatch, fn):
     _compile_mode(monkeypatch, "never")
+    monkeypatch.setattr(LayeredEvaluator, "default_form", "interpreted")  # not the NumPy form (test_vector.py)
     slow = fn()
     _compile_mode(monkeypatch, "always")
+    monkeypatch.setattr(LayeredEvaluator, "default_form", None)
     return slow, fn()
 
 
@@ -106,7 +108,7 @@ print(json.dumps({"paths": [good.path, bad.path], "verdicts": [good.verdict, bad
 """
 
 
-def test_a_fresh_process_checks_the_tutorial_network_without_compiling_and_would_compile_a_large_one(tmp_path):
+def test_a_fresh_process_checks_the_tutorial_network_without_compiling_and_a_large_one_in_numpy(tmp_path):
     import json
     import os
     import subprocess
@@ -121,4 +123,5 @@ def test_a_fresh_process_checks_the_tutorial_network_without_compiling_and_would
     assert got["paths"] == ["structured, interpreted"] * 2
     assert got["verdicts"][0] in config.PASSING and got["verdicts"][1] == "wrong"
     assert got["compile_seconds"] == [0.0, 0.0] and got["compiled"] == 0  # not one kernel compiled
-    assert got["big"] == "structured"  # 100k coordinates: interpreting would not pay
+    # 100k coordinates: interpreting would not pay, nor compiling: the NumPy form, nothing to compile
+    assert got["big"] == "structured, NumPy"
