@@ -243,35 +243,75 @@ def output_bound(P, B, dmax):
 
 
 @jit(NET)
+def _composed_loss_polynomial(p1, p2, p3, e, ne, a, pw, nxt):
+    """Add to ``a`` the coefficients of ``Σ_n e[n − 1]·zⁿ`` (n = 1 … ``ne``) as a polynomial in x,
+    ``z = x·(p1 + x·(p2 + x·p3))``: ``a[m − 1]`` multiplies xᵐ, m = 1 … 3·ne.  ``pw`` and ``nxt`` are
+    scratch of 3·ne + 1 entries (the coefficients of zⁿ, then of zⁿ⁺¹)."""
+    pw[:] = 0.0
+    pw[1] = p1
+    pw[2] = p2
+    pw[3] = p3
+    for n in range(1, ne + 1):
+        en = e[n - 1]
+        for m in range(n, 3 * n + 1):
+            a[m - 1] += en * pw[m]
+        if n < ne:
+            nxt[:] = 0.0
+            for m in range(n, 3 * n + 1):
+                v = pw[m]
+                nxt[m + 1] += v * p1
+                nxt[m + 2] += v * p2
+                nxt[m + 3] += v * p3
+            pw[:] = nxt
+
+
+@jit(NET)
+def _composed_rows(D, Ru, a, quad, acc):
+    """``acc[r] += Σ_m a[m − 1]·D[r]ᵐ`` (Horner; degree 12 when ``quad``, else 18), over rows ``r < Ru``."""
+    if quad:
+        a1, a2, a3, a4, a5, a6 = a[0], a[1], a[2], a[3], a[4], a[5]
+        a7, a8, a9, a10, a11, a12 = a[6], a[7], a[8], a[9], a[10], a[11]
+        for r in range(Ru):
+            x = D[r]
+            acc[r] += x * (a1 + x * (a2 + x * (a3 + x * (a4 + x * (a5 + x * (a6 + x * (a7 + x * (a8 + x * (a9 +
+                  x * (a10 + x * (a11 + x * a12)))))))))))
+    else:
+        a1, a2, a3, a4, a5, a6, a7, a8, a9 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]
+        a10, a11, a12, a13, a14, a15, a16, a17, a18 = a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17]
+        for r in range(Ru):
+            x = D[r]
+            acc[r] += x * (a1 + x * (a2 + x * (a3 + x * (a4 + x * (a5 + x * (a6 + x * (a7 + x * (a8 + x * (a9 +
+                  x * (a10 + x * (a11 + x * (a12 + x * (a13 + x * (a14 + x * (a15 + x * (a16 + x * (a17 +
+                  x * a18)))))))))))))))))
+
+
+@jit(NET)
 def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, quad, acc, row):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))`` for a column two layers below the sigmoid output:
     ``δ = Σ_n D[b, r]ⁿ·P_n[b, k]`` (see :func:`hidden_coefficients`), ``d`` the output's
-    cubic in δ (quadratic when ``quad``); ``D`` as in :func:`output_rows`, whose loops these are."""
+    cubic in δ (quadratic when ``quad``); ``D`` as in :func:`output_rows`.
+
+    As there, the sum over the K outputs is one polynomial in D per sample: each output's
+    loss change is a polynomial in δ (:func:`_loss_polynomial`), composed with δ's cubic in D
+    (:func:`_composed_loss_polynomial`; degree 12, or 18 for the cubic), the K of them summed
+    coefficient by coefficient, and each row pays one Horner evaluation (:func:`_composed_rows`)
+    instead of K cubics and K loss polynomials."""
     B = DT.shape[0]
     two = const(2.0, AT[0, 0])
     Ru = np.uint64(R)
+    e = np.zeros(6, AT.dtype)
+    a = np.zeros(18, AT.dtype)
+    pw = np.zeros(19, AT.dtype)
+    nxt = np.zeros(19, AT.dtype)
+    ne = 4 if quad else 6
     for r in range(Ru):
         acc[r] = 0.0
     for b in range(B):
         D = _column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
+        a[:] = 0.0
         for k in range(K):
             u = oL + k
-            p1 = P[b, k]
-            p2 = P[B + b, k]
-            p3 = P[2 * B + b, k]
-            c1 = G[0, u, b]
-            c2 = G[1, u, b]
-            c3 = G[2, u, b]
-            t = two * (AT[u, b] - YT[k, b])
-            if quad:
-                for r in range(Ru):
-                    x = D[r]
-                    z = x * (p1 + x * (p2 + x * p3))
-                    d = z * (c1 + z * c2)
-                    acc[r] += d * (d + t)
-            else:
-                for r in range(Ru):
-                    x = D[r]
-                    z = x * (p1 + x * (p2 + x * p3))
-                    d = z * (c1 + z * (c2 + z * c3))
-                    acc[r] += d * (d + t)
+            e[:] = 0.0
+            _loss_polynomial(G[0, u, b], G[1, u, b], G[2, u, b], two * (AT[u, b] - YT[k, b]), quad, e)
+            _composed_loss_polynomial(P[b, k], P[B + b, k], P[2 * B + b, k], e, ne, a, pw, nxt)
+        _composed_rows(D, Ru, a, quad, acc)
