@@ -111,14 +111,16 @@ def judge(ev, theta, coords, block_ids, scheme, steps, f0, costs, numerical, noi
     n = len(coords)
     n_blocks = int(block_ids.max()) + 1 if n_blocks is None and n else (n_blocks or 0)
     a = analytic
-    est = np.where(finite, numerical, np.nan)
-    error = np.where(finite, noise, np.nan)
+    every = finite.all()  # every cost finite (a passing check): copies, not masked selections
+    est = np.array(numerical) if every else np.where(finite, numerical, np.nan)
+    error = np.array(noise) if every else np.where(finite, noise, np.nan)
     status = np.full(n, AGREE, dtype=np.int8)
     why = np.zeros(n, dtype=np.int8)
     left = np.full(n, np.nan)
     right = np.full(n, np.nan)
-    status[~finite] = NONFINITE
-    why[~finite] = NONFINITE_COST
+    if not every:
+        status[~finite] = NONFINITE
+        why[~finite] = NONFINITE_COST
     exact = np.zeros(n, bool) if exact_kinks is None else np.asarray(exact_kinks, bool) & finite
     status[exact] = KINK
     if costs is not None and exact.any():
