@@ -266,6 +266,46 @@ def _composed_loss_polynomial(p1, p2, p3, e, ne, a, pw, nxt):
 
 
 @jit(NET)
+def _composed_quartic(p1, p2, p3, e1, e2, e3, e4, a):
+    """:func:`_composed_loss_polynomial` for ``ne = 4`` (the quadratic output route), written out:
+    the coefficients of z², z³, z⁴ (``qn_m`` multiplies xᵐ in zⁿ) in registers rather than in scratch arrays."""
+    q2_2 = p1 * p1
+    q2_3 = p1 * p2 + p2 * p1
+    q2_4 = p1 * p3 + p2 * p2 + p3 * p1
+    q2_5 = p2 * p3 + p3 * p2
+    q2_6 = p3 * p3
+    q3_3 = q2_2 * p1
+    q3_4 = q2_2 * p2 + q2_3 * p1
+    q3_5 = q2_2 * p3 + q2_3 * p2 + q2_4 * p1
+    q3_6 = q2_3 * p3 + q2_4 * p2 + q2_5 * p1
+    q3_7 = q2_4 * p3 + q2_5 * p2 + q2_6 * p1
+    q3_8 = q2_5 * p3 + q2_6 * p2
+    q3_9 = q2_6 * p3
+    q4_4 = q2_2 * q2_2
+    q4_5 = q2_2 * q2_3 + q2_3 * q2_2
+    q4_6 = q2_2 * q2_4 + q2_3 * q2_3 + q2_4 * q2_2
+    q4_7 = q2_2 * q2_5 + q2_3 * q2_4 + q2_4 * q2_3 + q2_5 * q2_2
+    q4_8 = q2_2 * q2_6 + q2_3 * q2_5 + q2_4 * q2_4 + q2_5 * q2_3 + q2_6 * q2_2
+    q4_9 = q2_3 * q2_6 + q2_4 * q2_5 + q2_5 * q2_4 + q2_6 * q2_3
+    q4_10 = q2_4 * q2_6 + q2_5 * q2_5 + q2_6 * q2_4
+    q4_11 = q2_5 * q2_6 + q2_6 * q2_5
+    q4_12 = q2_6 * q2_6
+    a[0] += e1 * p1
+    a[1] += e1 * p2 + e2 * q2_2
+    a[2] += e1 * p3 + e2 * q2_3 + e3 * q3_3
+    a[3] += e2 * q2_4 + e3 * q3_4 + e4 * q4_4
+    a[4] += e2 * q2_5 + e3 * q3_5 + e4 * q4_5
+    a[5] += e2 * q2_6 + e3 * q3_6 + e4 * q4_6
+    a[6] += e3 * q3_7 + e4 * q4_7
+    a[7] += e3 * q3_8 + e4 * q4_8
+    a[8] += e3 * q3_9 + e4 * q4_9
+    a[9] += e4 * q4_10
+    a[10] += e4 * q4_11
+    a[11] += e4 * q4_12
+
+
+
+@jit(NET)
 def _composed_rows(D, Ru, a, quad, acc):
     """``acc[r] += Σ_m a[m − 1]·D[r]ᵐ`` (Horner; degree 12 when ``quad``, else 18), over rows ``r < Ru``."""
     if quad:
@@ -313,5 +353,8 @@ def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, qu
             u = oL + k
             e[:] = 0.0
             _loss_polynomial(G[0, u, b], G[1, u, b], G[2, u, b], two * (AT[u, b] - YT[k, b]), quad, e)
-            _composed_loss_polynomial(P[b, k], P[B + b, k], P[2 * B + b, k], e, ne, a, pw, nxt)
+            if quad:
+                _composed_quartic(P[b, k], P[B + b, k], P[2 * B + b, k], e[0], e[1], e[2], e[3], a)
+            else:
+                _composed_loss_polynomial(P[b, k], P[B + b, k], P[2 * B + b, k], e, ne, a, pw, nxt)
         _composed_rows(D, Ru, a, quad, acc)
