@@ -130,8 +130,9 @@ def assemble(ev, theta, *, layout, thresholds, block_ids, labels, analytic, comp
             scales = res.block_scales(block_ids, analytic, est, err, live, n_blocks)
         if scale is None:
             scale = float(np.max(scales, initial=0.0))
-        judged = (np.isin(status, (errorbars.AGREE, errorbars.ZERO, errorbars.INCONCLUSIVE)) & (why != errorbars.UNREFINED)
-                  | read_kinks)
+        st = np.asarray(status)
+        judged = (((st == errorbars.AGREE) | (st == errorbars.ZERO) | (st == errorbars.INCONCLUSIVE))
+                  & (why != errorbars.UNREFINED) | read_kinks)
         per_block, overall_res = res.summarise(resolution, judged & live, block_ids, scales, scale, n_blocks)
     else:
         per_block, overall_res = np.full(n_blocks, np.nan), np.nan

@@ -251,25 +251,101 @@ def mlp_cost_blas(theta, X, Y, arch, loss, l2, mask):
 
 
 @jit(NET)
+def _layer_view(flat, B, arch, q):
+    """Layer ``q``'s units of a flat per-layer buffer as a C-contiguous ``(B, n_q)`` matrix: layer q
+    starts at ``B·(OUT_OFF_q − n_0)`` (the layers one after the other, each its own block)."""
+    start = B * (arch[q, OUT_OFF] - arch[0, N_IN])
+    return flat[start : start + B * arch[q, N_OUT]].reshape((B, arch[q, N_OUT]))
+
+
+@jit(NET)
+def _grad_forward(theta, arch, q, Ain, mask, Zf, Hf, Af):
+    """Layer ``q`` of :func:`mlp_grad`'s forward pass: ``Z = A_in·W`` (BLAS, straight into the layer's
+    block) plus the bias, ``H = act(Z)``, ``A = H ⊙ mask``, as :func:`forward_blas` computes them."""
+    B = Ain.shape[0]
+    n_in, n_out, act = arch[q, N_IN], arch[q, N_OUT], arch[q, ACT]
+    w0, b0, o0 = arch[q, W_OFF], arch[q, B_OFF], arch[q, OUT_OFF]
+    W = theta[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+    Z = _layer_view(Zf, B, arch, q)
+    H = _layer_view(Hf, B, arch, q)
+    A = _layer_view(Af, B, arch, q)
+    np.dot(Ain, W, Z)
+    for b in range(B):
+        for j in range(n_out):
+            z = Z[b, j] + theta[b0 + j] if b0 >= 0 else Z[b, j]
+            h = activate(z, act)
+            Z[b, j] = z
+            H[b, j] = h
+            A[b, j] = h * mask[b, o0 + j]
+
+
+@jit(NET)
+def _grad_backward(theta, arch, q, Ain, mask, Zf, Hf, dAf, l2, grad):
+    """Layer ``q`` of :func:`mlp_grad`'s backward pass, as :func:`dense_backward` computes it, every
+    product written where it is read (``A_inᵀ·dZ`` into ∂J/∂W's place in ``grad``, ``dZ·Wᵀ`` into the
+    layer below's block of ``dAf``) and ``dZ`` made in place of ``dA``."""
+    B = Ain.shape[0]
+    n_in, n_out, act = arch[q, N_IN], arch[q, N_OUT], arch[q, ACT]
+    w0, b0, o0 = arch[q, W_OFF], arch[q, B_OFF], arch[q, OUT_OFF]
+    Z = _layer_view(Zf, B, arch, q)
+    H = _layer_view(Hf, B, arch, q)
+    dZ = _layer_view(dAf, B, arch, q)
+    for b in range(B):
+        for j in range(n_out):
+            dZ[b, j] = dZ[b, j] * mask[b, o0 + j] * activate_prime(Z[b, j], H[b, j], act)
+    GW = grad[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+    np.dot(Ain.T, dZ, GW)
+    if l2 != 0.0:
+        for t in range(w0, w0 + n_in * n_out):
+            grad[t] = grad[t] + l2 * theta[t]
+    if b0 >= 0:
+        for j in range(n_out):
+            s = 0.0
+            for b in range(B):
+                s += dZ[b, j]
+            grad[b0 + j] = s
+    if q > 0:
+        W = theta[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+        np.dot(dZ, W.T, _layer_view(dAf, B, arch, q - 1))
+
+
+@jit(NET)
 def mlp_grad(theta, X, Y, arch, loss, l2, mask, grad):
     """``grad = ∂J/∂θ`` by backprop (the correct gradient; the mutants are in :mod:`.mutant_backprop`).
 
     ∂J/∂A_L[b] = scale·row_loss_grad(A_L[b], y_b), then each layer's
-    :func:`dense_backward` from the last to the first, every product a
-    matrix product (BLAS: the forward pass by :func:`forward_blas`, ``A_inᵀ·dZ``
+    backward step (:func:`dense_backward`'s operations) from the last to the first, every product a
+    matrix product (BLAS: the forward pass as :func:`forward_blas` takes it, ``A_inᵀ·dZ``
     and ``dZ·Wᵀ``).  Returns J as well (from that pass, so it rounds as the
     BLAS cost does, not bit for bit as the row loops of :func:`mlp_cost`).
+
+    Without temporaries: each layer's ``Z``, ``H``, ``A`` and ``∂J/∂A`` are contiguous blocks of four
+    flat buffers (:func:`_layer_view`; the input is ``X`` itself, not a copy), and every product goes
+    straight to where it is read (``out=``).  The products, their shapes and layouts and every
+    elementwise operation are those of the kept form (:func:`forward_blas`, :func:`dense_backward`,
+    which :mod:`.mutant_backprop` still runs), so the gradient is the same, bit for bit.
     """
     L = arch.shape[0]
     B = X.shape[0]
-    Z, H, A = forward_blas(theta, X, arch, mask)
-    o0, K = arch[L - 1, OUT_OFF], arch[L - 1, N_OUT]
+    n = B * (total_columns(arch) - arch[0, N_IN])
+    Zf = np.empty(n, theta.dtype)
+    Hf = np.empty(n, theta.dtype)
+    Af = np.empty(n, theta.dtype)
+    dAf = np.empty(n, theta.dtype)
+    _grad_forward(theta, arch, 0, X, mask, Zf, Hf, Af)
+    for q in range(1, L):
+        _grad_forward(theta, arch, q, _layer_view(Af, B, arch, q - 1), mask, Zf, Hf, Af)
+    K = arch[L - 1, N_OUT]
     scale = loss_scale(loss, B, K)
-    dA = np.zeros_like(A)
+    AL = _layer_view(Af, B, arch, L - 1)
+    dAL = _layer_view(dAf, B, arch, L - 1)
+    J = const(0.0, AL[0, 0])
     for b in range(B):
-        row_loss_grad(A[b, o0 : o0 + K], Y[b], loss, dA[b, o0 : o0 + K])
+        J += row_loss(AL[b], Y[b], loss)
+        row_loss_grad(AL[b], Y[b], loss, dAL[b])
         for k in range(K):
-            dA[b, o0 + k] *= scale
-    for l in range(L - 1, -1, -1):
-        dense_backward(theta, arch, l, A, Z, H, mask, dA, l2, grad)
-    return data_loss(A, Y, arch, loss) + l2_penalty(theta, arch, l2)
+            dAL[b, k] *= scale
+    for q in range(L - 1, 0, -1):
+        _grad_backward(theta, arch, q, _layer_view(Af, B, arch, q - 1), mask, Zf, Hf, dAf, l2, grad)
+    _grad_backward(theta, arch, 0, X, mask, Zf, Hf, dAf, l2, grad)
+    return const(loss_scale(loss, B, K), J) * J + l2_penalty(theta, arch, l2)

@@ -173,30 +173,40 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
     ids = np.asarray(ids, np.int64)
     resolution = np.full(len(layout.names), np.nan) if resolution is None else np.asarray(resolution, np.float64)
     cols: dict[str, list] = {c: [] for c in BLOCK_COLUMNS}  # built by column: one DataFrame, no dict per row
+    # entries sorted by block (a full check): each block is a slice, read through views rather than copies
+    bounds = (np.searchsorted(ids, np.arange(len(layout.names) + 1)) if len(ids) and np.all(ids[1:] >= ids[:-1])
+              else None)
     for b, name in enumerate(layout.names):
-        in_block = ids == b
-        checked = int(np.count_nonzero(in_block))
+        if bounds is not None:
+            lo, hi = int(bounds[b]), int(bounds[b + 1])
+            in_block, checked = slice(lo, hi), hi - lo
+        else:
+            in_block = ids == b
+            checked = int(np.count_nonzero(in_block))
         if checked == 0:
             continue
         whole = checked == len(ids)  # one block holds every entry (a Hessian without a layout): no copies
         st = status if whole else status[in_block]
         wy = why if whole else why[in_block]
+        members = _members(in_block)  # the block's entries: a slice, or their indices
         counted = counted_entries(st, wy)
         if whole and counted.all():
             sel, a, g = None, analytic, numerical
+        elif isinstance(members, slice) and counted.all():
+            sel, a, g = members, analytic[members], numerical[members]
         else:
-            sel = np.flatnonzero(counted) if whole else np.flatnonzero(in_block)[counted]
+            sel = np.flatnonzero(counted) if whole else _index(members, np.flatnonzero(counted))
             a, g = analytic[sel], numerical[sel]
         if len(a):
             w, max_err = _largest_gap(a, g)
-            worst_label = labels[w if sel is None else sel[w]]
+            worst_label = labels[w if sel is None else (sel.start + w if isinstance(sel, slice) else sel[w])]
             diff = overall if whole and overall is not None else relative_difference(a, g)
         else:
             worst_label, max_err, diff = "", 0.0, 0.0
         n_wrong = int(np.count_nonzero(st == WRONG))
         note = ""
         if n_wrong:
-            bad = np.flatnonzero(in_block)[st == WRONG]
+            bad = _index(members, np.flatnonzero(st == WRONG))
             e = np.abs(analytic[bad] - numerical[bad])
             worst_label = labels[bad[int(np.argmax(e))]]
             max_err = max(max_err, float(e.max()))
@@ -210,7 +220,7 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
             keys = wy[(wy > 0) & (wy != KINK_READ)]
             note = SETTLE[WHY_NAMES[_main_reason(keys)]] if len(keys) else ""
             if len(keys) and WHY_NAMES[_main_reason(keys)] == "flat":
-                top = float(np.max(np.abs(analytic[np.flatnonzero(in_block)])))
+                top = float(np.max(np.abs(analytic[members])))
                 note = (f"the cost did not change at all with this block's coordinates, while its analytic gradient"
                         f" is up to {top:.1e}: " + note)
         elif not counted.any():
@@ -228,6 +238,16 @@ def block_table(layout: Layout, ids, labels, analytic, numerical, status, why, t
                 float(resolution[b]) if b < len(resolution) else np.nan, note)):
             cols[column].append(value)
     return pd.DataFrame(cols, columns=BLOCK_COLUMNS)
+
+
+def _members(in_block):
+    """A block's entries: its slice as it is, or the indices of a boolean mask."""
+    return in_block if isinstance(in_block, slice) else np.flatnonzero(in_block)
+
+
+def _index(members, k):
+    """The entries at positions ``k`` of a block's ``members`` (a slice or indices)."""
+    return members.start + k if isinstance(members, slice) else members[k]
 
 
 def _largest_gap(a, g) -> tuple[int, float]:

@@ -59,6 +59,12 @@ def target_resolution(mach: float, band: float) -> float:
 
 def block_scales(block_ids, analytic, numerical, noise, live, n_blocks: int) -> np.ndarray:
     """Per block: the largest |g| or |ĝ| beyond its round-off over its live coordinates (0 when none)."""
+    if live.all() and np.isfinite(numerical).all() and np.isfinite(noise).all():
+        # every coordinate live and finite (a passing check): the same values, without the masks and copies
+        top = np.abs(numerical) - noise
+        np.maximum(top, 0.0, out=top)
+        np.maximum(np.abs(analytic), top, out=top)
+        return np.maximum(block_max(top, block_ids, n_blocks), 0.0)
     a = np.where(live, np.abs(analytic), 0.0)
     with np.errstate(invalid="ignore"):
         beyond = np.where(live & np.isfinite(numerical), np.abs(numerical) - np.nan_to_num(noise, nan=np.inf), 0.0)
@@ -90,12 +96,17 @@ def coordinate_resolution(analytic, estimate, error, band: float, outright=None)
 
     ``outright`` marks coordinates that agreed at the check's own step within the band: an error
     up to the band plus the round-off of that one quotient could have agreed there too."""
-    scale = np.maximum(np.abs(analytic), np.abs(np.nan_to_num(estimate)))
-    err = np.nan_to_num(error, nan=np.inf)
+    scale = np.maximum(np.abs(analytic), np.abs(_finite_or_nan_to_num(estimate)))
+    err = _finite_or_nan_to_num(error, nan=np.inf)
     res = np.maximum(config.MARGIN * err, float(band) * scale)
     if outright is not None:
         res = np.where(outright, float(band) * scale + 2.0 * err, res)
     return res
+
+
+def _finite_or_nan_to_num(x, **kw):
+    """``np.nan_to_num(x, **kw)``, or ``x`` itself when every entry is finite (the same values, no copy)."""
+    return x if np.isfinite(x).all() else np.nan_to_num(x, **kw)
 
 
 def summarise(resolution, counted, block_ids, scales, overall_scale, n_blocks: int):

@@ -115,3 +115,29 @@ def test_the_worst_entry_of_a_long_block_is_the_first_largest_gap():
         assert _largest_gap(a, g) == (int(np.argmax(gap)), float(gap.max()))
     g[150_000] = np.nan  # a NaN is the largest, as np.argmax says
     assert _largest_gap(a, g)[0] == int(np.argmax(np.abs(a - g))) == 150_000
+
+
+def test_the_block_table_reads_sorted_entries_as_the_masks_do():
+    """A full check's entries are sorted by block, and block_table reads each block through a slice;
+    the same entries out of order go through the boolean masks.  On a planted bug (wrong and
+    inconclusive blocks beside great ones) both give the same table: the difference to the rounding
+    of a sum taken in another order, every other column exactly."""
+    from fastcheck.verdicts.bands import block_table
+
+    model = MLP(**SHOWCASE)
+    theta = model.init(seed=5)
+    X, y = model.sample_data(8, seed=6)
+    name = next(m for m in MUTANTS if MUTANTS[m].visible(model))
+    r = check_model(model.mutant(name), theta, X, y)
+    assert not r.passed
+    ids = r.layout.block_ids(np.arange(r.n_params))
+    labels = [f"[{k}]" for k in range(r.n_params)]
+    why = np.zeros(r.n_params, np.int8)
+    args = (r.analytic, r.numerical, r.status_code, why)
+    table = block_table(r.layout, ids, labels, *args, r.thresholds)
+    order = np.random.default_rng(0).permutation(r.n_params)
+    shuffled = block_table(r.layout, ids[order], [labels[k] for k in order], *(a[order] for a in args), r.thresholds)
+    assert (table["verdict"] == "wrong").any()
+    np.testing.assert_allclose(shuffled["difference"], table["difference"], rtol=8 * np.finfo(float).eps * r.n_params)
+    rest = [c for c in table.columns if c != "difference"]
+    assert shuffled[rest].equals(table[rest])

@@ -124,3 +124,17 @@ def test_a_nonzero_gradient_of_an_invariant_coordinate_is_not_passed():
     r = check_quietly(cost, theta, g, layout=layout)
     v = dict(zip(r.blocks["block"], r.blocks["verdict"]))
     assert not r.passed and v["b"] != "great" and v["b"] != "ok", str(r)
+
+
+def test_the_rows_of_the_costs_are_read_as_numpys_reductions_read_them():
+    """errorbars.rows_equal / rows_finite (a column at a time) against np.all(..., axis=1), with NaN,
+    ±inf, J(θ) itself and a stencil of one, two and four costs."""
+    from fastcheck.verdicts.errorbars import rows_equal, rows_finite
+
+    rng = np.random.default_rng(3)
+    f0 = 0.5
+    for k in (1, 2, 4):
+        costs = rng.choice([f0, 0.25, np.nan, np.inf, -np.inf, f0 + 1e-16], size=(200, k))
+        np.testing.assert_array_equal(rows_equal(costs, f0), np.all(costs == f0, axis=1))
+        np.testing.assert_array_equal(rows_finite(costs), np.isfinite(costs).all(axis=1))
+    assert rows_equal(np.zeros((3, 0)), f0).all() and rows_finite(np.zeros((3, 0))).all()

@@ -141,39 +141,63 @@ def _column_row(b, DT, cubic, SK, nc, XG, G, MT, u, row):
 
 
 @jit(NET)
+def _loss_polynomial(c1, c2, c3, t, quad, a):
+    """Add to ``a`` the coefficients of ``d·(d + t)`` as a polynomial in x, ``d = x·(c1 + x·(c2 + x·c3))``
+    (``c3`` left out when ``quad``): ``a[n − 1]`` multiplies xⁿ, n = 1 … 4 (… 6 for the cubic)."""
+    a[0] += t * c1
+    a[1] += t * c2 + c1 * c1
+    a[2] += c1 * c2 + c1 * c2
+    a[3] += c2 * c2
+    if not quad:
+        a[2] += t * c3
+        a[3] += c1 * c3 + c1 * c3
+        a[4] += c2 * c3 + c2 * c3
+        a[5] += c3 * c3
+
+
+@jit(NET)
+def _polynomial_rows(D, Ru, a, quad, acc):
+    """``acc[r] += Σ_n a[n − 1]·D[r]ⁿ`` (Horner; degree 4 when ``quad``, else 6), over rows ``r < Ru``."""
+    a1, a2, a3, a4, a5, a6 = a[0], a[1], a[2], a[3], a[4], a[5]
+    if quad:
+        for r in range(Ru):
+            x = D[r]
+            acc[r] += x * (a1 + x * (a2 + x * (a3 + x * a4)))
+    else:
+        for r in range(Ru):
+            x = D[r]
+            acc[r] += x * (a1 + x * (a2 + x * (a3 + x * (a4 + x * (a5 + x * a6)))))
+
+
+@jit(NET)
 def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))``, ``d = σ(z + D[b, r]·w_k) − σ(z)`` by the cubic
     (by the quadratic when ``quad``: every |δ| is under :func:`quadratic_limit`),
     for a column whose next layer is the sigmoid output (``w = θ[wrow : wrow + K]``).
 
     The column's changes ``D[b, r]`` come from ``DT`` (``(B, ≥ R)``) or, for a sigmoid
-    column ``u0`` by its cubic, sample by sample from :func:`_column_row`.  The loop over
-    rows is innermost, its coefficients hoisted, so it vectorises.
+    column ``u0`` by its cubic, sample by sample from :func:`_column_row`.  For one sample,
+    the sum over the K outputs is one polynomial in D (degree 4, or 6 for the cubic): its
+    coefficients ``Σ_k`` are taken once per sample (:func:`_loss_polynomial`), and each row pays
+    one Horner evaluation instead of K (the same terms, summed over k before the powers of D
+    rather than after; the rounding error is bounded by the same ``ε·Σ_k |d_k·(d_k + t_k)|``).
+    The loop over rows is innermost, so it vectorises.
     """
     B = DT.shape[0]
     two = const(2.0, AT[0, 0])
     Ru = np.uint64(R)
+    a = np.zeros(6, AT.dtype)
     for r in range(Ru):
         acc[r] = 0.0
     for b in range(B):
         D = _column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
+        a[:] = 0.0
         for k in range(K):
             u = oL + k
             w = theta[wrow + k]
-            c1 = G[0, u, b] * w
-            c2 = G[1, u, b] * w * w
-            c3 = G[2, u, b] * w * w * w
-            t = two * (AT[u, b] - YT[k, b])
-            if quad:
-                for r in range(Ru):
-                    x = D[r]
-                    d = x * (c1 + x * c2)
-                    acc[r] += d * (d + t)
-            else:
-                for r in range(Ru):
-                    x = D[r]
-                    d = x * (c1 + x * (c2 + x * c3))
-                    acc[r] += d * (d + t)
+            _loss_polynomial(G[0, u, b] * w, G[1, u, b] * w * w, G[2, u, b] * w * w * w,
+                             two * (AT[u, b] - YT[k, b]), quad, a)
+        _polynomial_rows(D, Ru, a, quad, acc)
 
 
 @jit(NET)
@@ -219,35 +243,118 @@ def output_bound(P, B, dmax):
 
 
 @jit(NET)
+def _composed_loss_polynomial(p1, p2, p3, e, ne, a, pw, nxt):
+    """Add to ``a`` the coefficients of ``Σ_n e[n − 1]·zⁿ`` (n = 1 … ``ne``) as a polynomial in x,
+    ``z = x·(p1 + x·(p2 + x·p3))``: ``a[m − 1]`` multiplies xᵐ, m = 1 … 3·ne.  ``pw`` and ``nxt`` are
+    scratch of 3·ne + 1 entries (the coefficients of zⁿ, then of zⁿ⁺¹)."""
+    pw[:] = 0.0
+    pw[1] = p1
+    pw[2] = p2
+    pw[3] = p3
+    for n in range(1, ne + 1):
+        en = e[n - 1]
+        for m in range(n, 3 * n + 1):
+            a[m - 1] += en * pw[m]
+        if n < ne:
+            nxt[:] = 0.0
+            for m in range(n, 3 * n + 1):
+                v = pw[m]
+                nxt[m + 1] += v * p1
+                nxt[m + 2] += v * p2
+                nxt[m + 3] += v * p3
+            pw[:] = nxt
+
+
+@jit(NET)
+def _composed_quartic(p1, p2, p3, e1, e2, e3, e4, a):
+    """:func:`_composed_loss_polynomial` for ``ne = 4`` (the quadratic output route), written out:
+    the coefficients of z², z³, z⁴ (``qn_m`` multiplies xᵐ in zⁿ) in registers rather than in scratch arrays."""
+    q2_2 = p1 * p1
+    q2_3 = p1 * p2 + p2 * p1
+    q2_4 = p1 * p3 + p2 * p2 + p3 * p1
+    q2_5 = p2 * p3 + p3 * p2
+    q2_6 = p3 * p3
+    q3_3 = q2_2 * p1
+    q3_4 = q2_2 * p2 + q2_3 * p1
+    q3_5 = q2_2 * p3 + q2_3 * p2 + q2_4 * p1
+    q3_6 = q2_3 * p3 + q2_4 * p2 + q2_5 * p1
+    q3_7 = q2_4 * p3 + q2_5 * p2 + q2_6 * p1
+    q3_8 = q2_5 * p3 + q2_6 * p2
+    q3_9 = q2_6 * p3
+    q4_4 = q2_2 * q2_2
+    q4_5 = q2_2 * q2_3 + q2_3 * q2_2
+    q4_6 = q2_2 * q2_4 + q2_3 * q2_3 + q2_4 * q2_2
+    q4_7 = q2_2 * q2_5 + q2_3 * q2_4 + q2_4 * q2_3 + q2_5 * q2_2
+    q4_8 = q2_2 * q2_6 + q2_3 * q2_5 + q2_4 * q2_4 + q2_5 * q2_3 + q2_6 * q2_2
+    q4_9 = q2_3 * q2_6 + q2_4 * q2_5 + q2_5 * q2_4 + q2_6 * q2_3
+    q4_10 = q2_4 * q2_6 + q2_5 * q2_5 + q2_6 * q2_4
+    q4_11 = q2_5 * q2_6 + q2_6 * q2_5
+    q4_12 = q2_6 * q2_6
+    a[0] += e1 * p1
+    a[1] += e1 * p2 + e2 * q2_2
+    a[2] += e1 * p3 + e2 * q2_3 + e3 * q3_3
+    a[3] += e2 * q2_4 + e3 * q3_4 + e4 * q4_4
+    a[4] += e2 * q2_5 + e3 * q3_5 + e4 * q4_5
+    a[5] += e2 * q2_6 + e3 * q3_6 + e4 * q4_6
+    a[6] += e3 * q3_7 + e4 * q4_7
+    a[7] += e3 * q3_8 + e4 * q4_8
+    a[8] += e3 * q3_9 + e4 * q4_9
+    a[9] += e4 * q4_10
+    a[10] += e4 * q4_11
+    a[11] += e4 * q4_12
+
+
+
+@jit(NET)
+def _composed_rows(D, Ru, a, quad, acc):
+    """``acc[r] += Σ_m a[m − 1]·D[r]ᵐ`` (Horner; degree 12 when ``quad``, else 18), over rows ``r < Ru``."""
+    if quad:
+        a1, a2, a3, a4, a5, a6 = a[0], a[1], a[2], a[3], a[4], a[5]
+        a7, a8, a9, a10, a11, a12 = a[6], a[7], a[8], a[9], a[10], a[11]
+        for r in range(Ru):
+            x = D[r]
+            acc[r] += x * (a1 + x * (a2 + x * (a3 + x * (a4 + x * (a5 + x * (a6 + x * (a7 + x * (a8 + x * (a9 +
+                  x * (a10 + x * (a11 + x * a12)))))))))))
+    else:
+        a1, a2, a3, a4, a5, a6, a7, a8, a9 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]
+        a10, a11, a12, a13, a14, a15, a16, a17, a18 = a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17]
+        for r in range(Ru):
+            x = D[r]
+            acc[r] += x * (a1 + x * (a2 + x * (a3 + x * (a4 + x * (a5 + x * (a6 + x * (a7 + x * (a8 + x * (a9 +
+                  x * (a10 + x * (a11 + x * (a12 + x * (a13 + x * (a14 + x * (a15 + x * (a16 + x * (a17 +
+                  x * a18)))))))))))))))))
+
+
+@jit(NET)
 def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, quad, acc, row):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))`` for a column two layers below the sigmoid output:
     ``δ = Σ_n D[b, r]ⁿ·P_n[b, k]`` (see :func:`hidden_coefficients`), ``d`` the output's
-    cubic in δ (quadratic when ``quad``); ``D`` as in :func:`output_rows`, whose loops these are."""
+    cubic in δ (quadratic when ``quad``); ``D`` as in :func:`output_rows`.
+
+    As there, the sum over the K outputs is one polynomial in D per sample: each output's
+    loss change is a polynomial in δ (:func:`_loss_polynomial`), composed with δ's cubic in D
+    (:func:`_composed_loss_polynomial`; degree 12, or 18 for the cubic), the K of them summed
+    coefficient by coefficient, and each row pays one Horner evaluation (:func:`_composed_rows`)
+    instead of K cubics and K loss polynomials."""
     B = DT.shape[0]
     two = const(2.0, AT[0, 0])
     Ru = np.uint64(R)
+    e = np.zeros(6, AT.dtype)
+    a = np.zeros(18, AT.dtype)
+    pw = np.zeros(19, AT.dtype)
+    nxt = np.zeros(19, AT.dtype)
+    ne = 4 if quad else 6
     for r in range(Ru):
         acc[r] = 0.0
     for b in range(B):
         D = _column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
+        a[:] = 0.0
         for k in range(K):
             u = oL + k
-            p1 = P[b, k]
-            p2 = P[B + b, k]
-            p3 = P[2 * B + b, k]
-            c1 = G[0, u, b]
-            c2 = G[1, u, b]
-            c3 = G[2, u, b]
-            t = two * (AT[u, b] - YT[k, b])
+            e[:] = 0.0
+            _loss_polynomial(G[0, u, b], G[1, u, b], G[2, u, b], two * (AT[u, b] - YT[k, b]), quad, e)
             if quad:
-                for r in range(Ru):
-                    x = D[r]
-                    z = x * (p1 + x * (p2 + x * p3))
-                    d = z * (c1 + z * c2)
-                    acc[r] += d * (d + t)
+                _composed_quartic(P[b, k], P[B + b, k], P[2 * B + b, k], e[0], e[1], e[2], e[3], a)
             else:
-                for r in range(Ru):
-                    x = D[r]
-                    z = x * (p1 + x * (p2 + x * p3))
-                    d = z * (c1 + z * (c2 + z * c3))
-                    acc[r] += d * (d + t)
+                _composed_loss_polynomial(P[b, k], P[B + b, k], P[2 * B + b, k], e, ne, a, pw, nxt)
+        _composed_rows(D, Ru, a, quad, acc)
