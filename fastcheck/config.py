@@ -79,8 +79,9 @@ def _install_cache_locator() -> bool:
     Numba picks a cache locator per function when it is decorated, trying its locator classes in order
     (``numba.core.caching.CacheImpl._locator_classes``, ``_CacheImpl`` in older Numba: ``NUMBA_CACHE_DIR`` first, then the source's
     ``__pycache__``, ...).  This puts one in front that claims only functions whose source file lies in
-    this package, and only when the user has not set ``NUMBA_CACHE_DIR`` (then Numba's own locator, and
-    the user's choice, wins).  A user's own ``cache=True`` functions are left to Numba's rules.  If Numba
+    this package; their files go to ``NUMBA_CACHE_DIR`` when the user has set it (the user's choice of
+    place wins) and to :func:`user_cache_dir` otherwise, validated in both by the whole package's stamp.
+    A user's own ``cache=True`` functions are left to Numba's rules.  If Numba
     no longer has that list, ``NUMBA_CACHE_DIR`` is set for this process instead (the user's value, if
     any, is kept).  Returns whether the locator is installed.
     """
@@ -107,7 +108,8 @@ def _install_cache_locator() -> bool:
         def __init__(self, py_func, py_file):
             self._py_file = py_file
             self._lineno = py_func.__code__.co_firstlineno
-            self._cache_path = os.path.join(str(user_cache_dir()), self.get_suitable_cache_subpath(py_file))
+            root = nconfig.CACHE_DIR or str(user_cache_dir())
+            self._cache_path = os.path.join(root, self.get_suitable_cache_subpath(py_file))
 
         def get_source_stamp(self):
             """The stamp of the whole package, not of the one file: Numba checks only the file a function is
@@ -117,7 +119,7 @@ def _install_cache_locator() -> bool:
 
         @classmethod
         def from_function(cls, py_func, py_file):
-            if nconfig.CACHE_DIR or not os.path.abspath(py_file).startswith(PACKAGE_DIR + os.sep):
+            if not os.path.abspath(py_file).startswith(PACKAGE_DIR + os.sep):
                 return None
             return super(base, cls).from_function(py_func, py_file)  # the source-file mixin's checks
 

@@ -47,9 +47,14 @@ def test_the_default_cache_dir_is_the_platform_user_cache(tmp_path):
     assert out[1].startswith(str(tmp_path / "xdg" / "fastcheck" / "numba")), out
 
 
-def test_a_numba_cache_dir_the_user_set_wins(tmp_path):
-    out = python(LOCATOR, {"NUMBA_CACHE_DIR": str(tmp_path / "mine"), "FASTCHECK_CACHE_DIR": None}).split("\n")
-    assert out[0] == "UserProvidedCacheLocator" and out[1].startswith(str(tmp_path / "mine"))
+def test_a_numba_cache_dir_the_user_set_wins_and_keeps_the_package_stamp(tmp_path):
+    # the place is the user's; the validation stays fastcheck's (the whole package's stamp): Numba's own
+    # locator checks only the file a kernel is defined in and would keep running callees of another file
+    # that has changed since
+    out = python(LOCATOR + "    import fastcheck.config as c; print(loc.get_source_stamp() == c.package_stamp())\n",
+                 {"NUMBA_CACHE_DIR": str(tmp_path / "mine"), "FASTCHECK_CACHE_DIR": None}).split("\n")
+    assert out[0] == "FastcheckCacheLocator" and out[1].startswith(str(tmp_path / "mine")), out
+    assert out[2] == "True"
 
 
 def test_a_users_own_cached_function_keeps_numbas_rules(tmp_path):
