@@ -174,8 +174,7 @@ def check_hessian_with(cost, theta, hess, opts: CheckOptions, *, refine: bool = 
                       mach=mach, great=coordinate_band(thresholds, mach), row_noise=nu, pair_ids=pair_ids,
                       refine=refine, ev_sum=ev_sum)
     seconds = time.perf_counter() - t0
-    rows = np.tile(np.arange(n, dtype=np.int64), len(cols))
-    colidx = np.repeat(cols, n)
+    rows, colidx = _entry_indices(cols, n)
     notes, asym_pairs = _asymmetry(H, cols, j, layout, pairs, pair_ids, n, coordinate_band(thresholds, mach))
     res = assemble_entries(
         ev_sum, theta, j._replace(n_evals=j.n_evals * per_eval), rows=rows, cols=colidx, row_layout=layout,
@@ -203,6 +202,15 @@ def _effective(theta, coords, h) -> np.ndarray:
     return ((x + np.asarray(h, np.float64).astype(theta.dtype)) - x).astype(np.float64)
 
 
+def _entry_indices(cols, n):
+    """Row and column of every entry, flat column-major (``j·n + i``): (row, col) int64 arrays."""
+    rows = np.empty((len(cols), n), np.int64)
+    rows[...] = np.arange(n, dtype=np.int64)[None, :]
+    colidx = np.empty((len(cols), n), np.int64)
+    colidx[...] = np.asarray(cols, np.int64)[:, None]
+    return rows.reshape(-1), colidx.reshape(-1)
+
+
 def _asymmetry(H, cols, j, layout, pairs, pair_ids, n, great):
     """A note on analytic entries H_ij ≠ H_ji (both checked), and the block pairs concerned.
 
@@ -213,15 +221,19 @@ def _asymmetry(H, cols, j, layout, pairs, pair_ids, n, great):
     pos[cols] = np.arange(len(cols))
     c = np.sort(cols)
     S = H if len(c) == n else H[np.ix_(c, c)]
-    if np.array_equal(S, S.T):
+    # only entries that differ from their partner can be asymmetric: the rest (all of them, for most
+    # Hessians) costs one comparison each, and the bands are read on the candidates alone
+    r_, c_ = np.nonzero(np.triu(S != S.T, k=1))
+    if not len(r_):
         return (), []
-    diff = np.abs(S - S.T)
+    s_rc, s_cr = S[r_, c_], S[c_, r_]
+    diff = np.abs(s_rc - s_cr)
     floor = 8 * float(np.finfo(np.float64).eps) * float(np.max(np.abs(H)))
-    bad = np.triu((diff > great * np.maximum(np.abs(S), np.abs(S.T))) & (diff > floor), k=1)
+    bad = (diff > great * np.maximum(np.abs(s_rc), np.abs(s_cr))) & (diff > floor)
     if not bad.any():
         return (), []
-    r_, c_ = np.nonzero(bad)
-    i, jj, diff = c[r_], c[c_], diff[r_, c_]
+    r_, c_, diff = r_[bad], c_[bad], diff[bad]
+    i, jj = c[r_], c[c_]
     e_ij = j.error[pos[jj] * n + i]  # the entry (row i, column jj)
     e_ji = j.error[pos[i] * n + jj]
     beyond = int(np.count_nonzero(diff > config.MARGIN * (np.nan_to_num(e_ij) + np.nan_to_num(e_ji))))
