@@ -266,7 +266,10 @@ class ChunkedEvaluator(Wrapper):
         share = None
         big = 8 * int(np.prod(shape)) >= SHARE_BYTES
         if big and getattr(self.runner, "shares_memory", False) and shared.available():
-            share = shared.SharedArray(shape)  # the workers write their rows here: no pickles back, no gathering
+            try:
+                share = shared.SharedArray(shape)  # the workers write their rows here: no pickles back, no gathering
+            except OSError:  # no memory file to be had (too many open files, no memory): pickles, as before
+                share = None
         try:
             parts = self.runner.map(self._payload, self._digest, method, theta, [args_of(i) for i in chunks],
                                     Probe(method, probe_args, value, probe_costs),
