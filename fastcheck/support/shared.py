@@ -45,7 +45,8 @@ def _mapped(fd: int, nbytes: int):
     result still referring to its columns would hold a file descriptor.
     """
     libc = _libc()
-    addr = libc.mmap(None, nbytes, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd, 0)
+    flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+    addr = libc.mmap(None, nbytes, mmap.PROT_READ | mmap.PROT_WRITE, flags, fd, 0)
     if addr is None or addr == ctypes.c_void_p(-1).value:
         err = ctypes.get_errno()
         raise OSError(err, f"mmap of a shared array failed: {os.strerror(err)}")
@@ -78,7 +79,7 @@ class Handle(NamedTuple):
 
 
 class SharedArray:
-    """A float64 array of ``shape`` in an anonymous memory file, mapped here; :meth:`close` drops the file.
+    """A float64 array of ``shape`` in an anonymous memory file; :meth:`close` drops the file.
 
     :attr:`array` stays valid after :meth:`close` (the mapping keeps the memory, and holds no file
     descriptor) and is unmapped with the last array that refers to it.
@@ -91,11 +92,21 @@ class SharedArray:
         self.fd = os.memfd_create(_PREFIX + self.token, os.MFD_CLOEXEC)
         try:
             os.ftruncate(self.fd, max(nbytes, 1))
-            memory = _mapped(self.fd, max(nbytes, 1))
         except BaseException:
             os.close(self.fd)
             raise
-        self.array = np.frombuffer(memory, np.float64, int(np.prod(self.shape))).reshape(self.shape)
+        self._array = None
+
+    @property
+    def array(self) -> np.ndarray:
+        """The array, mapped here on first use (with its page tables filled in one call, so that reading
+        what the workers wrote takes no page fault per page): use it once they are done, before :meth:`close`."""
+        if self._array is None:
+            if self.fd < 0:
+                raise ValueError("the shared array was closed before it was mapped here")
+            n = int(np.prod(self.shape))
+            self._array = np.frombuffer(_mapped(self.fd, max(n * 8, 1)), np.float64, n).reshape(self.shape)
+        return self._array
 
     @property
     def handle(self) -> Handle:

@@ -286,11 +286,12 @@ class ChunkedEvaluator(Wrapper):
                                 "with its initial value; parameters held as views of one buffer lose the views), so "
                                 "the pool's numbers would not be the cost's; see 'What the pool needs' in the README")
             return None
+        else:
+            out = np.empty(shape) if share is None else share.array  # mapped now that the workers wrote it
         finally:
             if share is not None:
                 share.close()  # the workers are done with it (or gone): the file goes, the memory stays with `out`
         self._used = True
-        out = np.empty(shape) if share is None else share.array
         out[probe] = probe_costs
         for i, part in zip(chunks, parts):
             if not (isinstance(part, str) and part == WRITTEN):
