@@ -17,8 +17,10 @@ each block pair concerned.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -175,13 +177,20 @@ def check_hessian_with(cost, theta, hess, opts: CheckOptions, *, refine: bool = 
         pair_ids = np.zeros(n * len(cols), np.int64)
     else:
         pair_ids = (col_block[:, None] + nb * row_block[None, :]).reshape(-1)
-    j = judge_entries(ev, theta, Columns(steps=steps, base=ladder_from, coords=cols), f0, analytic, scheme,
-                      mach=mach, great=coordinate_band(thresholds, mach), row_noise=nu, pair_ids=pair_ids,
-                      refine=refine, ev_sum=ev_sum)
-    seconds = time.perf_counter() - t0
-    rows = np.tile(np.arange(n, dtype=np.int64), len(cols))
-    colidx = np.repeat(cols, n)
-    notes, asym_pairs = _asymmetry(H, cols, j, layout, pairs, pair_ids, n, coordinate_band(thresholds, mach))
+    # What does not depend on the columns is prepared while they are computed, when worker processes
+    # compute them (this process would otherwise wait): the entries' rows and columns, and the analytic
+    # entries that differ from their partner.  The same arrays either way.
+    with _alongside(getattr(ev_sum, "runner", None) is not None) as later:
+        indices = later(_entry_indices, cols, n)
+        candidates = later(_asymmetric_candidates, H, cols)
+        j = judge_entries(ev, theta, Columns(steps=steps, base=ladder_from, coords=cols), f0, analytic, scheme,
+                          mach=mach, great=coordinate_band(thresholds, mach), row_noise=nu, pair_ids=pair_ids,
+                          refine=refine, ev_sum=ev_sum)
+        seconds = time.perf_counter() - t0
+        rows, colidx = indices()
+        candidates = candidates()
+    notes, asym_pairs = _asymmetry(H, cols, candidates, j, layout, pairs, pair_ids, n,
+                                   coordinate_band(thresholds, mach))
     res = assemble_entries(
         ev_sum, theta, j._replace(n_evals=j.n_evals * per_eval), rows=rows, cols=colidx, row_layout=layout,
         col_layout=layout, pair_layout=pairs, pair_ids=pair_ids, analytic=analytic.reshape(-1),
@@ -208,25 +217,61 @@ def _effective(theta, coords, h) -> np.ndarray:
     return ((x + np.asarray(h, np.float64).astype(theta.dtype)) - x).astype(np.float64)
 
 
-def _asymmetry(H, cols, j, layout, pairs, pair_ids, n, great):
+def _entry_indices(cols, n):
+    """Row and column of every entry, flat column-major (``j·n + i``): (row, col) int64 arrays."""
+    rows = np.empty((len(cols), n), np.int64)
+    rows[...] = np.arange(n, dtype=np.int64)[None, :]
+    colidx = np.empty((len(cols), n), np.int64)
+    colidx[...] = np.asarray(cols, np.int64)[:, None]
+    return rows.reshape(-1), colidx.reshape(-1)
+
+
+@contextlib.contextmanager
+def _alongside(threaded: bool):
+    """``later(fn, *args)`` returns a function giving ``fn(*args)``: run on a thread of its own while the
+    block goes on when ``threaded`` (NumPy lets go of the GIL in its loops), else right away."""
+    if not threaded:
+        def later(fn, *args):
+            value = fn(*args)
+            return lambda: value
+
+        yield later
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="fastcheck-hessian") as pool:
+        yield lambda fn, *args: pool.submit(fn, *args).result
+
+
+def _asymmetric_candidates(H, cols):
+    """The checked analytic entries above the diagonal that differ from their partner (bitwise):
+    ``(c, S, r_, c_)``, positions in ``S``, the Hessian on the sorted columns ``c``."""
+    c = np.sort(cols)
+    S = H if len(c) == H.shape[0] else H[np.ix_(c, c)]
+    # only entries that differ from their partner can be asymmetric: the rest (all of them, for most
+    # Hessians) costs one comparison each, and the bands are read on the candidates alone
+    r_, c_ = np.nonzero(np.triu(S != S.T, k=1))
+    return c, S, r_, c_
+
+
+def _asymmetry(H, cols, candidates, j, layout, pairs, pair_ids, n, great):
     """A note on analytic entries H_ij ≠ H_ji (both checked), and the block pairs concerned.
 
     A pair is asymmetric when the two differ by more than the ``great`` band of the larger (or 8ε of the
     Hessian's largest entry); the note says how many of them also differ beyond their error bars.
+    ``candidates`` is :func:`_asymmetric_candidates`.
     """
     pos = np.full(n, -1)
     pos[cols] = np.arange(len(cols))
-    c = np.sort(cols)
-    S = H if len(c) == n else H[np.ix_(c, c)]
-    if np.array_equal(S, S.T):
+    c, S, r_, c_ = candidates
+    if not len(r_):
         return (), []
-    diff = np.abs(S - S.T)
+    s_rc, s_cr = S[r_, c_], S[c_, r_]
+    diff = np.abs(s_rc - s_cr)
     floor = 8 * float(np.finfo(np.float64).eps) * float(np.max(np.abs(H)))
-    bad = np.triu((diff > great * np.maximum(np.abs(S), np.abs(S.T))) & (diff > floor), k=1)
+    bad = (diff > great * np.maximum(np.abs(s_rc), np.abs(s_cr))) & (diff > floor)
     if not bad.any():
         return (), []
-    r_, c_ = np.nonzero(bad)
-    i, jj, diff = c[r_], c[c_], diff[r_, c_]
+    r_, c_, diff = r_[bad], c_[bad], diff[bad]
+    i, jj = c[r_], c[c_]
     e_ij = j.error[pos[jj] * n + i]  # the entry (row i, column jj)
     e_ji = j.error[pos[i] * n + jj]
     beyond = int(np.count_nonzero(diff > config.MARGIN * (np.nan_to_num(e_ij) + np.nan_to_num(e_ji))))

@@ -32,6 +32,7 @@ import numpy as np
 
 from fastcheck import config
 from fastcheck.evaluators.rows import pack_offsets, unpack_rows
+from fastcheck.kernels import entries as entry_kernels
 from fastcheck.verdicts import errorbars, ladder
 
 __all__ = ["CHUNK_ENTRIES", "Columns", "EntryJudgement", "judge_entries"]
@@ -182,6 +183,14 @@ def _first_pass(acc, mag, h, a, f0, nu, across, w, offs, mach, great) -> _FirstP
     abs_f0 = np.abs(w).sum() * np.abs(f0)[None, :]
     moved_w = float(np.abs(w * offs).sum())
     spread = 2 * np.abs(w).sum()
+    kernel = _compiled_first_pass(m * n)
+    if kernel is not None:  # the same arithmetic in one compiled sweep (kernels.entries)
+        scale_all = kernel(acc, noise, mag is not None, h.reshape(-1), a, abs_f0.reshape(-1), nu, across, f_scale,
+                           moved_w, float(spread), 4 * mach, float(great), float(config.RESOLVE), est, noise, finite,
+                           status, why, pending, errorbars.AGREE, errorbars.NONFINITE, errorbars.NONFINITE_COST,
+                           errorbars.ZERO)
+        flat = (acc, est, noise, finite, status, why, pending)
+        return _FirstPass(*(x.reshape(-1) for x in flat), float(scale_all), f_scale)
     scale_all = 0.0
     close, close_noise = [], []
     for j0, j1 in chunks:
@@ -227,6 +236,22 @@ def _first_pass(acc, mag, h, a, f0, nu, across, w, offs, mach, great) -> _FirstP
         pending.reshape(-1)[k[bar <= config.RESOLVE * scale_all]] = False
     flat = (acc, est, noise, finite, status, why, pending)
     return _FirstPass(*(x.reshape(-1) for x in flat), scale_all, f_scale)
+
+
+#: Estimated NumPy seconds of pass 1 run so far in this process (see :func:`_compiled_first_pass`).
+_SPENT = [0.0]
+
+
+def _compiled_first_pass(n_entries: int):
+    """:func:`fastcheck.kernels.entries.first_pass` when compiling it pays for ``n_entries`` (it is compiled
+    already, or the NumPy pass of this and the earlier checks would have paid for compiling it; see
+    :func:`fastcheck.config.compile_pays`), else None: the NumPy pass, the same numbers."""
+    fn = entry_kernels.first_pass
+    estimate = n_entries * entry_kernels.NUMPY_ENTRY_SECONDS
+    if config.compile_pays(fn, estimate + _SPENT[0], entry_kernels.COLD_SECONDS):
+        return fn
+    _SPENT[0] += estimate
+    return None
 
 
 def judge_entries(ev, theta, cols: Columns, f0, analytic, scheme, *, mach, great, row_noise=None, pair_ids=None,

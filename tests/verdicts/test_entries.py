@@ -144,3 +144,76 @@ def test_worker_processes_give_the_statuses_of_the_serial_loop(problem, case):
     assert "pool" in pooled.path
     _same(serial, pooled)
     assert serial.verdict == ("great" if case == "correct" else "wrong")
+
+
+def _hvp_case(problem, planted):
+    H = problem.hess(problem.theta)
+    if planted:
+        H = H.copy()
+        H[:10] *= 1.01
+    return H
+
+
+@pytest.mark.parametrize("case", [*CASES, "tiny first", "hvp", "hvp planted", "cost differences"])
+def test_compiled_pass_one_gives_the_numbers_of_numpy(problem, case, monkeypatch):
+    """kernels.entries.first_pass against the NumPy pass 1 it replaces, bit for bit: quotients, bars,
+    statuses, block table and notes, for Hessian columns (sums from the workers' SummedRows, with NaN
+    holes, tiny first columns), for random directions (the rounding across a direction counts) and for
+    second differences of the cost (the plain costs' magnitudes)."""
+    kernel = entries._compiled_first_pass(1)
+    assert kernel is not None  # tests/conftest.py sets FASTCHECK_COMPILE=always
+
+    def run():
+        if case.startswith("hvp"):
+            H = _hvp_case(problem, case == "hvp planted")
+            return fc.check_hvp(problem.cost, problem.theta, lambda t, v: H @ v, grad=problem.grad, n_dirs=6,
+                                workers=1)
+        if case == "cost differences":
+            small = Pairwise(n=24, edges=80)
+            return fc.check_hessian(small.cost, small.theta, _planted_small(small), workers=1)
+        if case == "tiny first":
+            p = TinyFirst()
+            return fc.check_hessian(p.cost, p.theta, p.hess(p.theta), grad=p.grad, workers=1)
+        H, grad = CASES[case](problem)
+        return fc.check_hessian(problem.cost, problem.theta, H, grad=grad, workers=1)
+
+    monkeypatch.setattr(entries, "_compiled_first_pass", lambda n: kernel)
+    compiled = run()
+    monkeypatch.setattr(entries, "_compiled_first_pass", lambda n: None)
+    plain = run()
+    _same(compiled, plain)
+    assert compiled.verdict == {"correct": "great", "planted": "wrong", "nan gradient": "inconclusive",
+                                "tiny first": "great", "hvp": "great", "hvp planted": "wrong",
+                                "cost differences": "wrong"}[case], str(compiled)
+
+
+def _planted_small(p):
+    H = p.hess(p.theta)
+    H[2, 5] += 1e-2 * np.abs(H).max()
+    return H
+
+
+def test_compiled_pass_one_from_the_plain_costs_gives_the_numbers_of_numpy(problem, monkeypatch):
+    """Without the summed evaluator pass 1 reads the plain costs' magnitudes Σ|w_k·F_k|: the compiled
+    pass gives NumPy's numbers there too (a planted entry, NaN holes)."""
+    from fastcheck.core.steps import absolute_steps, get_scheme
+    from fastcheck.evaluators.rows import RowsEvaluator
+
+    kernel = entries._compiled_first_pass(1)
+    theta = problem.theta
+    H = _planted(problem)
+    cols = np.arange(problem.n)
+    mach = float(np.finfo(np.float64).eps)
+    scheme = get_scheme("central")
+    got = []
+    for chosen in (kernel, None):
+        monkeypatch.setattr(entries, "_compiled_first_pass", lambda n, chosen=chosen: chosen)
+        ev = RowsEvaluator(_nan_grad(problem))
+        f0 = ev.rows(theta)
+        steps = absolute_steps(theta, cols, scheme, None)
+        with np.errstate(all="ignore"):
+            got.append(entries.judge_entries(ev, theta, entries.Columns(steps=steps, base=steps, coords=cols), f0,
+                                             np.ascontiguousarray(H.T), scheme, mach=mach, great=1e-6))
+    for name in entries.EntryJudgement._fields:
+        np.testing.assert_array_equal(getattr(got[0], name), getattr(got[1], name), err_msg=name)
+    assert (got[0].status == entries.errorbars.WRONG).any() and (got[0].status == entries.errorbars.NONFINITE).any()

@@ -27,12 +27,13 @@ import numpy as np
 from fastcheck.errors import PoolFallbackWarning, UntrustedWorkerError
 from fastcheck.evaluators.pool.plan import chunk_plan
 from fastcheck.evaluators.pool.runners import DaskRunner, LocalRunner
-from fastcheck.evaluators.pool.worker import Probe, at_theta, by_value_where_needed, import_paths, in_a_worker
+from fastcheck.evaluators.pool.worker import WRITTEN, Probe, at_theta, by_value_where_needed, import_paths, in_a_worker
 from fastcheck.evaluators.protocol import Capabilities, Wrapper
+from fastcheck.support import shared
 from fastcheck.support.load import pool_speedup
 from fastcheck.support.resources import available_cores
 
-__all__ = ["AUTO_MARGIN", "MIN_POOL_SECONDS", "PROBE_ITEMS", "ChunkedEvaluator", "check_client",
+__all__ = ["AUTO_MARGIN", "MIN_POOL_SECONDS", "PROBE_ITEMS", "SHARE_BYTES", "ChunkedEvaluator", "check_client",
            "check_workers", "estimate_seconds", "pool_pays", "probe_items", "start_pool", "wrap"]
 
 #: ``workers="auto"`` uses the pool when it is expected to take at most this
@@ -47,6 +48,9 @@ MIN_POOL_SECONDS = 0.25
 #: count: the first, the middle and the last (in different blocks of θ when
 #: there are several).
 PROBE_ITEMS = 3
+#: Results of at least this many bytes come back from the local pool's workers through a shared array
+#: (:mod:`fastcheck.support.shared`), written in place, rather than as pickles.
+SHARE_BYTES = 1 << 20
 
 
 # -- choosing ----------------------------------------------------------------------
@@ -258,9 +262,18 @@ class ChunkedEvaluator(Wrapper):
         plan = chunk_plan(len(rest), self.runner.n_workers, item_seconds, self.runner.min_chunk_seconds,
                           self.runner.chunks_per_worker)
         chunks = [rest[c] for c in plan]
+        shape = (n_items, *np.shape(probe_costs)[1:])
+        share = None
+        big = 8 * int(np.prod(shape)) >= SHARE_BYTES
+        if big and getattr(self.runner, "shares_memory", False) and shared.available():
+            try:
+                share = shared.SharedArray(shape)  # the workers write their rows here: no pickles back, no gathering
+            except OSError:  # no memory file to be had (too many open files, no memory): pickles, as before
+                share = None
         try:
             parts = self.runner.map(self._payload, self._digest, method, theta, [args_of(i) for i in chunks],
-                                    Probe(method, probe_args, value, probe_costs))
+                                    Probe(method, probe_args, value, probe_costs),
+                                    **({} if share is None else {"into": (share.handle, chunks)}))
         except UntrustedWorkerError as exc:
             why = str(exc)
             if why.startswith("the cost does not load"):
@@ -273,11 +286,16 @@ class ChunkedEvaluator(Wrapper):
                                 "with its initial value; parameters held as views of one buffer lose the views), so "
                                 "the pool's numbers would not be the cost's; see 'What the pool needs' in the README")
             return None
+        else:
+            out = np.empty(shape) if share is None else share.array  # mapped now that the workers wrote it
+        finally:
+            if share is not None:
+                share.close()  # the workers are done with it (or gone): the file goes, the memory stays with `out`
         self._used = True
-        out = np.empty((n_items, *np.shape(probe_costs)[1:]))
         out[probe] = probe_costs
         for i, part in zip(chunks, parts):
-            out[i] = part
+            if not (isinstance(part, str) and part == WRITTEN):
+                out[i] = part
         return out
 
     # the perturbed costs, in chunks

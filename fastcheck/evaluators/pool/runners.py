@@ -25,7 +25,8 @@ from fastcheck.evaluators.pool.plan import (
     LOCAL_CHUNKS_PER_WORKER,
     LOCAL_MIN_CHUNK_SECONDS,
 )
-from fastcheck.evaluators.pool.worker import WORKER_ENV, bits, init_worker, ping, reissue, run_chunk, run_keyed_chunk
+from fastcheck.evaluators.pool.worker import (WORKER_ENV, bits, init_worker, ping, reissue, run_chunk, run_keyed_chunk,
+                                              run_keyed_chunk_into)
 from fastcheck.support.load import record_busy
 
 __all__ = ["CALL_SECONDS", "DASK_WAIT_SECONDS", "DEFAULT_STARTUP_SECONDS", "IDLE_TIMEOUT", "SEND_EVERY_CHUNK_BYTES", "DaskRunner",
@@ -59,6 +60,7 @@ class LocalRunner:
 
     min_chunk_seconds = LOCAL_MIN_CHUNK_SECONDS
     chunks_per_worker = LOCAL_CHUNKS_PER_WORKER
+    shares_memory = True  #: map(into=...) writes the results into a shared array (same machine)
 
     def __init__(self, n: int):
         self.n_workers = int(n)
@@ -102,12 +104,16 @@ class LocalRunner:
         _STARTUP["executor"] = ex
         return ex
 
-    def map(self, payload, digest, method, theta, chunk_args, probe) -> list:
+    def map(self, payload, digest, method, theta, chunk_args, probe, into=None) -> list:
         """The chunks' costs, in order.  Every worker proves its copy of the cost
         with ``probe`` before its first result counts (see
         :func:`~fastcheck.evaluators.pool.worker.run_chunk`); a failed proof
         stops the check with :class:`~fastcheck.errors.UntrustedWorkerError`.
-        An interrupt (Ctrl-C) stops the workers at once: no chunk keeps running."""
+        An interrupt (Ctrl-C) stops the workers at once: no chunk keeps running.
+
+        ``into`` = (handle, rows per chunk): each chunk writes its costs into those rows of the shared
+        array ``handle`` (:mod:`fastcheck.support.shared`) and its result is
+        :data:`~fastcheck.evaluators.pool.worker.WRITTEN` (or its costs, when it could not)."""
         from concurrent.futures import FIRST_COMPLETED, wait
 
         from loky.process_executor import TerminatedWorkerError
@@ -124,9 +130,14 @@ class LocalRunner:
         first = len(chunk_args) if len(payload) + theta.nbytes <= SEND_EVERY_CHUNK_BYTES else self.n_workers
         futures = {}
         results = [None] * len(chunk_args)
+        def submit(j, with_state):
+            st = state if with_state else None
+            if into is None:
+                return ex.submit(run_keyed_chunk, key, st, method, *chunk_args[j])
+            return ex.submit(run_keyed_chunk_into, key, st, method, into[0], into[1][j], *chunk_args[j])
+
         try:
-            futures = {ex.submit(run_keyed_chunk, key, state if j < first else None, method, *a): j
-                       for j, a in enumerate(chunk_args)}
+            futures = {submit(j, j < first): j for j in range(len(chunk_args))}
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -135,7 +146,7 @@ class LocalRunner:
                     try:
                         proof, results[j], warned = f.result()
                     except MissingStateError:
-                        again = ex.submit(run_keyed_chunk, key, state, method, *chunk_args[j])
+                        again = submit(j, True)
                         futures[again] = j
                         pending.add(again)
                         continue

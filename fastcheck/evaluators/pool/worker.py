@@ -41,6 +41,8 @@ __all__ = [
     "reissue",
     "run_chunk",
     "run_keyed_chunk",
+    "run_keyed_chunk_into",
+    "WRITTEN",
 ]
 
 #: A local worker looks this often whether the process that started it is
@@ -204,6 +206,26 @@ def run_keyed_chunk(key, state, method, *arrays):
     return run_chunk(key, held[1], held[2], method, held[3], held[4], *arrays)
 
 
+def run_keyed_chunk_into(key, state, method, handle, where, *arrays):
+    """:func:`run_keyed_chunk`, the costs written into rows ``where`` of the user's process's shared array
+    ``handle`` (:mod:`fastcheck.support.shared`) rather than returned: ``(proof, None, warned)`` then.  When
+    the array cannot be opened here the costs come back as :func:`run_chunk` returns them."""
+    from fastcheck.support import shared
+
+    proof, costs, warned = run_keyed_chunk(key, state, method, *arrays)
+    if costs is None:
+        return proof, None, warned
+    try:
+        shared.write_rows(handle, where, costs)
+    except OSError:
+        return proof, costs, warned
+    return proof, WRITTEN, warned
+
+
+#: What a chunk returns for its costs once they are in the shared array.
+WRITTEN = "written"
+
+
 def run_chunk(key, digest, payload, method, theta, probe, *arrays):
     """Evaluate one chunk: ``evaluator.<method>(theta, *arrays)`` on this worker's copy.
 
@@ -278,19 +300,27 @@ def import_paths() -> list:
     paths = list(sys.path)
     seen = set(paths)
     for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if "." in name or not file:
+        if "." in name:
             continue
-        folder = os.path.dirname(os.path.abspath(file))
-        if os.path.basename(file) == "__init__.py":
-            folder = os.path.dirname(folder)
-        if folder not in seen:
+        held = _FOLDERS.get(name)
+        if held is None or held[0] is not module:  # a module seen before is not looked at again
+            file = getattr(module, "__file__", None)
+            folder = None
+            if file:
+                folder = os.path.dirname(os.path.abspath(file))
+                if os.path.basename(file) == "__init__.py":
+                    folder = os.path.dirname(folder)
+            held = _FOLDERS[name] = (module, folder)
+        folder = held[1]
+        if folder is not None and folder not in seen:
             seen.add(folder)
             paths.append(folder)
     return paths
 
 
+_FOLDERS: dict = {}  # top-level module name -> (the module, the folder it imports its neighbours from)
 _BY_VALUE: set = set()
+_LOOKED_AT: dict = {}  # module name -> the module by_value_where_needed decided about (by reference)
 
 
 def by_value_where_needed() -> None:
@@ -307,8 +337,11 @@ def by_value_where_needed() -> None:
 
     skip = tuple(os.path.realpath(p) for p in {sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")})
     for name, module in list(sys.modules.items()):
+        if name in _BY_VALUE or _LOOKED_AT.get(name) is module:
+            continue
+        _LOOKED_AT[name] = module
         file = getattr(module, "__file__", None)
-        if name in _BY_VALUE or name == "__main__" or not file or not file.endswith(".py"):
+        if name == "__main__" or not file or not file.endswith(".py"):
             continue
         stem = os.path.splitext(os.path.basename(file))[0]
         if stem in (name.rsplit(".", 1)[-1], "__init__") or os.path.realpath(file).startswith(skip):
