@@ -1,7 +1,7 @@
 """Core-kernel benchmark: the parallel black-box kernel against the loop, threads, and BLAS inside prange.
 
-Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_kernels.py
-Writes reports/core/core.csv and reports/core/README.md.  Every variant is
+Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_kernels.py [--write]
+With --write, writes reports/core/core.csv and reports/core/README.md (else a temporary folder).  Every variant is
 warmed up (compiled) first; figures are medians of repeated runs, measured
 side by side in one process.
 """
@@ -98,7 +98,8 @@ def main(repeat=5, write=False):
     lines = [
         "# Core kernel benchmark",
         "",
-        f"`python benchmarks/bench_kernels.py` — medians of {repeat} runs after warm-up, one process, "
+        "`flock /tmp/fastcheck-bench.lock python benchmarks/bench_kernels.py --write` — "
+        f"medians of {repeat} runs after warm-up, one process, "
         f"{max_threads} Numba threads available, threading layer `{numba.threading_layer()}`, numba {numba.__version__}.",
         "",
     ]

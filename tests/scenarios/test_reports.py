@@ -18,11 +18,11 @@ FLAT = re.sub(r"\s+", " ", README)
 #: report's figures are taken in ``order`` (default: as found) to pair with the README's.
 CLAIMS = [
     ("structured 784-128-10 full check", r"MLP 784-128-10 \(batch 64\) takes about ([\d.]+) s, some (\d+) forward passes",
-     "reports/structured/README.md", r"\| 784-128-10 \| 101770 \| this tree \| [\d.]+ \| ([\d.]+) \| (\d+) "),
+     "reports/structured/README.md", r"\| 784-128-10 \| 101770 \| 2 \| this tree \| [\d.]+ \| ([\d.]+) \| (\d+) "),
     ("structured 784-256-64-10 full check", r"784-256-64-10 is checked in about ([\d.]+) s \(~(\d+) forward passes\)",
-     "reports/structured/README.md", r"\| 784-256-64-10 \| 218058 \| this tree \| [\d.]+ \| ([\d.]+) \| (\d+) "),
+     "reports/structured/README.md", r"\| 784-256-64-10 \| 218058 \| 2 \| this tree \| [\d.]+ \| ([\d.]+) \| (\d+) "),
     ("structured 1,000,000 parameters", r"a 1,000,000-parameter MLP in about ([\d.]+) s",
-     "reports/structured/README.md", r"\| 784-1260-10 \| 1001710 \| this tree \| [\d.]+ \| ([\d.]+) \|"),
+     "reports/structured/README.md", r"\| 784-1260-10 \| 1001710 \| 2 \| this tree \| [\d.]+ \| ([\d.]+) \|"),
     ("user code: serial loop", r"batch 32: ([\d.]+) s, ([\d.]+)× the speed of \*Neural Networks Demystified\*'s "
      r"`computeNumericalGradient` \(([\d.]+) s\)",
      "reports/user-code/README.md", r"\| check_object, workers=1 \[loop\] \| ([\d.]+) \| ([\d.]+)x the tutorial loop"
@@ -46,6 +46,9 @@ CLAIMS = [
      r"float64\) took ([\d.]+) s on two worker processes, `gradcheck`'s slow mode ([\d.]+) s",
      "reports/frameworks/README.md", r"2 worker processes\) ([\d.]+) s \([\d.]+ s serially\), gradcheck's slow "
      r"mode ([\d.]+) s"),
+    ("cold start", r"took ([\d.]+) s in all and `fastcheck demo` ([\d.]+) s",
+     "reports/cold-start/README.md", r"\| `fastcheck check --model mlp --sizes 784,128,10[^|]*\| ([\d.]+) \|"
+     r"[\s\S]*?|" r"\| `fastcheck demo` \| ([\d.]+) \|"),
     ("default eps sweep", r"took a median of ([\d.]+) s on this project's 2-core machine",
      "reports/sweep-bench/README.md", r"\| eps sweep 784-128-10 \(default grid\) \| shared stencil \| ([\d.]+) \|"),
 ]
