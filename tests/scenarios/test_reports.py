@@ -50,7 +50,7 @@ CLAIMS = [
      "reports/cold-start/README.md", r"\| `fastcheck check --model mlp --sizes 784,128,10[^|]*\| ([\d.]+) \|"
      r"[\s\S]*?|" r"\| `fastcheck demo` \| ([\d.]+) \|"),
     ("default eps sweep", r"took a median of ([\d.]+) s on this project's 2-core machine",
-     "reports/sweep-bench/README.md", r"\| eps sweep 784-128-10 \(default grid\) \| shared stencil \| ([\d.]+) \|"),
+     "reports/sweep-bench/README.md", r"\| eps sweep 784-128-10 \\?\(default grid\\?\) \| shared stencil \| ([\d.]+) \|"),
 ]
 
 
