@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import fastcheck as fc
 from timing import add_write_option, report_dir  # noqa: E402
+from tests.second_order import Pairwise  # noqa: E402
 
 #: The tracked report folder (written only with --write).
 TRACKED = ROOT / "reports" / "second-order"
@@ -249,35 +250,6 @@ class Logistic:
     def hess(self, t):
         s = 1 / (1 + np.exp(-(self.X @ t)))
         return (self.X.T * (s * (1 - s))) @ self.X / len(self.y) + self.lam * np.eye(len(t))
-
-
-class Pairwise:
-    """Σ_edges w·log cosh(θ_i − θ_j) over a random graph: a gradient of elementwise work on cache-sized arrays."""
-
-    def __init__(self, n=2000, edges=64000, seed=0):
-        rng = np.random.default_rng(seed)
-        self.i = rng.integers(0, n, edges)
-        self.j = (self.i + rng.integers(1, n, edges)) % n
-        self.w = rng.random(edges) + 0.5
-        self.n = n
-        self.theta = rng.standard_normal(n)
-
-    def cost(self, t):
-        d = t[self.i] - t[self.j]
-        return float(np.sum(self.w * (np.abs(d) + np.log1p(np.exp(-2 * np.abs(d))) - np.log(2))))
-
-    def grad(self, t):
-        s = self.w * np.tanh(t[self.i] - t[self.j])
-        return np.bincount(self.i, s, self.n) - np.bincount(self.j, s, self.n)
-
-    def hess(self, t):
-        s = self.w / np.cosh(t[self.i] - t[self.j]) ** 2
-        H = np.zeros((self.n, self.n))
-        np.add.at(H, (self.i, self.i), s)
-        np.add.at(H, (self.j, self.j), s)
-        np.add.at(H, (self.i, self.j), -s)
-        np.add.at(H, (self.j, self.i), -s)
-        return H
 
 
 class Sleeping:

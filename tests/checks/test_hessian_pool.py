@@ -14,39 +14,11 @@ import pandas as pd
 import pytest
 
 import fastcheck as fc
+from tests.second_order import Pairwise
 from fastcheck.evaluators.pool import chunked, runners, worker
 from fastcheck.support import shared
 
 pytestmark = pytest.mark.skipif(not shared.available(), reason="shared arrays need Linux memfd_create")
-
-
-class Pairwise:
-    """J = Σ_edges w·log cosh(θ_i − θ_j): a sparse Hessian with blocks of exact zeros."""
-
-    def __init__(self, n=120, edges=700, seed=0):
-        rng = np.random.default_rng(seed)
-        self.i = rng.integers(0, n, edges)
-        self.j = (self.i + rng.integers(1, n, edges)) % n
-        self.w = rng.random(edges) + 0.5
-        self.n = n
-        self.theta = rng.standard_normal(n)
-
-    def cost(self, t):
-        return float(np.sum(self.w * np.log(np.cosh(t[self.i] - t[self.j]))))
-
-    def grad(self, t):
-        s = self.w * np.tanh(t[self.i] - t[self.j])
-        return np.bincount(self.i, s, self.n) - np.bincount(self.j, s, self.n)
-
-    def hess(self, t):
-        s = self.w / np.cosh(t[self.i] - t[self.j]) ** 2
-        H = np.zeros((self.n, self.n))
-        for a, b, v in zip(self.i, self.j, s):
-            H[a, a] += v
-            H[b, b] += v
-            H[a, b] -= v
-            H[b, a] -= v
-        return H
 
 
 class OffInAWorker:
@@ -103,7 +75,7 @@ def _same(a, b):
 
 @pytest.fixture(scope="module")
 def problem():
-    return Pairwise()
+    return Pairwise(n=120, edges=700)
 
 
 @pytest.fixture
