@@ -228,6 +228,28 @@ def on_disk(fn) -> bool:
         return False
 
 
+#: What :func:`announce_compiling` has announced in this process (each once).
+_ANNOUNCED: set = set()
+
+
+def announce_compiling(what: str, seconds: float, stream=None) -> bool:
+    """Say on ``stream`` (standard error) that fastcheck is about to compile ``what`` with no copy in the
+    cache, and about how long that takes (``seconds``), once per ``what`` and process: a first check that
+    compiles for tens of seconds says so while it does, not only in its summary afterwards.  Only on a
+    terminal (a log or a test's captured stream gets the summary's figure alone); ``FASTCHECK_QUIET=1``
+    silences it.  Returns whether it said anything."""
+    stream = sys.stderr if stream is None else stream
+    if os.environ.get("FASTCHECK_QUIET", "0") != "0" or what in _ANNOUNCED:
+        return False
+    if not getattr(stream, "isatty", lambda: False)():
+        return False
+    _ANNOUNCED.add(what)
+    where = f"cached in {user_cache_dir() if not numba.config.CACHE_DIR else numba.config.CACHE_DIR} for next time" \
+        if CACHE else "not cached: FASTCHECK_CACHE=0"
+    print(f"fastcheck: compiling {what}, about {seconds:.0f} s once ({where}) ...", file=stream, flush=True)
+    return True
+
+
 #: Seconds loading one of fastcheck's kernels from the cache is assumed to take.
 LOAD_SECONDS = 0.3
 #: Set ``FASTCHECK_COMPILE=always`` (or ``never``) to take the compiled (or interpreted) path whatever

@@ -107,3 +107,54 @@ def test_runner_compiles_once_the_interpreted_calls_would_have_paid_for_it(monke
 def test_a_function_without_cache_is_not_on_disk():
     assert not config.on_disk(_halve)
     assert not config.on_disk(lambda x: x)
+
+
+class _Terminal:
+    def __init__(self):
+        self.text = ""
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_a_compilation_with_nothing_cached_is_announced_once_on_a_terminal(monkeypatch):
+    import io
+
+    monkeypatch.setattr(config, "_ANNOUNCED", set())
+    monkeypatch.delenv("FASTCHECK_QUIET", raising=False)
+    tty = _Terminal()
+    assert config.announce_compiling("the kernel (k)", 20.0, tty)
+    assert "compiling the kernel (k), about 20 s once" in tty.text and "for next time" in tty.text
+    assert not config.announce_compiling("the kernel (k)", 20.0, tty)  # once per process
+    log = io.StringIO()  # a log, a pipe, a test's capture: the summary's figure alone
+    assert not config.announce_compiling("another kernel", 5.0, log) and log.getvalue() == ""
+    monkeypatch.setenv("FASTCHECK_QUIET", "1")
+    assert not config.announce_compiling("a third kernel", 5.0, tty)
+
+
+def test_the_structured_evaluator_announces_a_first_compilation_and_times_it_apart(monkeypatch):
+    from fastcheck.evaluators import structured
+    from fastcheck.models import MLP
+
+    said = []
+    monkeypatch.setattr(config, "announce_compiling", lambda what, seconds, stream=None: said.append((what, seconds)))
+    monkeypatch.setattr(config, "on_disk", lambda fn: False)
+    model = MLP([2, 3, 1])
+    X, y = model.sample_data(4, seed=0)
+    ev = structured.LayeredEvaluator(model, X, y, form="numpy")
+
+    @numba.njit
+    def never_compiled(x):
+        return x + 1.0
+
+    assert ev._timed(never_compiled, 1.0) == 2.0
+    assert said == [("the structure-aware kernel (never_compiled)", structured.COLD_KERNEL)]
+    assert ev.compile_seconds > 0 and not ev.compile_loaded
+    ev._timed(never_compiled, 2.0)  # compiled now: nothing more to say
+    assert len(said) == 1

@@ -178,6 +178,10 @@ class LayeredEvaluator(Evaluator):
         loading = _ON_DISK.get(key)
         if loading is None:
             loading = _ON_DISK[key] = config.on_disk(fn)
+        if not loading and not before:  # the first compilation of this kernel, and nothing cached
+            cost = fn is backprop.mlp_cost
+            config.announce_compiling(f"{'the network cost' if cost else 'the structure-aware kernel'} ({fn.__name__})",
+                                      COLD_COST if cost else COLD_KERNEL)
         t0 = time.perf_counter()
         out = fn(*args)
         if len(fn.signatures) != before:
