@@ -35,9 +35,13 @@ CHEAP = "smooth:n=3,jit=0"  # a NumPy cost on the plain loop: nothing to compile
 def fastcheck_cli(*argv, cwd=None, limit_kb=None, timeout=300):
     """Run the console program in its own process (optionally with ``ulimit -f``: a disk that fills up)."""
     cmd = [sys.executable, "-m", "fastcheck", *map(str, argv)]
+    env = ENV
     if limit_kb is not None:
         cmd = ["bash", "-c", f'ulimit -f {int(limit_kb)} && exec "$@"', "bash", *cmd]
-    return subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+        # the interpreter's own bytecode cache stays out of the full disk: CPython installs a .pyc that the
+        # limit cut short as it is (a single raw write), and every later import of that module then fails
+        env = {**ENV, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def snapshot(directory: Path) -> dict:
