@@ -51,6 +51,12 @@ def user_cache_dir() -> Path:
     return base / "fastcheck" / "numba"
 
 
+def cache_root() -> str:
+    """Where fastcheck's own compiled functions go: a ``NUMBA_CACHE_DIR`` the user set, else
+    :func:`user_cache_dir`."""
+    return numba.config.CACHE_DIR or str(user_cache_dir())
+
+
 #: The directory of fastcheck's sources: functions defined under it are cached in :func:`user_cache_dir`.
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -87,7 +93,6 @@ def _install_cache_locator() -> bool:
     """
     try:
         from numba.core import caching
-        from numba.core import config as nconfig
 
         impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # _CacheImpl in older Numba
         base = caching.UserProvidedCacheLocator
@@ -108,8 +113,7 @@ def _install_cache_locator() -> bool:
         def __init__(self, py_func, py_file):
             self._py_file = py_file
             self._lineno = py_func.__code__.co_firstlineno
-            root = nconfig.CACHE_DIR or str(user_cache_dir())
-            self._cache_path = os.path.join(root, self.get_suitable_cache_subpath(py_file))
+            self._cache_path = os.path.join(cache_root(), self.get_suitable_cache_subpath(py_file))
 
         def get_source_stamp(self):
             """The stamp of the whole package, not of the one file: Numba checks only the file a function is
@@ -244,8 +248,7 @@ def announce_compiling(what: str, seconds: float, stream=None) -> bool:
     if not getattr(stream, "isatty", lambda: False)():
         return False
     _ANNOUNCED.add(what)
-    where = f"cached in {user_cache_dir() if not numba.config.CACHE_DIR else numba.config.CACHE_DIR} for next time" \
-        if CACHE else "not cached: FASTCHECK_CACHE=0"
+    where = f"cached in {cache_root()} for next time" if CACHE else "not cached: FASTCHECK_CACHE=0"
     print(f"fastcheck: compiling {what}, about {seconds:.0f} s once ({where}) ...", file=stream, flush=True)
     return True
 
@@ -284,12 +287,19 @@ def runner(fn, interpreted_seconds: float, cold_seconds: float):
     compiled once its interpreted calls would have paid for the compilation (so repeated work costs at
     most about twice what compiling at once would have).
     """
+    return fn if compiling_pays(fn, interpreted_seconds, cold_seconds) else interpreted(fn)
+
+
+def compiling_pays(fn, other_seconds: float, cold_seconds: float) -> bool:
+    """Whether to call the compiled ``fn`` for work that another path (``fn`` interpreted, or a NumPy form
+    of it) would do in ``other_seconds``; the other path's seconds of the earlier calls count too (see
+    :func:`runner`), and a call that does not compile adds its ``other_seconds`` to them."""
     key = getattr(fn, "py_func", fn)
     spent = _SPENT.get(key, 0.0)
-    if compile_pays(fn, interpreted_seconds + spent, cold_seconds):
-        return fn
-    _SPENT[key] = spent + interpreted_seconds
-    return interpreted(fn)
+    if compile_pays(fn, other_seconds + spent, cold_seconds):
+        return True
+    _SPENT[key] = spent + other_seconds
+    return False
 
 
 _MODULES: dict = {}

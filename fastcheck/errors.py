@@ -7,6 +7,7 @@ public function raises or emits are exported from :mod:`fastcheck` (this
 module's ``__all__``); the few in :data:`INTERNAL` never reach a user.
 """
 from __future__ import annotations
+
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only

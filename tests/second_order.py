@@ -1,5 +1,7 @@
-"""A NumPy cost with a closed-form gradient and Hessian for the second-order checks' tests and benchmark."""
+"""A NumPy cost with a closed-form gradient and Hessian for the second-order checks' tests and benchmark, and
+the comparison of two entry-by-entry results."""
 import numpy as np
+import pandas as pd
 
 
 class Pairwise:
@@ -31,3 +33,12 @@ class Pairwise:
             H[a, b] -= v
             H[b, a] -= v
         return H
+
+
+def assert_same_entries(a, b):
+    """Two :class:`fastcheck.EntriesResult` are the same bit for bit: every entry, the block table, the verdict."""
+    for f in ("numerical", "estimate", "error", "status_code", "analytic", "rows", "cols", "direction_blocks"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+    pd.testing.assert_frame_equal(a.blocks, b.blocks, check_exact=True)
+    assert (a.verdict, a.difference, a.n_evals, a.n_refined, a.notes) == (b.verdict, b.difference, b.n_evals,
+                                                                           b.n_refined, b.notes)

@@ -16,6 +16,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,10 +27,10 @@ from fastcheck.core.layout import Layout
 from fastcheck.core.validate import as_theta, layout_for
 from fastcheck.verdicts import errorbars
 from fastcheck.verdicts.bands import validate_thresholds
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
     from collections.abc import Callable, Mapping
+
     from numpy.typing import ArrayLike
 
 __all__ = ["AdjointResult", "check_adjoint"]

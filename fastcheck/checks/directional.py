@@ -8,6 +8,7 @@ drawn inside every block, so a wrong block can be named; ``coords`` or
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,10 +24,10 @@ from fastcheck.evaluators.choose import make_evaluator
 from fastcheck.verdicts import errorbars
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.directions import judge_directions
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
     from collections.abc import Callable
+
     from numpy.typing import ArrayLike
 
 __all__ = ["check_directional", "check_directional_with", "random_directions", "run_directional"]
@@ -69,7 +70,8 @@ def random_directions(layout: Layout, n_dirs: int, seed: int, per_block: bool, s
 
 
 @takes_options()
-def check_directional(cost: Callable[..., float], theta: ArrayLike, grad: Callable[..., ArrayLike] | ArrayLike | None = None, *, opts: CheckOptions) -> CheckResult:
+def check_directional(cost: Callable[..., float], theta: ArrayLike,
+                      grad: Callable[..., ArrayLike] | ArrayLike | None = None, *, opts: CheckOptions) -> CheckResult:
     """Compare u·g with the difference of the cost along random unit directions u.
 
     ``directions`` (default ``config.N_DIRS``, 8) directions are drawn —

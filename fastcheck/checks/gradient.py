@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -27,10 +27,10 @@ from fastcheck.support import resources
 from fastcheck.verdicts import errorbars, ladder, precision, resolution, wider
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.errorbars import KINK_COLUMNS
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
     from collections.abc import Callable
+
     from numpy.typing import ArrayLike
 
 __all__ = ["Differences", "adaptive_gradient", "check_gradient", "check_gradient_with", "differences", "numerical_gradient", "run_check"]
@@ -110,7 +110,8 @@ def numerical_gradient(cost: Callable[..., float], theta: ArrayLike, *, opts: Ch
 
 
 @takes_options()
-def adaptive_gradient(cost: Callable[..., float], theta: ArrayLike, *, opts: CheckOptions) -> tuple[np.ndarray, np.ndarray]:
+def adaptive_gradient(cost: Callable[..., float], theta: ArrayLike, *,
+                      opts: CheckOptions) -> tuple[np.ndarray, np.ndarray]:
     """Finite-difference gradient with ``eps="adaptive"``, and its error bars.
 
     Returns ``(g, error)``: per coordinate the Richardson estimate over a
@@ -310,7 +311,8 @@ def _kink_frame(layout, coords, ana, num, left, right):
 
 
 @takes_options()
-def check_gradient(cost: Callable[..., float], theta: ArrayLike, grad: Callable[..., ArrayLike] | ArrayLike | None = None, *, opts: CheckOptions) -> CheckResult:
+def check_gradient(cost: Callable[..., float], theta: ArrayLike,
+                   grad: Callable[..., ArrayLike] | ArrayLike | None = None, *, opts: CheckOptions) -> CheckResult:
     """Compare an analytic gradient with the numerical gradient of ``cost``.
 
     Parameters

@@ -21,6 +21,7 @@ import contextlib
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,14 +33,14 @@ from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.steps import absolute_steps, get_scheme, resolve_eps, validate_eps
 from fastcheck.core.validate import as_theta, layout_for, select_coords, validate_threads
 from fastcheck.errors import NondeterministicCostWarning
-from fastcheck.evaluators.rows import NumericalGradient, RowsEvaluator, rows_evaluator, summed_evaluator
 from fastcheck.evaluators.choose import make_evaluator
+from fastcheck.evaluators.rows import NumericalGradient, RowsEvaluator, rows_evaluator, summed_evaluator
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.entries import Columns, judge_entries
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
     from collections.abc import Callable
+
     from numpy.typing import ArrayLike
 
 __all__ = ["check_hessian", "check_hessian_with", "dense_matrix", "pair_layout"]
@@ -78,7 +79,8 @@ def dense_matrix(value, shape, what: str) -> np.ndarray:
 
 
 @takes_options(specific={"grad": None}, extra_docs=_EXTRA_DOCS)
-def check_hessian(cost: Callable[..., float], theta: ArrayLike, hess: Callable[..., ArrayLike], *, opts: CheckOptions) -> EntriesResult:
+def check_hessian(cost: Callable[..., float], theta: ArrayLike, hess: Callable[..., ArrayLike], *,
+                  opts: CheckOptions) -> EntriesResult:
     """Compare a hand-written Hessian with the numerical one, entry by entry.
 
     Parameters

@@ -14,6 +14,7 @@ import functools
 import inspect
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,10 +28,10 @@ from fastcheck.core.validate import as_theta, layout_for, validate_threads
 from fastcheck.evaluators.rows import rows_evaluator, summed_evaluator
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.entries import Columns, judge_entries
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
     from collections.abc import Callable
+
     from numpy.typing import ArrayLike
 
 __all__ = ["check_hvp", "check_jvp", "unit_directions"]
@@ -106,7 +107,8 @@ def _products(fn, theta, dirs, args, n, layout, what) -> np.ndarray:
     return out
 
 
-def _run_products(fn_rows, x, product, opts: CheckOptions, *, what, kind, row_layout, fn_layout, where) -> EntriesResult:
+def _run_products(fn_rows, x, product, opts: CheckOptions, *, what, kind, row_layout, fn_layout,
+                  where) -> EntriesResult:
     """The shared body of :func:`check_hvp` and :func:`check_jvp`."""
     opts.require_full(where)
     n_dirs = config.N_DIRS if opts.directions is None else opts.directions
@@ -156,7 +158,8 @@ def _run_products(fn_rows, x, product, opts: CheckOptions, *, what, kind, row_la
 @takes_options(specific={"grad": None},
                extra_docs={"grad": "the analytic gradient ``grad(theta, *args)`` (required): H·v is compared with its "
                                    "central difference along v"})
-def check_hvp(cost: Callable[..., float], theta: ArrayLike, hvp: Callable[..., ArrayLike], *, opts: CheckOptions) -> EntriesResult:
+def check_hvp(cost: Callable[..., float], theta: ArrayLike, hvp: Callable[..., ArrayLike], *,
+              opts: CheckOptions) -> EntriesResult:
     """Compare Hessian-vector products ``hvp(theta, v, *args)`` with differences of the gradient along v.
 
     ``n_dirs`` (or ``directions``, default 8) seeded random unit directions
@@ -179,7 +182,8 @@ def check_hvp(cost: Callable[..., float], theta: ArrayLike, hvp: Callable[..., A
 
 @_with_n_dirs
 @takes_options()
-def check_jvp(fn: Callable[..., ArrayLike], x: ArrayLike, jvp: Callable[..., ArrayLike], *, opts: CheckOptions) -> EntriesResult:
+def check_jvp(fn: Callable[..., ArrayLike], x: ArrayLike, jvp: Callable[..., ArrayLike], *,
+              opts: CheckOptions) -> EntriesResult:
     """Compare Jacobian-vector products ``jvp(x, u, *args)`` with ``(fn(x + h u) − fn(x − h u)) / 2h``.
 
     ``fn(x, *args)`` returns an array (any shape, flattened) or a dict of

@@ -7,6 +7,7 @@ recomputed) or the model's jitted cost through the generic parallel kernel.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 from fastcheck.checks.directional import run_directional
 from fastcheck.checks.gradient import run_check
@@ -17,7 +18,6 @@ from fastcheck.core.validate import as_theta, validate_threads
 from fastcheck.evaluators import pool
 from fastcheck.evaluators.structured import MODES, BlackBoxModelEvaluator, LayeredEvaluator
 from fastcheck.models import MLP
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
     from numpy.typing import ArrayLike

@@ -7,6 +7,7 @@ only the stages from the perturbed one on.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,10 +22,10 @@ from fastcheck.core.validate import validate_threads
 from fastcheck.errors import GradientMismatchError, StageError
 from fastcheck.evaluators import pool
 from fastcheck.evaluators.sequential import SequentialEvaluator, plan_stages
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
     from collections.abc import Callable, Sequence
+
     from numpy.typing import ArrayLike
 
 __all__ = ["check_sequential", "compose"]
@@ -68,7 +69,8 @@ def _gradient_vector(grads, params, x, layout: Layout) -> np.ndarray:
 
 
 @takes_options()
-def check_sequential(stages: Sequence, params: Mapping[str, ArrayLike], x: ArrayLike, grads: Callable[..., Mapping], *, opts: CheckOptions) -> CheckResult:
+def check_sequential(stages: Sequence, params: Mapping[str, ArrayLike], x: ArrayLike, grads: Callable[..., Mapping], *,
+                     opts: CheckOptions) -> CheckResult:
     """Check the gradient of a network written as a sequence of stages, recomputing only what a coordinate changes.
 
     Parameters

@@ -22,6 +22,7 @@ gives a failing gradient check's wrong blocks this reading too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,13 +30,13 @@ import pandas as pd
 from fastcheck.core.layout import Layout
 from fastcheck.core.validate import as_theta, layout_for
 from fastcheck.evaluators.choose import make_evaluator
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
-    import matplotlib.axes
-    import matplotlib.figure
     import os
     from collections.abc import Callable, Mapping
+
+    import matplotlib.axes
+    import matplotlib.figure
     from numpy.typing import ArrayLike
 
 __all__ = ["RATE_COLUMNS", "TaylorResult", "second_opinion", "taylor_test", "with_second_opinion"]
@@ -108,7 +109,8 @@ class TaylorResult:
         lines += ["  " + ln for ln in table.to_string(index=False).splitlines()]
         return "\n".join(lines)
 
-    def plot(self, path: str | os.PathLike | None = None, ax: matplotlib.axes.Axes | None = None) -> matplotlib.figure.Figure:
+    def plot(self, path: str | os.PathLike | None = None,
+             ax: matplotlib.axes.Axes | None = None) -> matplotlib.figure.Figure:
         """Remainders against h, log-log, one colour per block, with the fitted lines dashed; written to ``path``
         (PNG) when given.  Returns the figure."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -10,11 +10,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fastcheck.errors import GradientMismatchError, ShapeNoteWarning
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
     from numpy.typing import ArrayLike, DTypeLike

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,10 +28,10 @@ from fastcheck.core.validate import layout_for, validate_threads
 from fastcheck.evaluators import pool
 from fastcheck.inputs.stages import restore, snapshot, staged_problem
 from fastcheck.inputs.styles import STYLES
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
     from collections.abc import Callable
+
     from numpy.typing import ArrayLike
 
 _SPELLINGS = {
@@ -214,7 +215,8 @@ def gradients_to_vector(grads, layout: Layout, prefix: str = "d") -> np.ndarray:
 
 
 @takes_options()
-def check_functions(forward: Callable, backward: Callable, parameters: Mapping[str, ArrayLike], X: ArrayLike, Y: ArrayLike, *, opts: CheckOptions) -> CheckResult:
+def check_functions(forward: Callable, backward: Callable, parameters: Mapping[str, ArrayLike], X: ArrayLike,
+                    Y: ArrayLike, *, opts: CheckOptions) -> CheckResult:
     """Check a network written as ``forward``/``backward`` over a parameter dict.
 
     Parameters

@@ -19,6 +19,8 @@ compiling its own).  jax is imported only when :func:`check_jax` is called.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from fastcheck.checks.result import CheckResult
@@ -26,7 +28,6 @@ from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.validate import is_low_precision
 from fastcheck.errors import LayerError
 from fastcheck.inputs.frameworks import check_op
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
     from collections.abc import Callable

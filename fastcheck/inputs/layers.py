@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,10 +32,10 @@ from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.errors import LayerError
 from fastcheck.inputs.layer_objects import check_layer_object, is_layer_object
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
     from collections.abc import Callable
+
     from numpy.typing import ArrayLike
 
 
@@ -150,7 +151,8 @@ class _ProjectedLayer:
 @takes_options(specific={"dout": None, "n_douts": 1}, extra_docs={
     "dout": "check_layer: the upstream gradient(s), one per output (default: drawn from a standard normal, seeded)",
     "n_douts": "check_layer: check against this many drawn dout at once (blocks get a leading axis of this length)"})
-def check_layer(forward: Callable | object, backward: Callable | None = None, inputs: Mapping[str, ArrayLike] | None = None, *, opts: CheckOptions) -> CheckResult:
+def check_layer(forward: Callable | object, backward: Callable | None = None,
+                inputs: Mapping[str, ArrayLike] | None = None, *, opts: CheckOptions) -> CheckResult:
     """Check a layer's backward pass: the VJP of every input against ⟨dout, f⟩'s numerical gradient.
 
     ``check_layer(layer, X)``: a layer object with ``forward(X)`` and ``backward(dY)`` methods and its
@@ -265,7 +267,8 @@ class _JacobianRows:
 
 
 @takes_options()
-def check_jacobian(fn: Callable[..., ArrayLike], x: ArrayLike, jac: Callable[..., ArrayLike], *, opts: CheckOptions) -> CheckResult:
+def check_jacobian(fn: Callable[..., ArrayLike], x: ArrayLike, jac: Callable[..., ArrayLike], *,
+                   opts: CheckOptions) -> CheckResult:
     """Check every entry of the Jacobian of a small vector-valued function.
 
     Parameters

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,10 +43,10 @@ from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.errors import GradientMismatchError
 from fastcheck.evaluators.loop import as_scalar
 from fastcheck.inputs.layer_objects import LayerState
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
     from collections.abc import Callable
+
     from numpy.typing import ArrayLike
 
 __all__ = ["check_loss", "check_module"]
@@ -304,7 +305,8 @@ def _check_kept(fn, obj, data: tuple, names, opts: CheckOptions, where: str) -> 
 
 
 @takes_options(specific={"names": None}, extra_docs=_NAMES_DOC)
-def check_loss(fn: Callable, params: Mapping[str, ArrayLike] | object, *data: object, opts: CheckOptions) -> CheckResult:
+def check_loss(fn: Callable, params: Mapping[str, ArrayLike] | object, *data: object,
+               opts: CheckOptions) -> CheckResult:
     """Check ``fn(*data) -> (loss, *grads)`` whose parameters live in ``params``.
 
     Parameters

@@ -29,6 +29,7 @@ torch is imported only when :func:`check_torch` is called.
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,7 +39,6 @@ from fastcheck.errors import LayerError
 from fastcheck.inputs.cross_check import cross_checked, validate_cross_check
 from fastcheck.inputs.frameworks import check_op
 from fastcheck.support.resources import available_cores
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # names of annotations only
     from collections.abc import Callable

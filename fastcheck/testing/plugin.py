@@ -216,9 +216,9 @@ def _what(result) -> str:
     if "detectable" in getattr(result.blocks, "columns", ()):
         import numpy as np
 
-        finest = float(np.nanmax(result.blocks["detectable"])) if len(result.blocks) else float("nan")
+        coarsest = float(np.nanmax(result.blocks["detectable"])) if len(result.blocks) else float("nan")
         return (f"a screen: {result.n_evals} cost evaluations, {len(result.coords)} of {result.n_params} "
-                f"coordinates checked one by one, a single coordinate off by more than {finest:.2e} caught")
+                f"coordinates checked one by one, a single coordinate off by more than {coarsest:.2e} caught")
     return f"{len(result.coords)} of {result.n_params} coordinates checked"
 
 

@@ -17,7 +17,7 @@ from fastcheck import config
 from fastcheck.core.layout import Layout
 from fastcheck.core.validate import validate_thresholds  # noqa: F401 - the checks import it from here
 from fastcheck.verdicts.codes import counted as counted_entries
-from fastcheck.verdicts.errorbars import INCONCLUSIVE, NONFINITE, KINK_READ, SETTLE, WHY_NAMES, WRONG, ZERO
+from fastcheck.verdicts.errorbars import INCONCLUSIVE, KINK_READ, NONFINITE, SETTLE, WHY_NAMES, WRONG, ZERO
 
 if TYPE_CHECKING:  # names of annotations only
     from numpy.typing import ArrayLike

@@ -238,19 +238,13 @@ def _first_pass(acc, mag, h, a, f0, nu, across, w, offs, mach, great) -> _FirstP
     return _FirstPass(*(x.reshape(-1) for x in flat), scale_all, f_scale)
 
 
-#: Estimated NumPy seconds of pass 1 run so far in this process (see :func:`_compiled_first_pass`).
-_SPENT = [0.0]
-
-
 def _compiled_first_pass(n_entries: int):
     """:func:`fastcheck.kernels.entries.first_pass` when compiling it pays for ``n_entries`` (it is compiled
     already, or the NumPy pass of this and the earlier checks would have paid for compiling it; see
-    :func:`fastcheck.config.compile_pays`), else None: the NumPy pass, the same numbers."""
+    :func:`fastcheck.config.compiling_pays`), else None: the NumPy pass, the same numbers."""
     fn = entry_kernels.first_pass
-    estimate = n_entries * entry_kernels.NUMPY_ENTRY_SECONDS
-    if config.compile_pays(fn, estimate + _SPENT[0], entry_kernels.COLD_SECONDS):
+    if config.compiling_pays(fn, n_entries * entry_kernels.NUMPY_ENTRY_SECONDS, entry_kernels.COLD_SECONDS):
         return fn
-    _SPENT[0] += estimate
     return None
 
 

@@ -10,13 +10,13 @@ import os
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import fastcheck as fc
-from tests.second_order import Pairwise
 from fastcheck.evaluators.pool import chunked, runners, worker
 from fastcheck.support import shared
+from tests.second_order import Pairwise
+from tests.second_order import assert_same_entries as _same
 
 pytestmark = pytest.mark.skipif(not shared.available(), reason="shared arrays need Linux memfd_create")
 
@@ -63,14 +63,6 @@ def _memfds(pid="self"):
 def _workers():
     ex = runners._STARTUP.get("executor")
     return list(getattr(ex, "_processes", {}) or {})
-
-
-def _same(a, b):
-    for f in ("numerical", "estimate", "error", "status_code", "analytic", "rows", "cols", "direction_blocks"):
-        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
-    pd.testing.assert_frame_equal(a.blocks, b.blocks, check_exact=True)
-    assert (a.verdict, a.difference, a.n_evals, a.n_refined, a.notes) == (b.verdict, b.difference, b.n_evals,
-                                                                           b.n_refined, b.notes)
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ errors, and on a gradient that is NaN at some of the perturbed points.
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import fastcheck as fc
-from tests.second_order import Pairwise
 from fastcheck.verdicts import entries
+from tests.second_order import Pairwise
+from tests.second_order import assert_same_entries as _same
 
 
 def _planted(p):
@@ -59,14 +59,6 @@ class TinyFirst:
 
     def hess(self, t):
         return np.diag(self.d)
-
-
-def _same(a, b):
-    for f in ("numerical", "estimate", "error", "status_code", "analytic", "rows", "cols", "direction_blocks"):
-        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
-    pd.testing.assert_frame_equal(a.blocks, b.blocks, check_exact=True)
-    assert (a.verdict, a.difference, a.n_evals, a.n_refined, a.notes) == (b.verdict, b.difference, b.n_evals,
-                                                                           b.n_refined, b.notes)
 
 
 @pytest.fixture(scope="module")
