@@ -142,4 +142,5 @@ RATIOS = [
     Ratio("bench_ratios.BlackBoxInCostCalls.track_ratio", None, blackbox_in_cost_calls, "cost calls"),
     # whole processes, two threads: a ratio of two wall times taken in turns, not a single-thread one
     Ratio("bench_ratios.ColdStart.track_ratio", None, cold_over_warm, "cold / warm"),
+    Ratio("bench_ratios.ColdStartCheck.track_ratio", None, lambda: cold_over_warm("mlp-784-128-10"), "cold / warm"),
 ]
