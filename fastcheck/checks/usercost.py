@@ -17,6 +17,7 @@ from fastcheck.core.callables import describe, takes
 from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions
 from fastcheck.core.randomness import reseeded
+from fastcheck.core.validate import refuse_function
 from fastcheck.errors import CostError
 
 __all__ = ["CostAndGrad", "Reshaped", "user_problem"]
@@ -80,6 +81,7 @@ def user_problem(cost, theta, grad, opts: CheckOptions):
         cost, grad = pair, pair.gradient
     elif callable(grad):
         _require_fits(grad, n_args, "grad")
+    refuse_function(theta)
     arr = np.asarray(theta)
     if arr.ndim > 1 or (arr.ndim == 0 and arr.size == 1):
         shape = arr.shape

@@ -30,6 +30,14 @@ def is_low_precision(dtype) -> bool:
     return np.dtype(dtype).name in LOW_PRECISION
 
 
+def refuse_function(theta, name: str = "theta") -> None:
+    """A clear error when a function arrives where θ goes: the gradient passed in SciPy's order."""
+    if callable(theta):
+        raise TypeError(f"{name} is a function ({getattr(theta, '__name__', type(theta).__name__)}), not the parameter "
+                        "vector: fastcheck's checks take θ right after the cost, check_gradient(cost, theta, grad) "
+                        "(scipy.optimize.check_grad takes (func, grad, x0))")
+
+
 def as_theta(theta, name: str = "theta", *, low_precision: bool = False) -> np.ndarray:
     """θ as a 1-D float array (no copy when it already is one; never modified).
 
@@ -37,6 +45,7 @@ def as_theta(theta, name: str = "theta", *, low_precision: bool = False) -> np.n
     steps and error bars from θ's format; the other checks take float32 and float64)."""
     if isinstance(theta, dict):
         raise TypeError(f"{name} must be a 1-D array; flatten a dict of arrays with fastcheck.Layout.from_arrays(d).flatten(d)")
+    refuse_function(theta, name)
     arr = np.asarray(theta)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}; flatten your parameters with fastcheck.Layout")

@@ -3,6 +3,8 @@ import numba
 import numpy as np
 import pytest
 
+import fastcheck
+
 from fastcheck.core.layout import Layout
 from fastcheck.core.validate import as_theta, layout_for, select_coords, validate_threads
 from fastcheck.errors import PrecisionWarning
@@ -67,3 +69,14 @@ def test_sample_draws_from_every_block_reproducibly_and_without_repeats():
 def test_select_coords_names_what_is_wrong(kwargs, error, match):
     with pytest.raises(error, match=match):
         select_coords(4, Layout.single(4), **kwargs)
+
+
+def test_a_function_passed_as_theta_is_named_with_the_argument_order():
+    # SciPy's check_grad takes (func, grad, x0): a user used to it passes the gradient where θ goes
+    def rosen_der(x):
+        return 2 * x
+
+    with pytest.raises(TypeError, match=r"theta is a function \(rosen_der\).*check_gradient\(cost, theta, grad\)"):
+        as_theta(rosen_der)
+    with pytest.raises(TypeError, match="theta is a function"):
+        fastcheck.check_gradient(lambda x: float(x @ x), rosen_der, np.ones(3))
