@@ -324,16 +324,17 @@ class MLP:
             X, Y, mask = X.astype(np.float64), Y.astype(np.float64), mask.astype(np.float64)
         args = (X, Y, arch, loss, float(l2), mask)
         out = np.empty(self.n_params)
-        # one BLAS thread: the products are small, and a BLAS thread pool woken next to
-        # Numba's threads costs far more than it saves (about 20× at 784-128-10)
         # interpreted while that is quicker than compiling (see fastcheck.config.runner): the backprop
-        # computes every product with BLAS either way, its loops run interpreted
+        # computes every product with BLAS either way, its loops run interpreted.
+        # BLAS keeps the threads it has, as in model.cost: inside a check, which holds BLAS to one thread
+        # around its parallel kernels (checks.base.held_blas), that is one; called on its own, two threads
+        # ran the backprop 1.5-1.9x faster than one at 784-128-10 to 784-1260-10 on 2 cores, right after a
+        # parallel check too (the medians of 40 calls, each following one; 2026-12-03)
         fn = config.runner(self._grad_kernel, self._grad_work(X.shape[0]), COLD_GRAD)
-        with config.single_threaded_blas():
-            if self._bug_code:
-                fn(theta, *args, np.int64(self._bug_code), out)
-            else:
-                fn(theta, *args, out)
+        if self._bug_code:
+            fn(theta, *args, np.int64(self._bug_code), out)
+        else:
+            fn(theta, *args, out)
         return out
 
     @property

@@ -305,7 +305,6 @@ def test_bad_data_is_named():
 def test_the_mutant_copy_of_backprop_without_a_bug_is_the_reference():
     """The planted bugs live beside the reference backprop (models/mutant_backprop.py), not in it;
     with bug 0 the copy must give the reference's gradient bit for bit, or the two have drifted."""
-    from fastcheck import config
     from fastcheck.models import backprop, mutant_backprop
 
     model = MLP([5, 4, 3], activations=["tanh", "sigmoid"], loss="bce", l2=0.1, keep_prob=0.8)
@@ -313,8 +312,7 @@ def test_the_mutant_copy_of_backprop_without_a_bug_is_the_reference():
     X, y = model.sample_data(6, seed=3)
     args = model.cost_args(X, y)
     ref, copy = np.empty(model.n_params), np.empty(model.n_params)
-    with config.single_threaded_blas():  # as model.grad runs it
-        backprop.mlp_grad(theta, *args[:4], float(args[4]), args[5], ref)
-        mutant_backprop.mlp_grad(theta, *args[:4], float(args[4]), args[5], np.int64(0), copy)
+    backprop.mlp_grad(theta, *args[:4], float(args[4]), args[5], ref)  # with BLAS's threads, as model.grad runs it
+    mutant_backprop.mlp_grad(theta, *args[:4], float(args[4]), args[5], np.int64(0), copy)
     np.testing.assert_array_equal(ref, copy)
     np.testing.assert_array_equal(model.grad(theta, X, y), ref)
