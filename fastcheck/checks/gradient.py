@@ -23,7 +23,7 @@ from fastcheck.core.steps import ADAPTIVE, absolute_steps, get_scheme, resolve_e
 from fastcheck.core.validate import as_theta, is_low_precision, layout_for, select_coords, validate_threads
 from fastcheck.errors import NonFiniteCostError, PrecisionWarning
 from fastcheck.evaluators.choose import make_evaluator
-from fastcheck.support import resources
+from fastcheck.support import heap, resources
 from fastcheck.verdicts import errorbars, ladder, precision, resolution, wider
 from fastcheck.verdicts.bands import validate_thresholds
 from fastcheck.verdicts.errorbars import KINK_COLUMNS
@@ -172,6 +172,7 @@ def _run_check(ev, theta, grad, opts: CheckOptions, refine: bool) -> CheckResult
     user_layout = opts.layout is not None
     layout = layout_for(theta, opts.layout)
     coords = select_coords(len(theta), layout, opts.coords, opts.sample, opts.seed)
+    heap.keep_heap(len(coords))  # a large check: the next one reuses its pages (fastcheck.support.heap)
     eps = resolve_eps(asked, theta, coords)
     f0, random = base_values(ev, theta)
     resources.heads_up(ev, len(coords), 1 if scheme.complex else len(scheme.offsets))  # a long check says so
