@@ -26,7 +26,7 @@ def test_a_large_check_sets_the_pad_once(calls, monkeypatch):
     monkeypatch.setattr(config, "HEAP_PAD", 8 << 20)
     assert heap.keep_heap(heap.LARGE) is True
     assert heap.keep_heap(10 * heap.LARGE) is True
-    assert calls == [(heap.M_TOP_PAD, 8 << 20)]
+    assert calls == [(heap.M_TOP_PAD, 8 << 20), (heap.M_MMAP_THRESHOLD, heap.MMAP_THRESHOLD)]
 
 
 def test_a_small_check_leaves_the_allocator_alone(calls):
