@@ -373,27 +373,18 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
     :class:`fastcheck.verdicts.errorbars.Judgement`, updated in place.  ``targets``: the widest bar
     that may agree, per coordinate."""
     est, error, status, why = out.estimate, out.error, out.status, out.why
+    pend = np.flatnonzero(pending)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.abs(a - est) / np.where(error > 0, error, np.inf)
-    order = np.flatnonzero(pending)
-    order = order[np.argsort(-np.nan_to_num(ratio[order], nan=np.inf), kind="stable")]
-    queues = {}
-    for j in order:
-        queues.setdefault(int(block_ids[j]), []).append(j)
+        ratio = np.abs(a[pend] - est[pend]) / np.where(error[pend] > 0, error[pend], np.inf)
+    queues = _Queues(pend, -np.nan_to_num(ratio, nan=np.inf), block_ids[pend])
     closed = set()
     size = FIRST_BATCH
     first_rung = _RUNGS.index(1)  # steps up to 2h tell a kink
     while True:
-        batch = []
-        for b, q in queues.items():
-            if b in closed or not q:
-                continue
-            batch += q[:size]
-            del q[:size]
-        if not batch:
+        idx = queues.take(size, closed)
+        if not len(idx):
             break
         size = min(2 * size, config.REFINE_BATCH)
-        idx = np.asarray(batch, np.int64)
         base = ladder.refine_base_steps(theta, coords[idx], mach)
         costs = _Costs(ev, theta, coords[idx], base, f0)
         out.refined += len(idx)
@@ -430,13 +421,68 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
         if len(undecided) or len(doubted):
             out.n_evals += complexstep.settle(out, ev, theta, coords, undecided, doubted, a, mach, targets, band,
                                               costs, idx, f0)
-        for j in idx:
-            if status[j] == eb.WRONG:
-                closed.add(int(block_ids[j]))
-    left = [j for b in closed for j in queues.get(b, [])]
-    if left:
-        left = np.asarray(left, np.int64)
+        closed.update(int(b) for b in np.unique(block_ids[idx[status[idx] == eb.WRONG]]))
+    left = queues.rest(closed)
+    if len(left):
         status[left], why[left] = eb.INCONCLUSIVE, eb.UNREFINED
+
+
+class _Queues:
+    """The pending coordinates of each block, the most discrepant (smallest key) first, ties in index
+    order; the blocks in the order of their most discrepant coordinate.  A block's order is sorted only
+    as far as its batches reach (a block closed after its first batch never sorts its 10⁵ others)."""
+
+    def __init__(self, items, keys, blocks):
+        by_block = np.argsort(blocks, kind="stable")  # each block's items, in index order
+        sb = blocks[by_block]
+        starts = np.flatnonzero(np.r_[True, sb[1:] != sb[:-1]]) if len(sb) else np.zeros(0, np.int64)
+        ends = np.r_[starts[1:], len(sb)].astype(np.int64)
+        self._items, self._keys, self._sorted, self._taken = {}, {}, {}, {}
+        firsts = []
+        for lo, hi in zip(starts, ends):
+            b = int(sb[lo])
+            members = by_block[lo:hi]
+            self._items[b], self._keys[b] = items[members], keys[members]
+            self._sorted[b], self._taken[b] = np.zeros(0, np.int64), 0
+            # the block's most discrepant item, and its place in the whole stable order (key, then index)
+            k = self._keys[b]
+            first = int(np.flatnonzero(k == k.min())[0])
+            firsts.append((float(k[first]), int(self._items[b][first]), b))
+        self._order = [b for _, _, b in sorted(firsts)]
+
+    def _head(self, b, n):
+        """Positions (in block ``b``) of its ``n`` smallest keys, stable: ties in index order."""
+        k = self._keys[b]
+        if n >= len(k):
+            return np.argsort(k, kind="stable")
+        v = np.partition(k, n - 1)[n - 1]
+        less, equal = np.flatnonzero(k < v), np.flatnonzero(k == v)
+        sel = np.concatenate([less, equal[: n - len(less)]])
+        return sel[np.argsort(k[sel], kind="stable")]
+
+    def take(self, size, closed) -> np.ndarray:
+        """The next ``size`` items of every block not in ``closed``, block after block."""
+        out = []
+        for b in self._order:
+            t = self._taken[b]
+            if b in closed or t >= len(self._items[b]):
+                continue
+            if len(self._sorted[b]) < t + size:
+                self._sorted[b] = self._head(b, min(len(self._items[b]), max(2 * (t + size), 64)))
+            out.append(self._items[b][self._sorted[b][t : t + size]])
+            self._taken[b] = t + len(out[-1])
+        return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
+
+    def rest(self, blocks) -> np.ndarray:
+        """Every item of ``blocks`` not taken yet."""
+        out = []
+        for b in blocks:
+            if b not in self._items:
+                continue
+            left = np.ones(len(self._items[b]), bool)
+            left[self._sorted[b][: self._taken[b]]] = False
+            out.append(self._items[b][left])
+        return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
 
 #: A corner within the step: three successive rungs above it whose slope mismatch agrees within this factor.

@@ -1,5 +1,6 @@
 """verdicts/converge.py: what a ladder of steps may conclude (unit tests on constructed quotients)."""
 import numpy as np
+import pytest
 
 from fastcheck.verdicts import converge
 
@@ -113,3 +114,45 @@ def test_a_value_just_outside_both_converged_sides_is_wrong():
     bad[i] = (hi + 1e-3 * abs(hi)) if abs(g[i] - hi) <= abs(g[i] - lo) else (lo - 1e-3 * abs(lo))
     res = fc.check_gradient(cost, theta, bad, jit=False, workers=1)
     assert res.verdict == "wrong" and res.coords[res.status == "wrong"].tolist() == [i], res.headline()
+
+
+def _naive_queues(items, keys, blocks):
+    """The refinement's queues as a dict of lists: the pending items sorted by key (stable), dealt to
+    their blocks in that order (the blocks in the order their first item comes)."""
+    order = np.argsort(keys, kind="stable")
+    queues = {}
+    for t in order:
+        queues.setdefault(int(blocks[t]), []).append(int(items[t]))
+    return queues
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_refinement_queues_deal_the_batches_a_dict_of_sorted_lists_would(seed):
+    """converge._Queues (per-block partial sorts) against the plain dict of lists: the same batches, in
+    the same order, and the same items left over in the closed blocks, ties and infinite keys included."""
+    from fastcheck.verdicts.converge import _Queues
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    items = np.sort(rng.choice(10 * n, n, replace=False)).astype(np.int64)
+    keys = -np.round(rng.exponential(size=n), 1)  # many ties
+    keys[rng.random(n) < 0.05] = -np.inf
+    blocks = rng.integers(0, 5, n)
+    ref = _naive_queues(items, keys, blocks)
+    q = _Queues(items, keys, blocks)
+    closed, size = set(), 4
+    while True:
+        want = []
+        for b, lst in ref.items():
+            if b in closed or not lst:
+                continue
+            want += lst[:size]
+            del lst[:size]
+        got = q.take(size, closed)
+        assert got.tolist() == want
+        if not want:
+            break
+        closed |= {int(b) for b in rng.choice(5, int(rng.integers(0, 2)), replace=False)}
+        size = min(2 * size, 32)
+    left = sorted(j for b in closed for j in ref.get(b, []))
+    assert sorted(q.rest(closed).tolist()) == left
