@@ -31,6 +31,8 @@ import numpy as np
 import fastcheck
 from fastcheck.models import MLP
 from fastcheck.checks.model import check_model
+if hasattr(fastcheck.config, "COMPILE"):  # the compiled kernels are measured, in every tree
+    fastcheck.config.COMPILE = "always"
 m = MLP([784, 128, 10], activations="sigmoid", loss="sse")
 theta = m.init(seed=0)
 X, y = m.sample_data(64, seed=1)
