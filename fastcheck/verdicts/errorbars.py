@@ -293,9 +293,11 @@ def stencil_sums(ev, theta, coords, scheme, steps, f0) -> StencilSums:
     finite = rows_finite(costs)
     acc = np.zeros(len(coords))
     mag = np.zeros(len(coords))
+    term = np.empty(len(coords))  # w·J_k, one scratch for every column
     for k, w in enumerate(scheme.weights):
-        acc += w * costs[:, k]
-        mag += np.abs(w * costs[:, k])
+        np.multiply(costs[:, k], w, out=term)
+        acc += term
+        mag += np.abs(term, out=term)
     return StencilSums(acc, mag, finite, costs, int(moved.sum()) * len(coords))
 
 

@@ -264,3 +264,19 @@ def test_check_gradient_reads_a_dict_gradient_the_same_way():
     assert fastcheck.check_gradient(cost, theta, grads, layout=layout, jit=False, workers=1).passed
     with pytest.raises(fastcheck.GradientMismatchError, match="grad for block 'W' is missing"):
         fastcheck.check_gradient(cost, theta, {"db": grads["db"]}, layout=layout, jit=False, workers=1)
+
+
+def test_block_ids_of_sorted_and_unsorted_coordinates_match_a_search_among_the_edges():
+    """Layout.block_ids takes sorted coordinates (a full check) by finding the blocks' edges among them;
+    every coordinate searched among the edges is the reference, an empty block and repeats included."""
+    lay = Layout.from_shapes({"W1": (7, 5), "b1": (5,), "empty": (0,), "W2": (5, 3), "b2": (3,)})
+    edges = np.asarray(lay.offsets[1:])
+    rng = np.random.default_rng(1)
+    cases = [np.arange(lay.size), np.arange(lay.size)[::-1], np.array([], np.int64), np.array([57])]
+    cases += [np.sort(rng.integers(0, lay.size, 40)) for _ in range(20)]
+    cases += [rng.integers(0, lay.size, 40) for _ in range(20)]
+    for coords in cases:
+        want = np.searchsorted(edges, coords, side="right")
+        got = lay.block_ids(coords)
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == want.dtype
