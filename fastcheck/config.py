@@ -353,7 +353,7 @@ REFINE_BATCH = 32
 #: :func:`single_threaded_blas`); a switch so benchmarks can measure both.
 LIMIT_BLAS = os.environ.get("FASTCHECK_LIMIT_BLAS", "1") != "0"
 
-#: Bytes the C heap keeps at its top while a check runs (glibc's ``M_TOP_PAD``, see
+#: Bytes glibc's heap keeps at its top from the first large check on (``M_TOP_PAD``, see
 #: :mod:`fastcheck.support.heap`); 0 leaves the allocator alone.
 HEAP_PAD = int(os.environ.get("FASTCHECK_HEAP_PAD", str(64 << 20)))
 

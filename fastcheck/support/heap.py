@@ -4,12 +4,14 @@ A full check of a network of 10⁵ parameters makes and drops arrays of that
 length by the dozen (quotients, error bars, statuses, the kernel's scratch).
 glibc's ``malloc`` hands the top of its heap back to the system whenever the
 free space there grows past its trim threshold, and the next check's arrays
-then fault their pages in again, one minor fault per 4 KiB: 600 to 2,300 per
-check of MLP 784-128-10 and 2,000 to 3,300 at 784-256-64-10 (how many depends
+then fault their pages in again, one minor fault per 4 KiB: 600 to 4,300 per
+check of MLP 784-128-10 and 2,000 to 7,800 at 784-256-64-10 (how many depends
 on what the process allocated before), where a fault costs some microseconds
 on this machine kind.  ``benchmarks/bench_heap.py`` times repeated checks in
 fresh processes with ``FASTCHECK_HEAP_PAD=0`` beside the default
-(``reports/heap``): 5 to 10 % faster kept there, up to a quarter in other runs.
+(``reports/heap``): 5 to 10 % faster kept there; in other processes, whose
+earlier allocations left glibc trimming more, up to 40 % (54 against 31 ms a
+check of 784-128-10).
 
 :func:`keep_heap` sets glibc's ``M_TOP_PAD`` to :data:`fastcheck.config.HEAP_PAD`
 bytes (64 MiB by default) the first time a check of at least :data:`LARGE`

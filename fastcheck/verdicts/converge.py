@@ -444,10 +444,9 @@ class _Queues:
             members = by_block[lo:hi]
             self._items[b], self._keys[b] = items[members], keys[members]
             self._sorted[b], self._taken[b] = np.zeros(0, np.int64), 0
-            # the block's most discrepant item, and its place in the whole stable order (key, then index)
-            k = self._keys[b]
-            first = int(np.flatnonzero(k == k.min())[0])
-            firsts.append((float(k[first]), int(self._items[b][first]), b))
+            # the block's most discrepant item (argmin: the first of equal keys), ordered by key, then index
+            first = int(np.argmin(self._keys[b]))
+            firsts.append((float(self._keys[b][first]), int(self._items[b][first]), b))
         self._order = [b for _, _, b in sorted(firsts)]
 
     def _head(self, b, n):
