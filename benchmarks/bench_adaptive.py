@@ -219,7 +219,7 @@ def main(argv=None):
     lines += [(f"Cost evaluations per coordinate (counted on one more call of each, over all coordinates):"
                f" fastcheck {fc_per:.2f} ({fc_per_med:.1f} in the median case), numdifftools {nd_per:.1f}; the"
                f" evaluations alone put fastcheck at {fc_per / nd_per:.3f} of numdifftools.  eps='adaptive'"
-               " evaluates its ladder in rounds from the largest steps down (6, 10, 22 evaluations); a"
+               " evaluates its ladder in rounds from the largest steps down (6, 10, 14, 18 and 22 evaluations); a"
                " coordinate stops once its error bar is within ε^(3/4) of the gradient's scale, or once no"
                " smaller step can shrink its bar (round-off of a large |f|).  A nearly polynomial coordinate"
                " settles on the first round; the first round's 6 evaluations against numdifftools' 30 put the"

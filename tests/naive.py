@@ -471,7 +471,15 @@ def richardson_table(costs, disp, f0, mach, ratio, cost_noise=None, levels=3, ro
         tail = np.where(np.isfinite(tail), tail, 0.0)
         noise_J = tail.max(axis=1)
         if not tail_noise:
-            noise_J = np.where((tail[:, 1] > 0) & (tail[:, 1] < tail[:, 0] / ratio**3), tail[:, 1], noise_J)
+            falling = (tail[:, 1] > 0) & (tail[:, 1] < tail[:, 0] / ratio**3)
+            noise_J = np.where(falling, tail[:, 1], noise_J)
+            # then the twice-extrapolated quotients of the last rungs (t⁴ removed too) bound it more tightly
+            w2 = ratio**4
+            with np.errstate(invalid="ignore"):
+                r2 = (w2 * r1[:, -2:] - r1[:, -3:-1]) / (w2 - 1)
+                tail2 = np.abs(r2[:, 0] - r2[:, 1]) * (0.5 * span[:, -1])
+            use = falling & np.isfinite(tail2) & (tail2 > 0) & (tail2 < noise_J)
+            noise_J = np.where(use, tail2, noise_J)
         with np.errstate(invalid="ignore", divide="ignore"):
             rnd = np.maximum(rnd, 2.0 * noise_J[:, None] / span)
     cands, errs, rnds = [], [], []

@@ -37,7 +37,9 @@ def table(costs, disp, f0, mach, ratio, cost_noise, levels, rounding, tail_noise
     of two readings when ``tail_noise`` (a whole ladder, whose smallest rungs carry no truncation), else
     (a ladder cut short above them) the smaller one when they fall from one to the next as truncation
     does (by more than ``ratio``³, and not to exactly 0; t·R¹'s truncation falls by ``ratio``⁵, noise
-    does not fall, and a cost that rounds coarsely repeats its quotients exactly).
+    does not fall, and a cost that rounds coarsely repeats its quotients exactly), or the reading of the
+    twice-extrapolated quotients of the same rungs if that is smaller still and not 0 (truncation left in
+    the once-extrapolated ones is no noise).
     """
     n, K = central.shape
     span = np.empty(K)
@@ -69,6 +71,16 @@ def table(costs, disp, f0, mach, ratio, cost_noise, levels, rounding, tail_noise
                 # falling as truncation does (t·R¹ as t⁵), not as noise: the smaller bounds it (an exact
                 # 0 is a cost that rounds coarsely, whose quotients repeat: not truncation)
                 noise = tails[1]
+                # truncation still, most likely: the twice-extrapolated quotients of the same rungs (t⁴
+                # removed too) bound the noise as well, and more tightly, unless they are exactly equal
+                w2 = ratio**4
+                k = K - 4
+                r1 = (w * central[i, k + 1] - central[i, k]) / (w - 1)
+                r2 = (w * central[i, k + 2] - central[i, k + 1]) / (w - 1)
+                r3 = (w * central[i, k + 3] - central[i, k + 2]) / (w - 1)
+                t2 = abs((w2 * r2 - r1) / (w2 - 1) - (w2 * r3 - r2) / (w2 - 1)) * (0.5 * span[K - 1])
+                if np.isfinite(t2) and 0.0 < t2 < noise:
+                    noise = t2
             for k in range(K):
                 rnd[i, k] = _nanmax(rnd[i, k], 2.0 * noise / span[k])
         m = K

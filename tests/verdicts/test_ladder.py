@@ -84,6 +84,43 @@ def _adaptive_and_full(f, x, coords=None):
     return lad, n_evals, full
 
 
+def _cut_short(f, x, g, K=5):
+    """The first ``K`` adaptive rungs of ``f`` at ``x`` extrapolated as a ladder cut short (as round 2 of
+    ``eps="adaptive"`` reads them): the error bar, the true error and the once-extrapolated quotients' reading
+    of the last rungs t·|R¹_{K−3} − R¹_{K−2}| as a bound of each rung's quotient, all relative to |g|."""
+    mach = np.finfo(np.float64).eps
+    coords = np.arange(len(x))
+    base = ladder.base_steps(x, coords, mach)
+    offs = ladder.offsets_for(ladder.ADAPTIVE_RUNGS[:K], ladder.ADAPTIVE_RATIO)
+    eye = np.eye(len(x))
+    costs = np.array([[f(x + o * base[i] * eye[i]) for o in offs] for i in coords])
+    disp = ladder.effective_offsets(x, coords, base, offs)
+    lad = ladder.extrapolate(costs, disp, f(x), mach, ladder.ADAPTIVE_RATIO, tail_noise=False)
+    w = ladder.ADAPTIVE_RATIO**2
+    r1 = (w * lad.central[:, 1:] - lad.central[:, :-1]) / (w - 1)
+    once = np.abs(r1[:, -2] - r1[:, -1])  # t·|ΔR¹| over t: the level-1 reading of the last rung's noise
+    return lad.error / np.abs(g), np.abs(lad.estimate - g) / np.abs(g), once / np.abs(g)
+
+
+@pytest.mark.parametrize("case", ["exp", "cos3"])
+def test_a_cut_short_ladder_reads_the_noise_from_twice_extrapolated_quotients(case):
+    """Five rungs of a smooth transcendental cost (steps 0.4 … 0.0016 of max(1, |θ_i|)): the once-extrapolated
+    quotients of the last rungs still carry truncation (1e-10 … 1e-7 of |g|), which, read as the cost's noise,
+    made the error bar 1e3-1e5× the true error and sent the coordinate on to the next round.  The
+    twice-extrapolated quotients bound the noise more tightly: the bar stays above the true error and far below
+    that reading."""
+    x = np.array([0.3, 1.1, -0.7])
+    if case == "exp":
+        f, g = (lambda t: float(np.sum(np.exp(t)))), np.exp(x)
+    else:
+        f = lambda t: float(np.sum(np.cos(3 * t)) + np.prod(np.exp(t)))  # noqa: E731
+        g = -3 * np.sin(3 * x) + np.prod(np.exp(x))
+    bar, err, once = _cut_short(f, x, g)
+    assert np.all(err <= bar)
+    assert np.all(once > 1e-11)  # the level-1 reading is far above round-off (ε|J|/t ≈ 1e-13 of |g|)
+    assert np.all(bar < 0.01 * once)
+
+
 def test_a_round_off_dominated_coordinate_stops_when_no_smaller_step_can_help():
     """J = 1e8 + Σ((x − 0.5)² + 0.1x³): round-off of |J| ≈ 1e8 dominates every error bar, far above
     ε^(3/4) of the gradient.  Every coordinate stops after the first round (6 evaluations, not the 22
