@@ -176,6 +176,12 @@ def is_compiled(fn) -> bool:
     return isinstance(fn, numba.core.dispatcher.Dispatcher)
 
 
+def compiled_count(fn) -> int:
+    """How many specialisations the dispatcher ``fn`` holds (``len(fn.signatures)`` without building the list:
+    that hashes every argument type, ~6-30 µs a call, paid on every round of a small check)."""
+    return len(fn.overloads)
+
+
 _INTERPRETED: dict = {}
 
 
@@ -271,7 +277,7 @@ def compile_pays(fn, interpreted_seconds: float, cold_seconds: float) -> bool:
         return COMPILE == "always"
     if not is_compiled(fn):
         return False
-    if fn.signatures:
+    if compiled_count(fn):
         return True
     return interpreted_seconds > (LOAD_SECONDS if on_disk(fn) else cold_seconds)
 

@@ -7,6 +7,8 @@ its index in that block's own shape.
 """
 from __future__ import annotations
 
+import itertools
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -92,8 +94,8 @@ class Layout:
                 raise ValueError(f"block {n!r} has a negative dimension in shape {s}")
         object.__setattr__(self, "names", names)
         object.__setattr__(self, "shapes", shapes)
-        sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
-        object.__setattr__(self, "offsets", tuple(int(o) for o in np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])))
+        # Python's integers: exact, and a tenth of NumPy's time for a few blocks (every call builds a layout)
+        object.__setattr__(self, "offsets", tuple(itertools.accumulate((math.prod(s) for s in shapes), initial=0)))
 
     # -- construction -------------------------------------------------------
     @classmethod

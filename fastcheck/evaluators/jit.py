@@ -145,8 +145,8 @@ def is_jitted(cost) -> bool:
 def compiled_signatures(cost) -> int:
     """How many specialisations the parallel kernels (and a jitted cost) hold:
     it changes exactly when something was compiled."""
-    n = sum(len(k.signatures) for k in (stencil.stencil_costs, stencil.complex_step_costs, stencil.direction_costs))
-    return n + (len(cost.signatures) if is_jitted(cost) else 0)
+    n = sum(config.compiled_count(k) for k in (stencil.stencil_costs, stencil.complex_step_costs, stencil.direction_costs))
+    return n + (config.compiled_count(cost) if is_jitted(cost) else 0)
 
 
 def first_line(exc) -> str:

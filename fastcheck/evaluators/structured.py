@@ -173,7 +173,7 @@ class LayeredEvaluator(Evaluator):
         :attr:`compile_seconds`, never to the check's."""
         if not config.is_compiled(fn):
             return fn(*args)
-        before = len(fn.signatures)
+        before = config.compiled_count(fn)
         key = (fn, before)  # reading the cache's index costs ~0.5 ms: once per kernel and signature count
         loading = _ON_DISK.get(key)
         if loading is None:
@@ -184,7 +184,7 @@ class LayeredEvaluator(Evaluator):
                                       COLD_COST if cost else COLD_KERNEL)
         t0 = time.perf_counter()
         out = fn(*args)
-        if len(fn.signatures) != before:
+        if config.compiled_count(fn) != before:
             self.compile_seconds += time.perf_counter() - t0
             self.compile_cached = config.CACHE
             self.compile_loaded = self.compile_loaded and loading

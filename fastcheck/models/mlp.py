@@ -351,11 +351,11 @@ class MLP:
         before its clock starts); the seconds compiling (or loading it from the cache) took, 0.0 when
         nothing was compiled."""
         fn = self._grad_kernel
-        if fn.signatures or not config.compile_pays(fn, self._grad_work(len(X)), COLD_GRAD):
+        if config.compiled_count(fn) or not config.compile_pays(fn, self._grad_work(len(X)), COLD_GRAD):
             return 0.0
         t0 = time.perf_counter()
         self.grad(theta, X, y, precision=precision)
-        return time.perf_counter() - t0 if fn.signatures else 0.0
+        return time.perf_counter() - t0 if config.compiled_count(fn) else 0.0
 
     def forward(self, theta, X) -> np.ndarray:
         """The network's output ``A_L`` for a batch (with this batch size's dropout mask)."""
