@@ -109,6 +109,19 @@ def test_a_function_without_cache_is_not_on_disk():
     assert not config.on_disk(lambda x: x)
 
 
+def test_compiled_count_counts_the_specialisations_as_signatures_lists_them():
+    @numba.njit(cache=False)
+    def twice(x):
+        return 2 * x
+
+    assert config.compiled_count(twice) == len(twice.signatures) == 0
+    twice(1.0)
+    twice(np.arange(3))
+    assert config.compiled_count(twice) == len(twice.signatures) == 2
+    twice(2.0)  # the same signature again: nothing new
+    assert config.compiled_count(twice) == 2
+
+
 class _Terminal:
     def __init__(self):
         self.text = ""

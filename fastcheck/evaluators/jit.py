@@ -145,7 +145,8 @@ def is_jitted(cost) -> bool:
 def compiled_signatures(cost) -> int:
     """How many specialisations the parallel kernels (and a jitted cost) hold:
     it changes exactly when something was compiled."""
-    n = sum(config.compiled_count(k) for k in (stencil.stencil_costs, stencil.complex_step_costs, stencil.direction_costs))
+    kernels = (stencil.stencil_costs, stencil.complex_step_costs, stencil.direction_costs)
+    n = sum(config.compiled_count(k) for k in kernels)
     return n + (config.compiled_count(cost) if is_jitted(cost) else 0)
 
 
