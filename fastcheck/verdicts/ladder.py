@@ -218,7 +218,9 @@ def adaptive(ev, theta, coords, base, f0, mach, rungs=ADAPTIVE_RUNGS, ratio=ADAP
       next smaller rung, 2·ε·(|J₊| + |J₋|)/(2t) times ``ratio``.  Every Richardson
       entry that uses a smaller rung carries at least that round-off, so the
       rungs left cannot give a smaller error bar: the cost's round-off of a large
-      |J| limits the coordinate, not the steps;
+      |J| limits the coordinate, not the steps.  Where the smallest rungs show the
+      cost's noise twice (:func:`_noise_plateau`: a cost that cancels inside rounds
+      far worse than ε·|J|), that noise over the next smaller step bounds it too;
 
     the rest go on.  Every reading is checked against the smallest rung it has
     (:func:`_local`).  A coordinate that runs every round gets :func:`evaluate`'s
@@ -262,12 +264,36 @@ def adaptive(ev, theta, coords, base, f0, mach, rungs=ADAPTIVE_RUNGS, ratio=ADAP
             c = costs[pending, 2 * have - 2 : 2 * have]
             span = lad.steps[:, -1] * 2.0
             next_bound = ratio * COST_ROUNDING * float(mach) * (np.abs(c[:, 0]) + np.abs(c[:, 1])) / span
+            next_bound = np.maximum(next_bound, ratio * 2.0 * _noise_plateau(lad.central, lad.steps, ratio, np.sqrt(float(mach)) * np.abs(c[:, 1])) / span)
             done = lad.finite & (settled | (lad.error <= next_bound))
         pending = pending[~done]
         if not len(pending):
             break
     return Ladder(est, err, mats["central"], mats["right"], mats["left"], mats["roundoff"], mats["steps"], finite,
                   rounding), n_evals
+
+
+def _noise_plateau(central, steps, ratio, most) -> np.ndarray:
+    """The cost's absolute noise where the smallest rungs show it twice, else 0.
+
+    ``t·|R²_k − R²_{k+1}|`` (twice-extrapolated quotients, t the smaller rung) carries a truncation
+    that falls by ``ratio``⁷ from one rung to the next, and the cost's noise, which does not fall.
+    The two readings ending at the last two rungs that fall by less than ``ratio`` are a plateau: the
+    noise, at least the smaller of them, if both are at most ``most`` (√ε·|J| from :func:`adaptive`: an
+    oscillation far shorter than the steps also repeats its averaged slope, and reads far above any
+    rounding of J).  Needs five rungs; NaN readings count as none.
+    """
+    n, K = central.shape
+    if K < 5:
+        return np.zeros(n)
+    w, w2 = ratio**2, ratio**4
+    with np.errstate(invalid="ignore"):
+        r1 = (w * central[:, K - 4:] - central[:, K - 5:-1]) / (w - 1)
+        r2 = (w2 * r1[:, 1:] - r1[:, :-1]) / (w2 - 1)
+        reads = np.abs(r2[:, 1:] - r2[:, :-1]) * steps[:, K - 2:]
+        prev, last = reads[:, 0], reads[:, 1]
+        flat = (last > 0) & (last >= prev / ratio) & (np.maximum(prev, last) <= most)
+    return np.where(flat & np.isfinite(prev) & np.isfinite(last), np.minimum(prev, last), 0.0)
 
 
 def _local(lad, costs, disp, f0, mach, ratio, tail_noise) -> Ladder:

@@ -121,6 +121,39 @@ def test_a_cut_short_ladder_reads_the_noise_from_twice_extrapolated_quotients(ca
     assert np.all(bar < 0.01 * once)
 
 
+def _case(label):
+    return next((f, x) for name, f, x in smooth.cases(max_n=100) if name == label)
+
+
+def test_a_noise_plateau_stops_a_coordinate_that_smaller_steps_cannot_help(monkeypatch):
+    """Moré–Garbow–Hillstrom's trigonometric function at n = 100: its value (8e-4) is a sum of terms of size
+    ~100, so it rounds some 1e4× worse than ε·|J|, and the rounding bound of the next smaller rung never stops
+    a coordinate.  Once the twice-extrapolated quotients of the smallest rungs show that noise twice (a
+    plateau), the coordinates stop there: fewer evaluations than without the rule, the same estimate to
+    within its bar, and every bar covers the complex-step gradient."""
+    f, x = _case("trigonometric-n100-x1")
+    ref = smooth.reference_gradient(f, x)
+    lad, n_evals, _ = _adaptive_and_full(f, x)
+    monkeypatch.setattr(ladder, "_noise_plateau", lambda central, steps, ratio, most: np.zeros(len(central)))
+    plain, n_plain, _ = _adaptive_and_full(f, x)
+    assert n_evals < 0.8 * n_plain
+    assert np.all(np.abs(lad.estimate - ref) <= lad.error)
+    assert np.all(np.abs(lad.estimate - plain.estimate) <= lad.error + plain.error)
+
+
+def test_an_oscillation_at_large_steps_is_no_noise_plateau():
+    """Ackley's function at a mixed-scale point (coordinates up to ~1e3, cos 2πθ_i of period 1): over steps
+    far longer than the period the twice-extrapolated quotients repeat an averaged slope, a plateau far above
+    any rounding of |J|.  It is not read as noise (the plateau must stay below √ε·|J|): the coordinates go on
+    to the steps that resolve the period, and the estimate stays within 1e-6 of the gradient's scale (it was
+    off by 90 % when such a plateau stopped them)."""
+    f, x = _case("ackley-n10-mixed")
+    ref = smooth.reference_gradient(f, x)
+    lad, _, _ = _adaptive_and_full(f, x)
+    assert np.max(np.abs(lad.estimate - ref)) <= 1e-6 * np.abs(ref).max()
+    assert np.all(np.abs(lad.estimate - ref) <= lad.error)
+
+
 def test_a_round_off_dominated_coordinate_stops_when_no_smaller_step_can_help():
     """J = 1e8 + Σ((x − 0.5)² + 0.1x³): round-off of |J| ≈ 1e8 dominates every error bar, far above
     ε^(3/4) of the gradient.  Every coordinate stops after the first round (6 evaluations, not the 22
