@@ -264,7 +264,8 @@ def adaptive(ev, theta, coords, base, f0, mach, rungs=ADAPTIVE_RUNGS, ratio=ADAP
             c = costs[pending, 2 * have - 2 : 2 * have]
             span = lad.steps[:, -1] * 2.0
             next_bound = ratio * COST_ROUNDING * float(mach) * (np.abs(c[:, 0]) + np.abs(c[:, 1])) / span
-            next_bound = np.maximum(next_bound, ratio * 2.0 * _noise_plateau(lad.central, lad.steps, ratio, np.sqrt(float(mach)) * np.abs(c[:, 1])) / span)
+            plateau = _noise_plateau(lad.central, lad.steps, ratio, np.sqrt(float(mach)) * np.abs(c[:, 1]))
+            next_bound = np.maximum(next_bound, ratio * 2.0 * plateau / span)
             done = lad.finite & (settled | (lad.error <= next_bound))
         pending = pending[~done]
         if not len(pending):
