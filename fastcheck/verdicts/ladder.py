@@ -61,7 +61,8 @@ ADAPTIVE_RUNGS = tuple(range(8, -3, -1))
 #: the first six evaluations, most of the others (a cost with a length scale near 1) two
 #: rounds later; the error bars are the full ladder's where they do not.  Rounds of two
 #: rungs after the first: on tests/smooth.py (254 cases, n ≤ 100) 8.3 evaluations per
-#: coordinate against 9.0 for the rounds (3, 2, 6), with the same median and p90 error.
+#: coordinate against 9.0 for the rounds (3, 2, 6), with the same median and p90 error
+#: (8.15 with the noise plateau of :func:`adaptive` as well).
 ADAPTIVE_ROUNDS = (3, 2, 2, 2, 2)
 #: The settled error bar, relative to the gradient's scale, as a power of the cost's
 #: machine epsilon: ε^(3/4) (1.8e-12 in float64).
