@@ -58,27 +58,25 @@ def table(costs, disp, f0, mach, ratio, cost_noise, levels, rounding, tail_noise
             rnd[i, k] = r if np.isfinite(central[i, k]) else np.nan
             steps[i, k] = 0.5 * span[k]
         if K >= 4:
-            # the cost's absolute noise from the smallest rungs' once-extrapolated quotients
+            # the cost's absolute noise from the smallest rungs' once-extrapolated quotients: R¹ of the
+            # last three pairs of rungs, read as t·|R¹_k − R¹_{k+1}| at the smaller rung of each reading
             w = ratio**2
-            tails = np.zeros(2)
-            for q, j in enumerate((K - 4, K - 3)):
-                r1a = (w * central[i, j + 1] - central[i, j]) / (w - 1)
-                r1b = (w * central[i, j + 2] - central[i, j + 1]) / (w - 1)
-                t = abs(r1a - r1b) * (0.5 * span[j + 2])
-                tails[q] = t if np.isfinite(t) else 0.0
-            noise = max(tails[0], tails[1])
-            if not tail_noise and 0.0 < tails[1] < tails[0] / ratio**3:
+            r1a = (w * central[i, K - 3] - central[i, K - 4]) / (w - 1)
+            r1b = (w * central[i, K - 2] - central[i, K - 3]) / (w - 1)
+            r1c = (w * central[i, K - 1] - central[i, K - 2]) / (w - 1)
+            tail0 = abs(r1a - r1b) * (0.5 * span[K - 2])
+            tail1 = abs(r1b - r1c) * (0.5 * span[K - 1])
+            tail0 = tail0 if np.isfinite(tail0) else 0.0
+            tail1 = tail1 if np.isfinite(tail1) else 0.0
+            noise = max(tail0, tail1)
+            if not tail_noise and 0.0 < tail1 < tail0 / ratio**3:
                 # falling as truncation does (t·R¹ as t⁵), not as noise: the smaller bounds it (an exact
                 # 0 is a cost that rounds coarsely, whose quotients repeat: not truncation)
-                noise = tails[1]
+                noise = tail1
                 # truncation still, most likely: the twice-extrapolated quotients of the same rungs (t⁴
                 # removed too) bound the noise as well, and more tightly, unless they are exactly equal
                 w2 = ratio**4
-                k = K - 4
-                r1 = (w * central[i, k + 1] - central[i, k]) / (w - 1)
-                r2 = (w * central[i, k + 2] - central[i, k + 1]) / (w - 1)
-                r3 = (w * central[i, k + 3] - central[i, k + 2]) / (w - 1)
-                t2 = abs((w2 * r2 - r1) / (w2 - 1) - (w2 * r3 - r2) / (w2 - 1)) * (0.5 * span[K - 1])
+                t2 = abs((w2 * r1b - r1a) / (w2 - 1) - (w2 * r1c - r1b) / (w2 - 1)) * (0.5 * span[K - 1])
                 if np.isfinite(t2) and 0.0 < t2 < noise:
                     noise = t2
             for k in range(K):
