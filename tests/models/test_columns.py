@@ -141,7 +141,7 @@ def test_column_blocks_are_taken_and_exact(params, eps):
     expected = [c for c in coords if layered._column_path(arch, loss, layered.locate(arch, c)[0])]
     assert len(expected) > 0 and sorted(direct) == sorted(expected)
     if eps < 1e-6:
-        assert all(ok == 2 for ok, _, _ in direct.values())  # the column path, the output's quadratic
+        assert all(ok & 3 == 2 for ok, _, _ in direct.values())  # the column path, the output's quadratic
     out = LayeredEvaluator(model, X, Y).stencil(theta, coords, np.full(len(coords), eps), offsets)
     cost = _naive_cost(model, X, Y)
     J0 = cost(theta)
@@ -161,18 +161,91 @@ def test_column_blocks_are_taken_and_exact(params, eps):
 
 
 def test_both_output_routes_are_taken():
-    """The cubic and the quadratic of the output both occur (so both loops are exercised
-    by the exactness test above)."""
-    seen = {}
+    """The cubic and the quadratic of the output both occur, and the rows both from the series
+    in the move and one by one (so every loop is exercised by the exactness test above)."""
+    seen, series = {}, {}
     for params in COLUMN:
         model, theta, X, Y = _build(*params, batch=7)
         coords = np.arange(model.n_params)
         for eps in (3e-5, 1e-7):
             S = (theta[coords, None] + np.array([-2.0, -1.0, 1.0]) * eps) - theta[coords, None]
             for ok, _, _ in _column_blocks(model, theta, X, Y, coords, S).values():
-                seen.setdefault(ok, set()).add(len(params[0]))
+                seen.setdefault(ok & 3, set()).add(len(params[0]))
+                series.setdefault(bool(ok & layered.columns.SERIES_TAKEN), set()).add((len(params[0]), eps))
     # both routes, in the networks of one and of two layers above the column
     assert seen[1] == {3, 4, 5} and seen[2] == {3, 4, 5}, seen
+    # the series at the small step everywhere; at the larger one its bound sends some rows one by one
+    assert {(n, 1e-7) for n in (3, 4, 5)} <= series[True], series
+    assert any(eps == 3e-5 for _, eps in series[False]), series
+
+
+def _series_parts(rng, na, nc, B, n_moves, smax):
+    a = rng.normal(size=(B, na)) * 0.3 ** np.arange(na)
+    G = rng.normal(size=(3, 1, B)) * np.array([0.25, 0.1, 0.02])[:, None, None]
+    MT = rng.uniform(0.5, 1.5, size=(1, B))
+    XG = np.zeros((B, nc + 8))
+    XG[:, :nc] = rng.uniform(-1, 1, size=(B, nc))
+    SK = rng.uniform(-smax, smax, size=(n_moves, nc))
+    return a, G, MT, XG, SK
+
+
+@pytest.mark.parametrize("na", [4, 6, 12, 18])
+def test_the_series_in_the_move_is_the_rows_polynomial_and_its_tail_is_bounded(na):
+    """The series path's sums against the rows one by one (the same polynomial Σ_m a_m·D(x)ᵐ of the
+    cubic D, evaluated row by row), and its bound of the left-out terms against those terms in
+    exact rational arithmetic."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(na)
+    B, nc, n_moves = 5, 9, 3
+    for smax in (1e-5, 1e-3, 3e-2):
+        a, G, MT, XG, SK = _series_parts(rng, na, nc, B, n_moves, smax)
+        Q = np.zeros((cubics.SERIES, nc + 8))
+        tails = np.zeros(len(cubics.SERIES_POINTS))
+        for b in range(B):
+            cubics._series_sample(b, a[b], na, nc, XG, G, MT, 0, Q, tails)
+        acc = np.zeros(n_moves * nc)
+        cubics._series_rows(Q, SK, nc, acc)
+        t = smax  # every |x| = |s·XG| is at most smax here
+        bound = cubics._series_tail(tails, t)
+        # the exact polynomial per row, and the exact degree-≤4 part of it
+        exact, tail = np.zeros(n_moves * nc), np.zeros(n_moves * nc)
+        for k in range(n_moves):
+            for c in range(nc):
+                full = part = Fraction(0)
+                for b in range(B):
+                    c1, c2, c3 = (Fraction(float(MT[0, b])) * Fraction(float(G[n, 0, b])) for n in range(3))
+                    x = Fraction(float(SK[k, c])) * Fraction(float(XG[b, c]))
+                    # coefficients of D(x)ᵐ, summed with a_m: the whole polynomial in x
+                    poly = [Fraction(0)] * (3 * na + 1)
+                    pw = [Fraction(1)]
+                    for m in range(1, na + 1):
+                        nxt = [Fraction(0)] * (len(pw) + 3)
+                        for i, v in enumerate(pw):
+                            nxt[i + 1] += v * c1
+                            nxt[i + 2] += v * c2
+                            nxt[i + 3] += v * c3
+                        pw = nxt
+                        for i, v in enumerate(pw):
+                            poly[i] += Fraction(float(a[b, m - 1])) * v
+                    full += sum(v * x**i for i, v in enumerate(poly))
+                    part += sum(v * x**i for i, v in enumerate(poly[:cubics.SERIES + 1]))
+                exact[k * nc + c] = float(full)
+                tail[k * nc + c] = abs(float(full - part))
+        # the degree-≤4 sums, to rounding (a few ulps of the terms' size)
+        size = np.abs(exact).max()
+        np.testing.assert_allclose(acc, exact, rtol=0, atol=64 * MACH * size + np.max(tail))
+        # the bound covers every row's left-out terms
+        assert np.all(tail <= bound), (smax, tail.max(), bound)
+        assert bound < np.inf
+
+
+def test_the_series_is_taken_only_under_the_rounding_of_J():
+    eps = 2.0**-52
+    assert cubics._series_ok(10.0, 0.5, 0.9 * cubics.SERIES_SHARE * eps * 10.0 / 0.5)
+    assert not cubics._series_ok(10.0, 0.5, 1.1 * cubics.SERIES_SHARE * eps * 10.0 / 0.5)
+    assert not cubics._series_ok(0.0, 0.5, 1e-300)  # J(θ) = 0: no rounding to hide the terms in
+    assert cubics._series_tail(np.ones(len(cubics.SERIES_POINTS)), 1.0) == np.inf  # no point beyond t
 
 
 @pytest.mark.parametrize("params", [COLUMN[1], COLUMN[2]], ids=_gid)
@@ -197,7 +270,7 @@ def test_large_moves_leave_the_column_path_and_stay_exact(params):
 def test_blocks_follow_columns_and_split_long_ones():
     """A column longer than a block (large batch) is cut into several blocks, each of one
     column; other layers keep their runs; the order is a permutation of the coordinates."""
-    model, theta, X, Y = _build((150, 4, 3, 2), "sigmoid", "sse", 0.0, 1.0, batch=300)
+    model, theta, X, Y = _build((150, 4, 3, 2), "sigmoid", "sse", 0.0, 1.0, batch=600)
     arch, loss = model.cost_args(X, Y)[2:4]
     coords = np.arange(model.n_params)[::-1].copy()
     order, starts = layered._plan(arch, loss, coords, 2, len(X))

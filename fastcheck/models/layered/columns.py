@@ -15,7 +15,10 @@ coordinates a column at a time:
    :func:`~fastcheck.models.layered.moves.moved_column` row by row;
 2. the layers above and the loss in loops over the rows (no division, no exp,
    vectorised), ``ΔJ = scale·Σ_b Σ_k d·(d + 2(a − y)) + ½·l2·s·(2w + s)``, with
-   the second layer's products ``C_n·W_q`` taken once per column.
+   the second layer's products ``C_n·W_q`` taken once per column; for a sigmoid
+   column, when the terms it leaves out are under rounding, by the series in the
+   move instead (each sample's polynomial in x up to x⁴, summed over the samples
+   with the powers of the inputs, then one Horner step per row).
 
 A block whose moves are too large for the cubics (bounded from ``max |D|``
 before any row is computed) returns 0 and takes the general paths
@@ -26,13 +29,16 @@ from __future__ import annotations
 import numpy as np
 
 from fastcheck.config import NET, jit
-from fastcheck.models.backprop import ACT, IN_OFF, N_OUT, OUT_OFF, W_OFF
+from fastcheck.models.backprop import ACT, IN_OFF, N_IN, N_OUT, OUT_OFF, W_OFF
 from fastcheck.models.functions import SIGMOID, SSE, loss_scale
 from fastcheck.models.layered import cubics
 from fastcheck.models.layered.cache import locate, matrix_view
 from fastcheck.models.layered.moves import l2_change, moved_column
 from fastcheck.models.layered.plan import column_path, column_size
 from fastcheck.models.numeric import bound, const
+
+#: Added to :func:`column_block`'s route (1 or 2) when the rows came from the series in the move.
+SERIES_TAKEN = 4
 
 #: Padding of the column blocks' rows: a row stride that is a multiple of 4 KB would put
 #: every sample's entry of one column in the same L1 set.
@@ -41,12 +47,13 @@ PAD = 8
 
 @jit(NET)
 def column_scratch(arch, loss, B, n_moves, zero, real, cap):
-    """A chunk's column-path scratch ``(DT, XG, ii, acc, C, P, SK, row)``: the stacked changes
+    """A chunk's column-path scratch ``(DT, XG, ii, acc, C, P, SK, row, Q)``: the stacked changes
     ``(B, rows)`` in the type of ``zero``, the gathered inputs ``(B, coordinates)`` (real) and
     their indices ``i``, the rows' sums (type of ``zero``); the real ``(3B, n_m)`` and
     ``(3B, K)`` of :func:`fastcheck.models.layered.cubics.hidden_coefficients` (empty when no
     layer needs them); the moves, move-major, and one sample's changes of every row (type of
-    ``zero``)."""
+    ``zero``); the series' sums ``(SERIES, coordinates)`` (real,
+    :func:`fastcheck.models.layered.cubics.output_rows`)."""
     L = arch.shape[0]
     size = 0
     mid = 0
@@ -59,7 +66,43 @@ def column_scratch(arch, loss, B, n_moves, zero, real, cap):
     rows = size * n_moves
     return (np.full((B, rows + PAD if rows > 0 else 0), zero), np.full((B, size + PAD if size > 0 else 0), real),
             np.zeros(size, np.int64), np.full(rows, zero), np.full((3 * B if mid > 0 else 0, mid), real),
-            np.full((3 * B if mid > 0 else 0, K), real), np.full(rows, zero), np.full(rows, zero))
+            np.full((3 * B if mid > 0 else 0, K), real), np.full(rows, zero), np.full(rows, zero),
+            np.full((cubics.SERIES, size + PAD if size > 0 else 0), real))
+
+
+@jit(NET)
+def _row_of(arch, l, c):
+    """The row ``i`` of coordinate ``c`` of layer l (``W_l[i, j]``), −1 for a bias: :func:`locate`'s
+    third entry, for a coordinate known to be in layer l."""
+    w0 = arch[l, W_OFF]
+    n_out = arch[l, N_OUT]
+    if w0 <= c < w0 + arch[l, N_IN] * n_out:
+        return (c - w0) // n_out
+    return -1
+
+
+@jit(NET)
+def _gather_inputs(A, i0, ii, nc, XG):
+    """``XG[b, c]``: the input that coordinate c multiplies on sample b, ``A[b, i0 + ii[c]]`` (1 for a
+    bias, ``ii[c] < 0``).  Rows ``ii`` that run on by one (a bias, if any, last), as in a full check,
+    are copied as slices of A's rows; any others entry by entry."""
+    B = A.shape[0]
+    nw = nc - 1 if ii[nc - 1] < 0 else nc
+    run = nw > 0 and ii[0] >= 0
+    for c in range(1, nw):
+        if ii[c] != ii[c - 1] + 1:
+            run = False
+            break
+    if run:
+        s0 = i0 + ii[0]
+        for b in range(B):
+            XG[b, :nw] = A[b, s0 : s0 + nw]
+            if nw < nc:
+                XG[b, nw] = 1.0
+        return
+    for b in range(B):
+        for c in range(nc):
+            XG[b, c] = 1.0 if ii[c] < 0 else A[b, i0 + ii[c]]
 
 
 def _column_block_kernel(deep):
@@ -74,9 +117,10 @@ def _column_block_kernel(deep):
         ``k·nc + c`` is coordinate c at move k), then the layers above as cubics in them.
         Returns 0, having written nothing the caller reads, when some move is too large
         for the cubics (the caller then takes the general path); else 1, or 2 when the
-        output's changes were small enough for the quadratic."""
+        output's changes were small enough for the quadratic, plus :data:`SERIES_TAKEN`
+        when the rows came from the series in the move."""
         Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
-        DT, XG, ii, acc, C, P, SKf, row = cscratch
+        DT, XG, ii, acc, C, P, SKf, row, Q = cscratch
         L = arch.shape[0]
         B = Z.shape[0]
         K = arch[L - 1, N_OUT]
@@ -93,7 +137,8 @@ def _column_block_kernel(deep):
         smax = 0.0
         xmax = 0.0
         for c in range(nc):
-            i = locate(arch, coords[t0 + c])[2]
+            i = _row_of(arch, l, coords[t0 + c])
+            ii[c] = i
             xmax = max(xmax, 1.0 if i < 0 else colmax[i0 + i])
             for k in range(n_off):
                 smax = max(smax, bound(S[c, k]))
@@ -102,18 +147,15 @@ def _column_block_kernel(deep):
         if cubic:
             # the moves, move-major, and the inputs; the changes are made sample by sample below
             for c in range(nc):
-                ii[c] = locate(arch, coords[t0 + c])[2]
                 kink[c] = False
                 for k in range(n_off):
                     SK[k, c] = S[c, k]
-            for b in range(B):
-                for c in range(nc):
-                    XG[b, c] = 1.0 if ii[c] < 0 else A[b, i0 + ii[c]]
+            _gather_inputs(A, i0, ii, nc, XG)
             dmax = cubics.column_bound(G, MT, u, smax * xmax)
         else:
             dmax = 0.0
             for c in range(nc):
-                i = locate(arch, coords[t0 + c])[2]
+                i = ii[c]
                 flag = False
                 for k in range(n_off):
                     r = k * nc + c
@@ -124,6 +166,8 @@ def _column_block_kernel(deep):
                         dmax = max(dmax, bound(dvec[b]))
                 kink[c] = flag
         # steps 2-4: the layers above and the loss, every row at once
+        scale = const(loss_scale(loss, B, K) * (0.5 if loss == SSE else 1.0), J0)
+        t = smax * xmax  # every |s·x_b| of the block is at most this
         m = l + 1
         if m == L - 1:
             wrow = arch[m, W_OFF] + j * K
@@ -133,26 +177,27 @@ def _column_block_kernel(deep):
             if dmax * wmax > limit:
                 return 0
             quad = dmax * wmax <= cubics.quadratic_limit(J0)
-            cubics.output_rows(DT, cubic, SK, nc, XG, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row)
+            series = cubics.output_rows(DT, cubic, SK, nc, XG, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad, acc,
+                                        row, Q, t, J0, scale)
         elif deep:
             wmax = cubics.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
             zmax = cubics.output_bound(P, B, dmax)
             if dmax * wmax > limit or zmax > limit:
                 return 0
             quad = zmax <= cubics.quadratic_limit(J0)
-            cubics.hidden_output_rows(DT, cubic, SK, nc, XG, MT, u, R, P, G, AT, YT, oL, K, quad, acc, row)
+            series = cubics.hidden_output_rows(DT, cubic, SK, nc, XG, MT, u, R, P, G, AT, YT, oL, K, quad, acc,
+                                               row, Q, t, J0, scale)
         else:  # at most two layers: m is always the last one (this branch is not compiled)
             return 0
-        scale = const(loss_scale(loss, B, K) * (0.5 if loss == SSE else 1.0), J0)
         for c in range(nc):
-            i = locate(arch, coords[t0 + c])[2]
+            i = ii[c]
             for k in range(n_off):
                 s = S[c, k]
                 d = scale * acc[k * nc + c]
                 if i >= 0 and l2 != 0.0:
                     d += l2_change(theta, arch, l, i, j, s, l2)
                 dJ[c, k] = d
-        return 2 if quad else 1
+        return (2 if quad else 1) + (SERIES_TAKEN if series else 0)
 
     return column_block
 

@@ -40,6 +40,15 @@ cubic in ``δ = s·x_b``, made sample by sample beside the loops that read it,
   each row pays only the cubics (:func:`hidden_output_rows`).  The products are
   the same sums as ``ΔA_m·W_q`` in another order, exact to rounding.
 
+For a sigmoid column (``D`` a cubic in ``x = s·x_b``) the rows need not be
+evaluated one by one: each sample's loss change is a polynomial in x, and its
+terms up to x⁴ (:data:`SERIES`), summed over the samples with the powers of
+the inputs, ``Q_p[c] = Σ_b β_p[b]·x_b[c]ᵖ``, give every row of coordinate c as
+``Σ_p Q_p[c]·sᵖ`` whatever the number of moves (:func:`_series_sample`,
+:func:`_series_rows`).  The terms left out are bounded from the coefficients
+(:func:`_series_tail`, a majorant); the block takes the series only when that
+bound is under 1/64 of the rounding of J(θ) itself, else the rows one by one.
+
 The validity of every cubic (|δ| under the limit) is decided per block from
 ``max |D|`` and the coefficients (:func:`output_bound`), before any row is
 computed; a block that fails it takes the general path.  The inner loops run
@@ -54,7 +63,7 @@ import numpy as np
 from fastcheck.config import jit
 from fastcheck.models.backprop import N_OUT, OUT_OFF, W_OFF
 from fastcheck.models.functions import NET
-from fastcheck.models.numeric import const, is_single
+from fastcheck.models.numeric import const, is_complex, is_single
 
 #: Largest |δ| for which a sigmoid's change is taken from its cubic in double
 #: precision (remainder below 1e-17·σ'(z)) ...
@@ -69,6 +78,16 @@ CUBIC32 = 2.0**-6
 #: below 1 usually move the output by less.
 QUADRATIC = 2.0**-18
 QUADRATIC32 = 2.0**-9
+
+
+#: Degree in the move s up to which the series path (:func:`_series_sample`) keeps the terms
+#: of a sigmoid column's cost change; the rest is bounded by :func:`_series_tail`.
+SERIES = 4
+#: The points ``t'`` at which :func:`_series_tail` evaluates the majorant: the terms of degree
+#: above :data:`SERIES` at ``t`` are at most ``(t/t')⁵`` of the majorant's value at any ``t' > t``.
+SERIES_POINTS = (2.0**-3, 2.0**-8)
+#: The series path's bound on the terms it leaves out, as a fraction of the rounding of J(θ).
+SERIES_SHARE = 2.0**-6
 
 
 @jit(NET)
@@ -141,6 +160,80 @@ def _column_row(b, DT, cubic, SK, nc, XG, G, MT, u, row):
 
 
 @jit(NET)
+def _series_sample(b, a, na, nc, XG, G, MT, u, Q, tails):
+    """Add sample b to the series of a sigmoid column ``u``: ``Q[p − 1, c] += β_p·XG[b, c]ᵖ``
+    (p = 1 … :data:`SERIES`), where ``β_p`` is the coefficient of xᵖ in ``Σ_m a[m − 1]·D(x)ᵐ``
+    (``na`` coefficients), ``D(x) = x·(c1 + x·(c2 + x·c3))`` the column's cubic; and to
+    ``tails[j]`` the majorant ``Σ_m |a_m|·D̂(t'_j)ᵐ`` (``D̂`` with |c1|, |c2|, |c3|) at the points
+    of :data:`SERIES_POINTS`."""
+    c1 = MT[u, b] * G[0, u, b]
+    c2 = MT[u, b] * G[1, u, b]
+    c3 = MT[u, b] * G[2, u, b]
+    a1, a2, a3, a4 = a[0], a[1], a[2], a[3]
+    two = const(2.0, c1)
+    three = const(3.0, c1)
+    c11 = c1 * c1
+    b1 = a1 * c1
+    b2 = a1 * c2 + a2 * c11
+    b3 = a1 * c3 + two * a2 * c1 * c2 + a3 * c11 * c1
+    b4 = a2 * (c2 * c2 + two * c1 * c3) + three * a3 * c11 * c2 + a4 * c11 * c11
+    _series_accumulate(XG[b], Q[0], Q[1], Q[2], Q[3], b1, b2, b3, b4, nc)
+    m1, m2, m3 = abs(c1), abs(c2), abs(c3)
+    for j in range(len(SERIES_POINTS)):
+        tp = SERIES_POINTS[j]
+        d = tp * (m1 + tp * (m2 + tp * m3))
+        f = 0.0
+        for m in range(na - 1, -1, -1):
+            f = d * (abs(a[m]) + f)
+        tails[j] += f
+
+
+@jit(NET)
+def _series_accumulate(x, q1, q2, q3, q4, b1, b2, b3, b4, nc):
+    """``q_p[c] += β_p·x[c]ᵖ`` over ``c < nc`` (one-dimensional rows, so that the loop vectorises)."""
+    for c in range(np.uint64(nc)):
+        v = x[c]
+        v2 = v * v
+        q1[c] += b1 * v
+        q2[c] += b2 * v2
+        q3[c] += b3 * v2 * v
+        q4[c] += b4 * v2 * v2
+
+
+@jit(NET)
+def _series_tail(tails, t):
+    """A bound of the terms of degree above :data:`SERIES` at ``|x| ≤ t``, summed over the samples:
+    ``min_j (t/t'_j)⁵·tails[j]`` over the points ``t'_j > t`` (each term of degree p > 4 of a series
+    of non-negative coefficients is at most ``(t/t')⁵`` of its value at t'); inf when none is."""
+    best = np.inf
+    for j in range(len(SERIES_POINTS)):
+        tp = SERIES_POINTS[j]
+        if tp > t:
+            r = t / tp
+            best = min(best, r * r * r * r * r * tails[j])
+    return best
+
+
+@jit(NET)
+def _series_rows(Q, SK, nc, acc):
+    """``acc[k·nc + c] = Σ_p Q[p − 1, c]·SK[k, c]ᵖ`` (Horner in the move), every row of the block."""
+    ncu = np.uint64(nc)
+    for k in range(SK.shape[0]):
+        base = np.uint64(k * nc)
+        for c in range(ncu):
+            s = SK[k, c]
+            acc[base + c] = s * (Q[0, c] + s * (Q[1, c] + s * (Q[2, c] + s * Q[3, c])))
+
+
+@jit(NET)
+def _series_ok(J0, scale, bound):
+    """Whether the series' left-out terms (``bound``, before the loss ``scale``) are under
+    :data:`SERIES_SHARE` of the rounding of J(θ) (machine epsilon of its precision times |J(θ)|)."""
+    eps = 2.0**-23 if is_single(J0) else 2.0**-52
+    return scale * bound <= SERIES_SHARE * eps * abs(J0)
+
+
+@jit(NET)
 def _loss_polynomial(c1, c2, c3, t, quad, a):
     """Add to ``a`` the coefficients of ``d·(d + t)`` as a polynomial in x, ``d = x·(c1 + x·(c2 + x·c3))``
     (``c3`` left out when ``quad``): ``a[n − 1]`` multiplies xⁿ, n = 1 … 4 (… 6 for the cubic)."""
@@ -170,7 +263,7 @@ def _polynomial_rows(D, Ru, a, quad, acc):
 
 
 @jit(NET)
-def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row):
+def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row, Q, t, J0, scale):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))``, ``d = σ(z + D[b, r]·w_k) − σ(z)`` by the cubic
     (by the quadratic when ``quad``: every |δ| is under :func:`quadratic_limit`),
     for a column whose next layer is the sigmoid output (``w = θ[wrow : wrow + K]``).
@@ -182,22 +275,45 @@ def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K,
     one Horner evaluation instead of K (the same terms, summed over k before the powers of D
     rather than after; the rounding error is bounded by the same ``ε·Σ_k |d_k·(d_k + t_k)|``).
     The loop over rows is innermost, so it vectorises.
+
+    A sigmoid column (``cubic``, real moves) takes the series in the move instead when its
+    left-out terms are under rounding (see the module doc): ``Q`` is its ``(SERIES, ≥ nc)``
+    scratch, ``t`` a bound of every |s·x_b| of the block, ``J0`` the cost at θ and ``scale``
+    the loss scale that multiplies ``acc``.  Returns whether it did.
     """
     B = DT.shape[0]
     two = const(2.0, AT[0, 0])
     Ru = np.uint64(R)
     a = np.zeros(6, AT.dtype)
+    na = 4 if quad else 6
+    if cubic and not is_complex(acc[0]):  # the series in the move, when its left-out terms are under rounding
+        tails = np.zeros(len(SERIES_POINTS))
+        Q[:, :nc] = 0.0
+        for b in range(B):
+            _output_polynomial(b, theta, wrow, G, AT, YT, oL, K, quad, two, a)
+            _series_sample(b, a, na, nc, XG, G, MT, u0, Q, tails)
+        if _series_ok(J0, scale, _series_tail(tails, t)):
+            _series_rows(Q, SK, nc, acc)
+            return True
     for r in range(Ru):
         acc[r] = 0.0
     for b in range(B):
         D = _column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
-        a[:] = 0.0
-        for k in range(K):
-            u = oL + k
-            w = theta[wrow + k]
-            _loss_polynomial(G[0, u, b] * w, G[1, u, b] * w * w, G[2, u, b] * w * w * w,
-                             two * (AT[u, b] - YT[k, b]), quad, a)
+        _output_polynomial(b, theta, wrow, G, AT, YT, oL, K, quad, two, a)
         _polynomial_rows(D, Ru, a, quad, acc)
+    return False
+
+
+@jit(NET)
+def _output_polynomial(b, theta, wrow, G, AT, YT, oL, K, quad, two, a):
+    """``a``: sample b's loss change over the K sigmoid outputs as a polynomial in the column's
+    change D (see :func:`output_rows`)."""
+    a[:] = 0.0
+    for k in range(K):
+        u = oL + k
+        w = theta[wrow + k]
+        _loss_polynomial(G[0, u, b] * w, G[1, u, b] * w * w, G[2, u, b] * w * w * w,
+                         two * (AT[u, b] - YT[k, b]), quad, a)
 
 
 @jit(NET)
@@ -326,7 +442,7 @@ def _composed_rows(D, Ru, a, quad, acc):
 
 
 @jit(NET)
-def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, quad, acc, row):
+def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, quad, acc, row, Q, t, J0, scale):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))`` for a column two layers below the sigmoid output:
     ``δ = Σ_n D[b, r]ⁿ·P_n[b, k]`` (see :func:`hidden_coefficients`), ``d`` the output's
     cubic in δ (quadratic when ``quad``); ``D`` as in :func:`output_rows`.
@@ -335,7 +451,8 @@ def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, qu
     loss change is a polynomial in δ (:func:`_loss_polynomial`), composed with δ's cubic in D
     (:func:`_composed_loss_polynomial`; degree 12, or 18 for the cubic), the K of them summed
     coefficient by coefficient, and each row pays one Horner evaluation (:func:`_composed_rows`)
-    instead of K cubics and K loss polynomials."""
+    instead of K cubics and K loss polynomials.  A sigmoid column takes the series in the move
+    when it may, as in :func:`output_rows` (and returns whether it did)."""
     B = DT.shape[0]
     two = const(2.0, AT[0, 0])
     Ru = np.uint64(R)
@@ -344,17 +461,35 @@ def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, qu
     pw = np.zeros(19, AT.dtype)
     nxt = np.zeros(19, AT.dtype)
     ne = 4 if quad else 6
+    if cubic and not is_complex(acc[0]):  # the series in the move, when its left-out terms are under rounding
+        tails = np.zeros(len(SERIES_POINTS))
+        Q[:, :nc] = 0.0
+        for b in range(B):
+            _hidden_polynomial(b, P, G, AT, YT, oL, K, quad, two, ne, e, a, pw, nxt)
+            _series_sample(b, a, 3 * ne, nc, XG, G, MT, u0, Q, tails)
+        if _series_ok(J0, scale, _series_tail(tails, t)):
+            _series_rows(Q, SK, nc, acc)
+            return True
     for r in range(Ru):
         acc[r] = 0.0
     for b in range(B):
         D = _column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
-        a[:] = 0.0
-        for k in range(K):
-            u = oL + k
-            e[:] = 0.0
-            _loss_polynomial(G[0, u, b], G[1, u, b], G[2, u, b], two * (AT[u, b] - YT[k, b]), quad, e)
-            if quad:
-                _composed_quartic(P[b, k], P[B + b, k], P[2 * B + b, k], e[0], e[1], e[2], e[3], a)
-            else:
-                _composed_loss_polynomial(P[b, k], P[B + b, k], P[2 * B + b, k], e, ne, a, pw, nxt)
+        _hidden_polynomial(b, P, G, AT, YT, oL, K, quad, two, ne, e, a, pw, nxt)
         _composed_rows(D, Ru, a, quad, acc)
+    return False
+
+
+@jit(NET)
+def _hidden_polynomial(b, P, G, AT, YT, oL, K, quad, two, ne, e, a, pw, nxt):
+    """``a``: sample b's loss change over the K sigmoid outputs as a polynomial in the column's
+    change D, through the hidden layer's cubics ``P`` (see :func:`hidden_output_rows`)."""
+    B = P.shape[0] // 3
+    a[:] = 0.0
+    for k in range(K):
+        u = oL + k
+        e[:] = 0.0
+        _loss_polynomial(G[0, u, b], G[1, u, b], G[2, u, b], two * (AT[u, b] - YT[k, b]), quad, e)
+        if quad:
+            _composed_quartic(P[b, k], P[B + b, k], P[2 * B + b, k], e[0], e[1], e[2], e[3], a)
+        else:
+            _composed_loss_polynomial(P[b, k], P[B + b, k], P[2 * B + b, k], e, ne, a, pw, nxt)
