@@ -47,13 +47,13 @@ PAD = 8
 
 @jit(NET)
 def column_scratch(arch, loss, B, n_moves, zero, real, cap):
-    """A chunk's column-path scratch ``(DT, XG, ii, acc, C, P, SK, row, Q)``: the stacked changes
+    """A chunk's column-path scratch ``(DT, XG, ii, acc, C, P, SK, row, Q, AB)``: the stacked changes
     ``(B, rows)`` in the type of ``zero``, the gathered inputs ``(B, coordinates)`` (real) and
     their indices ``i``, the rows' sums (type of ``zero``); the real ``(3B, n_m)`` and
     ``(3B, K)`` of :func:`fastcheck.models.layered.cubics.hidden_coefficients` (empty when no
     layer needs them); the moves, move-major, and one sample's changes of every row (type of
-    ``zero``); the series' sums ``(SERIES, coordinates)`` (real,
-    :func:`fastcheck.models.layered.cubics.output_rows`)."""
+    ``zero``); the series' sums ``(SERIES, coordinates)`` and each sample's loss polynomial
+    ``(B, 18)`` (real, :func:`fastcheck.models.layered.cubics.output_rows`)."""
     L = arch.shape[0]
     size = 0
     mid = 0
@@ -67,7 +67,7 @@ def column_scratch(arch, loss, B, n_moves, zero, real, cap):
     return (np.full((B, rows + PAD if rows > 0 else 0), zero), np.full((B, size + PAD if size > 0 else 0), real),
             np.zeros(size, np.int64), np.full(rows, zero), np.full((3 * B if mid > 0 else 0, mid), real),
             np.full((3 * B if mid > 0 else 0, K), real), np.full(rows, zero), np.full(rows, zero),
-            np.full((cubics.SERIES, size + PAD if size > 0 else 0), real))
+            np.full((cubics.SERIES, size + PAD if size > 0 else 0), real), np.full((B if size > 0 else 0, 18), real))
 
 
 @jit(NET)
@@ -120,7 +120,7 @@ def _column_block_kernel(deep):
         output's changes were small enough for the quadratic, plus :data:`SERIES_TAKEN`
         when the rows came from the series in the move."""
         Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
-        DT, XG, ii, acc, C, P, SKf, row, Q = cscratch
+        DT, XG, ii, acc, C, P, SKf, row, Q, AB = cscratch
         L = arch.shape[0]
         B = Z.shape[0]
         K = arch[L - 1, N_OUT]
@@ -178,7 +178,7 @@ def _column_block_kernel(deep):
                 return 0
             quad = dmax * wmax <= cubics.quadratic_limit(J0)
             series = cubics.output_rows(DT, cubic, SK, nc, XG, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad, acc,
-                                        row, Q, t, J0, scale)
+                                        row, Q, AB, t, J0, scale)
         elif deep:
             wmax = cubics.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
             zmax = cubics.output_bound(P, B, dmax)
@@ -186,7 +186,7 @@ def _column_block_kernel(deep):
                 return 0
             quad = zmax <= cubics.quadratic_limit(J0)
             series = cubics.hidden_output_rows(DT, cubic, SK, nc, XG, MT, u, R, P, G, AT, YT, oL, K, quad, acc,
-                                               row, Q, t, J0, scale)
+                                               row, Q, AB, t, J0, scale)
         else:  # at most two layers: m is always the last one (this branch is not compiled)
             return 0
         for c in range(nc):

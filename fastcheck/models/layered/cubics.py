@@ -45,7 +45,7 @@ evaluated one by one: each sample's loss change is a polynomial in x, and its
 terms up to x⁴ (:data:`SERIES`), summed over the samples with the powers of
 the inputs, ``Q_p[c] = Σ_b β_p[b]·x_b[c]ᵖ``, give every row of coordinate c as
 ``Σ_p Q_p[c]·sᵖ`` whatever the number of moves (:func:`_series_sample`,
-:func:`_series_rows`).  The terms left out are bounded from the coefficients
+:func:`_series_rows`, driven by :func:`_series_taken`).  The terms left out are bounded from the coefficients
 (:func:`_series_tail`, a majorant); the block takes the series only when that
 bound is under 1/64 of the rounding of J(θ) itself, else the rows one by one.
 
@@ -160,12 +160,10 @@ def _column_row(b, DT, cubic, SK, nc, XG, G, MT, u, row):
 
 
 @jit(NET)
-def _series_sample(b, a, na, nc, XG, G, MT, u, Q, tails):
+def _series_sample(b, a, nc, XG, G, MT, u, Q):
     """Add sample b to the series of a sigmoid column ``u``: ``Q[p − 1, c] += β_p·XG[b, c]ᵖ``
-    (p = 1 … :data:`SERIES`), where ``β_p`` is the coefficient of xᵖ in ``Σ_m a[m − 1]·D(x)ᵐ``
-    (``na`` coefficients), ``D(x) = x·(c1 + x·(c2 + x·c3))`` the column's cubic; and to
-    ``tails[j]`` the majorant ``Σ_m |a_m|·D̂(t'_j)ᵐ`` (``D̂`` with |c1|, |c2|, |c3|) at the points
-    of :data:`SERIES_POINTS`."""
+    (p = 1 … :data:`SERIES`), where ``β_p`` is the coefficient of xᵖ in ``Σ_m a[m − 1]·D(x)ᵐ``,
+    ``D(x) = x·(c1 + x·(c2 + x·c3))`` the column's cubic."""
     c1 = MT[u, b] * G[0, u, b]
     c2 = MT[u, b] * G[1, u, b]
     c3 = MT[u, b] * G[2, u, b]
@@ -178,7 +176,15 @@ def _series_sample(b, a, na, nc, XG, G, MT, u, Q, tails):
     b3 = a1 * c3 + two * a2 * c1 * c2 + a3 * c11 * c1
     b4 = a2 * (c2 * c2 + two * c1 * c3) + three * a3 * c11 * c2 + a4 * c11 * c11
     _series_accumulate(XG[b], Q[0], Q[1], Q[2], Q[3], b1, b2, b3, b4, nc)
-    m1, m2, m3 = abs(c1), abs(c2), abs(c3)
+
+
+@jit(NET)
+def _series_majorant(b, a, na, G, MT, u, tails):
+    """Add to ``tails[j]`` sample b's majorant ``Σ_m |a_m|·D̂(t'_j)ᵐ`` (``na`` coefficients; ``D̂``
+    the column's cubic with |c1|, |c2|, |c3|) at the points of :data:`SERIES_POINTS`."""
+    m1 = abs(MT[u, b] * G[0, u, b])
+    m2 = abs(MT[u, b] * G[1, u, b])
+    m3 = abs(MT[u, b] * G[2, u, b])
     for j in range(len(SERIES_POINTS)):
         tp = SERIES_POINTS[j]
         d = tp * (m1 + tp * (m2 + tp * m3))
@@ -186,6 +192,27 @@ def _series_sample(b, a, na, nc, XG, G, MT, u, Q, tails):
         for m in range(na - 1, -1, -1):
             f = d * (abs(a[m]) + f)
         tails[j] += f
+
+
+@jit(NET)
+def _series_taken(cubic, acc, AB, na, nc, XG, G, MT, u, SK, Q, t, J0, scale):
+    """The rows of a block from the series in the move, when it may take it: a sigmoid column
+    (``cubic``), real moves, and the left-out terms under rounding (:func:`_series_tail`,
+    :func:`_series_ok`); ``AB[b]`` holds sample b's loss polynomial in D (``na`` coefficients).
+    Returns whether it did (else it has written nothing)."""
+    if not cubic or is_complex(acc[0]):
+        return False
+    B = AB.shape[0]
+    tails = np.zeros(len(SERIES_POINTS))
+    for b in range(B):
+        _series_majorant(b, AB[b], na, G, MT, u, tails)
+    if not _series_ok(J0, scale, _series_tail(tails, t)):
+        return False
+    Q[:, :nc] = 0.0
+    for b in range(B):
+        _series_sample(b, AB[b], nc, XG, G, MT, u, Q)
+    _series_rows(Q, SK, nc, acc)
+    return True
 
 
 @jit(NET)
@@ -263,7 +290,8 @@ def _polynomial_rows(D, Ru, a, quad, acc):
 
 
 @jit(NET)
-def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row, Q, t, J0, scale):
+def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row, Q, AB, t, J0,
+                scale):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))``, ``d = σ(z + D[b, r]·w_k) − σ(z)`` by the cubic
     (by the quadratic when ``quad``: every |δ| is under :func:`quadratic_limit`),
     for a column whose next layer is the sigmoid output (``w = θ[wrow : wrow + K]``).
@@ -279,28 +307,21 @@ def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K,
     A sigmoid column (``cubic``, real moves) takes the series in the move instead when its
     left-out terms are under rounding (see the module doc): ``Q`` is its ``(SERIES, ≥ nc)``
     scratch, ``t`` a bound of every |s·x_b| of the block, ``J0`` the cost at θ and ``scale``
-    the loss scale that multiplies ``acc``.  Returns whether it did.
+    the loss scale that multiplies ``acc``.  ``AB`` (``(B, 18)`` real scratch) keeps each
+    sample's polynomial for whichever route the rows take.  Returns whether it took the series.
     """
     B = DT.shape[0]
     two = const(2.0, AT[0, 0])
     Ru = np.uint64(R)
-    a = np.zeros(6, AT.dtype)
-    na = 4 if quad else 6
-    if cubic and not is_complex(acc[0]):  # the series in the move, when its left-out terms are under rounding
-        tails = np.zeros(len(SERIES_POINTS))
-        Q[:, :nc] = 0.0
-        for b in range(B):
-            _output_polynomial(b, theta, wrow, G, AT, YT, oL, K, quad, two, a)
-            _series_sample(b, a, na, nc, XG, G, MT, u0, Q, tails)
-        if _series_ok(J0, scale, _series_tail(tails, t)):
-            _series_rows(Q, SK, nc, acc)
-            return True
+    for b in range(B):
+        _output_polynomial(b, theta, wrow, G, AT, YT, oL, K, quad, two, AB[b])
+    if _series_taken(cubic, acc, AB, 4 if quad else 6, nc, XG, G, MT, u0, SK, Q, t, J0, scale):
+        return True
     for r in range(Ru):
         acc[r] = 0.0
     for b in range(B):
         D = _column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
-        _output_polynomial(b, theta, wrow, G, AT, YT, oL, K, quad, two, a)
-        _polynomial_rows(D, Ru, a, quad, acc)
+        _polynomial_rows(D, Ru, AB[b], quad, acc)
     return False
 
 
@@ -442,7 +463,8 @@ def _composed_rows(D, Ru, a, quad, acc):
 
 
 @jit(NET)
-def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, quad, acc, row, Q, t, J0, scale):
+def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, quad, acc, row, Q, AB, t, J0,
+                       scale):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))`` for a column two layers below the sigmoid output:
     ``δ = Σ_n D[b, r]ⁿ·P_n[b, k]`` (see :func:`hidden_coefficients`), ``d`` the output's
     cubic in δ (quadratic when ``quad``); ``D`` as in :func:`output_rows`.
@@ -457,25 +479,18 @@ def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, qu
     two = const(2.0, AT[0, 0])
     Ru = np.uint64(R)
     e = np.zeros(6, AT.dtype)
-    a = np.zeros(18, AT.dtype)
     pw = np.zeros(19, AT.dtype)
     nxt = np.zeros(19, AT.dtype)
     ne = 4 if quad else 6
-    if cubic and not is_complex(acc[0]):  # the series in the move, when its left-out terms are under rounding
-        tails = np.zeros(len(SERIES_POINTS))
-        Q[:, :nc] = 0.0
-        for b in range(B):
-            _hidden_polynomial(b, P, G, AT, YT, oL, K, quad, two, ne, e, a, pw, nxt)
-            _series_sample(b, a, 3 * ne, nc, XG, G, MT, u0, Q, tails)
-        if _series_ok(J0, scale, _series_tail(tails, t)):
-            _series_rows(Q, SK, nc, acc)
-            return True
+    for b in range(B):
+        _hidden_polynomial(b, P, G, AT, YT, oL, K, quad, two, ne, e, AB[b], pw, nxt)
+    if _series_taken(cubic, acc, AB, 3 * ne, nc, XG, G, MT, u0, SK, Q, t, J0, scale):
+        return True
     for r in range(Ru):
         acc[r] = 0.0
     for b in range(B):
         D = _column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
-        _hidden_polynomial(b, P, G, AT, YT, oL, K, quad, two, ne, e, a, pw, nxt)
-        _composed_rows(D, Ru, a, quad, acc)
+        _composed_rows(D, Ru, AB[b], quad, acc)
     return False
 
 
