@@ -241,6 +241,42 @@ def test_the_series_in_the_move_is_the_rows_polynomial_and_its_tail_is_bounded(n
         assert bound < np.inf
 
 
+@pytest.mark.parametrize("params", COLUMN[:3], ids=_gid)
+def test_float32_columns_take_the_series_at_small_steps_and_stay_exact(params):
+    """In single precision the series' bound sends the default-sized moves row by row; at a small step
+    (1e-5) it holds, and the stencil's costs are still the plain float32 network's at the moved points."""
+    model, theta, X, Y = _build(*params, batch=9)
+    t32, X32, Y32 = theta.astype(np.float32), X.astype(np.float32), Y.astype(np.float32)
+    args = model.cost_args(X32, Y32)
+    arch, loss, l2 = args[2], args[3], args[4]
+    cache = layered.forward_cache(t32, *args)
+    G = cubics.sigmoid_coefficients(cache[6], cache[8])
+    coords = np.arange(model.n_params)
+    eps = 1e-5
+    S = ((t32[coords, None] + np.array([-1.0, 1.0], np.float32) * np.float32(eps)) - t32[coords, None])
+    order, starts = layered._plan(arch, loss, coords, 2, len(X))
+    pcoords = coords[order]
+    cs = layered._column_scratch(arch, loss, len(X), 2, np.float32(0), np.float32(0), 1 << 30)
+    routes = []
+    for blk in range(len(starts) - 1):
+        t0, t1 = starts[blk], starts[blk + 1]
+        if layered._column_path(arch, loss, layered.locate(arch, pcoords[t0])[0]):
+            Sb = np.ascontiguousarray(S[order[t0:t1]])
+            routes.append(layered._column_block(t32, args[1], arch, loss, l2, cache, G, pcoords, t0, t1, Sb,
+                                                np.zeros_like(Sb), np.zeros(t1 - t0, np.bool_),
+                                                np.zeros(len(X), np.float32), np.zeros(len(X), np.float32), cs))
+    assert routes and all(r & layered.columns.SERIES_TAKEN for r in routes), routes
+    out = LayeredEvaluator(model, X, Y, dtype="float32").stencil(t32, coords, np.full(len(coords), eps),
+                                                                  np.array([-1.0, 1.0]))
+    cost32 = _naive_cost(model, X32, Y32)
+    tol = naive.roundoff(len(X) + sum(model.sizes), np.float32)
+    for t, c in enumerate(coords):
+        for k, o in enumerate((-1.0, 1.0)):
+            p = t32.copy()
+            p[c] = t32[c] + np.float32(o * eps)
+            assert out[t, k] == pytest.approx(float(cost32(p)), rel=tol, abs=1e-6)
+
+
 def test_the_series_is_taken_only_under_the_rounding_of_J():
     eps = 2.0**-52
     assert cubics._series_ok(10.0, 0.5, 0.9 * cubics.SERIES_SHARE * eps * 10.0 / 0.5)
