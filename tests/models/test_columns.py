@@ -203,7 +203,7 @@ def test_the_series_in_the_move_is_the_rows_polynomial_and_its_tail_is_bounded(n
         Q = np.zeros((cubics.SERIES, nc + 8))
         tails = np.zeros(len(cubics.SERIES_POINTS))
         for b in range(B):
-            cubics._series_sample(b, a[b], nc, XG, G, MT, 0, Q)
+            cubics._series_sample(b, a[b], XG[b], nc, G, MT, 0, Q)
             cubics._series_majorant(b, a[b], na, G, MT, 0, tails)
         acc = np.zeros(n_moves * nc)
         cubics._series_rows(Q, SK, nc, acc)

@@ -81,30 +81,6 @@ def _row_of(arch, l, c):
     return -1
 
 
-@jit(NET)
-def _gather_inputs(A, i0, ii, nc, XG):
-    """``XG[b, c]``: the input that coordinate c multiplies on sample b, ``A[b, i0 + ii[c]]`` (1 for a
-    bias, ``ii[c] < 0``).  Rows ``ii`` that run on by one (a bias, if any, last), as in a full check,
-    are copied as slices of A's rows; any others entry by entry."""
-    B = A.shape[0]
-    nw = nc - 1 if ii[nc - 1] < 0 else nc
-    run = nw > 0 and ii[0] >= 0
-    for c in range(1, nw):
-        if ii[c] != ii[c - 1] + 1:
-            run = False
-            break
-    if run:
-        s0 = i0 + ii[0]
-        for b in range(B):
-            XG[b, :nw] = A[b, s0 : s0 + nw]
-            if nw < nc:
-                XG[b, nw] = 1.0
-        return
-    for b in range(B):
-        for c in range(nc):
-            XG[b, c] = 1.0 if ii[c] < 0 else A[b, i0 + ii[c]]
-
-
 def _column_block_kernel(deep):
     """:func:`column_block` for any network (``deep``), or for a network of at most two layers, where
     the column path never has a hidden layer between the column and the output (its cubics are then
@@ -145,14 +121,15 @@ def _column_block_kernel(deep):
         cubic = arch[l, ACT] == SIGMOID and smax * xmax <= limit
         SK = matrix_view(SKf, n_off, nc)
         if cubic:
-            # the moves, move-major, and the inputs; the changes are made sample by sample below
+            # the moves, move-major; the changes are made sample by sample below
             for c in range(nc):
                 kink[c] = False
                 for k in range(n_off):
                     SK[k, c] = S[c, k]
-            _gather_inputs(A, i0, ii, nc, XG)
+            nw, run = cubics.input_run(ii, nc)  # the inputs themselves: read or gathered by the rows' route
             dmax = cubics.column_bound(G, MT, u, smax * xmax)
         else:
+            nw, run = nc, False
             dmax = 0.0
             for c in range(nc):
                 i = ii[c]
@@ -165,6 +142,7 @@ def _column_block_kernel(deep):
                         DT[b, r] = dvec[b]
                         dmax = max(dmax, bound(dvec[b]))
                 kink[c] = flag
+        inputs = (XG, A, i0, ii, nw, run)
         # steps 2-4: the layers above and the loss, every row at once
         scale = const(loss_scale(loss, B, K) * (0.5 if loss == SSE else 1.0), J0)
         t = smax * xmax  # every |s·x_b| of the block is at most this
@@ -177,7 +155,7 @@ def _column_block_kernel(deep):
             if dmax * wmax > limit:
                 return 0
             quad = dmax * wmax <= cubics.quadratic_limit(J0)
-            series = cubics.output_rows(DT, cubic, SK, nc, XG, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad, acc,
+            series = cubics.output_rows(DT, cubic, SK, nc, inputs, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad, acc,
                                         row, Q, AB, t, J0, scale)
         elif deep:
             wmax = cubics.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
@@ -185,7 +163,7 @@ def _column_block_kernel(deep):
             if dmax * wmax > limit or zmax > limit:
                 return 0
             quad = zmax <= cubics.quadratic_limit(J0)
-            series = cubics.hidden_output_rows(DT, cubic, SK, nc, XG, MT, u, R, P, G, AT, YT, oL, K, quad, acc,
+            series = cubics.hidden_output_rows(DT, cubic, SK, nc, inputs, MT, u, R, P, G, AT, YT, oL, K, quad, acc,
                                                row, Q, AB, t, J0, scale)
         else:  # at most two layers: m is always the last one (this branch is not compiled)
             return 0

@@ -160,10 +160,11 @@ def _column_row(b, DT, cubic, SK, nc, XG, G, MT, u, row):
 
 
 @jit(NET)
-def _series_sample(b, a, nc, XG, G, MT, u, Q):
-    """Add sample b to the series of a sigmoid column ``u``: ``Q[p − 1, c] += β_p·XG[b, c]ᵖ``
-    (p = 1 … :data:`SERIES`), where ``β_p`` is the coefficient of xᵖ in ``Σ_m a[m − 1]·D(x)ᵐ``,
-    ``D(x) = x·(c1 + x·(c2 + x·c3))`` the column's cubic."""
+def _series_sample(b, a, x, n, G, MT, u, Q):
+    """Add sample b to the series of a sigmoid column ``u``: ``Q[p − 1, c] += β_p·x[c]ᵖ`` for
+    ``c < n`` (``x``: the sample's inputs of the block's coordinates; p = 1 … :data:`SERIES`),
+    where ``β_p`` is the coefficient of xᵖ in ``Σ_m a[m − 1]·D(x)ᵐ``, ``D(x) = x·(c1 + x·(c2 +
+    x·c3))`` the column's cubic.  Returns ``(β_1, …, β_4)``."""
     c1 = MT[u, b] * G[0, u, b]
     c2 = MT[u, b] * G[1, u, b]
     c3 = MT[u, b] * G[2, u, b]
@@ -175,7 +176,8 @@ def _series_sample(b, a, nc, XG, G, MT, u, Q):
     b2 = a1 * c2 + a2 * c11
     b3 = a1 * c3 + two * a2 * c1 * c2 + a3 * c11 * c1
     b4 = a2 * (c2 * c2 + two * c1 * c3) + three * a3 * c11 * c2 + a4 * c11 * c11
-    _series_accumulate(XG[b], Q[0], Q[1], Q[2], Q[3], b1, b2, b3, b4, nc)
+    _series_accumulate(x, Q[0], Q[1], Q[2], Q[3], b1, b2, b3, b4, n)
+    return b1, b2, b3, b4
 
 
 @jit(NET)
@@ -195,11 +197,13 @@ def _series_majorant(b, a, na, G, MT, u, tails):
 
 
 @jit(NET)
-def _series_taken(cubic, acc, AB, na, nc, XG, G, MT, u, SK, Q, t, J0, scale):
+def _series_taken(cubic, acc, AB, na, nc, inputs, G, MT, u, SK, Q, t, J0, scale):
     """The rows of a block from the series in the move, when it may take it: a sigmoid column
     (``cubic``), real moves, and the left-out terms under rounding (:func:`_series_tail`,
     :func:`_series_ok`); ``AB[b]`` holds sample b's loss polynomial in D (``na`` coefficients).
-    Returns whether it did (else it has written nothing)."""
+    ``inputs`` as :func:`column_inputs` takes them: rows that run on are read in place from
+    the layer's activations, others gathered first.  Returns whether it did (else it has
+    written nothing the caller reads)."""
     if not cubic or is_complex(acc[0]):
         return False
     B = AB.shape[0]
@@ -208,11 +212,54 @@ def _series_taken(cubic, acc, AB, na, nc, XG, G, MT, u, SK, Q, t, J0, scale):
         _series_majorant(b, AB[b], na, G, MT, u, tails)
     if not _series_ok(J0, scale, _series_tail(tails, t)):
         return False
+    XG, A, i0, ii, nw, run = inputs
     Q[:, :nc] = 0.0
-    for b in range(B):
-        _series_sample(b, AB[b], nc, XG, G, MT, u, Q)
+    if run:  # the inputs of the weights are a run of A's row; a bias (input 1) last, if any
+        s0 = i0 + ii[0]
+        for b in range(B):
+            b1, b2, b3, b4 = _series_sample(b, AB[b], A[b, s0 : s0 + nw], nw, G, MT, u, Q)
+            if nw < nc:
+                Q[0, nw] += b1
+                Q[1, nw] += b2
+                Q[2, nw] += b3
+                Q[3, nw] += b4
+    else:
+        column_inputs(inputs, nc)
+        for b in range(B):
+            _series_sample(b, AB[b], XG[b], nc, G, MT, u, Q)
     _series_rows(Q, SK, nc, acc)
     return True
+
+
+@jit(NET)
+def input_run(ii, nc):
+    """``(nw, run)``: the block's weights (all but a bias, which the plan puts last), and whether their
+    rows ``ii`` run on by one (as in a full check), so that their inputs are a slice of A's rows."""
+    nw = nc - 1 if ii[nc - 1] < 0 else nc
+    run = nw > 0 and ii[0] >= 0
+    for c in range(1, nw):
+        if ii[c] != ii[c - 1] + 1:
+            return nw, False
+    return nw, run
+
+
+@jit(NET)
+def column_inputs(inputs, nc):
+    """Fill ``XG[b, c]``, the input that coordinate c multiplies on sample b, ``A[b, i0 + ii[c]]`` (1 for a
+    bias, ``ii[c] < 0``), from ``inputs = (XG, A, i0, ii, nw, run)``: rows that run on as slices of
+    A's rows, any others entry by entry."""
+    XG, A, i0, ii, nw, run = inputs
+    B = A.shape[0]
+    if run:
+        s0 = i0 + ii[0]
+        for b in range(B):
+            XG[b, :nw] = A[b, s0 : s0 + nw]
+            if nw < nc:
+                XG[b, nw] = 1.0
+        return
+    for b in range(B):
+        for c in range(nc):
+            XG[b, c] = 1.0 if ii[c] < 0 else A[b, i0 + ii[c]]
 
 
 @jit(NET)
@@ -290,14 +337,15 @@ def _polynomial_rows(D, Ru, a, quad, acc):
 
 
 @jit(NET)
-def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row, Q, AB, t, J0,
+def output_rows(DT, cubic, SK, nc, inputs, MT, u0, R, theta, wrow, G, AT, YT, oL, K, quad, acc, row, Q, AB, t, J0,
                 scale):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))``, ``d = σ(z + D[b, r]·w_k) − σ(z)`` by the cubic
     (by the quadratic when ``quad``: every |δ| is under :func:`quadratic_limit`),
     for a column whose next layer is the sigmoid output (``w = θ[wrow : wrow + K]``).
 
     The column's changes ``D[b, r]`` come from ``DT`` (``(B, ≥ R)``) or, for a sigmoid
-    column ``u0`` by its cubic, sample by sample from :func:`_column_row`.  For one sample,
+    column ``u0`` by its cubic, sample by sample from :func:`_column_row`, with the inputs
+    ``XG`` that :func:`column_inputs` fills from ``inputs = (XG, A, i0, ii, nw, run)``.  For one sample,
     the sum over the K outputs is one polynomial in D (degree 4, or 6 for the cubic): its
     coefficients ``Σ_k`` are taken once per sample (:func:`_loss_polynomial`), and each row pays
     one Horner evaluation instead of K (the same terms, summed over k before the powers of D
@@ -315,8 +363,11 @@ def output_rows(DT, cubic, SK, nc, XG, MT, u0, R, theta, wrow, G, AT, YT, oL, K,
     Ru = np.uint64(R)
     for b in range(B):
         _output_polynomial(b, theta, wrow, G, AT, YT, oL, K, quad, two, AB[b])
-    if _series_taken(cubic, acc, AB, 4 if quad else 6, nc, XG, G, MT, u0, SK, Q, t, J0, scale):
+    if _series_taken(cubic, acc, AB, 4 if quad else 6, nc, inputs, G, MT, u0, SK, Q, t, J0, scale):
         return True
+    XG = inputs[0]
+    if cubic:
+        column_inputs(inputs, nc)
     for r in range(Ru):
         acc[r] = 0.0
     for b in range(B):
@@ -463,7 +514,7 @@ def _composed_rows(D, Ru, a, quad, acc):
 
 
 @jit(NET)
-def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, quad, acc, row, Q, AB, t, J0,
+def hidden_output_rows(DT, cubic, SK, nc, inputs, MT, u0, R, P, G, AT, YT, oL, K, quad, acc, row, Q, AB, t, J0,
                        scale):
     """``acc[r] = Σ_b Σ_k d·(d + 2(a − y))`` for a column two layers below the sigmoid output:
     ``δ = Σ_n D[b, r]ⁿ·P_n[b, k]`` (see :func:`hidden_coefficients`), ``d`` the output's
@@ -484,8 +535,11 @@ def hidden_output_rows(DT, cubic, SK, nc, XG, MT, u0, R, P, G, AT, YT, oL, K, qu
     ne = 4 if quad else 6
     for b in range(B):
         _hidden_polynomial(b, P, G, AT, YT, oL, K, quad, two, ne, e, AB[b], pw, nxt)
-    if _series_taken(cubic, acc, AB, 3 * ne, nc, XG, G, MT, u0, SK, Q, t, J0, scale):
+    if _series_taken(cubic, acc, AB, 3 * ne, nc, inputs, G, MT, u0, SK, Q, t, J0, scale):
         return True
+    XG = inputs[0]
+    if cubic:
+        column_inputs(inputs, nc)
     for r in range(Ru):
         acc[r] = 0.0
     for b in range(B):
