@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastcheck.config import NET, jit
-from fastcheck.models.backprop import ACT, IN_OFF, N_IN, N_OUT, OUT_OFF, W_OFF
+from fastcheck.models.backprop import ACT, IN_OFF, N_OUT, OUT_OFF, W_OFF
 from fastcheck.models.functions import SIGMOID, SSE, loss_scale
 from fastcheck.models.layered import cubics
 from fastcheck.models.layered.cache import locate, matrix_view
@@ -53,7 +53,7 @@ def column_scratch(arch, loss, B, n_moves, zero, real, cap):
     ``(3B, K)`` of :func:`fastcheck.models.layered.cubics.hidden_coefficients` (empty when no
     layer needs them); the moves, move-major, and one sample's changes of every row (type of
     ``zero``); the series' sums ``(SERIES, coordinates)`` and each sample's loss polynomial
-    ``(B, 18)`` (real, :func:`fastcheck.models.layered.cubics.output_rows`)."""
+    ``(B, LOSS_TERMS)`` (real, :func:`fastcheck.models.layered.cubics.output_rows`)."""
     L = arch.shape[0]
     size = 0
     mid = 0
@@ -67,18 +67,8 @@ def column_scratch(arch, loss, B, n_moves, zero, real, cap):
     return (np.full((B, rows + PAD if rows > 0 else 0), zero), np.full((B, size + PAD if size > 0 else 0), real),
             np.zeros(size, np.int64), np.full(rows, zero), np.full((3 * B if mid > 0 else 0, mid), real),
             np.full((3 * B if mid > 0 else 0, K), real), np.full(rows, zero), np.full(rows, zero),
-            np.full((cubics.SERIES, size + PAD if size > 0 else 0), real), np.full((B if size > 0 else 0, 18), real))
-
-
-@jit(NET)
-def _row_of(arch, l, c):
-    """The row ``i`` of coordinate ``c`` of layer l (``W_l[i, j]``), −1 for a bias: :func:`locate`'s
-    third entry, for a coordinate known to be in layer l."""
-    w0 = arch[l, W_OFF]
-    n_out = arch[l, N_OUT]
-    if w0 <= c < w0 + arch[l, N_IN] * n_out:
-        return (c - w0) // n_out
-    return -1
+            np.full((cubics.SERIES, size + PAD if size > 0 else 0), real),
+            np.full((B if size > 0 else 0, cubics.LOSS_TERMS), real))
 
 
 def _column_block_kernel(deep):
@@ -113,7 +103,7 @@ def _column_block_kernel(deep):
         smax = 0.0
         xmax = 0.0
         for c in range(nc):
-            i = _row_of(arch, l, coords[t0 + c])
+            i = locate(arch, coords[t0 + c])[2]  # once per coordinate: the loops below read ii
             ii[c] = i
             xmax = max(xmax, 1.0 if i < 0 else colmax[i0 + i])
             for k in range(n_off):

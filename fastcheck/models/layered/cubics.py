@@ -88,6 +88,9 @@ SERIES = 4
 SERIES_POINTS = (2.0**-3, 2.0**-8)
 #: The series path's bound on the terms it leaves out, as a fraction of the rounding of J(θ).
 SERIES_SHARE = 2.0**-6
+#: Coefficients of a sample's loss polynomial in the column's change D, at most: degree 3·6 for a
+#: column two layers below the output (:func:`hidden_output_rows`).
+LOSS_TERMS = 18
 
 
 @jit(NET)
@@ -355,7 +358,7 @@ def output_rows(DT, cubic, SK, nc, inputs, MT, u0, R, theta, wrow, G, AT, YT, oL
     A sigmoid column (``cubic``, real moves) takes the series in the move instead when its
     left-out terms are under rounding (see the module doc): ``Q`` is its ``(SERIES, ≥ nc)``
     scratch, ``t`` a bound of every |s·x_b| of the block, ``J0`` the cost at θ and ``scale``
-    the loss scale that multiplies ``acc``.  ``AB`` (``(B, 18)`` real scratch) keeps each
+    the loss scale that multiplies ``acc``.  ``AB`` (``(B, LOSS_TERMS)`` real scratch) keeps each
     sample's polynomial for whichever route the rows take.  Returns whether it took the series.
     """
     B = DT.shape[0]
