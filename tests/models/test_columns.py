@@ -1,5 +1,5 @@
 """The column path of the structure-aware kernel (fastcheck/models/layered/columns.py, the
-series in cubics.py): the sigmoid layers above a moved column as cubics in its change.
+series in cubics.py): the layers above a moved column as cubics in its change, for every activation.
 
 References: σ in extended precision (np.longdouble) for the cubic itself, the plain NumPy
 network of ``tests/naive.py`` at every perturbed point for the kernel, and the other paths of
@@ -67,6 +67,56 @@ def test_the_cubic_is_the_moved_sigmoid_to_rounding():
         assert np.all(err <= bound + 1e-320), delta
 
 
+def _one_layer(code, T):
+    """An ``arch`` of one layer of T units of activation ``code`` (the units 0 … T − 1)."""
+    from fastcheck.models.backprop import ACT, N_OUT, OUT_OFF
+
+    arch = np.zeros((1, 7), np.int64)
+    arch[0, N_OUT], arch[0, ACT], arch[0, OUT_OFF] = T, code, 0
+    return arch
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="needs an extended-precision long double")
+@pytest.mark.parametrize("name", ["tanh", "softplus"])
+def test_the_cubics_of_tanh_and_softplus_are_their_moved_values_to_rounding(name):
+    """tanh and softplus from :func:`cubics.unit_coefficients` against extended precision, for every |δ| up to
+    their limit (tanh's is half the sigmoid's) and z from saturated to saturated: within an ulp or two of the
+    moved activation (for tanh, of the largest |tanh| between z and z + δ: near 0 its remainder, at most
+    16·|tanh ξ|·δ⁴/24, falls with the activation), and within a few ulps of the change plus the remainder."""
+    from fastcheck.models.functions import ACTIVATIONS
+
+    z = np.concatenate([np.linspace(-40, 40, 161), [-700.0, -30.5, 0.0, 1e-3, -2e-5, 36.0]])
+    zl = z.astype(np.longdouble)
+    if name == "tanh":
+        f = np.tanh
+    else:
+        def f(v):
+            return np.logaddexp(np.zeros_like(v), v)
+    H = f(z)
+    with np.errstate(over="ignore"):
+        E = np.exp(-z)
+    code = ACTIVATIONS[name]
+    G = cubics.unit_coefficients(_one_layer(code, len(z)), H[:, None], E[:, None], z[:, None])[:, :, 0]
+    limit = cubics.layer_limit(code, 1.0)
+    assert limit == (cubics.CUBIC / 2 if name == "tanh" else cubics.CUBIC)
+    for delta in (1e-9, -3e-7, 1e-5, -limit / 2, limit, -limit):
+        d = delta * (G[0] + delta * (G[1] + delta * G[2]))
+        dl = np.longdouble(delta)
+        with np.errstate(over="ignore"):
+            # the change itself in extended precision, written without cancellation
+            if name == "tanh":
+                exact = (np.sinh(dl) / (np.cosh(zl) * np.cosh(zl + dl))).astype(np.float64)
+            else:
+                exact = np.log1p(np.expm1(dl) / (1 + np.exp(-zl))).astype(np.float64)
+            moved = np.abs(f(zl + dl)).astype(np.float64)
+            size = np.maximum(moved, np.abs(f(zl)).astype(np.float64))
+        err = np.abs(d - exact)
+        assert np.all(err <= 2 * MACH * size + 1e-300), (delta, z[np.argmax(err / (size + 1e-300))])
+        slope = np.abs(G[0])
+        rem = (16 * size + 1e-300) * delta**4 / 24 if name == "tanh" else slope * np.exp(abs(delta)) * delta**4 / 24
+        assert np.all(err <= 8 * MACH * (np.abs(exact) + slope * abs(delta)) + 1.01 * rem + 1e-320), delta
+
+
 def test_float32_limit_keeps_the_remainder_under_float32_rounding():
     z = np.linspace(-15, 15, 61)
     H = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
@@ -93,6 +143,13 @@ COLUMN = [
     ((4, 6, 5, 3), ["tanh", "sigmoid", "sigmoid"], "mse", 0.0, 1.0),
     ((3, 5, 4, 6, 2), ["relu", "sigmoid", "sigmoid", "sigmoid"], "sse", 0.1, 0.8),
     ((4, 5, 3), ["softplus", "sigmoid"], "mse", 0.1, 0.7),
+    # the other activations above the column: tanh, softplus (cubics with a remainder), identity, relu
+    # and leaky relu (exact while no pre-activation changes sign)
+    ((5, 7, 3), "tanh", "sse", 0.0, 1.0),
+    ((5, 7, 3), ["relu", "identity"], "mse", 0.1, 1.0),
+    ((4, 6, 5, 3), "relu", "sse", 0.0, 0.8),
+    ((4, 6, 5, 3), ["softplus", "tanh", "leaky_relu"], "mse", 0.1, 1.0),
+    ((4, 6, 5, 3), ["sigmoid", "softplus", "identity"], "sse", 0.0, 1.0),
 ]
 
 
@@ -102,7 +159,7 @@ def _column_blocks(model, theta, X, Y, coords, S):
     args = model.cost_args(X, Y)
     arch, loss, l2 = args[2], args[3], args[4]
     cache = layered.forward_cache(theta, *args)
-    G = cubics.sigmoid_coefficients(cache[6], cache[8])
+    G = cubics.unit_coefficients(arch, cache[6], cache[8], cache[5])
     B = len(X)
     n_off = S.shape[1]
     order, starts = layered._plan(arch, loss, coords, n_off, B)
@@ -140,8 +197,8 @@ def test_column_blocks_are_taken_and_exact(params, eps):
     arch, loss = model.cost_args(X, Y)[2:4]
     expected = [c for c in coords if layered._column_path(arch, loss, layered.locate(arch, c)[0])]
     assert len(expected) > 0 and sorted(direct) == sorted(expected)
-    if eps < 1e-6:
-        assert all(ok & 3 == 2 for ok, _, _ in direct.values())  # the column path, the output's quadratic
+    if eps < 1e-6:  # the column path, and the output's quadratic (a tanh output always takes the cubic)
+        assert all(ok & 3 == (1 if model.activation_names[-1] == "tanh" else 2) for ok, _, _ in direct.values())
     out = LayeredEvaluator(model, X, Y).stencil(theta, coords, np.full(len(coords), eps), offsets)
     cost = _naive_cost(model, X, Y)
     J0 = cost(theta)
@@ -250,7 +307,7 @@ def test_float32_columns_take_the_series_at_small_steps_and_stay_exact(params):
     args = model.cost_args(X32, Y32)
     arch, loss, l2 = args[2], args[3], args[4]
     cache = layered.forward_cache(t32, *args)
-    G = cubics.sigmoid_coefficients(cache[6], cache[8])
+    G = cubics.unit_coefficients(arch, cache[6], cache[8], cache[5])
     coords = np.arange(model.n_params)
     eps = 1e-5
     S = ((t32[coords, None] + np.array([-1.0, 1.0], np.float32) * np.float32(eps)) - t32[coords, None])
@@ -304,6 +361,45 @@ def test_large_moves_leave_the_column_path_and_stay_exact(params):
             assert out[t, k] == pytest.approx(cost(p), rel=tol, abs=1e-15)
 
 
+@pytest.mark.parametrize("acts", [["sigmoid", "relu"], ["relu", "relu", "leaky_relu"], ["tanh", "relu", "sigmoid"]])
+def test_a_piecewise_linear_unit_near_its_kink_sends_the_columns_below_it_to_the_general_path(acts):
+    """A relu (or leaky relu) unit above the column whose pre-activation is within a move of 0 on some sample
+    could change side: every column below it leaves the column path (its blocks return 0), and the stencil
+    still gives the plain NumPy costs, with the kinks the moves do cross flagged as the NumPy network's."""
+    sizes = (4, 5, 3) if len(acts) == 2 else (4, 6, 5, 3)
+    model, theta, X, Y = _build(sizes, acts, "sse", 0.0, 1.0, batch=7)
+    arch = model.cost_args(X, Y)[2]
+    cache = layered.forward_cache(theta, *model.cost_args(X, Y))
+    eps = 1e-5
+    # put unit 0 of the last piecewise linear layer at 1e-9 from its kink on sample 2
+    pl = max(l for l, a in enumerate(acts) if a in ("relu", "leaky_relu"))
+    ZT = cache[5]
+    from fastcheck.models.backprop import B_OFF, OUT_OFF
+
+    b0, o0 = arch[pl, B_OFF], arch[pl, OUT_OFF]
+    theta = theta.copy()
+    theta[b0] -= ZT[o0, 2] - 1e-9
+    coords = np.arange(model.n_params)
+    offsets = np.array([-1.0, 1.0])
+    S = (theta[coords, None] + offsets * eps) - theta[coords, None]
+    direct = _column_blocks(model, theta, X, Y, coords, S)
+    # the columns below it leave the column path (a unit that never moves, a dead relu, may stay: it moves
+    # nothing across the kink), and the stencil still gives the NumPy costs whichever path each block took
+    below = [c for c in coords if layered.locate(arch, c)[0] < pl and c in direct]
+    assert below and sum(direct[c][0] == 0 for c in below) >= len(below) // 2
+    out = LayeredEvaluator(model, X, Y).stencil(theta, coords, np.full(len(coords), eps), offsets)
+    cost = _naive_cost(model, X, Y)
+    tol = naive.roundoff(len(X) + sum(model.sizes))
+    for t, c in enumerate(coords):
+        for k, o in enumerate(offsets):
+            p = theta.copy()
+            p[c] = theta[c] + o * eps
+            assert out[t, k] == pytest.approx(cost(p), rel=tol, abs=1e-15)
+    flags = LayeredEvaluator(model, X, Y).kinks(theta, coords, np.full(len(coords), eps))
+    np.testing.assert_array_equal(flags, naive.mlp_kinks(model, theta, X, coords, np.full(len(coords), eps)))
+    assert flags.any()
+
+
 def test_blocks_follow_columns_and_split_long_ones():
     """A column longer than a block (large batch) is cut into several blocks, each of one
     column; other layers keep their runs; the order is a permutation of the coordinates."""
@@ -322,7 +418,7 @@ def test_blocks_follow_columns_and_split_long_ones():
         if layered._column_path(arch, loss, where[0][0]):
             assert len({w[3] for w in where}) == 1 and len(where) <= size
             seen.add((where[0][0], where[0][3]))
-    assert len(seen) == 4 + 3  # every column of the layers with one or two sigmoid layers above
+    assert len(seen) == 4 + 3  # every column of the layers one or two layers below the output
     # and the long columns still give the NumPy costs
     sub = coords[::37]
     out = LayeredEvaluator(model, X, Y).stencil(theta, sub, np.full(len(sub), 1e-5), np.array([-1.0, 1.0]))
@@ -361,13 +457,13 @@ def test_column_path_complex_step_central4_and_float32(params):
 
 
 @pytest.mark.parametrize("loss", sorted(set(LOSSES) - {"sse", "mse"}))
-def test_column_path_only_for_squared_losses_of_sigmoid_layers(loss):
+def test_column_path_only_for_squared_losses_one_or_two_layers_below_the_output(loss):
     model, theta, X, Y = _build((3, 4, 5, 2), "sigmoid", loss, 0.0, 1.0)
     arch, code = model.cost_args(X, Y)[2:4]
     assert not any(layered._column_path(arch, code, l) for l in range(3))
-    model, theta, X, Y = _build((3, 4, 5, 2), ["sigmoid", "tanh", "sigmoid"], "sse", 0.0, 1.0)
+    model, theta, X, Y = _build((3, 4, 5, 2), ["sigmoid", "tanh", "relu"], "sse", 0.0, 1.0)
     arch, code = model.cost_args(X, Y)[2:4]
-    assert [layered._column_path(arch, code, l) for l in range(3)] == [False, True, False]
+    assert [layered._column_path(arch, code, l) for l in range(3)] == [True, True, False]
     model, theta, X, Y = _build((3, 4, 5, 6, 2), "sigmoid", "sse", 0.0, 1.0)
     arch, code = model.cost_args(X, Y)[2:4]
     assert [layered._column_path(arch, code, l) for l in range(4)] == [False, True, True, False]

@@ -44,8 +44,9 @@ The modules, one algorithm each (each imports only those above it in this list):
   fallback of the others);
 * :mod:`.gemm`: steps 2-4 for a block of coordinates, the layers above as
   one matrix product each;
-* :mod:`.cubics`: the sigmoid layers above a moved column as cubics in the
-  column's change (coefficients, validity bounds, the loops over rows);
+* :mod:`.cubics`: the layers above a moved column as cubics in the
+  column's change (coefficients of every activation, validity bounds, the
+  loops over rows);
 * :mod:`.columns`: the column path, a block of one column's coordinates
   through those cubics;
 * :mod:`.kernel`: :func:`layered_costs` and :func:`layered_complex_step`,

@@ -1,27 +1,30 @@
 """The column path: a block of one column's coordinates, the layers above as cubics.
 
-When the one or two layers above layer l are all sigmoid and the loss is sse
-or mse (:func:`fastcheck.models.layered.plan.column_path`), every coordinate of
+When layer l is one or two layers below the output and the loss is sse or mse
+(:func:`fastcheck.models.layered.plan.column_path`), every coordinate of
 column j of layer l (``W_l[:, j]`` and ``b_l[j]``) moves the rest of the network
-through the column's change ``D_b`` alone, and each sigmoid above changes by a
-cubic in its move whose remainder is under rounding (the series are in
-:mod:`fastcheck.models.layered.cubics`).  :func:`column_block` takes such
-coordinates a column at a time:
+through the column's change ``D_b`` alone, and each unit above changes by a
+cubic in its move: sigmoid, tanh and softplus with a remainder under rounding,
+identity, relu and leaky relu exactly while no pre-activation changes sign (the
+coefficients, limits and series are in :mod:`fastcheck.models.layered.cubics`).
+:func:`column_block` takes such coordinates a column at a time:
 
 1. the column's changes of all its coordinates and moves, stacked ``(B × rows)``
-   (row ``k·nc + c`` is coordinate c at move k): for a sigmoid column whose
-   moves ``|s·x|`` are small enough, ``D = M·(g₁δ + g₂δ² + g₃δ³)`` with
-   ``δ = s·x_b``, made sample by sample beside the loops that read it; else by
-   :func:`~fastcheck.models.layered.moves.moved_column` row by row;
+   (row ``k·nc + c`` is coordinate c at move k): for a column whose moves
+   ``|s·x|`` are within its activation's limit (and, relu or leaky relu, keep
+   every sample's pre-activation on its side of 0), ``D = M·(g₁δ + g₂δ² + g₃δ³)``
+   with ``δ = s·x_b``, made sample by sample beside the loops that read it; else by
+   :func:`~fastcheck.models.layered.moves.moved_column` row by row (kinks flagged);
 2. the layers above and the loss in loops over the rows (no division, no exp,
    vectorised), ``ΔJ = scale·Σ_b Σ_k d·(d + 2(a − y)) + ½·l2·s·(2w + s)``, with
-   the second layer's products ``C_n·W_q`` taken once per column; for a sigmoid
-   column, when the terms it leaves out are under rounding, by the series in the
+   the second layer's products ``C_n·W_q`` taken once per column; for a column
+   taken by its cubic, when the terms it leaves out are under rounding, by the series in the
    move instead (each sample's polynomial in x up to x⁴, summed over the samples
    with the powers of the inputs, then one Horner step per row).
 
-A block whose moves are too large for the cubics (bounded from ``max |D|``
-before any row is computed) returns 0 and takes the general paths
+A block whose moves are too large for the cubics, or could carry a relu or leaky
+relu unit above across its kink (both bounded from ``max |D|`` before any row is
+computed), returns 0 and takes the general paths
 (:mod:`~fastcheck.models.layered.gemm`, :mod:`~fastcheck.models.layered.rank1`).
 """
 from __future__ import annotations
@@ -30,7 +33,7 @@ import numpy as np
 
 from fastcheck.config import NET, jit
 from fastcheck.models.backprop import ACT, IN_OFF, N_OUT, OUT_OFF, W_OFF
-from fastcheck.models.functions import SIGMOID, SSE, loss_scale
+from fastcheck.models.functions import SSE, loss_scale
 from fastcheck.models.layered import cubics
 from fastcheck.models.layered.cache import locate, matrix_view
 from fastcheck.models.layered.moves import l2_change, moved_column
@@ -97,8 +100,7 @@ def _column_block_kernel(deep):
         l, _, _, j = locate(arch, coords[t0])
         i0 = arch[l, IN_OFF]
         u = arch[l, OUT_OFF] + j
-        limit = cubics.cubic_limit(J0)
-        # step 1: by the cubic for a sigmoid column whose moves |s·x| are small enough, else
+        # step 1: by the cubic for a column whose moves |s·x| are within its activation's limit, else
         # by moved_column row by row (any activation, kinks flagged)
         smax = 0.0
         xmax = 0.0
@@ -108,7 +110,8 @@ def _column_block_kernel(deep):
             xmax = max(xmax, 1.0 if i < 0 else colmax[i0 + i])
             for k in range(n_off):
                 smax = max(smax, bound(S[c, k]))
-        cubic = arch[l, ACT] == SIGMOID and smax * xmax <= limit
+        act = arch[l, ACT]
+        cubic = smax * xmax <= cubics.layer_limit(act, J0) and cubics.keeps_sign(act, ZT, u, B, smax * xmax)
         SK = matrix_view(SKf, n_off, nc)
         if cubic:
             # the moves, move-major; the changes are made sample by sample below
@@ -142,17 +145,23 @@ def _column_block_kernel(deep):
             wmax = 0.0
             for k in range(K):
                 wmax = max(wmax, abs(theta[wrow + k]))
-            if dmax * wmax > limit:
+            out = arch[m, ACT]
+            if dmax * wmax > cubics.layer_limit(out, J0) or not cubics.weights_keep_sign(out, ZT, oL, K, B, theta,
+                                                                                          wrow, dmax):
                 return 0
-            quad = dmax * wmax <= cubics.quadratic_limit(J0)
+            quad = dmax * wmax <= cubics.quad_limit(out, J0)
             series = cubics.output_rows(DT, cubic, SK, nc, inputs, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad, acc,
                                         row, Q, AB, t, J0, scale)
         elif deep:
+            mid, out = arch[m, ACT], arch[L - 1, ACT]
             wmax = cubics.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
-            zmax = cubics.output_bound(P, B, dmax)
-            if dmax * wmax > limit or zmax > limit:
+            if dmax * wmax > cubics.layer_limit(mid, J0) or not cubics.weights_keep_sign(
+                    mid, ZT, arch[m, OUT_OFF], arch[m, N_OUT], B, theta, arch[m, W_OFF] + j * arch[m, N_OUT], dmax):
                 return 0
-            quad = zmax <= cubics.quadratic_limit(J0)
+            zmax = cubics.output_bound(P, B, dmax)
+            if zmax > cubics.layer_limit(out, J0) or not cubics.outputs_keep_sign(out, ZT, oL, P, B, dmax):
+                return 0
+            quad = zmax <= cubics.quad_limit(out, J0)
             series = cubics.hidden_output_rows(DT, cubic, SK, nc, inputs, MT, u, R, P, G, AT, YT, oL, K, quad, acc,
                                                row, Q, AB, t, J0, scale)
         else:  # at most two layers: m is always the last one (this branch is not compiled)

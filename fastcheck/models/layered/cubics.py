@@ -1,4 +1,4 @@
-"""The sigmoid layers above a moved column, as a cubic in the column's change.
+"""The layers above a moved column, as a cubic in the column's change.
 
 The series and the loops over rows of the column path; the block that drives
 them is :func:`fastcheck.models.layered.columns.column_block`.
@@ -18,6 +18,18 @@ remainder is below 1e-17·σ'(z) (3e-9·σ'(z)), under the rounding of σ(z + δ
 itself (σ' ≤ min(σ, 1 − σ)): the cubic *is* the moved activation, to
 rounding, like the Taylor polynomials of :mod:`fastcheck.models.layered.moves`.
 Nothing is linearised; the cubic's error is below that of evaluating σ anew.
+
+The other activations (:func:`unit_coefficients`): tanh(z) = 2σ(2z) − 1, so a
+tanh unit moves as a sigmoid unit moved by 2δ, with half the limit, and its
+remainder, at most 16·|tanh ξ|·δ⁴/24 on [z, z + δ], falls with the activation
+(a tanh output never takes the quadratic below: its third term does not, :func:`quad_limit`);
+softplus has σ, σ'/2, σ''/6 for coefficients and the sigmoid's remainder, under
+its rounding since softplus ≥ σ ≥ σ'; identity, relu and leaky relu have the
+exact cubics ``(1, 0, 0)``, ``([z > 0], 0, 0)``, ``(1 or 0.01, 0, 0)``, valid while
+no pre-activation changes sign: a block is taken only when every move is under
+half of |z| (:func:`keeps_sign`, :func:`weights_keep_sign`,
+:func:`outputs_keep_sign`), so a unit at its kink sends its columns to the
+general path, which flags the kinks.  Below, "sigmoid" stands for any of them.
 
 Below |δ| ≤ 2⁻¹⁸ (2⁻⁹) the quadratic alone is as good (remainder below
 σ'(z)·|δ|³/6 < 1e-17·σ'(z)); the output takes it when every move of a block
@@ -61,8 +73,8 @@ from __future__ import annotations
 import numpy as np
 
 from fastcheck.config import jit
-from fastcheck.models.backprop import N_OUT, OUT_OFF, W_OFF
-from fastcheck.models.functions import NET
+from fastcheck.models.backprop import ACT, N_OUT, OUT_OFF, W_OFF
+from fastcheck.models.functions import LEAKY_RELU, LEAKY_SLOPE, NET, RELU, SIGMOID, SOFTPLUS, TANH
 from fastcheck.models.numeric import const, is_complex, is_single
 
 #: Largest |δ| for which a sigmoid's change is taken from its cubic in double
@@ -106,12 +118,141 @@ def quadratic_limit(x):
 
 
 @jit(NET)
+def piecewise_linear(code):
+    """Whether activation ``code`` is relu or leaky relu: its change is exactly linear in the move while
+    the pre-activation keeps its sign (:func:`keeps_sign`), with no remainder to limit the move."""
+    return code == RELU or code == LEAKY_RELU
+
+
+@jit(NET)
+def layer_limit(code, x):
+    """The largest |δ| for which a unit of activation ``code`` changes by its cubic (precision of ``x``):
+    :func:`cubic_limit` for sigmoid and softplus, half of it for tanh (tanh(z) = 2σ(2z) − 1 moves as a
+    sigmoid moved by 2δ), no limit (inf) for identity, relu and leaky relu, whose cubic is exact (the
+    piecewise linear ones while no pre-activation changes sign, :func:`keeps_sign`)."""
+    if code == SIGMOID or code == SOFTPLUS:
+        return cubic_limit(x)
+    if code == TANH:
+        return 0.5 * cubic_limit(x)
+    return np.inf
+
+
+@jit(NET)
+def quad_limit(code, x):
+    """The largest |δ| for which the quadratic alone is as good: :func:`quadratic_limit` for sigmoid and
+    softplus (the third term left out, at most σ'(z)·|δ|³/6, is under their rounding), inf for the
+    activations whose cubic has no third term, and 0 for tanh: its third term, tanh'''(z)·δ³/6, is
+    −δ³/3 at z = 0, where tanh itself is near 0, so no step makes it small against the activation."""
+    if code == SIGMOID or code == SOFTPLUS:
+        return quadratic_limit(x)
+    if code == TANH:
+        return 0.0
+    return np.inf
+
+
+@jit(NET)
+def keeps_sign(code, ZT, u, B, dz):
+    """For a piecewise linear unit ``u``: whether every sample's pre-activation keeps its sign under
+    moves of at most ``dz`` (``2·dz < |z|``, a margin the rounding of z + δ cannot cross; z = 0
+    never keeps it).  True for every other activation."""
+    if not piecewise_linear(code):
+        return True
+    for b in range(B):
+        if not 2.0 * dz < abs(ZT[u, b]):
+            return False
+    return True
+
+
+@jit(NET)
+def weights_keep_sign(code, ZT, u0, n, B, theta, w0, dmax):
+    """For a piecewise linear layer whose unit ``u0 + k`` moves by ``D·θ[w0 + k]`` (k < n), every
+    |D| at most ``dmax``: whether every pre-activation keeps its sign (:func:`keeps_sign`)."""
+    if not piecewise_linear(code):
+        return True
+    for k in range(n):
+        if not keeps_sign(code, ZT, u0 + k, B, dmax * abs(theta[w0 + k])):
+            return False
+    return True
+
+
+@jit(NET)
+def outputs_keep_sign(code, ZT, oL, P, B, dmax):
+    """For a piecewise linear output whose pre-activations move by ``Σ_n Dⁿ·P_n[b, k]`` (see
+    :func:`hidden_coefficients`), every |D| at most ``dmax``: whether each keeps its sign."""
+    if not piecewise_linear(code):
+        return True
+    K = P.shape[1]
+    for b in range(B):
+        for k in range(K):
+            z = dmax * (abs(P[b, k]) + dmax * (abs(P[B + b, k]) + dmax * abs(P[2 * B + b, k])))
+            if not 2.0 * z < abs(ZT[oL + k, b]):
+                return False
+    return True
+
+
+@jit(NET)
+def _sigmoid_terms(h, e, one, half, six, sixth):
+    """``(g₁, g₂, g₃)`` of σ at z from ``h = σ(z)`` and ``e = e^(−z)`` (as :func:`sigmoid_coefficients`)."""
+    q = e * h if h >= half else one - h
+    g1 = h * q
+    return g1, g1 * (q - h) * half, g1 * (one - six * g1) * sixth
+
+
+@jit(NET)
+def unit_coefficients(arch, HT, ET, ZT):
+    """``G[n − 1, u, b]``, the coefficient of δⁿ (n = 1, 2, 3) in the change of every unit of every
+    layer, unit-major ``(3, T, B)`` (0 for the inputs):
+
+    * sigmoid: σ⁽ⁿ⁾(z)/n!, as :func:`sigmoid_coefficients`;
+    * tanh: ``2ⁿ⁺¹·σ⁽ⁿ⁾(2z)/n!`` (tanh(z + δ) − tanh(z) = 2·(σ(2z + 2δ) − σ(2z))), with σ(2z) =
+      1/(1 + E²) and ``E = e^(−z)`` (no cancellation near saturation);
+    * softplus: σ(z), σ'(z)/2, σ''(z)/6: its remainder, σ'''(ξ)·δ⁴/24, is the sigmoid's, and
+      softplus(z) ≥ σ(z) ≥ σ'(z), so it is under the rounding of the moved activation below :data:`CUBIC`;
+    * identity: 1, 0, 0; relu: [z > 0], 0, 0; leaky relu: 1 or 0.01, 0, 0 (exact while z keeps its
+      sign, :func:`keeps_sign`).
+    """
+    T, B = HT.shape
+    G = np.zeros((3, T, B), HT.dtype)
+    one = const(1.0, HT[0, 0])
+    zero = const(0.0, one)
+    half = const(0.5, one)
+    six = const(6.0, one)
+    sixth = const(1.0 / 6.0, one)
+    for l in range(arch.shape[0]):
+        code = arch[l, ACT]
+        for u in range(arch[l, OUT_OFF], arch[l, OUT_OFF] + arch[l, N_OUT]):
+            for b in range(B):
+                if code == SIGMOID:
+                    g1, g2, g3 = _sigmoid_terms(HT[u, b], ET[u, b], one, half, six, sixth)
+                elif code == TANH:
+                    e2 = ET[u, b] * ET[u, b]
+                    s1, s2, s3 = _sigmoid_terms(one / (one + e2), e2, one, half, six, sixth)
+                    g1, g2, g3 = const(4.0, one) * s1, const(8.0, one) * s2, const(16.0, one) * s3
+                elif code == SOFTPLUS:
+                    h = one / (one + ET[u, b])
+                    s1, s2, s3 = _sigmoid_terms(h, ET[u, b], one, half, six, sixth)
+                    # the coefficients of σ at z, shifted by one power: σ(z), σ'(z)/2, σ''(z)/6 = g₂(σ)/3
+                    g1, g2, g3 = h, s1 * half, s2 * const(1.0 / 3.0, one)
+                elif code == RELU:
+                    g1, g2, g3 = (one if ZT[u, b] > 0.0 else zero), zero, zero
+                elif code == LEAKY_RELU:
+                    g1, g2, g3 = (one if ZT[u, b] > 0.0 else const(LEAKY_SLOPE, one)), zero, zero
+                else:
+                    g1, g2, g3 = one, zero, zero
+                G[0, u, b] = g1
+                G[1, u, b] = g2
+                G[2, u, b] = g3
+    return G
+
+
+@jit(NET)
 def sigmoid_coefficients(HT, ET):
     """``G[n − 1, u, b]`` = σ⁽ⁿ⁾(z)/n! (n = 1, 2, 3) at every cached unit, unit-major ``(3, T, B)``.
 
     From the cached ``h = σ(z)`` and ``E = e^(−z)``: ``q = 1 − σ(z)`` is taken as
     ``E·h`` when h ≥ ½ (no cancellation) and ``1 − h`` below, ``g₁ = h·q``,
-    ``g₂ = g₁(q − h)/2``, ``g₃ = g₁(1 − 6g₁)/6``.  Meaningful for sigmoid units only.
+    ``g₂ = g₁(q − h)/2``, ``g₃ = g₁(1 − 6g₁)/6``.  Meaningful for sigmoid units only (the kernel takes
+    :func:`unit_coefficients`, every activation's).
     """
     T, B = HT.shape
     G = np.empty((3, T, B), HT.dtype)
@@ -121,12 +262,7 @@ def sigmoid_coefficients(HT, ET):
     sixth = const(1.0 / 6.0, one)
     for u in range(T):
         for b in range(B):
-            h = HT[u, b]
-            q = ET[u, b] * h if h >= half else one - h
-            g1 = h * q
-            G[0, u, b] = g1
-            G[1, u, b] = g1 * (q - h) * half
-            G[2, u, b] = g1 * (one - six * g1) * sixth
+            G[0, u, b], G[1, u, b], G[2, u, b] = _sigmoid_terms(HT[u, b], ET[u, b], one, half, six, sixth)
     return G
 
 

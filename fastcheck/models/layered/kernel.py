@@ -1,7 +1,7 @@
 """The two parallel kernels: perturbed costs and the complex step, over the planned blocks.
 
-Both kernels start from one setup (:func:`_setup`: the cached pass, the sigmoid
-coefficients, the plan of blocks and the scratch sizes) and run the same
+Both kernels start from one setup (:func:`_setup`: the cached pass, the units'
+cubic coefficients, the plan of blocks and the scratch sizes) and run the same
 blocks (:func:`_block`, which picks the path of each):
 
 * :func:`layered_costs`: ``J(θ + s·e_c) = J(θ) + ΔJ`` at the moves
@@ -54,15 +54,15 @@ def _setup(theta, X, Y, arch, loss, l2, mask, coords, n_moves, n_chunks):
     ``(cache, G, order, starts, pcoords, longest, gsize, size, n_chunks)``.
 
     The cached pass (:func:`~fastcheck.models.layered.cache.forward_cache`) and the
-    sigmoid coefficients ``G`` of the column path
-    (:func:`~fastcheck.models.layered.cubics.sigmoid_coefficients`); the plan
+    cubic coefficients ``G`` of every unit for the column path
+    (:func:`~fastcheck.models.layered.cubics.unit_coefficients`); the plan
     (:func:`~fastcheck.models.layered.plan.plan_blocks`) and the coordinates in its
     order; the number of coordinates of the longest block, of a matrix-product block
     (``gsize``) and of any block (``size``), so that the scratch is sized by the blocks
     there are (a small check allocates little); the number of chunks, at most one per block.
     """
     cache = forward_cache(theta, X, Y, arch, loss, l2, mask)
-    G = cubics.sigmoid_coefficients(cache[6], cache[8])
+    G = cubics.unit_coefficients(arch, cache[6], cache[8], cache[5])
     B = X.shape[0]
     order, starts = plan_blocks(arch, loss, coords, n_moves, B)
     pcoords = coords[order]

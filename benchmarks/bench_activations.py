@@ -1,0 +1,166 @@
+"""A full structured check of every activation, against a baseline tree.
+
+Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_activations.py --baseline DIR [--rounds 2]
+      [--repeat 3] [--write]
+
+``DIR`` holds another copy of the ``fastcheck`` package (for instance an earlier commit:
+``git worktree add DIR REV``).  Each round runs one child process per tree, baseline first, each
+importing its own ``fastcheck`` with the compiled kernels (compilation excluded: every network is
+checked once before the clock).  On MLP 784-128-10 and 784-256-64-10 (sse, batch 64, 2 threads) with
+the same activation on every layer, and with a hidden activation under an identity output, every child
+measures one ``model.cost`` (the unit), a full central ``check_model`` (median of ``--repeat``), its
+difference, verdict and kink coordinates, and keeps the numerical gradient, so that the trees'
+estimates are compared entry by entry (the largest difference relative to max |g|).  Writes
+reports/activations/activations.csv and README.md (with ``--write``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = ROOT / "reports" / "activations"
+NETWORKS = ([784, 128, 10], [784, 256, 64, 10])
+ACTIVATIONS = ("sigmoid", "tanh", "softplus", "relu", "leaky_relu", "identity", "relu/identity", "tanh/identity")
+BATCH = 64
+THREADS = 2
+
+
+def _acts(spec, depth):
+    """``"relu/identity"``: relu on the hidden layers, identity on the output; a single name: every layer."""
+    if "/" in spec:
+        hidden, out = spec.split("/")
+        return [hidden] * (depth - 1) + [out]
+    return spec
+
+
+def child(repeat, keep):
+    sys.path.insert(0, str(HERE))
+    from timing import median_time
+
+    import fastcheck
+    from fastcheck.models import MLP
+
+    fastcheck.config.COMPILE = "always"  # the compiled kernel is what is measured
+    rows = []
+    for sizes in NETWORKS:
+        for spec in ACTIVATIONS:
+            model = MLP(sizes, activations=_acts(spec, len(sizes) - 1), loss="sse")
+            theta = model.init(seed=0)
+            X, y = model.sample_data(BATCH, seed=1)
+            model.cost(theta, X, y)
+            last = {"r": fastcheck.check_model(model, theta, X, y, threads=THREADS)}  # compiles, warms
+
+            def check():
+                last["r"] = fastcheck.check_model(model, theta, X, y, threads=THREADS)
+
+            cost, _ = median_time(lambda: model.cost(theta, X, y), 100)
+            sec, times = median_time(check, repeat)
+            r = last["r"]
+            name = f"{'-'.join(map(str, sizes))}-{spec.replace('/', '_')}"
+            np.save(Path(keep) / f"{name}.npy", np.asarray(r.numerical, np.float64))
+            rows.append(dict(network="-".join(map(str, sizes)), activations=spec, n_params=model.n_params,
+                             forward_s=cost, check_s=sec, check_min_s=min(times), check_units=sec / cost,
+                             difference=r.difference, verdict=r.verdict, kinks=len(r.kinks), key=name))
+    print(json.dumps(rows))
+
+
+def run_tree(path, repeat, keep):
+    env = dict(os.environ, PYTHONPATH=str(path), NUMBA_NUM_THREADS=str(THREADS))
+    out = subprocess.run([sys.executable, __file__, "--child", "--repeat", str(repeat), "--keep", str(keep)], env=env,
+                         capture_output=True, text=True, check=True, cwd="/tmp").stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--baseline", help="directory holding the baseline fastcheck package")
+    p.add_argument("--baseline-name", default="baseline")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--keep", help=argparse.SUPPRESS)
+    sys.path.insert(0, str(HERE))
+    from timing import add_write_option, report_dir
+
+    add_write_option(p, OUT)
+    args = p.parse_args(argv)
+    if args.child:
+        child(args.repeat, args.keep)
+        return 0
+    out = report_dir(args.write, OUT)
+    trees = ([(args.baseline_name, Path(args.baseline).resolve())] if args.baseline else []) + [("this tree", ROOT)]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for rnd in range(args.rounds):
+            for t, (name, path) in enumerate(trees):
+                keep = Path(tmp) / str(t)
+                keep.mkdir(exist_ok=True)
+                for r in run_tree(path, args.repeat, keep):
+                    rows.append(dict(round=rnd, tree=name, **r))
+                    print(name, rnd, r["network"], r["activations"], f"{r['check_s']:.3f} s", flush=True)
+        df = pd.DataFrame(rows)
+        if len(trees) == 2:  # the two trees' gradients, entry by entry
+            agree = {}
+            for key in df["key"].unique():
+                a, b = (np.load(Path(tmp) / str(t) / f"{key}.npy") for t in (0, 1))
+                agree[key] = float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), 1e-300))
+            df["trees_differ"] = df["key"].map(agree)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / "activations.csv", index=False)
+    text = render(df, args, trees)
+    (out / "README.md").write_text(text)
+    print(text)
+    return 0
+
+
+def render(df, args, trees) -> str:
+    import numba
+
+    cmd = "flock /tmp/fastcheck-bench.lock python benchmarks/bench_activations.py"
+    if args.baseline:
+        cmd += f" --baseline DIR --baseline-name \"{args.baseline_name}\""
+    cmd += f" --rounds {args.rounds} --repeat {args.repeat}"
+    meta = (f"numba {numba.__version__}, numpy {np.__version__}, {THREADS} threads, Python {platform.python_version()},"
+            f" {platform.machine()}, load average {os.getloadavg()[0]:.2f} at the end")
+    med = df.groupby(["network", "activations", "tree"], sort=False).median(numeric_only=True).reset_index()
+    first = df.groupby(["network", "activations", "tree"], sort=False).first().reset_index()
+    lines = ["# A full structured check of every activation", "", f"`{cmd}` — {meta}.", "",
+             "MLP with sse, batch 64, every coordinate, central differences; `a/b` is activation a on the hidden",
+             "layers and b on the output.  Each round runs every tree in its own process; the figures are medians",
+             "over rounds of a median of runs, compilation excluded.  The unit is one `model.cost` in the same process.",
+             ""]
+    head = "| network | activations | tree | full check (s) | check ÷ forward pass | difference | verdict | kinks |"
+    sep = "|---|---|---|---:|---:|---:|---|---:|"
+    if "trees_differ" in df:
+        head += " trees' gradients differ by |"
+        sep += "---:|"
+    lines += [head, sep]
+    for r, f in zip(med.itertuples(), first.itertuples()):
+        row = (f"| {r.network} | {r.activations} | {r.tree} | {r.check_s:.3f} | {r.check_units:.0f} |"
+               f" {r.difference:.2e} | {f.verdict} | {int(r.kinks)} |")
+        if "trees_differ" in df:
+            row += f" {r.trees_differ:.1e} |"
+        lines.append(row)
+    if len(trees) == 2:
+        wide = med.pivot_table(index=["network", "activations"], columns="tree", values="check_s", sort=False)
+        ratio = wide[trees[0][0]] / wide[trees[1][0]]
+        lines += ["", f"Speed-up of this tree over {trees[0][0]} (median full check):", "",
+                  "| network | activations | speed-up |", "|---|---|---:|"]
+        lines += [f"| {n} | {a} | {v:.1f}× |" for (n, a), v in ratio.items()]
+    lines += ["", "Every round's figures are in `activations.csv`.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
