@@ -138,7 +138,8 @@ def render(df, args, trees) -> str:
     lines = ["# A full structured check of every activation", "", f"`{cmd}` — {meta}.", "",
              "MLP with sse, batch 64, every coordinate, central differences; `a/b` is activation a on the hidden",
              "layers and b on the output.  Each round runs every tree in its own process; the figures are medians",
-             "over rounds of a median of runs, compilation excluded.  The unit is one `model.cost` in the same process.",
+             "over rounds of a median of runs, compilation excluded.  The unit is one `model.cost` in the same",
+             "process.",
              ""]
     head = "| network | activations | tree | full check (s) | check ÷ forward pass | difference | verdict | kinks |"
     sep = "|---|---|---|---:|---:|---:|---|---:|"
