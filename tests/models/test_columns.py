@@ -342,6 +342,18 @@ def test_the_series_is_taken_only_under_the_rounding_of_J():
     assert cubics._series_tail(np.ones(len(cubics.SERIES_POINTS)), 1.0) == np.inf  # no point beyond t
 
 
+def _assert_stencil_is_numpy(model, theta, X, Y, coords, eps, offsets):
+    """The kernel's stencil at every coordinate and offset is the plain NumPy network's cost at the moved point."""
+    out = LayeredEvaluator(model, X, Y).stencil(theta, coords, np.full(len(coords), eps), offsets)
+    cost = _naive_cost(model, X, Y)
+    tol = naive.roundoff(len(X) + sum(model.sizes))
+    for t, c in enumerate(coords):
+        for k, o in enumerate(offsets):
+            p = theta.copy()
+            p[c] = theta[c] + o * eps
+            assert out[t, k] == pytest.approx(cost(p), rel=tol, abs=1e-15)
+
+
 @pytest.mark.parametrize("params", [COLUMN[1], COLUMN[2]], ids=_gid)
 def test_large_moves_leave_the_column_path_and_stay_exact(params):
     model, theta, X, Y = _build(*params, batch=5)
@@ -351,14 +363,7 @@ def test_large_moves_leave_the_column_path_and_stay_exact(params):
     S = (theta[coords, None] + offsets * eps) - theta[coords, None]
     direct = _column_blocks(model, theta, X, Y, coords, S)
     assert not any(ok > 0 for ok, _, _ in direct.values())
-    out = LayeredEvaluator(model, X, Y).stencil(theta, coords, np.full(len(coords), eps), offsets)
-    cost = _naive_cost(model, X, Y)
-    tol = naive.roundoff(len(X) + sum(model.sizes))
-    for t, c in enumerate(coords):
-        for k, o in enumerate(offsets):
-            p = theta.copy()
-            p[c] = theta[c] + o * eps
-            assert out[t, k] == pytest.approx(cost(p), rel=tol, abs=1e-15)
+    _assert_stencil_is_numpy(model, theta, X, Y, coords, eps, offsets)
 
 
 @pytest.mark.parametrize("acts", [["sigmoid", "relu"], ["relu", "relu", "leaky_relu"], ["tanh", "relu", "sigmoid"]])
@@ -387,14 +392,7 @@ def test_a_piecewise_linear_unit_near_its_kink_sends_the_columns_below_it_to_the
     # nothing across the kink), and the stencil still gives the NumPy costs whichever path each block took
     below = [c for c in coords if layered.locate(arch, c)[0] < pl and c in direct]
     assert below and sum(direct[c][0] == 0 for c in below) >= len(below) // 2
-    out = LayeredEvaluator(model, X, Y).stencil(theta, coords, np.full(len(coords), eps), offsets)
-    cost = _naive_cost(model, X, Y)
-    tol = naive.roundoff(len(X) + sum(model.sizes))
-    for t, c in enumerate(coords):
-        for k, o in enumerate(offsets):
-            p = theta.copy()
-            p[c] = theta[c] + o * eps
-            assert out[t, k] == pytest.approx(cost(p), rel=tol, abs=1e-15)
+    _assert_stencil_is_numpy(model, theta, X, Y, coords, eps, offsets)
     flags = LayeredEvaluator(model, X, Y).kinks(theta, coords, np.full(len(coords), eps))
     np.testing.assert_array_equal(flags, naive.mlp_kinks(model, theta, X, coords, np.full(len(coords), eps)))
     assert flags.any()
