@@ -6,8 +6,9 @@ Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_activations.py --b
 ``DIR`` holds another copy of the ``fastcheck`` package (for instance an earlier commit:
 ``git worktree add DIR REV``).  Each round runs one child process per tree, baseline first, each
 importing its own ``fastcheck`` with the compiled kernels (compilation excluded: every network is
-checked once before the clock).  On MLP 784-128-10 and 784-256-64-10 (sse, batch 64, 2 threads) with
-the same activation on every layer, and with a hidden activation under an identity output, every child
+checked once before the clock).  On MLP 784-128-10 and 784-256-64-10 (batch 64, 2 threads), under sse with
+the same activation on every layer or a hidden activation under an identity output, and under softmax
+cross-entropy over an identity output, every child
 measures one ``model.cost`` (the unit), a full central ``check_model`` (median of ``--repeat``), its
 difference, verdict and kink coordinates, and keeps the numerical gradient, so that the trees'
 estimates are compared entry by entry (the largest difference relative to max |g|).  Writes
@@ -32,6 +33,9 @@ ROOT = HERE.parent
 OUT = ROOT / "reports" / "activations"
 NETWORKS = ([784, 128, 10], [784, 256, 64, 10])
 ACTIVATIONS = ("sigmoid", "tanh", "softplus", "relu", "leaky_relu", "identity", "relu/identity", "tanh/identity")
+#: (activations, loss) of every network measured: sse for each activation, and softmax cross-entropy over an
+#: identity output (the usual classifier)
+CASES = tuple((a, "sse") for a in ACTIVATIONS) + (("relu/identity", "softmax_ce"), ("tanh/identity", "softmax_ce"))
 BATCH = 64
 THREADS = 2
 
@@ -54,8 +58,8 @@ def child(repeat, keep):
     fastcheck.config.COMPILE = "always"  # the compiled kernel is what is measured
     rows = []
     for sizes in NETWORKS:
-        for spec in ACTIVATIONS:
-            model = MLP(sizes, activations=_acts(spec, len(sizes) - 1), loss="sse")
+        for spec, loss in CASES:
+            model = MLP(sizes, activations=_acts(spec, len(sizes) - 1), loss=loss)
             theta = model.init(seed=0)
             X, y = model.sample_data(BATCH, seed=1)
             model.cost(theta, X, y)
@@ -67,9 +71,9 @@ def child(repeat, keep):
             cost, _ = median_time(lambda: model.cost(theta, X, y), 100)
             sec, times = median_time(check, repeat)
             r = last["r"]
-            name = f"{'-'.join(map(str, sizes))}-{spec.replace('/', '_')}"
+            name = f"{'-'.join(map(str, sizes))}-{spec.replace('/', '_')}-{loss}"
             np.save(Path(keep) / f"{name}.npy", np.asarray(r.numerical, np.float64))
-            rows.append(dict(network="-".join(map(str, sizes)), activations=spec, n_params=model.n_params,
+            rows.append(dict(network="-".join(map(str, sizes)), activations=spec, loss=loss, n_params=model.n_params,
                              forward_s=cost, check_s=sec, check_min_s=min(times), check_units=sec / cost,
                              difference=r.difference, verdict=r.verdict, kinks=len(r.kinks), key=name))
     print(json.dumps(rows))
@@ -108,7 +112,7 @@ def main(argv=None):
                 keep.mkdir(exist_ok=True)
                 for r in run_tree(path, args.repeat, keep):
                     rows.append(dict(round=rnd, tree=name, **r))
-                    print(name, rnd, r["network"], r["activations"], f"{r['check_s']:.3f} s", flush=True)
+                    print(name, rnd, r["network"], r["activations"], r["loss"], f"{r['check_s']:.3f} s", flush=True)
         df = pd.DataFrame(rows)
         if len(trees) == 2:  # the two trees' gradients, entry by entry
             agree = {}
@@ -133,32 +137,33 @@ def render(df, args, trees) -> str:
     cmd += f" --rounds {args.rounds} --repeat {args.repeat}"
     meta = (f"numba {numba.__version__}, numpy {np.__version__}, {THREADS} threads, Python {platform.python_version()},"
             f" {platform.machine()}, load average {os.getloadavg()[0]:.2f} at the end")
-    med = df.groupby(["network", "activations", "tree"], sort=False).median(numeric_only=True).reset_index()
-    first = df.groupby(["network", "activations", "tree"], sort=False).first().reset_index()
+    keys = ["network", "activations", "loss", "tree"]
+    med = df.groupby(keys, sort=False).median(numeric_only=True).reset_index()
+    first = df.groupby(keys, sort=False).first().reset_index()
     lines = ["# A full structured check of every activation", "", f"`{cmd}` — {meta}.", "",
-             "MLP with sse, batch 64, every coordinate, central differences; `a/b` is activation a on the hidden",
+             "MLP, batch 64, every coordinate, central differences; `a/b` is activation a on the hidden",
              "layers and b on the output.  Each round runs every tree in its own process; the figures are medians",
              "over rounds of a median of runs, compilation excluded.  The unit is one `model.cost` in the same",
              "process.",
              ""]
-    head = "| network | activations | tree | full check (s) | check ÷ forward pass | difference | verdict | kinks |"
-    sep = "|---|---|---|---:|---:|---:|---|---:|"
+    head = "| network | activations | loss | tree | full check (s) | check ÷ forward pass | difference | verdict | kinks |"
+    sep = "|---|---|---|---|---:|---:|---:|---|---:|"
     if "trees_differ" in df:
         head += " trees' gradients differ by |"
         sep += "---:|"
     lines += [head, sep]
     for r, f in zip(med.itertuples(), first.itertuples()):
-        row = (f"| {r.network} | {r.activations} | {r.tree} | {r.check_s:.3f} | {r.check_units:.0f} |"
+        row = (f"| {r.network} | {r.activations} | {r.loss} | {r.tree} | {r.check_s:.3f} | {r.check_units:.0f} |"
                f" {r.difference:.2e} | {f.verdict} | {int(r.kinks)} |")
         if "trees_differ" in df:
             row += f" {r.trees_differ:.1e} |"
         lines.append(row)
     if len(trees) == 2:
-        wide = med.pivot_table(index=["network", "activations"], columns="tree", values="check_s", sort=False)
+        wide = med.pivot_table(index=["network", "activations", "loss"], columns="tree", values="check_s", sort=False)
         ratio = wide[trees[0][0]] / wide[trees[1][0]]
         lines += ["", f"Speed-up of this tree over {trees[0][0]} (median full check):", "",
-                  "| network | activations | speed-up |", "|---|---|---:|"]
-        lines += [f"| {n} | {a} | {v:.1f}× |" for (n, a), v in ratio.items()]
+                  "| network | activations | loss | speed-up |", "|---|---|---|---:|"]
+        lines += [f"| {n} | {a} | {lo} | {v:.1f}× |" for (n, a, lo), v in ratio.items()]
     lines += ["", "Every round's figures are in `activations.csv`.", ""]
     return "\n".join(lines)
 

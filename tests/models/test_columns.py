@@ -150,6 +150,10 @@ COLUMN = [
     ((4, 6, 5, 3), "relu", "sse", 0.0, 0.8),
     ((4, 6, 5, 3), ["softplus", "tanh", "leaky_relu"], "mse", 0.1, 1.0),
     ((4, 6, 5, 3), ["sigmoid", "softplus", "identity"], "sse", 0.0, 1.0),
+    # softmax cross-entropy of an identity output: the loss change by its cumulants
+    ((5, 7, 4), ["relu", "identity"], "softmax_ce", 0.0, 1.0),
+    ((4, 6, 5, 3), ["tanh", "sigmoid", "identity"], "softmax_ce", 0.1, 0.8),
+    ((3, 5, 4, 6, 2), ["sigmoid", "relu", "relu", "identity"], "softmax_ce", 0.0, 1.0),
 ]
 
 
@@ -234,6 +238,44 @@ def test_both_output_routes_are_taken():
     # the series at the small step everywhere; at the larger one its bound sends some rows one by one
     assert {(n, 1e-7) for n in (3, 4, 5)} <= series[True], series
     assert any(eps == 3e-5 for _, eps in series[False]), series
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="needs an extended-precision long double")
+def test_the_softmax_loss_polynomial_is_the_loss_change_within_its_remainder_bound():
+    """A sample's softmax cross-entropy change as a polynomial in D (its cumulants to the third) against the
+    change itself in extended precision, outputs moving by cubics in D: within the bound r⁴/96 of the
+    left-out cumulants, r = 2·max|d_k| (and far from exact where that bound is not small: the terms matter)."""
+    from fastcheck.models.layered import softmax
+
+    rng = np.random.default_rng(7)
+    K, B = 6, 3
+    AT = rng.normal(size=(K, B)) * 2.0
+    YT = np.zeros((K, B))
+    YT[2, 0] = 1.0  # one-hot, soft, and a target row that does not sum to 1
+    YT[:, 1] = rng.dirichlet(np.ones(K))
+    YT[:, 2] = rng.uniform(0, 1, K)
+    e = rng.normal(size=(3, K)) * np.array([1.0, 0.5, 0.3])[:, None]
+    a, mean = np.zeros(cubics.LOSS_TERMS), np.zeros(3)
+    L = np.longdouble
+    for b in range(B):
+        softmax.sample_polynomial(b, e, AT, YT, 0, K, a, mean)
+        assert np.all(a[softmax.TERMS:] == 0.0)
+        for D in (1e-4, 1e-2, 0.1, -0.3):
+            d = np.array([L(e[0, k]) * L(D) + L(e[1, k]) * L(D) ** 2 + L(e[2, k]) * L(D) ** 3 for k in range(K)])
+            z = AT[:, b].astype(L)
+
+            def lse(v):
+                top = v.max()
+                return top + np.log(np.sum(np.exp(v - top)))
+
+            exact = float(YT[:, b].astype(L).sum() * (lse(z + d) - lse(z)) - np.sum(YT[:, b].astype(L) * d))
+            poly = sum(a[m] * D ** (m + 1) for m in range(softmax.TERMS))
+            bound = abs(YT[:, b].sum()) * (2 * float(np.max(np.abs(d)))) ** 4 / 96
+            assert abs(poly - exact) <= bound + 64 * MACH * (abs(exact) + 1e-300), (b, D, poly - exact, bound)
+            if abs(D) >= 0.1:  # the cubic cumulant is not negligible there: dropping it would break the bound
+                third = sum(a[m] * D ** (m + 1) for m in range(2, softmax.TERMS))
+                second = sum(a[m] * D ** (m + 1) for m in range(1, 2))
+                assert abs(third) > bound and abs(second) > bound
 
 
 def _series_parts(rng, na, nc, B, n_moves, smax):
@@ -336,9 +378,9 @@ def test_float32_columns_take_the_series_at_small_steps_and_stay_exact(params):
 
 def test_the_series_is_taken_only_under_the_rounding_of_J():
     eps = 2.0**-52
-    assert cubics._series_ok(10.0, 0.5, 0.9 * cubics.SERIES_SHARE * eps * 10.0 / 0.5)
-    assert not cubics._series_ok(10.0, 0.5, 1.1 * cubics.SERIES_SHARE * eps * 10.0 / 0.5)
-    assert not cubics._series_ok(0.0, 0.5, 1e-300)  # J(θ) = 0: no rounding to hide the terms in
+    assert cubics.series_ok(10.0, 0.5, 0.9 * cubics.SERIES_SHARE * eps * 10.0 / 0.5)
+    assert not cubics.series_ok(10.0, 0.5, 1.1 * cubics.SERIES_SHARE * eps * 10.0 / 0.5)
+    assert not cubics.series_ok(0.0, 0.5, 1e-300)  # J(θ) = 0: no rounding to hide the terms in
     assert cubics._series_tail(np.ones(len(cubics.SERIES_POINTS)), 1.0) == np.inf  # no point beyond t
 
 
@@ -455,11 +497,15 @@ def test_column_path_complex_step_central4_and_float32(params):
 
 
 @pytest.mark.parametrize("loss", sorted(set(LOSSES) - {"sse", "mse"}))
-def test_column_path_only_for_squared_losses_one_or_two_layers_below_the_output(loss):
+def test_column_path_for_squared_losses_and_softmax_over_identity_one_or_two_layers_below_the_output(loss):
     model, theta, X, Y = _build((3, 4, 5, 2), "sigmoid", loss, 0.0, 1.0)
     arch, code = model.cost_args(X, Y)[2:4]
     assert not any(layered._column_path(arch, code, l) for l in range(3))
     model, theta, X, Y = _build((3, 4, 5, 2), ["sigmoid", "tanh", "relu"], "sse", 0.0, 1.0)
+    arch, code = model.cost_args(X, Y)[2:4]
+    assert [layered._column_path(arch, code, l) for l in range(3)] == [True, True, False]
+    # softmax cross-entropy takes it only over an identity output
+    model, theta, X, Y = _build((3, 4, 5, 2), ["sigmoid", "tanh", "identity"], "softmax_ce", 0.0, 1.0)
     arch, code = model.cost_args(X, Y)[2:4]
     assert [layered._column_path(arch, code, l) for l in range(3)] == [True, True, False]
     model, theta, X, Y = _build((3, 4, 5, 6, 2), "sigmoid", "sse", 0.0, 1.0)

@@ -47,6 +47,9 @@ The modules, one algorithm each (each imports only those above it in this list):
 * :mod:`.cubics`: the layers above a moved column as cubics in the
   column's change (coefficients of every activation, validity bounds, the
   loops over rows);
+* :mod:`.softmax`: softmax cross-entropy on the column path, a sample's loss
+  change as a polynomial in the column's change (its cumulants, with a bound
+  of the rest);
 * :mod:`.columns`: the column path, a block of one column's coordinates
   through those cubics;
 * :mod:`.kernel`: :func:`layered_costs` and :func:`layered_complex_step`,

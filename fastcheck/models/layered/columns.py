@@ -1,7 +1,8 @@
 """The column path: a block of one column's coordinates, the layers above as cubics.
 
-When layer l is one or two layers below the output and the loss is sse or mse
-(:func:`fastcheck.models.layered.plan.column_path`), every coordinate of
+When layer l is one or two layers below the output and the loss is sse or mse, or
+softmax cross-entropy over an identity output (:func:`fastcheck.models.layered.plan.column_path`;
+the loss change by its cumulants, :mod:`fastcheck.models.layered.softmax`), every coordinate of
 column j of layer l (``W_l[:, j]`` and ``b_l[j]``) moves the rest of the network
 through the column's change ``D_b`` alone, and each unit above changes by a
 cubic in its move: sigmoid, tanh and softplus with a remainder under rounding,
@@ -33,8 +34,8 @@ import numpy as np
 
 from fastcheck.config import NET, jit
 from fastcheck.models.backprop import ACT, IN_OFF, N_OUT, OUT_OFF, W_OFF
-from fastcheck.models.functions import SSE, loss_scale
-from fastcheck.models.layered import cubics
+from fastcheck.models.functions import SOFTMAX_CE, SSE, loss_scale
+from fastcheck.models.layered import cubics, softmax
 from fastcheck.models.layered.cache import locate, matrix_view
 from fastcheck.models.layered.moves import l2_change, moved_column
 from fastcheck.models.layered.plan import column_path, column_size
@@ -150,8 +151,15 @@ def _column_block_kernel(deep):
                                                                                           wrow, dmax):
                 return 0
             quad = dmax * wmax <= cubics.quad_limit(out, J0)
-            series = cubics.output_rows(DT, cubic, SK, nc, inputs, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad, acc,
-                                        row, Q, AB, t, J0, scale)
+            if loss == SOFTMAX_CE:
+                took = softmax.softmax_rows(DT, cubic, SK, nc, inputs, MT, G, u, R, theta, wrow, P, False, AT, YT, oL,
+                                            K, acc, row, Q, AB, t, J0, scale, dmax * wmax)
+                if took < 0:
+                    return 0
+                series = took == 1
+            else:
+                series = cubics.output_rows(DT, cubic, SK, nc, inputs, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad,
+                                            acc, row, Q, AB, t, J0, scale)
         elif deep:
             mid, out = arch[m, ACT], arch[L - 1, ACT]
             wmax = cubics.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
@@ -162,8 +170,15 @@ def _column_block_kernel(deep):
             if zmax > cubics.layer_limit(out, J0) or not cubics.outputs_keep_sign(out, ZT, oL, P, B, dmax):
                 return 0
             quad = zmax <= cubics.quad_limit(out, J0)
-            series = cubics.hidden_output_rows(DT, cubic, SK, nc, inputs, MT, u, R, P, G, AT, YT, oL, K, quad, acc,
-                                               row, Q, AB, t, J0, scale)
+            if loss == SOFTMAX_CE:
+                took = softmax.softmax_rows(DT, cubic, SK, nc, inputs, MT, G, u, R, theta, 0, P, True, AT, YT, oL, K,
+                                            acc, row, Q, AB, t, J0, scale, zmax)
+                if took < 0:
+                    return 0
+                series = took == 1
+            else:
+                series = cubics.hidden_output_rows(DT, cubic, SK, nc, inputs, MT, u, R, P, G, AT, YT, oL, K, quad,
+                                                   acc, row, Q, AB, t, J0, scale)
         else:  # at most two layers: m is always the last one (this branch is not compiled)
             return 0
         for c in range(nc):

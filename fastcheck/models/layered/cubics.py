@@ -38,7 +38,7 @@ allows (:func:`quadratic_limit`).
 So, for the coordinates of one column, stacked as rows ``r`` (a coordinate at
 one move) with their column changes ``D[b, r]`` (for a sigmoid column, the
 cubic in ``δ = s·x_b``, made sample by sample beside the loops that read it,
-:func:`_column_row`):
+:func:`column_row`):
 
 * one layer above (the sigmoid output): the output unit k moves by
   ``δ = D·W[j, k]``, so its change is the cubic in D with coefficients
@@ -57,7 +57,7 @@ evaluated one by one: each sample's loss change is a polynomial in x, and its
 terms up to x⁴ (:data:`SERIES`), summed over the samples with the powers of
 the inputs, ``Q_p[c] = Σ_b β_p[b]·x_b[c]ᵖ``, give every row of coordinate c as
 ``Σ_p Q_p[c]·sᵖ`` whatever the number of moves (:func:`_series_sample`,
-:func:`_series_rows`, driven by :func:`_series_taken`).  The terms left out are bounded from the coefficients
+:func:`_series_rows`, driven by :func:`series_taken`).  The terms left out are bounded from the coefficients
 (:func:`_series_tail`, a majorant); the block takes the series only when that
 bound is under 1/64 of the rounding of J(θ) itself, else the rows one by one.
 
@@ -279,7 +279,7 @@ def column_bound(G, MT, u, dx):
 
 
 @jit(NET)
-def _column_row(b, DT, cubic, SK, nc, XG, G, MT, u, row):
+def column_row(b, DT, cubic, SK, nc, XG, G, MT, u, row):
     """Sample b's column changes of every row: ``DT[b]`` when step 1 was taken row by row,
     else (``cubic``) ``row[k·nc + c] = M[b, u]·(σ(z + δ) − σ(z))`` by the cubic in
     ``δ = SK[k, c]·XG[b, c]`` (``XG[b, c]`` is the input that coordinate c multiplies on
@@ -336,10 +336,10 @@ def _series_majorant(b, a, na, G, MT, u, tails):
 
 
 @jit(NET)
-def _series_taken(cubic, acc, AB, na, nc, inputs, G, MT, u, SK, Q, t, J0, scale):
+def series_taken(cubic, acc, AB, na, nc, inputs, G, MT, u, SK, Q, t, J0, scale):
     """The rows of a block from the series in the move, when it may take it: a sigmoid column
     (``cubic``), real moves, and the left-out terms under rounding (:func:`_series_tail`,
-    :func:`_series_ok`); ``AB[b]`` holds sample b's loss polynomial in D (``na`` coefficients).
+    :func:`series_ok`); ``AB[b]`` holds sample b's loss polynomial in D (``na`` coefficients).
     ``inputs`` as :func:`column_inputs` takes them: rows that run on are read in place from
     the layer's activations, others gathered first.  Returns whether it did (else it has
     written nothing the caller reads)."""
@@ -349,7 +349,7 @@ def _series_taken(cubic, acc, AB, na, nc, inputs, G, MT, u, SK, Q, t, J0, scale)
     tails = np.zeros(len(SERIES_POINTS))
     for b in range(B):
         _series_majorant(b, AB[b], na, G, MT, u, tails)
-    if not _series_ok(J0, scale, _series_tail(tails, t)):
+    if not series_ok(J0, scale, _series_tail(tails, t)):
         return False
     XG, A, i0, ii, nw, run = inputs
     Q[:, :nc] = 0.0
@@ -439,7 +439,7 @@ def _series_rows(Q, SK, nc, acc):
 
 
 @jit(NET)
-def _series_ok(J0, scale, bound):
+def series_ok(J0, scale, bound):
     """Whether the series' left-out terms (``bound``, before the loss ``scale``) are under
     :data:`SERIES_SHARE` of the rounding of J(θ) (machine epsilon of its precision times |J(θ)|)."""
     eps = 2.0**-23 if is_single(J0) else 2.0**-52
@@ -462,7 +462,7 @@ def _loss_polynomial(c1, c2, c3, t, quad, a):
 
 
 @jit(NET)
-def _polynomial_rows(D, Ru, a, quad, acc):
+def polynomial_rows(D, Ru, a, quad, acc):
     """``acc[r] += Σ_n a[n − 1]·D[r]ⁿ`` (Horner; degree 4 when ``quad``, else 6), over rows ``r < Ru``."""
     a1, a2, a3, a4, a5, a6 = a[0], a[1], a[2], a[3], a[4], a[5]
     if quad:
@@ -483,7 +483,7 @@ def output_rows(DT, cubic, SK, nc, inputs, MT, u0, R, theta, wrow, G, AT, YT, oL
     for a column whose next layer is the sigmoid output (``w = θ[wrow : wrow + K]``).
 
     The column's changes ``D[b, r]`` come from ``DT`` (``(B, ≥ R)``) or, for a sigmoid
-    column ``u0`` by its cubic, sample by sample from :func:`_column_row`, with the inputs
+    column ``u0`` by its cubic, sample by sample from :func:`column_row`, with the inputs
     ``XG`` that :func:`column_inputs` fills from ``inputs = (XG, A, i0, ii, nw, run)``.  For one sample,
     the sum over the K outputs is one polynomial in D (degree 4, or 6 for the cubic): its
     coefficients ``Σ_k`` are taken once per sample (:func:`_loss_polynomial`), and each row pays
@@ -502,7 +502,7 @@ def output_rows(DT, cubic, SK, nc, inputs, MT, u0, R, theta, wrow, G, AT, YT, oL
     Ru = np.uint64(R)
     for b in range(B):
         _output_polynomial(b, theta, wrow, G, AT, YT, oL, K, quad, two, AB[b])
-    if _series_taken(cubic, acc, AB, 4 if quad else 6, nc, inputs, G, MT, u0, SK, Q, t, J0, scale):
+    if series_taken(cubic, acc, AB, 4 if quad else 6, nc, inputs, G, MT, u0, SK, Q, t, J0, scale):
         return True
     XG = inputs[0]
     if cubic:
@@ -510,8 +510,8 @@ def output_rows(DT, cubic, SK, nc, inputs, MT, u0, R, theta, wrow, G, AT, YT, oL
     for r in range(Ru):
         acc[r] = 0.0
     for b in range(B):
-        D = _column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
-        _polynomial_rows(D, Ru, AB[b], quad, acc)
+        D = column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
+        polynomial_rows(D, Ru, AB[b], quad, acc)
     return False
 
 
@@ -633,7 +633,7 @@ def _composed_quartic(p1, p2, p3, e1, e2, e3, e4, a):
 
 
 @jit(NET)
-def _composed_rows(D, Ru, a, quad, acc):
+def composed_rows(D, Ru, a, quad, acc):
     """``acc[r] += Σ_m a[m − 1]·D[r]ᵐ`` (Horner; degree 12 when ``quad``, else 18), over rows ``r < Ru``."""
     if quad:
         a1, a2, a3, a4, a5, a6 = a[0], a[1], a[2], a[3], a[4], a[5]
@@ -662,7 +662,7 @@ def hidden_output_rows(DT, cubic, SK, nc, inputs, MT, u0, R, P, G, AT, YT, oL, K
     As there, the sum over the K outputs is one polynomial in D per sample: each output's
     loss change is a polynomial in δ (:func:`_loss_polynomial`), composed with δ's cubic in D
     (:func:`_composed_loss_polynomial`; degree 12, or 18 for the cubic), the K of them summed
-    coefficient by coefficient, and each row pays one Horner evaluation (:func:`_composed_rows`)
+    coefficient by coefficient, and each row pays one Horner evaluation (:func:`composed_rows`)
     instead of K cubics and K loss polynomials.  A sigmoid column takes the series in the move
     when it may, as in :func:`output_rows` (and returns whether it did)."""
     B = DT.shape[0]
@@ -674,7 +674,7 @@ def hidden_output_rows(DT, cubic, SK, nc, inputs, MT, u0, R, P, G, AT, YT, oL, K
     ne = 4 if quad else 6
     for b in range(B):
         _hidden_polynomial(b, P, G, AT, YT, oL, K, quad, two, ne, e, AB[b], pw, nxt)
-    if _series_taken(cubic, acc, AB, 3 * ne, nc, inputs, G, MT, u0, SK, Q, t, J0, scale):
+    if series_taken(cubic, acc, AB, 3 * ne, nc, inputs, G, MT, u0, SK, Q, t, J0, scale):
         return True
     XG = inputs[0]
     if cubic:
@@ -682,8 +682,8 @@ def hidden_output_rows(DT, cubic, SK, nc, inputs, MT, u0, R, P, G, AT, YT, oL, K
     for r in range(Ru):
         acc[r] = 0.0
     for b in range(B):
-        D = _column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
-        _composed_rows(D, Ru, AB[b], quad, acc)
+        D = column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
+        composed_rows(D, Ru, AB[b], quad, acc)
     return False
 
 
