@@ -146,7 +146,8 @@ def render(df, args, trees) -> str:
              "over rounds of a median of runs, compilation excluded.  The unit is one `model.cost` in the same",
              "process.",
              ""]
-    head = "| network | activations | loss | tree | full check (s) | check ÷ forward pass | difference | verdict | kinks |"
+    head = ("| network | activations | loss | tree | full check (s) | check ÷ forward pass | difference | verdict |"
+            " kinks |")
     sep = "|---|---|---|---|---:|---:|---:|---|---:|"
     if "trees_differ" in df:
         head += " trees' gradients differ by |"
