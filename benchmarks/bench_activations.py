@@ -7,8 +7,8 @@ Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_activations.py --b
 ``git worktree add DIR REV``).  Each round runs one child process per tree, baseline first, each
 importing its own ``fastcheck`` with the compiled kernels (compilation excluded: every network is
 checked once before the clock).  On MLP 784-128-10 and 784-256-64-10 (batch 64, 2 threads), under sse with
-the same activation on every layer or a hidden activation under an identity output, and under softmax
-cross-entropy over an identity output, every child
+the same activation on every layer or a hidden activation under an identity output, under softmax
+cross-entropy over an identity output and binary cross-entropy over a sigmoid or identity output, every child
 measures one ``model.cost`` (the unit), a full central ``check_model`` (median of ``--repeat``), its
 difference, verdict and kink coordinates, and keeps the numerical gradient, so that the trees'
 estimates are compared entry by entry (the largest difference relative to max |g|).  Writes
@@ -33,9 +33,10 @@ ROOT = HERE.parent
 OUT = ROOT / "reports" / "activations"
 NETWORKS = ([784, 128, 10], [784, 256, 64, 10])
 ACTIVATIONS = ("sigmoid", "tanh", "softplus", "relu", "leaky_relu", "identity", "relu/identity", "tanh/identity")
-#: (activations, loss) of every network measured: sse for each activation, and softmax cross-entropy over an
-#: identity output (the usual classifier)
-CASES = tuple((a, "sse") for a in ACTIVATIONS) + (("relu/identity", "softmax_ce"), ("tanh/identity", "softmax_ce"))
+#: (activations, loss) of every network measured: sse for each activation, softmax cross-entropy over an
+#: identity output (the usual classifier) and binary cross-entropy over a sigmoid or an identity output
+CASES = tuple((a, "sse") for a in ACTIVATIONS) + (("relu/identity", "softmax_ce"), ("tanh/identity", "softmax_ce"),
+                                                  ("relu/sigmoid", "bce"), ("relu/identity", "bce"))
 BATCH = 64
 THREADS = 2
 

@@ -154,6 +154,10 @@ COLUMN = [
     ((5, 7, 4), ["relu", "identity"], "softmax_ce", 0.0, 1.0),
     ((4, 6, 5, 3), ["tanh", "sigmoid", "identity"], "softmax_ce", 0.1, 0.8),
     ((3, 5, 4, 6, 2), ["sigmoid", "relu", "relu", "identity"], "softmax_ce", 0.0, 1.0),
+    # binary cross-entropy: any output one layer above, an identity output two layers above
+    ((5, 7, 3), "sigmoid", "bce", 0.1, 1.0),
+    ((5, 7, 3), ["tanh", "identity"], "bce", 0.0, 0.8),
+    ((4, 6, 5, 3), ["relu", "softplus", "identity"], "bce", 0.0, 1.0),
 ]
 
 
@@ -276,6 +280,35 @@ def test_the_softmax_loss_polynomial_is_the_loss_change_within_its_remainder_bou
                 third = sum(a[m] * D ** (m + 1) for m in range(2, softmax.TERMS))
                 second = sum(a[m] * D ** (m + 1) for m in range(1, 2))
                 assert abs(third) > bound and abs(second) > bound
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="needs an extended-precision long double")
+def test_the_bce_loss_polynomial_is_the_loss_change_within_its_remainder_bound():
+    """A sample's binary cross-entropy change as a polynomial in D (softplus's cubic composed with each
+    output's cubic in D) against the change itself in extended precision: within e^|d|·d⁴/96 per output."""
+    from fastcheck.models.layered import bce
+
+    rng = np.random.default_rng(8)
+    K, B = 4, 3
+    AT = np.concatenate([rng.normal(size=(K - 1, B)) * 3.0, [[-40.0, 0.0, 35.0]]])  # one saturated output
+    YT = rng.uniform(0, 1, size=(K, B))
+    c = rng.normal(size=(3, K)) * np.array([1.0, 0.5, 0.3])[:, None]
+    a = np.zeros(cubics.LOSS_TERMS)
+    L = np.longdouble
+
+    def softplus(v):
+        return np.logaddexp(np.zeros_like(v), v)
+
+    for b in range(B):
+        bce.sample_polynomial(b, c, AT, YT, 0, K, a, np.zeros(3), np.zeros(10), np.zeros(10))
+        assert np.all(a[bce.TERMS:] == 0.0)
+        for D in (1e-4, 1e-2, 0.1, -0.2):
+            d = np.array([L(c[0, k]) * L(D) + L(c[1, k]) * L(D) ** 2 + L(c[2, k]) * L(D) ** 3 for k in range(K)])
+            x, y = AT[:, b].astype(L), YT[:, b].astype(L)
+            exact = float(np.sum(softplus(x + d) - softplus(x) - y * d))
+            poly = sum(a[m] * D ** (m + 1) for m in range(bce.TERMS))
+            bound = float(np.sum(np.exp(np.abs(d)) * d**4)) / 96
+            assert abs(poly - exact) <= bound + 64 * MACH * (abs(exact) + 1e-300), (b, D, poly - exact, bound)
 
 
 def _series_parts(rng, na, nc, B, n_moves, smax):
@@ -497,15 +530,16 @@ def test_column_path_complex_step_central4_and_float32(params):
 
 
 @pytest.mark.parametrize("loss", sorted(set(LOSSES) - {"sse", "mse"}))
-def test_column_path_for_squared_losses_and_softmax_over_identity_one_or_two_layers_below_the_output(loss):
+def test_column_path_for_every_loss_one_or_two_layers_below_the_output(loss):
+    # over a sigmoid output: binary cross-entropy one layer below it, softmax cross-entropy never
     model, theta, X, Y = _build((3, 4, 5, 2), "sigmoid", loss, 0.0, 1.0)
     arch, code = model.cost_args(X, Y)[2:4]
-    assert not any(layered._column_path(arch, code, l) for l in range(3))
+    assert [layered._column_path(arch, code, l) for l in range(3)] == [False, loss == "bce", False]
     model, theta, X, Y = _build((3, 4, 5, 2), ["sigmoid", "tanh", "relu"], "sse", 0.0, 1.0)
     arch, code = model.cost_args(X, Y)[2:4]
     assert [layered._column_path(arch, code, l) for l in range(3)] == [True, True, False]
-    # softmax cross-entropy takes it only over an identity output
-    model, theta, X, Y = _build((3, 4, 5, 2), ["sigmoid", "tanh", "identity"], "softmax_ce", 0.0, 1.0)
+    # over an identity output, both cross-entropies one and two layers below it
+    model, theta, X, Y = _build((3, 4, 5, 2), ["sigmoid", "tanh", "identity"], loss, 0.0, 1.0)
     arch, code = model.cost_args(X, Y)[2:4]
     assert [layered._column_path(arch, code, l) for l in range(3)] == [True, True, False]
     model, theta, X, Y = _build((3, 4, 5, 6, 2), "sigmoid", "sse", 0.0, 1.0)

@@ -50,6 +50,8 @@ The modules, one algorithm each (each imports only those above it in this list):
 * :mod:`.softmax`: softmax cross-entropy on the column path, a sample's loss
   change as a polynomial in the column's change (its cumulants, with a bound
   of the rest);
+* :mod:`.bce`: binary cross-entropy on the column path, likewise (softplus's
+  Taylor coefficients composed with the outputs' cubics);
 * :mod:`.columns`: the column path, a block of one column's coordinates
   through those cubics;
 * :mod:`.kernel`: :func:`layered_costs` and :func:`layered_complex_step`,

@@ -1,8 +1,9 @@
 """The column path: a block of one column's coordinates, the layers above as cubics.
 
 When layer l is one or two layers below the output and the loss is sse or mse, or
-softmax cross-entropy over an identity output (:func:`fastcheck.models.layered.plan.column_path`;
-the loss change by its cumulants, :mod:`fastcheck.models.layered.softmax`), every coordinate of
+softmax cross-entropy over an identity output (the loss change by its cumulants,
+:mod:`fastcheck.models.layered.softmax`), or binary cross-entropy (over an identity output two layers
+above; :mod:`fastcheck.models.layered.bce`) (:func:`fastcheck.models.layered.plan.column_path`), every coordinate of
 column j of layer l (``W_l[:, j]`` and ``b_l[j]``) moves the rest of the network
 through the column's change ``D_b`` alone, and each unit above changes by a
 cubic in its move: sigmoid, tanh and softplus with a remainder under rounding,
@@ -34,8 +35,8 @@ import numpy as np
 
 from fastcheck.config import NET, jit
 from fastcheck.models.backprop import ACT, IN_OFF, N_OUT, OUT_OFF, W_OFF
-from fastcheck.models.functions import SOFTMAX_CE, SSE, loss_scale
-from fastcheck.models.layered import cubics, softmax
+from fastcheck.models.functions import BCE, SOFTMAX_CE, SSE, loss_scale
+from fastcheck.models.layered import bce, cubics, softmax
 from fastcheck.models.layered.cache import locate, matrix_view
 from fastcheck.models.layered.moves import l2_change, moved_column
 from fastcheck.models.layered.plan import column_path, column_size
@@ -157,6 +158,12 @@ def _column_block_kernel(deep):
                 if took < 0:
                     return 0
                 series = took == 1
+            elif loss == BCE:
+                took = bce.bce_rows(DT, cubic, SK, nc, inputs, MT, G, u, R, theta, wrow, P, False, AT, YT, oL, K, acc,
+                                    row, Q, AB, t, J0, scale, bce.output_bound(dmax * wmax))
+                if took < 0:
+                    return 0
+                series = took == 1
             else:
                 series = cubics.output_rows(DT, cubic, SK, nc, inputs, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad,
                                             acc, row, Q, AB, t, J0, scale)
@@ -173,6 +180,12 @@ def _column_block_kernel(deep):
             if loss == SOFTMAX_CE:
                 took = softmax.softmax_rows(DT, cubic, SK, nc, inputs, MT, G, u, R, theta, 0, P, True, AT, YT, oL, K,
                                             acc, row, Q, AB, t, J0, scale, zmax)
+                if took < 0:
+                    return 0
+                series = took == 1
+            elif loss == BCE:
+                took = bce.bce_rows(DT, cubic, SK, nc, inputs, MT, G, u, R, theta, 0, P, True, AT, YT, oL, K, acc, row,
+                                    Q, AB, t, J0, scale, zmax)
                 if took < 0:
                     return 0
                 series = took == 1

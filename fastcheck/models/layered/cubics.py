@@ -570,7 +570,7 @@ def output_bound(P, B, dmax):
 
 
 @jit(NET)
-def _composed_loss_polynomial(p1, p2, p3, e, ne, a, pw, nxt):
+def composed_loss_polynomial(p1, p2, p3, e, ne, a, pw, nxt):
     """Add to ``a`` the coefficients of ``Σ_n e[n − 1]·zⁿ`` (n = 1 … ``ne``) as a polynomial in x,
     ``z = x·(p1 + x·(p2 + x·p3))``: ``a[m − 1]`` multiplies xᵐ, m = 1 … 3·ne.  ``pw`` and ``nxt`` are
     scratch of 3·ne + 1 entries (the coefficients of zⁿ, then of zⁿ⁺¹)."""
@@ -594,7 +594,7 @@ def _composed_loss_polynomial(p1, p2, p3, e, ne, a, pw, nxt):
 
 @jit(NET)
 def _composed_quartic(p1, p2, p3, e1, e2, e3, e4, a):
-    """:func:`_composed_loss_polynomial` for ``ne = 4`` (the quadratic output route), written out:
+    """:func:`composed_loss_polynomial` for ``ne = 4`` (the quadratic output route), written out:
     the coefficients of z², z³, z⁴ (``qn_m`` multiplies xᵐ in zⁿ) in registers rather than in scratch arrays."""
     q2_2 = p1 * p1
     q2_3 = p1 * p2 + p2 * p1
@@ -661,7 +661,7 @@ def hidden_output_rows(DT, cubic, SK, nc, inputs, MT, u0, R, P, G, AT, YT, oL, K
 
     As there, the sum over the K outputs is one polynomial in D per sample: each output's
     loss change is a polynomial in δ (:func:`_loss_polynomial`), composed with δ's cubic in D
-    (:func:`_composed_loss_polynomial`; degree 12, or 18 for the cubic), the K of them summed
+    (:func:`composed_loss_polynomial`; degree 12, or 18 for the cubic), the K of them summed
     coefficient by coefficient, and each row pays one Horner evaluation (:func:`composed_rows`)
     instead of K cubics and K loss polynomials.  A sigmoid column takes the series in the move
     when it may, as in :func:`output_rows` (and returns whether it did)."""
@@ -700,4 +700,4 @@ def _hidden_polynomial(b, P, G, AT, YT, oL, K, quad, two, ne, e, a, pw, nxt):
         if quad:
             _composed_quartic(P[b, k], P[B + b, k], P[2 * B + b, k], e[0], e[1], e[2], e[3], a)
         else:
-            _composed_loss_polynomial(P[b, k], P[B + b, k], P[2 * B + b, k], e, ne, a, pw, nxt)
+            composed_loss_polynomial(P[b, k], P[B + b, k], P[2 * B + b, k], e, ne, a, pw, nxt)

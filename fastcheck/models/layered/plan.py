@@ -7,9 +7,10 @@ coordinates of one layer (of one column ``j`` on the column path), at most
 ``column_size = max(1, COLUMN_ENTRIES // (n_moves·B))`` on the column path (a
 row is one sample of one coordinate at one move).  A layer takes the column
 path when it is one or two layers below the output and the loss is sse or mse,
-or softmax cross-entropy over an identity output (:func:`column_path`; a block
-whose moves the cubics cannot take leaves it).  The plan is a function of ``coords`` alone, so the thread count does not
-enter and every block runs the same operations whatever the number of threads.
+softmax cross-entropy over an identity output, or binary cross-entropy (two layers
+below, over an identity output) (:func:`column_path`; a block whose moves the cubics
+cannot take leaves it).  The plan is a function of ``coords`` alone, so the thread
+count does not enter and every block runs the same operations whatever the number of threads.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from fastcheck.config import NET, jit
 from fastcheck.models.backprop import ACT
-from fastcheck.models.functions import IDENTITY, MSE, SOFTMAX_CE, SSE
+from fastcheck.models.functions import BCE, IDENTITY, MSE, SOFTMAX_CE, SSE
 from fastcheck.models.layered.cache import locate, widest
 
 #: Rows (coordinate × offset × sample) one block stacks for its matrix products
@@ -52,11 +53,17 @@ def column_size(n_moves, B):
 @jit(NET)
 def column_path(arch, loss, l):
     """Whether the coordinates of layer l take the column path (:mod:`fastcheck.models.layered.columns`):
-    one or two layers above l (of any activation), under sse or mse, or under softmax cross-entropy of an
-    identity output (:mod:`fastcheck.models.layered.softmax`)."""
+    one or two layers above l (of any activation), under sse or mse, under softmax cross-entropy of an
+    identity output (:mod:`fastcheck.models.layered.softmax`), or under binary cross-entropy one layer
+    below the output, or two below an identity output (:mod:`fastcheck.models.layered.bce`)."""
     L = arch.shape[0]
     above = L - 1 - l
-    return 1 <= above <= 2 and (loss == SSE or loss == MSE or (loss == SOFTMAX_CE and arch[L - 1, ACT] == IDENTITY))
+    if above < 1 or above > 2:
+        return False
+    if loss == SSE or loss == MSE:
+        return True
+    identity = arch[L - 1, ACT] == IDENTITY
+    return (loss == SOFTMAX_CE and identity) or (loss == BCE and (above == 1 or identity))
 
 
 @jit(NET)
