@@ -158,6 +158,7 @@ COLUMN = [
     ((5, 7, 3), "sigmoid", "bce", 0.1, 1.0),
     ((5, 7, 3), ["tanh", "identity"], "bce", 0.0, 0.8),
     ((4, 6, 5, 3), ["relu", "softplus", "identity"], "bce", 0.0, 1.0),
+    ((4, 6, 5, 3), ["relu", "tanh", "sigmoid"], "bce", 0.1, 0.8),
 ]
 
 
@@ -531,10 +532,10 @@ def test_column_path_complex_step_central4_and_float32(params):
 
 @pytest.mark.parametrize("loss", sorted(set(LOSSES) - {"sse", "mse"}))
 def test_column_path_for_every_loss_one_or_two_layers_below_the_output(loss):
-    # over a sigmoid output: binary cross-entropy one layer below it, softmax cross-entropy never
+    # over a sigmoid output: binary cross-entropy one and two layers below it, softmax cross-entropy never
     model, theta, X, Y = _build((3, 4, 5, 2), "sigmoid", loss, 0.0, 1.0)
     arch, code = model.cost_args(X, Y)[2:4]
-    assert [layered._column_path(arch, code, l) for l in range(3)] == [False, loss == "bce", False]
+    assert [layered._column_path(arch, code, l) for l in range(3)] == [loss == "bce", loss == "bce", False]
     model, theta, X, Y = _build((3, 4, 5, 2), ["sigmoid", "tanh", "relu"], "sse", 0.0, 1.0)
     arch, code = model.cost_args(X, Y)[2:4]
     assert [layered._column_path(arch, code, l) for l in range(3)] == [True, True, False]

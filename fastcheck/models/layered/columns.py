@@ -2,8 +2,8 @@
 
 When layer l is one or two layers below the output and the loss is sse or mse, or
 softmax cross-entropy over an identity output (the loss change by its cumulants,
-:mod:`fastcheck.models.layered.softmax`), or binary cross-entropy (over an identity output two layers
-above; :mod:`fastcheck.models.layered.bce`) (:func:`fastcheck.models.layered.plan.column_path`), every coordinate of
+:mod:`fastcheck.models.layered.softmax`), or binary cross-entropy (:mod:`fastcheck.models.layered.bce`)
+(:func:`fastcheck.models.layered.plan.column_path`), every coordinate of
 column j of layer l (``W_l[:, j]`` and ``b_l[j]``) moves the rest of the network
 through the column's change ``D_b`` alone, and each unit above changes by a
 cubic in its move: sigmoid, tanh and softplus with a remainder under rounding,
@@ -160,7 +160,7 @@ def _column_block_kernel(deep):
                 series = took == 1
             elif loss == BCE:
                 took = bce.bce_rows(DT, cubic, SK, nc, inputs, MT, G, u, R, theta, wrow, P, False, AT, YT, oL, K, acc,
-                                    row, Q, AB, t, J0, scale, bce.output_bound(dmax * wmax))
+                                    row, Q, AB, t, J0, scale, dmax * wmax)
                 if took < 0:
                     return 0
                 series = took == 1

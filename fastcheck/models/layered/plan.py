@@ -6,11 +6,11 @@ coordinates of one layer (of one column ``j`` on the column path), at most
 ``block_size = max(1, BLOCK_ROWS // (n_moves·B))`` coordinates, and
 ``column_size = max(1, COLUMN_ENTRIES // (n_moves·B))`` on the column path (a
 row is one sample of one coordinate at one move).  A layer takes the column
-path when it is one or two layers below the output and the loss is sse or mse,
-softmax cross-entropy over an identity output, or binary cross-entropy (two layers
-below, over an identity output) (:func:`column_path`; a block whose moves the cubics
-cannot take leaves it).  The plan is a function of ``coords`` alone, so the thread
-count does not enter and every block runs the same operations whatever the number of threads.
+path when it is one or two layers below the output and the loss is sse, mse, binary
+cross-entropy, or softmax cross-entropy over an identity output (:func:`column_path`; a
+block whose moves the cubics cannot take leaves it).  The plan is a function of
+``coords`` alone, so the thread count does not enter and every block runs the same
+operations whatever the number of threads.
 """
 from __future__ import annotations
 
@@ -54,16 +54,13 @@ def column_size(n_moves, B):
 def column_path(arch, loss, l):
     """Whether the coordinates of layer l take the column path (:mod:`fastcheck.models.layered.columns`):
     one or two layers above l (of any activation), under sse or mse, under softmax cross-entropy of an
-    identity output (:mod:`fastcheck.models.layered.softmax`), or under binary cross-entropy one layer
-    below the output, or two below an identity output (:mod:`fastcheck.models.layered.bce`)."""
+    identity output (:mod:`fastcheck.models.layered.softmax`), or under binary cross-entropy
+    (:mod:`fastcheck.models.layered.bce`)."""
     L = arch.shape[0]
     above = L - 1 - l
     if above < 1 or above > 2:
         return False
-    if loss == SSE or loss == MSE:
-        return True
-    identity = arch[L - 1, ACT] == IDENTITY
-    return (loss == SOFTMAX_CE and identity) or (loss == BCE and (above == 1 or identity))
+    return loss == SSE or loss == MSE or loss == BCE or (loss == SOFTMAX_CE and arch[L - 1, ACT] == IDENTITY)
 
 
 @jit(NET)
