@@ -115,16 +115,6 @@ def bce_rows(DT, cubic, SK, nc, inputs, MT, G, u0, R, theta, wrow, P, deep, AT, 
                 u = oL + k
                 c[0, k], c[1, k], c[2, k] = G[0, u, b] * w, G[1, u, b] * w * w, G[2, u, b] * w * w * w
             sample_polynomial(b, c, AT, YT, oL, K, AB[b], e, pw, nxt)
-    na = 2 * TERMS if deep else TERMS
-    if cubics.series_taken(cubic, acc, AB, na, nc, inputs, G, MT, u0, SK, Q, t, J0, scale):
-        return 1
-    XG = inputs[0]
-    if cubic:
-        cubics.column_inputs(inputs, nc)
-    Ru = np.uint64(R)
-    for r in range(Ru):
-        acc[r] = 0.0
-    for b in range(B):
-        D = cubics.column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
-        cubics.composed_rows(D, Ru, AB[b], not deep, acc)
-    return 0
+    took = cubics.loss_rows(DT, cubic, SK, nc, inputs, MT, G, u0, R, acc, row, Q, AB, 2 * TERMS if deep else TERMS, t,
+                            J0, scale)
+    return 1 if took else 0

@@ -499,19 +499,32 @@ def output_rows(DT, cubic, SK, nc, inputs, MT, u0, R, theta, wrow, G, AT, YT, oL
     """
     B = DT.shape[0]
     two = const(2.0, AT[0, 0])
-    Ru = np.uint64(R)
     for b in range(B):
         _output_polynomial(b, theta, wrow, G, AT, YT, oL, K, quad, two, AB[b])
-    if series_taken(cubic, acc, AB, 4 if quad else 6, nc, inputs, G, MT, u0, SK, Q, t, J0, scale):
+    return loss_rows(DT, cubic, SK, nc, inputs, MT, G, u0, R, acc, row, Q, AB, 4 if quad else 6, t, J0, scale)
+
+
+@jit(NET)
+def loss_rows(DT, cubic, SK, nc, inputs, MT, G, u0, R, acc, row, Q, AB, na, t, J0, scale):
+    """``acc[r] = Σ_b Σ_m AB[b, m − 1]·D[b, r]ᵐ`` for the ``R`` rows of a block, from each sample's loss
+    polynomial in the column's change (``na`` coefficients): by the series in the move when the block may
+    take it (:func:`series_taken`), else row by row, one Horner evaluation of degree 4, 6, 12 or 18 (the
+    least that holds ``na``) per row and sample, the changes D from ``DT`` or the column's cubic
+    (:func:`column_row`).  Returns whether it took the series."""
+    if series_taken(cubic, acc, AB, na, nc, inputs, G, MT, u0, SK, Q, t, J0, scale):
         return True
     XG = inputs[0]
     if cubic:
         column_inputs(inputs, nc)
+    Ru = np.uint64(R)
     for r in range(Ru):
         acc[r] = 0.0
-    for b in range(B):
+    for b in range(DT.shape[0]):
         D = column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
-        polynomial_rows(D, Ru, AB[b], quad, acc)
+        if na <= 6:
+            polynomial_rows(D, Ru, AB[b], na <= 4, acc)
+        else:
+            composed_rows(D, Ru, AB[b], na <= 12, acc)
     return False
 
 
@@ -667,24 +680,13 @@ def hidden_output_rows(DT, cubic, SK, nc, inputs, MT, u0, R, P, G, AT, YT, oL, K
     when it may, as in :func:`output_rows` (and returns whether it did)."""
     B = DT.shape[0]
     two = const(2.0, AT[0, 0])
-    Ru = np.uint64(R)
     e = np.zeros(6, AT.dtype)
     pw = np.zeros(19, AT.dtype)
     nxt = np.zeros(19, AT.dtype)
     ne = 4 if quad else 6
     for b in range(B):
         _hidden_polynomial(b, P, G, AT, YT, oL, K, quad, two, ne, e, AB[b], pw, nxt)
-    if series_taken(cubic, acc, AB, 3 * ne, nc, inputs, G, MT, u0, SK, Q, t, J0, scale):
-        return True
-    XG = inputs[0]
-    if cubic:
-        column_inputs(inputs, nc)
-    for r in range(Ru):
-        acc[r] = 0.0
-    for b in range(B):
-        D = column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
-        composed_rows(D, Ru, AB[b], quad, acc)
-    return False
+    return loss_rows(DT, cubic, SK, nc, inputs, MT, G, u0, R, acc, row, Q, AB, 3 * ne, t, J0, scale)
 
 
 @jit(NET)

@@ -119,19 +119,6 @@ def softmax_rows(DT, cubic, SK, nc, inputs, MT, G, u0, R, theta, wrow, P, deep, 
                 e[1, k] = P[B + b, k]
                 e[2, k] = P[2 * B + b, k]
         sample_polynomial(b, e, AT, YT, oL, K, AB[b], mean)
-    na = TERMS if deep else 3
-    if cubics.series_taken(cubic, acc, AB, na, nc, inputs, G, MT, u0, SK, Q, t, J0, scale):
-        return 1
-    XG = inputs[0]
-    if cubic:
-        cubics.column_inputs(inputs, nc)
-    Ru = np.uint64(R)
-    for r in range(Ru):
-        acc[r] = 0.0
-    for b in range(B):
-        D = cubics.column_row(b, DT, cubic, SK, nc, XG, G, MT, u0, row)
-        if deep:
-            cubics.composed_rows(D, Ru, AB[b], True, acc)
-        else:
-            cubics.polynomial_rows(D, Ru, AB[b], True, acc)
-    return 0
+    took = cubics.loss_rows(DT, cubic, SK, nc, inputs, MT, G, u0, R, acc, row, Q, AB, TERMS if deep else 3, t, J0,
+                            scale)
+    return 1 if took else 0
