@@ -11,6 +11,7 @@ import pytest
 from fastcheck import check_model
 from fastcheck.evaluators.structured import LayeredEvaluator
 from fastcheck.models import LOSSES, MLP, layered
+from fastcheck.models.functions import SIGMOID
 from fastcheck.models.layered import cubics
 from tests import naive
 
@@ -43,6 +44,15 @@ def _sigma_ld(z):
     return np.longdouble(1) / (np.longdouble(1) + np.exp(-z))
 
 
+def _one_layer(code, T):
+    """An ``arch`` of one layer of T units of activation ``code`` (the units 0 … T − 1)."""
+    from fastcheck.models.backprop import ACT, N_OUT, OUT_OFF
+
+    arch = np.zeros((1, 7), np.int64)
+    arch[0, N_OUT], arch[0, ACT], arch[0, OUT_OFF] = T, code, 0
+    return arch
+
+
 @pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="needs an extended-precision long double")
 def test_the_cubic_is_the_moved_sigmoid_to_rounding():
     """σ(z + δ) − σ(z) from the cached coefficients, against extended precision, for every
@@ -50,7 +60,7 @@ def test_the_cubic_is_the_moved_sigmoid_to_rounding():
     z = np.concatenate([np.linspace(-40, 40, 161), [-700.0, -30.5, 0.0, 1e-3, 36.0]])
     H = 1.0 / (1.0 + np.exp(-z))
     E = np.exp(-z)
-    G = cubics.sigmoid_coefficients(H[:, None], E[:, None])[:, :, 0]
+    G = cubics.unit_coefficients(_one_layer(SIGMOID, len(z)), H[:, None], E[:, None], z[:, None])[:, :, 0]
     for delta in (1e-9, -3e-7, 1e-5, -2.0**-14, 2.0**-13, -(2.0**-13)):
         d = delta * (G[0] + delta * (G[1] + delta * G[2]))
         # σ(z + δ) − σ(z) = e^(−z)·(1 − e^(−δ))·σ(z)·σ(z + δ): no cancellation, so relative
@@ -65,15 +75,6 @@ def test_the_cubic_is_the_moved_sigmoid_to_rounding():
         # ... because the error is a few ulps of the change plus the remainder σ'·δ⁴/24
         bound = 8 * MACH * slope * abs(delta) + 1.01 * slope * delta**4 / 24
         assert np.all(err <= bound + 1e-320), delta
-
-
-def _one_layer(code, T):
-    """An ``arch`` of one layer of T units of activation ``code`` (the units 0 … T − 1)."""
-    from fastcheck.models.backprop import ACT, N_OUT, OUT_OFF
-
-    arch = np.zeros((1, 7), np.int64)
-    arch[0, N_OUT], arch[0, ACT], arch[0, OUT_OFF] = T, code, 0
-    return arch
 
 
 @pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="needs an extended-precision long double")
@@ -121,7 +122,8 @@ def test_float32_limit_keeps_the_remainder_under_float32_rounding():
     z = np.linspace(-15, 15, 61)
     H = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
     E = np.exp(-z).astype(np.float32)
-    G = cubics.sigmoid_coefficients(H[:, None], E[:, None])[:, :, 0]
+    G = cubics.unit_coefficients(_one_layer(SIGMOID, len(z)), H[:, None], E[:, None],
+                                 z.astype(np.float32)[:, None])[:, :, 0]
     assert G.dtype == np.float32
     delta = np.float32(cubics.CUBIC32)
     d = (delta * (G[0] + delta * (G[1] + delta * G[2]))).astype(np.float64)

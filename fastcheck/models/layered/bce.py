@@ -27,7 +27,7 @@ TERMS = 9
 
 
 @jit(NET)
-def output_bound(dz):
+def change_bound(dz):
     """A bound of every output's |d| when every pre-activation's |δ| is at most ``dz``: each activation's
     cubic coefficients are at most 1 in magnitude (σ ≤ 1, σ' ≤ 1/4, tanh' ≤ 1, tanh''/2 ≤ 0.4, …)."""
     return dz * (1.0 + dz * (1.0 + dz))
@@ -95,7 +95,7 @@ def bce_rows(DT, cubic, SK, nc, inputs, MT, G, u0, R, theta, wrow, P, deep, AT, 
     if is_complex(acc[0]):
         return -1
     B = DT.shape[0]
-    left = remainder(B, K, output_bound(zmax))
+    left = remainder(B, K, change_bound(zmax))
     if not cubics.series_ok(J0, scale, left):
         return -1
     e = np.zeros(3)

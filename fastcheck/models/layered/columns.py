@@ -76,6 +76,19 @@ def column_scratch(arch, loss, B, n_moves, zero, real, cap):
             np.full((B if size > 0 else 0, cubics.LOSS_TERMS), real))
 
 
+@jit(NET)
+def _cross_entropy_rows(loss, DT, cubic, SK, nc, inputs, MT, G, u, R, theta, wrow, P, deep, AT, YT, oL, K, acc, row, Q,
+                        AB, t, J0, scale, zmax):
+    """A block's rows under softmax cross-entropy (:func:`fastcheck.models.layered.softmax.softmax_rows`) or
+    binary cross-entropy (:func:`fastcheck.models.layered.bce.bce_rows`): -1 when it cannot take them, else 1
+    when they came from the series in the move, 0 when one by one."""
+    if loss == SOFTMAX_CE:
+        return softmax.softmax_rows(DT, cubic, SK, nc, inputs, MT, G, u, R, theta, wrow, P, deep, AT, YT, oL, K, acc,
+                                    row, Q, AB, t, J0, scale, zmax)
+    return bce.bce_rows(DT, cubic, SK, nc, inputs, MT, G, u, R, theta, wrow, P, deep, AT, YT, oL, K, acc, row, Q, AB,
+                        t, J0, scale, zmax)
+
+
 def _column_block_kernel(deep):
     """:func:`column_block` for any network (``deep``), or for a network of at most two layers, where
     the column path never has a hidden layer between the column and the output (its cubics are then
@@ -151,22 +164,8 @@ def _column_block_kernel(deep):
             if dmax * wmax > cubics.layer_limit(out, J0) or not cubics.weights_keep_sign(out, ZT, oL, K, B, theta,
                                                                                           wrow, dmax):
                 return 0
-            quad = dmax * wmax <= cubics.quad_limit(out, J0)
-            if loss == SOFTMAX_CE:
-                took = softmax.softmax_rows(DT, cubic, SK, nc, inputs, MT, G, u, R, theta, wrow, P, False, AT, YT, oL,
-                                            K, acc, row, Q, AB, t, J0, scale, dmax * wmax)
-                if took < 0:
-                    return 0
-                series = took == 1
-            elif loss == BCE:
-                took = bce.bce_rows(DT, cubic, SK, nc, inputs, MT, G, u, R, theta, wrow, P, False, AT, YT, oL, K, acc,
-                                    row, Q, AB, t, J0, scale, dmax * wmax)
-                if took < 0:
-                    return 0
-                series = took == 1
-            else:
-                series = cubics.output_rows(DT, cubic, SK, nc, inputs, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad,
-                                            acc, row, Q, AB, t, J0, scale)
+            zmax = dmax * wmax
+            quad = zmax <= cubics.quad_limit(out, J0)
         elif deep:
             mid, out = arch[m, ACT], arch[L - 1, ACT]
             wmax = cubics.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
@@ -176,23 +175,23 @@ def _column_block_kernel(deep):
             zmax = cubics.output_bound(P, B, dmax)
             if zmax > cubics.layer_limit(out, J0) or not cubics.outputs_keep_sign(out, ZT, oL, P, B, dmax):
                 return 0
+            wrow = 0
             quad = zmax <= cubics.quad_limit(out, J0)
-            if loss == SOFTMAX_CE:
-                took = softmax.softmax_rows(DT, cubic, SK, nc, inputs, MT, G, u, R, theta, 0, P, True, AT, YT, oL, K,
-                                            acc, row, Q, AB, t, J0, scale, zmax)
-                if took < 0:
-                    return 0
-                series = took == 1
-            elif loss == BCE:
-                took = bce.bce_rows(DT, cubic, SK, nc, inputs, MT, G, u, R, theta, 0, P, True, AT, YT, oL, K, acc, row,
-                                    Q, AB, t, J0, scale, zmax)
-                if took < 0:
-                    return 0
-                series = took == 1
-            else:
-                series = cubics.hidden_output_rows(DT, cubic, SK, nc, inputs, MT, u, R, P, G, AT, YT, oL, K, quad,
-                                                   acc, row, Q, AB, t, J0, scale)
         else:  # at most two layers: m is always the last one (this branch is not compiled)
+            return 0
+        if loss == SOFTMAX_CE or loss == BCE:
+            took = _cross_entropy_rows(loss, DT, cubic, SK, nc, inputs, MT, G, u, R, theta, wrow, P, m < L - 1, AT, YT,
+                                       oL, K, acc, row, Q, AB, t, J0, scale, zmax)
+            if took < 0:
+                return 0
+            series = took == 1
+        elif m == L - 1:
+            series = cubics.output_rows(DT, cubic, SK, nc, inputs, MT, u, R, theta, wrow, G, AT, YT, oL, K, quad, acc,
+                                        row, Q, AB, t, J0, scale)
+        elif deep:
+            series = cubics.hidden_output_rows(DT, cubic, SK, nc, inputs, MT, u, R, P, G, AT, YT, oL, K, quad, acc,
+                                               row, Q, AB, t, J0, scale)
+        else:  # not compiled, as above
             return 0
         for c in range(nc):
             i = ii[c]

@@ -192,7 +192,8 @@ def outputs_keep_sign(code, ZT, oL, P, B, dmax):
 
 @jit(NET)
 def _sigmoid_terms(h, e, one, half, six, sixth):
-    """``(g₁, g₂, g₃)`` of σ at z from ``h = σ(z)`` and ``e = e^(−z)`` (as :func:`sigmoid_coefficients`)."""
+    """``(g₁, g₂, g₃)`` = σ⁽ⁿ⁾(z)/n! from ``h = σ(z)`` and ``e = e^(−z)``: ``q = 1 − σ(z)`` is taken as ``e·h`` when
+    h ≥ ½ (no cancellation) and ``1 − h`` below, ``g₁ = h·q``, ``g₂ = g₁(q − h)/2``, ``g₃ = g₁(1 − 6g₁)/6``."""
     q = e * h if h >= half else one - h
     g1 = h * q
     return g1, g1 * (q - h) * half, g1 * (one - six * g1) * sixth
@@ -203,7 +204,7 @@ def unit_coefficients(arch, HT, ET, ZT):
     """``G[n − 1, u, b]``, the coefficient of δⁿ (n = 1, 2, 3) in the change of every unit of every
     layer, unit-major ``(3, T, B)`` (0 for the inputs):
 
-    * sigmoid: σ⁽ⁿ⁾(z)/n!, as :func:`sigmoid_coefficients`;
+    * sigmoid: σ⁽ⁿ⁾(z)/n! (:func:`_sigmoid_terms`);
     * tanh: ``2ⁿ⁺¹·σ⁽ⁿ⁾(2z)/n!`` (tanh(z + δ) − tanh(z) = 2·(σ(2z + 2δ) − σ(2z))), with σ(2z) =
       1/(1 + E²) and ``E = e^(−z)`` (no cancellation near saturation);
     * softplus: σ(z), σ'(z)/2, σ''(z)/6: its remainder, σ'''(ξ)·δ⁴/24, is the sigmoid's, and
@@ -242,27 +243,6 @@ def unit_coefficients(arch, HT, ET, ZT):
                 G[0, u, b] = g1
                 G[1, u, b] = g2
                 G[2, u, b] = g3
-    return G
-
-
-@jit(NET)
-def sigmoid_coefficients(HT, ET):
-    """``G[n − 1, u, b]`` = σ⁽ⁿ⁾(z)/n! (n = 1, 2, 3) at every cached unit, unit-major ``(3, T, B)``.
-
-    From the cached ``h = σ(z)`` and ``E = e^(−z)``: ``q = 1 − σ(z)`` is taken as
-    ``E·h`` when h ≥ ½ (no cancellation) and ``1 − h`` below, ``g₁ = h·q``,
-    ``g₂ = g₁(q − h)/2``, ``g₃ = g₁(1 − 6g₁)/6``.  Meaningful for sigmoid units only (the kernel takes
-    :func:`unit_coefficients`, every activation's).
-    """
-    T, B = HT.shape
-    G = np.empty((3, T, B), HT.dtype)
-    one = const(1.0, HT[0, 0])
-    half = const(0.5, one)
-    six = const(6.0, one)
-    sixth = const(1.0 / 6.0, one)
-    for u in range(T):
-        for b in range(B):
-            G[0, u, b], G[1, u, b], G[2, u, b] = _sigmoid_terms(HT[u, b], ET[u, b], one, half, six, sixth)
     return G
 
 
