@@ -63,7 +63,7 @@ DECAY = 0.5
 GROWTH = 1.5
 #: Accepted entries with a bar within this factor of the best one must agree: half their spread is a bar too.
 SPREAD_BARS = 4.0
-#: Refinement batches per block: 4, 8, 16, then ``config.REFINE_BATCH`` each round.
+#: Refinement batches per block: 4, 8, 16, … doubling each round up to ``config.REFINE_BATCH_MAX``.
 FIRST_BATCH = 4
 #: The first round: three successive rungs, and two sentinels this many rungs (a factor 2 each) below.
 SENTINEL_GAP = 6
@@ -384,7 +384,7 @@ def refine(out, ev, theta, coords, block_ids, pending, f0, a, mach, targets, ban
         idx = queues.take(size, closed)
         if not len(idx):
             break
-        size = min(2 * size, config.REFINE_BATCH)
+        size = min(2 * size, config.REFINE_BATCH_MAX)
         base = ladder.refine_base_steps(theta, coords[idx], mach)
         costs = _Costs(ev, theta, coords[idx], base, f0)
         out.refined += len(idx)

@@ -1,6 +1,7 @@
 """The column path: a block of one column's coordinates, the layers above as cubics.
 
-When layer l is one or two layers below the output and the loss is sse or mse, or
+When layer l is below the output (one or two layers; three or more with the hidden layers
+between composed as cubics, :mod:`fastcheck.models.layered.deep`) and the loss is sse or mse, or
 softmax cross-entropy over an identity output (the loss change by its cumulants,
 :mod:`fastcheck.models.layered.softmax`), or binary cross-entropy (:mod:`fastcheck.models.layered.bce`)
 (:func:`fastcheck.models.layered.plan.column_path`), every coordinate of
@@ -37,6 +38,7 @@ from fastcheck.config import NET, jit
 from fastcheck.models.backprop import ACT, IN_OFF, N_OUT, OUT_OFF, W_OFF
 from fastcheck.models.functions import BCE, SOFTMAX_CE, SSE, loss_scale
 from fastcheck.models.layered import bce, cubics, softmax
+from fastcheck.models.layered import deep as deep_chain
 from fastcheck.models.layered.cache import locate, matrix_view
 from fastcheck.models.layered.moves import l2_change, moved_column
 from fastcheck.models.layered.plan import column_path, column_size
@@ -52,28 +54,33 @@ PAD = 8
 
 @jit(NET)
 def column_scratch(arch, loss, B, n_moves, zero, real, cap):
-    """A chunk's column-path scratch ``(DT, XG, ii, acc, C, P, SK, row, Q, AB)``: the stacked changes
+    """A chunk's column-path scratch ``(DT, XG, ii, acc, C, P, SK, row, Q, AB, chain)``: the stacked changes
     ``(B, rows)`` in the type of ``zero``, the gathered inputs ``(B, coordinates)`` (real) and
     their indices ``i``, the rows' sums (type of ``zero``); the real ``(3B, n_m)`` and
     ``(3B, K)`` of :func:`fastcheck.models.layered.cubics.hidden_coefficients` (empty when no
     layer needs them); the moves, move-major, and one sample's changes of every row (type of
     ``zero``); the series' sums ``(SERIES, coordinates)`` and each sample's loss polynomial
-    ``(B, LOSS_TERMS)`` (real, :func:`fastcheck.models.layered.cubics.output_rows`)."""
+    ``(B, LOSS_TERMS)`` (real, :func:`fastcheck.models.layered.cubics.output_rows`); the flat scratch of
+    :func:`fastcheck.models.layered.deep.hidden_chain` (empty unless a column lies three or more layers
+    below the output)."""
     L = arch.shape[0]
     size = 0
     mid = 0
+    w = 0
     for l in range(L):
         if column_path(arch, loss, l):
             size = min(column_size(n_moves, B), cap)  # no block is longer than cap coordinates
             if l == L - 3:
                 mid = arch[l + 1, N_OUT]
+            w = max(w, deep_chain.chain_width(arch, l))
     K = arch[L - 1, N_OUT] if mid > 0 else 0
     rows = size * n_moves
     return (np.full((B, rows + PAD if rows > 0 else 0), zero), np.full((B, size + PAD if size > 0 else 0), real),
             np.zeros(size, np.int64), np.full(rows, zero), np.full((3 * B if mid > 0 else 0, mid), real),
             np.full((3 * B if mid > 0 else 0, K), real), np.full(rows, zero), np.full(rows, zero),
             np.full((cubics.SERIES, size + PAD if size > 0 else 0), real),
-            np.full((B if size > 0 else 0, cubics.LOSS_TERMS), real))
+            np.full((B if size > 0 else 0, cubics.LOSS_TERMS), real),
+            np.full(deep_chain.chain_entries(B, w) if w > 0 else 0, real))
 
 
 @jit(NET)
@@ -104,7 +111,7 @@ def _column_block_kernel(deep):
         output's changes were small enough for the quadratic, plus :data:`SERIES_TAKEN`
         when the rows came from the series in the move."""
         Z, H, A, E, M, ZT, HT, AT, ET, MT, YT, rowloss, colmax, J0 = cache
-        DT, XG, ii, acc, C, P, SKf, row, Q, AB = cscratch
+        DT, XG, ii, acc, C, P, SKf, row, Q, AB, chain = cscratch
         L = arch.shape[0]
         B = Z.shape[0]
         K = arch[L - 1, N_OUT]
@@ -168,13 +175,29 @@ def _column_block_kernel(deep):
             quad = zmax <= cubics.quad_limit(out, J0)
         elif deep:
             mid, out = arch[m, ACT], arch[L - 1, ACT]
-            wmax = cubics.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
+            if m == L - 2:
+                wmax = cubics.hidden_coefficients(theta, arch, m, j, G, MT, C, P)
+            else:
+                wmax = 0.0
+                for v in range(arch[m, N_OUT]):  # (u is the column's unit: the rows read it)
+                    wmax = max(wmax, abs(theta[arch[m, W_OFF] + j * arch[m, N_OUT] + v]))
             if dmax * wmax > cubics.layer_limit(mid, J0) or not cubics.weights_keep_sign(
                     mid, ZT, arch[m, OUT_OFF], arch[m, N_OUT], B, theta, arch[m, W_OFF] + j * arch[m, N_OUT], dmax):
                 return 0
-            zmax = cubics.output_bound(P, B, dmax)
-            if zmax > cubics.layer_limit(out, J0) or not cubics.outputs_keep_sign(out, ZT, oL, P, B, dmax):
-                return 0
+            if m == L - 2:
+                zmax = cubics.output_bound(P, B, dmax)
+                if zmax > cubics.layer_limit(out, J0) or not cubics.outputs_keep_sign(out, ZT, oL, P, B, dmax):
+                    return 0
+            else:  # two or more hidden layers between: their cubics composed, the terms cut bounded
+                if not deep_chain.hidden_chain(theta, arch, m, j, G, MT, ZT, P, chain, dmax, J0, True):
+                    return 0
+                e = deep_chain.output_error(chain, B)
+                zmax = cubics.output_bound(P, B, dmax) + e.max()
+                if zmax > cubics.layer_limit(out, J0) or not deep_chain.outputs_keep_sign_within(out, ZT, oL, P, B,
+                                                                                                 dmax, e):
+                    return 0
+                if not cubics.series_ok(J0, scale, deep_chain.loss_error(loss, out, G, AT, YT, oL, K, e, zmax)):
+                    return 0
             wrow = 0
             quad = zmax <= cubics.quad_limit(out, J0)
         else:  # at most two layers: m is always the last one (this branch is not compiled)

@@ -53,12 +53,13 @@ def column_size(n_moves, B):
 @jit(NET)
 def column_path(arch, loss, l):
     """Whether the coordinates of layer l take the column path (:mod:`fastcheck.models.layered.columns`):
-    one or two layers above l (of any activation), under sse or mse, under softmax cross-entropy of an
+    one or more layers above l (of any activation; three or more through
+    :mod:`fastcheck.models.layered.deep`), under sse or mse, under softmax cross-entropy of an
     identity output (:mod:`fastcheck.models.layered.softmax`), or under binary cross-entropy
     (:mod:`fastcheck.models.layered.bce`)."""
     L = arch.shape[0]
     above = L - 1 - l
-    if above < 1 or above > 2:
+    if above < 1:
         return False
     return loss == SSE or loss == MSE or loss == BCE or (loss == SOFTMAX_CE and arch[L - 1, ACT] == IDENTITY)
 
