@@ -533,7 +533,7 @@ def test_column_path_complex_step_central4_and_float32(params):
 
 
 @pytest.mark.parametrize("loss", sorted(set(LOSSES) - {"sse", "mse"}))
-def test_column_path_for_every_loss_one_or_two_layers_below_the_output(loss):
+def test_column_path_for_every_loss_and_depth(loss):
     # over a sigmoid output: binary cross-entropy one and two layers below it, softmax cross-entropy never
     model, theta, X, Y = _build((3, 4, 5, 2), "sigmoid", loss, 0.0, 1.0)
     arch, code = model.cost_args(X, Y)[2:4]
@@ -547,4 +547,5 @@ def test_column_path_for_every_loss_one_or_two_layers_below_the_output(loss):
     assert [layered._column_path(arch, code, l) for l in range(3)] == [True, True, False]
     model, theta, X, Y = _build((3, 4, 5, 6, 2), "sigmoid", "sse", 0.0, 1.0)
     arch, code = model.cost_args(X, Y)[2:4]
-    assert [layered._column_path(arch, code, l) for l in range(4)] == [False, True, True, False]
+    # three layers above: the hidden layers between composed (fastcheck/models/layered/deep.py)
+    assert [layered._column_path(arch, code, l) for l in range(4)] == [True, True, True, False]

@@ -6,7 +6,8 @@ coordinates of one layer (of one column ``j`` on the column path), at most
 ``block_size = max(1, BLOCK_ROWS // (n_moves·B))`` coordinates, and
 ``column_size = max(1, COLUMN_ENTRIES // (n_moves·B))`` on the column path (a
 row is one sample of one coordinate at one move).  A layer takes the column
-path when it is one or two layers below the output and the loss is sse, mse, binary
+path when it lies below the output (one or two layers, or more with the hidden layers
+between composed by :mod:`fastcheck.models.layered.deep`) and the loss is sse, mse, binary
 cross-entropy, or softmax cross-entropy over an identity output (:func:`column_path`; a
 block whose moves the cubics cannot take leaves it).  The plan is a function of
 ``coords`` alone, so the thread count does not enter and every block runs the same
