@@ -63,6 +63,7 @@ _EXPORTS = {
     "StepTooSmallError": "fastcheck.errors",
     "SweepFileError": "fastcheck.errors",
     "TargetError": "fastcheck.errors",
+    "UncheckedArraysWarning": "fastcheck.errors",
     "UserFileError": "fastcheck.errors",
     "check_functions": "fastcheck.inputs.adapters",
     "check_object": "fastcheck.inputs.adapters",
@@ -116,6 +117,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names come
         StepTooSmallError,
         SweepFileError,
         TargetError,
+        UncheckedArraysWarning,
         UserFileError,
     )
     from fastcheck.evaluators.pool.chunked import start_pool

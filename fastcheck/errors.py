@@ -17,7 +17,7 @@ __all__ = [
     "CostError", "DirectoryBusyError", "GradientCheckFailed", "GradientMismatchError", "GridError", "JitError", "LayerError",
     "LongRunWarning", "NonFiniteCostError", "NondeterministicCostWarning", "PoolFallbackWarning", "PrecisionWarning", "ProblemError",
     "ReportError", "ResourceError", "ResultsExistError", "ResumeError", "ShapeNoteWarning", "StageError",
-    "StepTooSmallError", "SweepFileError", "TargetError", "UserFileError",
+    "StepTooSmallError", "SweepFileError", "TargetError", "UncheckedArraysWarning", "UserFileError",
 ]
 
 #: Classes defined here that no public function lets out: the command line's own usage error (it becomes one
@@ -76,6 +76,11 @@ class ShapeNoteWarning(UserWarning):
 
 class LayerError(ValueError):
     """A layer, its inputs, its ``dout`` or its backward pass do not fit together."""
+
+
+class UncheckedArraysWarning(UserWarning):
+    """A layer holds float arrays that no gradient was found for: they were left out of the check
+    (``CheckResult.unchecked`` names them)."""
 
 
 class StageError(ValueError):

@@ -128,6 +128,10 @@ class CheckResult:
     cross_check_note : str
         What the cross-check found, in one line (why it could not run, when it
         could not); the report prints it under the summary.
+    unchecked : tuple of str
+        Float arrays of a checked layer object that no gradient was found
+        for, so they were not checked (the headline names them); empty when
+        everything the layer holds was checked.
     """
 
     difference: float
@@ -167,6 +171,7 @@ class CheckResult:
     resolution: float = float("nan")
     cross_check: pd.DataFrame = field(default_factory=_empty_cross)
     cross_check_note: str = ""
+    unchecked: tuple = ()
 
     def __post_init__(self):
         # The tables print in full (every column, every number): see fastcheck.checks.table.
@@ -280,11 +285,22 @@ class CheckResult:
             "kinks": [{k: _plain(v) for k, v in row.items()} for row in self.kinks.to_dict("records")],
             "nonfinite": [int(c) for c in self.nonfinite],
             "cross_check_note": self.cross_check_note,
+            "unchecked": list(self.unchecked),
             "cross_check": [{k: _plain(v) for k, v in row.items()} for row in self.cross_check.to_dict("records")],
         }
 
     def headline(self) -> str:
-        """What happened, in one line: PASSED/FAILED and why."""
+        """What happened, in one line: PASSED/FAILED and why (and what was not checked, when something was not)."""
+        return self._verdict_line() + self.unchecked_clause()
+
+    def unchecked_clause(self) -> str:
+        """"; NOT CHECKED (no gradient found): W, b" when a layer's arrays were left out, else ""."""
+        if not self.unchecked:
+            return ""
+        return (f"; NOT CHECKED (no gradient found): {', '.join(self.unchecked)}; only "
+                f"{', '.join(self.layout.names)} checked")
+
+    def _verdict_line(self) -> str:
         d = f"difference {self.difference:.3e}"
         if self.passed:
             reading = band(self.difference, self.thresholds)

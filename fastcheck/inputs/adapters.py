@@ -26,6 +26,7 @@ from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.core.validate import layout_for, validate_threads
 from fastcheck.evaluators import pool
+from fastcheck.inputs.layer_objects import warn_unchecked
 from fastcheck.inputs.stages import restore, snapshot, staged_problem
 from fastcheck.inputs.styles import STYLES
 
@@ -164,20 +165,22 @@ def _check_style(style, problem, net, X, y, opts: CheckOptions):
     stages after the perturbed one; otherwise the black-box loop runs.
     """
     validate_data(X, y)
-    cost, grad, theta0, own_layout, restore = problem(net, X, y)
+    # a problem builder may name, after restore, the arrays it leaves out (a layer's arrays with no gradient)
+    cost, grad, theta0, own_layout, restore, *left_out = problem(net, X, y)
+    unchecked = left_out[0] if left_out else ()
     why_not = ""
     try:
+        res = None
         if (opts.cache_stages and opts.directions is None and opts.strategy == "full" and opts.layout is None
                 and hasattr(net, "__dict__")):
             res, why_not = _check_staged(style, net, X, y, cost, grad, theta0, own_layout, opts)
-            if res is not None:
-                return res
-        res = check_gradient_with(cost, theta0, grad, opts.replace(layout=opts.layout or own_layout))
-        if why_not:
-            res = replace(res, note="; ".join(n for n in (res.note, f"stages not cached: {why_not}") if n))
-        return res
+        if res is None:
+            res = check_gradient_with(cost, theta0, grad, opts.replace(layout=opts.layout or own_layout))
+            if why_not:
+                res = replace(res, note="; ".join(n for n in (res.note, f"stages not cached: {why_not}") if n))
     finally:
         restore()
+    return warn_unchecked(res, unchecked, f"check_object({type(net).__name__})")
 
 
 def _check_staged(style, net, X, y, cost, grad, theta0, own_layout, opts: CheckOptions):

@@ -30,6 +30,7 @@ from fastcheck.checks.gradient import check_gradient_with
 from fastcheck.checks.result import CheckResult
 from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
+from fastcheck.core.randomness import reseeded
 from fastcheck.errors import LayerError
 from fastcheck.inputs.layer_objects import check_layer_object, is_layer_object
 
@@ -207,13 +208,19 @@ def check_layer(forward: Callable | object, backward: Callable | None = None,
         raise LayerError("give dout or n_douts > 1, not both")
     xs = _check_inputs(inputs)
     names = list(xs)
-    outs, cache, has_cache = _split_forward(forward(*[x.copy() for x in xs.values()], *args))
-    draws = _check_douts(dout, outs, int(n_douts), seed)
+
+    def analytic_pass():
+        """forward and backward at the checked point, under the same reseed as every perturbed cost."""
+        outs, cache, has_cache = _split_forward(forward(*[x.copy() for x in xs.values()], *args))
+        draws = _check_douts(dout, outs, int(n_douts), seed)
+        grads = []
+        for douts in draws:
+            call = [d.copy() for d in douts] + ([copy.deepcopy(cache)] if has_cache else [])
+            grads.append(_grads_by_input(backward(*call), xs))
+        return outs, draws, grads
+
+    outs, draws, grads = reseeded(analytic_pass, opts.reseed)()
     k = len(draws)
-    grads = []
-    for douts in draws:
-        call = [d.copy() for d in douts] + ([copy.deepcopy(cache)] if has_cache else [])
-        grads.append(_grads_by_input(backward(*call), xs))
     dtype = np.result_type(*[x.dtype for x in xs.values()])
     shapes = [((k,) if k > 1 else ()) + xs[n].shape for n in names]
     layout = Layout(tuple(names), tuple(shapes))
@@ -296,11 +303,11 @@ def check_jacobian(fn: Callable[..., ArrayLike], x: ArrayLike, jac: Callable[...
     args = opts.args
     x = _check_inputs({"x": x})["x"]
     shape, n = x.shape, x.size
-    out = np.asarray(fn(x.copy(), *args))
+    out = np.asarray(reseeded(fn, opts.reseed)(x.copy(), *args))  # as every perturbed evaluation sees it
     if not np.issubdtype(out.dtype, np.number) or out.size == 0:
         raise LayerError(f"fn must return a non-empty numeric array, got {type(out).__name__} of dtype {out.dtype}")
     m = out.size
-    J = np.asarray(jac(x.copy(), *args) if callable(jac) else jac)
+    J = np.asarray(reseeded(jac, opts.reseed)(x.copy(), *args) if callable(jac) else jac)
     if J.shape not in ((m, n), out.shape + shape):
         raise LayerError(f"jac has shape {J.shape}; expected ({m}, {n}) or {out.shape + shape}")
     if not np.issubdtype(J.dtype, np.number):

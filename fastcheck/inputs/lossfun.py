@@ -22,13 +22,21 @@ checked the same way: ``check_loss(train_step, net)`` — the training step of a
 parameter object collects ``wi_diff`` and friends.
 
 Which arrays are parameters: ``names=`` when given; for a dict, its float-array entries; for a
-module or object, the float-array globals or attributes the function's code refers to, in
-definition order, from the first whose shape matches the first returned gradient on as long as the
-shapes keep matching (``result.layout`` shows what was found).  θ is written into the user's own
+module or object, the float-array globals or attributes the function's code refers to, paired with
+the returned gradients by name where the function's source shows them (``return loss, dWxh, dWhh``:
+``dWhh`` is the gradient of ``Whh``; also ``Whh_grad`` and the other names of
+:data:`fastcheck.inputs.layer_objects.GRAD_ATTRS`), else in definition order, from the first whose
+shape matches the first returned gradient on as long as the shapes keep matching
+(``result.layout`` shows what was found).  A returned array left unpaired that has the shape of a
+parameter left unpaired is refused with a message naming both (``names=`` settles it).  θ is written into the user's own
 arrays, in place, and everything is put back afterwards, also when the function raises.
 """
 from __future__ import annotations
 
+import ast
+import inspect
+import re
+import textwrap
 import types
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -42,7 +50,7 @@ from fastcheck.core.layout import Layout
 from fastcheck.core.options import CheckOptions, takes_options
 from fastcheck.errors import GradientMismatchError
 from fastcheck.evaluators.loop import as_scalar
-from fastcheck.inputs.layer_objects import LayerState
+from fastcheck.inputs.layer_objects import GRAD_ATTRS, LayerState, fits_shape
 
 if TYPE_CHECKING:  # names of annotations only
     from collections.abc import Callable
@@ -149,24 +157,116 @@ def _returned(out, where: str):
     return out[0], rest
 
 
-def _discover(candidates, grads, where: str):
-    """The parameter names among ``candidates`` (name → array, in definition order) for the returned ``grads``."""
+def _own_returns(node):
+    """The ``return`` statements of a function's own body (not of functions or classes nested in it)."""
+    todo = list(ast.iter_child_nodes(node))
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(n, ast.Return):
+            yield n
+        todo.extend(ast.iter_child_nodes(n))
+
+
+def _element_text(node) -> str:
+    """The source of one returned value: ``dW``, ``self.dW``, ``dWhh * BUG``."""
+    return ast.unparse(node)
+
+
+def _returned_names(fn, n_grads: int):
+    """The names of what ``fn`` returns after the loss, read from its source (``return loss, dWxh, dWhh, h``
+    gives ``["dWxh", "dWhh", "h"]``; an expression such as ``dWhh * scale`` as its text), or None when the source
+    cannot be read or no ``return`` gives ``n_grads`` values after the loss."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    if code is None:
+        return None
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(getattr(fn, "__func__", fn))))
+    except (OSError, TypeError, SyntaxError, IndentationError):  # no file (exec, a notebook cell gone), a lambda
+        return None
+    node = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and n.name == code.co_name), None)
+    if node is None:
+        return None
+    found = []
+    for r in _own_returns(node):
+        if not isinstance(r.value, (ast.Tuple, ast.List)) or any(isinstance(e, ast.Starred) for e in r.value.elts):
+            continue
+        rest = r.value.elts[1:]
+        if len(rest) == 1 and isinstance(rest[0], (ast.Tuple, ast.List)):
+            rest = rest[0].elts
+        if len(rest) == n_grads:
+            found.append([_element_text(e) for e in rest])
+    if not found:
+        return None
+    return [names[0] if len(set(names)) == 1 else None for names in zip(*found)]  # where every return agrees
+
+
+def _gradient_of(text, candidates) -> str | None:
+    """The one candidate whose gradient the returned value ``text`` names (``dWhh`` → ``Whh``, also
+    ``Whh_grad``, ``self.dWhh``, ``dWhh * scale``…): the names in it are matched against :data:`GRAD_ATTRS`."""
+    words = set(re.findall(r"[A-Za-z_]\w*", text))
+    hits = [n for n in candidates if any(f.format(n) in words for f in GRAD_ATTRS)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _discover(candidates, grads, where: str, returned=None):
+    """``(names, positions)``: the parameters among ``candidates`` (name → array, in definition order) that the
+    returned ``grads`` belong to, and where each one's gradient is among them.
+
+    By name where ``returned`` (the returned values' names, :func:`_returned_names`) shows them: ``dWhh`` is
+    the gradient of ``Whh``.  Otherwise by order and shape: from the first candidate whose shape is that of
+    the first gradient on, as long as the shapes keep matching.  A returned array that has the shape of a
+    candidate left unpaired is refused (it may be that candidate's gradient): ``names=`` says outright.
+    """
     if isinstance(grads, Mapping):
         names = [n for n in candidates if n in grads or "d" + n in grads]
+        positions = list(range(len(names)))
     else:
-        names, shapes = [], [np.shape(g) for g in grads]
-        cands = list(candidates.items())
-        start = next((i for i, (_, a) in enumerate(cands) if shapes and a.shape == shapes[0]), None)
-        if start is not None:
-            for (n, a), s in zip(cands[start:], shapes):
-                if a.shape != s:
-                    break
-                names.append(n)
+        by_name = {}
+        for i, gname in enumerate(returned or ()):
+            param = None if gname is None else _gradient_of(gname, candidates)
+            if param is None:
+                continue
+            if not fits_shape(grads[i], candidates[param].shape):
+                raise GradientMismatchError(f"{where} returns {gname} (value {i + 1} after the loss) with shape "
+                                            f"{np.shape(grads[i])}, but {param} has shape {candidates[param].shape}")
+            by_name[i] = param
+        if by_name:
+            positions = sorted(by_name)
+            names = [by_name[i] for i in positions]
+        else:
+            names, shapes = [], [np.shape(g) for g in grads]
+            cands = list(candidates.items())
+            start = next((i for i, (_, a) in enumerate(cands) if shapes and a.shape == shapes[0]), None)
+            if start is not None:
+                for (n, a), s in zip(cands[start:], shapes):
+                    if a.shape != s:
+                        break
+                    names.append(n)
+            positions = list(range(len(names)))
+        unpaired = {n: a for n, a in candidates.items() if n not in names}
+        dropped = [(i, [n for n, a in unpaired.items() if fits_shape(g, a.shape)]) for i, g in enumerate(grads)
+                   if i not in positions]
+        dropped = [(i, fits) for i, fits in dropped if fits]
+        if names and dropped:
+            def value(i):
+                label = returned[i] if returned and returned[i] else f"value {i + 1} after the loss"
+                return f"{label} {np.shape(grads[i])}"
+
+            paired = ", ".join(f"{value(i)} -> {n}" for i, n in zip(positions, names))
+            left = "; ".join(f"{value(i)} has the shape of {', '.join(fits)}" for i, fits in dropped)
+            raise GradientMismatchError(
+                f"{where}: cannot tell which parameters all of its returned arrays belong to. Paired "
+                f"{'by name' if by_name else 'by definition order and shape'}: {paired}; left over: {left}. Pass "
+                f"names=[...] (the parameters in the order it returns their gradients), or name each gradient "
+                f"'d' + its parameter's name in the return statement")
     if not names:
         found = ", ".join(f"{n} {a.shape}" for n, a in candidates.items()) or "none"
         raise GradientMismatchError(f"cannot tell which arrays {where}'s gradients belong to (float arrays it refers "
                                     f"to: {found}); pass names=[...] in the order it returns the gradients")
-    return names
+    return names, positions
 
 
 def _check(fn, holder: _Holder, data: tuple, names, opts: CheckOptions, where: str) -> CheckResult:
@@ -206,10 +306,12 @@ def _check(fn, holder: _Holder, data: tuple, names, opts: CheckOptions, where: s
             return fn(holder.where, *data)
         return fn(*[holder.get(k) for k in param_names], *data)
 
+    positions = None  # where each parameter's gradient is among the returned values (None: the first ones)
     try:
         if discover:
             _, grads = _returned(call(list(candidates)), where)
-            names = _discover(candidates, grads, where)
+            returned = None if isinstance(grads, Mapping) else _returned_names(fn, len(grads))
+            names, positions = _discover(candidates, grads, where, returned)
             for k, v in contents.items():  # the discovery call may have changed state
                 originals[k][...] = v
         elif names is None:
@@ -235,8 +337,11 @@ def _check(fn, holder: _Holder, data: tuple, names, opts: CheckOptions, where: s
         def grad(theta):
             load(theta)
             _, grads = _returned(call(names), where)
-            if not isinstance(grads, Mapping) and len(grads) > len(names):
-                grads = list(grads[: len(names)])  # extra values (the next hidden state) are not gradients
+            if not isinstance(grads, Mapping):
+                if positions is not None and len(grads) > positions[-1]:
+                    grads = [grads[i] for i in positions]  # paired by name: other values are not gradients
+                elif len(grads) > len(names):
+                    grads = list(grads[: len(names)])  # extra values (the next hidden state) are not gradients
             return layout.flatten_gradients(grads, ("d", ""), what=f"{where}'s gradient")
 
         return check_gradient_with(cost, theta0, grad, opts.replace(layout=layout, args=()).for_python_cost())

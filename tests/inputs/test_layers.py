@@ -187,3 +187,36 @@ def test_check_jacobian_bad_input():
         check_jacobian(polar, np.array([1, 2]), polar_jac)
     with pytest.raises(LayerError, match="non-empty numeric array"):
         check_jacobian(lambda x: "a", np.array([1.0, 2.0]), polar_jac)
+
+
+# -- reseed=: forward and backward at the checked point see the draws of every perturbed forward ----------------
+def _dropout_forward(x, p):
+    mask = (np.random.rand(*x.shape) < p["keep"]) / p["keep"]
+    return x * mask, mask
+
+
+def _dropout_backward(dout, mask, bug=False):
+    return dout * (mask * 1.003 if bug else mask)
+
+
+def test_reseed_makes_a_functional_dropout_checkable():
+    x = np.random.default_rng(7).normal(size=(6, 5))
+    keep = x.copy()
+    res = check_layer(_dropout_forward, _dropout_backward, {"x": x}, args=({"keep": 0.6},), reseed=0)
+    assert res.passed, str(res)
+    np.testing.assert_array_equal(x, keep)
+    bad = check_layer(_dropout_forward, functools.partial(_dropout_backward, bug=True), {"x": x},
+                      args=({"keep": 0.6},), reseed=0)
+    assert bad.failing_blocks == ["x"]
+
+
+def test_reseed_in_check_jacobian():
+    def noisy(x):
+        return np.tanh(x) * (np.random.rand(x.size) < 0.7)
+
+    def noisy_jac(x, bug=1.0):
+        return np.diag((1 - np.tanh(x) ** 2) * (np.random.rand(x.size) < 0.7)) * bug
+
+    x = np.linspace(-1, 1, 8)
+    assert check_jacobian(noisy, x, noisy_jac, reseed=3).passed
+    assert check_jacobian(noisy, x, functools.partial(noisy_jac, bug=1.003), reseed=3).failing_blocks == ["J"]

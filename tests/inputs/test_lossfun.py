@@ -253,3 +253,117 @@ def test_module_globals_made_at_run_time_give_the_serial_verdict_on_the_pool(tmp
         assert {k: id(getattr(m, k)) for k in ids} == ids  # the user's arrays are back in place
     finally:
         sys.modules.pop("scn_globals_rnn", None)
+
+
+# -- gradients paired with parameters by name, whatever order the parameters were defined in -------------------
+# A script whose globals are defined interleaved (bh before Whh) and whose lossFun returns them grouped; run from a
+# file so that its source (and so the returned names) can be read, as for a script or a notebook cell.
+ORDER_SCRIPT = '''
+import numpy as np
+rng = np.random.default_rng(3)
+Wxh = rng.normal(size=(4, 3)) * 0.5
+bh = np.zeros((4, 1)) + 0.1
+Whh = rng.normal(size=(4, 4)) * 0.5
+BUG = 1.0
+
+def lossFun(inputs, hprev):
+    h, hs = hprev, []
+    for i in inputs:
+        x = np.zeros((3, 1)); x[i] = 1
+        h = np.tanh(Wxh @ x + Whh @ h + bh)
+        hs.append((x, h))
+    loss = 0.5 * float(np.sum(h**2))
+    dWxh, dWhh, dbh, dh = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(bh), h
+    for t in reversed(range(len(hs))):
+        x, h = hs[t]
+        h_prev = hs[t - 1][1] if t else hprev
+        draw = (1 - h**2) * dh
+        dWxh += draw @ x.T; dWhh += draw @ h_prev.T; dbh += draw
+        dh = Whh.T @ draw
+    return loss, dWxh, dWhh * BUG, dbh, h
+'''
+
+
+def _script_globals(tmp_path, source, name="order_script.py"):
+    path = tmp_path / name
+    path.write_text(source)
+    g = {"__name__": "order_script"}
+    exec(compile(source, str(path), "exec"), g)
+    return g
+
+
+def test_gradients_are_paired_by_name_not_by_definition_order(tmp_path):
+    g = _script_globals(tmp_path, ORDER_SCRIPT)
+    keep = {k: g[k].copy() for k in ("Wxh", "bh", "Whh")}
+    res = fc.check_loss(g["lossFun"], g, [0, 2, 1], np.full((4, 1), 0.1), workers=1)
+    assert res.passed and list(res.layout.names) == ["Wxh", "Whh", "bh"], res.summary()
+    for k, v in keep.items():
+        np.testing.assert_array_equal(g[k], v)
+    g["BUG"] = 1.003
+    bad = fc.check_loss(g["lossFun"], g, [0, 2, 1], np.full((4, 1), 0.1), workers=1)
+    assert bad.failing_blocks == ["Whh"] and list(bad.layout.names) == ["Wxh", "Whh", "bh"]
+
+
+class _Interleaved:
+    """Attributes defined W1, b1, W2, b2; lossFun returns dW1, dW2, db1, db2 (and a trailing activation)."""
+
+    def __init__(self, bug=None):
+        r = np.random.default_rng(8)
+        self.W1, self.b1 = r.normal(size=(3, 4)), r.normal(size=4) * 0.1
+        self.W2, self.b2 = r.normal(size=(4, 2)), r.normal(size=2) * 0.1
+        self.bug = bug
+
+    def lossFun(self, X, y):
+        a = np.tanh(X @ self.W1 + self.b1)
+        r = a @ self.W2 + self.b2 - y
+        loss = 0.5 * float(np.sum(r**2))
+        dW2, db2 = a.T @ r, r.sum(0)
+        dz = (r @ self.W2.T) * (1 - a**2)
+        dW1, db1 = X.T @ dz, dz.sum(0) * (1.003 if self.bug == "b1" else 1.0)
+        return loss, dW1, dW2, db1, db2, a
+
+
+def test_interleaved_attributes_are_paired_by_name():
+    r = np.random.default_rng(9)
+    X, y = r.normal(size=(6, 3)), r.normal(size=(6, 2))
+    net = _Interleaved()
+    res = fc.check_loss(net.lossFun, net, X, y, workers=1)
+    assert res.passed and list(res.layout.names) == ["W1", "W2", "b1", "b2"], res.summary()
+    bad = _Interleaved(bug="b1")
+    assert fc.check_loss(bad.lossFun, bad, X, y, workers=1).failing_blocks == ["b1"]
+
+
+def test_a_gradient_shaped_array_left_unpaired_is_refused_not_dropped():
+    g = {"np": np}
+    exec(  # no source file: the returned names cannot be read, so order and shape pair them
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.normal(size=(5, 3)); y = rng.normal(size=5)\n"
+        "c = np.array([0.3]); w = rng.normal(size=3); v = rng.normal(size=3)\n"
+        "BUG = 1.0\n"
+        "def lossFun(X, y):\n"
+        "    r = X @ (w + 2 * v) + c[0] - y\n"
+        "    return 0.5 * float(r @ r), X.T @ r, 2 * X.T @ r, np.array([r.sum()]) * BUG\n",
+        g,
+    )
+    keep = {k: g[k].copy() for k in ("c", "w", "v")}
+    with pytest.raises(fc.GradientMismatchError, match=r"value 3 after the loss \(1,\) has the shape of c.*names="):
+        fc.check_loss(g["lossFun"], g, g["X"], g["y"], workers=1)
+    for k, v in keep.items():
+        np.testing.assert_array_equal(g[k], v)
+    assert fc.check_loss(g["lossFun"], g, g["X"], g["y"], names=["w", "v", "c"], workers=1).passed
+    g["BUG"] = 1.003
+    bad = fc.check_loss(g["lossFun"], g, g["X"], g["y"], names=["w", "v", "c"], workers=1)
+    assert bad.failing_blocks == ["c"]
+
+
+def test_a_gradient_named_after_a_parameter_with_another_shape_is_a_clear_error():
+    class Net:
+        def __init__(self):
+            self.W = np.ones((3, 2))
+
+        def lossFun(self, X):
+            dW = X.T @ X
+            return float(np.sum((X @ self.W) ** 2)), dW
+
+    with pytest.raises(fc.GradientMismatchError, match=r"returns dW .* shape \(3, 3\), but W has shape \(3, 2\)"):
+        fc.check_loss(Net().lossFun, Net(), np.ones((4, 3)), workers=1)
