@@ -34,7 +34,7 @@ SETTLE = {
     "flat": "the cost is saturated or piecewise constant here (its derivative, 0 where it is defined, cannot check this gradient); a point where it moves would settle it (if this block's gradient is zero by construction, e.g. a bias followed by a normalisation, its analytic values are round-off and nothing can check them)",
     "random": "the cost returned different values at the same theta: it is not a function of theta (a fresh dropout mask or sample per call?); fix its seed for the check (reseed=0 sets the seed of NumPy and random before every evaluation)",
     "unrefined": "not refined: this block is wrong already (coordinates that differ at the check's step, the evidence for them not gathered)",
-    "disagree": "the real steps and the complex step disagree about this coordinate; is the cost complex-safe (no abs, conj or comparison on theta)?",
+    "disagree": "the real steps and the complex step disagree about this coordinate: either the cost is not complex-safe (abs, conj or a comparison on theta), or corners within the real steps (ReLU inputs that close to 0; float32 costs cannot take steps small enough to pass under them) average the slope the real steps read; a float64 cost would settle it",
 }
 
 

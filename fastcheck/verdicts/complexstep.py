@@ -28,7 +28,9 @@ A coordinate the real steps found wrong on converged evidence is cleared
 only when the complex value matches the analytic one *and* lies near the
 real reading (a cost whose rounding is systematic, 1 − cos x for |x| < 1e-8,
 misleads the real steps by that little); matching it far from the real
-reading, with a passing probe, the two disagree: inconclusive.
+reading, the two disagree: inconclusive (with a passing probe, or a nonzero complex value: real steps
+that pass over corners converge on an averaged slope, and a complex step that matches the analytic
+value exactly is no chance agreement).
 """
 from __future__ import annotations
 
@@ -159,7 +161,11 @@ def settle(out, ev, theta, coords, undecided, doubted, a, mach, targets, band, c
             elif matches and gc[r] != 0 and near:
                 out.estimate[j], out.error[j] = gc[r], ec
                 out.status[j], out.why[j] = eb.AGREE, 0
-            elif matches and safe[r]:
+            elif matches and (safe[r] or gc[r] != 0):
+                # two lines of evidence that disagree: the complex step matches the analytic value exactly,
+                # the real steps read something else.  Not wrong: a corner within the real steps (a ReLU's
+                # input that close to 0, many of them in a float32 layer's weight) misleads the real steps,
+                # an unsafe cost the complex one, and which of them it is cannot be told apart here
                 out.status[j], out.why[j] = eb.INCONCLUSIVE, eb.DISAGREE
             continue
         if safe[r] and gc[r] != 0:

@@ -220,3 +220,30 @@ def test_reseed_in_check_jacobian():
     x = np.linspace(-1, 1, 8)
     assert check_jacobian(noisy, x, noisy_jac, reseed=3).passed
     assert check_jacobian(noisy, x, functools.partial(noisy_jac, bug=1.003), reseed=3).failing_blocks == ["J"]
+
+
+def _relu_affine(x, w, b):
+    return np.maximum(x @ w + b, 0), (x, w, b)
+
+
+def _relu_affine_back(scale):
+    def backward(dout, cache):
+        x, w, b = cache
+        dz = dout * ((x @ w + b) > 0)
+        return dz @ w.T, (x.T @ dz) * np.float32(scale), dz.sum(0)
+    return backward
+
+
+def test_a_float32_relu_layer_near_its_corners_is_not_called_wrong_but_a_small_bug_is():
+    # batch 1000: some ReLU inputs sit closer to 0 than any float32 step can pass under, and a weight moves
+    # 1000 of them; the real steps read an averaged slope there, the complex step the analytic one
+    r = np.random.default_rng(0)
+    x = r.normal(size=(1000, 20)).astype(np.float32)
+    w = (r.normal(size=(20, 10)) * 0.3).astype(np.float32)
+    inputs = {"x": x, "w": w, "b": np.zeros(10, np.float32)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ok = check_layer(_relu_affine, _relu_affine_back(1.0), inputs, workers=1)
+        bad = check_layer(_relu_affine, _relu_affine_back(1.003), inputs, workers=1)
+    assert ok.verdict != "wrong", ok.summary()
+    assert bad.verdict == "wrong" and "w" in bad.summary().split("wrong in")[1].split(":")[0], bad.summary()
