@@ -169,11 +169,6 @@ def _own_returns(node):
         todo.extend(ast.iter_child_nodes(n))
 
 
-def _element_text(node) -> str:
-    """The source of one returned value: ``dW``, ``self.dW``, ``dWhh * BUG``."""
-    return ast.unparse(node)
-
-
 def _returned_names(fn, n_grads: int):
     """The names of what ``fn`` returns after the loss, read from its source (``return loss, dWxh, dWhh, h``
     gives ``["dWxh", "dWhh", "h"]``; an expression such as ``dWhh * scale`` as its text), or None when the source
@@ -197,7 +192,7 @@ def _returned_names(fn, n_grads: int):
         if len(rest) == 1 and isinstance(rest[0], (ast.Tuple, ast.List)):
             rest = rest[0].elts
         if len(rest) == n_grads:
-            found.append([_element_text(e) for e in rest])
+            found.append([ast.unparse(e) for e in rest])  # dW, self.dW, dWhh * BUG
     if not found:
         return None
     return [names[0] if len(set(names)) == 1 else None for names in zip(*found)]  # where every return agrees
