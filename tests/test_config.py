@@ -109,6 +109,26 @@ def test_a_function_without_cache_is_not_on_disk():
     assert not config.on_disk(lambda x: x)
 
 
+def test_on_disk_reads_a_cache_index_once_per_function_and_compiled_count():
+    reads = []
+
+    class Index:
+        def _load_index(self):
+            reads.append(1)
+            return {"a signature": "an entry"}
+
+    class Cache:
+        _cache_file = Index()
+
+    class Kernel:  # stands in for a dispatcher whose cache holds an entry
+        _cache = Cache()
+
+    kernel = Kernel()
+    assert config.on_disk(kernel) and config.on_disk(kernel)
+    assert len(reads) == 1  # the second answer came from memory, not from the file
+    assert config.on_disk(Kernel()) and len(reads) == 2  # another function reads its own index
+
+
 def test_compiled_count_counts_the_specialisations_as_signatures_lists_them():
     @numba.njit(cache=False)
     def twice(x):

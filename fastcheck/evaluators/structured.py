@@ -56,8 +56,6 @@ class _KinkCache:
 #: (kernel, dtype) pairs this process has compiled (or loaded from the cache):
 #: compilation is process-wide, so a new evaluator need not run the kernel again to prepare it.
 _COMPILED = set()
-#: Whether a kernel was in the cache before its next compilation, by (kernel, signatures compiled so far).
-_ON_DISK: dict = {}
 
 #: Seconds compiling on an empty cache takes (two cores, a quiet machine, rounded down): either
 #: form of the structure-aware kernel, and the network's row-loop cost (``value``).
@@ -174,10 +172,7 @@ class LayeredEvaluator(Evaluator):
         if not config.is_compiled(fn):
             return fn(*args)
         before = config.compiled_count(fn)
-        key = (fn, before)  # reading the cache's index costs ~0.5 ms: once per kernel and signature count
-        loading = _ON_DISK.get(key)
-        if loading is None:
-            loading = _ON_DISK[key] = config.on_disk(fn)
+        loading = config.on_disk(fn)  # read once per kernel and signature count
         if not loading and not before:  # the first compilation of this kernel, and nothing cached
             cost = fn is backprop.mlp_cost
             config.announce_compiling(f"{'the network cost' if cost else 'the structure-aware kernel'} ({fn.__name__})",
