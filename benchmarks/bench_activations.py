@@ -1,7 +1,7 @@
 """A full structured check of every activation, against a baseline tree.
 
 Run:  flock /tmp/fastcheck-bench.lock python benchmarks/bench_activations.py --baseline DIR [--rounds 2]
-      [--repeat 3] [--write]
+      [--repeat 3] [--deep] [--write]
 
 ``DIR`` holds another copy of the ``fastcheck`` package (for instance an earlier commit:
 ``git worktree add DIR REV``).  Each round runs one child process per tree, baseline first, each
@@ -13,6 +13,10 @@ measures one ``model.cost`` (the unit), a full central ``check_model`` (median o
 difference, verdict and kink coordinates, and keeps the numerical gradient, so that the trees'
 estimates are compared entry by entry (the largest difference relative to max |g|).  Writes
 reports/activations/activations.csv and README.md (with ``--write``).
+
+``--deep``: three layers below the output instead, MLP 784-256-128-64-10 only, under sse with sigmoid and with
+relu on every layer and under softmax cross-entropy with relu/tanh/relu/identity (one activation per layer);
+writes reports/activations-deep/ (with ``--write``).
 """
 from __future__ import annotations
 
@@ -31,25 +35,41 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = ROOT / "reports" / "activations"
+#: where ``--deep`` writes
+DEEP_OUT = ROOT / "reports" / "activations-deep"
 NETWORKS = ([784, 128, 10], [784, 256, 64, 10])
 ACTIVATIONS = ("sigmoid", "tanh", "softplus", "relu", "leaky_relu", "identity", "relu/identity", "tanh/identity")
 #: (activations, loss) of every network measured: sse for each activation, softmax cross-entropy over an
 #: identity output (the usual classifier) and binary cross-entropy over a sigmoid or an identity output
 CASES = tuple((a, "sse") for a in ACTIVATIONS) + (("relu/identity", "softmax_ce"), ("tanh/identity", "softmax_ce"),
                                                   ("relu/sigmoid", "bce"), ("relu/identity", "bce"))
+#: ``--deep``: three layers below the output, with the same activation everywhere or one per layer
+DEEP_NETWORKS = ([784, 256, 128, 64, 10],)
+DEEP_CASES = (("sigmoid", "sse"), ("relu", "sse"), ("relu/tanh/relu/identity", "softmax_ce"))
 BATCH = 64
 THREADS = 2
 
 
 def _acts(spec, depth):
-    """``"relu/identity"``: relu on the hidden layers, identity on the output; a single name: every layer."""
-    if "/" in spec:
-        hidden, out = spec.split("/")
+    """``"relu/identity"``: relu on the hidden layers, identity on the output; ``depth`` names
+    (``"relu/tanh/relu/identity"`` for 4 layers): one per layer, the output's last; a single name: every layer."""
+    names = spec.split("/")
+    if len(names) == depth and depth > 2:
+        return names
+    if len(names) == 2:
+        hidden, out = names
         return [hidden] * (depth - 1) + [out]
-    return spec
+    if len(names) == 1:
+        return spec
+    raise ValueError(f"{spec!r}: one name, hidden/out or {depth} names for {depth} layers")
 
 
-def child(repeat, keep):
+def _grid(deep):
+    """The networks and (activations, loss) cases measured."""
+    return (DEEP_NETWORKS, DEEP_CASES) if deep else (NETWORKS, CASES)
+
+
+def child(repeat, keep, deep=False):
     sys.path.insert(0, str(HERE))
     from timing import median_time
 
@@ -58,8 +78,9 @@ def child(repeat, keep):
 
     fastcheck.config.COMPILE = "always"  # the compiled kernel is what is measured
     rows = []
-    for sizes in NETWORKS:
-        for spec, loss in CASES:
+    networks, cases = _grid(deep)
+    for sizes in networks:
+        for spec, loss in cases:
             model = MLP(sizes, activations=_acts(spec, len(sizes) - 1), loss=loss)
             theta = model.init(seed=0)
             X, y = model.sample_data(BATCH, seed=1)
@@ -80,10 +101,11 @@ def child(repeat, keep):
     print(json.dumps(rows))
 
 
-def run_tree(path, repeat, keep):
+def run_tree(path, repeat, keep, deep=False):
     env = dict(os.environ, PYTHONPATH=str(path), NUMBA_NUM_THREADS=str(THREADS))
-    out = subprocess.run([sys.executable, __file__, "--child", "--repeat", str(repeat), "--keep", str(keep)], env=env,
-                         capture_output=True, text=True, check=True, cwd="/tmp").stdout
+    cmd = [sys.executable, __file__, "--child", "--repeat", str(repeat), "--keep", str(keep)]
+    cmd += ["--deep"] if deep else []
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd="/tmp").stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -93,6 +115,8 @@ def main(argv=None):
     p.add_argument("--baseline-name", default="baseline")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--deep", action="store_true",
+                   help=f"MLP 784-256-128-64-10 only (three layers below the output), written to {DEEP_OUT}")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--keep", help=argparse.SUPPRESS)
     sys.path.insert(0, str(HERE))
@@ -101,9 +125,9 @@ def main(argv=None):
     add_write_option(p, OUT)
     args = p.parse_args(argv)
     if args.child:
-        child(args.repeat, args.keep)
+        child(args.repeat, args.keep, args.deep)
         return 0
-    out = report_dir(args.write, OUT)
+    out = report_dir(args.write, DEEP_OUT if args.deep else OUT)
     trees = ([(args.baseline_name, Path(args.baseline).resolve())] if args.baseline else []) + [("this tree", ROOT)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,7 +135,7 @@ def main(argv=None):
             for t, (name, path) in enumerate(trees):
                 keep = Path(tmp) / str(t)
                 keep.mkdir(exist_ok=True)
-                for r in run_tree(path, args.repeat, keep):
+                for r in run_tree(path, args.repeat, keep, args.deep):
                     rows.append(dict(round=rnd, tree=name, **r))
                     print(name, rnd, r["network"], r["activations"], r["loss"], f"{r['check_s']:.3f} s", flush=True)
         df = pd.DataFrame(rows)
@@ -135,15 +159,19 @@ def render(df, args, trees) -> str:
     cmd = "flock /tmp/fastcheck-bench.lock python benchmarks/bench_activations.py"
     if args.baseline:
         cmd += f" --baseline DIR --baseline-name \"{args.baseline_name}\""
-    cmd += f" --rounds {args.rounds} --repeat {args.repeat}"
+    cmd += f" --rounds {args.rounds} --repeat {args.repeat}" + (" --deep" if args.deep else "")
     meta = (f"numba {numba.__version__}, numpy {np.__version__}, {THREADS} threads, Python {platform.python_version()},"
             f" {platform.machine()}, load average {os.getloadavg()[0]:.2f} at the end")
     keys = ["network", "activations", "loss", "tree"]
     med = df.groupby(keys, sort=False).median(numeric_only=True).reset_index()
     first = df.groupby(keys, sort=False).first().reset_index()
-    lines = ["# A full structured check of every activation", "", f"`{cmd}` — {meta}.", "",
-             "MLP, batch 64, every coordinate, central differences; `a/b` is activation a on the hidden",
-             "layers and b on the output.  Each round runs every tree in its own process; the figures are medians",
+    title = ("# A full structured check three layers below the output" if args.deep
+             else "# A full structured check of every activation")
+    names = ("`a/b/c/d` is activation a on the first layer, b on the second and so on to d on the output"
+             if args.deep else "`a/b` is activation a on the hidden layers and b on the output")
+    lines = [title, "", f"`{cmd}` — {meta}.", "",
+             f"MLP, batch 64, every coordinate, central differences; {names}.",
+             "Each round runs every tree in its own process; the figures are medians",
              "over rounds of a median of runs, compilation excluded.  The unit is one `model.cost` in the same",
              "process.",
              ""]

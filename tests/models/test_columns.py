@@ -38,6 +38,22 @@ def _naive_cost(model, X, Y):
                                     model.bias, masks)
 
 
+def _float32_stencil_is_naive(model, theta, X, Y, eps=1e-3):
+    """The float32 kernel's ±eps stencil at every coordinate is the plain NumPy network's float32 cost, to
+    float32 rounding."""
+    t32 = theta.astype(np.float32)
+    coords = np.arange(model.n_params)
+    out = LayeredEvaluator(model, X, Y, dtype="float32").stencil(t32, coords, np.full(len(coords), eps),
+                                                                  np.array([-1.0, 1.0]))
+    cost32 = _naive_cost(model, X.astype(np.float32), Y.astype(np.float32))
+    rel = naive.roundoff(len(X) + sum(model.sizes), np.float32)
+    for t, c in enumerate(coords):
+        for k, o in enumerate((-1.0, 1.0)):
+            p = t32.copy()
+            p[c] = t32[c] + o * eps
+            assert out[t, k] == pytest.approx(float(cost32(p)), rel=rel, abs=1e-6)
+
+
 # -- the cubic ---------------------------------------------------------------------------------------------
 def _sigma_ld(z):
     z = np.asarray(z, np.longdouble)
@@ -518,18 +534,7 @@ def test_column_path_complex_step_central4_and_float32(params):
     np.testing.assert_allclose(s.numerical, ref, rtol=tol, atol=tol * np.abs(ref).max())
     r4 = check_model(model, theta, X, Y, scheme="central4")
     assert r4.passed and r4.verdict == "great" and r4.difference < 1e-9, str(r4)
-    t32 = theta.astype(np.float32)
-    coords = np.arange(model.n_params)
-    eps = 1e-3
-    out = LayeredEvaluator(model, X, Y, dtype="float32").stencil(t32, coords, np.full(len(coords), eps),
-                                                                  np.array([-1.0, 1.0]))
-    cost32 = _naive_cost(model, X.astype(np.float32), Y.astype(np.float32))
-    for t, c in enumerate(coords):
-        for k, o in enumerate((-1.0, 1.0)):
-            p = t32.copy()
-            p[c] = t32[c] + o * eps
-            assert out[t, k] == pytest.approx(float(cost32(p)), rel=naive.roundoff(len(X) + sum(model.sizes),
-                                                                                   np.float32), abs=1e-6)
+    _float32_stencil_is_naive(model, theta, X, Y)
 
 
 @pytest.mark.parametrize("loss", sorted(set(LOSSES) - {"sse", "mse"}))

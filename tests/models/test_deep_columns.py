@@ -13,7 +13,7 @@ from fastcheck.models import layered
 from fastcheck.models.backprop import B_OFF, N_OUT, OUT_OFF, W_OFF
 from fastcheck.models.layered import cubics, deep
 from tests import naive
-from tests.models.test_columns import _build, _column_blocks, _gid, _naive_cost
+from tests.models.test_columns import _build, _column_blocks, _float32_stencil_is_naive, _gid, _naive_cost
 
 DEEP = [
     ((3, 5, 4, 6, 2), "sigmoid", "sse", 0.1, 0.8),
@@ -205,18 +205,7 @@ def test_deep_columns_complex_step_and_float32(params):
     s = check_model(model, theta, X, Y, scheme="complex")
     np.testing.assert_allclose(s.numerical, ref, rtol=tol, atol=tol * np.abs(ref).max())
     assert check_model(model, theta, X, Y).verdict == "great"
-    t32 = theta.astype(np.float32)
-    coords = np.arange(model.n_params)
-    eps = 1e-3
-    out = LayeredEvaluator(model, X, Y, dtype="float32").stencil(t32, coords, np.full(len(coords), eps),
-                                                                  np.array([-1.0, 1.0]))
-    cost32 = _naive_cost(model, X.astype(np.float32), Y.astype(np.float32))
-    for t, c in enumerate(coords):
-        for k, o in enumerate((-1.0, 1.0)):
-            p = t32.copy()
-            p[c] = t32[c] + o * eps
-            assert out[t, k] == pytest.approx(float(cost32(p)), rel=naive.roundoff(len(X) + sum(model.sizes),
-                                                                                   np.float32), abs=1e-6)
+    _float32_stencil_is_naive(model, theta, X, Y)
 
 
 def test_deep_columns_catch_a_planted_bug_in_the_first_layer():

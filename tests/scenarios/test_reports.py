@@ -49,6 +49,16 @@ CLAIMS = [
     ("cold start", r"took ([\d.]+) s in all and `fastcheck demo` ([\d.]+) s",
      "reports/cold-start/README.md", r"\| `fastcheck check --model mlp --sizes 784,128,10[^|]*\| ([\d.]+) \|"
      r"[\s\S]*?|" r"\| `fastcheck demo` \| ([\d.]+) \|"),
+    ("activations three layers below the output",
+     r"784-256-128-64-10 \(batch 64, 2 threads\) is checked with sigmoid in ([\d.]+) s against ([\d.]+) s for "
+     r"the tree before \(3421071\), with relu in ([\d.]+) s against ([\d.]+) s and with relu/tanh/relu/identity "
+     r"under softmax cross-entropy in ([\d.]+) s against ([\d.]+) s, every verdict great",
+     "reports/activations-deep/README.md", r"\| 784-256-128-64-10 \| sigmoid \| sse \| this tree \| ([\d.]+) \|"
+     r"[\s\S]*?|" r"\| 784-256-128-64-10 \| sigmoid \| sse \| 3421071[^|]*\| ([\d.]+) \|"
+     r"[\s\S]*?|" r"\| 784-256-128-64-10 \| relu \| sse \| this tree \| ([\d.]+) \|"
+     r"[\s\S]*?|" r"\| 784-256-128-64-10 \| relu \| sse \| 3421071[^|]*\| ([\d.]+) \|"
+     r"[\s\S]*?|" r"\| 784-256-128-64-10 \| relu/tanh/relu/identity \| softmax_ce \| this tree \| ([\d.]+) \|"
+     r"[\s\S]*?|" r"\| 784-256-128-64-10 \| relu/tanh/relu/identity \| softmax_ce \| 3421071[^|]*\| ([\d.]+) \|"),
     ("default eps sweep", r"took a median of ([\d.]+) s on this project's 2-core machine",
      "reports/sweep-bench/README.md", r"\| eps sweep 784-128-10 \\?\(default grid\\?\) \| shared stencil \| ([\d.]+) \|"),
 ]

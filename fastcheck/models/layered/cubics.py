@@ -521,22 +521,14 @@ def _output_polynomial(b, theta, wrow, G, AT, YT, oL, K, quad, two, a):
 
 
 @jit(NET)
-def hidden_coefficients(theta, arch, m, j, G, MT, C, P):
-    """``P[(n − 1)·B + b, k] = Σ_u C_n[b, u]·W_q[u, k]`` with ``C_n[b, u] = M[b, u]·g_n[b, u]·W_m[j, u]ⁿ``:
-    the output's pre-activation change is ``Σ_n Dⁿ·P_n`` when column ``j`` below the
-    sigmoid hidden layer ``m`` changes by D (``q = m + 1`` is the output layer).
-
-    Returns ``max_u |W_m[j, u]|`` (the layer-m cubics hold while ``max|D|`` times it is
-    under :func:`cubic_limit`).  ``C`` is ``(3B, n_m)``, ``P`` ``(3B, K)`` scratch.
-    """
+def hidden_cubics(theta, arch, m, j, G, MT, C):
+    """``C[(n − 1)·B + b, u] = M[b, u]·g_n[b, u]·W_m[j, u]ⁿ``: the change of layer m's unit u as a cubic in
+    the change D of column j below it (``C`` is ``(3B, n_m)``).  Returns ``max_u |W_m[j, u]|`` (the
+    layer-m cubics hold while ``max|D|`` times it is under :func:`cubic_limit`)."""
     n = arch[m, N_OUT]
     om = arch[m, OUT_OFF]
     row = arch[m, W_OFF] + j * n
-    q = m + 1
-    K = arch[q, N_OUT]
-    wq = arch[q, W_OFF]
     B = MT.shape[1]
-    W = theta[wq : wq + n * K].reshape((n, K))
     wmax = 0.0
     for u in range(n):
         w = theta[row + u]
@@ -546,6 +538,24 @@ def hidden_coefficients(theta, arch, m, j, G, MT, C, P):
             C[b, u] = mask * G[0, om + u, b] * w
             C[B + b, u] = mask * G[1, om + u, b] * w * w
             C[2 * B + b, u] = mask * G[2, om + u, b] * w * w * w
+    return wmax
+
+
+@jit(NET)
+def hidden_coefficients(theta, arch, m, j, G, MT, C, P):
+    """``P[(n − 1)·B + b, k] = Σ_u C_n[b, u]·W_q[u, k]`` with ``C_n[b, u] = M[b, u]·g_n[b, u]·W_m[j, u]ⁿ``
+    (:func:`hidden_cubics`): the output's pre-activation change is ``Σ_n Dⁿ·P_n`` when column ``j`` below
+    the sigmoid hidden layer ``m`` changes by D (``q = m + 1`` is the output layer).
+
+    Returns ``max_u |W_m[j, u]|`` (the layer-m cubics hold while ``max|D|`` times it is
+    under :func:`cubic_limit`).  ``C`` is ``(3B, n_m)``, ``P`` ``(3B, K)`` scratch.
+    """
+    n = arch[m, N_OUT]
+    q = m + 1
+    K = arch[q, N_OUT]
+    wq = arch[q, W_OFF]
+    W = theta[wq : wq + n * K].reshape((n, K))
+    wmax = hidden_cubics(theta, arch, m, j, G, MT, C)
     np.dot(C, W, P)
     return wmax
 

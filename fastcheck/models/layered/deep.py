@@ -59,26 +59,6 @@ def chain_entries(B, w):
 
 
 @jit(NET)
-def first_hidden(theta, arch, m, j, G, MT, C):
-    """``C[(n − 1)·B + b, u] = M[b, u]·g_n[b, u]·W_m[j, u]ⁿ``: the change of layer m's unit u as a cubic in
-    the change D of column j below it.  Returns ``max_u |W_m[j, u]|``."""
-    n = arch[m, N_OUT]
-    om = arch[m, OUT_OFF]
-    row = arch[m, W_OFF] + j * n
-    B = MT.shape[1]
-    wmax = 0.0
-    for u in range(n):
-        w = theta[row + u]
-        wmax = max(wmax, abs(w))
-        for b in range(B):
-            mask = MT[om + u, b]
-            C[b, u] = mask * G[0, om + u, b] * w
-            C[B + b, u] = mask * G[1, om + u, b] * w * w
-            C[2 * B + b, u] = mask * G[2, om + u, b] * w * w * w
-    return wmax
-
-
-@jit(NET)
 def largest_column_sum(theta, w0, n, k):
     """``max_v Σ_u |W[u, v]|`` of the ``(n, k)`` weights at ``theta[w0:]``: a bound of how much a change
     of at most f in each of n units moves any of the k pre-activations above them."""
@@ -124,7 +104,7 @@ def hidden_chain(theta, arch, m, j, G, MT, ZT, P, chain, dmax, J0, checked):
     base = 3 * B * w
     n = arch[m, N_OUT]
     C = chain[: 3 * B * n].reshape((3 * B, n))
-    first_hidden(theta, arch, m, j, G, MT, C)
+    cubics.hidden_cubics(theta, arch, m, j, G, MT, C)
     err = chain[6 * B * w : 6 * B * w + B]  # per sample, a bound of the current layer's error
     nxt = chain[6 * B * w + B : 6 * B * w + 2 * B]
     err[:] = 0.0
